@@ -1,0 +1,254 @@
+/* cmd_inspect.c - `vramfit inspect PATH`: files, tensors, parameters, buffers, bytes, dtypes,
+ * architecture and index consistency; --tensors for the full table, --by-layer for layer totals. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vf_cli.h"
+
+enum { OPT_JSON = 1, OPT_TENSORS, OPT_BY_LAYER };
+
+static const vf_opt inspect_opts[] = {
+    {"json", 0, false, OPT_JSON}, {"tensors", 't', false, OPT_TENSORS},
+    {"by-layer", 0, false, OPT_BY_LAYER}, VF_COMMON_OPTS, {NULL, 0, false, 0},
+};
+
+static void inspect_help(void)
+{
+    printf("usage: vramfit inspect PATH [--json] [--tensors] [--by-layer] [--revision REV] [--hf-cache DIR]\n\n"
+           "Summarises a checkpoint from its headers: files, tensors, parameters (buffers such as\n"
+           "rotary inv_freq or causal masks excluded), bytes, dtypes, the architecture inferred from\n"
+           "shapes (layers, hidden size, vocabulary, tied embeddings, experts) and index consistency.\n\n"
+           "  --json       one JSON document on stdout (exact integers)\n"
+           "  -t, --tensors  the full tensor table (JSON: \"tensor_list\")\n"
+           "  --by-layer   parameter totals per layer (JSON: \"layers\")\n"
+           "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
+           "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
+}
+
+typedef struct inspect_flags {
+    bool json, tensors, by_layer;
+} inspect_flags;
+
+/* ---- JSON -------------------------------------------------------------------------------------- */
+
+static void json_dtypes(vf_json *j, const vf_totals *t)
+{
+    vf_json_obj(j, "dtypes");
+    for (int d = 0; d < VF_DTYPE_COUNT; d++) {
+        const vf_dtype_stats *s = &t->by_dtype[d];
+        if (!s->tensors)
+            continue;
+        vf_json_obj(j, vf_dtype_name((vf_dtype)d));
+        vf_json_u64(j, "tensors", s->tensors);
+        vf_json_u64(j, "elements", s->elements);
+        vf_json_u64(j, "bytes", s->bytes);
+        vf_json_obj_end(j);
+    }
+    vf_json_obj_end(j);
+}
+
+static void json_arch(vf_json *j, const vf_arch *a)
+{
+    vf_json_obj(j, "architecture");
+    vf_json_u64(j, "layers", a->layers);
+    vf_json_u64(j, "hidden_size", a->hidden_size);
+    vf_json_u64(j, "vocab_size", a->vocab_size);
+    vf_json_bool(j, "tied_embeddings", a->tied_embeddings);
+    vf_json_u64(j, "experts", a->experts);
+    vf_json_str(j, "embedding", a->embedding);
+    vf_json_str(j, "lm_head", a->lm_head);
+    vf_json_obj_end(j);
+}
+
+static void json_index(vf_json *j, const vf_checkpoint *cp)
+{
+    uint64_t total;
+    vf_json_obj(j, "index");
+    vf_json_bool(j, "present", vf_checkpoint_has_index(cp));
+    if (vf_checkpoint_index_total_size(cp, &total))
+        vf_json_u64(j, "total_size", total);
+    else
+        vf_json_null(j, "total_size");
+    vf_json_bool(j, "consistent", vf_checkpoint_index_consistent(cp));
+    vf_json_obj_end(j);
+}
+
+static void json_tensor(vf_json *j, const vf_tensor *t)
+{
+    vf_json_obj(j, NULL);
+    vf_json_str(j, "name", t->name);
+    vf_json_str(j, "dtype", vf_dtype_name(t->dtype));
+    vf_json_shape(j, "shape", t->shape, t->ndim);
+    vf_json_u64(j, "numel", t->numel);
+    vf_json_u64(j, "bytes", t->bytes);
+    vf_json_str(j, "file", t->file);
+    if (t->layer >= 0)
+        vf_json_i64(j, "layer", t->layer);
+    else
+        vf_json_null(j, "layer");
+    if (t->expert >= 0)
+        vf_json_i64(j, "expert", t->expert);
+    else
+        vf_json_null(j, "expert");
+    vf_json_str(j, "role", vf_role_name(t->role));
+    vf_json_bool(j, "buffer", t->buffer);
+    vf_json_obj_end(j);
+}
+
+static void json_layers(vf_json *j, const vf_model *m)
+{
+    size_t n;
+    const uint64_t *lp = vf_model_layer_params(m, &n);
+    vf_json_arr(j, "layers");
+    for (size_t i = 0; i + 1 < n; i++) {
+        vf_json_obj(j, NULL);
+        vf_json_u64(j, "layer", i);
+        vf_json_u64(j, "parameters", lp[i]);
+        vf_json_obj_end(j);
+    }
+    vf_json_arr_end(j);
+    vf_json_u64(j, "non_layer_parameters", n ? lp[n - 1] : 0);
+}
+
+static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
+{
+    const vf_totals *t = vf_model_totals(m);
+    vf_json j = {.b = b};
+    vf_json_obj(&j, NULL);
+    vf_json_str(&j, "format", "safetensors");
+    vf_json_str(&j, "path", vf_checkpoint_dir(vf_model_checkpoint(m)));
+    vf_json_u64(&j, "files", t->files);
+    vf_json_u64(&j, "tensors", t->tensors);
+    vf_json_u64(&j, "parameters", t->parameters);
+    vf_json_u64(&j, "buffers", t->buffers);
+    vf_json_u64(&j, "buffer_tensors", t->buffer_tensors);
+    vf_json_u64(&j, "bytes", t->bytes);
+    json_dtypes(&j, t);
+    json_arch(&j, vf_model_arch(m));
+    json_index(&j, vf_model_checkpoint(m));
+    vf_json_findings(&j, "findings", vf_model_findings(m));
+    if (f->by_layer)
+        json_layers(&j, m);
+    if (f->tensors) {
+        vf_json_arr(&j, "tensor_list");
+        for (size_t i = 0; i < vf_model_tensor_count(m); i++)
+            json_tensor(&j, vf_model_tensor(m, i));
+        vf_json_arr_end(&j);
+    }
+    vf_json_obj_end(&j);
+}
+
+/* ---- human ------------------------------------------------------------------------------------- */
+
+static void human_summary(vf_buf *b, const vf_model *m)
+{
+    const vf_totals *t = vf_model_totals(m);
+    const vf_arch *a = vf_model_arch(m);
+    const vf_checkpoint *cp = vf_model_checkpoint(m);
+    char c1[32], c2[32], c3[32];
+    uint64_t total;
+    vf_buf_printf(b, "Checkpoint    %s\n", vf_checkpoint_dir(cp));
+    vf_buf_printf(b, "Files         %s\n", vf_fmt_count(t->files, c1));
+    vf_buf_printf(b, "Tensors       %s\n", vf_fmt_count(t->tensors, c1));
+    vf_buf_printf(b, "Parameters    %s\n", vf_fmt_count(t->parameters, c1));
+    vf_buf_printf(b, "Buffers       %s elements in %s tensors (not parameters)\n",
+                  vf_fmt_count(t->buffers, c1), vf_fmt_count(t->buffer_tensors, c2));
+    vf_buf_printf(b, "Bytes         %s (%s)\n", vf_fmt_count(t->bytes, c1), vf_fmt_gib(t->bytes, c2));
+    vf_buf_printf(b, "Dtypes\n");
+    for (int d = 0; d < VF_DTYPE_COUNT; d++) {
+        const vf_dtype_stats *s = &t->by_dtype[d];
+        if (s->tensors)
+            vf_buf_printf(b, "  %-8s %s tensors, %s elements, %s bytes\n", vf_dtype_name((vf_dtype)d),
+                          vf_fmt_count(s->tensors, c1), vf_fmt_count(s->elements, c2),
+                          vf_fmt_count(s->bytes, c3));
+    }
+    vf_buf_printf(b, "Architecture  %u layers, hidden size %llu, vocabulary %llu, %s embeddings, ",
+                  a->layers, (unsigned long long)a->hidden_size, (unsigned long long)a->vocab_size,
+                  a->tied_embeddings ? "tied" : "untied");
+    if (a->experts)
+        vf_buf_printf(b, "%u experts (MoE)\n", a->experts);
+    else
+        vf_buf_printf(b, "dense\n");
+    if (!vf_checkpoint_has_index(cp))
+        vf_buf_printf(b, "Index         none\n");
+    else if (vf_checkpoint_index_total_size(cp, &total))
+        vf_buf_printf(b, "Index         present, total_size %s, %s\n", vf_fmt_count(total, c1),
+                      vf_checkpoint_index_consistent(cp) ? "consistent" : "INCONSISTENT");
+    else
+        vf_buf_printf(b, "Index         present, no total_size, consistent\n");
+    const vf_findings *fs = vf_model_findings(m);
+    vf_buf_printf(b, "Findings      %s\n", vf_findings_count(fs) ? "" : "none");
+    for (size_t i = 0; i < vf_findings_count(fs); i++)
+        vf_buf_printf(b, "  %s: %s\n",
+                      vf_findings_get(fs, i)->severity == VF_SEV_WARNING ? "warning" : "info",
+                      vf_findings_get(fs, i)->message);
+}
+
+static void human_layers(vf_buf *b, const vf_model *m)
+{
+    size_t n;
+    const uint64_t *lp = vf_model_layer_params(m, &n);
+    char c[32];
+    vf_buf_printf(b, "\n%-8s %20s\n", "layer", "parameters");
+    for (size_t i = 0; i + 1 < n; i++)
+        vf_buf_printf(b, "%-8zu %20s\n", i, vf_fmt_count(lp[i], c));
+    vf_buf_printf(b, "%-8s %20s\n", "other", vf_fmt_count(n ? lp[n - 1] : 0, c));
+}
+
+static void human_tensors(vf_buf *b, const vf_model *m)
+{
+    char shape[96], c1[32], c2[32];
+    vf_buf_printf(b, "\n%-60s %-8s %-20s %16s %16s %6s %-12s %s\n", "name", "dtype", "shape", "numel",
+                  "bytes", "layer", "role", "file");
+    for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
+        const vf_tensor *t = vf_model_tensor(m, i);
+        char layer[16] = "-";
+        if (t->layer >= 0)
+            snprintf(layer, sizeof layer, "%d", (int)t->layer);
+        vf_buf_printf(b, "%-60s %-8s %-20s %16s %16s %6s %-12s %s\n", t->name, vf_dtype_name(t->dtype),
+                      vf_fmt_shape(t->shape, t->ndim, shape, sizeof shape), vf_fmt_count(t->numel, c1),
+                      vf_fmt_count(t->bytes, c2), layer, vf_role_name(t->role), t->file);
+    }
+}
+
+int vf_cmd_inspect(int argc, char **argv)
+{
+    vf_args a = {argc, 1, argv, inspect_opts, "inspect", false};
+    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
+    inspect_flags f = {0};
+    const char *path = NULL, *val;
+    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        if (id == -2)
+            return VF_EXIT_USAGE;
+        if (id == VF_OPT_HELP)
+            return inspect_help(), VF_EXIT_OK;
+        if (id == 0 && path)
+            return vf_usage_error("inspect", "more than one PATH given ('%s')", val);
+        if (id == 0)
+            path = val;
+        f.json |= id == OPT_JSON;
+        f.tensors |= id == OPT_TENSORS;
+        f.by_layer |= id == OPT_BY_LAYER;
+        vf_common_opt(id, val, &oo);
+    }
+    if (!path)
+        return vf_usage_error("inspect", "missing PATH (see 'vramfit inspect --help')");
+    vf_model *m = NULL;
+    vf_error err = {0};
+    if (vf_model_open(path, &oo, &m, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    vf_buf b = {0};
+    if (f.json) {
+        inspect_json(&b, m, &f);
+    } else {
+        human_summary(&b, m);
+        if (f.by_layer)
+            human_layers(&b, m);
+        if (f.tensors)
+            human_tensors(&b, m);
+    }
+    vf_model_free(m);
+    int rc = vf_buf_flush(&b);
+    vf_buf_free(&b);
+    return rc;
+}

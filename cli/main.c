@@ -1,0 +1,61 @@
+/* main.c - vramfit command dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vf_cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"inspect", vf_cmd_inspect, "summarise a checkpoint's tensors, parameters and architecture"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vramfit COMMAND [options] PATH\n\n"
+               "Reads only the headers of a local safetensors checkpoint (never the weights, never\n"
+               "the network) and answers how big it is, what it is, and whether training fits.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\nPATH: a checkpoint directory (model.safetensors.index.json, model.safetensors or a set of\n"
+            "*.safetensors), one .safetensors file, an index file, or a Hugging Face id ORG/NAME looked\n"
+            "up offline in the local cache ($HF_HUB_CACHE, else $HF_HOME/hub, else\n"
+            "~/.cache/huggingface/hub; --revision picks a snapshot other than refs/main).\n\n"
+            "exit codes:\n"
+            "  0  success\n"
+            "  1  internal error (out of memory)\n"
+            "  2  usage error (bad command line)\n"
+            "  3  I/O error: a file is missing or unreadable\n"
+            "  4  invalid input: a file is malformed (the message names file and tensor)\n"
+            "  5  differences found (audit, verify --against)\n"
+            " 10  estimate --check: may work but isn't recommended\n"
+            " 11  estimate --check: impossible\n\n"
+            "Run 'vramfit COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return VF_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return VF_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("vramfit %s\n", VF_VERSION_STRING);
+        return VF_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    return vf_usage_error(NULL, "unknown command '%s' (see 'vramfit --help')", cmd);
+}

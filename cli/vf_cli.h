@@ -1,0 +1,120 @@
+/* vf_cli.h - what the vramfit subcommands share: the output buffer (nothing reaches stdout until a
+ * command has fully succeeded), a JSON writer, option parsing, number formatting and exit codes.
+ * The CLI includes only the library's public headers. */
+#ifndef VF_CLI_H
+#define VF_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vramfit/vf_error.h"
+#include "vramfit/vf_tensors.h"
+
+/* Exit codes, documented in `vramfit --help` and README.md. */
+enum {
+    VF_EXIT_OK = 0,
+    VF_EXIT_INTERNAL = 1, /* out of memory or an unexpected failure */
+    VF_EXIT_USAGE = 2,    /* bad command line */
+    VF_EXIT_IO = 3,       /* a file is missing or unreadable */
+    VF_EXIT_INVALID = 4,  /* a file is malformed or hostile */
+    VF_EXIT_MISMATCH = 5, /* audit or verify found differences */
+    VF_EXIT_RISKY = 10,   /* estimate --check: may work but isn't recommended */
+    VF_EXIT_NO_FIT = 11,  /* estimate --check: impossible */
+};
+
+/* ---- output buffer ----------------------------------------------------------------------------- */
+typedef struct vf_buf {
+    char *data;
+    size_t len, cap;
+    bool failed; /* an allocation failed; the content is incomplete */
+} vf_buf;
+
+void vf_buf_printf(vf_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void vf_buf_put(vf_buf *b, const char *s, size_t n);
+void vf_buf_free(vf_buf *b);
+/* Writes the buffer to stdout; returns VF_EXIT_OK, or VF_EXIT_INTERNAL when it is incomplete or the
+ * write fails (the message goes to stderr). */
+int vf_buf_flush(vf_buf *b);
+
+/* ---- JSON writer (compact, exact integers) ----------------------------------------------------- */
+#define VF_JSON_MAX_DEPTH 32
+typedef struct vf_json {
+    vf_buf *b;
+    int depth;
+    bool first[VF_JSON_MAX_DEPTH];
+} vf_json;
+
+/* `key` is the member name inside an object and NULL inside an array or at the top level. */
+void vf_json_obj(vf_json *j, const char *key);
+void vf_json_obj_end(vf_json *j);
+void vf_json_arr(vf_json *j, const char *key);
+void vf_json_arr_end(vf_json *j);
+void vf_json_u64(vf_json *j, const char *key, uint64_t v);
+void vf_json_i64(vf_json *j, const char *key, int64_t v);
+void vf_json_double(vf_json *j, const char *key, double v); /* shortest round-trip form */
+void vf_json_str(vf_json *j, const char *key, const char *s); /* NULL writes null */
+void vf_json_bool(vf_json *j, const char *key, bool v);
+void vf_json_null(vf_json *j, const char *key);
+void vf_json_shape(vf_json *j, const char *key, const uint64_t *dims, uint32_t ndim);
+void vf_json_findings(vf_json *j, const char *key, const vf_findings *f);
+
+/* ---- options ----------------------------------------------------------------------------------- */
+typedef struct vf_opt {
+    const char *name; /* long name without "--" */
+    char shortc;      /* 0 when none */
+    bool arg;         /* takes a value */
+    int id;
+} vf_opt;
+
+typedef struct vf_args {
+    int argc, i;
+    char **argv;
+    const vf_opt *opts;
+    const char *cmd;
+    bool only_positional; /* after "--" */
+} vf_args;
+
+/* Returns the id of the next option (value in *val), 0 for a positional argument (in *val), -1 at
+ * the end, -2 on an unknown option or a missing value (message on stderr). */
+int vf_args_next(vf_args *a, const char **val);
+
+/* Parses a non-negative integer option value; prints an error and returns false when invalid. */
+bool vf_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+bool vf_parse_double(const char *cmd, const char *opt, const char *s, double *out);
+
+/* ---- formatting -------------------------------------------------------------------------------- */
+/* "2,533,539,840" into buf (at least 32 bytes); returns buf. */
+const char *vf_fmt_count(uint64_t v, char *buf);
+/* Bytes as GiB with one decimal ("4.7 GiB") into buf (at least 32 bytes); returns buf. */
+const char *vf_fmt_gib(uint64_t bytes, char *buf);
+/* "[14336,4096]" into buf of size n; returns buf. */
+const char *vf_fmt_shape(const uint64_t *dims, uint32_t ndim, char *buf, size_t n);
+
+/* ---- errors ------------------------------------------------------------------------------------ */
+/* Prints "vramfit: error: <formatted>" on stderr and returns the exit code for err->code. */
+int vf_cli_fail(const vf_error *err);
+int vf_exit_code(int status);
+/* Prints "vramfit CMD: MESSAGE" on stderr and returns VF_EXIT_USAGE. */
+int vf_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Options every command that opens a checkpoint accepts: --revision REV and --hf-cache DIR. Returns
+ * true when the option id was one of them and has been stored. */
+enum { VF_OPT_REVISION = 1000, VF_OPT_HF_CACHE, VF_OPT_HELP };
+#define VF_COMMON_OPTS                                                                              \
+    {"revision", 0, true, VF_OPT_REVISION}, {"hf-cache", 0, true, VF_OPT_HF_CACHE},                  \
+        {"help", 'h', false, VF_OPT_HELP}
+bool vf_common_opt(int id, const char *val, vf_open_options *o);
+
+/* ---- subcommands ------------------------------------------------------------------------------- */
+int vf_cmd_inspect(int argc, char **argv);
+
+#endif

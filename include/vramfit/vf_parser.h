@@ -1,0 +1,165 @@
+/* vf_parser.h - strict safetensors header parser, shard index parser and checkpoint loader.
+ *
+ * Layer 1 of vramfit (parser -> tensors -> estimator -> cli). Reads only the 8-byte length prefix and
+ * the JSON header of each .safetensors file, never tensor data. Every input is treated as hostile: all
+ * sizes are checked with overflow-safe 64-bit arithmetic and allocations are bounded by the bytes the
+ * file really holds. Errors: negative vf_status plus a caller-owned vf_error (vf_error.h). */
+#ifndef VRAMFIT_VF_PARSER_H
+#define VRAMFIT_VF_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vf_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- dtypes ------------------------------------------------------------------------------------ */
+
+/* X(name, bits): every dtype of the current safetensors format. */
+#define VF_DTYPE_LIST(X)                                                                             \
+    X(BOOL, 8) X(F4, 4) X(F6_E2M3, 6) X(F6_E3M2, 6) X(U8, 8) X(I8, 8) X(F8_E5M2, 8) X(F8_E4M3, 8)    \
+    X(F8_E8M0, 8) X(I16, 16) X(U16, 16) X(F16, 16) X(BF16, 16) X(I32, 32) X(U32, 32) X(F32, 32)      \
+    X(C64, 64) X(F64, 64) X(I64, 64) X(U64, 64)
+
+typedef enum vf_dtype {
+#define VF_X_DTYPE(name, bits) VF_DTYPE_##name,
+    VF_DTYPE_LIST(VF_X_DTYPE)
+#undef VF_X_DTYPE
+    VF_DTYPE_COUNT
+} vf_dtype;
+
+const char *vf_dtype_name(vf_dtype dt);  /* "BF16"; "?" when out of range */
+unsigned vf_dtype_bits(vf_dtype dt);     /* bits per element; 0 when out of range */
+/* Exact, case-sensitive lookup of a dtype name of `len` bytes; returns false when unknown. */
+bool vf_dtype_from_name(const char *name, size_t len, vf_dtype *out);
+/* Bytes of `numel` elements of `dt`: false on 64-bit overflow or when the bit count is not a whole
+ * number of bytes (sub-byte dtypes), with *misaligned telling which. */
+bool vf_dtype_bytes(vf_dtype dt, uint64_t numel, uint64_t *out, bool *misaligned);
+
+/* ---- one safetensors header -------------------------------------------------------------------- */
+
+#define VF_ST_PREFIX_BYTES 8u
+#define VF_ST_MAX_HEADER 100000000u
+
+typedef struct vf_st_tensor {
+    const char *name;      /* NUL-terminated, owned by the header */
+    vf_dtype dtype;
+    uint32_t ndim;
+    const uint64_t *shape; /* ndim entries, owned by the header; NULL when ndim == 0 */
+    uint64_t numel;        /* product of shape (1 for a scalar) */
+    uint64_t nbytes;       /* end - begin */
+    uint64_t begin, end;   /* data_offsets, relative to the start of the data region */
+} vf_st_tensor;
+
+typedef struct vf_st_meta {
+    const char *key, *value;
+} vf_st_meta;
+
+typedef struct vf_st_header vf_st_header;
+
+/* Validates the length prefix of a file of `file_size` bytes whose first min(8, file_size) bytes are
+ * in `prefix`, in the reference order: >= 8 bytes, N <= VF_ST_MAX_HEADER, 8+N <= file_size.
+ * Stores N in *header_len. `file` names the file in errors. */
+int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_size, const char *file,
+                       uint64_t *header_len, vf_error *err);
+
+/* Parses and validates the N header bytes `json` (without the 8-byte prefix) of a file of `file_size`
+ * bytes: UTF-8, JSON object, entries, dtypes, shapes, overflow, sizes, contiguous offsets covering the
+ * data region exactly, unique names, string metadata. Leading/trailing whitespace is accepted.
+ * On success *out owns a copy of the raw header bytes and all strings. */
+int vf_st_parse_header(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
+                       vf_st_header **out, vf_error *err);
+
+/* Whole file already in memory (tests, fuzzing): prefix check then header parse. */
+int vf_st_parse_buffer(const uint8_t *buf, size_t len, const char *file, vf_st_header **out,
+                       vf_error *err);
+
+/* Opens `path`, reads the prefix and the header (one read each) and parses them. `display` names the
+ * file in errors (NULL: path). Fails with VF_ERR_IO if the file shrinks while being read. */
+int vf_st_read_file(const char *path, const char *display, vf_st_header **out, vf_error *err);
+
+void vf_st_header_free(vf_st_header *h); /* NULL is a no-op */
+
+size_t vf_st_header_count(const vf_st_header *h);
+/* Tensors in data-offset order; borrowed, valid until vf_st_header_free. */
+const vf_st_tensor *vf_st_header_tensor(const vf_st_header *h, size_t i);
+/* Index of the tensor named `name`, or -1 (binary search over a sorted name index). */
+long vf_st_header_find(const vf_st_header *h, const char *name);
+size_t vf_st_header_meta_count(const vf_st_header *h);
+const vf_st_meta *vf_st_header_meta(const vf_st_header *h, size_t i);
+uint64_t vf_st_header_file_size(const vf_st_header *h);
+/* The verbatim N header bytes as read (for snapshots and fingerprints). */
+const uint8_t *vf_st_header_raw(const vf_st_header *h, size_t *len);
+/* Offset of the data region in the file: 8 + N. */
+uint64_t vf_st_header_data_start(const vf_st_header *h);
+
+/* ---- findings ---------------------------------------------------------------------------------- */
+
+typedef enum vf_severity { VF_SEV_INFO = 0, VF_SEV_WARNING = 1 } vf_severity;
+
+typedef struct vf_finding {
+    vf_severity severity;
+    const char *message; /* one line, owned by the list */
+} vf_finding;
+
+typedef struct vf_findings vf_findings;
+vf_findings *vf_findings_new(void);
+void vf_findings_free(vf_findings *f); /* NULL is a no-op */
+/* Appends a finding; returns VF_OK or VF_ERR_NOMEM. */
+int vf_findings_add(vf_findings *f, vf_severity sev, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+size_t vf_findings_count(const vf_findings *f);
+const vf_finding *vf_findings_get(const vf_findings *f, size_t i);
+
+/* ---- checkpoint: a set of shards, optionally indexed -------------------------------------------- */
+
+typedef struct vf_shard {
+    const char *name;            /* file name relative to the checkpoint directory */
+    const vf_st_header *header;  /* parsed, validated header */
+} vf_shard;
+
+typedef struct vf_checkpoint vf_checkpoint;
+
+#define VF_OPEN_OPTIONS_VERSION 1
+typedef struct vf_open_options {
+    unsigned version;       /* VF_OPEN_OPTIONS_VERSION */
+    const char *revision;   /* HF cache: snapshot to use instead of refs/main (branch, tag or hash) */
+    const char *hf_cache;   /* HF cache root overriding $HF_HUB_CACHE / $HF_HOME/hub / ~/.cache/... */
+} vf_open_options;
+#define VF_OPEN_OPTIONS_INIT {VF_OPEN_OPTIONS_VERSION, NULL, NULL}
+
+/* Opens PATH: a checkpoint directory (index file, model.safetensors or a set of *.safetensors), one
+ * .safetensors file, a model.safetensors.index.json, or a Hugging Face id ORG/NAME resolved offline in
+ * the local cache. Reads every shard header, cross-checks the index (shards exist, tensor<->shard
+ * agreement, no tensor in two shards; total_size mismatch is a finding, not an error) and keeps the
+ * raw bytes of config.json, generation_config.json and adapter_config.json when present.
+ * opts may be NULL. */
+int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpoint **out,
+                       vf_error *err);
+void vf_checkpoint_free(vf_checkpoint *cp); /* NULL is a no-op */
+
+/* The directory the shards live in (resolved HF snapshot directory for a model id). */
+const char *vf_checkpoint_dir(const vf_checkpoint *cp);
+size_t vf_checkpoint_shard_count(const vf_checkpoint *cp);
+const vf_shard *vf_checkpoint_shard(const vf_checkpoint *cp, size_t i); /* sorted by name */
+bool vf_checkpoint_has_index(const vf_checkpoint *cp);
+/* metadata.total_size of the index; false when absent. */
+bool vf_checkpoint_index_total_size(const vf_checkpoint *cp, uint64_t *out);
+/* True when there is no index, or the index's total_size equals the sum of tensor bytes. */
+bool vf_checkpoint_index_consistent(const vf_checkpoint *cp);
+/* Raw bytes of an auxiliary JSON file ("config.json", "generation_config.json",
+ * "adapter_config.json", "model.safetensors.index.json") or NULL when absent. */
+const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size_t *len);
+const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

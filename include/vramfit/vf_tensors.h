@@ -1,0 +1,127 @@
+/* vf_tensors.h - the owned tensor table of a checkpoint, with layers, roles, buffers and the
+ * architecture inferred from shapes (never from config.json).
+ *
+ * Layer 2 of vramfit: built on vf_parser.h. A vf_model owns its checkpoint and every string it hands
+ * out; borrowed pointers stay valid until vf_model_free. */
+#ifndef VRAMFIT_VF_TENSORS_H
+#define VRAMFIT_VF_TENSORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vf_error.h"
+#include "vf_parser.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* X(enum suffix, JSON/display name) */
+#define VF_ROLE_LIST(X)                                                                              \
+    X(OTHER, "other")                                                                                \
+    X(EMBED, "embedding")                                                                            \
+    X(POS_EMBED, "position_embedding")                                                               \
+    X(LM_HEAD, "lm_head")                                                                            \
+    X(ATTN_Q, "attn_q")                                                                              \
+    X(ATTN_K, "attn_k")                                                                              \
+    X(ATTN_V, "attn_v")                                                                              \
+    X(ATTN_O, "attn_o")                                                                              \
+    X(ATTN_QKV, "attn_qkv")                                                                          \
+    X(ATTN_OTHER, "attn_other")                                                                      \
+    X(MLP_GATE, "mlp_gate")                                                                          \
+    X(MLP_UP, "mlp_up")                                                                              \
+    X(MLP_DOWN, "mlp_down")                                                                          \
+    X(MLP_GATE_UP, "mlp_gate_up")                                                                    \
+    X(MOE_ROUTER, "moe_router")                                                                      \
+    X(NORM, "norm")                                                                                  \
+    X(BIAS, "bias")                                                                                  \
+    X(BUFFER, "buffer")
+
+typedef enum vf_role {
+#define VF_X_ROLE(suffix, str) VF_ROLE_##suffix,
+    VF_ROLE_LIST(VF_X_ROLE)
+#undef VF_X_ROLE
+    VF_ROLE_COUNT
+} vf_role;
+
+const char *vf_role_name(vf_role role);
+
+typedef struct vf_tensor {
+    const char *name;      /* full tensor name */
+    const char *file;      /* shard file name */
+    vf_dtype dtype;
+    uint32_t ndim;
+    const uint64_t *shape; /* ndim entries */
+    uint64_t numel;
+    uint64_t bytes;
+    uint32_t shard;        /* index into the checkpoint's shards */
+    int32_t layer;         /* transformer block index, -1 when none */
+    int32_t expert;        /* MoE expert index for per-expert tensors, -1 otherwise */
+    bool fused_experts;    /* 3-D [E, out, in] expert tensor: shape[0] experts */
+    vf_role role;          /* what the tensor does; MLP roles also apply to experts */
+    bool buffer;           /* non-parameter buffer (inv_freq, causal mask): bytes yes, params no */
+} vf_tensor;
+
+typedef struct vf_arch {
+    uint32_t layers;       /* distinct layer indices */
+    uint64_t hidden_size;  /* embedding columns (0 when no embedding was found) */
+    uint64_t vocab_size;   /* embedding rows, padding included */
+    bool tied_embeddings;  /* embedding present and no separate output head stored */
+    uint32_t experts;      /* routed experts per MoE layer; 0 for a dense model */
+    const char *embedding; /* name of the input embedding tensor or NULL */
+    const char *lm_head;   /* name of the output head tensor or NULL */
+} vf_arch;
+
+typedef struct vf_dtype_stats {
+    uint64_t tensors, elements, bytes;
+} vf_dtype_stats;
+
+typedef struct vf_totals {
+    uint64_t files;
+    uint64_t tensors;
+    uint64_t parameters;     /* elements of non-buffer tensors */
+    uint64_t buffers;        /* elements of buffer tensors */
+    uint64_t buffer_tensors; /* number of buffer tensors */
+    uint64_t bytes;          /* tensor bytes, buffers included */
+    vf_dtype_stats by_dtype[VF_DTYPE_COUNT];
+} vf_totals;
+
+typedef struct vf_model vf_model;
+
+/* Opens PATH as vf_checkpoint_open does and builds the table. When a config.json is present its
+ * dimensions are compared with the inferred architecture and disagreements become findings. */
+int vf_model_open(const char *path, const vf_open_options *opts, vf_model **out, vf_error *err);
+/* Builds the table from an open checkpoint, taking ownership of it (also on failure). */
+int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err);
+void vf_model_free(vf_model *m); /* NULL is a no-op */
+
+const vf_checkpoint *vf_model_checkpoint(const vf_model *m);
+size_t vf_model_tensor_count(const vf_model *m);
+/* Tensors in shard order, then data-offset order within a shard. */
+const vf_tensor *vf_model_tensor(const vf_model *m, size_t i);
+/* Index of the tensor named `name` or -1. */
+long vf_model_find(const vf_model *m, const char *name);
+const vf_arch *vf_model_arch(const vf_model *m);
+const vf_totals *vf_model_totals(const vf_model *m);
+/* Checkpoint findings followed by the table's own (config disagreements, ...). */
+const vf_findings *vf_model_findings(const vf_model *m);
+
+/* Parameter totals (buffers excluded) by layer index: *count = highest layer index + 2, the last
+ * entry holding tensors outside any layer. Borrowed, valid until vf_model_free. */
+const uint64_t *vf_model_layer_params(const vf_model *m, size_t *count);
+
+/* Name analysis, exposed for tests and for the estimator. */
+/* Layer index from `model.layers.N.`, `transformer.h.N.`, `h.N.`, `blocks.N.`, `layers.N.` ...; -1. */
+int32_t vf_name_layer(const char *name);
+/* Expert index from `experts.E.`; -1. */
+int32_t vf_name_expert(const char *name);
+/* Role from the name components and the number of dimensions. */
+vf_role vf_name_role(const char *name, uint32_t ndim);
+/* True for known non-parameter buffers: `inv_freq`, `attn.bias`/`attn.masked_bias` masks, ... */
+bool vf_name_is_buffer(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,601 @@
+/* vf_checkpoint.c - resolve PATH (directory, file, index, offline HF cache id), read every shard
+ * header, and cross-check shards against the index. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vf_internal.h"
+#include "vramfit/vf_checked.h"
+
+#define INDEX_NAME "model.safetensors.index.json"
+
+const char *const vf_aux_names[] = {"config.json", "generation_config.json", "adapter_config.json",
+                                    INDEX_NAME, NULL};
+
+typedef struct aux_file {
+    uint8_t *data;
+    size_t len;
+    bool present;
+} aux_file;
+
+struct vf_checkpoint {
+    char *dir;
+    vf_shard *shards;
+    vf_st_header **headers;
+    char **names;
+    size_t count, cap;
+    aux_file aux[sizeof vf_aux_names / sizeof vf_aux_names[0]];
+    vf_index index;
+    bool has_index, consistent;
+    vf_findings *findings;
+};
+
+/* ---- builder ----------------------------------------------------------------------------------- */
+
+vf_checkpoint *vf_cp_new(const char *dir)
+{
+    vf_checkpoint *cp = calloc(1, sizeof *cp);
+    if (!cp)
+        return NULL;
+    cp->dir = strdup(dir ? dir : ".");
+    cp->findings = vf_findings_new();
+    cp->consistent = true;
+    if (!cp->dir || !cp->findings) {
+        vf_checkpoint_free(cp);
+        return NULL;
+    }
+    return cp;
+}
+
+void vf_checkpoint_free(vf_checkpoint *cp)
+{
+    if (!cp)
+        return;
+    for (size_t i = 0; i < cp->count; i++) {
+        vf_st_header_free(cp->headers[i]);
+        free(cp->names[i]);
+    }
+    for (size_t i = 0; vf_aux_names[i]; i++)
+        free(cp->aux[i].data);
+    free(cp->shards);
+    free(cp->headers);
+    free(cp->names);
+    free(cp->dir);
+    vf_index_free(&cp->index);
+    vf_findings_free(cp->findings);
+    free(cp);
+}
+
+int vf_cp_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err)
+{
+    if (cp->count == cp->cap) {
+        size_t cap = cp->cap ? cp->cap * 2 : 8;
+        vf_st_header **hs = realloc(cp->headers, cap * sizeof *hs);
+        if (hs)
+            cp->headers = hs;
+        char **ns = hs ? realloc(cp->names, cap * sizeof *ns) : NULL;
+        if (ns)
+            cp->names = ns;
+        if (!hs || !ns) {
+            vf_st_header_free(h);
+            return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
+        }
+        cp->cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        vf_st_header_free(h);
+        return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
+    }
+    cp->headers[cp->count] = h;
+    cp->names[cp->count] = copy;
+    cp->count++;
+    return VF_OK;
+}
+
+static long aux_slot(const char *name)
+{
+    for (long i = 0; vf_aux_names[i]; i++)
+        if (strcmp(vf_aux_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int vf_cp_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err)
+{
+    long slot = aux_slot(name);
+    if (slot < 0)
+        return vf_error_set(err, VF_ERR_UNSUPPORTED, name, NULL, "not an auxiliary file vramfit keeps");
+    uint8_t *copy = malloc(len + 1);
+    if (!copy)
+        return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
+    memcpy(copy, data, len);
+    copy[len] = 0;
+    free(cp->aux[slot].data);
+    cp->aux[slot] = (aux_file){copy, len, true};
+    return VF_OK;
+}
+
+/* Sorts shards by name (the headers/names arrays in lockstep) and fills cp->shards. */
+static int sort_shards(vf_checkpoint *cp, vf_error *err)
+{
+    for (size_t i = 1; i < cp->count; i++)
+        for (size_t j = i; j > 0 && strcmp(cp->names[j - 1], cp->names[j]) > 0; j--) {
+            char *n = cp->names[j];
+            cp->names[j] = cp->names[j - 1];
+            cp->names[j - 1] = n;
+            vf_st_header *h = cp->headers[j];
+            cp->headers[j] = cp->headers[j - 1];
+            cp->headers[j - 1] = h;
+        }
+    free(cp->shards);
+    cp->shards = calloc(cp->count ? cp->count : 1, sizeof *cp->shards);
+    if (!cp->shards)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < cp->count; i++)
+        cp->shards[i] = (vf_shard){cp->names[i], cp->headers[i]};
+    return VF_OK;
+}
+
+static long shard_by_name(const vf_checkpoint *cp, const char *name)
+{
+    for (size_t i = 0; i < cp->count; i++)
+        if (strcmp(cp->names[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Every shard tensor is in the index under that shard; every index entry is in its shard. */
+static int cross_check_index(vf_checkpoint *cp, vf_error *err)
+{
+    const vf_index *ix = &cp->index;
+    uint64_t sum = 0;
+    for (size_t s = 0; s < cp->count; s++) {
+        const vf_st_header *h = cp->headers[s];
+        for (size_t i = 0; i < vf_st_header_count(h); i++) {
+            const vf_st_tensor *t = vf_st_header_tensor(h, i);
+            long e = vf_index_find(ix, t->name);
+            if (e < 0)
+                return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
+                                    "tensor is not listed in " INDEX_NAME);
+            const char *want = ix->shards[ix->entries[e].shard];
+            if (strcmp(want, cp->names[s]) != 0)
+                return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
+                                    "tensor is stored here but " INDEX_NAME " places it in %s", want);
+            vf_acc_u64(&sum, t->nbytes);
+        }
+    }
+    for (size_t e = 0; e < ix->count; e++) {
+        long s = shard_by_name(cp, ix->shards[ix->entries[e].shard]);
+        if (s < 0 || vf_st_header_find(cp->headers[s], ix->entries[e].tensor) < 0)
+            return vf_error_set(err, VF_ERR_INDEX_MISMATCH, ix->shards[ix->entries[e].shard],
+                                ix->entries[e].tensor,
+                                "tensor is listed in " INDEX_NAME " but not stored in this shard");
+    }
+    if (ix->has_total && ix->total_size != sum) {
+        cp->consistent = false;
+        if (vf_findings_add(cp->findings, VF_SEV_WARNING,
+                            INDEX_NAME ": metadata.total_size is %llu bytes but the shards' tensors "
+                                       "hold %llu bytes",
+                            (unsigned long long)ix->total_size, (unsigned long long)sum) != VF_OK)
+            return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    return VF_OK;
+}
+
+/* Without an index: a tensor name may appear in one shard only. */
+static int check_unique_across(vf_checkpoint *cp, vf_error *err)
+{
+    if (cp->count < 2)
+        return VF_OK;
+    typedef struct {
+        const char *name;
+        uint32_t shard;
+    } ref;
+    size_t n = 0;
+    for (size_t s = 0; s < cp->count; s++)
+        n += vf_st_header_count(cp->headers[s]);
+    ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    int rc = refs && idx ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t s = 0, k = 0; rc == VF_OK && s < cp->count; s++)
+        for (size_t i = 0; i < vf_st_header_count(cp->headers[s]); i++, k++) {
+            refs[k] = (ref){vf_st_header_tensor(cp->headers[s], i)->name, (uint32_t)s};
+            idx[k] = (uint32_t)k;
+        }
+    if (rc == VF_OK)
+        vf_sort_u32_by_name(idx, n, refs, sizeof *refs, offsetof(ref, name));
+    for (size_t i = 1; rc == VF_OK && i < n; i++)
+        if (strcmp(refs[idx[i - 1]].name, refs[idx[i]].name) == 0)
+            rc = vf_error_set(err, VF_ERR_DUPLICATE, cp->names[refs[idx[i]].shard], refs[idx[i]].name,
+                              "tensor is also stored in %s", cp->names[refs[idx[i - 1]].shard]);
+    free(refs);
+    free(idx);
+    return rc;
+}
+
+int vf_cp_finish(vf_checkpoint *cp, vf_error *err)
+{
+    int rc = sort_shards(cp, err);
+    if (rc != VF_OK)
+        return rc;
+    if (cp->count == 0)
+        return vf_error_set(err, VF_ERR_NO_TENSORS, cp->dir, NULL, "no .safetensors file found");
+    long slot = aux_slot(INDEX_NAME);
+    if (!cp->aux[slot].present)
+        return check_unique_across(cp, err);
+    if (!cp->has_index) {
+        rc = vf_index_parse(cp->aux[slot].data, cp->aux[slot].len, INDEX_NAME, &cp->index, err);
+        if (rc != VF_OK)
+            return rc;
+        cp->has_index = true;
+    }
+    return cross_check_index(cp, err);
+}
+
+/* ---- directory loading ------------------------------------------------------------------------- */
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int load_shard(vf_checkpoint *cp, const char *name, vf_error *err)
+{
+    char *path = join(cp->dir, name);
+    if (!path)
+        return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
+    vf_st_header *h = NULL;
+    int rc = vf_st_read_file(path, name, &h, err);
+    free(path);
+    return rc == VF_OK ? vf_cp_add_shard(cp, name, h, err) : rc;
+}
+
+/* Reads the auxiliary JSON files that exist in the directory. */
+static int load_aux(vf_checkpoint *cp, vf_error *err)
+{
+    for (size_t i = 0; vf_aux_names[i]; i++) {
+        char *path = join(cp->dir, vf_aux_names[i]);
+        if (!path)
+            return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+        struct stat st;
+        int rc = VF_OK;
+        if (stat(path, &st) == 0) {
+            rc = vf_read_small_file(path, vf_aux_names[i], VF_AUX_MAX_BYTES, &cp->aux[i].data,
+                                    &cp->aux[i].len, err);
+            cp->aux[i].present = rc == VF_OK;
+        }
+        free(path);
+        if (rc != VF_OK)
+            return rc;
+    }
+    return VF_OK;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the *.safetensors files of the directory, sorted; model.safetensors alone wins when present. */
+static int list_shards(const char *dir, char ***out, size_t *count, vf_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return vf_error_set(err, VF_ERR_IO, dir, NULL, "cannot list directory: %s", strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = VF_OK;
+    for (struct dirent *de; rc == VF_OK && (de = readdir(d));) {
+        if (!has_suffix(de->d_name, ".safetensors") || de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                rc = vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name)))
+            rc = vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    if (names)
+        qsort(names, n, sizeof *names, cmp_cstr);
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        if (strcmp(names[i], "model.safetensors") == 0) {
+            char *keep = names[i];
+            for (size_t j = 0; j < n; j++)
+                if (j != i)
+                    free(names[j]);
+            names[0] = keep;
+            n = 1;
+        }
+    *out = names;
+    *count = n;
+    return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static int load_directory_shards(vf_checkpoint *cp, vf_error *err)
+{
+    long slot = aux_slot(INDEX_NAME);
+    if (cp->aux[slot].present) {
+        int rc = vf_index_parse(cp->aux[slot].data, cp->aux[slot].len, INDEX_NAME, &cp->index, err);
+        if (rc != VF_OK)
+            return rc;
+        cp->has_index = true;
+        for (size_t i = 0; rc == VF_OK && i < cp->index.shard_count; i++)
+            rc = load_shard(cp, cp->index.shards[i], err);
+        return rc;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    int rc = list_shards(cp->dir, &names, &n, err);
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        rc = load_shard(cp, names[i], err);
+    free_names(names, n);
+    return rc;
+}
+
+static int open_directory(const char *dir, const char *single, vf_checkpoint **out, vf_error *err)
+{
+    vf_checkpoint *cp = vf_cp_new(dir);
+    if (!cp)
+        return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
+    int rc = load_aux(cp, err);
+    if (rc == VF_OK && single) {
+        free(cp->aux[aux_slot(INDEX_NAME)].data); /* a single file named explicitly: no index */
+        cp->aux[aux_slot(INDEX_NAME)] = (aux_file){0};
+        rc = load_shard(cp, single, err);
+    } else if (rc == VF_OK) {
+        rc = load_directory_shards(cp, err);
+    }
+    if (rc == VF_OK)
+        rc = vf_cp_finish(cp, err);
+    if (rc != VF_OK) {
+        vf_checkpoint_free(cp);
+        return rc;
+    }
+    *out = cp;
+    return VF_OK;
+}
+
+/* ---- Hugging Face cache (offline) -------------------------------------------------------------- */
+
+static bool looks_like_model_id(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
+        return false;
+    if (strstr(s, "..") || s[0] == '.')
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.' || *p == '/'))
+            return false;
+    return true;
+}
+
+static char *hf_cache_root(const vf_open_options *opts)
+{
+    if (opts && opts->hf_cache)
+        return strdup(opts->hf_cache);
+    const char *v = getenv("HF_HUB_CACHE");
+    if (v && *v)
+        return strdup(v);
+    v = getenv("HF_HOME");
+    if (v && *v)
+        return join(v, "hub");
+    v = getenv("HOME");
+    return join(v && *v ? v : ".", ".cache/huggingface/hub");
+}
+
+/* Revision names come from the user; they may name refs like "main" or "refs/pr/1" but never escape. */
+static bool safe_revision(const char *rev)
+{
+    return rev && *rev && rev[0] != '/' && !strstr(rev, "..") && !strchr(rev, '\\');
+}
+
+static bool is_commit_hash(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* refs/REV holds the commit hash of the snapshot directory. */
+static int read_ref(const char *repo, const char *rev, char hash[64], vf_error *err)
+{
+    char *refs = join(repo, "refs"), *path = refs ? join(refs, rev) : NULL;
+    free(refs);
+    if (!path)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = vf_read_small_file(path, path, 256, &data, &len, err);
+    free(path);
+    if (rc != VF_OK)
+        return rc == VF_ERR_NOT_FOUND ? vf_error_set(err, VF_ERR_NOT_FOUND, repo, NULL,
+                                                     "revision '%s' is not in the local cache", rev)
+                                      : rc;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+        data[--len] = 0;
+    bool ok = is_commit_hash((char *)data);
+    if (ok)
+        memcpy(hash, data, len + 1);
+    free(data);
+    return ok ? VF_OK
+              : vf_error_set(err, VF_ERR_UNSAFE_PATH, repo, NULL,
+                             "refs/%s does not hold a 40-hex commit hash", rev);
+}
+
+static int resolve_hf(const char *id, const vf_open_options *opts, char **dir_out, vf_error *err)
+{
+    const char *rev = opts && opts->revision ? opts->revision : "main";
+    if (!safe_revision(rev))
+        return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "revision '%s' is not a safe name", rev);
+    char *root = hf_cache_root(opts);
+    const char *slash = strchr(id, '/');
+    char folder[600];
+    snprintf(folder, sizeof folder, "models--%.*s--%s", (int)(slash - id), id, slash + 1);
+    char *repo = root ? join(root, folder) : NULL;
+    struct stat st;
+    int rc = VF_OK;
+    if (!repo)
+        rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    else if (stat(repo, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = vf_error_set(err, VF_ERR_NOT_FOUND, id, NULL,
+                          "not a local path and not in the Hugging Face cache at %s (vramfit never "
+                          "downloads)",
+                          root);
+    char hash[64] = {0};
+    if (rc == VF_OK && is_commit_hash(rev))
+        snprintf(hash, sizeof hash, "%s", rev);
+    else if (rc == VF_OK)
+        rc = read_ref(repo, rev, hash, err);
+    char *snaps = rc == VF_OK ? join(repo, "snapshots") : NULL;
+    char *dir = snaps ? join(snaps, hash) : NULL;
+    if (rc == VF_OK && !dir)
+        rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc == VF_OK && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = vf_error_set(err, VF_ERR_NOT_FOUND, id, NULL, "snapshot %s is missing from the cache",
+                          hash);
+    free(root);
+    free(repo);
+    free(snaps);
+    if (rc != VF_OK) {
+        free(dir);
+        return rc;
+    }
+    *dir_out = dir;
+    return VF_OK;
+}
+
+/* ---- entry point ------------------------------------------------------------------------------- */
+
+static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
+    if (slash)
+        *slash = '\0';
+    int rc = strcmp(base, INDEX_NAME) == 0 || has_suffix(base, ".index.json")
+                 ? open_directory(dir, NULL, out, err)
+                 : open_directory(dir, base, out, err);
+    free(copy);
+    return rc;
+}
+
+int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpoint **out,
+                       vf_error *err)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "no checkpoint path given");
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return open_directory(path, NULL, out, err);
+        return open_file(path, out, err);
+    }
+    if (errno == ENOENT && looks_like_model_id(path)) {
+        char *dir = NULL;
+        int rc = resolve_hf(path, opts, &dir, err);
+        if (rc == VF_OK)
+            rc = open_directory(dir, NULL, out, err);
+        free(dir);
+        return rc;
+    }
+    /* Not there: let the regular-file opener name the cause (missing, dangling link, loop). */
+    int fd;
+    uint64_t size;
+    int rc = vf_open_regular(path, path, &fd, &size, err);
+    if (rc == VF_OK) { /* appeared in between: treat as a file */
+        close(fd);
+        return open_file(path, out, err);
+    }
+    return rc;
+}
+
+/* ---- accessors --------------------------------------------------------------------------------- */
+
+const char *vf_checkpoint_dir(const vf_checkpoint *cp)
+{
+    return cp->dir;
+}
+
+size_t vf_checkpoint_shard_count(const vf_checkpoint *cp)
+{
+    return cp->count;
+}
+
+const vf_shard *vf_checkpoint_shard(const vf_checkpoint *cp, size_t i)
+{
+    return i < cp->count ? &cp->shards[i] : NULL;
+}
+
+bool vf_checkpoint_has_index(const vf_checkpoint *cp)
+{
+    return cp->has_index;
+}
+
+bool vf_checkpoint_index_total_size(const vf_checkpoint *cp, uint64_t *out)
+{
+    if (!cp->has_index || !cp->index.has_total)
+        return false;
+    *out = cp->index.total_size;
+    return true;
+}
+
+bool vf_checkpoint_index_consistent(const vf_checkpoint *cp)
+{
+    return cp->consistent;
+}
+
+const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size_t *len)
+{
+    long slot = aux_slot(name);
+    if (slot < 0 || !cp->aux[slot].present)
+        return NULL;
+    if (len)
+        *len = cp->aux[slot].len;
+    return cp->aux[slot].data;
+}
+
+const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
+{
+    return cp->findings;
+}

@@ -1,0 +1,79 @@
+/* vf_internal.h - helpers private to the parser layer (and the layers above it, which may include
+ * this header through their own private headers; the CLI may not). */
+#ifndef VRAMFIT_VF_INTERNAL_H
+#define VRAMFIT_VF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vramfit/vf_error.h"
+#include "vramfit/vf_parser.h"
+
+/* Bump allocator for strings: chunks are never moved, so returned pointers stay valid until
+ * vf_arena_free. */
+typedef struct vf_arena_chunk vf_arena_chunk;
+typedef struct vf_arena {
+    vf_arena_chunk *head;
+    size_t chunk_size;
+} vf_arena;
+
+int vf_arena_init(vf_arena *a, size_t chunk_size);
+char *vf_arena_strdup(vf_arena *a, const char *s);      /* NULL on allocation failure */
+char *vf_arena_strndup(vf_arena *a, const char *s, size_t n);
+void *vf_arena_alloc(vf_arena *a, size_t n);             /* 8-byte aligned, zeroed */
+void vf_arena_free(vf_arena *a);
+
+/* Sorts idx[0..n) so that the char* found at byte `name_off` of element idx[i] of `base` (elements
+ * of `elem_size` bytes) ascends by strcmp. Stable merge sort, reentrant. */
+void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off);
+
+/* Opens a regular file read-only: fd and size out. Errors name `display`: VF_ERR_NOT_FOUND for a
+ * missing file or dangling symlink, VF_ERR_IO otherwise (symlink loop, permission, not regular). */
+int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err);
+/* pread loop: reads up to len bytes at off; *got < len only at end of file. */
+int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const char *display,
+               vf_error *err);
+/* Reads a whole small file (at most max bytes, else VF_ERR_UNSUPPORTED); caller frees *data. */
+int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
+                       vf_error *err);
+
+/* A cJSON number that is an exact non-negative integer <= 2^53 (argument: const cJSON *). */
+bool vf_cjson_u64(const void *cjson_item, uint64_t *out);
+
+/* True when `name` is a plain file name: non-empty, no '/', no '\\', not "." or "..", no NUL. */
+bool vf_safe_file_name(const char *name);
+
+/* ---- checkpoint builder: used by the directory loader and the snapshot reader ------------------ */
+
+#define VF_AUX_MAX_BYTES (16u * 1024u * 1024u)
+extern const char *const vf_aux_names[]; /* NULL-terminated list of auxiliary JSON files kept */
+
+vf_checkpoint *vf_cp_new(const char *dir);
+/* Takes ownership of h (also on failure). */
+int vf_cp_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err);
+/* Copies the bytes of an auxiliary file. */
+int vf_cp_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err);
+/* Cross-checks shards against the index aux (when present) or for duplicates, sorts shards. */
+int vf_cp_finish(vf_checkpoint *cp, vf_error *err);
+
+/* Parsed model.safetensors.index.json. */
+typedef struct vf_index_entry {
+    const char *tensor;
+    uint32_t shard; /* into shards[] */
+} vf_index_entry;
+typedef struct vf_index {
+    vf_arena strings;
+    vf_index_entry *entries; /* sorted by tensor name */
+    size_t count;
+    const char **shards;     /* unique shard names, sorted */
+    size_t shard_count;
+    bool has_total;
+    uint64_t total_size;
+} vf_index;
+int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err);
+void vf_index_free(vf_index *ix);
+/* Entry index for a tensor name or -1. */
+long vf_index_find(const vf_index *ix, const char *tensor);
+
+#endif

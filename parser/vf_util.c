@@ -1,0 +1,208 @@
+/* vf_util.c - arena, reentrant index sort and bounded file reads for the parser layer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vf_internal.h"
+
+struct vf_arena_chunk {
+    vf_arena_chunk *next;
+    size_t used, cap;
+    _Alignas(8) unsigned char data[];
+};
+
+int vf_arena_init(vf_arena *a, size_t chunk_size)
+{
+    a->head = NULL;
+    a->chunk_size = chunk_size < 4096 ? 4096 : chunk_size;
+    return VF_OK;
+}
+
+void *vf_arena_alloc(vf_arena *a, size_t n)
+{
+    size_t need = (n + 7) & ~(size_t)7;
+    if (need < n)
+        return NULL;
+    if (!a->head || a->head->cap - a->head->used < need) {
+        size_t cap = need > a->chunk_size ? need : a->chunk_size;
+        if (cap > SIZE_MAX - sizeof(vf_arena_chunk))
+            return NULL;
+        vf_arena_chunk *c = malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->next = a->head;
+        c->used = 0;
+        c->cap = cap;
+        a->head = c;
+    }
+    void *p = a->head->data + a->head->used;
+    a->head->used += need;
+    memset(p, 0, n);
+    return p;
+}
+
+char *vf_arena_strndup(vf_arena *a, const char *s, size_t n)
+{
+    if (n == SIZE_MAX)
+        return NULL;
+    char *p = vf_arena_alloc(a, n + 1);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+char *vf_arena_strdup(vf_arena *a, const char *s)
+{
+    return vf_arena_strndup(a, s, strlen(s));
+}
+
+void vf_arena_free(vf_arena *a)
+{
+    while (a && a->head) {
+        vf_arena_chunk *n = a->head->next;
+        free(a->head);
+        a->head = n;
+    }
+}
+
+/* ---- sorting ----------------------------------------------------------------------------------- */
+
+typedef struct name_key {
+    const void *base;
+    size_t elem_size, name_off;
+} name_key;
+
+static const char *key_name(const name_key *k, uint32_t i)
+{
+    const char *p;
+    memcpy(&p, (const unsigned char *)k->base + (size_t)i * k->elem_size + k->name_off, sizeof p);
+    return p;
+}
+
+static void merge_pass(const name_key *k, const uint32_t *src, uint32_t *dst, size_t n, size_t width)
+{
+    for (size_t lo = 0; lo < n; lo += 2 * width) {
+        size_t mid = lo + width < n ? lo + width : n;
+        size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+        size_t i = lo, j = mid, o = lo;
+        while (i < mid && j < hi)
+            dst[o++] = strcmp(key_name(k, src[i]), key_name(k, src[j])) <= 0 ? src[i++] : src[j++];
+        while (i < mid)
+            dst[o++] = src[i++];
+        while (j < hi)
+            dst[o++] = src[j++];
+    }
+}
+
+void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off)
+{
+    if (n < 2)
+        return;
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    name_key k = {base, elem_size, name_off};
+    if (!tmp) { /* insertion sort fallback keeps the contract without memory */
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && strcmp(key_name(&k, idx[j - 1]), key_name(&k, idx[j])) > 0; j--) {
+                uint32_t t = idx[j];
+                idx[j] = idx[j - 1];
+                idx[j - 1] = t;
+            }
+        return;
+    }
+    uint32_t *src = idx, *dst = tmp;
+    for (size_t width = 1; width < n; width *= 2) {
+        merge_pass(&k, src, dst, n, width);
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != idx)
+        memcpy(idx, src, n * sizeof *idx);
+    free(tmp);
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err)
+{
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) {
+        int e = errno;
+        struct stat lst;
+        bool dangling = e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
+        if (e == ENOENT)
+            return vf_error_set(err, VF_ERR_NOT_FOUND, display, NULL, "%s",
+                                dangling ? "dangling symlink: its target does not exist"
+                                         : "no such file");
+        return vf_error_set(err, VF_ERR_IO, display, NULL, "cannot open: %s%s", strerror(e),
+                            e == ELOOP ? " (symlink loop)" : "");
+    }
+    struct stat st;
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(f);
+        return vf_error_set(err, VF_ERR_IO, display, NULL, "not a regular file");
+    }
+    *fd = f;
+    *size = (uint64_t)st.st_size;
+    return VF_OK;
+}
+
+int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const char *display,
+               vf_error *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, (unsigned char *)buf + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return vf_error_set(err, VF_ERR_IO, display, NULL, "read failed: %s", strerror(errno));
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    *got = done;
+    return VF_OK;
+}
+
+int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
+                       vf_error *err)
+{
+    int fd;
+    uint64_t size;
+    *data = NULL;
+    int rc = vf_open_regular(path, display, &fd, &size, err);
+    if (rc != VF_OK)
+        return rc;
+    if (size > max) {
+        close(fd);
+        return vf_error_set(err, VF_ERR_UNSUPPORTED, display, NULL,
+                            "file has %llu bytes, more than the %zu this reader accepts",
+                            (unsigned long long)size, max);
+    }
+    uint8_t *buf = malloc(size + 1);
+    size_t got = 0;
+    rc = buf ? vf_read_at(fd, buf, (size_t)size, 0, &got, display, err)
+             : vf_error_set(err, VF_ERR_NOMEM, display, NULL, "out of memory");
+    close(fd);
+    if (rc == VF_OK && got != size)
+        rc = vf_error_set(err, VF_ERR_IO, display, NULL, "file shrank while being read");
+    if (rc != VF_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[got] = 0;
+    *data = buf;
+    *len = got;
+    return VF_OK;
+}
+
+bool vf_safe_file_name(const char *name)
+{
+    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    return strpbrk(name, "/\\") == NULL;
+}

@@ -1,0 +1,316 @@
+/* vf_tensors.c - the owned tensor table and the architecture inferred from shapes. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vf_internal.h"
+#include "vramfit/vf_checked.h"
+#include "vramfit/vf_tensors.h"
+
+struct vf_model {
+    vf_checkpoint *cp;
+    vf_tensor *tensors;
+    size_t count;
+    uint32_t *by_name; /* tensor indices sorted by name */
+    vf_arch arch;
+    vf_totals totals;
+    uint64_t *layer_params; /* by layer index; the last slot holds tensors outside any layer */
+    size_t layer_slots;
+    vf_findings *findings;  /* checkpoint findings copied, then the table's own */
+};
+
+void vf_model_free(vf_model *m)
+{
+    if (!m)
+        return;
+    vf_checkpoint_free(m->cp);
+    free(m->tensors);
+    free(m->by_name);
+    free(m->layer_params);
+    vf_findings_free(m->findings);
+    free(m);
+}
+
+/* ---- table ------------------------------------------------------------------------------------- */
+
+static void classify(vf_tensor *t)
+{
+    t->layer = vf_name_layer(t->name);
+    t->expert = vf_name_expert(t->name);
+    t->role = vf_name_role(t->name, t->ndim);
+    t->buffer = t->role == VF_ROLE_BUFFER;
+    t->fused_experts = t->expert < 0 && t->ndim == 3 && strstr(t->name, ".experts.") &&
+                       t->role != VF_ROLE_BIAS && t->role != VF_ROLE_OTHER;
+}
+
+static int fill_table(vf_model *m, vf_error *err)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < vf_checkpoint_shard_count(m->cp); s++)
+        n += vf_st_header_count(vf_checkpoint_shard(m->cp, s)->header);
+    if (n > UINT32_MAX)
+        return vf_error_set(err, VF_ERR_UNSUPPORTED, NULL, NULL, "more than 2^32 tensors");
+    m->tensors = calloc(n ? n : 1, sizeof *m->tensors);
+    m->by_name = malloc((n ? n : 1) * sizeof *m->by_name);
+    if (!m->tensors || !m->by_name)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t s = 0; s < vf_checkpoint_shard_count(m->cp); s++) {
+        const vf_shard *sh = vf_checkpoint_shard(m->cp, s);
+        for (size_t i = 0; i < vf_st_header_count(sh->header); i++) {
+            const vf_st_tensor *st = vf_st_header_tensor(sh->header, i);
+            vf_tensor *t = &m->tensors[m->count];
+            *t = (vf_tensor){.name = st->name, .file = sh->name, .dtype = st->dtype, .ndim = st->ndim,
+                             .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
+                             .shard = (uint32_t)s};
+            classify(t);
+            m->by_name[m->count] = (uint32_t)m->count;
+            m->count++;
+        }
+    }
+    return VF_OK;
+}
+
+static int cmp_name(const void *key, const void *elem, const vf_model *m)
+{
+    return strcmp(key, m->tensors[*(const uint32_t *)elem].name);
+}
+
+long vf_model_find(const vf_model *m, const char *name)
+{
+    size_t lo = 0, hi = m->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_name(name, &m->by_name[mid], m);
+        if (c == 0)
+            return (long)m->by_name[mid];
+        if (c > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* ---- totals and architecture ------------------------------------------------------------------- */
+
+static void compute_totals(vf_model *m)
+{
+    vf_totals *t = &m->totals;
+    t->files = vf_checkpoint_shard_count(m->cp);
+    t->tensors = m->count;
+    for (size_t i = 0; i < m->count; i++) {
+        const vf_tensor *x = &m->tensors[i];
+        vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->numel);
+        t->buffer_tensors += x->buffer;
+        vf_acc_u64(&t->bytes, x->bytes);
+        vf_dtype_stats *d = &t->by_dtype[x->dtype];
+        d->tensors++;
+        vf_acc_u64(&d->elements, x->numel);
+        vf_acc_u64(&d->bytes, x->bytes);
+    }
+}
+
+/* The input embedding: a 2-D EMBED tensor, preferring one outside any layer. */
+static const vf_tensor *find_role(const vf_model *m, vf_role role)
+{
+    const vf_tensor *best = NULL;
+    for (size_t i = 0; i < m->count; i++) {
+        const vf_tensor *t = &m->tensors[i];
+        if (t->role == role && t->ndim == 2 && (!best || (best->layer >= 0 && t->layer < 0)))
+            best = t;
+    }
+    return best;
+}
+
+static int32_t max_layer(const vf_model *m)
+{
+    int32_t mx = -1;
+    for (size_t i = 0; i < m->count; i++)
+        if (m->tensors[i].layer > mx)
+            mx = m->tensors[i].layer;
+    return mx;
+}
+
+static int infer_arch(vf_model *m, vf_error *err)
+{
+    vf_arch *a = &m->arch;
+    const vf_tensor *emb = find_role(m, VF_ROLE_EMBED), *head = find_role(m, VF_ROLE_LM_HEAD);
+    if (emb) {
+        a->embedding = emb->name;
+        a->vocab_size = emb->shape[0];
+        a->hidden_size = emb->shape[1];
+    }
+    a->lm_head = head ? head->name : NULL;
+    a->tied_embeddings = emb && !head;
+    int32_t mx = max_layer(m);
+    m->layer_slots = (size_t)mx + 2; /* layers 0..mx plus one slot for "outside any layer" */
+    m->layer_params = calloc(m->layer_slots, sizeof *m->layer_params);
+    if (!m->layer_params)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    bool *seen = calloc(m->layer_slots, sizeof *seen);
+    if (!seen)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < m->count; i++) {
+        const vf_tensor *t = &m->tensors[i];
+        size_t slot = t->layer >= 0 ? (size_t)t->layer : m->layer_slots - 1;
+        if (t->layer >= 0 && !seen[slot]) {
+            seen[slot] = true;
+            a->layers++;
+        }
+        if (!t->buffer)
+            vf_acc_u64(&m->layer_params[slot], t->numel);
+        uint64_t experts = t->fused_experts ? t->shape[0] : (uint64_t)(t->expert + 1);
+        if (t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
+            a->experts = (uint32_t)experts;
+    }
+    free(seen);
+    return VF_OK;
+}
+
+/* ---- config.json comparison -------------------------------------------------------------------- */
+
+static const cJSON *config_key(const cJSON *cfg, const char *const *keys)
+{
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
+    for (const char *const *k = keys; *k; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, *k);
+        if (!v && cJSON_IsObject(text))
+            v = cJSON_GetObjectItemCaseSensitive(text, *k);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+static int compare_number(vf_model *m, const cJSON *cfg, const char *const *keys, uint64_t actual,
+                          const char *what)
+{
+    const cJSON *v = config_key(cfg, keys);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0)
+        return VF_OK;
+    uint64_t claimed = (uint64_t)v->valuedouble;
+    if (claimed == actual)
+        return VF_OK;
+    return vf_findings_add(m->findings, VF_SEV_WARNING,
+                           "config.json: %s is %llu but the headers give %llu (%s); the headers win",
+                           v->string, (unsigned long long)claimed, (unsigned long long)actual, what);
+}
+
+static int compare_config(vf_model *m)
+{
+    size_t len;
+    const uint8_t *raw = vf_checkpoint_aux(m->cp, "config.json", &len);
+    if (!raw)
+        return VF_OK;
+    cJSON *cfg = cJSON_ParseWithLength((const char *)raw, len);
+    if (!cJSON_IsObject(cfg)) {
+        cJSON_Delete(cfg);
+        return vf_findings_add(m->findings, VF_SEV_WARNING, "config.json: not a JSON object; ignored");
+    }
+    static const char *const vocab[] = {"vocab_size", NULL}, *const hidden[] = {"hidden_size", "n_embd", "d_model", NULL},
+                             *const layers[] = {"num_hidden_layers", "n_layer", "num_layers", NULL},
+                             *const experts[] = {"num_local_experts", "n_routed_experts", "num_experts", NULL},
+                             *const tie[] = {"tie_word_embeddings", NULL};
+    const vf_arch *a = &m->arch;
+    int rc = VF_OK;
+    if (a->embedding) {
+        rc |= compare_number(m, cfg, vocab, a->vocab_size, "rows of the input embedding");
+        rc |= compare_number(m, cfg, hidden, a->hidden_size, "columns of the input embedding");
+    }
+    rc |= compare_number(m, cfg, layers, a->layers, "distinct layer indices in tensor names");
+    if (a->experts)
+        rc |= compare_number(m, cfg, experts, a->experts, "experts found in tensor names");
+    const cJSON *t = config_key(cfg, tie);
+    if (a->embedding && cJSON_IsBool(t) && cJSON_IsTrue(t) != a->tied_embeddings)
+        rc |= vf_findings_add(m->findings, VF_SEV_WARNING,
+                              "config.json: tie_word_embeddings is %s but the checkpoint %s a separate "
+                              "output head; the headers win",
+                              cJSON_IsTrue(t) ? "true" : "false",
+                              a->tied_embeddings ? "stores no" : "stores");
+    cJSON_Delete(cfg);
+    return rc == VF_OK ? VF_OK : VF_ERR_NOMEM;
+}
+
+static int copy_findings(vf_model *m)
+{
+    const vf_findings *src = vf_checkpoint_findings(m->cp);
+    for (size_t i = 0; i < vf_findings_count(src); i++) {
+        const vf_finding *f = vf_findings_get(src, i);
+        if (vf_findings_add(m->findings, f->severity, "%s", f->message) != VF_OK)
+            return VF_ERR_NOMEM;
+    }
+    return VF_OK;
+}
+
+/* ---- construction ------------------------------------------------------------------------------ */
+
+int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
+{
+    *out = NULL;
+    vf_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        vf_checkpoint_free(cp);
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    m->cp = cp;
+    m->findings = vf_findings_new();
+    int rc = m->findings ? fill_table(m, err) : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc == VF_OK) {
+        vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
+                            offsetof(vf_tensor, name));
+        compute_totals(m);
+        rc = infer_arch(m, err);
+    }
+    if (rc == VF_OK && (copy_findings(m) != VF_OK || compare_config(m) != VF_OK))
+        rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc != VF_OK) {
+        vf_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return VF_OK;
+}
+
+int vf_model_open(const char *path, const vf_open_options *opts, vf_model **out, vf_error *err)
+{
+    vf_checkpoint *cp = NULL;
+    *out = NULL;
+    int rc = vf_checkpoint_open(path, opts, &cp, err);
+    return rc == VF_OK ? vf_model_from_checkpoint(cp, out, err) : rc;
+}
+
+const vf_checkpoint *vf_model_checkpoint(const vf_model *m)
+{
+    return m->cp;
+}
+
+size_t vf_model_tensor_count(const vf_model *m)
+{
+    return m->count;
+}
+
+const vf_tensor *vf_model_tensor(const vf_model *m, size_t i)
+{
+    return i < m->count ? &m->tensors[i] : NULL;
+}
+
+const vf_arch *vf_model_arch(const vf_model *m)
+{
+    return &m->arch;
+}
+
+const vf_totals *vf_model_totals(const vf_model *m)
+{
+    return &m->totals;
+}
+
+const vf_findings *vf_model_findings(const vf_model *m)
+{
+    return m->findings;
+}
+
+const uint64_t *vf_model_layer_params(const vf_model *m, size_t *count)
+{
+    *count = m->layer_slots;
+    return m->layer_params;
+}
