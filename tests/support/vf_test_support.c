@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "vf_test_support.h"
 
 #include <criterion/criterion.h>
