@@ -12,6 +12,12 @@ typedef struct command {
 
 static const command commands[] = {
     {"inspect", vf_cmd_inspect, "summarise a checkpoint's tensors, parameters and architecture"},
+    {"adapters", vf_cmd_adapters, "exact LoRA / OSFT adapter sizes, matrix by matrix"},
+    {"audit", vf_cmd_audit, "check a PEFT adapter directory against its config and base"},
+    {"snapshot", vf_cmd_snapshot, "write a header-only .vfsnap bundle that every command reads"},
+    {"verify", vf_cmd_verify, "check integrity: per-file verdicts; --data hashes every tensor"},
+    {"estimate", vf_cmd_estimate, "fine-tuning memory per GPU (Training Hub's formulas) and verdict"},
+    {"plan", vf_cmd_plan, "largest tokens per GPU, fewest GPUs, LoRA rank, OSFT ratio that fit"},
 };
 
 static void usage(FILE *f)

@@ -116,5 +116,11 @@ bool vf_common_opt(int id, const char *val, vf_open_options *o);
 
 /* ---- subcommands ------------------------------------------------------------------------------- */
 int vf_cmd_inspect(int argc, char **argv);
+int vf_cmd_adapters(int argc, char **argv);
+int vf_cmd_audit(int argc, char **argv);
+int vf_cmd_snapshot(int argc, char **argv);
+int vf_cmd_verify(int argc, char **argv);
+int vf_cmd_estimate(int argc, char **argv);
+int vf_cmd_plan(int argc, char **argv);
 
 #endif

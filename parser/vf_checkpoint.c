@@ -121,33 +121,34 @@ int vf_cp_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size
     return VF_OK;
 }
 
-/* Sorts shards by name (the headers/names arrays in lockstep) and fills cp->shards. */
+static int cmp_shard(const void *a, const void *b)
+{
+    return strcmp(((const vf_shard *)a)->name, ((const vf_shard *)b)->name);
+}
+
+/* Fills cp->shards sorted by name and reorders the headers/names arrays to match. */
 static int sort_shards(vf_checkpoint *cp, vf_error *err)
 {
-    for (size_t i = 1; i < cp->count; i++)
-        for (size_t j = i; j > 0 && strcmp(cp->names[j - 1], cp->names[j]) > 0; j--) {
-            char *n = cp->names[j];
-            cp->names[j] = cp->names[j - 1];
-            cp->names[j - 1] = n;
-            vf_st_header *h = cp->headers[j];
-            cp->headers[j] = cp->headers[j - 1];
-            cp->headers[j - 1] = h;
-        }
     free(cp->shards);
     cp->shards = calloc(cp->count ? cp->count : 1, sizeof *cp->shards);
     if (!cp->shards)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; i < cp->count; i++)
         cp->shards[i] = (vf_shard){cp->names[i], cp->headers[i]};
+    qsort(cp->shards, cp->count, sizeof *cp->shards, cmp_shard);
+    for (size_t i = 0; i < cp->count; i++) {
+        cp->names[i] = (char *)cp->shards[i].name;
+        cp->headers[i] = (vf_st_header *)cp->shards[i].header;
+    }
     return VF_OK;
 }
 
+/* Binary search over the sorted shards; -1 when absent. */
 static long shard_by_name(const vf_checkpoint *cp, const char *name)
 {
-    for (size_t i = 0; i < cp->count; i++)
-        if (strcmp(cp->names[i], name) == 0)
-            return (long)i;
-    return -1;
+    vf_shard key = {name, NULL};
+    const vf_shard *hit = bsearch(&key, cp->shards, cp->count, sizeof *cp->shards, cmp_shard);
+    return hit ? (long)(hit - cp->shards) : -1;
 }
 
 /* Every shard tensor is in the index under that shard; every index entry is in its shard. */
@@ -269,7 +270,8 @@ static int load_aux(vf_checkpoint *cp, vf_error *err)
             return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
         struct stat st;
         int rc = VF_OK;
-        if (stat(path, &st) == 0) {
+        /* a dangling or looping symlink is an error (a partial download), not a missing file */
+        if (stat(path, &st) == 0 || lstat(path, &st) == 0) {
             rc = vf_read_small_file(path, vf_aux_names[i], VF_AUX_MAX_BYTES, &cp->aux[i].data,
                                     &cp->aux[i].len, err);
             cp->aux[i].present = rc == VF_OK;
@@ -529,6 +531,8 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return open_directory(path, NULL, out, err);
+        if (vf_snapshot_sniff(path)) /* a .vfsnap header snapshot: read from its bytes alone */
+            return vf_snapshot_read_file(path, NULL, out, err);
         return open_file(path, out, err);
     }
     if (errno == ENOENT && looks_like_model_id(path)) {

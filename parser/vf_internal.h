@@ -44,6 +44,10 @@ bool vf_cjson_u64(const void *cjson_item, uint64_t *out);
 /* True when `name` is a plain file name: non-empty, no '/', no '\\', not "." or "..", no NUL. */
 bool vf_safe_file_name(const char *name);
 
+/* ---- snapshots (vf_snapshot.c): vf_checkpoint_open routes PATH to vf_snapshot_read_file when
+ * vf_snapshot_sniff(PATH) says it is a .vfsnap file ----------------------------------------------- */
+#include "vramfit/vf_snapshot.h"
+
 /* ---- checkpoint builder: used by the directory loader and the snapshot reader ------------------ */
 
 #define VF_AUX_MAX_BYTES (16u * 1024u * 1024u)

@@ -120,29 +120,6 @@ bool vf_cjson_u64(const void *cjson_item, uint64_t *out)
     return json_u64(cjson_item, out);
 }
 
-/* ---- header entries ---------------------------------------------------------------------------- */
-
-typedef struct parse_ctx {
-    const char *file;
-    vf_error *err;
-    vf_st_header *h;
-    size_t shape_used;
-} parse_ctx;
-
-static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vf_error_setv(c->err, code, c->file, name, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* Renders "[a,b,c]" into buf for messages. */
 static const char *shape_text(const uint64_t *shape, uint32_t ndim, char *buf, size_t size)
 {
@@ -154,49 +131,543 @@ static const char *shape_text(const uint64_t *shape, uint32_t ndim, char *buf, s
     return buf;
 }
 
-static int parse_dtype(parse_ctx *c, const cJSON *e, const char *name, vf_dtype *out)
+/* ---- the header grammar ------------------------------------------------------------------------ *
+ *
+ * A purpose-built, single-pass, strict JSON (RFC 8259) parser for the safetensors header: an object
+ * whose members are "__metadata__" (null or an object of strings) or tensor entries (objects with
+ * "dtype", "shape" and "data_offsets"; other members are validated JSON and ignored). It builds the
+ * tensor table directly, with no intermediate tree: memory is the header bytes plus the table.
+ *
+ * Error classes keep the precedence of a parse-the-document-then-validate design: any syntax error
+ * (VF_ERR_JSON) wins over every semantic error, so after the first semantic error the parser records
+ * it and only checks syntax for the rest of the document. Semantic checks run per entry in a fixed
+ * order whatever the order of its members. Duplicate members inside an entry are rejected. */
+
+#define VF_JSON_MAX_DEPTH 1000 /* as cJSON's CJSON_NESTING_LIMIT */
+
+typedef struct parse_ctx {
+    const char *file;
+    vf_error *err;
+    vf_st_header *h;
+    const uint8_t *base, *p, *end;
+    int sem;                   /* first semantic error, VF_OK while none */
+    size_t tensor_cap, tensor_hint, meta_cap;
+    size_t shape_used, shape_cap;
+} parse_ctx;
+
+static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Records a semantic error unless one is already recorded; returns the first one. */
+static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt, ...)
 {
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
-    if (!cJSON_IsString(dt))
-        return entry_error(c, VF_ERR_HEADER, name, "entry has no \"dtype\" string");
-    if (!vf_dtype_from_name(dt->valuestring, strlen(dt->valuestring), out))
-        return entry_error(c, VF_ERR_DTYPE, name, "unknown dtype \"%.64s\"", dt->valuestring);
-    return VF_OK;
+    if (c->sem != VF_OK)
+        return c->sem;
+    va_list ap;
+    va_start(ap, fmt);
+    vf_error_setv(c->err, code, c->file, name, fmt, ap);
+    va_end(ap);
+    c->sem = code;
+    return code;
 }
 
-static int parse_shape(parse_ctx *c, const cJSON *e, const char *name, vf_st_tensor *t)
+/* A syntax error: always recorded (it overrides a semantic error), always fatal. */
+static int syntax_error(parse_ctx *c)
 {
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
-    if (!cJSON_IsArray(sh))
-        return entry_error(c, VF_ERR_HEADER, name, "entry has no \"shape\" array");
-    uint64_t *dims = c->h->shapes + c->shape_used;
-    uint32_t ndim = 0;
-    uint64_t numel = 1;
-    bool overflow = false;
-    for (const cJSON *d = sh->child; d; d = d->next, ndim++) {
-        if (!json_u64(d, &dims[ndim]))
-            return entry_error(c, VF_ERR_SHAPE, name,
-                               "shape entry %u is not a non-negative integer <= 2^53", ndim);
-        overflow |= vf_mul_u64_overflow(&numel, numel, dims[ndim]);
+    size_t at = (size_t)(c->p - c->base);
+    c->sem = VF_ERR_JSON;
+    return vf_error_set(c->err, VF_ERR_JSON, c->file, NULL, "header is not valid JSON (near byte %zu)",
+                        at);
+}
+
+static int nomem(parse_ctx *c)
+{
+    c->sem = VF_ERR_NOMEM;
+    return vf_error_set(c->err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
+}
+
+static void skip_ws(parse_ctx *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+        c->p++;
+}
+
+/* Consumes `ch` after optional whitespace; false (nothing consumed but whitespace) otherwise. */
+static bool eat(parse_ctx *c, uint8_t ch)
+{
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return true;
     }
-    t->ndim = ndim;
-    t->shape = ndim ? dims : NULL;
-    c->shape_used += ndim;
-    if (overflow)
-        return entry_error(c, VF_ERR_OVERFLOW, name, "element count of the shape overflows 64 bits");
-    t->numel = numel;
+    return false;
+}
+
+static int hex4(const uint8_t *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t ch = s[i];
+        uint32_t d = ch >= '0' && ch <= '9'   ? (uint32_t)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (uint32_t)(ch - 'a' + 10)
+                     : ch >= 'A' && ch <= 'F' ? (uint32_t)(ch - 'A' + 10)
+                                              : 16u;
+        if (d == 16)
+            return -1;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A JSON string; c->p is on the opening quote. On success *s and *n give the raw bytes between the
+ * quotes, *escaped tells whether they hold escapes, and c->p is past the closing quote. Escapes are
+ * validated here (\uXXXX surrogates must pair); the bytes are already known to be valid UTF-8. */
+static int scan_string(parse_ctx *c, const uint8_t **s, size_t *n, bool *escaped)
+{
+    const uint8_t *p = c->p + 1, *end = c->end;
+    bool esc = false;
+    *s = p;
+    for (;;) {
+        while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
+            p++;
+        if (p >= end || *p < 0x20) {
+            c->p = p;
+            return syntax_error(c);
+        }
+        if (*p == '"')
+            break;
+        esc = true;
+        if (end - p < 2) {
+            c->p = p;
+            return syntax_error(c);
+        }
+        uint8_t e = p[1];
+        if (e == 'u') {
+            uint32_t u, lo;
+            if (end - p < 6 || hex4(p + 2, &u) != 0) {
+                c->p = p;
+                return syntax_error(c);
+            }
+            p += 6;
+            if (u >= 0xDC00 && u <= 0xDFFF) {
+                c->p = p - 6;
+                return syntax_error(c);
+            }
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) != 0 || lo < 0xDC00 ||
+                    lo > 0xDFFF) {
+                    c->p = p - 6;
+                    return syntax_error(c);
+                }
+                p += 6;
+            }
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                   e == 't') {
+            p += 2;
+        } else {
+            c->p = p;
+            return syntax_error(c);
+        }
+    }
+    *n = (size_t)(p - *s);
+    *escaped = esc;
+    c->p = p + 1;
     return VF_OK;
 }
 
-static int parse_offsets(parse_ctx *c, const cJSON *e, const char *name, vf_st_tensor *t)
+static size_t put_utf8(uint8_t *o, uint32_t cp)
 {
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
-        return entry_error(c, VF_ERR_HEADER, name, "entry has no \"data_offsets\" pair");
-    if (!json_u64(off->child, &t->begin) || !json_u64(off->child->next, &t->end))
-        return entry_error(c, VF_ERR_OFFSETS, name,
-                           "data_offsets are not non-negative integers <= 2^53");
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xC0 | cp >> 6);
+        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | cp >> 12);
+        o[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xF0 | cp >> 18);
+    o[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes the raw bytes of a string validated by scan_string into out (at least n + 1 bytes; escapes
+ * never expand). Returns the decoded length; out is NUL-terminated; *has_nul reports a U+0000. */
+static size_t decode_string(const uint8_t *s, size_t n, uint8_t *out, bool *has_nul)
+{
+    size_t o = 0;
+    *has_nul = false;
+    for (size_t i = 0; i < n;) {
+        if (s[i] != '\\') {
+            out[o++] = s[i++];
+            continue;
+        }
+        uint8_t e = s[i + 1];
+        if (e != 'u') {
+            out[o++] = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+            i += 2;
+            continue;
+        }
+        uint32_t u = 0, lo = 0;
+        hex4(s + i + 2, &u);
+        i += 6;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            hex4(s + i + 2, &lo);
+            i += 6;
+            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        *has_nul |= u == 0;
+        o += put_utf8(out + o, u);
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* A JSON number at c->p. *ok tells whether it is an exact integer in [0, 2^53] (value in *val):
+ * decided on the decimal text, never through a double, so 9007199254740993 is not taken for 2^53
+ * and 1.0, 1e3 or -0 are the integers they denote. */
+static int scan_number(parse_ctx *c, uint64_t *val, bool *ok)
+{
+    const uint8_t *p = c->p, *end = c->end;
+    bool neg = p < end && *p == '-';
+    p += neg;
+    const uint8_t *i0 = p;
+    if (p >= end || *p < '0' || *p > '9') {
+        c->p = p;
+        return syntax_error(c);
+    }
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    const uint8_t *i1 = p, *f0 = p, *f1 = p;
+    if (p < end && *p == '.') {
+        f0 = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        f1 = p;
+        if (f1 == f0) {
+            c->p = p;
+            return syntax_error(c);
+        }
+    }
+    long exp = 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        bool eneg = p < end && (*p == '-' || *p == '+') ? *p++ == '-' : false;
+        const uint8_t *e0 = p;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (exp < 1000000)
+                exp = exp * 10 + (*p - '0');
+            p++;
+        }
+        if (p == e0) {
+            c->p = p;
+            return syntax_error(c);
+        }
+        exp = eneg ? -exp : exp;
+    }
+    c->p = p;
+    *ok = false;
+    if (!neg && f0 == f1 && exp == 0 && i1 - i0 <= 16) { /* the common case: a plain integer */
+        uint64_t v = 0;
+        for (const uint8_t *q = i0; q < i1; q++)
+            v = v * 10 + (uint64_t)(*q - '0');
+        *ok = v <= (UINT64_C(1) << 53);
+        *val = v;
+        return VF_OK;
+    }
+    /* digits D = int digits then fraction digits; value = D x 10^(exp - fraction length) */
+    char d[48];
+    size_t nd = 0;
+    long k = exp - (long)(f1 - f0);
+    bool too_long = false;
+    for (const uint8_t *q = i0; q < f1; q++) {
+        if (q == i1) {
+            q = f0 - 1; /* skip the '.' */
+            continue;
+        }
+        if (nd == 0 && *q == '0')
+            continue; /* leading zeros */
+        if (nd < sizeof d)
+            d[nd++] = (char)*q;
+        else if (*q != '0')
+            too_long = true;
+        else
+            k++; /* a trailing zero beyond the buffer: fold it into the exponent */
+    }
+    while (nd > 0 && d[nd - 1] == '0') {
+        nd--;
+        k++;
+    }
+    if (nd == 0) { /* zero, whatever its sign or exponent */
+        *val = 0;
+        *ok = true;
+        return VF_OK;
+    }
+    if (neg || too_long || k < 0 || (long)nd + k > 16)
+        return VF_OK;
+    uint64_t v = 0;
+    for (size_t i = 0; i < nd; i++)
+        v = v * 10 + (uint64_t)(d[i] - '0');
+    for (long i = 0; i < k; i++)
+        v *= 10;
+    *ok = v <= (UINT64_C(1) << 53);
+    *val = v;
     return VF_OK;
+}
+
+static bool eat_word(parse_ctx *c, const char *w, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, w, n) != 0)
+        return false;
+    c->p += n;
+    return true;
+}
+
+/* Validates and skips one JSON value at c->p (after whitespace). */
+static int skip_value(parse_ctx *c, unsigned depth)
+{
+    skip_ws(c);
+    if (c->p >= c->end)
+        return syntax_error(c);
+    const uint8_t *s;
+    size_t n;
+    bool esc, ok;
+    uint64_t v;
+    switch (*c->p) {
+    case '"':
+        return scan_string(c, &s, &n, &esc);
+    case '{':
+    case '[': {
+        bool obj = *c->p == '{';
+        uint8_t close = obj ? '}' : ']';
+        if (depth >= VF_JSON_MAX_DEPTH)
+            return syntax_error(c);
+        c->p++;
+        if (eat(c, close))
+            return VF_OK;
+        do {
+            if (obj) {
+                skip_ws(c);
+                if (c->p >= c->end || *c->p != '"')
+                    return syntax_error(c);
+                int rc = scan_string(c, &s, &n, &esc);
+                if (rc != VF_OK)
+                    return rc;
+                if (!eat(c, ':'))
+                    return syntax_error(c);
+            }
+            int rc = skip_value(c, depth + 1);
+            if (rc != VF_OK)
+                return rc;
+        } while (eat(c, ','));
+        return eat(c, close) ? VF_OK : syntax_error(c);
+    }
+    case 't':
+        return eat_word(c, "true", 4) ? VF_OK : syntax_error(c);
+    case 'f':
+        return eat_word(c, "false", 5) ? VF_OK : syntax_error(c);
+    case 'n':
+        return eat_word(c, "null", 4) ? VF_OK : syntax_error(c);
+    default:
+        return scan_number(c, &v, &ok);
+    }
+}
+
+/* Reads an object member's key (c->p after whitespace on '"' expected) and the ':' after it. The
+ * key's bytes are decoded into buf (cap bytes) when they fit; *klen is the decoded length, or
+ * SIZE_MAX when the key did not fit (it then matches no known key). */
+static int member_key(parse_ctx *c, const uint8_t **raw, size_t *raw_len, bool *escaped, char *buf,
+                      size_t cap, size_t *klen)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '"')
+        return syntax_error(c);
+    int rc = scan_string(c, raw, raw_len, escaped);
+    if (rc != VF_OK)
+        return rc;
+    if (!eat(c, ':'))
+        return syntax_error(c);
+    *klen = SIZE_MAX;
+    if (*raw_len < cap) {
+        bool nul;
+        *klen = *escaped ? decode_string(*raw, *raw_len, (uint8_t *)buf, &nul) : *raw_len;
+        if (!*escaped) {
+            memcpy(buf, *raw, *raw_len);
+            buf[*raw_len] = '\0';
+        }
+    }
+    return VF_OK;
+}
+
+/* A string for the header's tables, decoded into the names arena. */
+static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, const char **out,
+                      bool *has_nul)
+{
+    uint8_t *dst = vf_arena_alloc(&c->h->names, n + 1);
+    if (!dst)
+        return nomem(c);
+    *has_nul = false;
+    if (escaped)
+        decode_string(s, n, dst, has_nul);
+    else
+        memcpy(dst, s, n);
+    *out = (const char *)dst;
+    return VF_OK;
+}
+
+static int push_dim(parse_ctx *c, uint64_t d)
+{
+    vf_st_header *h = c->h;
+    if (c->shape_used == c->shape_cap) {
+        size_t cap = c->shape_cap ? 2 * c->shape_cap : 256;
+        uint64_t *s = realloc(h->shapes, cap * sizeof *s);
+        if (!s)
+            return nomem(c);
+        h->shapes = s;
+        c->shape_cap = cap;
+    }
+    h->shapes[c->shape_used++] = d;
+    return VF_OK;
+}
+
+/* What one entry's members said, checked after its closing brace in a fixed order. */
+typedef struct entry_fields {
+    int dtype;       /* 0 absent, 1 string, 2 other */
+    char dtype_name[72];
+    size_t dtype_len;
+    int shape;       /* 0 absent, 1 array, 2 other */
+    size_t shape_at; /* first dim in the shapes pool */
+    uint32_t ndim;
+    long bad_dim;    /* index of the first dim that is not an integer in [0, 2^53], or -1 */
+    bool overflow;
+    int offsets;     /* 0 absent or not a pair, 1 pair */
+    bool offsets_ok;
+    uint64_t begin, end;
+    unsigned seen;   /* bit per known member, to reject duplicates */
+} entry_fields;
+
+static int parse_shape_array(parse_ctx *c, entry_fields *f, unsigned depth)
+{
+    f->shape = 1;
+    f->shape_at = c->shape_used;
+    uint64_t numel = 1;
+    if (eat(c, ']'))
+        return VF_OK;
+    do {
+        skip_ws(c);
+        int rc;
+        uint64_t d = 0;
+        bool ok = false;
+        if (c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9')))
+            rc = scan_number(c, &d, &ok);
+        else
+            rc = skip_value(c, depth + 1);
+        if (rc != VF_OK)
+            return rc;
+        if (!ok && f->bad_dim < 0)
+            f->bad_dim = (long)f->ndim;
+        f->ndim++; /* < 2^32: each dimension takes at least 2 of at most 10^8 bytes */
+        if (c->sem == VF_OK && (rc = push_dim(c, d)) != VF_OK)
+            return rc;
+        f->overflow |= vf_mul_u64_overflow(&numel, numel, d);
+    } while (eat(c, ','));
+    return eat(c, ']') ? VF_OK : syntax_error(c);
+}
+
+static int parse_offsets_array(parse_ctx *c, entry_fields *f, unsigned depth)
+{
+    size_t count = 0;
+    bool ok_all = true;
+    if (!eat(c, ']')) {
+        do {
+            skip_ws(c);
+            uint64_t v = 0;
+            bool ok = false;
+            int rc = c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
+                         ? scan_number(c, &v, &ok)
+                         : skip_value(c, depth + 1);
+            if (rc != VF_OK)
+                return rc;
+            if (count == 0)
+                f->begin = v;
+            else if (count == 1)
+                f->end = v;
+            ok_all &= ok;
+            count++;
+        } while (eat(c, ','));
+        if (!eat(c, ']'))
+            return syntax_error(c);
+    }
+    f->offsets = count == 2;
+    f->offsets_ok = ok_all;
+    return VF_OK;
+}
+
+enum { F_DTYPE = 1, F_SHAPE = 2, F_OFFSETS = 4 };
+
+/* One member of an entry object. */
+static int parse_entry_member(parse_ctx *c, entry_fields *f, const char *name, unsigned depth)
+{
+    const uint8_t *raw;
+    size_t raw_len, klen;
+    bool esc;
+    char key[128];
+    int rc = member_key(c, &raw, &raw_len, &esc, key, sizeof key, &klen);
+    if (rc != VF_OK)
+        return rc;
+    unsigned bit = klen == 5 && memcmp(key, "dtype", 5) == 0          ? F_DTYPE
+                   : klen == 5 && memcmp(key, "shape", 5) == 0        ? F_SHAPE
+                   : klen == 12 && memcmp(key, "data_offsets", 12) == 0 ? F_OFFSETS
+                                                                        : 0;
+    if (bit & f->seen)
+        entry_error(c, VF_ERR_HEADER, name, "member \"%s\" appears more than once in the entry", key);
+    f->seen |= bit;
+    skip_ws(c);
+    uint8_t first = c->p < c->end ? *c->p : 0;
+    if (bit == F_DTYPE && first == '"') {
+        rc = scan_string(c, &raw, &raw_len, &esc);
+        f->dtype = 1;
+        if (rc == VF_OK && raw_len < sizeof f->dtype_name) {
+            bool nul = false;
+            f->dtype_len = esc ? decode_string(raw, raw_len, (uint8_t *)f->dtype_name, &nul) : raw_len;
+            if (!esc) {
+                memcpy(f->dtype_name, raw, raw_len);
+                f->dtype_name[raw_len] = '\0';
+            }
+        } else if (rc == VF_OK) { /* too long for any dtype: keep a prefix for the message */
+            memcpy(f->dtype_name, raw, sizeof f->dtype_name - 1);
+            f->dtype_name[sizeof f->dtype_name - 1] = '\0';
+            f->dtype_len = raw_len;
+        }
+        return rc;
+    }
+    if (bit == F_SHAPE && first == '[') {
+        c->p++;
+        return parse_shape_array(c, f, depth + 1);
+    }
+    if (bit == F_OFFSETS && first == '[') {
+        c->p++;
+        return parse_offsets_array(c, f, depth + 1);
+    }
+    if (bit == F_DTYPE)
+        f->dtype = 2;
+    else if (bit == F_SHAPE)
+        f->shape = 2;
+    return skip_value(c, depth + 1);
 }
 
 /* Checks that the span holds exactly numel x dtype size bytes. */
@@ -227,45 +698,206 @@ static int check_span(parse_ctx *c, const char *name, vf_st_tensor *t)
     return VF_OK;
 }
 
-static int parse_entry(parse_ctx *c, const cJSON *e, vf_st_tensor *t)
+/* The per-entry rules in the order of the reference: structure, dtype, shape, overflow, offsets,
+ * span. */
+static void check_entry(parse_ctx *c, const entry_fields *f, const char *name, vf_st_tensor *t)
 {
-    const char *name = e->string;
-    if (!cJSON_IsObject(e))
-        return entry_error(c, VF_ERR_HEADER, name, "entry is not an object");
-    t->name = vf_arena_strdup(&c->h->names, name);
-    if (!t->name)
-        return entry_error(c, VF_ERR_NOMEM, name, "out of memory");
-    int rc = parse_dtype(c, e, name, &t->dtype);
-    if (rc == VF_OK)
-        rc = parse_shape(c, e, name, t);
-    if (rc == VF_OK)
-        rc = parse_offsets(c, e, name, t);
-    if (rc == VF_OK)
-        rc = check_span(c, name, t);
-    return rc;
+    if (f->dtype != 1) {
+        entry_error(c, VF_ERR_HEADER, name, "entry has no \"dtype\" string");
+        return;
+    }
+    if (!vf_dtype_from_name(f->dtype_name, f->dtype_len, &t->dtype)) {
+        entry_error(c, VF_ERR_DTYPE, name, "unknown dtype \"%.64s\"", f->dtype_name);
+        return;
+    }
+    if (f->shape != 1) {
+        entry_error(c, VF_ERR_HEADER, name, "entry has no \"shape\" array");
+        return;
+    }
+    if (f->bad_dim >= 0) {
+        entry_error(c, VF_ERR_SHAPE, name, "shape entry %ld is not a non-negative integer <= 2^53",
+                    f->bad_dim);
+        return;
+    }
+    t->ndim = f->ndim;
+    t->shape = f->ndim ? c->h->shapes + f->shape_at : NULL; /* fixed up again once the pool is final */
+    if (f->overflow) {
+        entry_error(c, VF_ERR_OVERFLOW, name, "element count of the shape overflows 64 bits");
+        return;
+    }
+    t->numel = 1;
+    for (uint32_t i = 0; i < f->ndim; i++)
+        t->numel *= c->h->shapes[f->shape_at + i];
+    if (!f->offsets) {
+        entry_error(c, VF_ERR_HEADER, name, "entry has no \"data_offsets\" pair");
+        return;
+    }
+    if (!f->offsets_ok) {
+        entry_error(c, VF_ERR_OFFSETS, name, "data_offsets are not non-negative integers <= 2^53");
+        return;
+    }
+    t->begin = f->begin;
+    t->end = f->end;
+    check_span(c, name, t);
 }
 
-static int parse_metadata(parse_ctx *c, const cJSON *m)
+static vf_st_tensor *new_tensor(parse_ctx *c)
 {
-    if (cJSON_IsNull(m))
-        return VF_OK;
-    if (!cJSON_IsObject(m))
-        return entry_error(c, VF_ERR_METADATA, "__metadata__", "__metadata__ is not an object");
-    size_t n = (size_t)cJSON_GetArraySize(m);
-    c->h->meta = calloc(n ? n : 1, sizeof *c->h->meta);
-    if (!c->h->meta)
-        return entry_error(c, VF_ERR_NOMEM, NULL, "out of memory");
-    for (const cJSON *kv = m->child; kv; kv = kv->next) {
-        if (!cJSON_IsString(kv))
-            return entry_error(c, VF_ERR_METADATA, "__metadata__",
-                               "value of key \"%.64s\" is not a string", kv->string);
-        vf_st_meta *md = &c->h->meta[c->h->meta_count++];
-        md->key = vf_arena_strdup(&c->h->names, kv->string);
-        md->value = vf_arena_strdup(&c->h->names, kv->valuestring);
-        if (!md->key || !md->value)
-            return entry_error(c, VF_ERR_NOMEM, NULL, "out of memory");
+    vf_st_header *h = c->h;
+    if (h->count == c->tensor_cap) {
+        size_t cap = c->tensor_cap ? 2 * c->tensor_cap : c->tensor_hint;
+        vf_st_tensor *t = realloc(h->tensors, cap * sizeof *t);
+        if (!t) {
+            nomem(c);
+            return NULL;
+        }
+        h->tensors = t;
+        c->tensor_cap = cap;
+    }
+    vf_st_tensor *t = &h->tensors[h->count++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+/* A tensor entry: the member value of `name` (raw bytes), c->p on its first byte. */
+static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool esc, unsigned depth)
+{
+    const char *name = NULL;
+    bool nul = false;
+    vf_st_tensor *t = NULL;
+    if (c->sem == VF_OK) {
+        int rc = own_string(c, raw, raw_len, esc, &name, &nul);
+        if (rc != VF_OK)
+            return rc;
+        if (nul)
+            entry_error(c, VF_ERR_HEADER, name, "tensor name contains U+0000");
+    }
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '{') {
+        entry_error(c, VF_ERR_HEADER, name, "entry is not an object");
+        return skip_value(c, depth);
+    }
+    if (depth >= VF_JSON_MAX_DEPTH)
+        return syntax_error(c);
+    c->p++;
+    entry_fields f = {0};
+    f.bad_dim = -1;
+    if (!eat(c, '}')) {
+        do {
+            int rc = parse_entry_member(c, &f, name, depth + 1);
+            if (rc != VF_OK)
+                return rc;
+        } while (eat(c, ','));
+        if (!eat(c, '}'))
+            return syntax_error(c);
+    }
+    if (c->sem == VF_OK && (t = new_tensor(c)) != NULL) {
+        t->name = name;
+        check_entry(c, &f, name, t);
     }
     return VF_OK;
+}
+
+static int parse_metadata(parse_ctx *c, unsigned depth)
+{
+    vf_st_header *h = c->h;
+    skip_ws(c);
+    if (eat_word(c, "null", 4))
+        return VF_OK;
+    if (c->p >= c->end || *c->p != '{') {
+        entry_error(c, VF_ERR_METADATA, "__metadata__", "__metadata__ is not an object");
+        return skip_value(c, depth);
+    }
+    if (h->meta) /* a second object */
+        entry_error(c, VF_ERR_METADATA, "__metadata__", "__metadata__ appears more than once");
+    if (c->sem == VF_OK && !(h->meta = calloc(1, sizeof *h->meta)))
+        return nomem(c);
+    c->meta_cap = 1;
+    c->p++;
+    if (eat(c, '}'))
+        return VF_OK;
+    do {
+        const uint8_t *kraw, *vraw;
+        size_t klen_raw, vlen, klen;
+        bool kesc, vesc, nul1 = false, nul2 = false;
+        char key[72];
+        int rc = member_key(c, &kraw, &klen_raw, &kesc, key, sizeof key, &klen);
+        if (rc != VF_OK)
+            return rc;
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != '"') {
+            if (klen == SIZE_MAX)
+                memcpy(key, kraw, sizeof key - 1), key[sizeof key - 1] = '\0';
+            entry_error(c, VF_ERR_METADATA, "__metadata__", "value of key \"%.64s\" is not a string", key);
+            rc = skip_value(c, depth + 1);
+            if (rc != VF_OK)
+                return rc;
+            continue;
+        }
+        if ((rc = scan_string(c, &vraw, &vlen, &vesc)) != VF_OK)
+            return rc;
+        if (c->sem != VF_OK)
+            continue;
+        if (h->meta_count == c->meta_cap) {
+            vf_st_meta *m = realloc(h->meta, 2 * c->meta_cap * sizeof *m);
+            if (!m)
+                return nomem(c);
+            h->meta = m;
+            c->meta_cap *= 2;
+        }
+        vf_st_meta *md = &h->meta[h->meta_count++];
+        if ((rc = own_string(c, kraw, klen_raw, kesc, &md->key, &nul1)) != VF_OK ||
+            (rc = own_string(c, vraw, vlen, vesc, &md->value, &nul2)) != VF_OK)
+            return rc;
+        if (nul1 || nul2)
+            entry_error(c, VF_ERR_METADATA, "__metadata__", "key or value \"%.64s\" contains U+0000",
+                        md->key);
+    } while (eat(c, ','));
+    return eat(c, '}') ? VF_OK : syntax_error(c);
+}
+
+/* The whole header: syntax errors returned at once, else the first semantic error (c->sem). */
+static int parse_document(parse_ctx *c)
+{
+    skip_ws(c);
+    if (c->p >= c->end)
+        return syntax_error(c);
+    if (*c->p != '{') {
+        entry_error(c, VF_ERR_HEADER, NULL, "header is not a JSON object");
+        int rc = skip_value(c, 0);
+        if (rc != VF_OK)
+            return rc;
+    } else {
+        c->p++;
+        if (!eat(c, '}')) {
+            do {
+                const uint8_t *raw;
+                size_t raw_len, klen;
+                bool esc;
+                char key[128];
+                int rc = member_key(c, &raw, &raw_len, &esc, key, sizeof key, &klen);
+                if (rc != VF_OK)
+                    return rc;
+                if (klen == 12 && memcmp(key, "__metadata__", 12) == 0)
+                    rc = parse_metadata(c, 1);
+                else
+                    rc = parse_entry(c, raw, raw_len, esc, 1);
+                if (rc != VF_OK && c->sem == VF_ERR_JSON)
+                    return rc;
+                if (rc == VF_ERR_NOMEM)
+                    return rc;
+            } while (eat(c, ','));
+            if (!eat(c, '}'))
+                return syntax_error(c);
+        }
+    }
+    skip_ws(c);
+    if (c->p != c->end) {
+        c->sem = VF_ERR_JSON;
+        return vf_error_set(c->err, VF_ERR_JSON, c->file, NULL,
+                            "header has trailing bytes after the JSON object");
+    }
+    return c->sem;
 }
 
 /* ---- whole-header checks ----------------------------------------------------------------------- */
@@ -282,7 +914,11 @@ static int cmp_by_begin(const void *a, const void *b)
 static int check_coverage(parse_ctx *c, uint64_t data_len)
 {
     vf_st_header *h = c->h;
-    qsort(h->tensors, h->count, sizeof *h->tensors, cmp_by_begin);
+    bool sorted = true; /* writers usually list tensors in offset order: skip the sort then */
+    for (size_t i = 1; i < h->count && sorted; i++)
+        sorted = cmp_by_begin(&h->tensors[i - 1], &h->tensors[i]) <= 0;
+    if (!sorted)
+        qsort(h->tensors, h->count, sizeof *h->tensors, cmp_by_begin);
     uint64_t expect = 0;
     for (size_t i = 0; i < h->count; i++) {
         const vf_st_tensor *t = &h->tensors[i];
@@ -306,7 +942,7 @@ static int index_names(parse_ctx *c)
     vf_st_header *h = c->h;
     h->by_name = malloc((h->count ? h->count : 1) * sizeof *h->by_name);
     if (!h->by_name)
-        return entry_error(c, VF_ERR_NOMEM, NULL, "out of memory");
+        return nomem(c);
     for (size_t i = 0; i < h->count; i++)
         h->by_name[i] = (uint32_t)i;
     vf_sort_u32_by_name(h->by_name, h->count, h->tensors, sizeof *h->tensors,
@@ -319,92 +955,56 @@ static int index_names(parse_ctx *c)
     return VF_OK;
 }
 
-static int parse_entries(parse_ctx *c, const cJSON *root, size_t nbytes)
+/* Points every tensor's shape into the final shapes pool (the pool may have moved while growing). */
+static void fix_shapes(vf_st_header *h)
 {
-    size_t n = 0, ndims = 0;
-    for (const cJSON *e = root->child; e; e = e->next) {
-        if (strcmp(e->string, "__metadata__") == 0)
-            continue;
-        n++;
-        ndims += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e, "shape"));
+    size_t at = 0;
+    for (size_t i = 0; i < h->count; i++) {
+        vf_st_tensor *t = &h->tensors[i];
+        t->shape = t->ndim ? h->shapes + at : NULL;
+        at += t->ndim;
     }
-    if (n > UINT32_MAX)
-        return entry_error(c, VF_ERR_HEADER, NULL, "too many tensors");
-    vf_st_header *h = c->h;
-    h->tensors = calloc(n ? n : 1, sizeof *h->tensors);
-    h->shapes = calloc(ndims ? ndims : 1, sizeof *h->shapes);
-    if (!h->tensors || !h->shapes || vf_arena_init(&h->names, nbytes + 64) != VF_OK)
-        return entry_error(c, VF_ERR_NOMEM, NULL, "out of memory");
-    for (const cJSON *e = root->child; e; e = e->next) {
-        int rc = strcmp(e->string, "__metadata__") == 0 ? parse_metadata(c, e)
-                                                         : parse_entry(c, e, &h->tensors[h->count++]);
-        if (rc != VF_OK)
-            return rc;
-    }
-    return VF_OK;
 }
 
-static bool only_space(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
-            return false;
-    return true;
-}
-
-static int parse_json(parse_ctx *c, const uint8_t *json, size_t len, cJSON **out)
-{
-    size_t bad = utf8_invalid_at(json, len);
-    if (bad != len)
-        return entry_error(c, VF_ERR_UTF8, NULL, "header is not valid UTF-8 (byte %zu of %zu)", bad, len);
-    if (memchr(json, '\0', len))
-        return entry_error(c, VF_ERR_JSON, NULL, "header contains a NUL byte");
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)json, len, &end, 0);
-    if (!root) {
-        size_t at = end ? (size_t)(end - (const char *)json) : 0;
-        return entry_error(c, VF_ERR_JSON, NULL, "header is not valid JSON (near byte %zu)", at);
-    }
-    size_t used = (size_t)(end - (const char *)json);
-    if (used > len || !only_space(json + used, len - used)) {
-        cJSON_Delete(root);
-        return entry_error(c, VF_ERR_JSON, NULL, "header has trailing bytes after the JSON object");
-    }
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return entry_error(c, VF_ERR_HEADER, NULL, "header is not a JSON object");
-    }
-    *out = root;
-    return VF_OK;
-}
-
-int vf_st_parse_header(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
+/* Parses `raw` (len bytes, owned: freed on failure, kept by the header on success). */
+static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char *file,
                        vf_st_header **out, vf_error *err)
 {
     *out = NULL;
     uint64_t data_start;
-    if (vf_add_u64_overflow(&data_start, len, VF_ST_PREFIX_BYTES) || data_start > file_size)
+    if (vf_add_u64_overflow(&data_start, len, VF_ST_PREFIX_BYTES) || data_start > file_size) {
+        free(raw);
         return vf_error_set(err, VF_ERR_HEADER_LENGTH, file, NULL,
                             "header length %zu runs past the end of the %llu-byte file", len,
                             (unsigned long long)file_size);
-    vf_st_header *h = calloc(1, sizeof *h);
-    if (!h)
-        return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
-    parse_ctx c = {file, err, h, 0};
-    h->file_size = file_size;
-    h->raw_len = len;
-    h->raw = malloc(len ? len : 1);
-    cJSON *root = NULL;
-    int rc = h->raw ? VF_OK : entry_error(&c, VF_ERR_NOMEM, NULL, "out of memory");
-    if (rc == VF_OK) {
-        memcpy(h->raw, json, len);
-        rc = parse_json(&c, json, len, &root);
     }
-    if (rc == VF_OK)
-        rc = parse_entries(&c, root, len);
-    cJSON_Delete(root);
-    if (rc == VF_OK)
+    vf_st_header *h = calloc(1, sizeof *h);
+    if (!h) {
+        free(raw);
+        return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
+    }
+    h->raw = raw;
+    h->raw_len = len;
+    h->file_size = file_size;
+    /* names and metadata strings never outgrow the header text that holds them */
+    vf_arena_init(&h->names, len / 2 + 64);
+    /* An entry takes at least 48 bytes of text, so this capacity is rarely outgrown; pages of it
+     * that are never written are never resident. Fewer than 2^32 tensors fit in 10^8 bytes. */
+    parse_ctx c = {.file = file, .err = err, .h = h, .base = raw, .p = raw, .end = raw + len,
+                   .tensor_hint = len / 48 + 16};
+    int rc;
+    size_t bad = utf8_invalid_at(raw, len);
+    if (bad != len)
+        rc = vf_error_set(err, VF_ERR_UTF8, file, NULL, "header is not valid UTF-8 (byte %zu of %zu)", bad,
+                          len);
+    else if (memchr(raw, '\0', len))
+        rc = vf_error_set(err, VF_ERR_JSON, file, NULL, "header contains a NUL byte");
+    else
+        rc = parse_document(&c);
+    if (rc == VF_OK) {
+        fix_shapes(h);
         rc = check_coverage(&c, file_size - data_start);
+    }
     if (rc == VF_OK)
         rc = index_names(&c);
     if (rc != VF_OK) {
@@ -413,6 +1013,17 @@ int vf_st_parse_header(const uint8_t *json, size_t len, uint64_t file_size, cons
     }
     *out = h;
     return VF_OK;
+}
+
+int vf_st_parse_header(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
+                       vf_st_header **out, vf_error *err)
+{
+    *out = NULL;
+    uint8_t *raw = malloc(len ? len : 1);
+    if (!raw)
+        return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
+    memcpy(raw, json, len);
+    return parse_owned(raw, len, file_size, file, out, err);
 }
 
 int vf_st_parse_buffer(const uint8_t *buf, size_t len, const char *file, vf_st_header **out,
@@ -453,11 +1064,12 @@ int vf_st_read_file(const char *path, const char *display, vf_st_header **out, v
         rc = vf_error_set(err, VF_ERR_IO, name, NULL,
                           "file shrank while being read (header needs %llu bytes, got %zu)",
                           (unsigned long long)n, got);
-    if (rc == VF_OK)
-        rc = vf_st_parse_header(json, (size_t)n, file_size, name, out, err);
-    free(json);
     close(fd);
-    return rc;
+    if (rc != VF_OK) {
+        free(json);
+        return rc;
+    }
+    return parse_owned(json, (size_t)n, file_size, name, out, err); /* takes the buffer */
 }
 
 /* ---- accessors --------------------------------------------------------------------------------- */

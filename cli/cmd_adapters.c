@@ -1,0 +1,565 @@
+/* cmd_adapters.c - `vramfit adapters PATH --method lora|osft`: what a fine-tuning method adds or
+ * decomposes, matrix by matrix, from the exact shapes in the headers (vf_adapters.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vf_cli.h"
+#include "vramfit/vf_adapters.h"
+
+enum {
+    OPT_METHOD = 1, OPT_TARGET, OPT_TARGET_REGEX, OPT_EXCLUDE, OPT_FAMILY, OPT_RANK, OPT_RANK_PATTERN,
+    OPT_DORA, OPT_BIAS, OPT_SAVE, OPT_DTYPE, OPT_RATIO, OPT_JSON, OPT_CSV,
+};
+
+static const vf_opt adapters_opts[] = {
+    {"method", 0, true, OPT_METHOD},
+    {"target", 0, true, OPT_TARGET},
+    {"target-regex", 0, true, OPT_TARGET_REGEX},
+    {"exclude", 0, true, OPT_EXCLUDE},
+    {"family", 0, true, OPT_FAMILY},
+    {"rank", 'r', true, OPT_RANK},
+    {"rank-pattern", 0, true, OPT_RANK_PATTERN},
+    {"use-dora", 0, false, OPT_DORA},
+    {"lora-bias", 0, true, OPT_BIAS},
+    {"modules-to-save", 0, true, OPT_SAVE},
+    {"adapter-dtype", 0, true, OPT_DTYPE},
+    {"unfreeze-rank-ratio", 0, true, OPT_RATIO},
+    {"json", 0, false, OPT_JSON},
+    {"csv", 0, false, OPT_CSV},
+    VF_COMMON_OPTS,
+    {NULL, 0, false, 0},
+};
+
+static void adapters_help(void)
+{
+    printf(
+        "usage: vramfit adapters PATH [--method lora|osft] [options]\n\n"
+        "Counts what LoRA adds or OSFT decomposes, matrix by matrix, from the exact shapes in the\n"
+        "safetensors headers: a per-matrix table, per-layer subtotals, totals, the share of the base\n"
+        "model and PEFT's 'trainable params: X || all params: Y || trainable%%: Z' line.\n\n"
+        "Target selection (LoRA and OSFT):\n"
+        "  --target LIST        comma-separated module names, PEFT semantics: X.weight is a target when\n"
+        "                       its module equals an entry or ends with '.'+entry (c_proj matches attn.c_proj\n"
+        "                       and mlp.c_proj); 'all-linear' = every 2-D linear weight except the input\n"
+        "                       embedding and the output head. An entry matching nothing is an error.\n"
+        "  --target-regex RE    POSIX extended regex that must match the whole module name (\\d allowed)\n"
+        "  --exclude LIST       module names removed from the selection (PEFT semantics)\n"
+        "  --family NAME        Training Hub family instead of detection: llama, phi3, gpt2, gpt-j,\n"
+        "                       gpt-neo, opt, gpt-oss, qwen3.5, default\n"
+        "  (default)            Training Hub's family detected from the tensor names (printed with why)\n"
+        "  Only 2-D weights are targets; a fused 3-D expert tensor [E,out,in] counts as E matrices (LoRA).\n\n"
+        "LoRA (A is r x in, B is out x r; GPT-2 Conv1D weights are stored [in,out]):\n"
+        "  -r, --rank R         rank (default 32, as Training Hub)\n"
+        "  --rank-pattern SPEC  per-module ranks 'REGEX=R,REGEX=R' (PEFT rank_pattern: REGEX matches the\n"
+        "                       end of the module name on a '.' boundary; first match wins)\n"
+        "  --use-dora           add DoRA's magnitude vector (out elements) per matrix\n"
+        "  --lora-bias MODE     none (default), all (every bias trains), lora_only (biases of targets)\n"
+        "  --modules-to-save LIST  modules trained as full copies (e.g. lm_head,embed_tokens)\n"
+        "  --adapter-dtype DT   bytes of adapter matrices: F32 (default, as Training Hub), BF16, F16\n\n"
+        "OSFT (U m x R, S R, V R x n with R = min(m,n)):\n"
+        "  --unfreeze-rank-ratio U  trainable share u in (0,1] (default 0.25): frozen k = floor(R*(1-u)),\n"
+        "                       capped at R-1, trainable R-k\n\n"
+        "Output:\n"
+        "  --json               one JSON document (exact integers)\n"
+        "  --csv                the per-matrix table as CSV\n"
+        "  --revision REV       Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
+        "  --hf-cache DIR       Hugging Face hub cache directory to search\n\n"
+        "Exit codes: 0 ok, 2 bad option or a target that matches nothing, 3 missing file, 4 malformed file.\n");
+}
+
+typedef struct adapters_args {
+    const char *path;
+    vf_adapter_options o;
+    vf_open_options oo;
+    const char *rank_pattern;
+    bool json, csv;
+} adapters_args;
+
+/* ---- options ----------------------------------------------------------------------------------- */
+
+static int set_value_opt(adapters_args *x, int id, const char *val)
+{
+    uint64_t u;
+    switch (id) {
+    case OPT_METHOD:
+        if (strcmp(val, "lora") != 0 && strcmp(val, "osft") != 0)
+            return vf_usage_error("adapters", "--method must be lora or osft, got '%s'", val);
+        x->o.method = strcmp(val, "osft") == 0 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
+        return VF_EXIT_OK;
+    case OPT_RANK:
+        if (!vf_parse_u64("adapters", "rank", val, &u))
+            return VF_EXIT_USAGE;
+        x->o.rank = u;
+        return VF_EXIT_OK;
+    case OPT_BIAS:
+        return vf_lora_bias_from_name(val, &x->o.bias)
+                   ? VF_EXIT_OK
+                   : vf_usage_error("adapters", "--lora-bias must be none, all or lora_only, got '%s'", val);
+    case OPT_DTYPE:
+        return vf_dtype_from_name(val, strlen(val), &x->o.adapter_dtype)
+                   ? VF_EXIT_OK
+                   : vf_usage_error("adapters", "--adapter-dtype must be F32, BF16 or F16, got '%s'", val);
+    case OPT_RATIO:
+        return vf_parse_double("adapters", "unfreeze-rank-ratio", val, &x->o.unfreeze_rank_ratio)
+                   ? VF_EXIT_OK
+                   : VF_EXIT_USAGE;
+    default:
+        return VF_EXIT_OK;
+    }
+}
+
+static int parse_args(int argc, char **argv, adapters_args *x, bool *help)
+{
+    vf_args a = {argc, 1, argv, adapters_opts, "adapters", false};
+    const char *val;
+    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        if (id == -2)
+            return VF_EXIT_USAGE;
+        if (id == VF_OPT_HELP)
+            return *help = true, VF_EXIT_OK;
+        if (id == 0 && x->path)
+            return vf_usage_error("adapters", "more than one PATH given ('%s')", val);
+        x->path = id == 0 ? val : x->path;
+        x->o.target.modules = id == OPT_TARGET ? val : x->o.target.modules;
+        x->o.target.regex = id == OPT_TARGET_REGEX ? val : x->o.target.regex;
+        x->o.target.exclude = id == OPT_EXCLUDE ? val : x->o.target.exclude;
+        x->o.target.family = id == OPT_FAMILY ? val : x->o.target.family;
+        x->o.modules_to_save = id == OPT_SAVE ? val : x->o.modules_to_save;
+        x->rank_pattern = id == OPT_RANK_PATTERN ? val : x->rank_pattern;
+        x->o.use_dora |= id == OPT_DORA;
+        x->json |= id == OPT_JSON;
+        x->csv |= id == OPT_CSV;
+        vf_common_opt(id, val, &x->oo);
+        int rc = set_value_opt(x, id, val);
+        if (rc != VF_EXIT_OK)
+            return rc;
+    }
+    if (!x->path)
+        return vf_usage_error("adapters", "missing PATH (see 'vramfit adapters --help')");
+    if (x->json && x->csv)
+        return vf_usage_error("adapters", "--json and --csv are exclusive");
+    if (x->o.method == VF_ADAPTER_OSFT && (x->rank_pattern || x->o.use_dora || x->o.modules_to_save ||
+                                           x->o.bias != VF_LORA_BIAS_NONE))
+        return vf_usage_error("adapters", "--rank-pattern, --use-dora, --lora-bias and "
+                                          "--modules-to-save apply to --method lora only");
+    return VF_EXIT_OK;
+}
+
+/* ---- shared formatting ------------------------------------------------------------------------- */
+
+static bool is_target(const vf_adapter_matrix *x)
+{
+    return x->kind == VF_ADAPT_LORA || x->kind == VF_ADAPT_LORA_EMBED || x->kind == VF_ADAPT_OSFT;
+}
+
+static void layer_str(const vf_adapter_matrix *x, char *buf, size_t n)
+{
+    if (x->layer >= 0)
+        snprintf(buf, n, "%d", (int)x->layer);
+    else
+        snprintf(buf, n, "-");
+}
+
+static void dims(char *buf, size_t n, uint64_t a, uint64_t b)
+{
+    snprintf(buf, n, "%llux%llu", (unsigned long long)a, (unsigned long long)b);
+}
+
+/* The matrix name, with "[expert E]" for one expert of a fused tensor. */
+static void matrix_name(const vf_adapter_matrix *x, char *buf, size_t n)
+{
+    if (x->tensor->ndim == 3)
+        snprintf(buf, n, "%s[%d]", x->tensor->name, (int)x->expert);
+    else
+        snprintf(buf, n, "%s", x->tensor->name);
+}
+
+/* ---- JSON -------------------------------------------------------------------------------------- */
+
+static void json_pair(vf_json *j, const char *key, uint64_t a, uint64_t b)
+{
+    uint64_t v[2] = {a, b};
+    vf_json_shape(j, key, v, 2);
+}
+
+static void json_int_or_null(vf_json *j, const char *key, int32_t v)
+{
+    if (v >= 0)
+        vf_json_i64(j, key, v);
+    else
+        vf_json_null(j, key);
+}
+
+static void json_matrix_common(vf_json *j, const vf_adapter_matrix *x)
+{
+    vf_json_str(j, "name", x->tensor->name);
+    vf_json_str(j, "module", x->module);
+    vf_json_str(j, "kind", vf_adapter_kind_name(x->kind));
+    json_int_or_null(j, "layer", x->layer);
+    json_int_or_null(j, "expert", x->expert);
+    json_pair(j, "shape", x->rows, x->cols);
+}
+
+static void json_lora_matrix(vf_json *j, const vf_adapter_matrix *x)
+{
+    vf_json_obj(j, NULL);
+    json_matrix_common(j, x);
+    vf_json_bool(j, "conv1d", x->conv1d);
+    vf_json_u64(j, "in", x->in);
+    vf_json_u64(j, "out", x->out);
+    vf_json_u64(j, "rank", x->rank);
+    json_pair(j, "a", x->rank, x->in);
+    json_pair(j, "b", x->out, x->rank);
+    vf_json_u64(j, "magnitude", x->magnitude);
+    vf_json_u64(j, "params", x->params);
+    vf_json_u64(j, "bytes", x->bytes);
+    vf_json_obj_end(j);
+}
+
+static void json_usv(vf_json *j, const char *key, const vf_adapter_matrix *x, uint64_t k)
+{
+    uint64_t s[1] = {k}, p = x->rows * k + k + k * x->cols; /* <= params: sized without overflow */
+    if (key)
+        vf_json_obj(j, key);
+    json_pair(j, "u", x->rows, k);
+    vf_json_shape(j, "s", s, 1);
+    json_pair(j, "v", k, x->cols);
+    vf_json_u64(j, "params", p);
+    if (key)
+        vf_json_obj_end(j);
+}
+
+static void json_osft_matrix(vf_json *j, const vf_adapter_matrix *x)
+{
+    vf_json_obj(j, NULL);
+    json_matrix_common(j, x);
+    json_usv(j, NULL, x, x->rank);
+    vf_json_u64(j, "bytes", x->bytes);
+    vf_json_u64(j, "frozen_rank", x->frozen_rank);
+    vf_json_u64(j, "trainable_rank", x->trainable_rank);
+    vf_json_u64(j, "trainable_params", x->trainable_params);
+    json_usv(j, "frozen", x, x->frozen_rank);
+    json_usv(j, "trainable", x, x->trainable_rank);
+    vf_json_obj_end(j);
+}
+
+static void json_head(vf_json *j, const vf_adapter_plan *p, const adapters_args *x)
+{
+    const vf_family *f = vf_adapter_plan_family(p);
+    bool lora = x->o.method == VF_ADAPTER_LORA;
+    vf_json_str(j, "method", lora ? "lora" : "osft");
+    if (lora)
+        vf_json_u64(j, "rank", x->o.rank);
+    else
+        vf_json_double(j, "unfreeze_rank_ratio", x->o.unfreeze_rank_ratio);
+    vf_json_arr(j, "targets");
+    for (size_t i = 0; i < vf_adapter_plan_target_count(p); i++)
+        vf_json_str(j, NULL, vf_adapter_plan_target(p, i));
+    vf_json_arr_end(j);
+    vf_json_bool(j, "family_targets", !x->o.target.modules && !x->o.target.regex);
+    vf_json_str(j, "family", f->name);
+    vf_json_str(j, "family_reason", f->reason);
+    vf_json_str(j, "adapter_dtype", vf_dtype_name(x->o.adapter_dtype));
+    if (lora) {
+        vf_json_bool(j, "use_dora", x->o.use_dora);
+        vf_json_str(j, "bias", vf_lora_bias_name(x->o.bias));
+    }
+}
+
+static void json_totals(vf_json *j, const vf_adapter_totals *t, bool lora)
+{
+    vf_json_u64(j, "matrix_count", t->matrices);
+    vf_json_u64(j, "parameters", t->parameters);
+    vf_json_u64(j, "trainable_parameters", t->trainable);
+    vf_json_u64(j, "base_parameters", t->base_parameters);
+    if (lora) {
+        vf_json_u64(j, "modules_to_save_parameters", t->saved);
+        vf_json_u64(j, "bias_parameters", t->biases);
+        vf_json_u64(j, "all_parameters", t->all_parameters);
+    } else {
+        vf_json_u64(j, "osft_parameters", t->osft_total);
+    }
+    vf_json_u64(j, "lora_dim_sum", t->lora_dim_sum);
+    vf_json_u64(j, "bytes", t->bytes);
+    vf_json_double(j, "share_of_base", t->base_parameters ? (double)t->parameters / (double)t->base_parameters : 0);
+}
+
+static void json_layers(vf_json *j, const vf_adapter_plan *p)
+{
+    size_t n;
+    const uint64_t *lp = vf_adapter_plan_layer_params(p, &n);
+    vf_json_arr(j, "layers");
+    for (size_t i = 0; i + 1 < n; i++) {
+        vf_json_obj(j, NULL);
+        vf_json_u64(j, "layer", i);
+        vf_json_u64(j, "params", lp[i]);
+        vf_json_obj_end(j);
+    }
+    vf_json_arr_end(j);
+    vf_json_u64(j, "non_layer_params", n ? lp[n - 1] : 0);
+}
+
+static void adapters_json(vf_buf *b, const vf_adapter_plan *p, const adapters_args *x)
+{
+    const bool lora = x->o.method == VF_ADAPTER_LORA;
+    vf_json j = {.b = b};
+    vf_json_obj(&j, NULL);
+    json_head(&j, p, x);
+    json_totals(&j, vf_adapter_plan_totals(p), lora);
+    vf_json_arr(&j, "matrices");
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *m = vf_adapter_plan_matrix(p, i);
+        if (is_target(m))
+            (lora ? json_lora_matrix : json_osft_matrix)(&j, m);
+    }
+    vf_json_arr_end(&j);
+    vf_json_arr(&j, "trainable_copies");
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *m = vf_adapter_plan_matrix(p, i);
+        if (is_target(m))
+            continue;
+        vf_json_obj(&j, NULL);
+        vf_json_str(&j, "name", m->tensor->name);
+        vf_json_str(&j, "kind", vf_adapter_kind_name(m->kind));
+        vf_json_shape(&j, "shape", m->tensor->shape, m->tensor->ndim);
+        vf_json_u64(&j, "params", m->params);
+        vf_json_u64(&j, "bytes", m->bytes);
+        vf_json_obj_end(&j);
+    }
+    vf_json_arr_end(&j);
+    json_layers(&j, p);
+    vf_json_findings(&j, "findings", vf_adapter_plan_findings(p));
+    vf_json_obj_end(&j);
+    vf_buf_put(b, "\n", 1);
+}
+
+/* ---- CSV --------------------------------------------------------------------------------------- */
+
+/* A CSV field, quoted (with "" for ") when it holds a separator, a quote or a line break. */
+static void csv_name(vf_buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        vf_buf_printf(b, "%s", s);
+        return;
+    }
+    vf_buf_put(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"')
+            vf_buf_put(b, "\"", 1);
+        vf_buf_put(b, s, 1);
+    }
+    vf_buf_put(b, "\"", 1);
+}
+
+static void adapters_csv(vf_buf *b, const vf_adapter_plan *p, bool lora)
+{
+    vf_buf_printf(b, lora ? "name,layer,expert,kind,rows,cols,in,out,rank,a,b,params,bytes\n"
+                          : "name,layer,expert,rows,cols,u,s,v,params,frozen_rank,trainable_rank,"
+                            "trainable_params,bytes\n");
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
+        char layer[16], expert[16], a[48], bb[48], v[48];
+        if (!is_target(x))
+            continue;
+        layer_str(x, layer, sizeof layer);
+        snprintf(expert, sizeof expert, "%d", (int)x->expert);
+        if (x->expert < 0)
+            snprintf(expert, sizeof expert, "-");
+        csv_name(b, x->tensor->name);
+        vf_buf_printf(b, ",%s,%s,", layer, expert);
+        if (lora) {
+            dims(a, sizeof a, x->rank, x->in);
+            dims(bb, sizeof bb, x->out, x->rank);
+            vf_buf_printf(b, "%s,%llu,%llu,%llu,%llu,%llu,%s,%s,%llu,%llu\n", vf_adapter_kind_name(x->kind),
+                          (unsigned long long)x->rows, (unsigned long long)x->cols, (unsigned long long)x->in,
+                          (unsigned long long)x->out, (unsigned long long)x->rank, a, bb,
+                          (unsigned long long)x->params, (unsigned long long)x->bytes);
+        } else {
+            dims(a, sizeof a, x->rows, x->rank);
+            dims(v, sizeof v, x->rank, x->cols);
+            vf_buf_printf(b, "%llu,%llu,%s,%llu,%s,%llu,%llu,%llu,%llu,%llu\n", (unsigned long long)x->rows,
+                          (unsigned long long)x->cols, a, (unsigned long long)x->rank, v,
+                          (unsigned long long)x->params, (unsigned long long)x->frozen_rank,
+                          (unsigned long long)x->trainable_rank, (unsigned long long)x->trainable_params,
+                          (unsigned long long)x->bytes);
+        }
+    }
+}
+
+/* ---- human ------------------------------------------------------------------------------------- */
+
+static void human_head(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_args *x)
+{
+    const vf_family *f = vf_adapter_plan_family(p);
+    bool by_family = !x->o.target.modules && !x->o.target.regex;
+    vf_buf_printf(b, "Checkpoint  %s\n", vf_checkpoint_dir(vf_model_checkpoint(m)));
+    if (x->o.method == VF_ADAPTER_LORA)
+        vf_buf_printf(b, "Method      LoRA, rank %llu%s%s, adapter dtype %s, bias %s\n",
+                      (unsigned long long)x->o.rank, x->rank_pattern ? " (with --rank-pattern)" : "",
+                      x->o.use_dora ? ", DoRA" : "", vf_dtype_name(x->o.adapter_dtype),
+                      vf_lora_bias_name(x->o.bias));
+    else
+        vf_buf_printf(b, "Method      OSFT, unfreeze rank ratio %g, dtype %s\n", x->o.unfreeze_rank_ratio,
+                      vf_dtype_name(x->o.adapter_dtype));
+    vf_buf_printf(b, "Family      %s%s: %s\n", f->name, by_family ? "" : " (not used: explicit targets)",
+                  f->reason);
+    vf_buf_printf(b, "Targets     ");
+    for (size_t i = 0; i < vf_adapter_plan_target_count(p); i++)
+        vf_buf_printf(b, "%s%s", i ? ", " : "", vf_adapter_plan_target(p, i));
+    vf_buf_printf(b, "\n");
+    if (x->o.target.exclude)
+        vf_buf_printf(b, "Excluded    %s\n", x->o.target.exclude);
+}
+
+static void human_lora_rows(vf_buf *b, const vf_adapter_plan *p)
+{
+    char name[512], layer[16], shape[48], a[48], bb[48], c1[32], c2[32];
+    vf_buf_printf(b, "\n%-64s %5s %-14s %8s %8s %-16s %-16s %14s %14s\n", "matrix", "layer", "shape",
+                  "in", "out", "A", "B", "params", "bytes");
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
+        if (!is_target(x))
+            continue;
+        matrix_name(x, name, sizeof name);
+        layer_str(x, layer, sizeof layer);
+        dims(shape, sizeof shape, x->rows, x->cols);
+        dims(a, sizeof a, x->rank, x->in);
+        dims(bb, sizeof bb, x->out, x->rank);
+        vf_buf_printf(b, "%-64s %5s %-14s %8llu %8llu %-16s %-16s %14s %14s%s\n", name, layer, shape,
+                      (unsigned long long)x->in, (unsigned long long)x->out, a, bb,
+                      vf_fmt_count(x->params, c1), vf_fmt_count(x->bytes, c2),
+                      x->conv1d ? "  (Conv1D [in,out])" : x->kind == VF_ADAPT_LORA_EMBED ? "  (embedding)" : "");
+    }
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
+        if (is_target(x))
+            continue;
+        vf_fmt_shape(x->tensor->shape, x->tensor->ndim, shape, sizeof shape);
+        vf_buf_printf(b, "%-64s %5s %-14s %s %14s %14s\n", x->tensor->name, "", shape,
+                      x->kind == VF_ADAPT_SAVED ? "full trainable copy (modules_to_save)          "
+                                                : "trainable bias                                 ",
+                      vf_fmt_count(x->params, c1), vf_fmt_count(x->bytes, c2));
+    }
+}
+
+static void human_osft_rows(vf_buf *b, const vf_adapter_plan *p)
+{
+    char name[512], layer[16], shape[48], u[48], v[48], fz[96], tr[96], c1[32], c2[32], c3[32];
+    vf_buf_printf(b, "\n%-64s %5s %-12s %-12s %6s %-12s %14s %-28s %-28s %14s %14s\n", "matrix", "layer",
+                  "shape", "U", "S", "V", "params", "frozen U,S,V (k)", "trainable U,S,V (R-k)",
+                  "trainable", "bytes");
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
+        matrix_name(x, name, sizeof name);
+        layer_str(x, layer, sizeof layer);
+        dims(shape, sizeof shape, x->rows, x->cols);
+        dims(u, sizeof u, x->rows, x->rank);
+        dims(v, sizeof v, x->rank, x->cols);
+        snprintf(fz, sizeof fz, "%llux%llu,%llu,%llux%llu", (unsigned long long)x->rows,
+                 (unsigned long long)x->frozen_rank, (unsigned long long)x->frozen_rank,
+                 (unsigned long long)x->frozen_rank, (unsigned long long)x->cols);
+        snprintf(tr, sizeof tr, "%llux%llu,%llu,%llux%llu", (unsigned long long)x->rows,
+                 (unsigned long long)x->trainable_rank, (unsigned long long)x->trainable_rank,
+                 (unsigned long long)x->trainable_rank, (unsigned long long)x->cols);
+        vf_buf_printf(b, "%-64s %5s %-12s %-12s %6llu %-12s %14s %-28s %-28s %14s %14s\n", name, layer, shape,
+                      u, (unsigned long long)x->rank, v, vf_fmt_count(x->params, c1), fz, tr,
+                      vf_fmt_count(x->trainable_params, c2), vf_fmt_count(x->bytes, c3));
+    }
+}
+
+static void human_layers(vf_buf *b, const vf_adapter_plan *p)
+{
+    size_t n;
+    const uint64_t *lp = vf_adapter_plan_layer_params(p, &n);
+    char c[32];
+    vf_buf_printf(b, "\nPer layer\n  %-8s %16s\n", "layer", "params");
+    for (size_t i = 0; i + 1 < n; i++)
+        if (lp[i])
+            vf_buf_printf(b, "  %-8zu %16s\n", i, vf_fmt_count(lp[i], c));
+    if (n && lp[n - 1])
+        vf_buf_printf(b, "  %-8s %16s\n", "other", vf_fmt_count(lp[n - 1], c));
+}
+
+static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_args *x)
+{
+    const vf_adapter_totals *t = vf_adapter_plan_totals(p);
+    char c1[32], c2[32], c3[32];
+    double share = t->base_parameters ? 100.0 * (double)t->parameters / (double)t->base_parameters : 0;
+    vf_buf_printf(b, "\nTotals\n  matrices          %s\n", vf_fmt_count(t->matrices, c1));
+    if (x->o.method == VF_ADAPTER_LORA) {
+        vf_buf_printf(b, "  adapter params    %s (A+B%s), %s bytes (%s)\n", vf_fmt_count(t->parameters, c1),
+                      x->o.use_dora ? "+magnitudes" : "", vf_fmt_count(t->bytes, c2), vf_fmt_gib(t->bytes, c3));
+        if (t->saved)
+            vf_buf_printf(b, "  modules_to_save   %s (full copies)\n", vf_fmt_count(t->saved, c1));
+        if (t->biases)
+            vf_buf_printf(b, "  trainable biases  %s\n", vf_fmt_count(t->biases, c1));
+    } else {
+        vf_buf_printf(b, "  U+S+V params      %s, %s bytes (%s)\n", vf_fmt_count(t->parameters, c1),
+                      vf_fmt_count(t->bytes, c2), vf_fmt_gib(t->bytes, c3));
+        vf_buf_printf(b, "  trainable params  %s (u = %g)\n", vf_fmt_count(t->trainable, c1),
+                      x->o.unfreeze_rank_ratio);
+        vf_buf_printf(b, "  OSFT model params %s (targets as U,S,V; every other tensor as is)\n",
+                      vf_fmt_count(t->osft_total, c1));
+    }
+    vf_buf_printf(b, "  base params       %s (buffers excluded)\n", vf_fmt_count(t->base_parameters, c1));
+    vf_buf_printf(b, "  share of base     %.4f%%\n", share);
+    if (x->o.method == VF_ADAPTER_LORA)
+        vf_buf_printf(b, "\ntrainable params: %s || all params: %s || trainable%%: %.4f\n",
+                      vf_fmt_count(t->trainable, c1), vf_fmt_count(t->all_parameters, c2),
+                      t->all_parameters ? 100.0 * (double)t->trainable / (double)t->all_parameters : 0.0);
+}
+
+static void human_findings(vf_buf *b, const vf_findings *f)
+{
+    for (size_t i = 0; i < vf_findings_count(f); i++)
+        vf_buf_printf(b, "%s: %s\n", vf_findings_get(f, i)->severity == VF_SEV_WARNING ? "warning" : "note",
+                      vf_findings_get(f, i)->message);
+}
+
+/* ---- command ----------------------------------------------------------------------------------- */
+
+static void render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_args *x)
+{
+    bool lora = x->o.method == VF_ADAPTER_LORA;
+    if (x->json) {
+        adapters_json(b, p, x);
+    } else if (x->csv) {
+        adapters_csv(b, p, lora);
+    } else {
+        human_head(b, m, p, x);
+        (lora ? human_lora_rows : human_osft_rows)(b, p);
+        human_layers(b, p);
+        human_totals(b, p, x);
+        human_findings(b, vf_adapter_plan_findings(p));
+    }
+}
+
+int vf_cmd_adapters(int argc, char **argv)
+{
+    adapters_args x = {.o = VF_ADAPTER_OPTIONS_INIT, .oo = VF_OPEN_OPTIONS_INIT};
+    bool help = false;
+    int rc = parse_args(argc, argv, &x, &help);
+    if (rc != VF_EXIT_OK || help)
+        return help ? (adapters_help(), VF_EXIT_OK) : rc;
+    vf_error err = {0};
+    vf_rank_rule *rules = NULL;
+    if (vf_rank_rules_parse(x.rank_pattern, &rules, &x.o.rank_rule_count, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    x.o.rank_rules = rules;
+    vf_model *m = NULL;
+    vf_adapter_plan *p = NULL;
+    if (vf_model_open(x.path, &x.oo, &m, &err) != VF_OK || vf_adapter_plan_build(m, &x.o, &p, &err) != VF_OK) {
+        vf_model_free(m);
+        free(rules);
+        return vf_cli_fail(&err);
+    }
+    vf_buf b = {0};
+    render(&b, m, p, &x);
+    vf_adapter_plan_free(p);
+    vf_model_free(m);
+    free(rules);
+    rc = vf_buf_flush(&b);
+    vf_buf_free(&b);
+    return rc;
+}

@@ -1,0 +1,598 @@
+/* cmd_estimate.c - `vramfit estimate PATH --method sft|osft|lora|qlora|all [setup]`: Training Hub's
+ * fine-tuning memory estimate on the exact counts of the safetensors headers, per GPU and in total,
+ * with the component breakdown, the peak rule, the four-level decision and notes; --json for
+ * machines, --check to turn the decision into the exit status. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vf_est_cli.h"
+
+enum { OPT_METHOD = 1, OPT_JSON, OPT_CHECK };
+
+static const vf_opt estimate_opts[] = {
+    {"method", 'm', true, OPT_METHOD}, {"json", 0, false, OPT_JSON}, {"check", 0, false, OPT_CHECK},
+    VF_EST_SETUP_OPTS, VF_COMMON_OPTS, {NULL, 0, false, 0},
+};
+
+static void print_gpu_table(void)
+{
+    size_t n;
+    const vf_gpu_model *g = vf_gpu_table(&n);
+    char c[32];
+    printf("built-in GPUs for --gpu (nominal memory; the driver reports slightly less):\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  %-14s %18s bytes  (%s)\n", g[i].name, vf_fmt_count(g[i].bytes, c), g[i].spec);
+}
+
+static void estimate_help(void)
+{
+    printf("usage: vramfit estimate PATH [--method sft|osft|lora|qlora|all] (--gpu NAME|auto |\n"
+           "                        --gpu-memory SIZE) [--gpus N] [setup options] [--json] [--check]\n\n"
+           "Estimates the GPU memory of fine-tuning the checkpoint at PATH with Red Hat Training Hub's\n"
+           "formulas (memory_estimator.py), fed with exact counts from the safetensors headers:\n"
+           "parameters P, layers L, hidden size H, vocabulary V, LoRA adapter parameters AB and OSFT\n"
+           "U/S/V sizes. Prints the expected memory with its low/high bounds (total and per GPU),\n"
+           "the per-GPU components, the overhead, the peak rule that applied and Training Hub's\n"
+           "decision: should work / will likely work / may work but isn't recommended / impossible,\n"
+           "with the extra memory per GPU each bound needs. Sizes are GiB (2^30 bytes).\n\n"
+           "  -m, --method M        sft (full fine-tuning, default), osft, lora, qlora, or all (the\n"
+           "                        four side by side)\n"
+           "  --json                JSON on stdout, exact byte counts (an array for --method all)\n"
+           "  --check               exit status from the decision: 0 should or will likely work,\n"
+           "                        10 may work but isn't recommended, 11 impossible (with --method\n"
+           "                        all: the best of the methods)\n");
+    printf("%s\n", vf_est_setup_help);
+    print_gpu_table();
+    printf("\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable (also --gpu auto without\n"
+           "a working nvidia-smi), 4 malformed checkpoint; with --check also 10 and 11.\n"
+           "example: vramfit estimate ./granite-3.3-2b-instruct --method sft --gpus 2 --gpu-memory 48GiB\n"
+           "         --max-tokens-per-gpu 8192\n");
+}
+
+/* ---- one method --------------------------------------------------------------------------------- */
+
+typedef struct est_run {
+    vf_method method;
+    int rc;         /* VF_OK, or the failure */
+    int exit_code;  /* exit code of the failure */
+    char error[VF_ERROR_MESSAGE_MAX + 64];
+    vf_est_model model;
+    vf_est_setup setup;
+    vf_est_result result;
+    vf_notes notes;
+} est_run;
+
+static void run_fail(est_run *r, int rc, int exit_code, const char *msg)
+{
+    r->rc = rc;
+    r->exit_code = exit_code;
+    snprintf(r->error, sizeof r->error, "%s", msg);
+}
+
+/* Estimates one method into r (errors are recorded in r, not printed). */
+static void run_method(vf_est_ctx *c, const vf_est_opts *o, const vf_est_hw *hw, vf_method method,
+                       bool json, est_run *r)
+{
+    char msg[VF_ERROR_MESSAGE_MAX];
+    vf_error err = {0};
+    r->method = method;
+    if (!vf_est_tokens_ok(o, method, msg, sizeof msg))
+    {
+        run_fail(r, VF_ERR_USAGE, VF_EXIT_USAGE, msg);
+        return;
+    }
+    int rc = vf_est_ctx_model(c, method, &r->model, &r->notes, &err);
+    if (rc == VF_OK) {
+        vf_est_setup_for(o, hw, method, &r->setup);
+        rc = vf_estimate(&r->model, &r->setup, &r->result, &err);
+    }
+    if (rc != VF_OK) {
+        char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
+        run_fail(r, rc, vf_exit_code(rc), vf_error_format(&err, line, sizeof line));
+        return;
+    }
+    vf_est_result_notes(o, &r->setup, &r->result, &r->model, json, &r->notes);
+}
+
+/* ---- JSON --------------------------------------------------------------------------------------- */
+
+static void json_tokens(vf_json *j, const vf_est_result *r)
+{
+    if (r->tokens_num % r->tokens_den == 0)
+        vf_json_u64(j, "tokens_per_gpu", r->tokens_num / r->tokens_den);
+    else
+        vf_json_double(j, "tokens_per_gpu", r->tokens_per_gpu);
+    vf_json_str(j, "tokens_source",
+                r->tokens_source == VF_TOKENS_MAX_TOKENS ? "max_tokens_per_gpu" : "batch_size");
+}
+
+static void json_inputs(vf_json *j, const est_run *x, const vf_est_ctx *c)
+{
+    vf_json_obj(j, "inputs");
+    vf_json_u64(j, "parameters", x->model.parameters);
+    vf_json_u64(j, "layers", x->model.layers);
+    vf_json_u64(j, "hidden_size", x->model.hidden_size);
+    vf_json_u64(j, "vocab_size", x->model.vocab_size);
+    if (x->method == VF_METHOD_LORA || x->method == VF_METHOD_QLORA) {
+        vf_json_u64(j, "lora_r", x->setup.lora_r);
+        vf_json_u64(j, "lora_dim_sum", x->model.lora_dim_sum);
+        vf_json_u64(j, "lora_params", x->model.lora_dim_sum * x->setup.lora_r);
+    }
+    if (x->method == VF_METHOD_OSFT) {
+        vf_json_double(j, "unfreeze_rank_ratio", x->setup.unfreeze_rank_ratio);
+        vf_json_u64(j, "osft_params", x->model.osft_params);
+    }
+    if (x->method != VF_METHOD_SFT)
+        vf_json_str(j, "family", vf_est_opts_has_target(c->opts) ? NULL : c->adapters.family.name);
+    vf_json_obj_end(j);
+}
+
+static void json_per_gpu(vf_json *j, const vf_est_result *r)
+{
+    vf_json_obj(j, "per_gpu");
+    vf_json_u64(j, "parameters", r->parameters);
+    vf_json_u64(j, "gradients", r->gradients);
+    vf_json_u64(j, "optimizer", r->optimizer);
+    vf_json_u64(j, "activations", r->activations);
+    vf_json_u64(j, "outputs", r->outputs);
+    vf_json_u64(j, "additional", r->additional);
+    vf_json_u64(j, "subtotal", r->subtotal);
+    vf_json_u64(j, "low", r->low);
+    vf_json_u64(j, "expected", r->expected);
+    vf_json_u64(j, "high", r->high);
+    vf_json_u64(j, "overhead", r->overhead);
+    vf_json_obj_end(j);
+}
+
+static const char *peak_name(vf_peak_rule p)
+{
+    return p == VF_PEAK_DROP_OUTPUTS ? "drop_outputs" : p == VF_PEAK_DROP_GRADIENTS ? "drop_gradients"
+                                                                                   : "sum_all";
+}
+
+static void json_notes(vf_json *j, const vf_notes *a, const vf_notes *b, const vf_notes *c)
+{
+    vf_json_arr(j, "notes");
+    const vf_notes *lists[3] = {a, b, c};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; lists[k] && i < lists[k]->n; i++)
+            vf_json_str(j, NULL, lists[k]->text[i]);
+    vf_json_arr_end(j);
+}
+
+static void json_run(vf_json *j, const est_run *x, const vf_est_ctx *c, const vf_est_hw *hw,
+                     const vf_notes *hw_notes)
+{
+    const vf_est_result *r = &x->result;
+    vf_json_obj(j, NULL);
+    vf_json_str(j, "method", vf_method_name(x->method));
+    vf_json_str(j, "path", c->opts->path);
+    vf_json_bool(j, "compat", c->opts->compat);
+    vf_json_u64(j, "gpus", hw->gpus);
+    vf_json_u64(j, "gpu_memory", hw->gpu_memory);
+    vf_json_str(j, "gpu", *hw->label ? hw->label : NULL);
+    if (x->rc != VF_OK) {
+        vf_json_str(j, "error", x->error);
+        vf_json_null(j, "verdict");
+        json_notes(j, hw_notes, &c->notes, NULL);
+        vf_json_obj_end(j);
+        return;
+    }
+    json_tokens(j, r);
+    vf_json_bool(j, "liger", r->liger);
+    json_inputs(j, x, c);
+    json_per_gpu(j, r);
+    vf_json_obj(j, "total");
+    vf_json_u64(j, "low", r->total_low);
+    vf_json_u64(j, "expected", r->total_expected);
+    vf_json_u64(j, "high", r->total_high);
+    vf_json_obj_end(j);
+    vf_json_obj(j, "multipliers");
+    vf_json_double(j, "low", r->mult_low);
+    vf_json_double(j, "expected", r->mult_expected);
+    vf_json_double(j, "high", r->mult_high);
+    vf_json_obj_end(j);
+    vf_json_str(j, "peak_rule", peak_name(r->peak_rule));
+    vf_json_u64(j, "peak_dropped", r->peak_dropped);
+    vf_json_bool(j, "model_bound", r->model_bound);
+    vf_json_str(j, "verdict", vf_verdict_name(r->verdict));
+    vf_json_str(j, "decision", vf_verdict_text(r->verdict));
+    vf_json_obj(j, "extra_needed_per_gpu");
+    vf_json_u64(j, "low", r->need_low);
+    vf_json_u64(j, "expected", r->need_expected);
+    vf_json_u64(j, "high", r->need_high);
+    vf_json_obj_end(j);
+    json_notes(j, hw_notes, &c->notes, &x->notes);
+    vf_json_obj_end(j);
+}
+
+/* ---- human: one method -------------------------------------------------------------------------- */
+
+typedef struct component {
+    const char *name;
+    uint64_t bytes;
+    const char *formula;
+} component;
+
+static const char *const formulas[VF_METHOD_COUNT][5] = {
+    /* parameters, optimizer, gradients, activations, outputs (without Liger) */
+    {"4 x P / G", "AdamW, 2 x 4 x P / G", "4 x P / G", "4 x T x L x H", "4 x T x V x 8/3"},
+    {"4 x OSFT params / G", "AdamW, 2 x 4 x P / G", "4 x P x u / G", "4 x T x L x H x u",
+     "4 x T x V x 7/3"},
+    {"(2 x P + 4 x AB) / G", "AdamW, 2 x 2 x AB / G", "2 x AB / G", "2 x T x L x H",
+     "2 x T x V x 2"},
+    {"(0.5 x P + 4 x AB) / G", "AdamW, 2 x 2 x AB / G", "2 x AB / G", "2 x T x L x H",
+     "2 x T x V x 2"},
+};
+
+static void fill_components(const est_run *x, component comp[5])
+{
+    const vf_est_result *r = &x->result;
+    const char *const *f = formulas[x->method];
+    component c[5] = {{"parameters", r->parameters, f[0]},
+                      {"optimizer", r->optimizer, f[1]},
+                      {"gradients", r->gradients, f[2]},
+                      {"activations", r->activations, f[3]},
+                      {"outputs", r->outputs, r->liger ? "0 with Liger kernels" : f[4]}};
+    if (r->peak_rule == VF_PEAK_DROP_OUTPUTS)
+        c[4].formula = "left out by the peak rule";
+    if (r->peak_rule == VF_PEAK_DROP_GRADIENTS)
+        c[2].formula = "left out by the peak rule";
+    if (r->model_bound) {
+        c[0].formula = "P x 1 byte / G (QLoRA bottleneck)";
+        for (int i = 1; i < 5; i++)
+            c[i].formula = "inside the bottleneck figure";
+    }
+    memcpy(comp, c, sizeof c);
+}
+
+static void human_tokens(vf_buf *b, const vf_est_result *r)
+{
+    char c[32];
+    if (r->tokens_num % r->tokens_den == 0)
+        vf_buf_printf(b, "%s tokens per GPU", vf_fmt_count(r->tokens_num / r->tokens_den, c));
+    else
+        vf_buf_printf(b, "%.2f tokens per GPU", r->tokens_per_gpu);
+}
+
+static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, const char *what)
+{
+    char n1[32], n2[32], n3[32], g[32];
+    const vf_est_model *m = &c->base;
+    vf_buf_printf(b, "%s memory estimate for %s%s\n", what, c->opts->path,
+                  c->opts->compat ? "  [--compat training-hub]" : "");
+    vf_buf_printf(b, "  model   %s parameters, %llu layers, hidden size %s, vocabulary %s\n",
+                  vf_fmt_count(m->parameters, n1), (unsigned long long)m->layers,
+                  vf_fmt_count(m->hidden_size, n2), vf_fmt_count(m->vocab_size, n3));
+    vf_buf_printf(b, "  GPUs    %u x %s (%s bytes%s%s)\n", (unsigned)hw->gpus,
+                  vf_fmt_gib(hw->gpu_memory, g), vf_fmt_count(hw->gpu_memory, n1),
+                  *hw->label ? ", " : "", hw->label);
+}
+
+static void human_summary(vf_buf *b, const vf_est_result *r, uint32_t gpus)
+{
+    char e[32], l[16], h[32], what[32];
+    vf_buf_printf(b, "\nSummary\n");
+    snprintf(what, sizeof what, "total, %u GPU%s", (unsigned)gpus, gpus == 1 ? "" : "s");
+    snprintf(l, sizeof l, "%.1f", (double)r->total_low / 1073741824.0);
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_gib(r->total_expected, e), l,
+                  vf_fmt_gib(r->total_high, h));
+    snprintf(l, sizeof l, "%.1f", (double)r->low / 1073741824.0);
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", "per GPU", vf_fmt_gib(r->expected, e), l,
+                  vf_fmt_gib(r->high, h));
+}
+
+static void human_breakdown(vf_buf *b, const est_run *x)
+{
+    const vf_est_result *r = &x->result;
+    component comp[5];
+    char g[32], n[32];
+    fill_components(x, comp);
+    vf_buf_printf(b, "\nComponent breakdown, per GPU %20s %7s %17s\n", "", "GiB", "bytes");
+    for (int i = 0; i < 5; i++) {
+        snprintf(g, sizeof g, "%.1f", (double)comp[i].bytes / 1073741824.0);
+        vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", comp[i].name, comp[i].formula, g,
+                      vf_fmt_count(comp[i].bytes, n));
+    }
+    if (r->additional) {
+        snprintf(g, sizeof g, "%.1f", (double)r->additional / 1073741824.0);
+        vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", "additional", "", g,
+                      vf_fmt_count(r->additional, n));
+    }
+    snprintf(g, sizeof g, "%.1f", (double)r->subtotal / 1073741824.0);
+    vf_buf_printf(b, "  %-47s %6s %17s\n", "subtotal", g, vf_fmt_count(r->subtotal, n));
+    char f[48];
+    snprintf(f, sizeof f, "up to x%.2g of the subtotal", r->mult_high);
+    snprintf(g, sizeof g, "%.1f", (double)r->overhead / 1073741824.0);
+    vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", "overhead", f, g, vf_fmt_count(r->overhead, n));
+    vf_buf_printf(b, "  bounds: low x%.3g, expected x%.3g, high x%.3g of the subtotal\n", r->mult_low,
+                  r->mult_expected, r->mult_high);
+}
+
+static void human_peak(vf_buf *b, const est_run *x)
+{
+    const vf_est_result *r = &x->result;
+    char g[32];
+    vf_buf_printf(b, "\nPeak rule  ");
+    if (r->peak_rule == VF_PEAK_SUM_ALL)
+        vf_buf_printf(b, "%s: every component is held at once (summed)\n",
+                      vf_est_method_label(x->method));
+    else
+        vf_buf_printf(b, "%s: gradients and outputs never coexist; the smaller, %s (%s), is left out\n",
+                      vf_est_method_label(x->method),
+                      r->peak_rule == VF_PEAK_DROP_OUTPUTS ? "outputs" : "gradients",
+                      vf_fmt_gib(r->peak_dropped, g));
+    if (r->model_bound)
+        vf_buf_printf(b, "           QLoRA bottleneck: the unquantized model (1 byte per parameter) "
+                         "is the bound\n");
+}
+
+static void human_decision(vf_buf *b, const vf_est_result *r, uint64_t mem)
+{
+    char m[32], x1[32], x2[32], x3[32];
+    static const char *const level[VF_VERDICT_COUNT] = {
+        "should work", "will likely work", "may work but isn't recommended", "impossible"};
+    vf_buf_printf(b, "\nDecision   %s on %s per GPU\n", level[r->verdict], vf_fmt_gib(mem, m));
+    vf_buf_printf(b, "           %s\n", vf_verdict_text(r->verdict));
+    switch (r->verdict) {
+    case VF_VERDICT_FITS:
+        vf_buf_printf(b, "           even the high bound (%s per GPU) fits; %s to spare\n",
+                      vf_fmt_gib(r->high, x1), vf_fmt_gib(mem - r->high, x2));
+        break;
+    case VF_VERDICT_LIKELY:
+        vf_buf_printf(b, "           extra memory per GPU to reach the high bound: %s\n",
+                      vf_fmt_gib(r->need_high, x3));
+        break;
+    case VF_VERDICT_RISKY:
+        vf_buf_printf(b, "           extra memory per GPU: %s recommended (expected), %s ideal (high "
+                         "bound)\n", vf_fmt_gib(r->need_expected, x2), vf_fmt_gib(r->need_high, x3));
+        break;
+    default:
+        vf_buf_printf(b, "           extra memory per GPU: %s minimum (low bound), %s recommended "
+                         "(expected), %s ideal (high bound)\n", vf_fmt_gib(r->need_low, x1),
+                      vf_fmt_gib(r->need_expected, x2), vf_fmt_gib(r->need_high, x3));
+    }
+}
+
+static void human_notes(vf_buf *b, const vf_notes *a, const vf_notes *c, const vf_notes *d,
+                        const char *prefix)
+{
+    const vf_notes *lists[3] = {a, c, d};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; lists[k] && i < lists[k]->n; i++)
+            vf_buf_printf(b, "  - %s%s\n", prefix, lists[k]->text[i]);
+}
+
+static void human_one(vf_buf *b, const est_run *x, const vf_est_ctx *c, const vf_est_hw *hw,
+                      const vf_notes *hw_notes)
+{
+    const vf_est_result *r = &x->result;
+    char title[64];
+    snprintf(title, sizeof title, "%s", vf_est_method_label(x->method));
+    human_header(b, c, hw, title);
+    vf_buf_printf(b, "  setup   ");
+    human_tokens(b, r);
+    vf_buf_printf(b, " (%s), Liger %s",
+                  r->tokens_source == VF_TOKENS_MAX_TOKENS ? "--max-tokens-per-gpu"
+                                                           : "--batch-size x --max-seq-len / GPUs",
+                  r->liger ? "on" : "off");
+    if (x->method == VF_METHOD_LORA || x->method == VF_METHOD_QLORA)
+        vf_buf_printf(b, ", LoRA rank %u", (unsigned)x->setup.lora_r);
+    if (x->method == VF_METHOD_OSFT)
+        vf_buf_printf(b, ", unfreeze rank ratio %g", x->setup.unfreeze_rank_ratio);
+    vf_buf_printf(b, "\n");
+    human_summary(b, r, hw->gpus);
+    human_breakdown(b, x);
+    human_peak(b, x);
+    human_decision(b, r, hw->gpu_memory);
+    vf_buf_printf(b, "\nNotes\n");
+    human_notes(b, hw_notes, &c->notes, &x->notes, "");
+    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes); Training Hub prints the same numbers labelled "
+                     "\"GB\"\n");
+}
+
+/* ---- human: --method all ------------------------------------------------------------------------ */
+
+static void cell_gib(vf_buf *b, uint64_t v, int width)
+{
+    vf_buf_printf(b, " %*.1f", width, (double)v / 1073741824.0);
+}
+
+static void human_row(vf_buf *b, const est_run *x)
+{
+    const vf_est_result *r = &x->result;
+    char t[32], e[48];
+    vf_buf_printf(b, "%-6s", vf_est_method_label(x->method));
+    if (x->rc != VF_OK) {
+        vf_buf_printf(b, "  not estimated: %s\n", x->error);
+        return;
+    }
+    if (r->tokens_num % r->tokens_den == 0)
+        vf_fmt_count(r->tokens_num / r->tokens_den, t);
+    else
+        snprintf(t, sizeof t, "%.2f", r->tokens_per_gpu);
+    vf_buf_printf(b, " %10s", t);
+    cell_gib(b, r->parameters, 7);
+    cell_gib(b, r->optimizer, 6);
+    cell_gib(b, r->gradients, 6);
+    cell_gib(b, r->activations, 6);
+    cell_gib(b, r->outputs, 7);
+    cell_gib(b, r->overhead, 8);
+    snprintf(e, sizeof e, "%.1f (%.1f - %.1f)", (double)r->expected / 1073741824.0,
+             (double)r->low / 1073741824.0, (double)r->high / 1073741824.0);
+    vf_buf_printf(b, "  %-22s %s\n", e,
+                  r->verdict == VF_VERDICT_FITS     ? "should work"
+                  : r->verdict == VF_VERDICT_LIKELY ? "will likely work"
+                  : r->verdict == VF_VERDICT_RISKY  ? "may work, not recommended"
+                                                    : "impossible");
+}
+
+/* Prints the notes of every method once: a note already printed (the target family is the same for
+ * LoRA, QLoRA and OSFT) is skipped, and one that does not name its method gets it as a prefix. */
+static void human_all_notes(vf_buf *b, const est_run *runs)
+{
+    const char *seen[VF_METHOD_COUNT * VF_NOTES_MAX];
+    size_t nseen = 0;
+    for (int i = 0; i < VF_METHOD_COUNT; i++) {
+        const char *label = vf_est_method_label(runs[i].method);
+        for (size_t k = 0; k < runs[i].notes.n; k++) {
+            const char *t = runs[i].notes.text[k];
+            bool dup = false;
+            for (size_t s = 0; s < nseen && !dup; s++)
+                dup = strcmp(seen[s], t) == 0;
+            if (dup)
+                continue;
+            seen[nseen++] = t;
+            bool named = strncmp(t, label, strlen(label)) == 0;
+            vf_buf_printf(b, "  - %s%s%s\n", named ? "" : label, named ? "" : ": ", t);
+        }
+    }
+}
+
+static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const vf_est_hw *hw,
+                      const vf_notes *hw_notes)
+{
+    human_header(b, c, hw, "All-method");
+    vf_buf_printf(b, "\nPer GPU, in GiB\n");
+    vf_buf_printf(b, "%-6s %10s %7s %6s %6s %6s %7s %8s  %-22s %s\n", "method", "tokens/GPU", "params",
+                  "optim", "grads", "activ", "outputs", "overhead", "expected (low - high)",
+                  "decision");
+    for (int i = 0; i < VF_METHOD_COUNT; i++)
+        human_row(b, &runs[i]);
+    vf_buf_printf(b, "\nNotes\n");
+    human_notes(b, hw_notes, &c->notes, NULL, "");
+    human_all_notes(b, runs);
+    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes); Training Hub prints the same numbers labelled "
+                     "\"GB\"\n");
+}
+
+/* ---- command ------------------------------------------------------------------------------------ */
+
+typedef struct est_cmd {
+    vf_est_opts o;
+    bool all, json, check;
+    vf_method method;
+} est_cmd;
+
+/* Parses argv into *k; returns -1 to continue, else the exit code. */
+static int parse(int argc, char **argv, est_cmd *k)
+{
+    vf_args a = {argc, 1, argv, estimate_opts, "estimate", false};
+    const char *val;
+    vf_est_opts_init(&k->o, "estimate");
+    k->method = VF_METHOD_SFT;
+    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        if (id == -2)
+            return VF_EXIT_USAGE;
+        if (id == VF_OPT_HELP)
+            return estimate_help(), VF_EXIT_OK;
+        if (id == 0 && k->o.path)
+            return vf_usage_error("estimate", "more than one PATH given ('%s')", val);
+        if (id == 0)
+            k->o.path = val;
+        if (id == OPT_METHOD) {
+            k->all = strcmp(val, "all") == 0;
+            if (!k->all && !vf_method_from_name(val, &k->method))
+                return vf_usage_error("estimate", "--method must be sft, osft, lora, qlora or all, "
+                                                  "got '%s'", val);
+        }
+        k->json |= id == OPT_JSON;
+        k->check |= id == OPT_CHECK;
+        if (vf_est_opt(&k->o, id, val) < 0)
+            return VF_EXIT_USAGE;
+        vf_common_opt(id, val, &k->o.open);
+    }
+    if (!k->o.path)
+        return vf_usage_error("estimate", "missing PATH (see 'vramfit estimate --help')");
+    if (k->o.compat && (k->o.target.modules || k->o.target.regex))
+        return vf_usage_error("estimate", "--compat training-hub picks the targets from the path "
+                                          "string; it cannot be combined with --target or --target-regex");
+    return -1;
+}
+
+/* Exit status for --check: the verdict of the single method, or the best one with --method all. */
+static int check_code(const est_run *runs, int n)
+{
+    int best = VF_VERDICT_COUNT;
+    for (int i = 0; i < n; i++)
+        if (runs[i].rc == VF_OK && (int)runs[i].result.verdict < best)
+            best = (int)runs[i].result.verdict;
+    return best <= VF_VERDICT_LIKELY ? VF_EXIT_OK : best == VF_VERDICT_RISKY ? VF_EXIT_RISKY
+                                                                             : VF_EXIT_NO_FIT;
+}
+
+static int fail_run(const est_run *r)
+{
+    fprintf(stderr, "vramfit estimate: %s\n", r->error);
+    return r->exit_code;
+}
+
+/* Runs the methods and renders; returns the exit code (output flushed only on success). A failing
+ * method fails the command, except under --method all where it becomes a row of its own unless it
+ * is a bad explicit --target (the user's mistake whatever the method) or every method fails. */
+static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf_notes *hw_notes,
+                  est_run *runs)
+{
+    int n = k->all ? VF_METHOD_COUNT : 1, ok = 0, first_fail = -1;
+    for (int i = 0; i < n; i++) {
+        est_run *x = &runs[i];
+        run_method(c, &k->o, hw, k->all ? (vf_method)i : k->method, k->json || k->all, x);
+        if (x->rc == VF_OK) {
+            ok++;
+            continue;
+        }
+        if (!k->all || (x->rc == VF_ERR_USAGE && x->method != VF_METHOD_SFT &&
+                        vf_est_opts_has_target(&k->o) && c->adapters_rc != VF_OK))
+            return fail_run(x);
+        if (first_fail < 0)
+            first_fail = i;
+    }
+    if (!ok)
+        return fail_run(&runs[first_fail]);
+    vf_buf b = {0};
+    vf_json j = {.b = &b};
+    if (k->json && k->all)
+        vf_json_arr(&j, NULL);
+    for (int i = 0; k->json && i < n; i++)
+        json_run(&j, &runs[i], c, hw, hw_notes);
+    if (k->json && k->all)
+        vf_json_arr_end(&j);
+    if (!k->json && k->all)
+        human_all(&b, runs, c, hw, hw_notes);
+    else if (!k->json)
+        human_one(&b, &runs[0], c, hw, hw_notes);
+    int rc = vf_buf_flush(&b);
+    vf_buf_free(&b);
+    if (rc == VF_EXIT_OK && k->check)
+        rc = check_code(runs, n);
+    return rc;
+}
+
+int vf_cmd_estimate(int argc, char **argv)
+{
+    est_cmd k;
+    int rc = parse(argc, argv, &k);
+    if (rc >= 0)
+        return rc;
+    vf_est_hw hw;
+    vf_notes hw_notes = {0};
+    if ((rc = vf_est_resolve_hw(&k.o, &hw, &hw_notes)) != VF_EXIT_OK)
+        return rc;
+    vf_est_ctx *c = calloc(1, sizeof *c);
+    est_run *runs = calloc(VF_METHOD_COUNT, sizeof *runs);
+    vf_error err = {0};
+    if (!c || !runs) {
+        fprintf(stderr, "vramfit: error: out of memory\n");
+        rc = VF_EXIT_INTERNAL;
+    } else if (vf_est_ctx_open(c, &k.o, &err) != VF_OK) {
+        rc = vf_cli_fail(&err);
+    } else {
+        rc = render(&k, c, &hw, &hw_notes, runs);
+    }
+    if (c)
+        vf_est_ctx_close(c);
+    free(c);
+    free(runs);
+    return rc;
+}

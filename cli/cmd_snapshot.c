@@ -1,0 +1,121 @@
+/* cmd_snapshot.c - `vramfit snapshot PATH -o OUT.vfsnap`: a header-only, compressed bundle of a
+ * checkpoint that every command reads exactly like the checkpoint itself (format:
+ * docs/snapshot-format.md, vramfit/vf_snapshot.h). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vf_cli.h"
+#include "vramfit/vf_snapshot.h"
+
+enum { OPT_OUTPUT = 1, OPT_FORCE };
+
+static const vf_opt snapshot_opts[] = {
+    {"output", 'o', true, OPT_OUTPUT}, {"force", 'f', false, OPT_FORCE}, VF_COMMON_OPTS,
+    {NULL, 0, false, 0},
+};
+
+static void snapshot_help(void)
+{
+    printf("usage: vramfit snapshot PATH -o OUT.vfsnap [--force] [--revision REV] [--hf-cache DIR]\n\n"
+           "Writes a header snapshot of the checkpoint at PATH: every shard's file name, file size\n"
+           "and verbatim header bytes, the index, config.json, generation_config.json and\n"
+           "adapter_config.json when present, with an XXH3-128 fingerprint of each header and of\n"
+           "the whole, gzip-compressed. A few kilobytes instead of gigabytes: carry it across an air\n"
+           "gap and run inspect, estimate, plan, adapters or audit --base on it anywhere; output is\n"
+           "byte-for-byte what the checkpoint itself gives. Tensor data is never read or stored.\n"
+           "Format: docs/snapshot-format.md.\n\n"
+           "  -o, --output FILE  snapshot to write (by convention *.vfsnap); written to a temporary\n"
+           "                     file beside it and renamed, so FILE is never half-written\n"
+           "  -f, --force        overwrite FILE even when it is not a vramfit snapshot\n"
+           "  --revision REV     Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
+           "  --hf-cache DIR     Hugging Face hub cache directory to search\n\n"
+           "exit codes: 0 written, 2 usage, 3 I/O error, 4 invalid checkpoint or snapshot.\n");
+}
+
+static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t written)
+{
+    uint64_t headers = 0, tensors = 0, aux = 0;
+    char c1[32], c2[32], c3[32];
+    for (size_t i = 0; i < vf_checkpoint_shard_count(cp); i++) {
+        size_t len;
+        const vf_st_header *h = vf_checkpoint_shard(cp, i)->header;
+        vf_st_header_raw(h, &len);
+        headers += len;
+        tensors += vf_st_header_count(h);
+    }
+    static const char *const names[] = {"config.json", "generation_config.json",
+                                        "adapter_config.json", "model.safetensors.index.json"};
+    vf_buf_printf(b, "Snapshot    %s\n", out);
+    vf_buf_printf(b, "Source      %s\n", vf_checkpoint_dir(cp));
+    vf_buf_printf(b, "Shards      %s (%s tensors, %s header bytes)\n",
+                  vf_fmt_count(vf_checkpoint_shard_count(cp), c1), vf_fmt_count(tensors, c2),
+                  vf_fmt_count(headers, c3));
+    vf_buf_printf(b, "Files       ");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t len;
+        if (vf_checkpoint_aux(cp, names[i], &len)) {
+            vf_buf_printf(b, "%s%s", aux ? ", " : "", names[i]);
+            aux += len;
+        }
+    }
+    vf_buf_printf(b, "%s\n", aux ? "" : "none");
+    vf_buf_printf(b, "Size        %s bytes\n", vf_fmt_count(written, c1));
+}
+
+/* An existing OUT that is not a snapshot is most likely a mistake (a shard, a config). */
+static bool refuse_overwrite(const char *out)
+{
+    struct stat st;
+    if (stat(out, &st) != 0)
+        return false;
+    if (S_ISDIR(st.st_mode))
+        return true;
+    return !vf_snapshot_sniff(out);
+}
+
+int vf_cmd_snapshot(int argc, char **argv)
+{
+    vf_args a = {argc, 1, argv, snapshot_opts, "snapshot", false};
+    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
+    const char *path = NULL, *out = NULL, *val;
+    bool force = false;
+    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        if (id == -2)
+            return VF_EXIT_USAGE;
+        if (id == VF_OPT_HELP)
+            return snapshot_help(), VF_EXIT_OK;
+        if (id == 0 && path)
+            return vf_usage_error("snapshot", "more than one PATH given ('%s')", val);
+        if (id == 0)
+            path = val;
+        if (id == OPT_OUTPUT)
+            out = val;
+        force |= id == OPT_FORCE;
+        vf_common_opt(id, val, &oo);
+    }
+    if (!path)
+        return vf_usage_error("snapshot", "missing PATH (see 'vramfit snapshot --help')");
+    if (!out || !*out)
+        return vf_usage_error("snapshot", "missing -o OUT.vfsnap (see 'vramfit snapshot --help')");
+    if (!force && refuse_overwrite(out))
+        return vf_usage_error("snapshot",
+                              "%s exists and is not a vramfit snapshot; refusing to overwrite it "
+                              "(use --force)",
+                              out);
+    vf_checkpoint *cp = NULL;
+    vf_error err = {0};
+    if (vf_checkpoint_open(path, &oo, &cp, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    size_t written = 0;
+    if (vf_snapshot_save(cp, out, &written, &err) != VF_OK) {
+        vf_checkpoint_free(cp);
+        return vf_cli_fail(&err);
+    }
+    vf_buf b = {0};
+    summary(&b, cp, out, written);
+    vf_checkpoint_free(cp);
+    int rc = vf_buf_flush(&b);
+    vf_buf_free(&b);
+    return rc;
+}

@@ -1,0 +1,475 @@
+/* vf_est_cli.c - setup options, hardware, model facts and notes shared by `estimate` and `plan`
+ * (see vf_est_cli.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vf_est_cli.h"
+
+const char vf_est_setup_help[] =
+    "hardware (one of --gpu and --gpu-memory is required):\n"
+    "  --gpus N              number of GPUs (default 1, or the count --gpu auto finds)\n"
+    "  --gpu-memory SIZE     memory per GPU: 48GiB, 80GB, 81920MiB, 1.5TiB or a byte count;\n"
+    "                        GB/MB/KB/TB are powers of 1000 (80GB = 80,000,000,000 bytes),\n"
+    "                        GiB/MiB/KiB/TiB powers of 1024 (48GiB = 51,539,607,552 bytes)\n"
+    "  --gpu NAME            a built-in accelerator (see the table below), or 'auto': ask\n"
+    "                        `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`\n"
+    "                        (first nvidia-smi on PATH; MiB as the driver reports; the smallest GPU\n"
+    "                        when they differ; --gpus defaults to the number of GPUs found)\n"
+    "training setup (Training Hub's parameters):\n"
+    "  --max-tokens-per-gpu T  tokens per GPU per step (SFT, OSFT)\n"
+    "  --batch-size B        samples per step; with --max-seq-len S gives B x S / GPUs tokens per\n"
+    "  --max-seq-len S       GPU (required by LoRA/QLoRA; SFT/OSFT take the smaller of the two)\n"
+    "  --lora-r R            LoRA rank (default 32)\n"
+    "  --unfreeze-rank-ratio U  OSFT fraction of each matrix's rank that is trained, in (0, 1]\n"
+    "                        (default 0.25)\n"
+    "  --liger, --no-liger   Liger kernels (no stored outputs); default on for OSFT, off otherwise\n"
+    "targets of LoRA and OSFT (default: the family detected from the tensor names):\n"
+    "  --target LIST         comma-separated module names or suffixes (PEFT target_modules), or\n"
+    "                        'all-linear'\n"
+    "  --target-regex RE     POSIX regex full-matched against module names\n"
+    "  --exclude LIST        modules removed from the selection\n"
+    "comparison:\n"
+    "  --compat training-hub  reproduce Training Hub's own numbers: P leaves out an untied lm_head\n"
+    "                        (its headless AutoModel does), the target family is picked from the\n"
+    "                        PATH string by upstream's substring rule, OSFT always uses Liger\n"
+    "  --revision REV        Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
+    "  --hf-cache DIR        Hugging Face hub cache directory to search\n";
+
+/* ---- options ------------------------------------------------------------------------------------ */
+
+void vf_est_opts_init(vf_est_opts *o, const char *cmd)
+{
+    memset(o, 0, sizeof *o);
+    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
+    o->cmd = cmd;
+    o->open = oo;
+    o->lora_r = 32;
+    o->ratio = 0.25;
+    o->liger = -1;
+}
+
+/* Parses a positive integer no larger than max into *out; -1 with a message otherwise. */
+static int positive(const vf_est_opts *o, const char *opt, const char *val, uint64_t max,
+                    uint64_t *out)
+{
+    uint64_t v;
+    if (!vf_parse_u64(o->cmd, opt, val, &v))
+        return -1;
+    if (v == 0 || v > max) {
+        vf_usage_error(o->cmd, "--%s must be between 1 and %llu, got '%s'", opt,
+                       (unsigned long long)max, val);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+static int opt_size(vf_est_opts *o, const char *val)
+{
+    char why[VF_GPU_MSG_MAX];
+    if (!vf_parse_size(val, &o->gpu_memory, why)) {
+        vf_usage_error(o->cmd, "--gpu-memory: %s", why);
+        return -1;
+    }
+    return 1;
+}
+
+static int opt_ratio(vf_est_opts *o, const char *val)
+{
+    if (!vf_parse_double(o->cmd, "unfreeze-rank-ratio", val, &o->ratio))
+        return -1;
+    if (!(o->ratio > 0.0 && o->ratio <= 1.0)) {
+        vf_usage_error(o->cmd, "--unfreeze-rank-ratio must be greater than 0 and at most 1, got '%s'",
+                       val);
+        return -1;
+    }
+    return 1;
+}
+
+static int opt_compat(vf_est_opts *o, const char *val)
+{
+    if (strcmp(val, "training-hub") != 0) {
+        vf_usage_error(o->cmd, "--compat accepts only 'training-hub', got '%s'", val);
+        return -1;
+    }
+    o->compat = true;
+    return 1;
+}
+
+int vf_est_opt(vf_est_opts *o, int id, const char *val)
+{
+    uint64_t v = 0;
+    int rc;
+    switch (id) {
+    case VF_EOPT_GPUS:
+        rc = positive(o, "gpus", val, UINT32_MAX, &v);
+        o->gpus = (uint32_t)v;
+        return rc;
+    case VF_EOPT_GPU: o->gpu = val; return 1;
+    case VF_EOPT_GPU_MEMORY: return opt_size(o, val);
+    case VF_EOPT_MAX_TOKENS: return positive(o, "max-tokens-per-gpu", val, VF_EST_EXACT_MAX, &o->max_tokens);
+    case VF_EOPT_BATCH: return positive(o, "batch-size", val, VF_EST_EXACT_MAX, &o->batch);
+    case VF_EOPT_SEQ: return positive(o, "max-seq-len", val, VF_EST_EXACT_MAX, &o->seq);
+    case VF_EOPT_LORA_R:
+        rc = positive(o, "lora-r", val, UINT32_MAX, &v);
+        o->lora_r = (uint32_t)v;
+        return rc;
+    case VF_EOPT_RATIO: return opt_ratio(o, val);
+    case VF_EOPT_LIGER: o->liger = 1; return 1;
+    case VF_EOPT_NO_LIGER: o->liger = 0; return 1;
+    case VF_EOPT_TARGET: o->target.modules = val; return 1;
+    case VF_EOPT_TARGET_REGEX: o->target.regex = val; return 1;
+    case VF_EOPT_EXCLUDE: o->target.exclude = val; return 1;
+    case VF_EOPT_COMPAT: return opt_compat(o, val);
+    default: return 0;
+    }
+}
+
+bool vf_est_opts_has_target(const vf_est_opts *o)
+{
+    return o->target.modules || o->target.regex || o->target.exclude;
+}
+
+/* ---- notes -------------------------------------------------------------------------------------- */
+
+void vf_notes_add(vf_notes *n, const char *fmt, ...)
+{
+    if (n->n >= VF_NOTES_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(n->text[n->n++], VF_NOTE_LEN, fmt, ap);
+    va_end(ap);
+}
+
+const char *vf_est_method_label(vf_method m)
+{
+    static const char *const labels[VF_METHOD_COUNT] = {"SFT", "OSFT", "LoRA", "QLoRA"};
+    return (unsigned)m < (unsigned)VF_METHOD_COUNT ? labels[m] : "?";
+}
+
+/* ---- hardware ----------------------------------------------------------------------------------- */
+
+static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
+{
+    vf_gpu_probe p;
+    char why[VF_GPU_MSG_MAX], g1[32], g2[32];
+    vf_probe_status st = vf_gpu_query_nvidia_smi(&p, why);
+    if (st != VF_PROBE_OK) {
+        fprintf(stderr, "vramfit %s: %s\n", o->cmd, why);
+        return VF_EXIT_IO;
+    }
+    hw->gpu_memory = p.bytes;
+    hw->gpus = o->gpus ? o->gpus : p.count;
+    snprintf(hw->label, sizeof hw->label, "%s (nvidia-smi)", p.name);
+    vf_notes_add(notes, "--gpu auto: nvidia-smi lists %u GPU%s; memory.total %llu MiB (%s) per GPU%s",
+                 (unsigned)p.count, p.count == 1 ? "" : "s",
+                 (unsigned long long)(p.bytes >> 20), vf_fmt_gib(p.bytes, g1),
+                 p.mixed ? " for the smallest" : "");
+    if (p.mixed)
+        vf_notes_add(notes, "the GPUs differ in memory (largest %s); the estimate uses the smallest, "
+                            "%s, which is what limits a data-parallel run",
+                     vf_fmt_gib(p.largest, g2), vf_fmt_gib(p.bytes, g1));
+    if (o->gpus && o->gpus != p.count)
+        vf_notes_add(notes, "--gpus %u given; nvidia-smi found %u on this machine", (unsigned)o->gpus,
+                     (unsigned)p.count);
+    return VF_EXIT_OK;
+}
+
+int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
+{
+    memset(hw, 0, sizeof *hw);
+    if (o->gpu && o->gpu_memory)
+        return vf_usage_error(o->cmd, "give either --gpu or --gpu-memory, not both");
+    if (!o->gpu && !o->gpu_memory)
+        return vf_usage_error(o->cmd, "missing GPU memory: give --gpu-memory SIZE, --gpu NAME or "
+                                      "--gpu auto (see 'vramfit %s --help')", o->cmd);
+    if (o->gpu && strcmp(o->gpu, "auto") == 0)
+        return hw_from_probe(o, hw, notes);
+    hw->gpus = o->gpus ? o->gpus : 1;
+    if (o->gpu_memory) {
+        hw->gpu_memory = o->gpu_memory;
+        return VF_EXIT_OK;
+    }
+    const vf_gpu_model *g = vf_gpu_find(o->gpu);
+    if (!g)
+        return vf_usage_error(o->cmd, "unknown --gpu '%s' (known: A100-40GB, A100-80GB, H100-80GB, "
+                                      "H200, L40S, L4, A10G, RTX-4090, MI300X, ...; see 'vramfit %s "
+                                      "--help', or give --gpu-memory SIZE)", o->gpu, o->cmd);
+    hw->gpu_memory = g->bytes;
+    snprintf(hw->label, sizeof hw->label, "%s", g->name);
+    return VF_EXIT_OK;
+}
+
+/* ---- Training Hub's family rule on the path string ---------------------------------------------
+ * Upstream (memory_estimator.py _find_valid_layers): 'phi-3' in the lower-cased path -> phi3; else
+ * the first key of mini_trainer's MODEL_CONFIGS, in dict order, found in the path; else default. */
+typedef struct path_key {
+    const char *key;    /* MODEL_CONFIGS key (or the 'phi-3' special case) */
+    const char *family; /* vramfit family with the same patterns */
+} path_key;
+
+static const path_key path_keys[] = {
+    {"phi-3", "phi3"},     {"llama", "llama"},   {"gpt2", "gpt2"},     {"mistral", "llama"},
+    {"gpt-j", "gpt-j"},    {"gpt-neo", "gpt-neo"}, {"opt", "opt"},     {"qwen", "llama"},
+    {"gemma", "llama"},    {"phi3", "phi3"},     {"granite", "llama"}, {"gpt-oss", "gpt-oss"},
+    {"qwen3_5", "qwen3.5"}, {"default", "default"},
+};
+
+/* True when hay contains needle (lower case), ignoring the case of ASCII letters in hay. */
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] &&
+               ((hay[i] >= 'A' && hay[i] <= 'Z') ? hay[i] - 'A' + 'a' : hay[i]) == needle[i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+static void path_rule(const char *path, vf_est_ctx *c)
+{
+    c->path_key = NULL;
+    vf_family_by_name("default", &c->path_family);
+    for (size_t i = 0; i < sizeof path_keys / sizeof path_keys[0]; i++)
+        if (contains_ci(path, path_keys[i].key)) {
+            c->path_key = path_keys[i].key;
+            vf_family_by_name(path_keys[i].family, &c->path_family);
+            break;
+        }
+    snprintf(c->path_family.reason, sizeof c->path_family.reason,
+             c->path_key ? "'%s' occurs in the path string" : "no known name in the path string%s",
+             c->path_key ? c->path_key : "");
+}
+
+/* ---- model facts -------------------------------------------------------------------------------- */
+
+static void model_notes(vf_est_ctx *c)
+{
+    const vf_totals *t = vf_model_totals(c->model);
+    char n1[32], n2[32], n3[32];
+    if (c->lm_head_params && c->opts->compat)
+        vf_notes_add(&c->notes, "compat training-hub: P = %s leaves out the untied lm_head (%s "
+                                "parameters), as Training Hub's headless AutoModel does; the "
+                                "checkpoint holds %s",
+                     vf_fmt_count(c->base.parameters, n1), vf_fmt_count(c->lm_head_params, n2),
+                     vf_fmt_count(t->parameters, n3));
+    else if (c->lm_head_params)
+        vf_notes_add(&c->notes, "P = %s includes the untied lm_head (%s parameters) stored in the "
+                                "checkpoint; Training Hub's headless AutoModel leaves it out (P = %s; "
+                                "--compat training-hub reproduces that)",
+                     vf_fmt_count(c->base.parameters, n1), vf_fmt_count(c->lm_head_params, n2),
+                     vf_fmt_count(c->base.parameters - c->lm_head_params, n3));
+    if (t->buffer_tensors)
+        vf_notes_add(&c->notes, "%s buffer elements in %s tensors (e.g. rotary inv_freq) are stored "
+                                "but are not parameters; neither vramfit nor Training Hub counts them",
+                     vf_fmt_count(t->buffers, n1), vf_fmt_count(t->buffer_tensors, n2));
+    const vf_findings *f = vf_model_findings(c->model);
+    for (size_t i = 0; i < vf_findings_count(f); i++)
+        if (vf_findings_get(f, i)->severity == VF_SEV_WARNING)
+            vf_notes_add(&c->notes, "checkpoint: %s", vf_findings_get(f, i)->message);
+}
+
+int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->opts = o;
+    int rc = vf_model_open(o->path, &o->open, &c->model, err);
+    if (rc != VF_OK)
+        return rc;
+    const vf_arch *a = vf_model_arch(c->model);
+    c->base.parameters = vf_model_totals(c->model)->parameters;
+    c->base.layers = a->layers;
+    c->base.hidden_size = a->hidden_size;
+    c->base.vocab_size = a->vocab_size;
+    long head = a->lm_head && !a->tied_embeddings ? vf_model_find(c->model, a->lm_head) : -1;
+    if (head >= 0)
+        c->lm_head_params = vf_model_tensor(c->model, (size_t)head)->numel;
+    if (o->compat && c->lm_head_params < c->base.parameters)
+        c->base.parameters -= c->lm_head_params;
+    path_rule(o->path, c);
+    model_notes(c);
+    return VF_OK;
+}
+
+void vf_est_ctx_close(vf_est_ctx *c)
+{
+    vf_model_free(c->model);
+    c->model = NULL;
+}
+
+/* Computes the target selection once (the detected family, the --target options or, under compat,
+ * the path-rule family). */
+static void ensure_adapters(vf_est_ctx *c)
+{
+    if (c->adapters_done)
+        return;
+    vf_target_spec spec = c->opts->target;
+    if (c->opts->compat)
+        spec.family = c->path_family.name;
+    c->adapters_rc = vf_adapter_estimator_input(c->model, &spec, c->opts->lora_r, &c->adapters,
+                                                &c->adapters_err);
+    if (c->adapters_rc == VF_OK && c->opts->compat)
+        c->adapters.family = c->path_family;
+    c->adapters_done = true;
+}
+
+static void family_notes(const vf_est_ctx *c, vf_notes *n)
+{
+    const vf_family *f = &c->adapters.family;
+    if (vf_est_opts_has_target(c->opts)) {
+        vf_notes_add(n, "targets chosen by --target/--target-regex/--exclude");
+        return;
+    }
+    if (c->opts->compat) {
+        vf_family detected;
+        vf_family_detect(c->model, &detected);
+        vf_notes_add(n, "compat training-hub: target family '%s' chosen by Training Hub's path rule (%s)%s%s%s", f->name,
+                     c->path_family.reason, detected.patterns != f->patterns ? "; from the tensor "
+                     "names vramfit would choose '" : "", detected.patterns != f->patterns ?
+                     detected.name : "", detected.patterns != f->patterns ? "'" : "");
+        return;
+    }
+    vf_notes_add(n, "target family '%s' (%s)", f->name, f->reason);
+    if (c->path_family.patterns != f->patterns)
+        vf_notes_add(n, "Training Hub would use the '%s' patterns instead (its path rule: %s), "
+                        "counting different targets; --compat training-hub reproduces that",
+                     c->path_family.name, c->path_family.reason);
+}
+
+static void target_notes(const vf_est_ctx *c, vf_method method, const vf_est_model *m, vf_notes *n)
+{
+    char n1[32], n2[32], n3[32], n4[32];
+    family_notes(c, n);
+    if (method == VF_METHOD_OSFT)
+        vf_notes_add(n, "OSFT: %s target matrices as U, S, V; OSFT parameters %s%s",
+                     vf_fmt_count(c->adapters.osft_matrices, n1), vf_fmt_count(m->osft_params, n2),
+                     c->opts->compat && c->lm_head_params ? " (untied lm_head left out)" : "");
+    else
+        vf_notes_add(n, "%s: %s target matrices, r = %u: A and B hold %s x %s = %s parameters",
+                     vf_est_method_label(method), vf_fmt_count(c->adapters.lora_matrices, n1),
+                     (unsigned)c->opts->lora_r, vf_fmt_count(c->adapters.lora_dim_sum, n2),
+                     vf_fmt_count(c->opts->lora_r, n3), vf_fmt_count(c->adapters.lora_params, n4));
+}
+
+int vf_est_ctx_model(vf_est_ctx *c, vf_method method, vf_est_model *out, vf_notes *tn,
+                     vf_error *err)
+{
+    *out = c->base;
+    if (method == VF_METHOD_SFT)
+        return VF_OK;
+    ensure_adapters(c);
+    if (c->adapters_rc != VF_OK) {
+        *err = c->adapters_err;
+        return c->adapters_rc;
+    }
+    out->lora_dim_sum = c->adapters.lora_dim_sum;
+    out->osft_params = c->adapters.osft_params;
+    if (c->opts->compat && c->lm_head_params < out->osft_params)
+        out->osft_params -= c->lm_head_params; /* never a target of a Training Hub family */
+    if (tn)
+        target_notes(c, method, out, tn);
+    return VF_OK;
+}
+
+/* ---- setup and tokens --------------------------------------------------------------------------- */
+
+void vf_est_setup_for(const vf_est_opts *o, const vf_est_hw *hw, vf_method method, vf_est_setup *s)
+{
+    vf_est_setup init = VF_EST_SETUP_INIT;
+    *s = init;
+    s->method = method;
+    s->gpus = hw->gpus;
+    s->gpu_memory = hw->gpu_memory;
+    s->max_tokens_per_gpu = o->max_tokens;
+    s->batch_size = o->batch;
+    s->max_seq_len = o->seq;
+    s->lora_r = o->lora_r;
+    s->unfreeze_rank_ratio = o->ratio;
+    s->liger = o->liger;
+    if (o->compat && method == VF_METHOD_OSFT)
+        s->liger = 1; /* Training Hub's OSFTEstimator forces use_liger = True */
+}
+
+bool vf_est_tokens_ok(const vf_est_opts *o, vf_method method, char *msg, size_t n)
+{
+    const bool batch = o->batch && o->seq;
+    if (method == VF_METHOD_LORA || method == VF_METHOD_QLORA) {
+        if (batch)
+            return true;
+        snprintf(msg, n, "%s needs --batch-size and --max-seq-len (tokens per GPU = batch x "
+                         "sequence length / GPUs; --max-tokens-per-gpu is not used by that backend)",
+                 vf_est_method_label(method));
+        return false;
+    }
+    if (batch || o->max_tokens)
+        return true;
+    snprintf(msg, n, "%s needs --max-tokens-per-gpu, or both --batch-size and --max-seq-len%s",
+             vf_est_method_label(method),
+             o->batch || o->seq ? (o->batch ? " (--max-seq-len is missing)" : " (--batch-size is missing)")
+                                : "");
+    return false;
+}
+
+/* ---- result notes ------------------------------------------------------------------------------- */
+
+static void tokens_note(const vf_est_opts *o, const vf_est_setup *s, const vf_est_result *r,
+                        vf_notes *n)
+{
+    const bool lora = s->method == VF_METHOD_LORA || s->method == VF_METHOD_QLORA;
+    if (r->max_tokens_ignored)
+        vf_notes_add(n, "%s takes tokens per GPU from --batch-size x --max-seq-len / GPUs; "
+                        "--max-tokens-per-gpu is not used by that backend (as in Training Hub)",
+                     vf_est_method_label(s->method));
+    else if (!lora && o->max_tokens && o->batch && o->seq)
+        vf_notes_add(n, "tokens per GPU: the smaller of --max-tokens-per-gpu (%llu) and batch x "
+                        "sequence length / GPUs (%.6g): %s",
+                     (unsigned long long)o->max_tokens, (double)o->batch * (double)o->seq / s->gpus,
+                     r->tokens_source == VF_TOKENS_MAX_TOKENS ? "--max-tokens-per-gpu" : "the batch");
+    else if (!lora && o->max_tokens && (o->batch || o->seq))
+        vf_notes_add(n, "--%s alone is ignored: tokens per GPU come from --max-tokens-per-gpu",
+                     o->batch ? "batch-size" : "max-seq-len");
+}
+
+static void peak_note(const vf_est_setup *s, const vf_est_result *r, vf_notes *n)
+{
+    char g1[32];
+    if (r->peak_rule == VF_PEAK_DROP_OUTPUTS)
+        vf_notes_add(n, "%s peak rule: gradients and outputs are never allocated together; the "
+                        "gradients are larger, so the outputs (%s per GPU) are left out",
+                     vf_est_method_label(s->method), vf_fmt_gib(r->peak_dropped, g1));
+    else if (r->peak_rule == VF_PEAK_DROP_GRADIENTS)
+        vf_notes_add(n, "%s peak rule: gradients and outputs are never allocated together; the "
+                        "outputs are at least as large, so the gradients (%s per GPU) are left out",
+                     vf_est_method_label(s->method), vf_fmt_gib(r->peak_dropped, g1));
+}
+
+void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_est_result *r,
+                         const vf_est_model *m, bool json, vf_notes *n)
+{
+    char g1[32], g2[32];
+    tokens_note(o, s, r, n);
+    if (json)
+        peak_note(s, r, n);
+    if (s->method == VF_METHOD_QLORA && r->model_bound)
+        vf_notes_add(n, "QLoRA bottleneck: the LoRA subtotal (%s per GPU) is below the unquantized "
+                        "model at 1 byte per parameter (%s for the whole model), so the estimate is "
+                        "that model split over the GPUs (Training Hub's rule; it compares a per-GPU "
+                        "figure with a whole-model one); only a smaller model lowers it",
+                     vf_fmt_gib(r->unbound_subtotal, g1), vf_fmt_gib(m->parameters, g2));
+    else if (s->method == VF_METHOD_QLORA)
+        vf_notes_add(n, "QLoRA: the LoRA subtotal (%s per GPU) is above the unquantized model at 1 "
+                        "byte per parameter (%s), so the training itself is the bound",
+                     vf_fmt_gib(r->unbound_subtotal, g1), vf_fmt_gib(m->parameters, g2));
+    if (s->method == VF_METHOD_OSFT && o->compat && o->liger == 0)
+        vf_notes_add(n, "compat training-hub: --no-liger ignored; Training Hub's OSFT estimator "
+                        "always assumes Liger kernels");
+    else if (s->method == VF_METHOD_OSFT && !r->liger)
+        vf_notes_add(n, "OSFT without Liger: outputs = 4 x T x V x 7/3; Training Hub always assumes "
+                        "Liger for OSFT, so it has no equivalent figure");
+}

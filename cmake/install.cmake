@@ -1,0 +1,46 @@
+# The installable library (libvramfit.so with SONAME, libvramfit.a), headers, CLI, pkg-config file
+# and CMake package (find_package(vramfit) -> vramfit::vramfit). The module libraries vf_parser,
+# vf_tensors and vf_estimator stay the in-tree build units that enforce the layering.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+file(GLOB VF_LIB_SOURCES CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/parser/*.c ${PROJECT_SOURCE_DIR}/tensors/*.c ${PROJECT_SOURCE_DIR}/estimator/*.c)
+
+function(vf_public_library target kind)
+  add_library(${target} ${kind} ${VF_LIB_SOURCES})
+  target_include_directories(${target}
+    PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
+           $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+    PRIVATE ${PROJECT_SOURCE_DIR}/parser ${PROJECT_SOURCE_DIR}/tensors ${PROJECT_SOURCE_DIR}/estimator)
+  target_compile_options(${target} PRIVATE ${VF_WARNINGS})
+  target_link_libraries(${target} PRIVATE PkgConfig::CJSON PkgConfig::XXHASH PkgConfig::ZLIB m)
+  set_target_properties(${target} PROPERTIES OUTPUT_NAME vramfit POSITION_INDEPENDENT_CODE ON
+                        C_VISIBILITY_PRESET default)
+endfunction()
+
+vf_public_library(vramfit_shared SHARED)
+set_target_properties(vramfit_shared PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
+                      EXPORT_NAME vramfit)
+vf_public_library(vramfit_static STATIC)
+
+install(TARGETS vramfit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS vramfit_shared EXPORT vramfitTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS vramfit_static ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vramfit ${PROJECT_BINARY_DIR}/include/vramfit
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
+
+# Relocatable: the prefix is found relative to the .pc file, so `cmake --install --prefix` works.
+file(RELATIVE_PATH VF_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" VF_PC_TO_PREFIX "${VF_PC_TO_PREFIX}")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/vramfit.pc.in ${PROJECT_BINARY_DIR}/vramfit.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/vramfit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+install(EXPORT vramfitTargets NAMESPACE vramfit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vramfit)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vramfitConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/vramfitConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vramfit)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/vramfitConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/vramfitConfig.cmake ${PROJECT_BINARY_DIR}/vramfitConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vramfit)

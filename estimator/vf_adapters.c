@@ -1,0 +1,821 @@
+/* vf_adapters.c - LoRA and OSFT plans: target selection with PEFT semantics or a Training Hub
+ * family, then exact per-matrix sizes, totals and the estimator's inputs (vf_adapters.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vramfit/vf_adapters.h"
+#include "vramfit/vf_checked.h"
+
+#define MODULE_MAX 1024 /* longest prefixed module name matched (longer names never match) */
+
+struct vf_adapter_plan {
+    vf_adapter_matrix *v;
+    size_t n, cap;
+    vf_adapter_totals totals;
+    vf_family family;
+    char **targets;
+    size_t target_count;
+    uint64_t *layer_params;
+    size_t layer_slots;
+    vf_findings *findings;
+};
+
+/* ---- string lists ------------------------------------------------------------------------------ */
+
+typedef struct strlist {
+    char *buf;      /* the list with ',' replaced by NULs */
+    char **v;       /* entries into buf */
+    bool *hit;      /* per entry: matched something */
+    size_t n;
+} strlist;
+
+static void strlist_free(strlist *l)
+{
+    free(l->buf);
+    free(l->v);
+    free(l->hit);
+    memset(l, 0, sizeof *l);
+}
+
+/* Splits a comma list; empty entries are a usage error naming `what`. NULL s gives an empty list. */
+static int strlist_split(const char *s, const char *what, strlist *l, vf_error *err)
+{
+    memset(l, 0, sizeof *l);
+    if (!s)
+        return VF_OK;
+    size_t len = strlen(s), n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == ',';
+    l->buf = malloc(len + 1);
+    l->v = calloc(n, sizeof *l->v);
+    l->hit = calloc(n, sizeof *l->hit);
+    if (!l->buf || !l->v || !l->hit)
+        return strlist_free(l), vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    memcpy(l->buf, s, len + 1);
+    for (char *p = l->buf;; p++) {
+        l->v[l->n++] = p;
+        p += strcspn(p, ",");
+        if (!*p)
+            break;
+        *p = '\0';
+    }
+    for (size_t i = 0; i < l->n; i++)
+        if (!*l->v[i])
+            return strlist_free(l),
+                   vf_error_set(err, VF_ERR_USAGE, NULL, what, "empty entry in '%s'", s);
+    return VF_OK;
+}
+
+/* Index of the first entry of l matching module (marking it hit), or -1. */
+static long strlist_match(strlist *l, const char *module)
+{
+    long found = -1;
+    for (size_t i = 0; i < l->n; i++)
+        if (vf_peft_match(module, l->v[i])) {
+            l->hit[i] = true;
+            if (found < 0)
+                found = (long)i;
+        }
+    return found;
+}
+
+/* ---- regular expressions ----------------------------------------------------------------------- */
+
+/* Compiles pattern, naming the option `what` in the error. */
+static int regex_compile(vf_name_regex **re, const char *pattern, bool suffix, const char *what,
+                         vf_error *err)
+{
+    int rc = vf_name_regex_new(pattern, suffix, re, err);
+    if (rc == VF_ERR_USAGE && err)
+        snprintf(err->tensor, sizeof err->tensor, "%s", what);
+    return rc;
+}
+
+/* ---- the selection ----------------------------------------------------------------------------- */
+
+typedef enum sel_mode { SEL_FAMILY, SEL_LIST, SEL_REGEX, SEL_ALL_LINEAR } sel_mode;
+
+typedef struct selector {
+    sel_mode mode;
+    strlist list, exclude;
+    vf_name_regex *re, *exclude_re;
+    const char *prefix;
+    const vf_family *family;
+    bool skip_fused;
+    bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
+} selector;
+
+static void selector_free(selector *s)
+{
+    strlist_free(&s->list);
+    strlist_free(&s->exclude);
+    vf_name_regex_free(s->re);
+    vf_name_regex_free(s->exclude_re);
+}
+
+static int selector_init(selector *s, const vf_target_spec *t, const vf_family *fam, vf_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->prefix = t->module_prefix ? t->module_prefix : "";
+    s->family = fam;
+    if (t->modules && t->regex)
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--target-regex",
+                            "give either a target list or a target regex, not both");
+    int rc = VF_OK;
+    if (t->regex) {
+        s->mode = SEL_REGEX;
+        rc = regex_compile(&s->re, t->regex, false, "--target-regex", err);
+    } else if (t->modules && strcmp(t->modules, "all-linear") == 0) {
+        s->mode = SEL_ALL_LINEAR;
+    } else if (t->modules) {
+        s->mode = SEL_LIST;
+        rc = strlist_split(t->modules, "--target", &s->list, err);
+    }
+    if (rc == VF_OK)
+        rc = strlist_split(t->exclude, "--exclude", &s->exclude, err);
+    if (rc == VF_OK && t->exclude_regex) {
+        rc = regex_compile(&s->exclude_re, t->exclude_regex, false, "exclude_modules", err);
+    }
+    return rc;
+}
+
+/* Module name of t (without prefix) into buf, or false when t can never be an adapter target:
+ * a 2-D "<module>.weight" or a fused 3-D expert tensor. */
+static bool target_module(const vf_tensor *t, char *buf, size_t size)
+{
+    size_t n = strlen(t->name);
+    if (t->buffer || n + 1 > size)
+        return false;
+    if (t->ndim == 2 && n > 7 && strcmp(t->name + n - 7, ".weight") == 0) {
+        memcpy(buf, t->name, n - 7);
+        buf[n - 7] = '\0';
+        return true;
+    }
+    if (t->ndim == 3 && t->fused_experts) {
+        memcpy(buf, t->name, n + 1);
+        return true;
+    }
+    return false;
+}
+
+static bool family_match(const vf_family *f, const vf_tensor *t)
+{
+    if (t->ndim != 2 || !strstr(t->name, "weight"))
+        return false;
+    for (const char *const *p = f->patterns; *p; p++)
+        if (strstr(t->name, *p))
+            return true;
+    return false;
+}
+
+static bool all_linear_match(const vf_tensor *t)
+{
+    return t->ndim == 2 && t->role != VF_ROLE_EMBED && t->role != VF_ROLE_POS_EMBED &&
+           t->role != VF_ROLE_LM_HEAD && t->role != VF_ROLE_NORM;
+}
+
+/* True when tensor t (module `module`, prefixed `key`) is selected. */
+static bool selector_take(selector *s, const vf_tensor *t, const char *key)
+{
+    bool take;
+    switch (s->mode) {
+    case SEL_FAMILY:
+        take = family_match(s->family, t);
+        break;
+    case SEL_LIST:
+        take = strlist_match(&s->list, key) >= 0;
+        break;
+    case SEL_REGEX:
+        take = vf_name_regex_match(s->re, key);
+        break;
+    default:
+        take = all_linear_match(t);
+        break;
+    }
+    if (take && s->exclude.n && strlist_match(&s->exclude, key) >= 0)
+        take = false;
+    if (take && s->exclude_re && vf_name_regex_match(s->exclude_re, key))
+        take = false;
+    if (take && t->ndim == 3 && s->skip_fused) {
+        s->skipped_fused = true;
+        take = false;
+    }
+    return take;
+}
+
+/* ---- close candidates for an entry that matched nothing ---------------------------------------- */
+
+#define CAND_MAX 5
+#define CAND_LEN 96
+
+typedef struct candidates {
+    char name[CAND_MAX][CAND_LEN];
+    size_t dist[CAND_MAX];
+    size_t n;
+} candidates;
+
+/* Levenshtein distance of a and b (both < CAND_LEN). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[CAND_LEN + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+static void cand_offer(candidates *c, const char *name, size_t len, const char *entry)
+{
+    char s[CAND_LEN];
+    if (len >= CAND_LEN || strlen(entry) >= CAND_LEN)
+        return;
+    memcpy(s, name, len);
+    s[len] = '\0';
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->name[i], s) == 0)
+            return;
+    size_t d = edit_distance(s, entry), limit = strlen(entry) / 3 > 2 ? strlen(entry) / 3 : 2;
+    if (d > limit)
+        return;
+    size_t at = c->n < CAND_MAX ? c->n++ : CAND_MAX - 1;
+    if (at == CAND_MAX - 1 && c->n == CAND_MAX && d >= c->dist[at])
+        return;
+    while (at > 0 && c->dist[at - 1] > d) {
+        c->dist[at] = c->dist[at - 1];
+        memcpy(c->name[at], c->name[at - 1], CAND_LEN);
+        at--;
+    }
+    c->dist[at] = d;
+    memcpy(c->name[at], s, len + 1);
+}
+
+/* Module-ish name of any non-buffer tensor: the name without its last component. */
+static bool any_module(const vf_tensor *t, char *buf, size_t size)
+{
+    const char *dot = strrchr(t->name, '.');
+    size_t n = dot ? (size_t)(dot - t->name) : strlen(t->name);
+    if (t->buffer || n + 1 > size)
+        return false;
+    memcpy(buf, t->name, n);
+    buf[n] = '\0';
+    return true;
+}
+
+/* Offers the last one and last two components of every module of m. */
+static void collect_candidates(const vf_model *m, const char *entry, candidates *c)
+{
+    char module[MODULE_MAX];
+    for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
+        const vf_tensor *t = vf_model_tensor(m, i);
+        if (!target_module(t, module, sizeof module) && !any_module(t, module, sizeof module))
+            continue;
+        const char *last = strrchr(module, '.');
+        last = last ? last + 1 : module;
+        cand_offer(c, last, strlen(last), entry);
+        if (last == module)
+            continue;
+        const char *two = last - 1; /* the '.' before last */
+        while (two > module && two[-1] != '.')
+            two--;
+        cand_offer(c, two, strlen(two), entry);
+    }
+}
+
+static void format_candidates(const candidates *c, char *buf, size_t size)
+{
+    size_t o = (size_t)snprintf(buf, size, "%s", c->n ? "; close candidates: " : "");
+    for (size_t i = 0; i < c->n && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", c->name[i]);
+}
+
+/* Every entry of l that matched nothing is an error (or a finding when allowed). */
+static int check_unmatched(const vf_model *m, const strlist *l, const char *what, bool allow,
+                           vf_findings *f, vf_error *err)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->hit[i])
+            continue;
+        candidates c = {0};
+        char list[CAND_MAX * (CAND_LEN + 2) + 32];
+        collect_candidates(m, l->v[i], &c);
+        format_candidates(&c, list, sizeof list);
+        if (allow) {
+            if (vf_findings_add(f, VF_SEV_WARNING, "%s entry '%s' matches nothing%s", what, l->v[i],
+                                list) != VF_OK)
+                return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+            continue;
+        }
+        return vf_error_set(err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(m)), NULL,
+                            "%s entry '%s' matches no weight module%s", what, l->v[i], list);
+    }
+    return VF_OK;
+}
+
+/* ---- plan entries ------------------------------------------------------------------------------ */
+
+static int plan_push(vf_adapter_plan *p, const vf_adapter_matrix *x, const char *module, vf_error *err)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        vf_adapter_matrix *v = realloc(p->v, cap * sizeof *v);
+        if (!v)
+            return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+        p->v = v;
+        p->cap = cap;
+    }
+    char *copy = malloc(strlen(module) + 1);
+    if (!copy)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    strcpy(copy, module);
+    p->v[p->n] = *x;
+    p->v[p->n++].module = copy;
+    return VF_OK;
+}
+
+static int overflow(const vf_tensor *t, vf_error *err)
+{
+    return vf_error_set(err, VF_ERR_OVERFLOW, NULL, t->name, "adapter size overflows 64 bits");
+}
+
+static bool is_conv1d(const vf_family *fam, const char *module)
+{
+    static const char *const leaves[] = {"c_attn", "c_proj", "c_fc", "q_attn", NULL};
+    if (strcmp(fam->name, "gpt2") != 0)
+        return false;
+    for (const char *const *l = leaves; *l; l++)
+        if (vf_peft_match(module, *l))
+            return true;
+    return false;
+}
+
+static uint64_t rule_rank(const vf_adapter_options *o, vf_name_regex *const *rules, const char *key)
+{
+    for (size_t i = 0; i < o->rank_rule_count; i++)
+        if (vf_name_regex_match(rules[i], key))
+            return o->rank_rules[i].rank;
+    return o->rank;
+}
+
+/* LoRA sizes of x (rows/cols/in/out set): rank, magnitude, params, bytes. */
+static int size_lora(vf_adapter_matrix *x, uint64_t rank, const vf_adapter_options *o, vf_error *err)
+{
+    uint64_t dims, params;
+    x->rank = rank;
+    x->magnitude = o->use_dora ? x->out : 0;
+    if (vf_add_u64_overflow(&dims, x->in, x->out) || vf_mul_u64_overflow(&params, rank, dims) ||
+        vf_add_u64_overflow(&params, params, x->magnitude) ||
+        vf_mul_u64_overflow(&x->bytes, params, vf_dtype_bits(o->adapter_dtype) / 8))
+        return overflow(x->tensor, err);
+    x->params = params;
+    x->trainable_params = params;
+    return VF_OK;
+}
+
+/* OSFT frozen rank: floor(R * (1 - u)) in double precision as the trainer computes it, capped at
+ * R - 1. Separate statements keep the compiler from fusing the multiply and subtract. */
+static uint64_t osft_frozen(uint64_t R, double u)
+{
+    if (R == 0)
+        return 0;
+    double ratio = 1.0 - u;
+    double prod = (double)R * ratio;
+    double k = floor(prod);
+    uint64_t kk = k <= 0 ? 0 : (uint64_t)k;
+    return kk > R - 1 ? R - 1 : kk;
+}
+
+/* m*R + R + R*n, checked. */
+static bool usv(uint64_t m, uint64_t R, uint64_t n, uint64_t *out)
+{
+    uint64_t a, b;
+    return vf_mul_u64_overflow(&a, m, R) || vf_mul_u64_overflow(&b, R, n) ||
+           vf_add_u64_overflow(&a, a, R) || vf_add_u64_overflow(out, a, b);
+}
+
+static int size_osft(vf_adapter_matrix *x, const vf_adapter_options *o, vf_error *err)
+{
+    uint64_t R = x->rows < x->cols ? x->rows : x->cols;
+    x->rank = R;
+    x->frozen_rank = osft_frozen(R, o->unfreeze_rank_ratio);
+    x->trainable_rank = R - x->frozen_rank;
+    if (usv(x->rows, R, x->cols, &x->params) ||
+        usv(x->rows, x->trainable_rank, x->cols, &x->trainable_params) ||
+        vf_mul_u64_overflow(&x->bytes, x->params, vf_dtype_bits(o->adapter_dtype) / 8))
+        return overflow(x->tensor, err);
+    return VF_OK;
+}
+
+typedef struct build_ctx {
+    const vf_model *m;
+    const vf_adapter_options *o;
+    vf_adapter_plan *p;
+    selector sel;
+    vf_name_regex **rules; /* compiled rank rules */
+    size_t rules_compiled;
+    const char *prefix;
+    vf_error *err;
+} build_ctx;
+
+/* Prefixed module name into buf; false when too long to match anything. */
+static bool make_key(const build_ctx *c, const char *module, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s%s", c->prefix, module);
+    return n >= 0 && (size_t)n < size;
+}
+
+/* Adds the entries of one selected tensor: one matrix, or E for a fused expert tensor. */
+static int add_target(build_ctx *c, const vf_tensor *t, const char *module, const char *key)
+{
+    const bool osft = c->o->method == VF_ADAPTER_OSFT;
+    const bool embed = t->role == VF_ROLE_EMBED || t->role == VF_ROLE_POS_EMBED;
+    const uint64_t experts = t->ndim == 3 ? t->shape[0] : 1;
+    const uint64_t rank = osft ? 0 : rule_rank(c->o, c->rules, key);
+    for (uint64_t e = 0; e < experts; e++) {
+        vf_adapter_matrix x = {.tensor = t, .layer = t->layer, .expert = t->expert};
+        x.rows = t->ndim == 3 ? t->shape[1] : t->shape[0];
+        x.cols = t->ndim == 3 ? t->shape[2] : t->shape[1];
+        if (t->ndim == 3)
+            x.expert = (int32_t)(e > INT32_MAX ? INT32_MAX : e);
+        x.conv1d = !embed && is_conv1d(&c->p->family, module);
+        x.in = embed || x.conv1d ? x.rows : x.cols;
+        x.out = embed || x.conv1d ? x.cols : x.rows;
+        x.kind = osft ? VF_ADAPT_OSFT : embed ? VF_ADAPT_LORA_EMBED : VF_ADAPT_LORA;
+        int rc = osft ? size_osft(&x, c->o, c->err) : size_lora(&x, rank, c->o, c->err);
+        if (rc == VF_OK)
+            rc = plan_push(c->p, &x, module, c->err);
+        if (rc != VF_OK)
+            return rc;
+    }
+    return VF_OK;
+}
+
+static int select_targets(build_ctx *c)
+{
+    char module[MODULE_MAX], key[MODULE_MAX];
+    for (size_t i = 0; i < vf_model_tensor_count(c->m); i++) {
+        const vf_tensor *t = vf_model_tensor(c->m, i);
+        if (!target_module(t, module, sizeof module) || !make_key(c, module, key, sizeof key))
+            continue;
+        if (!selector_take(&c->sel, t, key))
+            continue;
+        int rc = add_target(c, t, module, key);
+        if (rc != VF_OK)
+            return rc;
+    }
+    if (c->sel.skipped_fused &&
+        vf_findings_add(c->p->findings, VF_SEV_INFO,
+                        c->o->method == VF_ADAPTER_OSFT
+                            ? "fused 3-D expert tensors matched but OSFT never decomposes them"
+                            : "fused 3-D expert tensors matched but are skipped (modules only)") != VF_OK)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    return VF_OK;
+}
+
+/* A full trainable copy of t (modules_to_save) or a trainable bias. */
+static int add_whole(build_ctx *c, const vf_tensor *t, const char *module, vf_adapter_kind kind)
+{
+    vf_adapter_matrix x = {.kind = kind, .tensor = t, .layer = t->layer, .expert = t->expert};
+    x.rows = t->ndim > 0 ? t->shape[0] : 1;
+    x.cols = t->ndim > 1 ? t->shape[1] : 1;
+    x.params = x.trainable_params = t->numel;
+    x.bytes = t->bytes;
+    return plan_push(c->p, &x, module, c->err);
+}
+
+static bool is_saved(const vf_adapter_plan *p, const vf_tensor *t)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->v[i].kind == VF_ADAPT_SAVED && p->v[i].tensor == t)
+            return true;
+    return false;
+}
+
+static int add_saved(build_ctx *c)
+{
+    strlist l;
+    char module[MODULE_MAX], key[MODULE_MAX];
+    int rc = strlist_split(c->o->modules_to_save, "--modules-to-save", &l, c->err);
+    for (size_t i = 0; rc == VF_OK && l.n && i < vf_model_tensor_count(c->m); i++) {
+        const vf_tensor *t = vf_model_tensor(c->m, i);
+        if (any_module(t, module, sizeof module) && make_key(c, module, key, sizeof key) &&
+            strlist_match(&l, key) >= 0)
+            rc = add_whole(c, t, module, VF_ADAPT_SAVED);
+    }
+    if (rc == VF_OK)
+        rc = check_unmatched(c->m, &l, "modules_to_save", c->o->target.allow_unmatched,
+                             c->p->findings, c->err);
+    strlist_free(&l);
+    return rc;
+}
+
+static bool is_lora_module(const vf_adapter_plan *p, const char *module)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if ((p->v[i].kind == VF_ADAPT_LORA || p->v[i].kind == VF_ADAPT_LORA_EMBED) &&
+            strcmp(p->v[i].module, module) == 0)
+            return true;
+    return false;
+}
+
+/* PEFT bias="all": every parameter with "bias" in its name; "lora_only": biases of LoRA modules. */
+static int add_biases(build_ctx *c)
+{
+    char module[MODULE_MAX];
+    if (c->o->method != VF_ADAPTER_LORA || c->o->bias == VF_LORA_BIAS_NONE)
+        return VF_OK;
+    for (size_t i = 0; i < vf_model_tensor_count(c->m); i++) {
+        const vf_tensor *t = vf_model_tensor(c->m, i);
+        if (t->buffer || !any_module(t, module, sizeof module) || is_saved(c->p, t))
+            continue;
+        bool take = c->o->bias == VF_LORA_BIAS_ALL ? strstr(t->name, "bias") != NULL
+                                                   : strcmp(t->name + strlen(module), ".bias") == 0 &&
+                                                         is_lora_module(c->p, module);
+        int rc = take ? add_whole(c, t, module, VF_ADAPT_BIAS) : VF_OK;
+        if (rc != VF_OK)
+            return rc;
+    }
+    return VF_OK;
+}
+
+/* ---- totals ------------------------------------------------------------------------------------ */
+
+static int layer_table(vf_adapter_plan *p, vf_error *err)
+{
+    int32_t top = -1;
+    for (size_t i = 0; i < p->n; i++)
+        top = p->v[i].layer > top ? p->v[i].layer : top;
+    p->layer_slots = (size_t)top + 2;
+    p->layer_params = calloc(p->layer_slots, sizeof *p->layer_params);
+    if (!p->layer_params)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < p->n; i++) {
+        size_t slot = p->v[i].layer >= 0 ? (size_t)p->v[i].layer : p->layer_slots - 1;
+        vf_acc_u64(&p->layer_params[slot], p->v[i].params);
+    }
+    return VF_OK;
+}
+
+static int compute_totals(vf_adapter_plan *p, const vf_model *m, bool osft, vf_error *err)
+{
+    vf_adapter_totals *t = &p->totals;
+    uint64_t target_numel = 0, dims = 0;
+    bool of = false;
+    t->base_parameters = vf_model_totals(m)->parameters;
+    for (size_t i = 0; i < p->n; i++) {
+        const vf_adapter_matrix *x = &p->v[i];
+        bool target = x->kind == VF_ADAPT_LORA || x->kind == VF_ADAPT_LORA_EMBED || x->kind == VF_ADAPT_OSFT;
+        of |= vf_acc_u64(&t->bytes, x->bytes);
+        if (!target) {
+            of |= vf_acc_u64(x->kind == VF_ADAPT_SAVED ? &t->saved : &t->biases, x->params);
+            continue;
+        }
+        t->matrices++;
+        of |= vf_acc_u64(&t->parameters, x->params);
+        of |= vf_add_u64_overflow(&dims, x->kind == VF_ADAPT_OSFT ? x->rows : x->in,
+                                  x->kind == VF_ADAPT_OSFT ? x->cols : x->out);
+        of |= vf_acc_u64(&t->lora_dim_sum, dims);
+        of |= vf_acc_u64(&target_numel, x->rows * x->cols); /* rows*cols <= numel: no overflow */
+        if (x->kind == VF_ADAPT_OSFT)
+            of |= vf_acc_u64(&t->trainable, x->trainable_params);
+    }
+    if (osft) {
+        t->osft_total = t->base_parameters - (target_numel < t->base_parameters ? target_numel
+                                                                                 : t->base_parameters);
+        of |= vf_acc_u64(&t->osft_total, t->parameters);
+        t->all_parameters = t->osft_total;
+    } else {
+        t->trainable = t->parameters;
+        of |= vf_acc_u64(&t->trainable, t->saved);
+        of |= vf_acc_u64(&t->trainable, t->biases);
+        t->all_parameters = t->base_parameters;
+        of |= vf_acc_u64(&t->all_parameters, t->parameters);
+        of |= vf_acc_u64(&t->all_parameters, t->saved);
+    }
+    if (of || t->base_parameters == UINT64_MAX)
+        return vf_error_set(err, VF_ERR_OVERFLOW, NULL, NULL, "adapter totals overflow 64 bits");
+    return layer_table(p, err);
+}
+
+/* ---- build ------------------------------------------------------------------------------------- */
+
+static int check_options(const vf_adapter_options *o, vf_error *err)
+{
+    if (o->version != VF_ADAPTER_OPTIONS_VERSION)
+        return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "adapter options version %u unsupported",
+                            o->version);
+    if (o->method != VF_ADAPTER_LORA && o->method != VF_ADAPTER_OSFT)
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--method", "unknown adapter method");
+    if (o->method == VF_ADAPTER_LORA && (o->rank < 1 || o->rank > VF_ADAPTER_RANK_MAX))
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--rank", "rank must be 1..%llu, got %llu",
+                            (unsigned long long)VF_ADAPTER_RANK_MAX, (unsigned long long)o->rank);
+    if (o->method == VF_ADAPTER_OSFT &&
+        !(o->unfreeze_rank_ratio > 0.0 && o->unfreeze_rank_ratio <= 1.0))
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--unfreeze-rank-ratio",
+                            "unfreeze rank ratio must be in (0, 1], got %g", o->unfreeze_rank_ratio);
+    if (o->adapter_dtype != VF_DTYPE_F32 && o->adapter_dtype != VF_DTYPE_BF16 &&
+        o->adapter_dtype != VF_DTYPE_F16)
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--adapter-dtype",
+                            "adapter dtype must be F32, BF16 or F16, got %s",
+                            vf_dtype_name(o->adapter_dtype));
+    if (!vf_lora_bias_name(o->bias))
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--lora-bias", "unknown bias setting");
+    if (o->rank_rule_count && !o->rank_rules)
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--rank-pattern", "rank rules missing");
+    for (size_t i = 0; i < o->rank_rule_count; i++)
+        if (!o->rank_rules[i].pattern || o->rank_rules[i].rank < 1 ||
+            o->rank_rules[i].rank > VF_ADAPTER_RANK_MAX)
+            return vf_error_set(err, VF_ERR_USAGE, NULL, "--rank-pattern",
+                                "rank_pattern entry %zu needs a pattern and a rank 1..%llu", i,
+                                (unsigned long long)VF_ADAPTER_RANK_MAX);
+    return VF_OK;
+}
+
+/* The rank rules as PEFT's get_pattern_key applies them: ^(.*\.)?(KEY)$. */
+static int compile_rules(build_ctx *c)
+{
+    if (!c->o->rank_rule_count)
+        return VF_OK;
+    c->rules = calloc(c->o->rank_rule_count, sizeof *c->rules);
+    if (!c->rules)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (; c->rules_compiled < c->o->rank_rule_count; c->rules_compiled++) {
+        int rc = regex_compile(&c->rules[c->rules_compiled], c->o->rank_rules[c->rules_compiled].pattern,
+                               true, "--rank-pattern", c->err);
+        if (rc != VF_OK)
+            return rc;
+    }
+    return VF_OK;
+}
+
+static int copy_targets(vf_adapter_plan *p, const selector *s, const vf_target_spec *t, vf_error *err)
+{
+    const char *one = s->mode == SEL_REGEX ? t->regex : s->mode == SEL_ALL_LINEAR ? "all-linear" : NULL;
+    size_t n = one ? 1 : s->mode == SEL_LIST ? s->list.n : 0;
+    if (s->mode == SEL_FAMILY)
+        while (p->family.patterns[n])
+            n++;
+    p->targets = calloc(n ? n : 1, sizeof *p->targets);
+    if (!p->targets)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *src = one ? one : s->mode == SEL_LIST ? s->list.v[i] : p->family.patterns[i];
+        p->targets[i] = malloc(strlen(src) + 1);
+        if (!p->targets[i])
+            return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+        strcpy(p->targets[i], src);
+        p->target_count++;
+    }
+    return VF_OK;
+}
+
+static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_spec *t, vf_error *err)
+{
+    if (t->family && !vf_family_by_name(t->family, &p->family))
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--family",
+                            "unknown family '%s' (llama, phi3, gpt2, gpt-j, gpt-neo, opt, gpt-oss, "
+                            "qwen3.5, default)", t->family);
+    if (!t->family)
+        vf_family_detect(m, &p->family);
+    return VF_OK;
+}
+
+static int build(build_ctx *c)
+{
+    const vf_target_spec *t = &c->o->target;
+    int rc = pick_family(c->p, c->m, t, c->err);
+    if (rc == VF_OK)
+        rc = selector_init(&c->sel, t, &c->p->family, c->err);
+    c->sel.skip_fused = c->o->modules_only || c->o->method == VF_ADAPTER_OSFT;
+    if (rc == VF_OK)
+        rc = copy_targets(c->p, &c->sel, t, c->err);
+    if (rc == VF_OK)
+        rc = compile_rules(c);
+    if (rc == VF_OK)
+        rc = select_targets(c);
+    if (rc == VF_OK)
+        rc = check_unmatched(c->m, &c->sel.list, "target", t->allow_unmatched, c->p->findings, c->err);
+    if (rc == VF_OK)
+        rc = check_unmatched(c->m, &c->sel.exclude, "exclude", t->allow_unmatched, c->p->findings,
+                             c->err);
+    if (rc == VF_OK && c->p->n == 0)
+        return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), NULL,
+                            "no weight matrix matches the targets (family %s)", c->p->family.name);
+    if (rc == VF_OK && c->o->method == VF_ADAPTER_LORA)
+        rc = add_saved(c);
+    if (rc == VF_OK)
+        rc = add_biases(c);
+    if (rc == VF_OK)
+        rc = compute_totals(c->p, c->m, c->o->method == VF_ADAPTER_OSFT, c->err);
+    return rc;
+}
+
+int vf_adapter_plan_build(const vf_model *m, const vf_adapter_options *o, vf_adapter_plan **out,
+                          vf_error *err)
+{
+    *out = NULL;
+    if (!m || !o)
+        return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "no model or no options");
+    int rc = check_options(o, err);
+    if (rc != VF_OK)
+        return rc;
+    vf_adapter_plan *p = calloc(1, sizeof *p);
+    if (!p || !(p->findings = vf_findings_new())) {
+        free(p);
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    build_ctx c = {.m = m, .o = o, .p = p, .err = err};
+    c.prefix = o->target.module_prefix ? o->target.module_prefix : "";
+    rc = build(&c);
+    selector_free(&c.sel);
+    for (size_t i = 0; i < c.rules_compiled; i++)
+        vf_name_regex_free(c.rules[i]);
+    free(c.rules);
+    if (rc != VF_OK) {
+        vf_adapter_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return VF_OK;
+}
+
+void vf_adapter_plan_free(vf_adapter_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free((char *)p->v[i].module);
+    for (size_t i = 0; i < p->target_count; i++)
+        free(p->targets[i]);
+    free(p->targets);
+    free(p->v);
+    free(p->layer_params);
+    vf_findings_free(p->findings);
+    free(p);
+}
+
+size_t vf_adapter_plan_count(const vf_adapter_plan *p) { return p ? p->n : 0; }
+
+const vf_adapter_matrix *vf_adapter_plan_matrix(const vf_adapter_plan *p, size_t i)
+{
+    return p && i < p->n ? &p->v[i] : NULL;
+}
+
+const vf_adapter_totals *vf_adapter_plan_totals(const vf_adapter_plan *p) { return &p->totals; }
+const vf_family *vf_adapter_plan_family(const vf_adapter_plan *p) { return &p->family; }
+size_t vf_adapter_plan_target_count(const vf_adapter_plan *p) { return p ? p->target_count : 0; }
+
+const char *vf_adapter_plan_target(const vf_adapter_plan *p, size_t i)
+{
+    return p && i < p->target_count ? p->targets[i] : NULL;
+}
+
+const uint64_t *vf_adapter_plan_layer_params(const vf_adapter_plan *p, size_t *count)
+{
+    *count = p->layer_slots;
+    return p->layer_params;
+}
+
+const vf_findings *vf_adapter_plan_findings(const vf_adapter_plan *p) { return p->findings; }
+
+/* ---- estimator input --------------------------------------------------------------------------- */
+
+int vf_adapter_estimator_input(const vf_model *m, const vf_target_spec *target, uint64_t rank,
+                               vf_adapter_input *out, vf_error *err)
+{
+    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
+    vf_adapter_plan *lora = NULL, *osft = NULL;
+    memset(out, 0, sizeof *out);
+    if (target)
+        o.target = *target;
+    o.rank = rank;
+    int rc = vf_adapter_plan_build(m, &o, &lora, err);
+    o.method = VF_ADAPTER_OSFT;
+    if (rc == VF_OK)
+        rc = vf_adapter_plan_build(m, &o, &osft, err);
+    if (rc == VF_OK) {
+        const vf_adapter_totals *l = vf_adapter_plan_totals(lora), *s = vf_adapter_plan_totals(osft);
+        out->lora_params = l->parameters;
+        out->lora_dim_sum = l->lora_dim_sum;
+        out->lora_matrices = l->matrices;
+        out->osft_params = s->osft_total;
+        out->osft_matrices = s->matrices;
+        out->family = lora->family;
+    }
+    vf_adapter_plan_free(lora);
+    vf_adapter_plan_free(osft);
+    return rc;
+}

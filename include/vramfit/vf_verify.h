@@ -1,0 +1,160 @@
+/* vf_verify.h - integrity checks of a checkpoint: structural verdicts per file, XXH3-128 digests of
+ * every tensor's bytes and of every shard file, and JSON manifests to compare a copy against.
+ *
+ * Layer 1 of vramfit (built on vf_parser.h). Unlike the rest of the parser layer, vf_hash_shard
+ * reads tensor data: once, sequentially, in large blocks. Digests are XXH3-128 in canonical
+ * (big-endian) byte order, so a shard's file digest equals what `xxh128sum FILE` prints.
+ *
+ * MANIFEST (vf_manifest_parse reads what `vramfit verify --data --manifest` writes; it is untrusted
+ * input):
+ *   {"format": "vramfit-manifest", "version": 1, "hash": "xxh3-128", "path": "...",
+ *    "shards":  [{"name": "model.safetensors", "size": 215792,
+ *                 "header_xxh3_128": "<32 hex>", "xxh3_128": "<32 hex>"}, ...],
+ *    "tensors": [{"name": "...", "file": "model.safetensors", "dtype": "BF16", "shape": [256, 64],
+ *                 "bytes": 32768, "xxh3_128": "<32 hex>"}, ...]}
+ * Unknown members are ignored; every listed member is required with that type; names are unique. */
+#ifndef VRAMFIT_VF_VERIFY_H
+#define VRAMFIT_VF_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vf_error.h"
+#include "vf_parser.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- digests ----------------------------------------------------------------------------------- */
+
+typedef struct vf_digest {
+    uint8_t b[16]; /* XXH3-128, canonical big-endian */
+} vf_digest;
+
+#define VF_DIGEST_HEX 33 /* 32 hex digits and NUL */
+
+void vf_digest_of(const void *data, size_t len, vf_digest *out);
+/* Lower-case hex into out (VF_DIGEST_HEX bytes); returns out. */
+const char *vf_digest_hex(const vf_digest *d, char *out);
+/* Exactly 32 hex digits (either case); false otherwise. */
+bool vf_digest_from_hex(const char *hex, vf_digest *out);
+bool vf_digest_equal(const vf_digest *a, const vf_digest *b);
+
+/* ---- structural verification: one verdict per file --------------------------------------------- */
+
+typedef enum vf_verify_kind {
+    VF_VERIFY_SHARD,      /* one .safetensors file */
+    VF_VERIFY_INDEX,      /* model.safetensors.index.json */
+    VF_VERIFY_CHECKPOINT, /* cross-file checks (index vs shards, duplicates), or PATH itself */
+    VF_VERIFY_SNAPSHOT    /* a .vfsnap bundle */
+} vf_verify_kind;
+
+typedef struct vf_verify_item {
+    vf_verify_kind kind;
+    const char *name;  /* file name (shards, index) or the path (checkpoint, snapshot) */
+    int status;        /* VF_OK or the negative vf_status of the failure */
+    vf_error error;    /* the failure when status != VF_OK */
+    uint64_t size;     /* shards: file size in bytes when known */
+    size_t tensors;    /* shards: tensors in the header; index: entries listed */
+} vf_verify_item;
+
+typedef struct vf_verify_report vf_verify_report;
+
+/* Checks PATH (as vf_checkpoint_open accepts it, .vfsnap included) and gives one verdict per file.
+ * When the checkpoint does not open as a whole and PATH is local, every shard is checked on its own
+ * (vf_st_read_file), so one bad shard does not hide the state of the others. Returns VF_OK with a
+ * report whether or not the checkpoint is sound; fails only when PATH cannot be examined at all
+ * (missing, an unresolvable model id, out of memory), with err filled. */
+int vf_verify_structure(const char *path, const vf_open_options *opts, vf_verify_report **out,
+                        vf_error *err);
+void vf_verify_report_free(vf_verify_report *r); /* NULL is a no-op */
+
+size_t vf_verify_item_count(const vf_verify_report *r);
+const vf_verify_item *vf_verify_item_at(const vf_verify_report *r, size_t i);
+bool vf_verify_sound(const vf_verify_report *r);
+/* The first failure (code VF_OK when sound). */
+const vf_error *vf_verify_first_error(const vf_verify_report *r);
+/* The opened checkpoint when sound, else NULL; owned by the report. */
+const vf_checkpoint *vf_verify_checkpoint(const vf_verify_report *r);
+/* True when PATH was a snapshot: there is no tensor data to read. */
+bool vf_verify_is_snapshot(const vf_verify_report *r);
+
+/* ---- data hashing ------------------------------------------------------------------------------ */
+
+/* Called after every block read with the number of bytes just read. */
+typedef void (*vf_progress_fn)(void *user, uint64_t bytes);
+
+#define VF_HASH_OPTIONS_VERSION 1u
+#define VF_HASH_DEFAULT_BLOCK (8u << 20) /* 8 MiB */
+typedef struct vf_hash_options {
+    unsigned version;      /* VF_HASH_OPTIONS_VERSION */
+    size_t block_size;     /* read size; 0 = VF_HASH_DEFAULT_BLOCK; at least 4096 */
+    vf_progress_fn progress; /* may be NULL */
+    void *user;
+} vf_hash_options;
+#define VF_HASH_OPTIONS_INIT {VF_HASH_OPTIONS_VERSION, 0, NULL, NULL}
+
+typedef struct vf_tensor_hash {
+    vf_digest digest;   /* XXH3-128 of the tensor's bytes */
+    bool all_zero;      /* nbytes > 0 and every byte is zero */
+    bool float_checked; /* dtype is F16, BF16, F32 or F64: nonfinite was counted */
+    uint64_t nonfinite; /* elements that are NaN or +-Inf */
+} vf_tensor_hash;
+
+/* Reads the whole file at `path`, whose header `h` was parsed from that file, once and in order:
+ * *file_digest gets the XXH3-128 of every byte of the file, tensors[i] (vf_st_header_count(h)
+ * entries, in the header's data-offset order) the digest and checks of tensor i. Fails with
+ * VF_ERR_IO when the file's size or header bytes differ from `h` (it changed since), when it shrinks
+ * while being read, or on a read error. `display` names the file in errors (NULL: path). o may be
+ * NULL. */
+int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
+                  const vf_hash_options *o, vf_digest *file_digest, vf_tensor_hash *tensors,
+                  vf_error *err);
+
+/* ---- manifests --------------------------------------------------------------------------------- */
+
+typedef struct vf_manifest_shard {
+    const char *name;
+    uint64_t size;
+    vf_digest header_digest; /* XXH3-128 of the header bytes (without the 8-byte prefix) */
+    vf_digest digest;        /* XXH3-128 of the whole file */
+} vf_manifest_shard;
+
+typedef struct vf_manifest_tensor {
+    const char *name;
+    const char *file;
+    vf_dtype dtype;
+    uint32_t ndim;
+    const uint64_t *shape;
+    uint64_t bytes;
+    vf_digest digest;
+} vf_manifest_tensor;
+
+typedef struct vf_manifest vf_manifest;
+
+#define VF_MANIFEST_MAX_BYTES (256u << 20)
+
+/* Parses a manifest (untrusted bytes). Errors name `display` and the member concerned:
+ * VF_ERR_JSON for invalid JSON; VF_ERR_CONFIG for a wrong structure, a missing or mistyped member,
+ * a bad digest, dtype or shape, a unsafe or duplicate name; VF_ERR_UNSUPPORTED for another format
+ * or version. */
+int vf_manifest_parse(const uint8_t *json, size_t len, const char *display, vf_manifest **out,
+                      vf_error *err);
+/* Reads a manifest file (at most VF_MANIFEST_MAX_BYTES) and parses it. */
+int vf_manifest_read_file(const char *path, const char *display, vf_manifest **out, vf_error *err);
+void vf_manifest_free(vf_manifest *m); /* NULL is a no-op */
+
+size_t vf_manifest_shard_count(const vf_manifest *m);
+const vf_manifest_shard *vf_manifest_shard_at(const vf_manifest *m, size_t i); /* sorted by name */
+size_t vf_manifest_tensor_count(const vf_manifest *m);
+const vf_manifest_tensor *vf_manifest_tensor_at(const vf_manifest *m, size_t i); /* by name */
+/* Index of the shard / tensor with that name, or -1. */
+long vf_manifest_find_shard(const vf_manifest *m, const char *name);
+long vf_manifest_find_tensor(const vf_manifest *m, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+/* fuzz_adapter_config.c - libFuzzer target for the PEFT adapter_config.json reader
+ * (vf_peft_config_parse, from bytes). An accepted config must hold a rank in 1..VF_ADAPTER_RANK_MAX,
+ * peft_type LORA or absent, a known bias, and well-formed pattern tables. */
+#include <math.h>
+#include <string.h>
+
+#include "vf_fuzz.h"
+#include "vramfit/vf_adapters.h"
+
+static void check_config(const vf_peft_config *c)
+{
+    VF_FUZZ_CHECK(c->r >= 1 && c->r <= VF_ADAPTER_RANK_MAX);
+    VF_FUZZ_CHECK(!c->peft_type || strcmp(c->peft_type, "LORA") == 0);
+    VF_FUZZ_CHECK(vf_lora_bias_name(c->bias) != NULL);
+    VF_FUZZ_CHECK(!isnan(c->lora_alpha));
+    VF_FUZZ_CHECK(c->rank_pattern_count == 0 || c->rank_pattern);
+    for (size_t i = 0; i < c->rank_pattern_count; i++)
+        VF_FUZZ_CHECK(c->rank_pattern[i].pattern != NULL);
+    VF_FUZZ_CHECK(c->alpha_pattern_count == 0 || c->alpha_pattern);
+    for (size_t i = 0; i < c->alpha_pattern_count; i++)
+        VF_FUZZ_CHECK(c->alpha_pattern[i].pattern != NULL);
+    const char *strs[] = {c->task_type, c->base_model, c->target_modules, c->target_regex,
+                          c->exclude_modules, c->exclude_regex, c->modules_to_save};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        VF_FUZZ_CHECK(!strs[i] || strlen(strs[i]) <= VF_PEFT_CONFIG_MAX);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    vf_peft_config *c = (vf_peft_config *)&c;
+    vf_error err;
+    vf_fuzz_error_init(&err);
+    int rc = vf_peft_config_parse(data, size, "adapter_config.json", &c, &err);
+    if (rc != VF_OK) {
+        VF_FUZZ_CHECK(c == NULL);
+        vf_fuzz_check_error(rc, &err, "dm");
+        return 0;
+    }
+    VF_FUZZ_CHECK(c != NULL);
+    check_config(c);
+    vf_peft_config_free(c);
+    return 0;
+}
