@@ -199,7 +199,8 @@ static void audit_human(vf_buf *b, const vf_audit *a, const char *base)
     vf_buf_printf(b, "Adapter     %s\n", vf_audit_file(a));
     human_config(b, vf_audit_config(a));
     if (base)
-        vf_buf_printf(b, "Base        %s (family %s: %s)\n", base, f ? f->name : "?", f ? f->reason : "");
+        vf_buf_printf(b, "Base        %s (family %s: %s)\n", vf_audit_base_dir(a), f ? f->name : "?",
+                      f ? f->reason : "");
     else
         vf_buf_printf(b, "Base        none (give --base PATH to predict the adapter from the base)\n");
     human_entries(b, a);

@@ -167,7 +167,7 @@ static void json_run(vf_json *j, const est_run *x, const vf_est_ctx *c, const vf
     const vf_est_result *r = &x->result;
     vf_json_obj(j, NULL);
     vf_json_str(j, "method", vf_method_name(x->method));
-    vf_json_str(j, "path", c->opts->path);
+    vf_json_str(j, "path", c->display_path);
     vf_json_bool(j, "compat", c->opts->compat);
     vf_json_u64(j, "gpus", hw->gpus);
     vf_json_u64(j, "gpu_memory", hw->gpu_memory);
@@ -260,7 +260,7 @@ static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, co
 {
     char n1[32], n2[32], n3[32], g[32];
     const vf_est_model *m = &c->base;
-    vf_buf_printf(b, "%s memory estimate for %s%s\n", what, c->opts->path,
+    vf_buf_printf(b, "%s memory estimate for %s%s\n", what, c->display_path,
                   c->opts->compat ? "  [--compat training-hub]" : "");
     vf_buf_printf(b, "  model   %s parameters, %llu layers, hidden size %s, vocabulary %s\n",
                   vf_fmt_count(m->parameters, n1), (unsigned long long)m->layers,
@@ -303,11 +303,15 @@ static void human_breakdown(vf_buf *b, const est_run *x)
     snprintf(g, sizeof g, "%.1f", (double)r->subtotal / 1073741824.0);
     vf_buf_printf(b, "  %-47s %6s %17s\n", "subtotal", g, vf_fmt_count(r->subtotal, n));
     char f[48];
-    snprintf(f, sizeof f, "up to x%.2g of the subtotal", r->mult_high);
+    snprintf(f, sizeof f, "up to %.0f%% of the subtotal", (r->mult_high - 1.0) * 100.0);
     snprintf(g, sizeof g, "%.1f", (double)r->overhead / 1073741824.0);
     vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", "overhead", f, g, vf_fmt_count(r->overhead, n));
-    vf_buf_printf(b, "  bounds: low x%.3g, expected x%.3g, high x%.3g of the subtotal\n", r->mult_low,
+    vf_buf_printf(b, "  low / expected / high = x%.2f / x%.2f / x%.2f of the subtotal\n", r->mult_low,
                   r->mult_expected, r->mult_high);
+    vf_buf_printf(b, "  P parameters, G GPUs, T tokens per GPU, L layers, H hidden size, V vocabulary%s\n",
+                  x->method == VF_METHOD_OSFT   ? ", u unfreeze rank ratio"
+                  : x->method == VF_METHOD_SFT ? ""
+                                               : ", AB LoRA adapter parameters");
 }
 
 static void human_peak(vf_buf *b, const est_run *x)

@@ -237,7 +237,7 @@ static void plan_json(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const v
 {
     vf_json j = {.b = b};
     vf_json_obj(&j, NULL);
-    vf_json_str(&j, "path", k->o.path);
+    vf_json_str(&j, "path", c->display_path);
     vf_json_bool(&j, "compat", k->o.compat);
     vf_json_u64(&j, "gpus", hw->gpus);
     vf_json_u64(&j, "gpu_memory", hw->gpu_memory);
@@ -269,7 +269,7 @@ static void plan_header(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const
 {
     char n1[32], n2[32], n3[32], g[32], bud[32];
     const vf_est_model *m = &c->base;
-    vf_buf_printf(b, "Plan for %s%s\n", k->o.path, k->o.compat ? "  [--compat training-hub]" : "");
+    vf_buf_printf(b, "Plan for %s%s\n", c->display_path, k->o.compat ? "  [--compat training-hub]" : "");
     vf_buf_printf(b, "  model   %s parameters, %llu layers, hidden size %s, vocabulary %s\n",
                   vf_fmt_count(m->parameters, n1), (unsigned long long)m->layers,
                   vf_fmt_count(m->hidden_size, n2), vf_fmt_count(m->vocab_size, n3));
@@ -325,7 +325,7 @@ static void plan_row_human(vf_buf *b, const plan_row *r)
 
 static void plan_ranking(vf_buf *b, const plan_cmd *k, const vf_est_hw *hw, const plan_row *rows)
 {
-    char e[32];
+    char e[32], t[32];
     int rank = 0;
     uint64_t budget = budget_of(hw->gpu_memory, k->margin);
     vf_buf_printf(b, "\nMethods that fit at these tokens (ranked by how much of the model they train)\n");
@@ -339,7 +339,7 @@ static void plan_ranking(vf_buf *b, const plan_cmd *k, const vf_est_hw *hw, cons
         if (r->max_tokens == UINT64_MAX)
             vf_buf_printf(b, "; any tokens per GPU fit\n");
         else
-            vf_buf_printf(b, "; up to %llu tokens per GPU\n", (unsigned long long)r->max_tokens);
+            vf_buf_printf(b, "; up to %s tokens per GPU\n", vf_fmt_count(r->max_tokens, t));
     }
     if (!rank)
         vf_buf_printf(b, "  none: lower the tokens per GPU (see 'max tokens'), add GPUs (see 'fewest "

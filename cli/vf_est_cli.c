@@ -292,7 +292,8 @@ int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
         c->lm_head_params = vf_model_tensor(c->model, (size_t)head)->numel;
     if (o->compat && c->lm_head_params < c->base.parameters)
         c->base.parameters -= c->lm_head_params;
-    path_rule(o->path, c);
+    c->display_path = vf_checkpoint_dir(vf_model_checkpoint(c->model));
+    path_rule(c->display_path, c);
     model_notes(c);
     return VF_OK;
 }

@@ -843,6 +843,11 @@ const vf_findings *vf_audit_findings(const vf_audit *a) { return a->findings; }
 const vf_family *vf_audit_family(const vf_audit *a) { return a && a->has_family ? &a->family : NULL; }
 const char *vf_audit_file(const vf_audit *a) { return a->file; }
 
+const char *vf_audit_base_dir(const vf_audit *a)
+{
+    return a && a->base ? vf_checkpoint_dir(vf_model_checkpoint(a->base)) : NULL;
+}
+
 int vf_audit_verdict(const vf_audit *a, vf_error *err)
 {
     if (!a || a->nd == 0)

@@ -151,12 +151,43 @@ static long shard_by_name(const vf_checkpoint *cp, const char *name)
     return hit ? (long)(hit - cp->shards) : -1;
 }
 
+/* The usual case in one merge pass: per shard, its tensors in name order are exactly the index
+ * entries placed in it, in name order (the entries are sorted by name). False when anything differs
+ * or memory is short: the exact checks below then name the first difference. */
+static bool index_matches(const vf_checkpoint *cp, uint64_t *sum)
+{
+    const vf_index *ix = &cp->index;
+    size_t total = 0;
+    for (size_t s = 0; s < cp->count; s++)
+        total += vf_st_header_count(cp->headers[s]);
+    if (total != ix->count)
+        return false;
+    long *pos = malloc((ix->shard_count ? ix->shard_count : 1) * sizeof *pos);
+    size_t *next = calloc(cp->count ? cp->count : 1, sizeof *next);
+    bool ok = pos && next;
+    for (size_t k = 0; ok && k < ix->shard_count; k++)
+        ok = (pos[k] = shard_by_name(cp, ix->shards[k])) >= 0;
+    for (size_t e = 0; ok && e < ix->count; e++) {
+        size_t s = (size_t)pos[ix->entries[e].shard];
+        const vf_st_tensor *t = vf_st_header_by_name(cp->headers[s], next[s]++);
+        ok = t && strcmp(t->name, ix->entries[e].tensor) == 0;
+        if (ok)
+            vf_acc_u64(sum, t->nbytes);
+    }
+    free(pos);
+    free(next);
+    return ok; /* every entry took a distinct tensor and the counts agree: all tensors were taken */
+}
+
 /* Every shard tensor is in the index under that shard; every index entry is in its shard. */
 static int cross_check_index(vf_checkpoint *cp, vf_error *err)
 {
     const vf_index *ix = &cp->index;
     uint64_t sum = 0;
-    for (size_t s = 0; s < cp->count; s++) {
+    bool matched = index_matches(cp, &sum);
+    if (!matched)
+        sum = 0;
+    for (size_t s = 0; !matched && s < cp->count; s++) {
         const vf_st_header *h = cp->headers[s];
         for (size_t i = 0; i < vf_st_header_count(h); i++) {
             const vf_st_tensor *t = vf_st_header_tensor(h, i);
@@ -171,7 +202,7 @@ static int cross_check_index(vf_checkpoint *cp, vf_error *err)
             vf_acc_u64(&sum, t->nbytes);
         }
     }
-    for (size_t e = 0; e < ix->count; e++) {
+    for (size_t e = 0; !matched && e < ix->count; e++) {
         long s = shard_by_name(cp, ix->shards[ix->entries[e].shard]);
         if (s < 0 || vf_st_header_find(cp->headers[s], ix->entries[e].tensor) < 0)
             return vf_error_set(err, VF_ERR_INDEX_MISMATCH, ix->shards[ix->entries[e].shard],
@@ -259,6 +290,22 @@ static int load_shard(vf_checkpoint *cp, const char *name, vf_error *err)
     int rc = vf_st_read_file(path, name, &h, err);
     free(path);
     return rc == VF_OK ? vf_cp_add_shard(cp, name, h, err) : rc;
+}
+
+/* Reads the shards names[0..n) in parallel and adds them in that order. */
+static int load_shards(vf_checkpoint *cp, const char *const *names, size_t n, vf_error *err)
+{
+    vf_st_header **hs = calloc(n ? n : 1, sizeof *hs);
+    if (!hs)
+        return vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
+    int rc = vf_st_read_files(cp->dir, names, n, hs, err);
+    for (size_t i = 0; i < n; i++) /* vf_cp_add_shard owns hs[i] from here, also on failure */
+        if (rc == VF_OK)
+            rc = vf_cp_add_shard(cp, names[i], hs[i], err);
+        else
+            vf_st_header_free(hs[i]);
+    free(hs);
+    return rc;
 }
 
 /* Reads the auxiliary JSON files that exist in the directory. */
@@ -352,15 +399,13 @@ static int load_directory_shards(vf_checkpoint *cp, vf_error *err)
         if (rc != VF_OK)
             return rc;
         cp->has_index = true;
-        for (size_t i = 0; rc == VF_OK && i < cp->index.shard_count; i++)
-            rc = load_shard(cp, cp->index.shards[i], err);
-        return rc;
+        return load_shards(cp, cp->index.shards, cp->index.shard_count, err);
     }
     char **names = NULL;
     size_t n = 0;
     int rc = list_shards(cp->dir, &names, &n, err);
-    for (size_t i = 0; rc == VF_OK && i < n; i++)
-        rc = load_shard(cp, names[i], err);
+    if (rc == VF_OK)
+        rc = load_shards(cp, (const char *const *)names, n, err);
     free_names(names, n);
     return rc;
 }

@@ -1,10 +1,10 @@
 /* vf_index.c - parser of model.safetensors.index.json: weight_map and metadata.total_size.
  * Shard names come from the file and are rejected unless they are plain file names. */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vf_internal.h"
+#include "vf_json.h"
 
 void vf_index_free(vf_index *ix)
 {
@@ -21,128 +21,294 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Collects the sorted unique shard names and points every entry at its shard. */
-static int collect_shards(vf_index *ix, const char **entry_shard, const char *file, vf_error *err)
+/* Parse state. Semantic errors are kept per stage and reported in the order of the checks: root
+ * object, weight_map object, metadata, weight_map entries (first in document order); any syntax
+ * error wins over all of them. */
+typedef struct ix_ctx {
+    vf_json j;
+    vf_index *ix;
+    const char *file;
+    const char **entry_shard; /* per entry: its shard name (interned for runs of equal names) */
+    size_t cap;
+    bool root_bad, seen_wm, wm_ok, seen_meta;
+    vf_error meta_err, entry_err; /* code VF_OK while none */
+    int nomem;
+} ix_ctx;
+
+static int ix_nomem(ix_ctx *c)
 {
+    c->nomem = VF_ERR_NOMEM;
+    return vf_error_set(c->j.err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
+}
+
+static char *ix_string(ix_ctx *c, const uint8_t *raw, size_t n, bool esc, bool *nul)
+{
+    char *dst = vf_arena_alloc(&c->ix->strings, n + 1);
+    *nul = false;
+    if (dst && esc)
+        vf_json_decode(raw, n, (uint8_t *)dst, nul);
+    else if (dst)
+        memcpy(dst, raw, n);
+    return dst;
+}
+
+static int parse_total(ix_ctx *c, unsigned depth)
+{
+    vf_json *j = &c->j;
+    vf_json_ws(j);
+    if (vf_json_word(j, "null", 4))
+        return VF_OK;
+    if (j->p >= j->end || *j->p != '{') {
+        if (!c->meta_err.code)
+            vf_error_set(&c->meta_err, VF_ERR_INDEX, c->file, "metadata", "\"metadata\" is not an object");
+        return vf_json_skip(j, depth);
+    }
+    j->p++;
+    if (vf_json_eat(j, '}'))
+        return VF_OK;
+    bool seen = false;
+    do {
+        const uint8_t *raw;
+        size_t n, klen;
+        bool esc;
+        char key[64];
+        int rc = vf_json_key(j, &raw, &n, &esc, key, sizeof key, &klen);
+        if (rc != VF_OK)
+            return rc;
+        if (klen != 10 || memcmp(key, "total_size", 10) != 0) {
+            if ((rc = vf_json_skip(j, depth + 1)) != VF_OK)
+                return rc;
+            continue;
+        }
+        vf_json_ws(j);
+        uint64_t v = 0;
+        bool ok = false;
+        if (vf_json_word(j, "null", 4))
+            ok = true;
+        else if (j->p < j->end && (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))) {
+            if ((rc = vf_json_number(j, &v, &ok)) != VF_OK)
+                return rc;
+            c->ix->total_size = v;
+            c->ix->has_total = ok;
+        } else if ((rc = vf_json_skip(j, depth + 1)) != VF_OK)
+            return rc;
+        if ((!ok || seen) && !c->meta_err.code)
+            vf_error_set(&c->meta_err, VF_ERR_INDEX, c->file, "metadata.total_size",
+                         seen ? "total_size appears more than once"
+                              : "total_size is not a non-negative integer <= 2^53");
+        seen = true;
+    } while (vf_json_eat(j, ','));
+    return vf_json_eat(j, '}') ? VF_OK : vf_json_fail(j);
+}
+
+static int add_entry(ix_ctx *c, const char *tensor, const char *shard)
+{
+    vf_index *ix = c->ix;
+    if (ix->count == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : (size_t)(c->j.end - c->j.base) / 24 + 16;
+        vf_index_entry *e = realloc(ix->entries, cap * sizeof *e);
+        if (e)
+            ix->entries = e;
+        const char **s = e ? realloc(c->entry_shard, cap * sizeof *s) : NULL;
+        if (!s)
+            return ix_nomem(c);
+        c->entry_shard = s;
+        c->cap = cap;
+    }
+    ix->entries[ix->count] = (vf_index_entry){tensor, 0};
+    c->entry_shard[ix->count++] = shard;
+    return VF_OK;
+}
+
+static int parse_weight_map(ix_ctx *c, unsigned depth)
+{
+    vf_json *j = &c->j;
+    j->p++; /* '{' */
+    if (vf_json_eat(j, '}'))
+        return VF_OK;
+    const uint8_t *last_raw = NULL;
+    size_t last_n = 0;
+    const char *last = NULL;
+    do {
+        const uint8_t *kraw, *vraw;
+        size_t kn, vn, klen;
+        bool kesc, vesc, nul = false, vnul = false;
+        char key[8];
+        int rc = vf_json_key(j, &kraw, &kn, &kesc, key, sizeof key, &klen);
+        if (rc != VF_OK)
+            return rc;
+        vf_json_ws(j);
+        bool record = !c->entry_err.code;
+        const char *tensor = record ? ix_string(c, kraw, kn, kesc, &nul) : NULL;
+        if (record && !tensor)
+            return ix_nomem(c);
+        if (j->p >= j->end || *j->p != '"') {
+            if (record)
+                vf_error_set(&c->entry_err, VF_ERR_INDEX, c->file, tensor, "weight_map value is not a string");
+            if ((rc = vf_json_skip(j, depth + 1)) != VF_OK)
+                return rc;
+            continue;
+        }
+        if ((rc = vf_json_string(j, &vraw, &vn, &vesc)) != VF_OK)
+            return rc;
+        if (!record)
+            continue;
+        const char *shard = last;
+        if (!last || vn != last_n || memcmp(vraw, last_raw, vn) != 0) {
+            if (!(shard = ix_string(c, vraw, vn, vesc, &vnul)))
+                return ix_nomem(c);
+            if (!vnul) {
+                last = shard;
+                last_raw = vraw;
+                last_n = vn;
+            }
+        }
+        if (nul)
+            vf_error_set(&c->entry_err, VF_ERR_INDEX, c->file, tensor, "tensor name contains U+0000");
+        else if (vnul || !vf_safe_file_name(shard))
+            vf_error_set(&c->entry_err, VF_ERR_UNSAFE_PATH, c->file, tensor,
+                         "shard file name \"%.200s\" is not a plain file name (absolute, path separator, "
+                         "U+0000 or ..)",
+                         shard);
+        else if ((rc = add_entry(c, tensor, shard)) != VF_OK)
+            return rc;
+    } while (vf_json_eat(j, ','));
+    return vf_json_eat(j, '}') ? VF_OK : vf_json_fail(j);
+}
+
+static int parse_doc(ix_ctx *c)
+{
+    vf_json *j = &c->j;
+    vf_json_ws(j);
+    if (j->p >= j->end || *j->p != '{') {
+        c->root_bad = true;
+        int rc = vf_json_skip(j, 0);
+        if (rc != VF_OK)
+            return rc;
+    } else {
+        j->p++;
+        if (!vf_json_eat(j, '}')) {
+            do {
+                const uint8_t *raw;
+                size_t n, klen;
+                bool esc;
+                char key[16];
+                int rc = vf_json_key(j, &raw, &n, &esc, key, sizeof key, &klen);
+                if (rc != VF_OK)
+                    return rc;
+                vf_json_ws(j);
+                bool wm = klen == 10 && memcmp(key, "weight_map", 10) == 0;
+                bool meta = klen == 8 && memcmp(key, "metadata", 8) == 0;
+                /* the first weight_map and metadata count (as a lookup would find them) */
+                if (wm && !c->seen_wm && j->p < j->end && *j->p == '{') {
+                    rc = parse_weight_map(c, 1);
+                    c->wm_ok = true;
+                } else if (meta && !c->seen_meta) {
+                    rc = parse_total(c, 1);
+                } else {
+                    rc = vf_json_skip(j, 1);
+                }
+                if (rc != VF_OK)
+                    return rc;
+                c->seen_wm |= wm;
+                c->seen_meta |= meta;
+            } while (vf_json_eat(j, ','));
+            if (!vf_json_eat(j, '}'))
+                return vf_json_fail(j);
+        }
+    }
+    vf_json_ws(j);
+    return j->p == j->end ? VF_OK : vf_json_fail(j);
+}
+
+/* Unique shard names, sorted; every entry pointed at its shard. Equal names are usually the same
+ * interned pointer in runs, so each run costs one lookup. */
+static int collect_shards(ix_ctx *c)
+{
+    vf_index *ix = c->ix;
     const char **names = malloc((ix->count ? ix->count : 1) * sizeof *names);
     if (!names)
-        return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
-    memcpy(names, entry_shard, ix->count * sizeof *names);
-    qsort(names, ix->count, sizeof *names, cmp_str);
+        return ix_nomem(c);
     size_t u = 0;
     for (size_t i = 0; i < ix->count; i++)
-        if (u == 0 || strcmp(names[u - 1], names[i]) != 0)
-            names[u++] = names[i];
+        if (u == 0 || names[u - 1] != c->entry_shard[i])
+            names[u++] = c->entry_shard[i];
+    qsort(names, u, sizeof *names, cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < u; i++)
+        if (k == 0 || strcmp(names[k - 1], names[i]) != 0)
+            names[k++] = names[i];
     ix->shards = names;
-    ix->shard_count = u;
+    ix->shard_count = k;
+    const char *prev = NULL;
+    uint32_t prev_at = 0;
     for (size_t i = 0; i < ix->count; i++) {
-        const char **hit = bsearch(&entry_shard[i], names, u, sizeof *names, cmp_str);
-        ix->entries[i].shard = (uint32_t)(hit - names);
+        if (c->entry_shard[i] != prev) {
+            const char **hit = bsearch(&c->entry_shard[i], names, k, sizeof *names, cmp_str);
+            prev = c->entry_shard[i];
+            prev_at = (uint32_t)(hit - names);
+        }
+        ix->entries[i].shard = prev_at;
     }
     return VF_OK;
 }
 
-static int parse_total(vf_index *ix, const cJSON *root, const char *file, vf_error *err)
+/* Sorts entries by tensor name (the usual file is already sorted: then nothing moves) and rejects
+ * a tensor named twice. */
+static int sort_entries(ix_ctx *c)
 {
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
-    if (!meta || cJSON_IsNull(meta))
-        return VF_OK;
-    if (!cJSON_IsObject(meta))
-        return vf_error_set(err, VF_ERR_INDEX, file, "metadata", "\"metadata\" is not an object");
-    const cJSON *total = cJSON_GetObjectItemCaseSensitive(meta, "total_size");
-    if (!total || cJSON_IsNull(total))
-        return VF_OK;
-    if (!vf_cjson_u64(total, &ix->total_size))
-        return vf_error_set(err, VF_ERR_INDEX, file, "metadata.total_size",
-                            "total_size is not a non-negative integer <= 2^53");
-    ix->has_total = true;
-    return VF_OK;
-}
-
-static int parse_weight_map(vf_index *ix, const cJSON *wm, const char **entry_shard, const char *file,
-                            vf_error *err)
-{
-    for (const cJSON *e = wm->child; e; e = e->next) {
-        if (!cJSON_IsString(e))
-            return vf_error_set(err, VF_ERR_INDEX, file, e->string, "weight_map value is not a string");
-        if (!vf_safe_file_name(e->valuestring))
-            return vf_error_set(err, VF_ERR_UNSAFE_PATH, file, e->string,
-                                "shard file name \"%.200s\" is not a plain file name (absolute, "
-                                "path separator or ..)",
-                                e->valuestring);
-        vf_index_entry *ent = &ix->entries[ix->count];
-        ent->tensor = vf_arena_strdup(&ix->strings, e->string);
-        entry_shard[ix->count] = vf_arena_strdup(&ix->strings, e->valuestring);
-        if (!ent->tensor || !entry_shard[ix->count])
-            return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
-        ix->count++;
-    }
-    return VF_OK;
-}
-
-static int sort_entries(vf_index *ix, const char *file, vf_error *err)
-{
-    uint32_t *order = malloc((ix->count ? ix->count : 1) * sizeof *order);
-    vf_index_entry *sorted = malloc((ix->count ? ix->count : 1) * sizeof *sorted);
-    if (!order || !sorted) {
+    vf_index *ix = c->ix;
+    bool sorted = true;
+    for (size_t i = 1; i < ix->count && sorted; i++)
+        sorted = strcmp(ix->entries[i - 1].tensor, ix->entries[i].tensor) < 0;
+    if (!sorted) {
+        uint32_t *order = malloc((ix->count ? ix->count : 1) * sizeof *order);
+        vf_index_entry *tmp = malloc((ix->count ? ix->count : 1) * sizeof *tmp);
+        if (!order || !tmp) {
+            free(order);
+            free(tmp);
+            return ix_nomem(c);
+        }
+        for (size_t i = 0; i < ix->count; i++)
+            order[i] = (uint32_t)i;
+        vf_sort_u32_by_name(order, ix->count, ix->entries, sizeof *ix->entries,
+                            offsetof(vf_index_entry, tensor));
+        for (size_t i = 0; i < ix->count; i++)
+            tmp[i] = ix->entries[order[i]];
         free(order);
-        free(sorted);
-        return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
+        free(ix->entries);
+        ix->entries = tmp;
+        for (size_t i = 1; i < ix->count; i++)
+            if (strcmp(tmp[i - 1].tensor, tmp[i].tensor) == 0)
+                return vf_error_set(c->j.err, VF_ERR_DUPLICATE, c->file, tmp[i].tensor,
+                                    "weight_map names the tensor more than once");
     }
-    for (size_t i = 0; i < ix->count; i++)
-        order[i] = (uint32_t)i;
-    vf_sort_u32_by_name(order, ix->count, ix->entries, sizeof *ix->entries,
-                        offsetof(vf_index_entry, tensor));
-    for (size_t i = 0; i < ix->count; i++)
-        sorted[i] = ix->entries[order[i]];
-    free(order);
-    free(ix->entries);
-    ix->entries = sorted;
-    for (size_t i = 1; i < ix->count; i++)
-        if (strcmp(sorted[i - 1].tensor, sorted[i].tensor) == 0)
-            return vf_error_set(err, VF_ERR_DUPLICATE, file, sorted[i].tensor,
-                                "weight_map names the tensor more than once");
     return VF_OK;
-}
-
-static int parse_root(vf_index *ix, const cJSON *root, const char *file, vf_error *err)
-{
-    if (!cJSON_IsObject(root))
-        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "index is not a JSON object");
-    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    if (!cJSON_IsObject(wm))
-        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "index has no \"weight_map\" object");
-    int rc = parse_total(ix, root, file, err);
-    if (rc != VF_OK)
-        return rc;
-    size_t n = (size_t)cJSON_GetArraySize(wm);
-    if (n > UINT32_MAX)
-        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "weight_map is too large");
-    ix->entries = calloc(n ? n : 1, sizeof *ix->entries);
-    const char **entry_shard = calloc(n ? n : 1, sizeof *entry_shard);
-    rc = ix->entries && entry_shard ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
-    if (rc == VF_OK)
-        rc = parse_weight_map(ix, wm, entry_shard, file, err);
-    if (rc == VF_OK)
-        rc = collect_shards(ix, entry_shard, file, err);
-    free(entry_shard);
-    if (rc == VF_OK)
-        rc = sort_entries(ix, file, err);
-    return rc;
 }
 
 int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
 {
     memset(out, 0, sizeof *out);
-    vf_arena_init(&out->strings, len + 64);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)json, len, &end, 0);
-    if (!root) {
-        size_t at = end ? (size_t)(end - (const char *)json) : 0;
-        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "not valid JSON (near byte %zu)", at);
+    vf_arena_init(&out->strings, len / 2 + 64);
+    ix_ctx c = {.j = {json, json, json + len, file, "index", VF_ERR_INDEX, err, false}, .ix = out,
+                .file = file};
+    int rc = parse_doc(&c);
+    if (rc == VF_OK && c.nomem)
+        rc = c.nomem;
+    if (rc == VF_OK && c.root_bad)
+        rc = vf_error_set(err, VF_ERR_INDEX, file, NULL, "index is not a JSON object");
+    if (rc == VF_OK && !c.wm_ok)
+        rc = vf_error_set(err, VF_ERR_INDEX, file, NULL, "index has no \"weight_map\" object");
+    if (rc == VF_OK && (c.meta_err.code || c.entry_err.code)) {
+        if (err)
+            *err = c.meta_err.code ? c.meta_err : c.entry_err;
+        rc = c.meta_err.code ? c.meta_err.code : c.entry_err.code;
     }
-    int rc = parse_root(out, root, file, err);
-    cJSON_Delete(root);
+    if (rc == VF_OK)
+        rc = collect_shards(&c);
+    if (rc == VF_OK)
+        rc = sort_entries(&c);
+    free(c.entry_shard);
     if (rc != VF_OK)
         vf_index_free(out);
     return rc;

@@ -34,6 +34,13 @@ int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *si
 /* pread loop: reads up to len bytes at off; *got < len only at end of file. */
 int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const char *display,
                vf_error *err);
+/* The i-th tensor of h in name order, or NULL when i >= its count. */
+const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
+/* Reads the headers of the n files DIR/names[i] (named names[i] in errors) on up to one thread per
+ * CPU. On success out[i] holds file i's header. On failure every out[i] is NULL and err holds the
+ * error of the lowest-index file that failed: the error a sequential loop would report. */
+int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
+                     vf_error *err);
 /* Reads a whole small file (at most max bytes, else VF_ERR_UNSUPPORTED); caller frees *data. */
 int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
                        vf_error *err);

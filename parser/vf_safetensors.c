@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "vf_internal.h"
+#include "vf_json.h"
 #include "vramfit/vf_checked.h"
 
 #define VF_MAX_JSON_INT 9007199254740992.0 /* 2^53: larger doubles are not exact integers */
@@ -71,6 +74,11 @@ static size_t utf8_invalid_at(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        uint64_t w;
+        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & UINT64_C(0x8080808080808080)) == 0)) {
+            i += 8; /* eight ASCII bytes */
+            continue;
+        }
         uint8_t c = s[i];
         if (c < 0x80) {
             i++;
@@ -143,13 +151,11 @@ static const char *shape_text(const uint64_t *shape, uint32_t ndim, char *buf, s
  * it and only checks syntax for the rest of the document. Semantic checks run per entry in a fixed
  * order whatever the order of its members. Duplicate members inside an entry are rejected. */
 
-#define VF_JSON_MAX_DEPTH 1000 /* as cJSON's CJSON_NESTING_LIMIT */
-
 typedef struct parse_ctx {
+    vf_json j; /* the cursor */
     const char *file;
     vf_error *err;
     vf_st_header *h;
-    const uint8_t *base, *p, *end;
     int sem;                   /* first semantic error, VF_OK while none */
     size_t tensor_cap, tensor_hint, meta_cap;
     size_t shape_used, shape_cap;
@@ -163,7 +169,7 @@ static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt
 /* Records a semantic error unless one is already recorded; returns the first one. */
 static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt, ...)
 {
-    if (c->sem != VF_OK)
+    if (c->sem != VF_OK || c->j.failed)
         return c->sem;
     va_list ap;
     va_start(ap, fmt);
@@ -173,14 +179,6 @@ static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt
     return code;
 }
 
-/* A syntax error: always recorded (it overrides a semantic error), always fatal. */
-static int syntax_error(parse_ctx *c)
-{
-    size_t at = (size_t)(c->p - c->base);
-    c->sem = VF_ERR_JSON;
-    return vf_error_set(c->err, VF_ERR_JSON, c->file, NULL, "header is not valid JSON (near byte %zu)",
-                        at);
-}
 
 static int nomem(parse_ctx *c)
 {
@@ -188,330 +186,15 @@ static int nomem(parse_ctx *c)
     return vf_error_set(c->err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
 }
 
-static void skip_ws(parse_ctx *c)
-{
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
-        c->p++;
-}
 
-/* Consumes `ch` after optional whitespace; false (nothing consumed but whitespace) otherwise. */
-static bool eat(parse_ctx *c, uint8_t ch)
-{
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ch) {
-        c->p++;
-        return true;
-    }
-    return false;
-}
 
-static int hex4(const uint8_t *s, uint32_t *out)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        uint8_t ch = s[i];
-        uint32_t d = ch >= '0' && ch <= '9'   ? (uint32_t)(ch - '0')
-                     : ch >= 'a' && ch <= 'f' ? (uint32_t)(ch - 'a' + 10)
-                     : ch >= 'A' && ch <= 'F' ? (uint32_t)(ch - 'A' + 10)
-                                              : 16u;
-        if (d == 16)
-            return -1;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return 0;
-}
 
-/* A JSON string; c->p is on the opening quote. On success *s and *n give the raw bytes between the
- * quotes, *escaped tells whether they hold escapes, and c->p is past the closing quote. Escapes are
- * validated here (\uXXXX surrogates must pair); the bytes are already known to be valid UTF-8. */
-static int scan_string(parse_ctx *c, const uint8_t **s, size_t *n, bool *escaped)
-{
-    const uint8_t *p = c->p + 1, *end = c->end;
-    bool esc = false;
-    *s = p;
-    for (;;) {
-        while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
-            p++;
-        if (p >= end || *p < 0x20) {
-            c->p = p;
-            return syntax_error(c);
-        }
-        if (*p == '"')
-            break;
-        esc = true;
-        if (end - p < 2) {
-            c->p = p;
-            return syntax_error(c);
-        }
-        uint8_t e = p[1];
-        if (e == 'u') {
-            uint32_t u, lo;
-            if (end - p < 6 || hex4(p + 2, &u) != 0) {
-                c->p = p;
-                return syntax_error(c);
-            }
-            p += 6;
-            if (u >= 0xDC00 && u <= 0xDFFF) {
-                c->p = p - 6;
-                return syntax_error(c);
-            }
-            if (u >= 0xD800 && u <= 0xDBFF) {
-                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) != 0 || lo < 0xDC00 ||
-                    lo > 0xDFFF) {
-                    c->p = p - 6;
-                    return syntax_error(c);
-                }
-                p += 6;
-            }
-        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
-                   e == 't') {
-            p += 2;
-        } else {
-            c->p = p;
-            return syntax_error(c);
-        }
-    }
-    *n = (size_t)(p - *s);
-    *escaped = esc;
-    c->p = p + 1;
-    return VF_OK;
-}
 
-static size_t put_utf8(uint8_t *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | cp >> 6);
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | cp >> 12);
-        o[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | cp >> 18);
-    o[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
-    o[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
-/* Decodes the raw bytes of a string validated by scan_string into out (at least n + 1 bytes; escapes
- * never expand). Returns the decoded length; out is NUL-terminated; *has_nul reports a U+0000. */
-static size_t decode_string(const uint8_t *s, size_t n, uint8_t *out, bool *has_nul)
-{
-    size_t o = 0;
-    *has_nul = false;
-    for (size_t i = 0; i < n;) {
-        if (s[i] != '\\') {
-            out[o++] = s[i++];
-            continue;
-        }
-        uint8_t e = s[i + 1];
-        if (e != 'u') {
-            out[o++] = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
-            i += 2;
-            continue;
-        }
-        uint32_t u = 0, lo = 0;
-        hex4(s + i + 2, &u);
-        i += 6;
-        if (u >= 0xD800 && u <= 0xDBFF) {
-            hex4(s + i + 2, &lo);
-            i += 6;
-            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-        }
-        *has_nul |= u == 0;
-        o += put_utf8(out + o, u);
-    }
-    out[o] = '\0';
-    return o;
-}
 
-/* A JSON number at c->p. *ok tells whether it is an exact integer in [0, 2^53] (value in *val):
- * decided on the decimal text, never through a double, so 9007199254740993 is not taken for 2^53
- * and 1.0, 1e3 or -0 are the integers they denote. */
-static int scan_number(parse_ctx *c, uint64_t *val, bool *ok)
-{
-    const uint8_t *p = c->p, *end = c->end;
-    bool neg = p < end && *p == '-';
-    p += neg;
-    const uint8_t *i0 = p;
-    if (p >= end || *p < '0' || *p > '9') {
-        c->p = p;
-        return syntax_error(c);
-    }
-    if (*p == '0')
-        p++;
-    else
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    const uint8_t *i1 = p, *f0 = p, *f1 = p;
-    if (p < end && *p == '.') {
-        f0 = ++p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        f1 = p;
-        if (f1 == f0) {
-            c->p = p;
-            return syntax_error(c);
-        }
-    }
-    long exp = 0;
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        bool eneg = p < end && (*p == '-' || *p == '+') ? *p++ == '-' : false;
-        const uint8_t *e0 = p;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (exp < 1000000)
-                exp = exp * 10 + (*p - '0');
-            p++;
-        }
-        if (p == e0) {
-            c->p = p;
-            return syntax_error(c);
-        }
-        exp = eneg ? -exp : exp;
-    }
-    c->p = p;
-    *ok = false;
-    if (!neg && f0 == f1 && exp == 0 && i1 - i0 <= 16) { /* the common case: a plain integer */
-        uint64_t v = 0;
-        for (const uint8_t *q = i0; q < i1; q++)
-            v = v * 10 + (uint64_t)(*q - '0');
-        *ok = v <= (UINT64_C(1) << 53);
-        *val = v;
-        return VF_OK;
-    }
-    /* digits D = int digits then fraction digits; value = D x 10^(exp - fraction length) */
-    char d[48];
-    size_t nd = 0;
-    long k = exp - (long)(f1 - f0);
-    bool too_long = false;
-    for (const uint8_t *q = i0; q < f1; q++) {
-        if (q == i1) {
-            q = f0 - 1; /* skip the '.' */
-            continue;
-        }
-        if (nd == 0 && *q == '0')
-            continue; /* leading zeros */
-        if (nd < sizeof d)
-            d[nd++] = (char)*q;
-        else if (*q != '0')
-            too_long = true;
-        else
-            k++; /* a trailing zero beyond the buffer: fold it into the exponent */
-    }
-    while (nd > 0 && d[nd - 1] == '0') {
-        nd--;
-        k++;
-    }
-    if (nd == 0) { /* zero, whatever its sign or exponent */
-        *val = 0;
-        *ok = true;
-        return VF_OK;
-    }
-    if (neg || too_long || k < 0 || (long)nd + k > 16)
-        return VF_OK;
-    uint64_t v = 0;
-    for (size_t i = 0; i < nd; i++)
-        v = v * 10 + (uint64_t)(d[i] - '0');
-    for (long i = 0; i < k; i++)
-        v *= 10;
-    *ok = v <= (UINT64_C(1) << 53);
-    *val = v;
-    return VF_OK;
-}
 
-static bool eat_word(parse_ctx *c, const char *w, size_t n)
-{
-    if ((size_t)(c->end - c->p) < n || memcmp(c->p, w, n) != 0)
-        return false;
-    c->p += n;
-    return true;
-}
 
-/* Validates and skips one JSON value at c->p (after whitespace). */
-static int skip_value(parse_ctx *c, unsigned depth)
-{
-    skip_ws(c);
-    if (c->p >= c->end)
-        return syntax_error(c);
-    const uint8_t *s;
-    size_t n;
-    bool esc, ok;
-    uint64_t v;
-    switch (*c->p) {
-    case '"':
-        return scan_string(c, &s, &n, &esc);
-    case '{':
-    case '[': {
-        bool obj = *c->p == '{';
-        uint8_t close = obj ? '}' : ']';
-        if (depth >= VF_JSON_MAX_DEPTH)
-            return syntax_error(c);
-        c->p++;
-        if (eat(c, close))
-            return VF_OK;
-        do {
-            if (obj) {
-                skip_ws(c);
-                if (c->p >= c->end || *c->p != '"')
-                    return syntax_error(c);
-                int rc = scan_string(c, &s, &n, &esc);
-                if (rc != VF_OK)
-                    return rc;
-                if (!eat(c, ':'))
-                    return syntax_error(c);
-            }
-            int rc = skip_value(c, depth + 1);
-            if (rc != VF_OK)
-                return rc;
-        } while (eat(c, ','));
-        return eat(c, close) ? VF_OK : syntax_error(c);
-    }
-    case 't':
-        return eat_word(c, "true", 4) ? VF_OK : syntax_error(c);
-    case 'f':
-        return eat_word(c, "false", 5) ? VF_OK : syntax_error(c);
-    case 'n':
-        return eat_word(c, "null", 4) ? VF_OK : syntax_error(c);
-    default:
-        return scan_number(c, &v, &ok);
-    }
-}
 
-/* Reads an object member's key (c->p after whitespace on '"' expected) and the ':' after it. The
- * key's bytes are decoded into buf (cap bytes) when they fit; *klen is the decoded length, or
- * SIZE_MAX when the key did not fit (it then matches no known key). */
-static int member_key(parse_ctx *c, const uint8_t **raw, size_t *raw_len, bool *escaped, char *buf,
-                      size_t cap, size_t *klen)
-{
-    skip_ws(c);
-    if (c->p >= c->end || *c->p != '"')
-        return syntax_error(c);
-    int rc = scan_string(c, raw, raw_len, escaped);
-    if (rc != VF_OK)
-        return rc;
-    if (!eat(c, ':'))
-        return syntax_error(c);
-    *klen = SIZE_MAX;
-    if (*raw_len < cap) {
-        bool nul;
-        *klen = *escaped ? decode_string(*raw, *raw_len, (uint8_t *)buf, &nul) : *raw_len;
-        if (!*escaped) {
-            memcpy(buf, *raw, *raw_len);
-            buf[*raw_len] = '\0';
-        }
-    }
-    return VF_OK;
-}
 
 /* A string for the header's tables, decoded into the names arena. */
 static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, const char **out,
@@ -522,7 +205,7 @@ static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, co
         return nomem(c);
     *has_nul = false;
     if (escaped)
-        decode_string(s, n, dst, has_nul);
+        vf_json_decode(s, n, dst, has_nul);
     else
         memcpy(dst, s, n);
     *out = (const char *)dst;
@@ -565,17 +248,17 @@ static int parse_shape_array(parse_ctx *c, entry_fields *f, unsigned depth)
     f->shape = 1;
     f->shape_at = c->shape_used;
     uint64_t numel = 1;
-    if (eat(c, ']'))
+    if (vf_json_eat(&c->j, ']'))
         return VF_OK;
     do {
-        skip_ws(c);
+        vf_json_ws(&c->j);
         int rc;
         uint64_t d = 0;
         bool ok = false;
-        if (c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9')))
-            rc = scan_number(c, &d, &ok);
+        if (c->j.p < c->j.end && (*c->j.p == '-' || (*c->j.p >= '0' && *c->j.p <= '9')))
+            rc = vf_json_number(&c->j, &d, &ok);
         else
-            rc = skip_value(c, depth + 1);
+            rc = vf_json_skip(&c->j, depth + 1);
         if (rc != VF_OK)
             return rc;
         if (!ok && f->bad_dim < 0)
@@ -584,22 +267,22 @@ static int parse_shape_array(parse_ctx *c, entry_fields *f, unsigned depth)
         if (c->sem == VF_OK && (rc = push_dim(c, d)) != VF_OK)
             return rc;
         f->overflow |= vf_mul_u64_overflow(&numel, numel, d);
-    } while (eat(c, ','));
-    return eat(c, ']') ? VF_OK : syntax_error(c);
+    } while (vf_json_eat(&c->j, ','));
+    return vf_json_eat(&c->j, ']') ? VF_OK : vf_json_fail(&c->j);
 }
 
 static int parse_offsets_array(parse_ctx *c, entry_fields *f, unsigned depth)
 {
     size_t count = 0;
     bool ok_all = true;
-    if (!eat(c, ']')) {
+    if (!vf_json_eat(&c->j, ']')) {
         do {
-            skip_ws(c);
+            vf_json_ws(&c->j);
             uint64_t v = 0;
             bool ok = false;
-            int rc = c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
-                         ? scan_number(c, &v, &ok)
-                         : skip_value(c, depth + 1);
+            int rc = c->j.p < c->j.end && (*c->j.p == '-' || (*c->j.p >= '0' && *c->j.p <= '9'))
+                         ? vf_json_number(&c->j, &v, &ok)
+                         : vf_json_skip(&c->j, depth + 1);
             if (rc != VF_OK)
                 return rc;
             if (count == 0)
@@ -608,9 +291,9 @@ static int parse_offsets_array(parse_ctx *c, entry_fields *f, unsigned depth)
                 f->end = v;
             ok_all &= ok;
             count++;
-        } while (eat(c, ','));
-        if (!eat(c, ']'))
-            return syntax_error(c);
+        } while (vf_json_eat(&c->j, ','));
+        if (!vf_json_eat(&c->j, ']'))
+            return vf_json_fail(&c->j);
     }
     f->offsets = count == 2;
     f->offsets_ok = ok_all;
@@ -626,7 +309,7 @@ static int parse_entry_member(parse_ctx *c, entry_fields *f, const char *name, u
     size_t raw_len, klen;
     bool esc;
     char key[128];
-    int rc = member_key(c, &raw, &raw_len, &esc, key, sizeof key, &klen);
+    int rc = vf_json_key(&c->j, &raw, &raw_len, &esc, key, sizeof key, &klen);
     if (rc != VF_OK)
         return rc;
     unsigned bit = klen == 5 && memcmp(key, "dtype", 5) == 0          ? F_DTYPE
@@ -636,14 +319,14 @@ static int parse_entry_member(parse_ctx *c, entry_fields *f, const char *name, u
     if (bit & f->seen)
         entry_error(c, VF_ERR_HEADER, name, "member \"%s\" appears more than once in the entry", key);
     f->seen |= bit;
-    skip_ws(c);
-    uint8_t first = c->p < c->end ? *c->p : 0;
+    vf_json_ws(&c->j);
+    uint8_t first = c->j.p < c->j.end ? *c->j.p : 0;
     if (bit == F_DTYPE && first == '"') {
-        rc = scan_string(c, &raw, &raw_len, &esc);
+        rc = vf_json_string(&c->j, &raw, &raw_len, &esc);
         f->dtype = 1;
         if (rc == VF_OK && raw_len < sizeof f->dtype_name) {
             bool nul = false;
-            f->dtype_len = esc ? decode_string(raw, raw_len, (uint8_t *)f->dtype_name, &nul) : raw_len;
+            f->dtype_len = esc ? vf_json_decode(raw, raw_len, (uint8_t *)f->dtype_name, &nul) : raw_len;
             if (!esc) {
                 memcpy(f->dtype_name, raw, raw_len);
                 f->dtype_name[raw_len] = '\0';
@@ -656,18 +339,18 @@ static int parse_entry_member(parse_ctx *c, entry_fields *f, const char *name, u
         return rc;
     }
     if (bit == F_SHAPE && first == '[') {
-        c->p++;
+        c->j.p++;
         return parse_shape_array(c, f, depth + 1);
     }
     if (bit == F_OFFSETS && first == '[') {
-        c->p++;
+        c->j.p++;
         return parse_offsets_array(c, f, depth + 1);
     }
     if (bit == F_DTYPE)
         f->dtype = 2;
     else if (bit == F_SHAPE)
         f->shape = 2;
-    return skip_value(c, depth + 1);
+    return vf_json_skip(&c->j, depth + 1);
 }
 
 /* Checks that the span holds exactly numel x dtype size bytes. */
@@ -759,7 +442,7 @@ static vf_st_tensor *new_tensor(parse_ctx *c)
     return t;
 }
 
-/* A tensor entry: the member value of `name` (raw bytes), c->p on its first byte. */
+/* A tensor entry: the member value of `name` (raw bytes), c->j.p on its first byte. */
 static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool esc, unsigned depth)
 {
     const char *name = NULL;
@@ -772,24 +455,24 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
         if (nul)
             entry_error(c, VF_ERR_HEADER, name, "tensor name contains U+0000");
     }
-    skip_ws(c);
-    if (c->p >= c->end || *c->p != '{') {
+    vf_json_ws(&c->j);
+    if (c->j.p >= c->j.end || *c->j.p != '{') {
         entry_error(c, VF_ERR_HEADER, name, "entry is not an object");
-        return skip_value(c, depth);
+        return vf_json_skip(&c->j, depth);
     }
     if (depth >= VF_JSON_MAX_DEPTH)
-        return syntax_error(c);
-    c->p++;
+        return vf_json_fail(&c->j);
+    c->j.p++;
     entry_fields f = {0};
     f.bad_dim = -1;
-    if (!eat(c, '}')) {
+    if (!vf_json_eat(&c->j, '}')) {
         do {
             int rc = parse_entry_member(c, &f, name, depth + 1);
             if (rc != VF_OK)
                 return rc;
-        } while (eat(c, ','));
-        if (!eat(c, '}'))
-            return syntax_error(c);
+        } while (vf_json_eat(&c->j, ','));
+        if (!vf_json_eat(&c->j, '}'))
+            return vf_json_fail(&c->j);
     }
     if (c->sem == VF_OK && (t = new_tensor(c)) != NULL) {
         t->name = name;
@@ -801,40 +484,40 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
 static int parse_metadata(parse_ctx *c, unsigned depth)
 {
     vf_st_header *h = c->h;
-    skip_ws(c);
-    if (eat_word(c, "null", 4))
+    vf_json_ws(&c->j);
+    if (vf_json_word(&c->j, "null", 4))
         return VF_OK;
-    if (c->p >= c->end || *c->p != '{') {
+    if (c->j.p >= c->j.end || *c->j.p != '{') {
         entry_error(c, VF_ERR_METADATA, "__metadata__", "__metadata__ is not an object");
-        return skip_value(c, depth);
+        return vf_json_skip(&c->j, depth);
     }
     if (h->meta) /* a second object */
         entry_error(c, VF_ERR_METADATA, "__metadata__", "__metadata__ appears more than once");
     if (c->sem == VF_OK && !(h->meta = calloc(1, sizeof *h->meta)))
         return nomem(c);
     c->meta_cap = 1;
-    c->p++;
-    if (eat(c, '}'))
+    c->j.p++;
+    if (vf_json_eat(&c->j, '}'))
         return VF_OK;
     do {
         const uint8_t *kraw, *vraw;
         size_t klen_raw, vlen, klen;
         bool kesc, vesc, nul1 = false, nul2 = false;
         char key[72];
-        int rc = member_key(c, &kraw, &klen_raw, &kesc, key, sizeof key, &klen);
+        int rc = vf_json_key(&c->j, &kraw, &klen_raw, &kesc, key, sizeof key, &klen);
         if (rc != VF_OK)
             return rc;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != '"') {
+        vf_json_ws(&c->j);
+        if (c->j.p >= c->j.end || *c->j.p != '"') {
             if (klen == SIZE_MAX)
                 memcpy(key, kraw, sizeof key - 1), key[sizeof key - 1] = '\0';
             entry_error(c, VF_ERR_METADATA, "__metadata__", "value of key \"%.64s\" is not a string", key);
-            rc = skip_value(c, depth + 1);
+            rc = vf_json_skip(&c->j, depth + 1);
             if (rc != VF_OK)
                 return rc;
             continue;
         }
-        if ((rc = scan_string(c, &vraw, &vlen, &vesc)) != VF_OK)
+        if ((rc = vf_json_string(&c->j, &vraw, &vlen, &vesc)) != VF_OK)
             return rc;
         if (c->sem != VF_OK)
             continue;
@@ -852,47 +535,47 @@ static int parse_metadata(parse_ctx *c, unsigned depth)
         if (nul1 || nul2)
             entry_error(c, VF_ERR_METADATA, "__metadata__", "key or value \"%.64s\" contains U+0000",
                         md->key);
-    } while (eat(c, ','));
-    return eat(c, '}') ? VF_OK : syntax_error(c);
+    } while (vf_json_eat(&c->j, ','));
+    return vf_json_eat(&c->j, '}') ? VF_OK : vf_json_fail(&c->j);
 }
 
 /* The whole header: syntax errors returned at once, else the first semantic error (c->sem). */
 static int parse_document(parse_ctx *c)
 {
-    skip_ws(c);
-    if (c->p >= c->end)
-        return syntax_error(c);
-    if (*c->p != '{') {
+    vf_json_ws(&c->j);
+    if (c->j.p >= c->j.end)
+        return vf_json_fail(&c->j);
+    if (*c->j.p != '{') {
         entry_error(c, VF_ERR_HEADER, NULL, "header is not a JSON object");
-        int rc = skip_value(c, 0);
+        int rc = vf_json_skip(&c->j, 0);
         if (rc != VF_OK)
             return rc;
     } else {
-        c->p++;
-        if (!eat(c, '}')) {
+        c->j.p++;
+        if (!vf_json_eat(&c->j, '}')) {
             do {
                 const uint8_t *raw;
                 size_t raw_len, klen;
                 bool esc;
                 char key[128];
-                int rc = member_key(c, &raw, &raw_len, &esc, key, sizeof key, &klen);
+                int rc = vf_json_key(&c->j, &raw, &raw_len, &esc, key, sizeof key, &klen);
                 if (rc != VF_OK)
                     return rc;
                 if (klen == 12 && memcmp(key, "__metadata__", 12) == 0)
                     rc = parse_metadata(c, 1);
                 else
                     rc = parse_entry(c, raw, raw_len, esc, 1);
-                if (rc != VF_OK && c->sem == VF_ERR_JSON)
+                if (rc != VF_OK && c->j.failed)
                     return rc;
                 if (rc == VF_ERR_NOMEM)
                     return rc;
-            } while (eat(c, ','));
-            if (!eat(c, '}'))
-                return syntax_error(c);
+            } while (vf_json_eat(&c->j, ','));
+            if (!vf_json_eat(&c->j, '}'))
+                return vf_json_fail(&c->j);
         }
     }
-    skip_ws(c);
-    if (c->p != c->end) {
+    vf_json_ws(&c->j);
+    if (c->j.p != c->j.end) {
         c->sem = VF_ERR_JSON;
         return vf_error_set(c->err, VF_ERR_JSON, c->file, NULL,
                             "header has trailing bytes after the JSON object");
@@ -943,8 +626,13 @@ static int index_names(parse_ctx *c)
     h->by_name = malloc((h->count ? h->count : 1) * sizeof *h->by_name);
     if (!h->by_name)
         return nomem(c);
-    for (size_t i = 0; i < h->count; i++)
+    bool sorted = true; /* writers usually order tensors by name: then one pass proves uniqueness */
+    for (size_t i = 0; i < h->count; i++) {
         h->by_name[i] = (uint32_t)i;
+        sorted = sorted && (i == 0 || strcmp(h->tensors[i - 1].name, h->tensors[i].name) < 0);
+    }
+    if (sorted)
+        return VF_OK;
     vf_sort_u32_by_name(h->by_name, h->count, h->tensors, sizeof *h->tensors,
                         offsetof(vf_st_tensor, name));
     for (size_t i = 1; i < h->count; i++) {
@@ -990,8 +678,8 @@ static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char 
     vf_arena_init(&h->names, len / 2 + 64);
     /* An entry takes at least 48 bytes of text, so this capacity is rarely outgrown; pages of it
      * that are never written are never resident. Fewer than 2^32 tensors fit in 10^8 bytes. */
-    parse_ctx c = {.file = file, .err = err, .h = h, .base = raw, .p = raw, .end = raw + len,
-                   .tensor_hint = len / 48 + 16};
+    parse_ctx c = {.j = {raw, raw, raw + len, file, "header", VF_ERR_JSON, err, false},
+                   .file = file, .err = err, .h = h, .tensor_hint = len / 48 + 16};
     int rc;
     size_t bad = utf8_invalid_at(raw, len);
     if (bad != len)
@@ -1072,6 +760,96 @@ int vf_st_read_file(const char *path, const char *display, vf_st_header **out, v
     return parse_owned(json, (size_t)n, file_size, name, out, err); /* takes the buffer */
 }
 
+/* ---- many files in parallel -------------------------------------------------------------------- */
+
+#define VF_READ_THREADS_MAX 8
+
+typedef struct read_job {
+    const char *dir;
+    const char *const *names;
+    size_t n;
+    vf_st_header **out;
+    atomic_size_t next;   /* next file index to take */
+    atomic_size_t failed; /* lowest failing index so far, n when none */
+} read_job;
+
+typedef struct read_worker {
+    read_job *job;
+    size_t failed; /* lowest index this worker saw fail, job->n when none */
+    vf_error err;  /* its error */
+} read_worker;
+
+/* Parses files in index order as they come; skips those above an already known failure (a
+ * sequential loop would not have reached them), so the error kept is the lowest-index one. */
+static void *read_worker_run(void *arg)
+{
+    read_worker *w = arg;
+    read_job *j = w->job;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
+        if (i > atomic_load(&j->failed))
+            break;
+        size_t dl = strlen(j->dir), nl = strlen(j->names[i]);
+        char *path = malloc(dl + nl + 2);
+        vf_error e;
+        int rc = VF_OK;
+        if (!path) {
+            rc = vf_error_set(&e, VF_ERR_NOMEM, j->names[i], NULL, "out of memory");
+        } else {
+            memcpy(path, j->dir, dl);
+            path[dl] = '/';
+            memcpy(path + dl + 1, j->names[i], nl + 1);
+            rc = vf_st_read_file(path, j->names[i], &j->out[i], &e);
+            free(path);
+        }
+        if (rc != VF_OK && i < w->failed) {
+            w->failed = i;
+            w->err = e;
+            for (size_t cur = atomic_load(&j->failed); i < cur;)
+                if (atomic_compare_exchange_weak(&j->failed, &cur, i))
+                    break;
+        }
+    }
+    return NULL;
+}
+
+int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
+                     vf_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    read_job job = {.dir = dir, .names = names, .n = n, .out = out};
+    atomic_init(&job.next, 0);
+    atomic_init(&job.failed, n);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t threads = cpus < 1 ? 1 : cpus > VF_READ_THREADS_MAX ? VF_READ_THREADS_MAX : (size_t)cpus;
+    if (threads > n / 4) /* small checkpoints: threads cost more than they save */
+        threads = n / 4 ? n / 4 : 1;
+    read_worker workers[VF_READ_THREADS_MAX];
+    pthread_t tids[VF_READ_THREADS_MAX];
+    size_t started = 1;
+    for (size_t t = 0; t < threads; t++)
+        workers[t] = (read_worker){.job = &job, .failed = n};
+    for (; started < threads; started++) /* worker 0 runs on the calling thread */
+        if (pthread_create(&tids[started], NULL, read_worker_run, &workers[started]) != 0)
+            break;
+    read_worker_run(&workers[0]);
+    for (size_t t = 1; t < started; t++)
+        pthread_join(tids[t], NULL);
+    size_t worst = 0;
+    for (size_t t = 1; t < started; t++)
+        if (workers[t].failed < workers[worst].failed)
+            worst = t;
+    if (workers[worst].failed == n)
+        return VF_OK;
+    if (err)
+        *err = workers[worst].err;
+    for (size_t i = 0; i < n; i++) {
+        vf_st_header_free(out[i]);
+        out[i] = NULL;
+    }
+    return workers[worst].err.code;
+}
+
 /* ---- accessors --------------------------------------------------------------------------------- */
 
 void vf_st_header_free(vf_st_header *h)
@@ -1111,6 +889,11 @@ long vf_st_header_find(const vf_st_header *h, const char *name)
             hi = mid;
     }
     return -1;
+}
+
+const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i)
+{
+    return i < h->count ? &h->tensors[h->by_name[i]] : NULL;
 }
 
 size_t vf_st_header_meta_count(const vf_st_header *h)

@@ -1,7 +1,9 @@
 /* vf_tensors.c - the owned tensor table and the architecture inferred from shapes. */
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vf_internal.h"
 #include "vramfit/vf_checked.h"
@@ -43,6 +45,44 @@ static void classify(vf_tensor *t)
                        t->role != VF_ROLE_BIAS && t->role != VF_ROLE_OTHER;
 }
 
+/* Classifies tensors [begin, end) of a table; pure per tensor, so ranges run on separate threads. */
+typedef struct classify_range {
+    vf_tensor *t;
+    size_t begin, end;
+} classify_range;
+
+static void *classify_run(void *arg)
+{
+    classify_range *r = arg;
+    for (size_t i = r->begin; i < r->end; i++)
+        classify(&r->t[i]);
+    return NULL;
+}
+
+#define VF_CLASSIFY_THREADS_MAX 8
+#define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
+
+static void classify_all(vf_tensor *t, size_t n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t k = cpus < 1 ? 1 : cpus > VF_CLASSIFY_THREADS_MAX ? VF_CLASSIFY_THREADS_MAX : (size_t)cpus;
+    if (k > n / VF_CLASSIFY_PER_THREAD)
+        k = n / VF_CLASSIFY_PER_THREAD ? n / VF_CLASSIFY_PER_THREAD : 1;
+    classify_range r[VF_CLASSIFY_THREADS_MAX];
+    pthread_t tid[VF_CLASSIFY_THREADS_MAX];
+    bool started[VF_CLASSIFY_THREADS_MAX] = {false};
+    for (size_t i = 0; i < k; i++)
+        r[i] = (classify_range){t, n * i / k, n * (i + 1) / k};
+    for (size_t i = 1; i < k; i++) /* range 0 runs here; a range whose thread fails runs here too */
+        started[i] = pthread_create(&tid[i], NULL, classify_run, &r[i]) == 0;
+    classify_run(&r[0]);
+    for (size_t i = 1; i < k; i++)
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            classify_run(&r[i]);
+}
+
 static int fill_table(vf_model *m, vf_error *err)
 {
     size_t n = 0;
@@ -62,11 +102,11 @@ static int fill_table(vf_model *m, vf_error *err)
             *t = (vf_tensor){.name = st->name, .file = sh->name, .dtype = st->dtype, .ndim = st->ndim,
                              .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
                              .shard = (uint32_t)s};
-            classify(t);
             m->by_name[m->count] = (uint32_t)m->count;
             m->count++;
         }
     }
+    classify_all(m->tensors, m->count);
     return VF_OK;
 }
 
@@ -256,8 +296,12 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     m->findings = vf_findings_new();
     int rc = m->findings ? fill_table(m, err) : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK) {
-        vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
-                            offsetof(vf_tensor, name));
+        bool sorted = true; /* shards split a name-sorted list: often already in order */
+        for (size_t i = 1; i < m->count && sorted; i++)
+            sorted = strcmp(m->tensors[i - 1].name, m->tensors[i].name) <= 0;
+        if (!sorted)
+            vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
+                                offsetof(vf_tensor, name));
         compute_totals(m);
         rc = infer_arch(m, err);
     }

@@ -20,14 +20,21 @@
 /* ---- round trips --------------------------------------------------------------------------------- */
 
 /* Command lines whose output must be identical on a snapshot and on its checkpoint; "{}" is
- * replaced by the path. Add one line per command as it lands, e.g.
- *   {"estimate", "{}", "--method", "lora", "--gpu-memory", "80GiB", NULL},
- *   {"plan", "{}", NULL},  {"adapters", "{}", NULL},  {"audit", ADAPTER, "--base", "{}", NULL}. */
-static const char *const roundtrip_cmds[][10] = {
+ * replaced by the path. One line per command line. */
+static const char *const roundtrip_cmds[][12] = {
     {"inspect", "{}", NULL},
     {"inspect", "{}", "--json", NULL},
     {"inspect", "{}", "--tensors", "--by-layer", NULL},
     {"inspect", "{}", "--json", "--tensors", "--by-layer", NULL},
+    {"adapters", "{}", NULL},
+    {"adapters", "{}", "--json", NULL},
+    {"adapters", "{}", "--method", "osft", "--csv", NULL},
+    {"estimate", "{}", "--method", "all", "--gpu-memory", "24GiB", "--batch-size", "4", "--max-seq-len",
+     "2048", NULL},
+    {"estimate", "{}", "--json", "--gpu", "A100-80GB", "--max-tokens-per-gpu", "4096", NULL},
+    {"plan", "{}", "--gpu-memory", "80GiB", NULL},
+    {"plan", "{}", "--json", "--gpu-memory", "80GiB", NULL},
+    {"audit", VF_SOURCE_DIR "/testdata/tiny-llama-lora", "--base", "{}", NULL},
 };
 
 static vft_run run_with_path(const char *const *cmd, const char *path)
@@ -46,7 +53,8 @@ static void assert_roundtrip(const char *ckpt, const char *snap)
     for (size_t c = 0; c < sizeof roundtrip_cmds / sizeof roundtrip_cmds[0]; c++) {
         vft_run a = run_with_path(roundtrip_cmds[c], ckpt);
         vft_run b = run_with_path(roundtrip_cmds[c], snap);
-        cr_assert_eq(a.status, 0, "%s %s: status %d: %s", roundtrip_cmds[c][0], ckpt, a.status, a.err);
+        if (strcmp(roundtrip_cmds[c][0], "audit") != 0) /* audit may rightly report differences */
+            cr_assert_eq(a.status, 0, "%s %s: status %d: %s", roundtrip_cmds[c][0], ckpt, a.status, a.err);
         cr_assert_eq(a.status, b.status, "%s: status %d vs %d (%s)", roundtrip_cmds[c][0], a.status,
                      b.status, b.err);
         cr_assert_eq(a.out_len, b.out_len, "%s %s: stdout lengths differ", roundtrip_cmds[c][0], ckpt);

@@ -320,6 +320,9 @@ const vf_findings *vf_audit_findings(const vf_audit *a); /* explanations and not
 const vf_family *vf_audit_family(const vf_audit *a);
 /* The adapter's safetensors file name (for messages). */
 const char *vf_audit_file(const vf_audit *a);
+/* The base checkpoint's directory as vf_checkpoint_dir() gives it (a snapshot restores the original
+ * one), or NULL without --base. */
+const char *vf_audit_base_dir(const vf_audit *a);
 /* VF_OK when there is no difference; else VF_ERR_MISMATCH with err naming the adapter file, the
  * first differing tensor and the number of differences. */
 int vf_audit_verdict(const vf_audit *a, vf_error *err);
