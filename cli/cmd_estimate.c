@@ -575,7 +575,7 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
 
 int vf_cmd_estimate(int argc, char **argv)
 {
-    est_cmd k;
+    est_cmd k = {0};
     int rc = parse(argc, argv, &k);
     if (rc >= 0)
         return rc;

@@ -452,7 +452,7 @@ static int plan_run(const plan_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, vf_no
 
 int vf_cmd_plan(int argc, char **argv)
 {
-    plan_cmd k;
+    plan_cmd k = {0};
     int rc = parse(argc, argv, &k);
     if (rc >= 0)
         return rc;

@@ -69,6 +69,14 @@ vft_run vft_cli(const char *arg0, ...)
 {
     const char *argv[64];
     size_t n = 0;
+    /* VFT_VALGRIND=1: every CLI run goes through memcheck; any error fails the test (exit 99). */
+    const char *vg = getenv("VFT_VALGRIND");
+    if (vg && *vg && strcmp(vg, "0") != 0) {
+        static const char *const pre[] = {"/usr/bin/valgrind", "-q", "--error-exitcode=99",
+                                          "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"};
+        for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+            argv[n++] = pre[i];
+    }
     argv[n++] = VF_CLI;
     va_list ap;
     va_start(ap, arg0);

@@ -17,7 +17,8 @@ typedef struct vft_run {
 /* Runs argv (argv[0] a path) with optional extra environment "K=V" entries (NULL-terminated list or
  * NULL), capturing stdout and stderr. Aborts the test on a setup failure. */
 vft_run vft_exec(const char *const *argv, const char *const *env);
-/* Runs the vramfit CLI with the given arguments (NULL-terminated). */
+/* Runs the vramfit CLI with the given arguments (NULL-terminated); under memcheck when the
+ * environment has VFT_VALGRIND=1. */
 vft_run vft_cli(const char *arg0, ...);
 void vft_run_free(vft_run *r);
 
