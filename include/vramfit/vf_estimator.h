@@ -45,6 +45,9 @@
 #include <stdint.h>
 
 #include "vf_error.h"
+#include "vf_tensors.h"
+
+typedef struct vf_target_spec vf_target_spec;
 
 #ifdef __cplusplus
 extern "C" {
@@ -194,6 +197,22 @@ typedef struct vf_est_result {
  *  only one of batch/seq plus max_tokens_per_gpu -> max_tokens_per_gpu; otherwise an error.
  *  LoRA/QLoRA: batch*seq/G, both required; max_tokens_per_gpu is ignored (max_tokens_ignored). */
 int vf_estimate(const vf_est_model *m, const vf_est_setup *s, vf_est_result *out, vf_error *err);
+
+/* ---- from headers to estimate ---------------------------------------------------------------- */
+
+/* Fills *out with the exact facts of m: P (buffers excluded), L, H, V and, for LoRA/QLoRA/OSFT, the
+ * adapter counts (lora_dim_sum, osft_params) of `target` (NULL: the family detected from the tensor
+ * names) via vf_adapter_estimator_input (vf_adapters.h). lora_r only sizes the adapter report; the
+ * estimator takes r from the setup. Errors as vf_adapter_estimator_input (VF_ERR_USAGE for a target
+ * matching nothing). */
+int vf_est_model_from(const vf_model *m, vf_method method, const vf_target_spec *target, uint32_t lora_r,
+                      vf_est_model *out, vf_error *err);
+
+/* Opens PATH (as vf_model_open), derives the model facts with the detected family and runs
+ * vf_estimate with setup s: what Training Hub's estimate() does, from headers only. opts may be
+ * NULL. */
+int vf_estimate_checkpoint(const char *path, const vf_open_options *opts, const vf_est_setup *s,
+                           vf_est_result *out, vf_error *err);
 
 /* ---- planning helpers (vramfit plan) --------------------------------------------------------- *
  * Each searches for the extreme value of one knob such that the chosen bound (normally

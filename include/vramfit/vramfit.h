@@ -16,7 +16,9 @@
 #include "vf_tensors.h"
 #include "vf_adapters.h"
 #include "vf_estimator.h"
+#include "vf_abi.h"
 #include "vf_snapshot.h"
+#include "vf_verify.h"
 #include "vf_version.h"
 
 #endif

@@ -1,0 +1,40 @@
+/* vf_est_checkpoint.c - from a tensor table (or a checkpoint path) to the estimator's inputs and
+ * result: the glue the CLI and the language bindings share, so both report the same bytes. */
+#include <string.h>
+
+#include "vramfit/vf_adapters.h"
+#include "vramfit/vf_estimator.h"
+
+int vf_est_model_from(const vf_model *m, vf_method method, const vf_target_spec *target, uint32_t lora_r,
+                      vf_est_model *out, vf_error *err)
+{
+    const vf_arch *a = vf_model_arch(m);
+    memset(out, 0, sizeof *out);
+    out->parameters = vf_model_totals(m)->parameters;
+    out->layers = a->layers;
+    out->hidden_size = a->hidden_size;
+    out->vocab_size = a->vocab_size;
+    if (method == VF_METHOD_SFT)
+        return VF_OK;
+    vf_adapter_input in;
+    int rc = vf_adapter_estimator_input(m, target, lora_r ? lora_r : 1u, &in, err);
+    if (rc != VF_OK)
+        return rc;
+    out->lora_dim_sum = in.lora_dim_sum;
+    out->osft_params = in.osft_params;
+    return VF_OK;
+}
+
+int vf_estimate_checkpoint(const char *path, const vf_open_options *opts, const vf_est_setup *s,
+                           vf_est_result *out, vf_error *err)
+{
+    vf_model *m = NULL;
+    int rc = vf_model_open(path, opts, &m, err);
+    vf_est_model em;
+    if (rc == VF_OK)
+        rc = vf_est_model_from(m, s->method, NULL, s->lora_r, &em, err);
+    if (rc == VF_OK)
+        rc = vf_estimate(&em, s, out, err);
+    vf_model_free(m);
+    return rc;
+}
