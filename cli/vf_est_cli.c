@@ -283,10 +283,11 @@ int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
     if (rc != VF_OK)
         return rc;
     const vf_arch *a = vf_model_arch(c->model);
-    c->base.parameters = vf_model_totals(c->model)->parameters;
-    c->base.layers = a->layers;
-    c->base.hidden_size = a->hidden_size;
-    c->base.vocab_size = a->vocab_size;
+    rc = vf_est_model_from(c->model, VF_METHOD_SFT, NULL, o->lora_r, &c->base, err); /* P, L, H, V */
+    if (rc != VF_OK) {
+        vf_est_ctx_close(c);
+        return rc;
+    }
     long head = a->lm_head && !a->tied_embeddings ? vf_model_find(c->model, a->lm_head) : -1;
     if (head >= 0)
         c->lm_head_params = vf_model_tensor(c->model, (size_t)head)->numel;
