@@ -29,8 +29,16 @@ import json, os, platform, statistics, struct, subprocess, sys, time
 vramfit, baseline, runs, data, models = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 py = sys.executable
 
+def peak_rss_kib(argv):
+    """Peak RSS of one run through GNU time: a child of this Python process would report at least
+    Python's own RSS (Linux keeps the pre-exec high-water mark across exec). The small `time`
+    process adds its own ~1 MiB, reported as the floor (the same measure of /bin/true)."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, check=True).stderr
+    return int(out.split()[-1])
+
 def run(argv):
-    """Wall seconds, peak RSS (KiB) and stdout of one run (wait4 gives this child's own rusage)."""
+    """Wall seconds, peak RSS (KiB, see peak_rss_kib: not this one's) and stdout of one run."""
     r, w = os.pipe()
     t0 = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, w, 1)])
@@ -52,7 +60,9 @@ def header_bytes(d):
     return total
 
 print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
-      f"python {platform.python_version()}; {runs} alternating runs per model, medians\n")
+      f"python {platform.python_version()}; {runs} alternating runs per model, medians; "
+      f"load average {os.getloadavg()[0]:.1f}; peak RSS floor of /usr/bin/time itself: "
+      f"{peak_rss_kib(['/bin/true']) / 1024:.1f} MiB\n")
 print("| checkpoint | shards | tensors | header bytes | baseline (s) | vramfit (s) | speed-up | "
       "vramfit peak RSS | RSS bound 3xH+8MiB |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -60,11 +70,11 @@ for m in models:
     d = os.path.join(data, m)
     vf_argv, py_argv = [vramfit, "inspect", "--json", d], [py, baseline, d]
     run(vf_argv), run(py_argv)  # warm the page cache
-    vt, pt, rss = [], [], []
+    vt, pt = [], []
+    rss = [peak_rss_kib(vf_argv) for _ in range(3)]
     for _ in range(runs):
-        t, r, vf_out = run(vf_argv)
+        t, _, vf_out = run(vf_argv)
         vt.append(t)
-        rss.append(r)
         t, _, py_out = run(py_argv)
         pt.append(t)
     a, b = json.loads(vf_out), json.loads(py_out)

@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "vf_cli.h"
+#include "vf_svg.h"
 #include "vramfit/vf_adapters.h"
 
 enum {
     OPT_METHOD = 1, OPT_TARGET, OPT_TARGET_REGEX, OPT_EXCLUDE, OPT_FAMILY, OPT_RANK, OPT_RANK_PATTERN,
-    OPT_DORA, OPT_BIAS, OPT_SAVE, OPT_DTYPE, OPT_RATIO, OPT_JSON, OPT_CSV,
+    OPT_DORA, OPT_BIAS, OPT_SAVE, OPT_DTYPE, OPT_RATIO, OPT_JSON, OPT_CSV, OPT_SVG,
 };
 
 static const vf_opt adapters_opts[] = {
@@ -27,6 +28,7 @@ static const vf_opt adapters_opts[] = {
     {"unfreeze-rank-ratio", 0, true, OPT_RATIO},
     {"json", 0, false, OPT_JSON},
     {"csv", 0, false, OPT_CSV},
+    {"svg", 0, true, OPT_SVG},
     VF_COMMON_OPTS,
     {NULL, 0, false, 0},
 };
@@ -63,8 +65,14 @@ static void adapters_help(void)
         "Output:\n"
         "  --json               one JSON document (exact integers)\n"
         "  --csv                the per-matrix table as CSV\n"
+        "  --svg FILE           also draw the adapter parameters of every layer, stacked by module,\n"
+        "                       as a self-contained SVG chart (written atomically, only on success;\n"
+        "                       exit 3 when FILE cannot be written)\n"
         "  --revision REV       Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-        "  --hf-cache DIR       Hugging Face hub cache directory to search\n\n"
+        "  --hf-cache DIR       Hugging Face hub cache directory to search\n");
+    vf_print_global_help();
+    printf(
+        "\n--quiet leaves out the notes and warnings; --verbose adds the formula of the counts.\n\n"
         "Exit codes: 0 ok, 2 bad option or a target that matches nothing, 3 missing file, 4 malformed file.\n");
 }
 
@@ -74,6 +82,7 @@ typedef struct adapters_args {
     vf_open_options oo;
     const char *rank_pattern;
     bool json, csv;
+    const char *svg; /* --svg FILE or NULL */
 } adapters_args;
 
 /* ---- options ----------------------------------------------------------------------------------- */
@@ -130,6 +139,7 @@ static int parse_args(int argc, char **argv, adapters_args *x, bool *help)
         x->o.use_dora |= id == OPT_DORA;
         x->json |= id == OPT_JSON;
         x->csv |= id == OPT_CSV;
+        x->svg = id == OPT_SVG ? val : x->svg;
         vf_common_opt(id, val, &x->oo);
         int rc = set_value_opt(x, id, val);
         if (rc != VF_EXIT_OK)
@@ -410,6 +420,12 @@ static void human_head(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, c
     vf_buf_printf(b, "\n");
     if (x->o.target.exclude)
         vf_buf_printf(b, "Excluded    %s\n", x->o.target.exclude);
+    if (vf_ui_verbose() && x->o.method == VF_ADAPTER_LORA)
+        vf_buf_printf(b, "Formula     params = r x (in + out)%s per matrix; bytes = params x %s size\n",
+                      x->o.use_dora ? " + out (DoRA magnitude)" : "", vf_dtype_name(x->o.adapter_dtype));
+    else if (vf_ui_verbose())
+        vf_buf_printf(b, "Formula     R = min(m,n), params = m x R + R + R x n; frozen k = "
+                         "min(floor(R x (1-u)), R-1), trainable = m x (R-k) + (R-k) + (R-k) x n\n");
 }
 
 static void human_lora_rows(vf_buf *b, const vf_adapter_plan *p)
@@ -473,7 +489,8 @@ static void human_layers(vf_buf *b, const vf_adapter_plan *p)
     size_t n;
     const uint64_t *lp = vf_adapter_plan_layer_params(p, &n);
     char c[32];
-    vf_buf_printf(b, "\nPer layer\n  %-8s %16s\n", "layer", "params");
+    vf_buf_printf(b, "\n%sPer layer%s\n  %-8s %16s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET), "layer",
+                  "params");
     for (size_t i = 0; i + 1 < n; i++)
         if (lp[i])
             vf_buf_printf(b, "  %-8zu %16s\n", i, vf_fmt_count(lp[i], c));
@@ -486,7 +503,8 @@ static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_arg
     const vf_adapter_totals *t = vf_adapter_plan_totals(p);
     char c1[32], c2[32], c3[32];
     double share = t->base_parameters ? 100.0 * (double)t->parameters / (double)t->base_parameters : 0;
-    vf_buf_printf(b, "\nTotals\n  matrices          %s\n", vf_fmt_count(t->matrices, c1));
+    vf_buf_printf(b, "\n%sTotals%s\n  matrices          %s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET),
+                  vf_fmt_count(t->matrices, c1));
     if (x->o.method == VF_ADAPTER_LORA) {
         vf_buf_printf(b, "  adapter params    %s (A+B%s), %s bytes (%s)\n", vf_fmt_count(t->parameters, c1),
                       x->o.use_dora ? "+magnitudes" : "", vf_fmt_count(t->bytes, c2), vf_fmt_gib(t->bytes, c3));
@@ -531,7 +549,8 @@ static void render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const
         (lora ? human_lora_rows : human_osft_rows)(b, p);
         human_layers(b, p);
         human_totals(b, p, x);
-        human_findings(b, vf_adapter_plan_findings(p));
+        if (!vf_ui_quiet())
+            human_findings(b, vf_adapter_plan_findings(p));
     }
 }
 
@@ -556,10 +575,14 @@ int vf_cmd_adapters(int argc, char **argv)
     }
     vf_buf b = {0};
     render(&b, m, p, &x);
+    rc = x.svg && !b.failed
+             ? vf_svg_adapters_write(x.svg, p, vf_checkpoint_dir(vf_model_checkpoint(m)), &x.o)
+             : VF_EXIT_OK;
     vf_adapter_plan_free(p);
     vf_model_free(m);
     free(rules);
-    rc = vf_buf_flush(&b);
+    if (rc == VF_EXIT_OK)
+        rc = vf_buf_flush(&b);
     vf_buf_free(&b);
     return rc;
 }

@@ -28,7 +28,10 @@ static void audit_help(void)
            "  --base PATH      base checkpoint (directory, file, index or HF id in the local cache)\n"
            "  --json           one JSON document on stdout\n"
            "  --revision REV   Hugging Face cache snapshot of the base (branch, tag or commit)\n"
-           "  --hf-cache DIR   Hugging Face hub cache directory to search\n\n"
+           "  --hf-cache DIR   Hugging Face hub cache directory to search\n");
+    vf_print_global_help();
+    printf("\n--quiet leaves out the notes; --verbose adds the explanation of each task head or\n"
+           "module PEFT saves by itself.\n\n"
            "Exit codes: 0 the adapter agrees, 5 differences found (report on stdout, summary on stderr),\n"
            "2 usage, 3 missing file, 4 malformed file or config.\n");
 }
@@ -150,8 +153,8 @@ static void human_config(vf_buf *b, const vf_peft_config *c)
 static void human_entries(vf_buf *b, const vf_audit *a)
 {
     char s1[64], s2[64], c[32], layer[16], rank[24];
-    vf_buf_printf(b, "\n%-44s %5s %-16s %-14s %-14s %6s %14s  %s\n", "module", "layer", "kind", "lora_A",
-                  "lora_B", "rank", "params", "base");
+    vf_buf_printf(b, "\n%s%-44s %5s %-16s %-14s %-14s %6s %14s  %s%s\n", vf_sty(VF_STY_BOLD), "module",
+                  "layer", "kind", "lora_A", "lora_B", "rank", "params", "base", vf_sty(VF_STY_RESET));
     for (size_t i = 0; i < vf_audit_entry_count(a); i++) {
         const vf_audit_entry *e = vf_audit_entry_at(a, i);
         bool pair = e->kind == VF_AUDIT_LORA || e->kind == VF_AUDIT_LORA_EMBED;
@@ -169,6 +172,9 @@ static void human_entries(vf_buf *b, const vf_audit *a)
                       vf_audit_kind_name(e->kind), s1, pair ? s2 : "", pair ? rank : "-",
                       vf_fmt_count(e->params, c), e->base ? e->base : e->note ? "(new task head)" : "");
     }
+    for (size_t i = 0; vf_ui_verbose() && i < vf_audit_entry_count(a); i++)
+        if (vf_audit_entry_at(a, i)->note)
+            vf_buf_printf(b, "  %s: %s\n", vf_audit_entry_at(a, i)->module, vf_audit_entry_at(a, i)->note);
 }
 
 static void human_totals(vf_buf *b, const vf_audit *a, bool base)
@@ -182,13 +188,15 @@ static void human_totals(vf_buf *b, const vf_audit *a, bool base)
         vf_buf_printf(b, "Predicted   %s parameters from the base and the config\n",
                       vf_fmt_count(t->expected_params, c1));
     const vf_findings *f = vf_audit_findings(a);
-    for (size_t i = 0; i < vf_findings_count(f); i++)
+    for (size_t i = 0; !vf_ui_quiet() && i < vf_findings_count(f); i++)
         vf_buf_printf(b, "note: %s\n", vf_findings_get(f, i)->message);
     size_t n = vf_audit_diff_count(a);
     if (n == 0)
-        vf_buf_printf(b, "\nOK: the adapter agrees with the %s\n", base ? "prediction from the base" : "config");
+        vf_buf_printf(b, "\n%sOK%s: the adapter agrees with the %s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET),
+                      base ? "prediction from the base" : "config");
     else
-        vf_buf_printf(b, "\nMISMATCH: %zu difference%s\n", n, n == 1 ? "" : "s");
+        vf_buf_printf(b, "\n%sMISMATCH%s: %zu difference%s\n", vf_sty(VF_STY_RED), vf_sty(VF_STY_RESET), n,
+                      n == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++)
         vf_buf_printf(b, "  %s: %s\n", vf_audit_diff_at(a, i)->tensor, vf_audit_diff_at(a, i)->message);
 }

@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "vf_est_cli.h"
+#include "vf_svg.h"
 
-enum { OPT_METHOD = 1, OPT_JSON, OPT_CHECK };
+enum { OPT_METHOD = 1, OPT_JSON, OPT_CHECK, OPT_SVG };
 
 static const vf_opt estimate_opts[] = {
     {"method", 'm', true, OPT_METHOD}, {"json", 0, false, OPT_JSON}, {"check", 0, false, OPT_CHECK},
+    {"svg", 0, true, OPT_SVG},
     VF_EST_SETUP_OPTS, VF_COMMON_OPTS, {NULL, 0, false, 0},
 };
 
@@ -41,8 +43,15 @@ static void estimate_help(void)
            "  --json                JSON on stdout, exact byte counts (an array for --method all)\n"
            "  --check               exit status from the decision: 0 should or will likely work,\n"
            "                        10 may work but isn't recommended, 11 impossible (with --method\n"
-           "                        all: the best of the methods)\n");
-    printf("%s\n", vf_est_setup_help);
+           "                        all: the best of the methods)\n"
+           "  --svg FILE            also draw the estimate as a self-contained SVG chart: per-GPU\n"
+           "                        stacked bars of the components and the overhead for each method,\n"
+           "                        a line at the GPU memory, GiB labels; written (atomically) only\n"
+           "                        when the command succeeds; exit 3 when FILE cannot be written\n");
+    printf("%s", vf_est_setup_help);
+    vf_print_global_help();
+    printf("\n--quiet leaves out the notes; --verbose adds the exact inputs of the formulas and the\n"
+           "target family with its reason. 'vramfit gpus' lists the --gpu names one per line.\n\n");
     print_gpu_table();
     printf("\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable (also --gpu auto without\n"
            "a working nvidia-smi), 4 malformed checkpoint; with --check also 10 and 11.\n"
@@ -273,7 +282,7 @@ static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, co
 static void human_summary(vf_buf *b, const vf_est_result *r, uint32_t gpus)
 {
     char e[32], l[16], h[32], what[32];
-    vf_buf_printf(b, "\nSummary\n");
+    vf_buf_printf(b, "\n%sSummary%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     snprintf(what, sizeof what, "total, %u GPU%s", (unsigned)gpus, gpus == 1 ? "" : "s");
     snprintf(l, sizeof l, "%.1f", (double)r->total_low / 1073741824.0);
     vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_gib(r->total_expected, e), l,
@@ -289,7 +298,8 @@ static void human_breakdown(vf_buf *b, const est_run *x)
     component comp[5];
     char g[32], n[32];
     fill_components(x, comp);
-    vf_buf_printf(b, "\nComponent breakdown, per GPU %20s %7s %17s\n", "", "GiB", "bytes");
+    vf_buf_printf(b, "\n%sComponent breakdown, per GPU%s %20s %7s %17s\n", vf_sty(VF_STY_BOLD),
+                  vf_sty(VF_STY_RESET), "", "GiB", "bytes");
     for (int i = 0; i < 5; i++) {
         snprintf(g, sizeof g, "%.1f", (double)comp[i].bytes / 1073741824.0);
         vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", comp[i].name, comp[i].formula, g,
@@ -332,12 +342,18 @@ static void human_peak(vf_buf *b, const est_run *x)
                          "is the bound\n");
 }
 
+static vf_style verdict_style(vf_verdict v)
+{
+    return v == VF_VERDICT_FITS ? VF_STY_GREEN : v == VF_VERDICT_NO ? VF_STY_RED : VF_STY_YELLOW;
+}
+
 static void human_decision(vf_buf *b, const vf_est_result *r, uint64_t mem)
 {
     char m[32], x1[32], x2[32], x3[32];
     static const char *const level[VF_VERDICT_COUNT] = {
         "should work", "will likely work", "may work but isn't recommended", "impossible"};
-    vf_buf_printf(b, "\nDecision   %s on %s per GPU\n", level[r->verdict], vf_fmt_gib(mem, m));
+    vf_buf_printf(b, "\nDecision   %s%s%s on %s per GPU\n", vf_sty(verdict_style(r->verdict)),
+                  level[r->verdict], vf_sty(VF_STY_RESET), vf_fmt_gib(mem, m));
     vf_buf_printf(b, "           %s\n", vf_verdict_text(r->verdict));
     switch (r->verdict) {
     case VF_VERDICT_FITS:
@@ -368,6 +384,24 @@ static void human_notes(vf_buf *b, const vf_notes *a, const vf_notes *c, const v
             vf_buf_printf(b, "  - %s%s\n", prefix, lists[k]->text[i]);
 }
 
+/* --verbose: the exact inputs of the formulas and the target family. */
+static void human_inputs(vf_buf *b, const est_run *x, const vf_est_ctx *c)
+{
+    char n1[32], n2[32];
+    const vf_est_model *m = &x->model;
+    vf_buf_printf(b, "  inputs  P = %s, L = %llu, H = %llu, V = %llu", vf_fmt_count(m->parameters, n1),
+                  (unsigned long long)m->layers, (unsigned long long)m->hidden_size,
+                  (unsigned long long)m->vocab_size);
+    if (x->method == VF_METHOD_LORA || x->method == VF_METHOD_QLORA)
+        vf_buf_printf(b, ", AB = r x sum(in+out) = %u x %s", (unsigned)x->setup.lora_r,
+                      vf_fmt_count(m->lora_dim_sum, n2));
+    if (x->method == VF_METHOD_OSFT)
+        vf_buf_printf(b, ", OSFT params = %s", vf_fmt_count(m->osft_params, n2));
+    vf_buf_printf(b, "\n");
+    if (x->method != VF_METHOD_SFT && !vf_est_opts_has_target(c->opts))
+        vf_buf_printf(b, "  family  %s: %s\n", c->adapters.family.name, c->adapters.family.reason);
+}
+
 static void human_one(vf_buf *b, const est_run *x, const vf_est_ctx *c, const vf_est_hw *hw,
                       const vf_notes *hw_notes)
 {
@@ -386,11 +420,15 @@ static void human_one(vf_buf *b, const est_run *x, const vf_est_ctx *c, const vf
     if (x->method == VF_METHOD_OSFT)
         vf_buf_printf(b, ", unfreeze rank ratio %g", x->setup.unfreeze_rank_ratio);
     vf_buf_printf(b, "\n");
+    if (vf_ui_verbose())
+        human_inputs(b, x, c);
     human_summary(b, r, hw->gpus);
     human_breakdown(b, x);
     human_peak(b, x);
     human_decision(b, r, hw->gpu_memory);
-    vf_buf_printf(b, "\nNotes\n");
+    if (vf_ui_quiet())
+        return;
+    vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     human_notes(b, hw_notes, &c->notes, &x->notes, "");
     vf_buf_printf(b, "  - sizes are GiB (2^30 bytes); Training Hub prints the same numbers labelled "
                      "\"GB\"\n");
@@ -425,11 +463,12 @@ static void human_row(vf_buf *b, const est_run *x)
     cell_gib(b, r->overhead, 8);
     snprintf(e, sizeof e, "%.1f (%.1f - %.1f)", (double)r->expected / 1073741824.0,
              (double)r->low / 1073741824.0, (double)r->high / 1073741824.0);
-    vf_buf_printf(b, "  %-22s %s\n", e,
+    vf_buf_printf(b, "  %-22s %s%s%s\n", e, vf_sty(verdict_style(r->verdict)),
                   r->verdict == VF_VERDICT_FITS     ? "should work"
                   : r->verdict == VF_VERDICT_LIKELY ? "will likely work"
                   : r->verdict == VF_VERDICT_RISKY  ? "may work, not recommended"
-                                                    : "impossible");
+                                                    : "impossible",
+                  vf_sty(VF_STY_RESET));
 }
 
 /* Prints the notes of every method once: a note already printed (the target family is the same for
@@ -458,13 +497,15 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
                       const vf_notes *hw_notes)
 {
     human_header(b, c, hw, "All-method");
-    vf_buf_printf(b, "\nPer GPU, in GiB\n");
+    vf_buf_printf(b, "\n%sPer GPU, in GiB%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     vf_buf_printf(b, "%-6s %10s %7s %6s %6s %6s %7s %8s  %-22s %s\n", "method", "tokens/GPU", "params",
                   "optim", "grads", "activ", "outputs", "overhead", "expected (low - high)",
                   "decision");
     for (int i = 0; i < VF_METHOD_COUNT; i++)
         human_row(b, &runs[i]);
-    vf_buf_printf(b, "\nNotes\n");
+    if (vf_ui_quiet())
+        return;
+    vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     human_notes(b, hw_notes, &c->notes, NULL, "");
     human_all_notes(b, runs);
     vf_buf_printf(b, "  - sizes are GiB (2^30 bytes); Training Hub prints the same numbers labelled "
@@ -476,6 +517,7 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
 typedef struct est_cmd {
     vf_est_opts o;
     bool all, json, check;
+    const char *svg; /* --svg FILE or NULL */
     vf_method method;
 } est_cmd;
 
@@ -503,6 +545,7 @@ static int parse(int argc, char **argv, est_cmd *k)
         }
         k->json |= id == OPT_JSON;
         k->check |= id == OPT_CHECK;
+        k->svg = id == OPT_SVG ? val : k->svg;
         if (vf_est_opt(&k->o, id, val) < 0)
             return VF_EXIT_USAGE;
         vf_common_opt(id, val, &k->o.open);
@@ -524,6 +567,18 @@ static int check_code(const est_run *runs, int n)
             best = (int)runs[i].result.verdict;
     return best <= VF_VERDICT_LIKELY ? VF_EXIT_OK : best == VF_VERDICT_RISKY ? VF_EXIT_RISKY
                                                                              : VF_EXIT_NO_FIT;
+}
+
+/* --svg: draws the runs (a failed one as "not estimated") into k->svg; returns the exit code. */
+static int write_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
+                     int n)
+{
+    vf_svg_method m[VF_METHOD_COUNT];
+    for (int i = 0; i < n; i++)
+        m[i] = (vf_svg_method){runs[i].method, runs[i].rc == VF_OK ? &runs[i].result : NULL,
+                               runs[i].error};
+    vf_svg_estimate e = {c->display_path, hw->gpus, hw->gpu_memory, hw->label, m, (size_t)n};
+    return vf_svg_estimate_write(k->svg, &e);
 }
 
 static int fail_run(const est_run *r)
@@ -566,7 +621,9 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
         human_all(&b, runs, c, hw, hw_notes);
     else if (!k->json)
         human_one(&b, &runs[0], c, hw, hw_notes);
-    int rc = vf_buf_flush(&b);
+    int rc = k->svg && !b.failed ? write_svg(k, c, hw, runs, n) : VF_EXIT_OK;
+    if (rc == VF_EXIT_OK)
+        rc = vf_buf_flush(&b);
     vf_buf_free(&b);
     if (rc == VF_EXIT_OK && k->check)
         rc = check_code(runs, n);

@@ -23,6 +23,8 @@ static void inspect_help(void)
            "  --by-layer   parameter totals per layer (JSON: \"layers\")\n"
            "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
            "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
+    vf_print_global_help();
+    printf("\n--quiet leaves out the findings; --verbose lists every file with its tensors and bytes.\n");
 }
 
 typedef struct inspect_flags {
@@ -140,6 +142,28 @@ static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
 
 /* ---- human ------------------------------------------------------------------------------------- */
 
+/* --verbose: each file with its tensor count and size. */
+static void human_files(vf_buf *b, const vf_checkpoint *cp)
+{
+    char c1[32], c2[32];
+    for (size_t i = 0; i < vf_checkpoint_shard_count(cp); i++) {
+        const vf_shard *s = vf_checkpoint_shard(cp, i);
+        vf_buf_printf(b, "  %-40s %8s tensors %18s bytes\n", s->name,
+                      vf_fmt_count(vf_st_header_count(s->header), c1),
+                      vf_fmt_count(vf_st_header_file_size(s->header), c2));
+    }
+}
+
+static void human_findings(vf_buf *b, const vf_findings *fs)
+{
+    vf_buf_printf(b, "Findings      %s\n", vf_findings_count(fs) ? "" : "none");
+    for (size_t i = 0; i < vf_findings_count(fs); i++) {
+        bool warn = vf_findings_get(fs, i)->severity == VF_SEV_WARNING;
+        vf_buf_printf(b, "  %s%s%s: %s\n", warn ? vf_sty(VF_STY_YELLOW) : "", warn ? "warning" : "info",
+                      warn ? vf_sty(VF_STY_RESET) : "", vf_findings_get(fs, i)->message);
+    }
+}
+
 static void human_summary(vf_buf *b, const vf_model *m)
 {
     const vf_totals *t = vf_model_totals(m);
@@ -149,6 +173,8 @@ static void human_summary(vf_buf *b, const vf_model *m)
     uint64_t total;
     vf_buf_printf(b, "Checkpoint    %s\n", vf_checkpoint_dir(cp));
     vf_buf_printf(b, "Files         %s\n", vf_fmt_count(t->files, c1));
+    if (vf_ui_verbose())
+        human_files(b, cp);
     vf_buf_printf(b, "Tensors       %s\n", vf_fmt_count(t->tensors, c1));
     vf_buf_printf(b, "Parameters    %s\n", vf_fmt_count(t->parameters, c1));
     vf_buf_printf(b, "Buffers       %s elements in %s tensors (not parameters)\n",
@@ -176,12 +202,8 @@ static void human_summary(vf_buf *b, const vf_model *m)
                       vf_checkpoint_index_consistent(cp) ? "consistent" : "INCONSISTENT");
     else
         vf_buf_printf(b, "Index         present, no total_size, consistent\n");
-    const vf_findings *fs = vf_model_findings(m);
-    vf_buf_printf(b, "Findings      %s\n", vf_findings_count(fs) ? "" : "none");
-    for (size_t i = 0; i < vf_findings_count(fs); i++)
-        vf_buf_printf(b, "  %s: %s\n",
-                      vf_findings_get(fs, i)->severity == VF_SEV_WARNING ? "warning" : "info",
-                      vf_findings_get(fs, i)->message);
+    if (!vf_ui_quiet())
+        human_findings(b, vf_model_findings(m));
 }
 
 static void human_layers(vf_buf *b, const vf_model *m)
@@ -189,7 +211,7 @@ static void human_layers(vf_buf *b, const vf_model *m)
     size_t n;
     const uint64_t *lp = vf_model_layer_params(m, &n);
     char c[32];
-    vf_buf_printf(b, "\n%-8s %20s\n", "layer", "parameters");
+    vf_buf_printf(b, "\n%s%-8s %20s%s\n", vf_sty(VF_STY_BOLD), "layer", "parameters", vf_sty(VF_STY_RESET));
     for (size_t i = 0; i + 1 < n; i++)
         vf_buf_printf(b, "%-8zu %20s\n", i, vf_fmt_count(lp[i], c));
     vf_buf_printf(b, "%-8s %20s\n", "other", vf_fmt_count(n ? lp[n - 1] : 0, c));
@@ -198,8 +220,8 @@ static void human_layers(vf_buf *b, const vf_model *m)
 static void human_tensors(vf_buf *b, const vf_model *m)
 {
     char shape[96], c1[32], c2[32];
-    vf_buf_printf(b, "\n%-60s %-8s %-20s %16s %16s %6s %-12s %s\n", "name", "dtype", "shape", "numel",
-                  "bytes", "layer", "role", "file");
+    vf_buf_printf(b, "\n%s%-60s %-8s %-20s %16s %16s %6s %-12s %s%s\n", vf_sty(VF_STY_BOLD), "name", "dtype",
+                  "shape", "numel", "bytes", "layer", "role", "file", vf_sty(VF_STY_RESET));
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
         char layer[16] = "-";

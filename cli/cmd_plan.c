@@ -44,7 +44,10 @@ static void plan_help(void)
            "                        (0, 1] (default 0.90)\n"
            "  --max-gpus N          largest GPU count tried for 'fewest GPUs' (default 1024)\n"
            "  --json                JSON on stdout (exact byte counts)\n");
-    printf("%s\n", vf_est_setup_help);
+    printf("%s", vf_est_setup_help);
+    vf_print_global_help();
+    printf("\n--quiet leaves out the notes; --verbose adds the target family and why, and the budget\n"
+           "formula.\n\n");
     printf("exit codes: 0 ok (also when nothing fits), 2 usage error, 3 file missing or unreadable\n"
            "(also --gpu auto without a working nvidia-smi), 4 malformed checkpoint.\n");
 }
@@ -278,6 +281,13 @@ static void plan_header(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const
                   *hw->label ? ", " : "", hw->label);
     vf_buf_printf(b, "  budget  %s per GPU: expected memory within %g%% of each GPU (--margin %g)\n",
                   vf_fmt_gib(budget_of(hw->gpu_memory, k->margin), bud), k->margin * 100, k->margin);
+    if (!vf_ui_verbose())
+        return;
+    vf_buf_printf(b, "          budget = floor(margin x GPU memory) = floor(%g x %s) = %s bytes\n", k->margin,
+                  vf_fmt_count(hw->gpu_memory, n1), vf_fmt_count(budget_of(hw->gpu_memory, k->margin), n2));
+    if (c->adapters_done && c->adapters_rc == VF_OK && !vf_est_opts_has_target(&k->o))
+        vf_buf_printf(b, "  family  %s (LoRA/OSFT targets): %s\n", c->adapters.family.name,
+                      c->adapters.family.reason);
 }
 
 static void cell_tokens(vf_buf *b, uint64_t t, int width)
@@ -303,7 +313,8 @@ static void plan_row_human(vf_buf *b, const plan_row *r)
         vf_fmt_count(r->now.tokens_num / r->now.tokens_den, t);
     else
         snprintf(t, sizeof t, "%.2f", r->now.tokens_per_gpu);
-    vf_buf_printf(b, " %10s %10s %4s", t, vf_fmt_gib(r->now.expected, e), r->fits ? "yes" : "no");
+    vf_buf_printf(b, " %10s %10s %s%4s%s", t, vf_fmt_gib(r->now.expected, e),
+                  vf_sty(r->fits ? VF_STY_GREEN : VF_STY_RED), r->fits ? "yes" : "no", vf_sty(VF_STY_RESET));
     cell_tokens(b, r->max_tokens, 12);
     if (r->usual)
         vf_buf_printf(b, " %6llu", (unsigned long long)r->usual);
@@ -328,7 +339,8 @@ static void plan_ranking(vf_buf *b, const plan_cmd *k, const vf_est_hw *hw, cons
     char e[32], t[32];
     int rank = 0;
     uint64_t budget = budget_of(hw->gpu_memory, k->margin);
-    vf_buf_printf(b, "\nMethods that fit at these tokens (ranked by how much of the model they train)\n");
+    vf_buf_printf(b, "\n%sMethods that fit at these tokens%s (ranked by how much of the model they train)\n",
+                  vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     for (int i = 0; i < VF_METHOD_COUNT; i++) {
         const plan_row *r = &rows[i];
         if (r->rc != VF_OK || !r->fits)
@@ -357,7 +369,9 @@ static void plan_human(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const 
     for (int i = 0; i < VF_METHOD_COUNT; i++)
         plan_row_human(b, &rows[i]);
     plan_ranking(b, k, hw, rows);
-    vf_buf_printf(b, "\nNotes\n");
+    if (vf_ui_quiet())
+        return;
+    vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     for (size_t i = 0; i < c->notes.n; i++)
         vf_buf_printf(b, "  - %s\n", c->notes.text[i]);
     for (size_t i = 0; i < notes->n; i++)
@@ -462,7 +476,7 @@ int vf_cmd_plan(int argc, char **argv)
     plan_row *rows = calloc(VF_METHOD_COUNT, sizeof *rows);
     vf_error err = {0};
     if (!notes || !c || !rows) {
-        fprintf(stderr, "vramfit: error: out of memory\n");
+        fprintf(stderr, "vramfit: %s out of memory\n", vf_error_label());
         rc = VF_EXIT_INTERNAL;
     } else if ((rc = vf_est_resolve_hw(&k.o, &hw, notes)) != VF_EXIT_OK) {
         /* message already printed */

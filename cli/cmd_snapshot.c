@@ -29,7 +29,9 @@ static void snapshot_help(void)
            "                     file beside it and renamed, so FILE is never half-written\n"
            "  -f, --force        overwrite FILE even when it is not a vramfit snapshot\n"
            "  --revision REV     Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-           "  --hf-cache DIR     Hugging Face hub cache directory to search\n\n"
+           "  --hf-cache DIR     Hugging Face hub cache directory to search\n");
+    vf_print_global_help();
+    printf("\n--verbose lists every shard stored with its header size.\n\n"
            "exit codes: 0 written, 2 usage, 3 I/O error, 4 invalid checkpoint or snapshot.\n");
 }
 
@@ -51,6 +53,11 @@ static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t 
     vf_buf_printf(b, "Shards      %s (%s tensors, %s header bytes)\n",
                   vf_fmt_count(vf_checkpoint_shard_count(cp), c1), vf_fmt_count(tensors, c2),
                   vf_fmt_count(headers, c3));
+    for (size_t i = 0; vf_ui_verbose() && i < vf_checkpoint_shard_count(cp); i++) {
+        size_t len;
+        vf_st_header_raw(vf_checkpoint_shard(cp, i)->header, &len);
+        vf_buf_printf(b, "  %-40s %s header bytes\n", vf_checkpoint_shard(cp, i)->name, vf_fmt_count(len, c1));
+    }
     vf_buf_printf(b, "Files       ");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t len;

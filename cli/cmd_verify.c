@@ -40,9 +40,11 @@ static void verify_help(void)
            "                  shape); implies --data. Written via a temporary file and rename.\n"
            "  --against FILE  re-hash PATH and compare with a manifest made elsewhere, listing every\n"
            "                  missing, extra or differing file and tensor; implies --data\n"
-           "  -q, --quiet     no progress bar\n"
            "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-           "  --hf-cache DIR  Hugging Face hub cache directory to search\n\n"
+           "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
+    vf_print_global_help();
+    printf("\n--quiet: no progress bar and no warnings about the index; --verbose also names the\n"
+           "directory PATH resolved to.\n\n"
            "exit codes: 0 sound (and identical to the manifest), 2 usage, 3 I/O error (including a\n"
            "file that changes or shrinks while being read), 4 a file is malformed (the report on\n"
            "stdout gives every file's verdict), 5 differences from the --against manifest.\n");
@@ -115,7 +117,8 @@ static void print_items(vf_buf *b, const vf_verify_report *r)
     for (size_t i = 0; i < vf_verify_item_count(r); i++) {
         const vf_verify_item *it = vf_verify_item_at(r, i);
         if (it->status != VF_OK) {
-            vf_buf_printf(b, "  FAIL  %s: %s\n", it->name, vf_error_format(&it->error, line, sizeof line));
+            vf_buf_printf(b, "  %sFAIL%s  %s: %s\n", vf_sty(VF_STY_RED), vf_sty(VF_STY_RESET), it->name,
+                          vf_error_format(&it->error, line, sizeof line));
             continue;
         }
         switch (it->kind) {
@@ -152,7 +155,7 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
         }
     }
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
-    const vf_findings *fs = cp ? vf_checkpoint_findings(cp) : NULL;
+    const vf_findings *fs = cp && !vf_ui_quiet() ? vf_checkpoint_findings(cp) : NULL;
     for (size_t i = 0; fs && i < vf_findings_count(fs); i++)
         vf_buf_printf(b, "  %s: %s\n",
                       vf_findings_get(fs, i)->severity == VF_SEV_WARNING ? "warning" : "info",
@@ -162,7 +165,8 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
                       vf_fmt_count(shards, c1), shards == 1 ? "" : "s", vf_fmt_count(tensors, c2),
                       vf_fmt_count(bytes, c3));
     else
-        vf_buf_printf(b, "Structure   NOT SOUND: %s of %s checks failed\n", vf_fmt_count(failed, c1),
+        vf_buf_printf(b, "Structure   %sNOT SOUND%s: %s of %s checks failed\n", vf_sty(VF_STY_RED),
+                      vf_sty(VF_STY_RESET), vf_fmt_count(failed, c1),
                       vf_fmt_count(vf_verify_item_count(r), c2));
 }
 
@@ -571,7 +575,7 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f
     vf_error err = {0};
     size_t n = 0;
     tref *refs = NULL;
-    int rc = hash_all(&d, !f->quiet && isatty(STDERR_FILENO), &err);
+    int rc = hash_all(&d, !f->quiet && !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
     if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
         rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK && f->manifest_out) {
@@ -596,7 +600,8 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f
         vf_buf_printf(b, "Manifest    %s\n", f->manifest_out);
     if (!diffs)
         return VF_EXIT_OK;
-    vf_buf_printf(b, "Verdict     %zu difference%s from %s\n", diffs, diffs == 1 ? "" : "s", f->against);
+    vf_buf_printf(b, "Verdict     %s%zu difference%s%s from %s\n", vf_sty(VF_STY_RED), diffs, diffs == 1 ? "" : "s",
+                  vf_sty(VF_STY_RESET), f->against);
     int out = vf_buf_flush(b);
     vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
                  "%zu difference%s from the manifest %s", diffs, diffs == 1 ? "" : "s", f->against);
@@ -629,6 +634,8 @@ int vf_cmd_verify(int argc, char **argv)
     }
     vf_buf b = {0};
     vf_buf_printf(&b, "Checkpoint  %s\n", path);
+    if (vf_ui_verbose() && vf_verify_checkpoint(r))
+        vf_buf_printf(&b, "Directory   %s\n", vf_checkpoint_dir(vf_verify_checkpoint(r)));
     print_items(&b, r);
     print_structure_summary(&b, r);
     if (!vf_verify_sound(r)) {
@@ -637,11 +644,11 @@ int vf_cmd_verify(int argc, char **argv)
     } else if (f.data) {
         rc = verify_data(&b, vf_verify_checkpoint(r), &f, against);
         if (rc == VF_EXIT_OK) {
-            vf_buf_printf(&b, "Verdict     sound\n");
+            vf_buf_printf(&b, "Verdict     %ssound%s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET));
             rc = vf_buf_flush(&b);
         }
     } else {
-        vf_buf_printf(&b, "Verdict     sound\n");
+        vf_buf_printf(&b, "Verdict     %ssound%s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET));
         rc = vf_buf_flush(&b);
     }
     vf_buf_free(&b);

@@ -18,11 +18,12 @@ static const command commands[] = {
     {"verify", vf_cmd_verify, "check integrity: per-file verdicts; --data hashes every tensor"},
     {"estimate", vf_cmd_estimate, "fine-tuning memory per GPU (Training Hub's formulas) and verdict"},
     {"plan", vf_cmd_plan, "largest tokens per GPU, fewest GPUs, LoRA rank, OSFT ratio that fit"},
+    {"gpus", vf_cmd_gpus, "the GPU names --gpu accepts, one per line"},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: vramfit COMMAND [options] PATH\n\n"
+    fprintf(f, "usage: vramfit [-q|-v] COMMAND [options] PATH\n\n"
                "Reads only the headers of a local safetensors checkpoint (never the weights, never\n"
                "the network) and answers how big it is, what it is, and whether training fits.\n\n"
                "commands:\n");
@@ -33,6 +34,12 @@ static void usage(FILE *f)
             "*.safetensors), one .safetensors file, an index file, or a Hugging Face id ORG/NAME looked\n"
             "up offline in the local cache ($HF_HUB_CACHE, else $HF_HOME/hub, else\n"
             "~/.cache/huggingface/hub; --revision picks a snapshot other than refs/main).\n\n"
+            "options of every command:\n"
+            "  -q, --quiet    results only: no notes, findings or progress on stderr\n"
+            "  -v, --verbose  more detail (files, target family, formulas)\n"
+            "  -h, --help     the command's help;  -V, --version  the version\n"
+            "Human output is colored only when stdout is a terminal and NO_COLOR is unset or empty;\n"
+            "JSON and CSV never are.\n\n"
             "exit codes:\n"
             "  0  success\n"
             "  1  internal error (out of memory)\n"
@@ -47,10 +54,16 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
+    vf_ui_init();
+    int first = 1; /* -q/-v may come before the command too */
+    while (first < argc && vf_ui_global_opt(argv[first]))
+        first++;
+    if (first >= argc) {
         usage(stderr);
         return VF_EXIT_USAGE;
     }
+    argv += first - 1;
+    argc -= first - 1;
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);

@@ -114,6 +114,29 @@ enum { VF_OPT_REVISION = 1000, VF_OPT_HF_CACHE, VF_OPT_HELP };
         {"help", 'h', false, VF_OPT_HELP}
 bool vf_common_opt(int id, const char *val, vf_open_options *o);
 
+/* ---- user interface: verbosity and color --------------------------------------------------------
+ * -q/--quiet and -v/--verbose are accepted by every command (vf_args_next handles them before the
+ * command's own table; main.c before the command name). --quiet: results only, no notes, findings or
+ * progress on stderr; --verbose: more detail. Color: human output on stdout only when it is a
+ * terminal and NO_COLOR is unset or empty (https://no-color.org); "error:" on stderr likewise. JSON
+ * and CSV never use vf_sty. */
+typedef enum vf_verbosity { VF_QUIET = -1, VF_NORMAL = 0, VF_VERBOSE = 1 } vf_verbosity;
+typedef enum vf_style { VF_STY_RESET, VF_STY_BOLD, VF_STY_GREEN, VF_STY_YELLOW, VF_STY_RED } vf_style;
+
+/* Decides color for stdout and stderr (isatty, NO_COLOR); called once by main. */
+void vf_ui_init(void);
+void vf_ui_set_verbosity(vf_verbosity v);
+bool vf_ui_quiet(void);
+bool vf_ui_verbose(void);
+/* The escape sequence of s for stdout; "" when color is off. */
+const char *vf_sty(vf_style s);
+/* "error:" for stderr, red when stderr is a colored terminal. */
+const char *vf_error_label(void);
+/* Sets the verbosity when arg is -q, --quiet, -v or --verbose; returns whether it was one. */
+bool vf_ui_global_opt(const char *arg);
+/* Prints the --help lines of -q/--quiet and -v/--verbose on stdout (every command's help has them). */
+void vf_print_global_help(void);
+
 /* ---- subcommands ------------------------------------------------------------------------------- */
 int vf_cmd_inspect(int argc, char **argv);
 int vf_cmd_adapters(int argc, char **argv);
@@ -122,5 +145,6 @@ int vf_cmd_snapshot(int argc, char **argv);
 int vf_cmd_verify(int argc, char **argv);
 int vf_cmd_estimate(int argc, char **argv);
 int vf_cmd_plan(int argc, char **argv);
+int vf_cmd_gpus(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vf_cli.h"
 
@@ -64,18 +65,70 @@ void vf_buf_free(vf_buf *b)
 int vf_buf_flush(vf_buf *b)
 {
     if (b->failed) {
-        fprintf(stderr, "vramfit: error: out of memory while building the output\n");
+        fprintf(stderr, "vramfit: %s out of memory while building the output\n", vf_error_label());
         return VF_EXIT_INTERNAL;
     }
     if (b->len && fwrite(b->data, 1, b->len, stdout) != b->len) {
-        fprintf(stderr, "vramfit: error: cannot write to stdout: %s\n", strerror(errno));
+        fprintf(stderr, "vramfit: %s cannot write to stdout: %s\n", vf_error_label(), strerror(errno));
         return VF_EXIT_IO;
     }
     if (fflush(stdout) != 0) {
-        fprintf(stderr, "vramfit: error: cannot write to stdout: %s\n", strerror(errno));
+        fprintf(stderr, "vramfit: %s cannot write to stdout: %s\n", vf_error_label(), strerror(errno));
         return VF_EXIT_IO;
     }
     return VF_EXIT_OK;
+}
+
+/* ---- user interface ---------------------------------------------------------------------------- */
+
+static struct {
+    vf_verbosity verbosity;
+    bool color_out, color_err;
+} ui;
+
+static bool color_wanted(int fd)
+{
+    const char *no = getenv("NO_COLOR");
+    return isatty(fd) && !(no && *no);
+}
+
+void vf_ui_init(void)
+{
+    ui.color_out = color_wanted(STDOUT_FILENO);
+    ui.color_err = color_wanted(STDERR_FILENO);
+}
+
+void vf_ui_set_verbosity(vf_verbosity v) { ui.verbosity = v; }
+bool vf_ui_quiet(void) { return ui.verbosity == VF_QUIET; }
+bool vf_ui_verbose(void) { return ui.verbosity == VF_VERBOSE; }
+
+const char *vf_sty(vf_style s)
+{
+    static const char *const sgr[] = {"\033[0m", "\033[1m", "\033[32m", "\033[33m", "\033[31m"};
+    return ui.color_out && (unsigned)s < sizeof sgr / sizeof sgr[0] ? sgr[s] : "";
+}
+
+const char *vf_error_label(void)
+{
+    return ui.color_err ? "\033[31merror:\033[0m" : "error:";
+}
+
+bool vf_ui_global_opt(const char *arg)
+{
+    if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0)
+        vf_ui_set_verbosity(VF_QUIET);
+    else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)
+        vf_ui_set_verbosity(VF_VERBOSE);
+    else
+        return false;
+    return true;
+}
+
+void vf_print_global_help(void)
+{
+    printf("  -q, --quiet           results only: no notes, findings or progress on stderr\n"
+           "  -v, --verbose         more detail (files, target family, formulas)\n"
+           "  -h, --help            this help\n");
 }
 
 /* ---- JSON -------------------------------------------------------------------------------------- */
@@ -235,6 +288,8 @@ int vf_args_next(vf_args *a, const char **val)
         a->only_positional = true;
         return vf_args_next(a, val);
     }
+    if (vf_ui_global_opt(s))
+        return vf_args_next(a, val);
     const vf_opt *o;
     const char *inline_val = NULL;
     if (s[1] == '-') {
@@ -356,7 +411,7 @@ int vf_exit_code(int status)
 int vf_cli_fail(const vf_error *err)
 {
     char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    fprintf(stderr, "vramfit: error: %s\n", vf_error_format(err, line, sizeof line));
+    fprintf(stderr, "vramfit: %s %s\n", vf_error_label(), vf_error_format(err, line, sizeof line));
     return vf_exit_code(err->code);
 }
 

@@ -44,3 +44,10 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/vramfitConfigVersion.cmak
   COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/vramfitConfig.cmake ${PROJECT_BINARY_DIR}/vramfitConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vramfit)
+
+# The man page and the shell completions (bash-completion loads completions/NAME on demand; zsh
+# finds _vramfit on $fpath, which includes share/zsh/site-functions for the usual prefixes).
+install(FILES ${PROJECT_SOURCE_DIR}/docs/vramfit.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/completions/vramfit.bash
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/bash-completion/completions RENAME vramfit)
+install(FILES ${PROJECT_SOURCE_DIR}/completions/_vramfit DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/zsh/site-functions)

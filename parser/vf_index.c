@@ -29,7 +29,7 @@ typedef struct ix_ctx {
     vf_index *ix;
     const char *file;
     const char **entry_shard; /* per entry: its shard name (interned for runs of equal names) */
-    size_t cap;
+    size_t cap, hint; /* hint: one ':' per member bounds the weight_map entries */
     bool root_bad, seen_wm, wm_ok, seen_meta;
     vf_error meta_err, entry_err; /* code VF_OK while none */
     int nomem;
@@ -105,7 +105,7 @@ static int add_entry(ix_ctx *c, const char *tensor, const char *shard)
 {
     vf_index *ix = c->ix;
     if (ix->count == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : (size_t)(c->j.end - c->j.base) / 24 + 16;
+        size_t cap = c->cap ? 2 * c->cap : c->hint;
         vf_index_entry *e = realloc(ix->entries, cap * sizeof *e);
         if (e)
             ix->entries = e;
@@ -289,9 +289,12 @@ static int sort_entries(ix_ctx *c)
 int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
 {
     memset(out, 0, sizeof *out);
-    vf_arena_init(&out->strings, len / 2 + 64);
+    vf_arena_init(&out->strings, len / 8 + 4096); /* waste at most one small chunk */
+    size_t colons = 0;
+    for (const uint8_t *q = json, *e = json + len; (q = memchr(q, ':', (size_t)(e - q))) != NULL; q++)
+        colons++;
     ix_ctx c = {.j = {json, json, json + len, file, "index", VF_ERR_INDEX, err, false}, .ix = out,
-                .file = file};
+                .file = file, .hint = colons + 1};
     int rc = parse_doc(&c);
     if (rc == VF_OK && c.nomem)
         rc = c.nomem;

@@ -3,7 +3,12 @@
  * Order of checks (matches the reference implementation, huggingface/safetensors tensor.rs):
  * prefix (>= 8 bytes, N <= 100,000,000, 8+N <= file size) -> UTF-8 -> JSON object -> per entry:
  * structure, dtype, shape, numel/bytes overflow, span == numel x dtype size -> offsets contiguous from
- * 0 in offset order -> data region covered exactly to the end of the file -> unique names. */
+ * 0 in offset order -> data region covered exactly to the end of the file -> unique names.
+ *
+ * The JSON is read by a purpose-built single-pass parser on the strict scanner of vf_json.c: no
+ * tree, one read of the header bytes, which the header then keeps (vf_st_header_raw). Reentrant:
+ * vf_st_read_files parses the shards of a checkpoint on one thread per CPU. cJSON is only used by
+ * vf_cjson_u64 for the other readers. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -158,7 +163,7 @@ typedef struct parse_ctx {
     vf_st_header *h;
     int sem;                   /* first semantic error, VF_OK while none */
     size_t tensor_cap, tensor_hint, meta_cap;
-    size_t shape_used, shape_cap;
+    size_t shape_used, shape_cap, shape_hint;
 } parse_ctx;
 
 static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt, ...)
@@ -216,7 +221,7 @@ static int push_dim(parse_ctx *c, uint64_t d)
 {
     vf_st_header *h = c->h;
     if (c->shape_used == c->shape_cap) {
-        size_t cap = c->shape_cap ? 2 * c->shape_cap : 256;
+        size_t cap = c->shape_cap ? 2 * c->shape_cap : c->shape_hint;
         uint64_t *s = realloc(h->shapes, cap * sizeof *s);
         if (!s)
             return nomem(c);
@@ -675,11 +680,16 @@ static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char 
     h->raw_len = len;
     h->file_size = file_size;
     /* names and metadata strings never outgrow the header text that holds them */
-    vf_arena_init(&h->names, len / 2 + 64);
-    /* An entry takes at least 48 bytes of text, so this capacity is rarely outgrown; pages of it
-     * that are never written are never resident. Fewer than 2^32 tensors fit in 10^8 bytes. */
+    vf_arena_init(&h->names, len / 3 + 64);
+    /* Every valid entry holds two arrays (shape, data_offsets): half the '[' count sizes the tables
+     * exactly for a valid header (they grow if it is outgrown). Fewer than 2^32 tensors fit in 10^8
+     * bytes. */
+    size_t brackets = 0;
+    for (const uint8_t *q = raw, *e = raw + len; (q = memchr(q, '[', (size_t)(e - q))) != NULL; q++)
+        brackets++;
     parse_ctx c = {.j = {raw, raw, raw + len, file, "header", VF_ERR_JSON, err, false},
-                   .file = file, .err = err, .h = h, .tensor_hint = len / 48 + 16};
+                   .file = file, .err = err, .h = h, .tensor_hint = brackets / 2 + 1,
+                   .shape_hint = brackets + 1};
     int rc;
     size_t bad = utf8_invalid_at(raw, len);
     if (bad != len)

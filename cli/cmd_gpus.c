@@ -1,0 +1,55 @@
+/* cmd_gpus.c - `vramfit gpus`: the names `--gpu` accepts (the built-in table of cli/vf_gpus.c), one per
+ * line, for scripts and shell completion; --verbose adds the memory in bytes, the data-sheet figure
+ * and the other accepted spellings. */
+#include <stdio.h>
+
+#include "vf_cli.h"
+#include "vf_gpus.h"
+
+static const vf_opt gpus_opts[] = {
+    {"help", 'h', false, VF_OPT_HELP},
+    {NULL, 0, false, 0},
+};
+
+static void gpus_help(void)
+{
+    printf("usage: vramfit gpus [--verbose]\n\n"
+           "Lists the built-in accelerators that --gpu NAME accepts (estimate, plan), one name per\n"
+           "line, in table order; 'auto' (ask nvidia-smi) is accepted too but is not listed. Names\n"
+           "match ignoring case, spaces, '-' and '_'. With --verbose each line also gives the memory\n"
+           "per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n");
+    vf_print_global_help();
+    printf("\nexit codes: 0 ok, 2 usage error.\n");
+}
+
+static void gpus_list(vf_buf *b, bool verbose)
+{
+    size_t n;
+    const vf_gpu_model *g = vf_gpu_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (verbose)
+            vf_buf_printf(b, "%s\t%llu\t%s\t%s\n", g[i].name, (unsigned long long)g[i].bytes, g[i].spec,
+                          g[i].aliases);
+        else
+            vf_buf_printf(b, "%s\n", g[i].name);
+    }
+}
+
+int vf_cmd_gpus(int argc, char **argv)
+{
+    vf_args a = {argc, 1, argv, gpus_opts, "gpus", false};
+    const char *val;
+    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        if (id == -2)
+            return VF_EXIT_USAGE;
+        if (id == VF_OPT_HELP)
+            return gpus_help(), VF_EXIT_OK;
+        if (id == 0)
+            return vf_usage_error("gpus", "takes no argument ('%s')", val);
+    }
+    vf_buf b = {0};
+    gpus_list(&b, vf_ui_verbose());
+    int rc = vf_buf_flush(&b);
+    vf_buf_free(&b);
+    return rc;
+}

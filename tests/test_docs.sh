@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The man page renders without a groff warning, and it cannot drift from the program: every command
+# that `vramfit --help` lists has its own --help and a section in docs/vramfit.1, and every long
+# option that a command's --help shows appears in the rendered page.
+# Usage: test_docs.sh VRAMFIT SOURCE_DIR
+set -uo pipefail
+cli=$1 src=$2
+man=$src/docs/vramfit.1
+pass=0 fail=0
+export GROFF_NO_SGR=1 # overstrike, removed below, rather than escape sequences
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# Long options of a command's --help: in its usage lines and at the start of its option lines (the
+# rule of completions/vramfit.bash).
+help_options() {
+    "$cli" "$1" --help | awk '
+        function scan(s) {
+            while (match(s, /--[a-z][a-z0-9-]*/)) {
+                print substr(s, RSTART, RLENGTH)
+                s = substr(s, RSTART + RLENGTH)
+            }
+        }
+        /^$/ { body = 1 }
+        !body { scan($0); next }
+        match($0, /^ +(-[A-Za-z], )?--[a-z][a-z0-9-]*( [A-Za-z_.|-]+)?(, --[a-z][a-z0-9-]*)*/) {
+            scan(substr($0, RSTART, RLENGTH))
+        }' | sort -u
+}
+
+warnings=$(groff -man -Tutf8 -ww "$man" 2>&1 >/dev/null)
+[ -z "$warnings" ] && ok || bad "groff warnings: $warnings"
+warnings=$(groff -man -Tutf8 -ww -rLL=60n "$man" 2>&1 >/dev/null)
+[ -z "$warnings" ] && ok || bad "groff warnings at 60 columns: $warnings"
+text=$(groff -man -Tutf8 "$man" 2>/dev/null | sed 's/.\x08//g')
+[ -n "$text" ] && ok || bad "the man page renders empty"
+
+commands=$("$cli" --help | awk '/^commands:/ { f = 1; next } f && /^$/ { exit } f { print $1 }')
+[ "$(echo "$commands" | wc -l)" -ge 8 ] && ok || bad "vramfit --help lists too few commands: $commands"
+total=0
+for cmd in $commands; do
+    out=$("$cli" "$cmd" --help)
+    rc=$?
+    { [ $rc -eq 0 ] && [[ $out == "usage: vramfit $cmd"* ]]; } && ok || bad "vramfit $cmd --help (exit $rc)"
+    grep -q "^   vramfit $cmd" <<<"$text" && ok || bad "no section 'vramfit $cmd' in the man page"
+    opts=$(help_options "$cmd")
+    for o in $opts; do
+        total=$((total + 1))
+        grep -qE -- "(^|[^a-z0-9-])$o([^a-z0-9-]|$)" <<<"$text" && ok || bad "vramfit $cmd $o is not in the man page"
+    done
+done
+[ "$total" -ge 60 ] && ok || bad "only $total options found in the --help outputs; is the parsing broken?"
+for code in 0 1 2 3 4 5 10 11; do
+    sed -n '/^EXIT STATUS/,/^ENVIRONMENT/p' <<<"$text" | grep -qE "^       $code( |$)" && ok || bad "exit code $code is not documented"
+done
+grep -q "NO_COLOR" <<<"$text" && ok || bad "NO_COLOR is not documented"
+version=$("$cli" --version)
+grep -q "^\.TH VRAMFIT 1 .* \"$version\" " "$man" && ok || bad "the .TH line does not name '$version'"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
