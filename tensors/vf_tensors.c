@@ -37,12 +37,14 @@ void vf_model_free(vf_model *m)
 
 static void classify(vf_tensor *t)
 {
-    t->layer = vf_name_layer(t->name);
-    t->expert = vf_name_expert(t->name);
-    t->role = vf_name_role(t->name, t->ndim);
-    t->buffer = t->role == VF_ROLE_BUFFER;
-    t->fused_experts = t->expert < 0 && t->ndim == 3 && strstr(t->name, ".experts.") &&
-                       t->role != VF_ROLE_BIAS && t->role != VF_ROLE_OTHER;
+    vf_name_info ni;
+    vf_name_classify(t->name, t->ndim, &ni);
+    t->layer = ni.layer;
+    t->expert = ni.expert;
+    t->role = ni.role;
+    t->buffer = ni.buffer;
+    t->fused_experts = ni.expert < 0 && t->ndim == 3 && ni.in_experts && t->role != VF_ROLE_BIAS &&
+                       t->role != VF_ROLE_OTHER;
 }
 
 /* Classifies tensors [begin, end) of a table; pure per tensor, so ranges run on separate threads. */

@@ -112,6 +112,15 @@ const vf_findings *vf_model_findings(const vf_model *m);
 const uint64_t *vf_model_layer_params(const vf_model *m, size_t *count);
 
 /* Name analysis, exposed for tests and for the estimator. */
+typedef struct vf_name_info {
+    int32_t layer;   /* as vf_name_layer */
+    int32_t expert;  /* as vf_name_expert */
+    vf_role role;    /* as vf_name_role */
+    bool buffer;     /* as vf_name_is_buffer */
+    bool in_experts; /* an `experts` component precedes the last one (fused expert tensors) */
+} vf_name_info;
+/* Everything below in one pass over the name. */
+void vf_name_classify(const char *name, uint32_t ndim, vf_name_info *out);
 /* Layer index from `model.layers.N.`, `transformer.h.N.`, `h.N.`, `blocks.N.`, `layers.N.` ...; -1. */
 int32_t vf_name_layer(const char *name);
 /* Expert index from `experts.E.`; -1. */
