@@ -79,7 +79,7 @@ int vf_rank_rules_parse(const char *s, vf_rank_rule **rules, size_t *count, vf_e
         return VF_OK;
     size_t n = 0, len = strlen(s);
     for (const char *p = s; *p;) {
-        size_t eq, ext = rule_extent(p, &eq);
+        size_t eq = 0, ext = rule_extent(p, &eq);
         if (ext == 0 || eq == 0)
             return vf_error_set(err, VF_ERR_USAGE, NULL, "--rank-pattern",
                                 "expected 'REGEX=RANK[,REGEX=RANK...]' at '%s'", p);
@@ -94,7 +94,7 @@ int vf_rank_rules_parse(const char *s, vf_rank_rule **rules, size_t *count, vf_e
     memcpy(text, s, len + 1);
     size_t i = 0;
     for (char *p = text; *p; i++) {
-        size_t eq, ext = rule_extent(p, &eq);
+        size_t eq = 0, ext = rule_extent(p, &eq);
         bool more = p[ext] == ',';
         r[i].pattern = p;
         if (!parse_rank(p + eq + 1, ext - eq - 1, &r[i].rank)) {

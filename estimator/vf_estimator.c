@@ -440,7 +440,7 @@ static int probe(const vf_est_model *m, const vf_est_setup *s, const tokens *t, 
 int vf_est_max_tokens(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
                       double margin, uint64_t *tokens_out, vf_error *err)
 {
-    uint64_t budget, v1, v;
+    uint64_t budget = 0, v1 = 0, v = 0;
     int rc = plan_budget(m, s, bound, margin, tokens_out, &budget, err);
     if (rc != VF_OK)
         return rc;
@@ -501,7 +501,7 @@ int vf_est_max_tokens(const vf_est_model *m, const vf_est_setup *s, vf_est_bound
 int vf_est_min_gpus(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound, double margin,
                     uint32_t max_gpus, uint32_t *gpus, vf_error *err)
 {
-    uint64_t budget, v;
+    uint64_t budget = 0, v = 0;
     int rc = plan_budget(m, s, bound, margin, gpus, &budget, err);
     if (rc != VF_OK)
         return rc;
@@ -537,7 +537,7 @@ int vf_est_min_gpus(const vf_est_model *m, const vf_est_setup *s, vf_est_bound b
 int vf_est_max_lora_rank(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
                          double margin, uint32_t max_rank, uint32_t *rank, vf_error *err)
 {
-    uint64_t budget, v;
+    uint64_t budget = 0, v = 0;
     int rc = plan_budget(m, s, bound, margin, rank, &budget, err);
     if (rc != VF_OK)
         return rc;
@@ -577,7 +577,7 @@ int vf_est_max_lora_rank(const vf_est_model *m, const vf_est_setup *s, vf_est_bo
 int vf_est_max_unfreeze_ratio(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
                               double margin, double *ratio, vf_error *err)
 {
-    uint64_t budget, v;
+    uint64_t budget = 0, v = 0;
     int rc = plan_budget(m, s, bound, margin, ratio, &budget, err);
     if (rc != VF_OK)
         return rc;

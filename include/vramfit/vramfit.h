@@ -19,6 +19,6 @@
 #include "vf_abi.h"
 #include "vf_snapshot.h"
 #include "vf_verify.h"
-#include "vf_version.h"
+#include "vramfit/vf_version.h" /* generated into the build tree, installed beside this file */
 
 #endif
