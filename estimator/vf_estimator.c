@@ -437,6 +437,57 @@ static int probe(const vf_est_model *m, const vf_est_setup *s, const tokens *t, 
     return VF_OK;
 }
 
+/* The one knob a planner search moves: sets it to k in *ss, or in *t for tokens. */
+typedef void (*knob_set)(vf_est_setup *ss, tokens *t, uint64_t k);
+
+static void set_tokens(vf_est_setup *ss, tokens *t, uint64_t k)
+{
+    (void)ss;
+    t->num = k;
+    t->value = (double)k;
+}
+
+static void set_gpus(vf_est_setup *ss, tokens *t, uint64_t k)
+{
+    (void)t;
+    ss->gpus = (uint32_t)k;
+}
+
+static void set_lora_r(vf_est_setup *ss, tokens *t, uint64_t k)
+{
+    (void)t;
+    ss->lora_r = (uint32_t)k;
+}
+
+static void set_ratio_percent(vf_est_setup *ss, tokens *t, uint64_t k)
+{
+    (void)t;
+    ss->unfreeze_rank_ratio = (double)k / 100.0;
+}
+
+/* Bisects a knob whose fit is monotone between `good` (fits) and `bad` (does not; on either side of
+ * good) and stores in *out the fitting value next to the boundary. t is NULL unless the knob is the
+ * token count. strict as for probe. */
+static int bisect(const vf_est_model *m, vf_est_setup *ss, tokens *t, knob_set set, vf_est_bound bound,
+                  uint64_t budget, bool strict, uint64_t good, uint64_t bad, uint64_t *out, vf_error *err)
+{
+    while ((good > bad ? good - bad : bad - good) > 1) {
+        uint64_t mid = good < bad ? good + (bad - good) / 2 : bad + (good - bad) / 2;
+        bool fits;
+        uint64_t v;
+        set(ss, t, mid);
+        int rc = probe(m, ss, t, bound, budget, strict, &fits, &v, err);
+        if (rc != VF_OK)
+            return rc;
+        if (fits)
+            good = mid;
+        else
+            bad = mid;
+    }
+    *out = good;
+    return VF_OK;
+}
+
 int vf_est_max_tokens(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
                       double margin, uint64_t *tokens_out, vf_error *err)
 {
@@ -482,20 +533,7 @@ int vf_est_max_tokens(const vf_est_model *m, const vf_est_setup *s, vf_est_bound
         *tokens_out = v == v1 ? UINT64_MAX : tlim;
         return VF_OK;
     }
-    uint64_t lo = 1, hi = tlim; /* lo fits, hi does not */
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        t.num = mid;
-        t.value = (double)mid;
-        if ((rc = probe(m, &ss, &t, bound, budget, true, &fits, &v, err)) != VF_OK)
-            return rc;
-        if (fits)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    *tokens_out = lo;
-    return VF_OK;
+    return bisect(m, &ss, &t, set_tokens, bound, budget, true, 1, tlim, tokens_out, err);
 }
 
 int vf_est_min_gpus(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound, double margin,
@@ -519,19 +557,10 @@ int vf_est_min_gpus(const vf_est_model *m, const vf_est_setup *s, vf_est_bound b
         *gpus = 0;
         return VF_OK;
     }
-    uint32_t lo = 0, hi = max_gpus; /* hi fits; lo does not (0 is a sentinel) */
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        ss.gpus = mid;
-        if ((rc = probe(m, &ss, NULL, bound, budget, false, &fits, &v, err)) != VF_OK)
-            return rc;
-        if (fits)
-            hi = mid;
-        else
-            lo = mid;
-    }
-    *gpus = hi;
-    return VF_OK;
+    uint64_t found = 0; /* max_gpus fits; 0 is a sentinel that does not */
+    rc = bisect(m, &ss, NULL, set_gpus, bound, budget, false, max_gpus, 0, &found, err);
+    *gpus = (uint32_t)found;
+    return rc;
 }
 
 int vf_est_max_lora_rank(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
@@ -559,19 +588,10 @@ int vf_est_max_lora_rank(const vf_est_model *m, const vf_est_setup *s, vf_est_bo
         *rank = 0;
         return VF_OK;
     }
-    uint64_t lo = 1, hi = (uint64_t)max_rank + 1; /* lo fits; hi does not (max_rank+1 sentinel) */
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        ss.lora_r = (uint32_t)mid;
-        if ((rc = probe(m, &ss, NULL, bound, budget, false, &fits, &v, err)) != VF_OK)
-            return rc;
-        if (fits)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    *rank = (uint32_t)lo;
-    return VF_OK;
+    uint64_t found = 0; /* r = 1 fits; max_rank + 1 is a sentinel that does not */
+    rc = bisect(m, &ss, NULL, set_lora_r, bound, budget, false, 1, (uint64_t)max_rank + 1, &found, err);
+    *rank = (uint32_t)found;
+    return rc;
 }
 
 int vf_est_max_unfreeze_ratio(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
@@ -594,17 +614,8 @@ int vf_est_max_unfreeze_ratio(const vf_est_model *m, const vf_est_setup *s, vf_e
         *ratio = 0.0;
         return VF_OK;
     }
-    unsigned lo = 1, hi = 101; /* k = lo fits; k = hi does not (101 is a sentinel) */
-    while (hi - lo > 1) {
-        unsigned mid = lo + (hi - lo) / 2;
-        ss.unfreeze_rank_ratio = mid / 100.0;
-        if ((rc = probe(m, &ss, NULL, bound, budget, true, &fits, &v, err)) != VF_OK)
-            return rc;
-        if (fits)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    *ratio = lo / 100.0;
-    return VF_OK;
+    uint64_t percent = 0; /* 1% fits; 101% is a sentinel that does not */
+    rc = bisect(m, &ss, NULL, set_ratio_percent, bound, budget, true, 1, 101, &percent, err);
+    *ratio = (double)percent / 100.0;
+    return rc;
 }
