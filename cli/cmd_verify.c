@@ -383,42 +383,12 @@ static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t
     vf_json_obj_end(&j);
 }
 
-/* Writes buf to path through a temporary file in the same directory and rename(). */
+/* Writes the manifest buffer to path atomically (vf_write_file_atomic). */
 static int write_atomic(const char *path, const vf_buf *b, vf_error *err)
 {
     if (b->failed)
         return vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    int rc = VF_OK;
-    if (fd < 0) {
-        rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot create a temporary file beside it: %s",
-                          strerror(errno));
-    } else {
-        FILE *f = fdopen(fd, "wb");
-        if (!f) {
-            close(fd);
-            rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot write: %s", strerror(errno));
-        } else {
-            bool ok = fwrite(b->data, 1, b->len, f) == b->len && fchmod(fd, 0644) == 0 &&
-                      fflush(f) == 0 && fsync(fd) == 0;
-            int e = errno;
-            ok = fclose(f) == 0 && ok;
-            if (!ok)
-                rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot write: %s", strerror(e));
-        }
-        if (rc == VF_OK && rename(tmp, path) != 0)
-            rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot rename the temporary file: %s",
-                              strerror(errno));
-        if (rc != VF_OK)
-            unlink(tmp);
-    }
-    free(tmp);
-    return rc;
+    return vf_write_file_atomic(path, b->data ? b->data : "", b->len, err);
 }
 
 /* ---- comparison with a manifest ----------------------------------------------------------------- */

@@ -735,23 +735,6 @@ void vf_svg_adapters_chart(vf_buf *b, const vf_adapter_plan *p, const char *mode
 
 /* ---- files --------------------------------------------------------------------------------------- */
 
-/* Writes all of b to the open temporary file fd (closed here), mode 0666 less the umask. */
-static bool write_fd(int fd, const vf_buf *b, int *e)
-{
-    mode_t mask = umask(0);
-    umask(mask);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        *e = errno;
-        close(fd);
-        return false;
-    }
-    bool ok = fwrite(b->data, 1, b->len, f) == b->len && fchmod(fd, 0666 & ~mask) == 0 &&
-              fflush(f) == 0 && fsync(fd) == 0;
-    *e = errno;
-    return fclose(f) == 0 && ok;
-}
-
 int vf_svg_write(const char *path, const vf_buf *b)
 {
     vf_error err = {0};
@@ -763,25 +746,7 @@ int vf_svg_write(const char *path, const vf_buf *b)
         vf_error_set(&err, VF_ERR_NOMEM, path, NULL, "out of memory while drawing the SVG");
         return vf_cli_fail(&err);
     }
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        vf_error_set(&err, VF_ERR_NOMEM, path, NULL, "out of memory");
-        return vf_cli_fail(&err);
-    }
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp), e = errno;
-    if (fd < 0)
-        vf_error_set(&err, VF_ERR_IO, path, NULL, "cannot create a temporary file beside it: %s",
-                     strerror(e));
-    else if (!write_fd(fd, b, &e))
-        vf_error_set(&err, VF_ERR_IO, path, NULL, "cannot write the SVG: %s", strerror(e));
-    else if (rename(tmp, path) != 0)
-        vf_error_set(&err, VF_ERR_IO, path, NULL, "cannot rename the temporary file onto it: %s",
-                     strerror(errno));
-    if (fd >= 0 && err.code)
-        unlink(tmp);
-    free(tmp);
+    vf_write_file_atomic(path, b->data, b->len, &err);
     return err.code ? vf_cli_fail(&err) : VF_EXIT_OK;
 }
 

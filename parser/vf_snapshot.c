@@ -245,54 +245,13 @@ int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, v
 }
 
 /* Writes all of buf to fd. */
-static int write_all(int fd, const uint8_t *buf, size_t len, const char *path, vf_error *err)
-{
-    while (len) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return vf_error_set(err, VF_ERR_IO, path, NULL, "cannot write: %s",
-                                w < 0 ? strerror(errno) : "no progress");
-        buf += w;
-        len -= (size_t)w;
-    }
-    return VF_OK;
-}
-
 int vf_snapshot_save(const vf_checkpoint *cp, const char *path, size_t *written, vf_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = vf_snapshot_write(cp, &data, &len, err);
-    if (rc != VF_OK)
-        return rc;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(data);
-        return vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
-    }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot create a temporary file beside it: %s",
-                          strerror(errno));
-    } else {
-        rc = write_all(fd, data, len, path, err);
-        if (rc == VF_OK && fchmod(fd, 0644) != 0)
-            rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot set permissions: %s", strerror(errno));
-        if (rc == VF_OK && fsync(fd) != 0)
-            rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot sync: %s", strerror(errno));
-        if (close(fd) != 0 && rc == VF_OK)
-            rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot close: %s", strerror(errno));
-        if (rc == VF_OK && rename(tmp, path) != 0)
-            rc = vf_error_set(err, VF_ERR_IO, path, NULL, "cannot rename the temporary file: %s",
-                              strerror(errno));
-        if (rc != VF_OK)
-            unlink(tmp);
-    }
-    free(tmp);
+    if (rc == VF_OK)
+        rc = vf_write_file_atomic(path, data, len, err);
     free(data);
     if (rc == VF_OK && written)
         *written = len;

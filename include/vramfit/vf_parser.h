@@ -118,6 +118,13 @@ int vf_findings_add(vf_findings *f, vf_severity sev, const char *fmt, ...)
 size_t vf_findings_count(const vf_findings *f);
 const vf_finding *vf_findings_get(const vf_findings *f, size_t i);
 
+/* ---- output files ------------------------------------------------------------------------------ */
+
+/* Writes len bytes to path through a temporary file beside it, fsync and rename(): readers see the
+ * old file or the whole new one, never a part; on failure path is untouched and the temporary file
+ * removed. Errors: VF_ERR_USAGE (empty path), VF_ERR_IO, VF_ERR_NOMEM. */
+int vf_write_file_atomic(const char *path, const void *data, size_t len, vf_error *err);
+
 /* ---- checkpoint: a set of shards, optionally indexed -------------------------------------------- */
 
 typedef struct vf_shard {
