@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(cmake gcc make pkg-config libcjson-dev zlib1g-dev libxxhash-dev libcriterion-dev python3 binutils libxml2-utils librsvg2-bin groff-base)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2

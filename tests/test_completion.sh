@@ -36,7 +36,8 @@ expect() {
 expect_has() {
     local what=$1 item=$2
     shift 2
-    complete_words "$@" | grep -qxF -- "$item" && ok || bad "$what: [$*] does not offer '$item'"
+    # grep reads all input (no -q): an early exit would SIGPIPE the writer and fail under pipefail
+    complete_words "$@" | grep -xF -- "$item" >/dev/null && ok || bad "$what: [$*] does not offer '$item'"
 }
 
 all_commands=$("$cli" --help | awk '/^commands:/ { f = 1; next } f && /^$/ { exit } f { print $1 }' | sort | paste -sd' ')
@@ -84,7 +85,7 @@ if command -v zsh >/dev/null 2>&1; then
 else
     echo "zsh not installed: its completion is checked only where zsh is"
 fi
-head -n1 "$src/completions/_vramfit" | grep -qx '#compdef vramfit' && ok || bad "_vramfit lacks '#compdef vramfit'"
+head -n1 "$src/completions/_vramfit" | grep -x '#compdef vramfit' >/dev/null && ok || bad "_vramfit lacks '#compdef vramfit'"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -51,7 +51,7 @@ for cmd in $commands; do
 done
 [ "$total" -ge 60 ] && ok || bad "only $total options found in the --help outputs; is the parsing broken?"
 for code in 0 1 2 3 4 5 10 11; do
-    sed -n '/^EXIT STATUS/,/^ENVIRONMENT/p' <<<"$text" | grep -qE "^       $code( |$)" && ok || bad "exit code $code is not documented"
+    sed -n '/^EXIT STATUS/,/^ENVIRONMENT/p' <<<"$text" | grep -E "^       $code( |$)" >/dev/null && ok || bad "exit code $code is not documented"
 done
 grep -q "NO_COLOR" <<<"$text" && ok || bad "NO_COLOR is not documented"
 version=$("$cli" --version)
