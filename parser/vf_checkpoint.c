@@ -267,7 +267,15 @@ int vf_cp_finish(vf_checkpoint *cp, vf_error *err)
             return rc;
         cp->has_index = true;
     }
-    return cross_check_index(cp, err);
+    rc = cross_check_index(cp, err);
+    if (rc == VF_OK) { /* only metadata.total_size is asked for from here: free the tables early */
+        bool has_total = cp->index.has_total;
+        uint64_t total = cp->index.total_size;
+        vf_index_free(&cp->index);
+        cp->index.has_total = has_total;
+        cp->index.total_size = total;
+    }
+    return rc;
 }
 
 /* ---- directory loading ------------------------------------------------------------------------- */
@@ -341,8 +349,8 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Lists the *.safetensors files of the directory, sorted; model.safetensors alone wins when present. */
-static int list_shards(const char *dir, char ***out, size_t *count, vf_error *err)
+/* Lists the *.safetensors files of the directory (not hidden ones), sorted. */
+static int list_all_shards(const char *dir, char ***out, size_t *count, vf_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -370,6 +378,17 @@ static int list_shards(const char *dir, char ***out, size_t *count, vf_error *er
     closedir(d);
     if (names)
         qsort(names, n, sizeof *names, cmp_cstr);
+    *out = names;
+    *count = n;
+    return rc;
+}
+
+/* Lists the *.safetensors files of the directory, sorted; model.safetensors alone wins when present. */
+static int list_shards(const char *dir, char ***out, size_t *count, vf_error *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = list_all_shards(dir, &names, &n, err);
     for (size_t i = 0; rc == VF_OK && i < n; i++)
         if (strcmp(names[i], "model.safetensors") == 0) {
             char *keep = names[i];
@@ -391,7 +410,102 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-static int load_directory_shards(vf_checkpoint *cp, vf_error *err)
+/* Shards read ahead: the *.safetensors files the directory lists are parsed on worker threads while
+ * this thread reads the auxiliary files and parses the index. */
+typedef struct ahead {
+    const char *dir;
+    char **names; /* sorted */
+    size_t n;
+    vf_st_header **hs;
+    int *rcs;
+    vf_st_batch *batch; /* while running */
+} ahead;
+
+/* This thread joins the reading, then waits for the workers. */
+static void ahead_join(ahead *a)
+{
+    vf_st_batch_finish(a->batch);
+    a->batch = NULL;
+}
+
+static void ahead_free(ahead *a)
+{
+    ahead_join(a);
+    for (size_t i = 0; a->hs && i < a->n; i++)
+        vf_st_header_free(a->hs[i]);
+    free(a->hs);
+    free(a->rcs);
+    free_names(a->names, a->n);
+    *a = (ahead){0};
+}
+
+/* Starts the read-ahead; false (nothing to free) when it is not worth it or cannot start. */
+static bool ahead_start(const char *dir, ahead *a)
+{
+    vf_error lerr;
+    *a = (ahead){.dir = dir};
+    if (list_all_shards(dir, &a->names, &a->n, &lerr) != VF_OK || a->n < 8) {
+        free_names(a->names, a->n);
+        *a = (ahead){0};
+        return false;
+    }
+    a->hs = calloc(a->n, sizeof *a->hs);
+    a->rcs = malloc(a->n * sizeof *a->rcs);
+    if (!a->hs || !a->rcs ||
+        !(a->batch = vf_st_batch_start(dir, (const char *const *)a->names, a->n, a->hs, a->rcs))) {
+        ahead_free(a);
+        return false;
+    }
+    return true;
+}
+
+/* Adds the shards names[0..n) in that order, taking those read ahead and reading the others (absent
+ * from the listing, or failed there: the error is produced again) now, in order: the result and the
+ * error reported are those of load_shards(names). */
+static int load_shards_ahead(vf_checkpoint *cp, ahead *a, const char *const *names, size_t n,
+                             vf_error *err)
+{
+    ahead_join(a);
+    int rc = VF_OK;
+    size_t missing = 0;
+    vf_st_header **hs = calloc(n ? n : 1, sizeof *hs);
+    const char **miss = malloc((n ? n : 1) * sizeof *miss);
+    size_t *miss_at = malloc((n ? n : 1) * sizeof *miss_at);
+    if (!hs || !miss || !miss_at)
+        rc = vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
+    for (size_t k = 0; rc == VF_OK && k < n; k++) {
+        const char *name = names[k];
+        char **hit = bsearch(&name, a->names, a->n, sizeof *a->names, cmp_cstr);
+        size_t j = hit ? (size_t)(hit - a->names) : 0;
+        if (hit && a->rcs[j] == VF_OK && a->hs[j]) {
+            hs[k] = a->hs[j];
+            a->hs[j] = NULL; /* taken (names[] are distinct) */
+        } else {
+            miss[missing] = name;
+            miss_at[missing++] = k;
+        }
+    }
+    ahead_free(a); /* the shards not named are dropped */
+    if (rc == VF_OK && missing) {
+        vf_st_header **mh = calloc(missing, sizeof *mh);
+        rc = mh ? vf_st_read_files(cp->dir, miss, missing, mh, err)
+                : vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
+        for (size_t i = 0; rc == VF_OK && i < missing; i++)
+            hs[miss_at[i]] = mh[i];
+        free(mh);
+    }
+    for (size_t k = 0; hs && k < n; k++) /* vf_cp_add_shard owns hs[k] from here, also on failure */
+        if (rc == VF_OK)
+            rc = vf_cp_add_shard(cp, names[k], hs[k], err);
+        else
+            vf_st_header_free(hs[k]);
+    free(hs);
+    free(miss);
+    free(miss_at);
+    return rc;
+}
+
+static int load_directory_shards(vf_checkpoint *cp, ahead *a, vf_error *err)
 {
     long slot = aux_slot(INDEX_NAME);
     if (cp->aux[slot].present) {
@@ -399,13 +513,15 @@ static int load_directory_shards(vf_checkpoint *cp, vf_error *err)
         if (rc != VF_OK)
             return rc;
         cp->has_index = true;
-        return load_shards(cp, cp->index.shards, cp->index.shard_count, err);
+        return a ? load_shards_ahead(cp, a, cp->index.shards, cp->index.shard_count, err)
+                 : load_shards(cp, cp->index.shards, cp->index.shard_count, err);
     }
     char **names = NULL;
     size_t n = 0;
     int rc = list_shards(cp->dir, &names, &n, err);
     if (rc == VF_OK)
-        rc = load_shards(cp, (const char *const *)names, n, err);
+        rc = a ? load_shards_ahead(cp, a, (const char *const *)names, n, err)
+               : load_shards(cp, (const char *const *)names, n, err);
     free_names(names, n);
     return rc;
 }
@@ -415,14 +531,18 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
     vf_checkpoint *cp = vf_cp_new(dir);
     if (!cp)
         return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
+    ahead a = {0};
+    bool reading_ahead = !single && ahead_start(dir, &a);
     int rc = load_aux(cp, err);
     if (rc == VF_OK && single) {
         free(cp->aux[aux_slot(INDEX_NAME)].data); /* a single file named explicitly: no index */
         cp->aux[aux_slot(INDEX_NAME)] = (aux_file){0};
         rc = load_shard(cp, single, err);
     } else if (rc == VF_OK) {
-        rc = load_directory_shards(cp, err);
+        rc = load_directory_shards(cp, reading_ahead ? &a : NULL, err);
     }
+    if (reading_ahead)
+        ahead_free(&a); /* a no-op when load_shards_ahead took it */
     if (rc == VF_OK)
         rc = vf_cp_finish(cp, err);
     if (rc != VF_OK) {

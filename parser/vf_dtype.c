@@ -7,8 +7,9 @@
 static const struct {
     const char *name;
     unsigned bits;
+    size_t len;
 } dtype_table[VF_DTYPE_COUNT] = {
-#define VF_X_ROW(name, bits) {#name, bits},
+#define VF_X_ROW(name, bits) {#name, bits, sizeof #name - 1},
     VF_DTYPE_LIST(VF_X_ROW)
 #undef VF_X_ROW
 };
@@ -26,7 +27,7 @@ unsigned vf_dtype_bits(vf_dtype dt)
 bool vf_dtype_from_name(const char *name, size_t len, vf_dtype *out)
 {
     for (unsigned i = 0; i < VF_DTYPE_COUNT; i++) {
-        if (strlen(dtype_table[i].name) == len && memcmp(dtype_table[i].name, name, len) == 0) {
+        if (dtype_table[i].len == len && memcmp(dtype_table[i].name, name, len) == 0) {
             *out = (vf_dtype)i;
             return true;
         }

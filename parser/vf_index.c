@@ -43,12 +43,14 @@ static int ix_nomem(ix_ctx *c)
 
 static char *ix_string(ix_ctx *c, const uint8_t *raw, size_t n, bool esc, bool *nul)
 {
-    char *dst = vf_arena_alloc(&c->ix->strings, n + 1);
+    char *dst = vf_arena_alloc_raw(&c->ix->strings, n + 1);
     *nul = false;
-    if (dst && esc)
-        vf_json_decode(raw, n, (uint8_t *)dst, nul);
-    else if (dst)
+    if (dst && esc) {
+        vf_json_decode(raw, n, (uint8_t *)dst, nul); /* NUL-terminates */
+    } else if (dst) {
         memcpy(dst, raw, n);
+        dst[n] = '\0';
+    }
     return dst;
 }
 

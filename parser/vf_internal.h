@@ -22,6 +22,7 @@ int vf_arena_init(vf_arena *a, size_t chunk_size);
 char *vf_arena_strdup(vf_arena *a, const char *s);      /* NULL on allocation failure */
 char *vf_arena_strndup(vf_arena *a, const char *s, size_t n);
 void *vf_arena_alloc(vf_arena *a, size_t n);             /* 8-byte aligned, zeroed */
+void *vf_arena_alloc_raw(vf_arena *a, size_t n);         /* 8-byte aligned, not zeroed */
 void vf_arena_free(vf_arena *a);
 
 /* Sorts idx[0..n) so that the char* found at byte `name_off` of element idx[i] of `base` (elements
@@ -41,6 +42,15 @@ const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
  * error of the lowest-index file that failed: the error a sequential loop would report. */
 int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
                      vf_error *err);
+/* Like vf_st_read_files, but in the background and every file is read whatever the others do: rc[i]
+ * is file i's status and out[i] its header when rc[i] == VF_OK (NULL otherwise); the errors
+ * themselves are not kept. Workers (one per CPU) start at once; vf_st_batch_finish has
+ * the calling thread read what is left, waits for the workers and frees the batch. NULL when out of
+ * memory (nothing started). */
+typedef struct vf_st_batch vf_st_batch;
+vf_st_batch *vf_st_batch_start(const char *dir, const char *const *names, size_t n, vf_st_header **out,
+                               int *rc);
+void vf_st_batch_finish(vf_st_batch *b);
 /* Reads a whole small file (at most max bytes, else VF_ERR_UNSUPPORTED); caller frees *data. */
 int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
                        vf_error *err);

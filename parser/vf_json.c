@@ -31,23 +31,6 @@ int vf_json_fail(vf_json *c)
                         at);
 }
 
-void vf_json_ws(vf_json *c)
-{
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
-        c->p++;
-}
-
-/* Consumes `ch` after optional whitespace; false (nothing consumed but whitespace) otherwise. */
-bool vf_json_eat(vf_json *c, uint8_t ch)
-{
-    vf_json_ws(c);
-    if (c->p < c->end && *c->p == ch) {
-        c->p++;
-        return true;
-    }
-    return false;
-}
-
 static int hex4(const uint8_t *s, uint32_t *out)
 {
     uint32_t v = 0;

@@ -24,9 +24,21 @@ typedef struct vf_json {
 
 /* Records a syntax error at the cursor; returns c->code. */
 int vf_json_fail(vf_json *c);
-void vf_json_ws(vf_json *c);
+static inline void vf_json_ws(vf_json *c) /* inline: called around every token */
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+        c->p++;
+}
 /* Consumes `ch` after optional whitespace; false (only whitespace consumed) otherwise. */
-bool vf_json_eat(vf_json *c, uint8_t ch);
+static inline bool vf_json_eat(vf_json *c, uint8_t ch)
+{
+    vf_json_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return true;
+    }
+    return false;
+}
 /* Consumes the literal w (n bytes) when it is next; false otherwise. */
 bool vf_json_word(vf_json *c, const char *w, size_t n);
 /* A string, c->p on its opening quote: *s and *n give the raw bytes between the quotes and

@@ -73,19 +73,34 @@ int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_s
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------- */
 
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
- * or len when valid. */
-static size_t utf8_invalid_at(const uint8_t *s, size_t len)
+/* Exact per-byte zero test: the high bit of each byte of the result is set iff that byte of x is 0. */
+static uint64_t zero_bytes(uint64_t x)
 {
-    size_t i = 0;
+    const uint64_t low7 = UINT64_C(0x7F7F7F7F7F7F7F7F);
+    return ~(((x & low7) + low7) | x | low7);
+}
+
+/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
+ * or len when valid. In the same pass: *has_nul tells whether a NUL byte occurs (before the first bad
+ * byte, or anywhere when valid) and *brackets counts the '[' bytes (a sizing hint). */
+static size_t utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul, size_t *brackets)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    size_t i = 0, br = 0;
+    uint64_t nul = 0;
     while (i < len) {
         uint64_t w;
-        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & UINT64_C(0x8080808080808080)) == 0)) {
-            i += 8; /* eight ASCII bytes */
+        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & high) == 0)) {
+            /* eight ASCII bytes */
+            nul |= zero_bytes(w);
+            br += (size_t)(((zero_bytes(w ^ (ones * '[')) >> 7) * ones) >> 56); /* bytes that are '[' */
+            i += 8;
             continue;
         }
         uint8_t c = s[i];
         if (c < 0x80) {
+            nul |= c == 0;
+            br += c == '[';
             i++;
             continue;
         }
@@ -98,20 +113,26 @@ static size_t utf8_invalid_at(const uint8_t *s, size_t len)
         } else if ((c & 0xF8) == 0xF0) {
             need = 3, min = 0x10000, cp = c & 0x07;
         } else {
-            return i;
+            goto bad;
         }
         if (len - i <= need)
-            return i;
+            goto bad;
         for (size_t k = 1; k <= need; k++) {
             if ((s[i + k] & 0xC0) != 0x80)
-                return i;
+                goto bad;
             cp = (cp << 6) | (s[i + k] & 0x3F);
         }
         if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
+            break;
         i += need + 1;
     }
-    return len;
+    *has_nul = nul != 0;
+    *brackets = br;
+    return i < len ? i : len;
+bad:
+    *has_nul = nul != 0;
+    *brackets = br;
+    return i;
 }
 
 /* ---- numbers ----------------------------------------------------------------------------------- */
@@ -205,14 +226,16 @@ static int nomem(parse_ctx *c)
 static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, const char **out,
                       bool *has_nul)
 {
-    uint8_t *dst = vf_arena_alloc(&c->h->names, n + 1);
+    uint8_t *dst = vf_arena_alloc_raw(&c->h->names, n + 1);
     if (!dst)
         return nomem(c);
     *has_nul = false;
-    if (escaped)
-        vf_json_decode(s, n, dst, has_nul);
-    else
+    if (escaped) {
+        vf_json_decode(s, n, dst, has_nul); /* NUL-terminates */
+    } else {
         memcpy(dst, s, n);
+        dst[n] = '\0';
+    }
     *out = (const char *)dst;
     return VF_OK;
 }
@@ -468,8 +491,15 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
     if (depth >= VF_JSON_MAX_DEPTH)
         return vf_json_fail(&c->j);
     c->j.p++;
-    entry_fields f = {0};
+    entry_fields f; /* every field but the dtype_name buffer (written before it is read) */
+    f.dtype = f.shape = f.offsets = 0;
+    f.dtype_len = f.shape_at = 0;
+    f.ndim = 0;
     f.bad_dim = -1;
+    f.overflow = f.offsets_ok = false;
+    f.begin = f.end = 0;
+    f.seen = 0;
+    f.dtype_name[0] = '\0';
     if (!vf_json_eat(&c->j, '}')) {
         do {
             int rc = parse_entry_member(c, &f, name, depth + 1);
@@ -685,17 +715,26 @@ static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char 
      * exactly for a valid header (they grow if it is outgrown). Fewer than 2^32 tensors fit in 10^8
      * bytes. */
     size_t brackets = 0;
-    for (const uint8_t *q = raw, *e = raw + len; (q = memchr(q, '[', (size_t)(e - q))) != NULL; q++)
-        brackets++;
+    bool has_nul = false;
+    size_t bad = utf8_invalid_at(raw, len, &has_nul, &brackets);
+    {
+        /* Grow the heap once for the tables about to be allocated: glibc grows a thread's arena with
+         * one mprotect per allocation that does not fit, exactly by what it lacks (no top pad), and
+         * the parse threads allocate fresh memory only; a freed block stays at the top of the heap for
+         * the tables to be carved from. Small headers only (larger blocks would be mmapped). */
+        size_t t = brackets / 2 + 1, need = t * (sizeof(vf_st_tensor) + sizeof(uint32_t)) +
+                                            (brackets + 1) * sizeof(uint64_t) + len / 3 + 512;
+        void *volatile probe = need < 96 * 1024 ? malloc(need) : NULL; /* volatile: kept */
+        free(probe);
+    }
     parse_ctx c = {.j = {raw, raw, raw + len, file, "header", VF_ERR_JSON, err, false},
                    .file = file, .err = err, .h = h, .tensor_hint = brackets / 2 + 1,
                    .shape_hint = brackets + 1};
     int rc;
-    size_t bad = utf8_invalid_at(raw, len);
     if (bad != len)
         rc = vf_error_set(err, VF_ERR_UTF8, file, NULL, "header is not valid UTF-8 (byte %zu of %zu)", bad,
                           len);
-    else if (memchr(raw, '\0', len))
+    else if (has_nul)
         rc = vf_error_set(err, VF_ERR_JSON, file, NULL, "header contains a NUL byte");
     else
         rc = parse_document(&c);
@@ -754,6 +793,9 @@ int vf_st_read_file(const char *path, const char *display, vf_st_header **out, v
         rc = vf_st_check_prefix(prefix, got, file_size, name, &n, err);
     uint8_t *json = NULL;
     if (rc == VF_OK) {
+        /* the header text and, about as large again, its tables: one heap growth (see parse_owned) */
+        void *volatile probe = n < 40 * 1024 ? malloc(2 * (size_t)n + 2048) : NULL;
+        free(probe);
         json = malloc(n ? (size_t)n : 1); /* n <= 100,000,000 and <= file size: bounded */
         rc = json ? vf_read_at(fd, json, (size_t)n, VF_ST_PREFIX_BYTES, &got, name, err)
                   : vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
@@ -779,6 +821,7 @@ typedef struct read_job {
     const char *const *names;
     size_t n;
     vf_st_header **out;
+    int *rcs;             /* vf_st_batch: every file's status, no early stop */
     atomic_size_t next;   /* next file index to take */
     atomic_size_t failed; /* lowest failing index so far, n when none */
 } read_job;
@@ -796,7 +839,7 @@ static void *read_worker_run(void *arg)
     read_worker *w = arg;
     read_job *j = w->job;
     for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
-        if (i > atomic_load(&j->failed))
+        if (!j->rcs && i > atomic_load(&j->failed))
             break;
         size_t dl = strlen(j->dir), nl = strlen(j->names[i]);
         char *path = malloc(dl + nl + 2);
@@ -810,6 +853,10 @@ static void *read_worker_run(void *arg)
             memcpy(path + dl + 1, j->names[i], nl + 1);
             rc = vf_st_read_file(path, j->names[i], &j->out[i], &e);
             free(path);
+        }
+        if (j->rcs) {
+            j->rcs[i] = rc;
+            continue;
         }
         if (rc != VF_OK && i < w->failed) {
             w->failed = i;
@@ -858,6 +905,51 @@ int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_
         out[i] = NULL;
     }
     return workers[worst].err.code;
+}
+
+struct vf_st_batch {
+    read_job job;
+    read_worker workers[VF_READ_THREADS_MAX];
+    pthread_t tids[VF_READ_THREADS_MAX];
+    size_t started;
+};
+
+vf_st_batch *vf_st_batch_start(const char *dir, const char *const *names, size_t n, vf_st_header **out,
+                               int *rc)
+{
+    vf_st_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    b->job.dir = dir;
+    b->job.names = names;
+    b->job.n = n;
+    b->job.out = out;
+    b->job.rcs = rc;
+    atomic_init(&b->job.next, 0);
+    atomic_init(&b->job.failed, n);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t threads = cpus < 1 ? 1 : cpus > VF_READ_THREADS_MAX ? VF_READ_THREADS_MAX : (size_t)cpus;
+    if (threads > n / 4)
+        threads = n / 4 ? n / 4 : 1;
+    for (; b->started < threads; b->started++) {
+        b->workers[b->started] = (read_worker){.job = &b->job, .failed = n};
+        if (pthread_create(&b->tids[b->started], NULL, read_worker_run, &b->workers[b->started]) != 0)
+            break;
+    }
+    return b;
+}
+
+void vf_st_batch_finish(vf_st_batch *b)
+{
+    if (!b)
+        return;
+    read_worker me = {.job = &b->job, .failed = b->job.n};
+    read_worker_run(&me); /* the files no worker has taken yet */
+    for (size_t t = 0; t < b->started; t++)
+        pthread_join(b->tids[t], NULL);
+    free(b);
 }
 
 /* ---- accessors --------------------------------------------------------------------------------- */

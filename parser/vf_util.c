@@ -21,7 +21,7 @@ int vf_arena_init(vf_arena *a, size_t chunk_size)
     return VF_OK;
 }
 
-void *vf_arena_alloc(vf_arena *a, size_t n)
+void *vf_arena_alloc_raw(vf_arena *a, size_t n)
 {
     size_t need = (n + 7) & ~(size_t)7;
     if (need < n)
@@ -40,7 +40,14 @@ void *vf_arena_alloc(vf_arena *a, size_t n)
     }
     void *p = a->head->data + a->head->used;
     a->head->used += need;
-    memset(p, 0, n);
+    return p;
+}
+
+void *vf_arena_alloc(vf_arena *a, size_t n)
+{
+    void *p = vf_arena_alloc_raw(a, n);
+    if (p)
+        memset(p, 0, n);
     return p;
 }
 

@@ -47,48 +47,48 @@ static void classify(vf_tensor *t)
                        t->role != VF_ROLE_OTHER;
 }
 
-/* Classifies tensors [begin, end) of a table; pure per tensor, so ranges run on separate threads. */
-typedef struct classify_range {
-    vf_tensor *t;
+/* Fills and classifies the table rows [begin, end) (in shard order); pure per tensor, so ranges run
+ * on separate threads. */
+typedef struct fill_range {
+    vf_model *m;
     size_t begin, end;
-} classify_range;
+} fill_range;
 
-static void *classify_run(void *arg)
+static void *fill_run(void *arg)
 {
-    classify_range *r = arg;
-    for (size_t i = r->begin; i < r->end; i++)
-        classify(&r->t[i]);
+    fill_range *r = arg;
+    size_t row = 0, s = 0, shards = vf_checkpoint_shard_count(r->m->cp);
+    for (; s < shards; s++) { /* the shard holding row `begin` */
+        size_t n = vf_st_header_count(vf_checkpoint_shard(r->m->cp, s)->header);
+        if (row + n > r->begin)
+            break;
+        row += n;
+    }
+    for (size_t i = r->begin - row; s < shards && row + i < r->end; s++, row += i, i = 0) {
+        const vf_shard *sh = vf_checkpoint_shard(r->m->cp, s);
+        size_t n = vf_st_header_count(sh->header);
+        for (; i < n && row + i < r->end; i++) {
+            const vf_st_tensor *st = vf_st_header_tensor(sh->header, i);
+            vf_tensor *t = &r->m->tensors[row + i];
+            *t = (vf_tensor){.name = st->name, .file = sh->name, .dtype = st->dtype, .ndim = st->ndim,
+                             .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
+                             .shard = (uint32_t)s};
+            r->m->by_name[row + i] = (uint32_t)(row + i);
+            classify(t);
+        }
+        if (i < n)
+            break;
+    }
     return NULL;
 }
 
 #define VF_CLASSIFY_THREADS_MAX 8
 #define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
 
-static void classify_all(vf_tensor *t, size_t n)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t k = cpus < 1 ? 1 : cpus > VF_CLASSIFY_THREADS_MAX ? VF_CLASSIFY_THREADS_MAX : (size_t)cpus;
-    if (k > n / VF_CLASSIFY_PER_THREAD)
-        k = n / VF_CLASSIFY_PER_THREAD ? n / VF_CLASSIFY_PER_THREAD : 1;
-    classify_range r[VF_CLASSIFY_THREADS_MAX];
-    pthread_t tid[VF_CLASSIFY_THREADS_MAX];
-    bool started[VF_CLASSIFY_THREADS_MAX] = {false};
-    for (size_t i = 0; i < k; i++)
-        r[i] = (classify_range){t, n * i / k, n * (i + 1) / k};
-    for (size_t i = 1; i < k; i++) /* range 0 runs here; a range whose thread fails runs here too */
-        started[i] = pthread_create(&tid[i], NULL, classify_run, &r[i]) == 0;
-    classify_run(&r[0]);
-    for (size_t i = 1; i < k; i++)
-        if (started[i])
-            pthread_join(tid[i], NULL);
-        else
-            classify_run(&r[i]);
-}
-
 static int fill_table(vf_model *m, vf_error *err)
 {
-    size_t n = 0;
-    for (size_t s = 0; s < vf_checkpoint_shard_count(m->cp); s++)
+    size_t n = 0, shards = vf_checkpoint_shard_count(m->cp);
+    for (size_t s = 0; s < shards; s++)
         n += vf_st_header_count(vf_checkpoint_shard(m->cp, s)->header);
     if (n > UINT32_MAX)
         return vf_error_set(err, VF_ERR_UNSUPPORTED, NULL, NULL, "more than 2^32 tensors");
@@ -96,19 +96,24 @@ static int fill_table(vf_model *m, vf_error *err)
     m->by_name = malloc((n ? n : 1) * sizeof *m->by_name);
     if (!m->tensors || !m->by_name)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t s = 0; s < vf_checkpoint_shard_count(m->cp); s++) {
-        const vf_shard *sh = vf_checkpoint_shard(m->cp, s);
-        for (size_t i = 0; i < vf_st_header_count(sh->header); i++) {
-            const vf_st_tensor *st = vf_st_header_tensor(sh->header, i);
-            vf_tensor *t = &m->tensors[m->count];
-            *t = (vf_tensor){.name = st->name, .file = sh->name, .dtype = st->dtype, .ndim = st->ndim,
-                             .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
-                             .shard = (uint32_t)s};
-            m->by_name[m->count] = (uint32_t)m->count;
-            m->count++;
-        }
-    }
-    classify_all(m->tensors, m->count);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t k = cpus < 1 ? 1 : cpus > VF_CLASSIFY_THREADS_MAX ? VF_CLASSIFY_THREADS_MAX : (size_t)cpus;
+    if (k > n / VF_CLASSIFY_PER_THREAD)
+        k = n / VF_CLASSIFY_PER_THREAD ? n / VF_CLASSIFY_PER_THREAD : 1;
+    fill_range r[VF_CLASSIFY_THREADS_MAX];
+    pthread_t tid[VF_CLASSIFY_THREADS_MAX];
+    bool started[VF_CLASSIFY_THREADS_MAX] = {false};
+    for (size_t i = 0; i < k; i++)
+        r[i] = (fill_range){m, n * i / k, n * (i + 1) / k};
+    for (size_t i = 1; i < k; i++) /* range 0 runs here; a range whose thread fails runs here too */
+        started[i] = pthread_create(&tid[i], NULL, fill_run, &r[i]) == 0;
+    fill_run(&r[0]);
+    for (size_t i = 1; i < k; i++)
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            fill_run(&r[i]);
+    m->count = n;
     return VF_OK;
 }
 
