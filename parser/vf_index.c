@@ -131,6 +131,7 @@ static int parse_weight_map(ix_ctx *c, unsigned depth)
     const uint8_t *last_raw = NULL;
     size_t last_n = 0;
     const char *last = NULL;
+    bool last_safe = false; /* vf_safe_file_name(last) */
     do {
         const uint8_t *kraw, *vraw;
         size_t kn, vn, klen;
@@ -151,23 +152,30 @@ static int parse_weight_map(ix_ctx *c, unsigned depth)
                 return rc;
             continue;
         }
-        if ((rc = vf_json_string(j, &vraw, &vn, &vesc)) != VF_OK)
+        /* Runs of entries name the same shard: the same bytes as the last value, closing quote
+         * included, are the same valid string (scanning them would stop at that same quote). */
+        bool same = last && (size_t)(j->end - j->p) > last_n + 1 && j->p[last_n + 1] == '"' &&
+                    memcmp(j->p + 1, last_raw, last_n) == 0;
+        if (same)
+            j->p += last_n + 2;
+        else if ((rc = vf_json_string(j, &vraw, &vn, &vesc)) != VF_OK)
             return rc;
         if (!record)
             continue;
         const char *shard = last;
-        if (!last || vn != last_n || memcmp(vraw, last_raw, vn) != 0) {
+        if (!same && (!last || vn != last_n || memcmp(vraw, last_raw, vn) != 0)) {
             if (!(shard = ix_string(c, vraw, vn, vesc, &vnul)))
                 return ix_nomem(c);
             if (!vnul) {
                 last = shard;
                 last_raw = vraw;
                 last_n = vn;
+                last_safe = vf_safe_file_name(shard);
             }
         }
         if (nul)
             vf_error_set(&c->entry_err, VF_ERR_INDEX, c->file, tensor, "tensor name contains U+0000");
-        else if (vnul || !vf_safe_file_name(shard))
+        else if (vnul || !(shard == last ? last_safe : vf_safe_file_name(shard)))
             vf_error_set(&c->entry_err, VF_ERR_UNSAFE_PATH, c->file, tensor,
                          "shard file name \"%.200s\" is not a plain file name (absolute, path separator, "
                          "U+0000 or ..)",

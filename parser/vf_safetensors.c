@@ -470,6 +470,102 @@ static vf_st_tensor *new_tensor(parse_ctx *c)
     return t;
 }
 
+/* The canonical entry layout of the reference writer, {"dtype":"X","shape":[d,...],"data_offsets":
+ * [a,b]}: no whitespace, the three members in this order, a dtype of [A-Za-z0-9_], plain decimal
+ * integers (no sign, fraction, exponent or leading zero; at most 16 digits; <= 2^53). On an exact
+ * match *hit is set, f holds what the general parser would have gathered and c->j.p is past the
+ * closing brace. On anything else *hit is false and the cursor and shape pool are untouched: the
+ * general parser then reads the entry (and reports whatever is wrong exactly as before). */
+static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *q = p;
+    uint64_t x = 0;
+    while (q < end && (unsigned)(*q - '0') < 10u && q - p < 17) {
+        x = x * 10 + (uint64_t)(*q - '0');
+        q++;
+    }
+    size_t n = (size_t)(q - p);
+    if (n == 0 || n > 16 || (n > 1 && *p == '0') || x > (UINT64_C(1) << 53))
+        return NULL;
+    *v = x;
+    return q;
+}
+
+#define FAST_LIT(lit)                                                                               \
+    do {                                                                                            \
+        if ((size_t)(end - p) < sizeof(lit) - 1 || memcmp(p, lit, sizeof(lit) - 1) != 0)            \
+            goto miss;                                                                              \
+        p += sizeof(lit) - 1;                                                                       \
+    } while (0)
+
+static int fast_entry(parse_ctx *c, entry_fields *f, bool *hit)
+{
+    const uint8_t *p = c->j.p, *end = c->j.end;
+    size_t shape_used0 = c->shape_used;
+    *hit = false;
+    FAST_LIT("{\"dtype\":\"");
+    const uint8_t *d0 = p;
+    while (p < end && ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                       (*p >= 'a' && *p <= 'z')))
+        p++;
+    size_t dlen = (size_t)(p - d0);
+    if (dlen == 0 || dlen >= sizeof f->dtype_name)
+        goto miss;
+    FAST_LIT("\",\"shape\":[");
+    f->shape_at = c->shape_used;
+    f->ndim = 0;
+    uint64_t numel = 1;
+    bool overflow = false;
+    if (p < end && *p == ']') {
+        p++;
+    } else {
+        for (;;) {
+            uint64_t d;
+            if (!(p = fast_uint(p, end, &d)))
+                goto miss;
+            int rc = push_dim(c, d);
+            if (rc != VF_OK)
+                return rc;
+            f->ndim++;
+            overflow |= vf_mul_u64_overflow(&numel, numel, d);
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == ']') {
+                p++;
+                break;
+            }
+            goto miss;
+        }
+    }
+    FAST_LIT(",\"data_offsets\":[");
+    uint64_t a, b;
+    if (!(p = fast_uint(p, end, &a)))
+        goto miss;
+    FAST_LIT(",");
+    if (!(p = fast_uint(p, end, &b)))
+        goto miss;
+    FAST_LIT("]}");
+    memcpy(f->dtype_name, d0, dlen);
+    f->dtype_name[dlen] = '\0';
+    f->dtype_len = dlen;
+    f->dtype = f->shape = f->offsets = 1;
+    f->offsets_ok = true;
+    f->bad_dim = -1;
+    f->overflow = overflow;
+    f->begin = a;
+    f->end = b;
+    f->seen = F_DTYPE | F_SHAPE | F_OFFSETS;
+    c->j.p = p;
+    *hit = true;
+    return VF_OK;
+miss:
+    c->shape_used = shape_used0;
+    return VF_OK;
+}
+#undef FAST_LIT
+
 /* A tensor entry: the member value of `name` (raw bytes), c->j.p on its first byte. */
 static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool esc, unsigned depth)
 {
@@ -483,6 +579,20 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
         if (nul)
             entry_error(c, VF_ERR_HEADER, name, "tensor name contains U+0000");
     }
+    entry_fields f; /* every field but the dtype_name buffer (written before it is read) */
+    if (c->sem == VF_OK) {
+        bool hit;
+        int rc = fast_entry(c, &f, &hit);
+        if (rc != VF_OK)
+            return rc;
+        if (hit) {
+            if ((t = new_tensor(c)) != NULL) {
+                t->name = name;
+                check_entry(c, &f, name, t);
+            }
+            return VF_OK;
+        }
+    }
     vf_json_ws(&c->j);
     if (c->j.p >= c->j.end || *c->j.p != '{') {
         entry_error(c, VF_ERR_HEADER, name, "entry is not an object");
@@ -491,7 +601,6 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
     if (depth >= VF_JSON_MAX_DEPTH)
         return vf_json_fail(&c->j);
     c->j.p++;
-    entry_fields f; /* every field but the dtype_name buffer (written before it is read) */
     f.dtype = f.shape = f.offsets = 0;
     f.dtype_len = f.shape_at = 0;
     f.ndim = 0;
