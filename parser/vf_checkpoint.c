@@ -280,18 +280,10 @@ int vf_cp_finish(vf_checkpoint *cp, vf_error *err)
 
 /* ---- directory loading ------------------------------------------------------------------------- */
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
 
 static int load_shard(vf_checkpoint *cp, const char *name, vf_error *err)
 {
-    char *path = join(cp->dir, name);
+    char *path = vf_path_join(cp->dir, name);
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
     vf_st_header *h = NULL;
@@ -320,7 +312,7 @@ static int load_shards(vf_checkpoint *cp, const char *const *names, size_t n, vf
 static int load_aux(vf_checkpoint *cp, vf_error *err)
 {
     for (size_t i = 0; vf_aux_names[i]; i++) {
-        char *path = join(cp->dir, vf_aux_names[i]);
+        char *path = vf_path_join(cp->dir, vf_aux_names[i]);
         if (!path)
             return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
         struct stat st;
@@ -577,9 +569,9 @@ static char *hf_cache_root(const vf_open_options *opts)
         return strdup(v);
     v = getenv("HF_HOME");
     if (v && *v)
-        return join(v, "hub");
+        return vf_path_join(v, "hub");
     v = getenv("HOME");
-    return join(v && *v ? v : ".", ".cache/huggingface/hub");
+    return vf_path_join(v && *v ? v : ".", ".cache/huggingface/hub");
 }
 
 /* Revision names come from the user; they may name refs like "main" or "refs/pr/1" but never escape. */
@@ -602,7 +594,7 @@ static bool is_commit_hash(const char *s)
 /* refs/REV holds the commit hash of the snapshot directory. */
 static int read_ref(const char *repo, const char *rev, char hash[64], vf_error *err)
 {
-    char *refs = join(repo, "refs"), *path = refs ? join(refs, rev) : NULL;
+    char *refs = vf_path_join(repo, "refs"), *path = refs ? vf_path_join(refs, rev) : NULL;
     free(refs);
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
@@ -634,7 +626,7 @@ static int resolve_hf(const char *id, const vf_open_options *opts, char **dir_ou
     const char *slash = strchr(id, '/');
     char folder[600];
     snprintf(folder, sizeof folder, "models--%.*s--%s", (int)(slash - id), id, slash + 1);
-    char *repo = root ? join(root, folder) : NULL;
+    char *repo = root ? vf_path_join(root, folder) : NULL;
     struct stat st;
     int rc = VF_OK;
     if (!repo)
@@ -649,8 +641,8 @@ static int resolve_hf(const char *id, const vf_open_options *opts, char **dir_ou
         snprintf(hash, sizeof hash, "%s", rev);
     else if (rc == VF_OK)
         rc = read_ref(repo, rev, hash, err);
-    char *snaps = rc == VF_OK ? join(repo, "snapshots") : NULL;
-    char *dir = snaps ? join(snaps, hash) : NULL;
+    char *snaps = rc == VF_OK ? vf_path_join(repo, "snapshots") : NULL;
+    char *dir = snaps ? vf_path_join(snaps, hash) : NULL;
     if (rc == VF_OK && !dir)
         rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))

@@ -1,5 +1,6 @@
 /* vf_index.c - parser of model.safetensors.index.json: weight_map and metadata.total_size.
  * Shard names come from the file and are rejected unless they are plain file names. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,16 +330,6 @@ int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *
 
 long vf_index_find(const vf_index *ix, const char *tensor)
 {
-    size_t lo = 0, hi = ix->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(ix->entries[mid].tensor, tensor);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return vf_find_sorted_name(ix->entries, ix->count, sizeof *ix->entries,
+                               offsetof(vf_index_entry, tensor), tensor);
 }

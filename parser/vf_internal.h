@@ -29,6 +29,13 @@ void vf_arena_free(vf_arena *a);
  * of `elem_size` bytes) ascends by strcmp. Stable merge sort, reentrant. */
 void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off);
 
+/* malloc'd "a/b"; NULL when out of memory. */
+char *vf_path_join(const char *a, const char *b);
+
+/* Binary search of `name` in base[0..n), elements of `size` bytes sorted by the char* at byte
+ * name_off (strcmp order); the index or -1. */
+long vf_find_sorted_name(const void *base, size_t n, size_t size, size_t name_off, const char *name);
+
 /* Opens a regular file read-only: fd and size out. Errors name `display`: VF_ERR_NOT_FOUND for a
  * missing file or dangling symlink, VF_ERR_IO otherwise (symlink loop, permission, not regular). */
 int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err);

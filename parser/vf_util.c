@@ -1,6 +1,7 @@
 /* vf_util.c - arena, reentrant index sort and bounded file reads for the parser layer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -212,4 +213,31 @@ bool vf_safe_file_name(const char *name)
     if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return false;
     return strpbrk(name, "/\\") == NULL;
+}
+
+char *vf_path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+long vf_find_sorted_name(const void *base, size_t n, size_t size, size_t name_off, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *at;
+        memcpy(&at, (const unsigned char *)base + mid * size + name_off, sizeof at);
+        int c = strcmp(at, name);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }

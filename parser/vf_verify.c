@@ -151,14 +151,6 @@ static int verify_snapshot(vf_verify_report *r, const char *path, vf_error *err)
     return rc;
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
 
 static bool has_suffix(const char *s, const char *suffix)
 {
@@ -214,7 +206,7 @@ static int list_safetensors(const char *dir, vf_arena *a, const char ***out, siz
 
 static int check_one_shard(vf_verify_report *r, const char *dir, const char *name, vf_error *err)
 {
-    char *path = join(dir, name);
+    char *path = vf_path_join(dir, name);
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     vf_st_header *h = NULL;
@@ -238,7 +230,7 @@ static int check_index_file(vf_verify_report *r, const char *dir, const char ***
 {
     *names = NULL;
     *n = 0;
-    char *path = join(dir, INDEX_NAME);
+    char *path = vf_path_join(dir, INDEX_NAME);
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     struct stat st;
@@ -1127,28 +1119,13 @@ const vf_manifest_tensor *vf_manifest_tensor_at(const vf_manifest *m, size_t i)
 }
 
 /* Binary search in an array sorted by the name pointer at offset 0 of each element. */
-static long find_sorted(const void *base, size_t n, size_t size, const char *name)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(*(const char *const *)((const uint8_t *)base + mid * size), name);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
-}
 
 long vf_manifest_find_shard(const vf_manifest *m, const char *name)
 {
-    return find_sorted(m->shards, m->shard_count, sizeof *m->shards, name);
+    return vf_find_sorted_name(m->shards, m->shard_count, sizeof *m->shards, 0, name);
 }
 
 long vf_manifest_find_tensor(const vf_manifest *m, const char *name)
 {
-    return find_sorted(m->tensors, m->tensor_count, sizeof *m->tensors, name);
+    return vf_find_sorted_name(m->tensors, m->tensor_count, sizeof *m->tensors, 0, name);
 }
