@@ -62,9 +62,45 @@ void vf_buf_free(vf_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Style markers: vf_sty() emits STYLE_MARK + digit, turned into an SGR sequence only on the way to a
+ * terminal, so that every other control byte (from tensor names, paths) can be neutralised there. */
+#define STYLE_MARK '\001'
+static const char *const sgr[] = {"\033[0m", "\033[1m", "\033[32m", "\033[33m", "\033[31m"};
+#define SGR_COUNT (sizeof sgr / sizeof sgr[0])
+
+/* Rewrites b for a terminal: style markers become SGR sequences; any other control byte except
+ * newline and tab becomes '?', so a hostile name cannot drive the terminal. Returns 0, or -1 when
+ * out of memory (b unchanged). */
+static int vf_buf_for_terminal(vf_buf *b)
+{
+    vf_buf t = {0};
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char c = (unsigned char)b->data[i];
+        if (c == STYLE_MARK && i + 1 < b->len && (unsigned)(b->data[i + 1] - '0') < SGR_COUNT) {
+            const char *seq = sgr[b->data[++i] - '0'];
+            vf_buf_put(&t, seq, strlen(seq));
+        } else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+            vf_buf_put(&t, "?", 1);
+        } else {
+            vf_buf_put(&t, (const char *)&c, 1);
+        }
+    }
+    if (t.failed) {
+        vf_buf_free(&t);
+        return -1;
+    }
+    vf_buf_free(b);
+    *b = t;
+    return 0;
+}
+
 int vf_buf_flush(vf_buf *b)
 {
     if (b->failed) {
+        fprintf(stderr, "vramfit: %s out of memory while building the output\n", vf_error_label());
+        return VF_EXIT_INTERNAL;
+    }
+    if (isatty(STDOUT_FILENO) && vf_buf_for_terminal(b) != 0) {
         fprintf(stderr, "vramfit: %s out of memory while building the output\n", vf_error_label());
         return VF_EXIT_INTERNAL;
     }
@@ -104,8 +140,8 @@ bool vf_ui_verbose(void) { return ui.verbosity == VF_VERBOSE; }
 
 const char *vf_sty(vf_style s)
 {
-    static const char *const sgr[] = {"\033[0m", "\033[1m", "\033[32m", "\033[33m", "\033[31m"};
-    return ui.color_out && (unsigned)s < sizeof sgr / sizeof sgr[0] ? sgr[s] : "";
+    static const char *const marks[] = {"\0010", "\0011", "\0012", "\0013", "\0014"};
+    return ui.color_out && (unsigned)s < SGR_COUNT ? marks[s] : "";
 }
 
 const char *vf_error_label(void)

@@ -279,3 +279,30 @@ Test(ui, quiet_silences_the_progress_bar_on_a_terminal)
     vft_run_free(&r);
     free(ck);
 }
+
+/* A tensor name carrying an escape sequence must not reach a terminal as one: control bytes in
+ * human output become '?' there, while vramfit's own colors still work. Through a pipe the bytes are
+ * left as stored (scripts get the exact name; JSON escapes it). */
+Test(ui, hostile_names_cannot_drive_the_terminal)
+{
+    char *dir = vft_tempdir(), *f = vft_path(dir, "x.safetensors");
+    size_t len;
+    uint8_t *img = vft_st_image("{\"a\\u001b[31mEVIL\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, &len);
+    vft_write_file(f, img, len);
+    char args[1024];
+    snprintf(args, sizeof args, "inspect --tensors %s", f);
+    vft_run r = run_tty(NULL, args);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "a?[31mEVIL"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "a\033[31mEVIL"), "raw escape from a tensor name reached the terminal");
+    cr_expect(strstr(r.out, "\033[1mname"), "own bold heading still colored: %s", r.out);
+    vft_run_free(&r);
+    const char *pipe_args[] = {"inspect", "--tensors", f, NULL};
+    r = run_pipe(pipe_args);
+    cr_expect(strstr(r.out, "a\033[31mEVIL"), "a pipe gets the name as stored");
+    vft_run_free(&r);
+    vft_rmtree(dir);
+    free(dir);
+    free(f);
+    free(img);
+}
