@@ -79,7 +79,11 @@ int vf_error_set(vf_error *err, int code, const char *file, const char *tensor, 
 
 /* Like vf_error_set but keeps the file already recorded when `file` is NULL. */
 int vf_error_setv(vf_error *err, int code, const char *file, const char *tensor, const char *fmt,
-                  va_list ap);
+                  va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 0)))
+#endif
+    ;
 
 /* "VF_ERR_DTYPE" etc.; "VF_ERR_UNKNOWN" for a value outside the list. */
 const char *vf_status_name(int code);
