@@ -11,21 +11,12 @@ export GROFF_NO_SGR=1 # overstrike, removed below, rather than escape sequences
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-# Long options of a command's --help: in its usage lines and at the start of its option lines (the
-# rule of completions/vramfit.bash).
+# Long options of a command's --help: the completion script's own reader (usage lines and the start
+# of option lines), so the man page, the completion and the program agree on one rule.
+# shellcheck source=/dev/null
+source "$src/completions/vramfit.bash" || { echo "FAIL: cannot source the bash completion"; exit 1; }
 help_options() {
-    "$cli" "$1" --help | awk '
-        function scan(s) {
-            while (match(s, /--[a-z][a-z0-9-]*/)) {
-                print substr(s, RSTART, RLENGTH)
-                s = substr(s, RSTART + RLENGTH)
-            }
-        }
-        /^$/ { body = 1 }
-        !body { scan($0); next }
-        match($0, /^ +(-[A-Za-z], )?--[a-z][a-z0-9-]*( [A-Za-z_.|-]+)?(, --[a-z][a-z0-9-]*)*/) {
-            scan(substr($0, RSTART, RLENGTH))
-        }' | sort -u
+    _vramfit_options "$cli" "$1"
 }
 
 warnings=$(groff -man -Tutf8 -ww "$man" 2>&1 >/dev/null)
