@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +154,41 @@ static long shard_by_name(const vf_checkpoint *cp, const char *name)
 
 /* The usual case in one merge pass: per shard, its tensors in name order are exactly the index
  * entries placed in it, in name order (the entries are sorted by name). False when anything differs
- * or memory is short: the exact checks below then name the first difference. */
+ * or memory is short: the exact checks below then name the first difference. Large indexes are
+ * checked in ranges of entries on separate threads, each range starting each shard where the
+ * entries before it leave it. */
+typedef struct match_range {
+    const vf_checkpoint *cp;
+    const long *pos; /* index shard -> checkpoint shard */
+    size_t begin, end;
+    uint64_t sum;
+    bool ok;
+} match_range;
+
+static void *match_run(void *arg)
+{
+    match_range *r = arg;
+    const vf_checkpoint *cp = r->cp;
+    const vf_index *ix = &cp->index;
+    size_t *next = calloc(cp->count ? cp->count : 1, sizeof *next);
+    bool ok = next != NULL;
+    for (size_t e = 0; ok && e < r->begin; e++)
+        next[r->pos[ix->entries[e].shard]]++;
+    for (size_t e = r->begin; ok && e < r->end; e++) {
+        size_t s = (size_t)r->pos[ix->entries[e].shard];
+        const vf_st_tensor *t = vf_st_header_by_name(cp->headers[s], next[s]++);
+        ok = t && strcmp(t->name, ix->entries[e].tensor) == 0;
+        if (ok)
+            vf_acc_u64(&r->sum, t->nbytes);
+    }
+    free(next);
+    r->ok = ok;
+    return NULL;
+}
+
+#define VF_MATCH_THREADS_MAX 8
+#define VF_MATCH_PER_THREAD 8192 /* fewer entries than this per thread: not worth a thread */
+
 static bool index_matches(const vf_checkpoint *cp, uint64_t *sum)
 {
     const vf_index *ix = &cp->index;
@@ -163,19 +198,34 @@ static bool index_matches(const vf_checkpoint *cp, uint64_t *sum)
     if (total != ix->count)
         return false;
     long *pos = malloc((ix->shard_count ? ix->shard_count : 1) * sizeof *pos);
-    size_t *next = calloc(cp->count ? cp->count : 1, sizeof *next);
-    bool ok = pos && next;
+    bool ok = pos != NULL;
     for (size_t k = 0; ok && k < ix->shard_count; k++)
         ok = (pos[k] = shard_by_name(cp, ix->shards[k])) >= 0;
-    for (size_t e = 0; ok && e < ix->count; e++) {
-        size_t s = (size_t)pos[ix->entries[e].shard];
-        const vf_st_tensor *t = vf_st_header_by_name(cp->headers[s], next[s]++);
-        ok = t && strcmp(t->name, ix->entries[e].tensor) == 0;
-        if (ok)
-            vf_acc_u64(sum, t->nbytes);
+    if (ok) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t n = ix->count, k = cpus < 1 ? 1 : cpus > VF_MATCH_THREADS_MAX ? VF_MATCH_THREADS_MAX
+                                                                                : (size_t)cpus;
+        if (k > n / VF_MATCH_PER_THREAD)
+            k = n / VF_MATCH_PER_THREAD ? n / VF_MATCH_PER_THREAD : 1;
+        match_range r[VF_MATCH_THREADS_MAX];
+        pthread_t tid[VF_MATCH_THREADS_MAX];
+        bool started[VF_MATCH_THREADS_MAX] = {false};
+        for (size_t i = 0; i < k; i++)
+            r[i] = (match_range){cp, pos, n * i / k, n * (i + 1) / k, 0, false};
+        for (size_t i = 1; i < k; i++) /* range 0 runs here; a range whose thread fails runs here too */
+            started[i] = pthread_create(&tid[i], NULL, match_run, &r[i]) == 0;
+        match_run(&r[0]);
+        for (size_t i = 1; i < k; i++)
+            if (started[i])
+                pthread_join(tid[i], NULL);
+            else
+                match_run(&r[i]);
+        for (size_t i = 0; i < k; i++) { /* saturating sums: the order of addition does not matter */
+            ok = ok && r[i].ok;
+            vf_acc_u64(sum, r[i].sum);
+        }
     }
     free(pos);
-    free(next);
     return ok; /* every entry took a distinct tensor and the counts agree: all tensors were taken */
 }
 

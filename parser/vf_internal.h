@@ -29,6 +29,12 @@ void vf_arena_free(vf_arena *a);
  * of `elem_size` bytes) ascends by strcmp. Stable merge sort, reentrant. */
 void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off);
 
+/* malloc(n) (freed with free()), for large buffers that are written in full soon: one spanning
+ * whole 2 MiB pages is aligned to them and those pages (and a nearly full last one, wasting at most
+ * 1/8 of it) are marked for transparent huge pages, so filling it takes one page fault per 2 MiB
+ * instead of one per 4 KiB. Where THP is off or unavailable the madvise fails harmlessly. */
+void *vf_alloc_large(size_t n);
+
 /* malloc'd "a/b"; NULL when out of memory. */
 char *vf_path_join(const char *a, const char *b);
 

@@ -52,12 +52,15 @@ static void classify(vf_tensor *t)
 typedef struct fill_range {
     vf_model *m;
     size_t begin, end;
+    bool sorted; /* names ascend (strcmp <=) over rows [begin, end) */
 } fill_range;
 
 static void *fill_run(void *arg)
 {
     fill_range *r = arg;
     size_t row = 0, s = 0, shards = vf_checkpoint_shard_count(r->m->cp);
+    const char *prev = NULL;
+    bool sorted = true;
     for (; s < shards; s++) { /* the shard holding row `begin` */
         size_t n = vf_st_header_count(vf_checkpoint_shard(r->m->cp, s)->header);
         if (row + n > r->begin)
@@ -75,24 +78,32 @@ static void *fill_run(void *arg)
                              .shard = (uint32_t)s};
             r->m->by_name[row + i] = (uint32_t)(row + i);
             classify(t);
+            if (sorted && prev && strcmp(prev, t->name) > 0)
+                sorted = false;
+            prev = t->name;
         }
         if (i < n)
             break;
     }
+    r->sorted = sorted;
     return NULL;
 }
 
 #define VF_CLASSIFY_THREADS_MAX 8
 #define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
 
-static int fill_table(vf_model *m, vf_error *err)
+/* Also sets *sorted: the rows' names ascend (shards split a name-sorted list: often already in
+ * order), checked per range on the filling threads and across range boundaries here. */
+static int fill_table(vf_model *m, bool *sorted, vf_error *err)
 {
     size_t n = 0, shards = vf_checkpoint_shard_count(m->cp);
     for (size_t s = 0; s < shards; s++)
         n += vf_st_header_count(vf_checkpoint_shard(m->cp, s)->header);
     if (n > UINT32_MAX)
         return vf_error_set(err, VF_ERR_UNSUPPORTED, NULL, NULL, "more than 2^32 tensors");
-    m->tensors = calloc(n ? n : 1, sizeof *m->tensors);
+    if (n > SIZE_MAX / sizeof *m->tensors)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    m->tensors = vf_alloc_large(n * sizeof *m->tensors); /* every row is written below */
     m->by_name = malloc((n ? n : 1) * sizeof *m->by_name);
     if (!m->tensors || !m->by_name)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
@@ -104,7 +115,7 @@ static int fill_table(vf_model *m, vf_error *err)
     pthread_t tid[VF_CLASSIFY_THREADS_MAX];
     bool started[VF_CLASSIFY_THREADS_MAX] = {false};
     for (size_t i = 0; i < k; i++)
-        r[i] = (fill_range){m, n * i / k, n * (i + 1) / k};
+        r[i] = (fill_range){m, n * i / k, n * (i + 1) / k, true};
     for (size_t i = 1; i < k; i++) /* range 0 runs here; a range whose thread fails runs here too */
         started[i] = pthread_create(&tid[i], NULL, fill_run, &r[i]) == 0;
     fill_run(&r[0]);
@@ -114,6 +125,10 @@ static int fill_table(vf_model *m, vf_error *err)
         else
             fill_run(&r[i]);
     m->count = n;
+    *sorted = true;
+    for (size_t i = 0; i < k && *sorted; i++)
+        *sorted = r[i].sorted && (r[i].begin == 0 || r[i].begin >= r[i].end ||
+                                  strcmp(m->tensors[r[i].begin - 1].name, m->tensors[r[i].begin].name) <= 0);
     return VF_OK;
 }
 
@@ -301,11 +316,10 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     }
     m->cp = cp;
     m->findings = vf_findings_new();
-    int rc = m->findings ? fill_table(m, err) : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    bool sorted = true;
+    int rc = m->findings ? fill_table(m, &sorted, err)
+                         : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK) {
-        bool sorted = true; /* shards split a name-sorted list: often already in order */
-        for (size_t i = 1; i < m->count && sorted; i++)
-            sorted = strcmp(m->tensors[i - 1].name, m->tensors[i].name) <= 0;
         if (!sorted)
             vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
                                 offsetof(vf_tensor, name));
