@@ -488,6 +488,25 @@ static int bisect(const vf_est_model *m, vf_est_setup *ss, tokens *t, knob_set s
     return VF_OK;
 }
 
+/* Searches a knob from `start`, the value most likely to fit (every figure only grows away from it),
+ * towards the sentinel `beyond`, which never fits: validates the setup at start, probes it strictly
+ * and bisects. *found is 0 when not even start fits. */
+static int search_knob(const vf_est_model *m, vf_est_setup *ss, knob_set set, vf_est_bound bound,
+                       uint64_t budget, bool strict, uint64_t start, uint64_t beyond, uint64_t *found,
+                       vf_error *err)
+{
+    bool fits;
+    uint64_t v;
+    set(ss, NULL, start);
+    int rc = validate(m, ss, err);
+    if (rc == VF_OK)
+        rc = probe(m, ss, NULL, bound, budget, true, &fits, &v, err);
+    if (rc != VF_OK)
+        return rc;
+    *found = 0;
+    return fits ? bisect(m, ss, NULL, set, bound, budget, strict, start, beyond, found, err) : VF_OK;
+}
+
 int vf_est_max_tokens(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
                       double margin, uint64_t *tokens_out, vf_error *err)
 {
@@ -539,26 +558,15 @@ int vf_est_max_tokens(const vf_est_model *m, const vf_est_setup *s, vf_est_bound
 int vf_est_min_gpus(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound, double margin,
                     uint32_t max_gpus, uint32_t *gpus, vf_error *err)
 {
-    uint64_t budget = 0, v = 0;
+    uint64_t budget = 0;
     int rc = plan_budget(m, s, bound, margin, gpus, &budget, err);
     if (rc != VF_OK)
         return rc;
     if (max_gpus < 1)
         return usage(err, "the largest GPU count to try must be at least 1");
     vf_est_setup ss = *s;
-    ss.gpus = max_gpus;
-    if ((rc = validate(m, &ss, err)) != VF_OK)
-        return rc;
-    bool fits;
-    /* Strict at max_gpus: fewer GPUs only make every figure larger. */
-    if ((rc = probe(m, &ss, NULL, bound, budget, true, &fits, &v, err)) != VF_OK)
-        return rc;
-    if (!fits) {
-        *gpus = 0;
-        return VF_OK;
-    }
-    uint64_t found = 0; /* max_gpus fits; 0 is a sentinel that does not */
-    rc = bisect(m, &ss, NULL, set_gpus, bound, budget, false, max_gpus, 0, &found, err);
+    uint64_t found = 0; /* max_gpus is the likeliest fit; 0 is a sentinel that does not */
+    rc = search_knob(m, &ss, set_gpus, bound, budget, false, max_gpus, 0, &found, err);
     *gpus = (uint32_t)found;
     return rc;
 }
@@ -566,7 +574,7 @@ int vf_est_min_gpus(const vf_est_model *m, const vf_est_setup *s, vf_est_bound b
 int vf_est_max_lora_rank(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
                          double margin, uint32_t max_rank, uint32_t *rank, vf_error *err)
 {
-    uint64_t budget = 0, v = 0;
+    uint64_t budget = 0;
     int rc = plan_budget(m, s, bound, margin, rank, &budget, err);
     if (rc != VF_OK)
         return rc;
@@ -577,19 +585,8 @@ int vf_est_max_lora_rank(const vf_est_model *m, const vf_est_setup *s, vf_est_bo
     if (max_rank < 1)
         return usage(err, "the largest LoRA rank to try must be at least 1");
     vf_est_setup ss = *s;
-    ss.lora_r = 1;
-    if ((rc = validate(m, &ss, err)) != VF_OK)
-        return rc;
-    bool fits;
-    /* Strict at r = 1: larger ranks only make every figure larger. */
-    if ((rc = probe(m, &ss, NULL, bound, budget, true, &fits, &v, err)) != VF_OK)
-        return rc;
-    if (!fits) {
-        *rank = 0;
-        return VF_OK;
-    }
-    uint64_t found = 0; /* r = 1 fits; max_rank + 1 is a sentinel that does not */
-    rc = bisect(m, &ss, NULL, set_lora_r, bound, budget, false, 1, (uint64_t)max_rank + 1, &found, err);
+    uint64_t found = 0; /* r = 1 is the likeliest fit; max_rank + 1 is a sentinel that does not */
+    rc = search_knob(m, &ss, set_lora_r, bound, budget, false, 1, (uint64_t)max_rank + 1, &found, err);
     *rank = (uint32_t)found;
     return rc;
 }
@@ -597,25 +594,15 @@ int vf_est_max_lora_rank(const vf_est_model *m, const vf_est_setup *s, vf_est_bo
 int vf_est_max_unfreeze_ratio(const vf_est_model *m, const vf_est_setup *s, vf_est_bound bound,
                               double margin, double *ratio, vf_error *err)
 {
-    uint64_t budget = 0, v = 0;
+    uint64_t budget = 0;
     int rc = plan_budget(m, s, bound, margin, ratio, &budget, err);
     if (rc != VF_OK)
         return rc;
     if (s->method != VF_METHOD_OSFT)
         return usage(err, "the unfreeze rank ratio can only be planned for OSFT");
     vf_est_setup ss = *s;
-    ss.unfreeze_rank_ratio = 1 / 100.0;
-    if ((rc = validate(m, &ss, err)) != VF_OK)
-        return rc;
-    bool fits;
-    if ((rc = probe(m, &ss, NULL, bound, budget, true, &fits, &v, err)) != VF_OK)
-        return rc;
-    if (!fits) {
-        *ratio = 0.0;
-        return VF_OK;
-    }
-    uint64_t percent = 0; /* 1% fits; 101% is a sentinel that does not */
-    rc = bisect(m, &ss, NULL, set_ratio_percent, bound, budget, true, 1, 101, &percent, err);
+    uint64_t percent = 0; /* 1% is the likeliest fit; 101% is a sentinel that does not */
+    rc = search_knob(m, &ss, set_ratio_percent, bound, budget, true, 1, 101, &percent, err);
     *ratio = (double)percent / 100.0;
     return rc;
 }
