@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +185,6 @@ static void *match_run(void *arg)
     return NULL;
 }
 
-#define VF_MATCH_THREADS_MAX 8
 #define VF_MATCH_PER_THREAD 8192 /* fewer entries than this per thread: not worth a thread */
 
 static bool index_matches(const vf_checkpoint *cp, uint64_t *sum)
@@ -202,24 +200,11 @@ static bool index_matches(const vf_checkpoint *cp, uint64_t *sum)
     for (size_t k = 0; ok && k < ix->shard_count; k++)
         ok = (pos[k] = shard_by_name(cp, ix->shards[k])) >= 0;
     if (ok) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        size_t n = ix->count, k = cpus < 1 ? 1 : cpus > VF_MATCH_THREADS_MAX ? VF_MATCH_THREADS_MAX
-                                                                                : (size_t)cpus;
-        if (k > n / VF_MATCH_PER_THREAD)
-            k = n / VF_MATCH_PER_THREAD ? n / VF_MATCH_PER_THREAD : 1;
-        match_range r[VF_MATCH_THREADS_MAX];
-        pthread_t tid[VF_MATCH_THREADS_MAX];
-        bool started[VF_MATCH_THREADS_MAX] = {false};
+        size_t n = ix->count, k = vf_parallel_ranges(n, VF_MATCH_PER_THREAD);
+        match_range r[VF_PARALLEL_MAX];
         for (size_t i = 0; i < k; i++)
             r[i] = (match_range){cp, pos, n * i / k, n * (i + 1) / k, 0, false};
-        for (size_t i = 1; i < k; i++) /* range 0 runs here; a range whose thread fails runs here too */
-            started[i] = pthread_create(&tid[i], NULL, match_run, &r[i]) == 0;
-        match_run(&r[0]);
-        for (size_t i = 1; i < k; i++)
-            if (started[i])
-                pthread_join(tid[i], NULL);
-            else
-                match_run(&r[i]);
+        vf_parallel_run(match_run, r, sizeof *r, k);
         for (size_t i = 0; i < k; i++) { /* saturating sums: the order of addition does not matter */
             ok = ok && r[i].ok;
             vf_acc_u64(sum, r[i].sum);

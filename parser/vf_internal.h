@@ -35,6 +35,14 @@ void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_
  * instead of one per 4 KiB. Where THP is off or unavailable the madvise fails harmlessly. */
 void *vf_alloc_large(size_t n);
 
+/* Data-parallel loops over [0, n). VF_PARALLEL_MAX bounds the threads. vf_parallel_ranges gives the
+ * number of ranges k worth running: one per online CPU, at most VF_PARALLEL_MAX, none smaller than
+ * min_per_range items, at least 1. vf_parallel_run calls run(&args[i]) for i < k (args: k elements of
+ * arg_size bytes), range 0 on this thread; a range whose thread cannot start runs here too. */
+#define VF_PARALLEL_MAX 8
+size_t vf_parallel_ranges(size_t n, size_t min_per_range);
+void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k);
+
 /* malloc'd "a/b"; NULL when out of memory. */
 char *vf_path_join(const char *a, const char *b);
 

@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,4 +262,31 @@ long vf_find_sorted_name(const void *base, size_t n, size_t size, size_t name_of
             hi = mid;
     }
     return -1;
+}
+
+size_t vf_parallel_ranges(size_t n, size_t min_per_range)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t k = cpus < 1 ? 1 : cpus > VF_PARALLEL_MAX ? VF_PARALLEL_MAX : (size_t)cpus;
+    size_t by_size = min_per_range ? n / min_per_range : n;
+    if (k > by_size)
+        k = by_size ? by_size : 1;
+    return k;
+}
+
+void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k)
+{
+    pthread_t tid[VF_PARALLEL_MAX];
+    bool started[VF_PARALLEL_MAX] = {false};
+    unsigned char *a = args;
+    if (k > VF_PARALLEL_MAX)
+        k = VF_PARALLEL_MAX;
+    for (size_t i = 1; i < k; i++)
+        started[i] = pthread_create(&tid[i], NULL, run, a + i * arg_size) == 0;
+    run(a);
+    for (size_t i = 1; i < k; i++)
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            run(a + i * arg_size);
 }

@@ -1,9 +1,7 @@
 /* vf_tensors.c - the owned tensor table and the architecture inferred from shapes. */
 #include <cjson/cJSON.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "vf_internal.h"
 #include "vramfit/vf_checked.h"
@@ -89,7 +87,6 @@ static void *fill_run(void *arg)
     return NULL;
 }
 
-#define VF_CLASSIFY_THREADS_MAX 8
 #define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
 
 /* Also sets *sorted: the rows' names ascend (shards split a name-sorted list: often already in
@@ -107,23 +104,11 @@ static int fill_table(vf_model *m, bool *sorted, vf_error *err)
     m->by_name = malloc((n ? n : 1) * sizeof *m->by_name);
     if (!m->tensors || !m->by_name)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t k = cpus < 1 ? 1 : cpus > VF_CLASSIFY_THREADS_MAX ? VF_CLASSIFY_THREADS_MAX : (size_t)cpus;
-    if (k > n / VF_CLASSIFY_PER_THREAD)
-        k = n / VF_CLASSIFY_PER_THREAD ? n / VF_CLASSIFY_PER_THREAD : 1;
-    fill_range r[VF_CLASSIFY_THREADS_MAX];
-    pthread_t tid[VF_CLASSIFY_THREADS_MAX];
-    bool started[VF_CLASSIFY_THREADS_MAX] = {false};
+    size_t k = vf_parallel_ranges(n, VF_CLASSIFY_PER_THREAD);
+    fill_range r[VF_PARALLEL_MAX];
     for (size_t i = 0; i < k; i++)
         r[i] = (fill_range){m, n * i / k, n * (i + 1) / k, true};
-    for (size_t i = 1; i < k; i++) /* range 0 runs here; a range whose thread fails runs here too */
-        started[i] = pthread_create(&tid[i], NULL, fill_run, &r[i]) == 0;
-    fill_run(&r[0]);
-    for (size_t i = 1; i < k; i++)
-        if (started[i])
-            pthread_join(tid[i], NULL);
-        else
-            fill_run(&r[i]);
+    vf_parallel_run(fill_run, r, sizeof *r, k);
     m->count = n;
     *sorted = true;
     for (size_t i = 0; i < k && *sorted; i++)
