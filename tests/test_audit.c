@@ -1,4 +1,4 @@
-/* test_audit.c - `vramfit audit` on the two real GPT-2 PEFT adapters (../shared/fixtures) and the
+/* test_audit.c - `vramfit audit` on the two real GPT-2 PEFT adapters (testdata/public) and the
  * generated tiny-llama adapters in testdata/, plus the hostile-input contract of the
  * adapter_config.json reader (vf_peft_config_parse). */
 #include <criterion/criterion.h>

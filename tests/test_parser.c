@@ -1,5 +1,5 @@
 /* test_parser.c - every safetensors header rule, accepted and rejected, with its exact error class;
- * the reference implementation's test vectors and the genuine public files in ../shared/fixtures. */
+ * the reference implementation's test vectors and the genuine public files in testdata/public. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" --target "fuzz_$name" -j"$(nproc)" >/dev/null
 seeds=("$root/tests/fuzz/corpus/$name")
-fixtures="$root/../shared/fixtures"
+fixtures="$root/testdata/public"
 case $name in
   safetensors) for d in safetensors-rs-test-vectors huggingface-safetensors-samples candle; do
                  [ -d "$fixtures/$d" ] && seeds+=("$fixtures/$d"); done ;;
