@@ -1,5 +1,6 @@
 /* vf_est_cli.c - setup options, hardware, model facts and notes shared by `estimate` and `plan`
  * (see vf_est_cli.h). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +33,8 @@ const char vf_est_setup_help[] =
     "comparison:\n"
     "  --compat training-hub  reproduce Training Hub's own numbers: P leaves out an untied lm_head\n"
     "                        (its headless AutoModel does), the target family is picked from the\n"
-    "                        PATH string by upstream's substring rule, OSFT always uses Liger\n"
+    "                        PATH string as given by upstream's substring rule; rules of Training\n"
+    "                        Hub's main (04ec040): OSFT --no-liger adds outputs 4 x T x V x 7/3\n"
     "  --revision REV        Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
     "  --hf-cache DIR        Hugging Face hub cache directory to search\n";
 
@@ -202,46 +204,11 @@ int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     return VF_EXIT_OK;
 }
 
-/* ---- Training Hub's family rule on the path string ---------------------------------------------
- * Upstream (memory_estimator.py _find_valid_layers): 'phi-3' in the lower-cased path -> phi3; else
- * the first key of mini_trainer's MODEL_CONFIGS, in dict order, found in the path; else default. */
-typedef struct path_key {
-    const char *key;    /* MODEL_CONFIGS key (or the 'phi-3' special case) */
-    const char *family; /* vramfit family with the same patterns */
-} path_key;
-
-static const path_key path_keys[] = {
-    {"phi-3", "phi3"},     {"llama", "llama"},   {"gpt2", "gpt2"},     {"mistral", "llama"},
-    {"gpt-j", "gpt-j"},    {"gpt-neo", "gpt-neo"}, {"opt", "opt"},     {"qwen", "llama"},
-    {"gemma", "llama"},    {"phi3", "phi3"},     {"granite", "llama"}, {"gpt-oss", "gpt-oss"},
-    {"qwen3_5", "qwen3.5"}, {"default", "default"},
-};
-
-/* True when hay contains needle (lower case), ignoring the case of ASCII letters in hay. */
-static bool contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (; *hay; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] &&
-               ((hay[i] >= 'A' && hay[i] <= 'Z') ? hay[i] - 'A' + 'a' : hay[i]) == needle[i])
-            i++;
-        if (i == n)
-            return true;
-    }
-    return false;
-}
+/* ---- Training Hub's family rule on the path string (the rule itself: vf_th_path_family) ------- */
 
 static void path_rule(const char *path, vf_est_ctx *c)
 {
-    c->path_key = NULL;
-    vf_family_by_name("default", &c->path_family);
-    for (size_t i = 0; i < sizeof path_keys / sizeof path_keys[0]; i++)
-        if (contains_ci(path, path_keys[i].key)) {
-            c->path_key = path_keys[i].key;
-            vf_family_by_name(path_keys[i].family, &c->path_family);
-            break;
-        }
+    vf_family_by_name(vf_th_path_family(path, &c->path_key), &c->path_family);
     snprintf(c->path_family.reason, sizeof c->path_family.reason,
              c->path_key ? "'%s' occurs in the path string" : "no known name in the path string%s",
              c->path_key ? c->path_key : "");
@@ -282,19 +249,21 @@ int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
     int rc = vf_model_open(o->path, &o->open, &c->model, err);
     if (rc != VF_OK)
         return rc;
-    const vf_arch *a = vf_model_arch(c->model);
-    rc = vf_est_model_from(c->model, VF_METHOD_SFT, NULL, o->lora_r, &c->base, err); /* P, L, H, V */
+    /* P, L, H, V: Training Hub's (headless AutoModel) under compat, else exact; the former also
+     * gives the untied head's size for the notes. */
+    vf_est_model th;
+    c->th_path = vf_th_model_path(c->model, o->path);
+    rc = vf_est_model_training_hub(c->model, c->th_path, VF_METHOD_SFT, o->lora_r, &th,
+                                   &c->lm_head_params, err);
+    if (rc == VF_OK && !o->compat)
+        rc = vf_est_model_from(c->model, VF_METHOD_SFT, NULL, o->lora_r, &th, err);
     if (rc != VF_OK) {
         vf_est_ctx_close(c);
         return rc;
     }
-    long head = a->lm_head && !a->tied_embeddings ? vf_model_find(c->model, a->lm_head) : -1;
-    if (head >= 0)
-        c->lm_head_params = vf_model_tensor(c->model, (size_t)head)->numel;
-    if (o->compat && c->lm_head_params < c->base.parameters)
-        c->base.parameters -= c->lm_head_params;
+    c->base = th;
     c->display_path = vf_checkpoint_dir(vf_model_checkpoint(c->model));
-    path_rule(c->display_path, c);
+    path_rule(c->th_path, c); /* upstream matches the model_path string the user gave */
     model_notes(c);
     return VF_OK;
 }
@@ -372,8 +341,12 @@ int vf_est_ctx_model(vf_est_ctx *c, vf_method method, vf_est_model *out, vf_note
     }
     out->lora_dim_sum = c->adapters.lora_dim_sum;
     out->osft_params = c->adapters.osft_params;
-    if (c->opts->compat && c->lm_head_params < out->osft_params)
-        out->osft_params -= c->lm_head_params; /* never a target of a Training Hub family */
+    if (c->opts->compat) {
+        int rc = vf_est_model_training_hub(c->model, c->th_path, method, c->opts->lora_r, out,
+                                           NULL, err);
+        if (rc != VF_OK)
+            return rc;
+    }
     if (tn)
         target_notes(c, method, out, tn);
     return VF_OK;
@@ -394,8 +367,8 @@ void vf_est_setup_for(const vf_est_opts *o, const vf_est_hw *hw, vf_method metho
     s->lora_r = o->lora_r;
     s->unfreeze_rank_ratio = o->ratio;
     s->liger = o->liger;
-    if (o->compat && method == VF_METHOD_OSFT)
-        s->liger = 1; /* Training Hub's OSFTEstimator forces use_liger = True */
+    s->compat = o->compat ? VF_COMPAT_TRAINING_HUB : VF_COMPAT_NONE;
+    s->th_max_tokens_per_gpu = o->max_tokens ? (double)o->max_tokens : NAN;
 }
 
 bool vf_est_tokens_ok(const vf_est_opts *o, vf_method method, char *msg, size_t n)
@@ -468,10 +441,7 @@ void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_e
         vf_notes_add(n, "QLoRA: the LoRA subtotal (%s per GPU) is above the unquantized model at 1 "
                         "byte per parameter (%s), so the training itself is the bound",
                      vf_fmt_gib(r->unbound_subtotal, g1), vf_fmt_gib(m->parameters, g2));
-    if (s->method == VF_METHOD_OSFT && o->compat && o->liger == 0)
-        vf_notes_add(n, "compat training-hub: --no-liger ignored; Training Hub's OSFT estimator "
-                        "always assumes Liger kernels");
-    else if (s->method == VF_METHOD_OSFT && !r->liger)
-        vf_notes_add(n, "OSFT without Liger: outputs = 4 x T x V x 7/3; Training Hub always assumes "
-                        "Liger for OSFT, so it has no equivalent figure");
+    if (s->method == VF_METHOD_OSFT && !r->liger)
+        vf_notes_add(n, "OSFT without Liger: outputs = 4 x T x V x 7/3, Training Hub's rule since "
+                        "its commit 04ec040 (Liger is the OSFT default)");
 }

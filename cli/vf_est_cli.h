@@ -108,6 +108,7 @@ typedef struct vf_est_ctx {
                                   in reports and matched by --compat's path rule */
     vf_est_model base;         /* P, L, H, V; P without an untied lm_head under compat */
     uint64_t lm_head_params;   /* numel of a separately stored (untied) output head, else 0 */
+    const char *th_path;       /* the model_path string Training Hub would see (vf_th_model_path) */
     const char *path_key;      /* Training Hub's path-rule match ("granite", "phi-3", ...), or NULL */
     vf_family path_family;     /* the family that rule picks (default when path_key is NULL) */
     bool adapters_done;

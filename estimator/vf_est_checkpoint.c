@@ -31,8 +31,10 @@ int vf_estimate_checkpoint(const char *path, const vf_open_options *opts, const 
     vf_model *m = NULL;
     int rc = vf_model_open(path, opts, &m, err);
     vf_est_model em;
-    if (rc == VF_OK)
-        rc = vf_est_model_from(m, s->method, NULL, s->lora_r, &em, err);
+    if (rc == VF_OK && s && s->compat == VF_COMPAT_TRAINING_HUB)
+        rc = vf_est_model_training_hub(m, vf_th_model_path(m, path), s->method, s->lora_r, &em, NULL, err);
+    else if (rc == VF_OK)
+        rc = vf_est_model_from(m, s ? s->method : VF_METHOD_SFT, NULL, s ? s->lora_r : 1u, &em, err);
     if (rc == VF_OK)
         rc = vf_estimate(&em, s, out, err);
     vf_model_free(m);

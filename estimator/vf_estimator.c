@@ -51,6 +51,27 @@ bool vf_method_from_name(const char *name, vf_method *out)
     return false;
 }
 
+const char *vf_est_compat_name(vf_est_compat compat)
+{
+    switch (compat) {
+    case VF_COMPAT_NONE: return "none";
+    case VF_COMPAT_TRAINING_HUB: return "training-hub";
+    default: return NULL;
+    }
+}
+
+bool vf_est_compat_from_name(const char *name, vf_est_compat *out)
+{
+    if (!name || !out)
+        return false;
+    for (unsigned i = 0; i < (unsigned)VF_COMPAT_COUNT; i++)
+        if (strcmp(name, vf_est_compat_name((vf_est_compat)i)) == 0) {
+            *out = (vf_est_compat)i;
+            return true;
+        }
+    return false;
+}
+
 const char *vf_verdict_name(vf_verdict verdict)
 {
     switch (verdict) {
@@ -115,6 +136,21 @@ static int overflow(vf_error *err, const char *what)
                         what);
 }
 
+/* Training Hub's own checks (memory_estimator.py at 04ec040): OSFTEstimator raises
+ * ValueError("Ratio must be in the range [0, 1]") after loading the model; nothing else is checked
+ * (lora_r 0 and an empty target set give AB = 0). max_tokens_per_gpu must be a number >= 0 or None:
+ * a negative one would make upstream print negative memory, which vramfit refuses. */
+static int validate_training_hub(const vf_est_setup *s, vf_error *err)
+{
+    if (s->method == VF_METHOD_OSFT &&
+        !(s->unfreeze_rank_ratio >= 0.0 && s->unfreeze_rank_ratio <= 1.0))
+        return usage(err, "Ratio must be in the range [0, 1]");
+    if (!isnan(s->th_max_tokens_per_gpu) &&
+        !(s->th_max_tokens_per_gpu >= 0.0 && s->th_max_tokens_per_gpu <= (double)VF_EST_EXACT_MAX))
+        return usage(err, "max_tokens_per_gpu must be a number from 0 to 2^53, or None");
+    return VF_OK;
+}
+
 static int validate(const vf_est_model *m, const vf_est_setup *s, vf_error *err)
 {
     if (!m || !s)
@@ -129,14 +165,18 @@ static int validate(const vf_est_model *m, const vf_est_setup *s, vf_error *err)
         return usage(err, "the number of GPUs must be at least 1");
     if (s->gpu_memory == 0)
         return usage(err, "GPU memory must be greater than 0 bytes");
+    if (s->liger < -1 || s->liger > 1)
+        return usage(err, "liger must be -1 (method default), 0 (off) or 1 (on)");
+    if ((unsigned)s->compat >= (unsigned)VF_COMPAT_COUNT)
+        return usage(err, "unknown compatibility mode");
+    if (m->parameters == 0)
+        return usage(err, "the model has no parameters");
+    if (s->compat == VF_COMPAT_TRAINING_HUB)
+        return validate_training_hub(s, err);
     if (s->lora_r < 1)
         return usage(err, "LoRA rank must be at least 1");
     if (!(s->unfreeze_rank_ratio > 0.0 && s->unfreeze_rank_ratio <= 1.0))
         return usage(err, "unfreeze_rank_ratio must be greater than 0 and at most 1");
-    if (s->liger < -1 || s->liger > 1)
-        return usage(err, "liger must be -1 (method default), 0 (off) or 1 (on)");
-    if (m->parameters == 0)
-        return usage(err, "the model has no parameters");
     if (s->method == VF_METHOD_OSFT && m->osft_params == 0)
         return usage(err, "OSFT needs the model's OSFT parameter count (osft_params is 0)");
     if ((s->method == VF_METHOD_LORA || s->method == VF_METHOD_QLORA) && m->lora_dim_sum == 0 &&
@@ -153,8 +193,48 @@ typedef struct tokens {
     bool max_tokens_ignored;
 } tokens;
 
+/* Training Hub's _resolve_tokens_per_gpu (BasicEstimator, and LoRAEstimator's override) on the
+ * compat inputs: batch_size/max_seq_len 0 = None, th_max_tokens_per_gpu NaN = None. T is a double
+ * (Python: the int or float max_tokens_per_gpu, or the float batch*seq/G); tokens_num is ceil(T) and
+ * tokens_den 1 when T comes from max_tokens_per_gpu, for the exactness guard. */
+static int resolve_tokens_training_hub(const vf_est_setup *s, tokens *t, vf_error *err)
+{
+    const bool lora = s->method == VF_METHOD_LORA || s->method == VF_METHOD_QLORA;
+    const bool have_batch = s->batch_size != 0 && s->max_seq_len != 0;
+    const bool have_max = !isnan(s->th_max_tokens_per_gpu);
+    memset(t, 0, sizeof *t);
+    if (lora && !have_batch)
+        return usage(err, "batch_size and max_seq_len must be provided");
+    if (!lora && !have_batch && !have_max)
+        return usage(err, "At least one of (batch_size, max_seq_len) or max_tokens_per_gpu must be "
+                          "provided");
+    uint64_t bs = 0;
+    double bs_per_gpu = 0.0;
+    if (have_batch) {
+        if (!exact_mul(&bs, s->batch_size, s->max_seq_len))
+            return overflow(err, "batch_size x max_seq_len");
+        bs_per_gpu = (double)bs / (double)s->gpus;
+    }
+    const double mt = s->th_max_tokens_per_gpu;
+    if (!lora && have_max && !(have_batch && bs_per_gpu < mt)) { /* min() keeps the first on ties */
+        t->value = mt;
+        t->num = (uint64_t)ceil(mt);
+        t->den = 1;
+        t->source = VF_TOKENS_MAX_TOKENS;
+    } else {
+        t->value = bs_per_gpu;
+        t->num = bs;
+        t->den = s->gpus;
+        t->source = VF_TOKENS_BATCH;
+        t->max_tokens_ignored = lora && have_max;
+    }
+    return VF_OK;
+}
+
 static int resolve_tokens(const vf_est_setup *s, tokens *t, vf_error *err)
 {
+    if (s->compat == VF_COMPAT_TRAINING_HUB)
+        return resolve_tokens_training_hub(s, t, err);
     const bool lora = s->method == VF_METHOD_LORA || s->method == VF_METHOD_QLORA;
     const bool have_batch = s->batch_size != 0 && s->max_seq_len != 0;
     memset(t, 0, sizeof *t);
@@ -296,13 +376,14 @@ static int compute(const vf_est_model *m, const vf_est_setup *s, const tokens *t
         /* Peak rule: gradients and outputs are never allocated together. */
         if (grad > outp) {
             r->peak_rule = VF_PEAK_DROP_OUTPUTS;
-            r->peak_dropped = trunc_u64(outp);
+            r->peak_dropped_f = outp;
             outp = 0.0;
         } else {
             r->peak_rule = VF_PEAK_DROP_GRADIENTS;
-            r->peak_dropped = trunc_u64(grad);
+            r->peak_dropped_f = grad;
             grad = 0.0;
         }
+        r->peak_dropped = trunc_u64(r->peak_dropped_f);
         r->mult_low = 0.95;
         r->mult_expected = 1.1;
         r->mult_high = method == VF_METHOD_QLORA ? 1.3 : 1.2;
@@ -324,6 +405,12 @@ static int compute(const vf_est_model *m, const vf_est_setup *s, const tokens *t
         opt = grad = act = outp = 0.0;
     }
 
+    r->parameters_f = par;
+    r->optimizer_f = opt;
+    r->gradients_f = grad;
+    r->activations_f = act;
+    r->outputs_f = outp;
+    r->additional_f = add;
     r->parameters = trunc_u64(par);
     r->optimizer = trunc_u64(opt);
     r->gradients = trunc_u64(grad);
@@ -338,6 +425,7 @@ static int compute(const vf_est_model *m, const vf_est_setup *s, const tokens *t
     r->expected = trunc_u64(mid);
     r->high = trunc_u64(hi);
     r->overhead = r->high > r->subtotal ? r->high - r->subtotal : 0;
+    r->overhead_f = (double)r->high - sub; /* Python: int high - float subtotal */
 
     const uint64_t mem = s->gpu_memory;
     if (r->high <= mem)

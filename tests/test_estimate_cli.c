@@ -324,14 +324,14 @@ Test(estimate, osft_with_and_without_liger)
     cr_expect(cJSON_IsFalse(at(d, "liger")));
     cr_expect_eq(u64(d, "per_gpu.outputs"), (uint64_t)((8192.0 * 4.0 * GRANITE_V) * (7.0 / 3.0)));
     cr_expect_eq(u64(d, "per_gpu.gradients"), (uint64_t)((double)(4 * GRANITE_P) * 0.5 / 2.0));
-    cr_expect(notes_have(d, "no equivalent"));
+    cr_expect(notes_have(d, "Training Hub's rule since its commit 04ec040"));
     cJSON_Delete(d);
-    /* Training Hub forces Liger for OSFT; compat does the same and says so */
+    /* Training Hub's main (04ec040, carrying fddfd43) no longer forces Liger for OSFT: compat
+     * honours --no-liger with the same 7/3 outputs (issue 13 changed this from "ignored"). */
     d = estimate_json("granite-3.3-2b-instruct", "--method", "osft", "--gpus", "2", "--gpu-memory", "48GiB",
                       "--max-tokens-per-gpu", "8192", "--no-liger", "--compat", "training-hub");
-    cr_expect(cJSON_IsTrue(at(d, "liger")));
-    cr_expect_eq(u64(d, "per_gpu.outputs"), 0);
-    cr_expect(notes_have(d, "--no-liger ignored"));
+    cr_expect(cJSON_IsFalse(at(d, "liger")));
+    cr_expect_eq(u64(d, "per_gpu.outputs"), (uint64_t)((8192.0 * 4.0 * GRANITE_V) * (7.0 / 3.0)));
     cJSON_Delete(d);
 }
 

@@ -607,7 +607,9 @@ Test(estimator, invalid_setups)
         cr_assert_eq(run_err(&m, &s, &err), VF_ERR_USAGE, "%s = %s accepted", #field, #value);    \
     } while (0)
     EXPECT_USAGE(version, 0);
-    EXPECT_USAGE(version, 2);
+    EXPECT_USAGE(version, 1); /* the layout before vf_est_setup.compat */
+    EXPECT_USAGE(version, VF_EST_SETUP_VERSION + 1);
+    EXPECT_USAGE(compat, VF_COMPAT_COUNT);
     EXPECT_USAGE(method, VF_METHOD_COUNT);
     EXPECT_USAGE(method, (vf_method)-1);
     EXPECT_USAGE(gpus, 0);

@@ -33,14 +33,25 @@
  *  - LoRA peak rule: Python zeroes the outputs only inside `if verbose > 0` when gradients are larger;
  *    vramfit follows the default verbose=1 behaviour (the smaller of the two is always dropped, ties
  *    drop the gradients, as Python's strict `grad > outputs` test does).
- *  - OSFT: Training Hub's OSFTEstimator forces use_liger = True whatever is passed. vramfit defaults to
- *    Liger on for OSFT too, but honours an explicit liger = 0 with outputs = 4*T*V*7/3 (the formula
- *    Training Hub carries for that case; formulas.md). Such a figure has no Training Hub equivalent.
+ *  - OSFT: Liger is on by default (as upstream's estimate() and OSFTEstimator); an explicit liger = 0
+ *    gives outputs = 4*T*V*7/3, as Training Hub's main does since commit 04ec040 (which carries
+ *    fddfd43: the old forcing of use_liger = True was removed).
  *  - P_train = P (Training Hub's meta-device model has every parameter trainable).
- *  - unfreeze_rank_ratio must be in (0, 1] (Training Hub accepts 0, which trains nothing). */
+ *  - unfreeze_rank_ratio must be in (0, 1] and lora_r >= 1 (Training Hub accepts 0, which trains
+ *    nothing; VF_COMPAT_TRAINING_HUB accepts it too).
+ *
+ * COMPATIBILITY MODES (vf_est_setup.compat). VF_COMPAT_NONE is vramfit's own validation. With
+ * VF_COMPAT_TRAINING_HUB the same arithmetic follows Training Hub's edge-input handling
+ * (memory_estimator.py at 04ec040): ratio 0 allowed (checked to be in [0, 1] for OSFT only, with
+ * upstream's message "Ratio must be in the range [0, 1]"), lora_r 0 and LoRA with no target allowed
+ * (AB = 0), tokens taken from th_max_tokens_per_gpu (0 and fractions allowed; NaN = None) and
+ * upstream's ValueError messages for missing token settings. The model facts for that mode come from
+ * vf_est_model_training_hub() (P without an untied lm_head, targets by the path-string rule).
+ * Front ends (the CLI's --compat training-hub, python/vramfit) select the mode; the rules live here. */
 #ifndef VRAMFIT_VF_ESTIMATOR_H
 #define VRAMFIT_VF_ESTIMATOR_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -90,7 +101,19 @@ typedef struct vf_est_model {
                                       OSFT; vramfit multiplies by 4 bytes itself. */
 } vf_est_model;
 
-#define VF_EST_SETUP_VERSION 1u
+#define VF_EST_SETUP_VERSION 2u
+
+/* Whose rules the estimate follows (see COMPATIBILITY MODES above). */
+typedef enum vf_est_compat {
+    VF_COMPAT_NONE,         /* vramfit's exact counts and validation (default) */
+    VF_COMPAT_TRAINING_HUB, /* Training Hub's main (04ec040): edge inputs as upstream */
+    VF_COMPAT_COUNT
+} vf_est_compat;
+
+/* "none", "training-hub"; NULL outside the enum. */
+const char *vf_est_compat_name(vf_est_compat compat);
+/* Inverse of vf_est_compat_name (exact match); false for NULL or an unknown name. */
+bool vf_est_compat_from_name(const char *name, vf_est_compat *out);
 
 /* The training run. Start from VF_EST_SETUP_INIT and change what you need. */
 typedef struct vf_est_setup {
@@ -104,11 +127,15 @@ typedef struct vf_est_setup {
     uint32_t lora_r;             /* LoRA rank r >= 1 (validated for every method) */
     double unfreeze_rank_ratio;  /* OSFT u, finite, in (0, 1] (validated for every method) */
     int liger;                   /* -1 method default (on for OSFT, off otherwise), 0 off, 1 on */
+    vf_est_compat compat;        /* VF_COMPAT_NONE unless set */
+    /* VF_COMPAT_TRAINING_HUB only, replacing max_tokens_per_gpu: Python's max_tokens_per_gpu as a
+     * double, NaN for None; finite and >= 0 (0 and fractions are used as given, as upstream). */
+    double th_max_tokens_per_gpu;
 } vf_est_setup;
 
 #define VF_EST_SETUP_INIT                                                                           \
     {                                                                                               \
-        VF_EST_SETUP_VERSION, VF_METHOD_SFT, 1u, 0u, 0u, 0u, 0u, 32u, 0.25, -1                      \
+        VF_EST_SETUP_VERSION, VF_METHOD_SFT, 1u, 0u, 0u, 0u, 0u, 32u, 0.25, -1, VF_COMPAT_NONE, NAN \
     }
 
 /* ---- result ---------------------------------------------------------------------------------- */
@@ -180,6 +207,13 @@ typedef struct vf_est_result {
 
     /* Per-GPU bounds x G (what Training Hub prints as "expected amount ... about"). */
     uint64_t total_low, total_expected, total_high;
+
+    /* Training Hub's float values (what its verbose printout rounds): the summed components (a
+     * dropped or model-bound one is 0.0), the component the peak rule left out as it was before
+     * being dropped (the "peak memory allocation of the ... tensors" note), and high - subtotal_f. */
+    double parameters_f, optimizer_f, gradients_f, activations_f, outputs_f, additional_f;
+    double peak_dropped_f;
+    double overhead_f;
 } vf_est_result;
 
 /* ---- estimate -------------------------------------------------------------------------------- */
@@ -208,9 +242,31 @@ int vf_estimate(const vf_est_model *m, const vf_est_setup *s, vf_est_result *out
 int vf_est_model_from(const vf_model *m, vf_method method, const vf_target_spec *target, uint32_t lora_r,
                       vf_est_model *out, vf_error *err);
 
-/* Opens PATH (as vf_model_open), derives the model facts with the detected family and runs
- * vf_estimate with setup s: what Training Hub's estimate() does, from headers only. opts may be
- * NULL. */
+/* Training Hub's model facts (memory_estimator.py at 04ec040, loading through the headless
+ * transformers.AutoModel): as vf_est_model_from, but P and osft_params leave out an untied output
+ * head (AutoModel has none), and the LoRA/OSFT targets are the patterns of the family upstream's
+ * _find_valid_layers picks from the model_path STRING (vf_th_path_family), not from the tensor names.
+ * model_path is the string vf_th_model_path returns. *lm_head_params (may be NULL)
+ * receives the numel left out (0 for tied or absent heads). */
+int vf_est_model_training_hub(const vf_model *m, const char *model_path, vf_method method,
+                              uint32_t lora_r, vf_est_model *out, uint64_t *lm_head_params,
+                              vf_error *err);
+
+/* The model_path string Training Hub would have been given for m opened from `path`: `path` itself
+ * (a directory, file or Hugging Face id as the user typed it, never the resolved cache directory),
+ * except for a .vfsnap header snapshot, where it is the checkpoint directory the snapshot recorded. */
+const char *vf_th_model_path(const vf_model *m, const char *path);
+
+/* Training Hub's family rule (_find_valid_layers): 'phi-3' in the lower-cased path -> phi3; else the
+ * first key of mini_trainer's MODEL_CONFIGS, in dict order, contained in the path; else 'default'.
+ * Returns the vramfit family name with the same patterns (vf_family_by_name accepts it) and sets
+ * *key (may be NULL) to the matched key, or NULL when nothing matched. path NULL -> "default". */
+const char *vf_th_path_family(const char *path, const char **key);
+
+/* Opens PATH (as vf_model_open), derives the model facts (vf_est_model_from with the family
+ * detected from the tensor names, or vf_est_model_training_hub with PATH as the model_path string
+ * when s->compat is VF_COMPAT_TRAINING_HUB) and runs vf_estimate with setup s: what Training Hub's
+ * estimate() does, from headers only. opts may be NULL. */
 int vf_estimate_checkpoint(const char *path, const vf_open_options *opts, const vf_est_setup *s,
                            vf_est_result *out, vf_error *err);
 
