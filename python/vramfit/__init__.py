@@ -1,15 +1,24 @@
-"""vramfit for Python: Training Hub's memory estimate from safetensors headers, without
+"""vramfit for Python: Training Hub's memory estimator and vramfit's header readers, without
 instantiating the model.
 
-A drop-in for ``training_hub.profiling.memory_estimator.estimate``: same signature, same defaults,
-same ``(low, expected, high)`` tuple of bytes per GPU. ``model_path`` is a local checkpoint
-directory, a ``.safetensors`` file, a ``.vfsnap`` header snapshot, or a Hugging Face id found in the
-local cache (never downloaded). Pure standard library: ctypes over libvramfit.
+A drop-in for Training Hub's ``training_hub.profiling.memory_estimator``: ``BasicEstimator``,
+``OSFTEstimator``, ``LoRAEstimator``, ``QLoRAEstimator``, ``OSFTEstimatorExperimental`` and
+``estimate()`` with upstream's names, keyword arguments, defaults, ``(low, expected, high)`` ints per
+GPU, warnings and ``verbose`` printout. ``model_path`` is a local checkpoint directory, a
+``.safetensors`` file, a ``.vfsnap`` header snapshot, or a Hugging Face id found in the local cache
+(never downloaded). Pure standard library: ctypes over libvramfit.
 
-    import vramfit
-    low, expected, high = vramfit.estimate("sft", num_gpus=2, gpu_memory=48 * 2**30,
-                                           model_path="ibm-granite/granite-3.3-2b-instruct",
-                                           max_tokens_per_gpu=8192)
+Two modes (keyword-only ``compat=``): ``None`` (the default here) counts what the checkpoint holds
+(an untied ``lm_head`` included, LoRA/OSFT targets of the family detected from the tensor names) and
+prints sizes as GiB with notes on where Training Hub differs; ``"training-hub"`` reproduces Training
+Hub's main (memory_estimator.py at 04ec040) to the byte, text included. The mirror module
+``vramfit.training_hub.profiling.memory_estimator`` (and ``vramfit.training_hub``) defaults to
+``"training-hub"``.
+
+    from vramfit import BasicEstimator
+    low, expected, high = BasicEstimator(num_gpus=2, gpu_memory=48 * 2**30,
+                                         model_path="ibm-granite/granite-3.3-2b-instruct",
+                                         max_tokens_per_gpu=8192, verbose=2).estimate()
 
 ``inspect(path)`` and ``adapters(path, ...)`` return the dictionaries that ``vramfit inspect --json``
 and ``vramfit adapters --json`` print.
@@ -17,60 +26,19 @@ and ``vramfit adapters --json`` print.
 import ctypes
 
 from . import _native
+from ._core import VramfitError, _b, _lib, _Model, _s
+from ._estimator import (BasicEstimator, LoRAEstimator, OSFTEstimator, OSFTEstimatorExperimental,
+                         QLoRAEstimator, estimate)
 
-__all__ = ["estimate", "inspect", "adapters", "VramfitError", "library_version"]
+__all__ = ["BasicEstimator", "OSFTEstimator", "LoRAEstimator", "QLoRAEstimator", "OSFTEstimatorExperimental",
+           "estimate", "inspect", "adapters", "VramfitError", "library_version"]
 
-_lib = _native.load()
-_VF_OPEN_OPTIONS_VERSION = 1
-_VF_EST_SETUP_VERSION = 1
 _VF_ADAPTER_OPTIONS_VERSION = 1
-_GIB = 1 << 30
-
-
-class VramfitError(Exception):
-    """A vramfit library error: ``code`` (negative vf_status), ``file``, ``tensor``, ``message``."""
-
-    def __init__(self, err):
-        self.code = err.code
-        self.file = err.file.decode(errors="replace")
-        self.tensor = err.tensor.decode(errors="replace")
-        self.message = err.message.decode(errors="replace")
-        where = (self.file + ": " if self.file else "") + (f"tensor '{self.tensor}': " if self.tensor else "")
-        super().__init__(where + self.message)
 
 
 def library_version():
     """The loaded libvramfit's version string."""
     return _lib.vf_version().decode()
-
-
-def _s(b):
-    return None if b is None else b.decode()
-
-
-def _b(s):
-    return None if s is None else str(s).encode()
-
-
-def _open_options(revision, hf_cache):
-    return _native.VfOpenOptions(_VF_OPEN_OPTIONS_VERSION, _b(revision), _b(hf_cache))
-
-
-class _Model:
-    """Context manager owning a vf_model handle."""
-
-    def __init__(self, path, revision=None, hf_cache=None):
-        self.handle = ctypes.c_void_p()
-        err = _native.VfError()
-        opts = _open_options(revision, hf_cache)
-        if _lib.vf_model_open(_b(path), ctypes.byref(opts), ctypes.byref(self.handle), ctypes.byref(err)) != 0:
-            raise VramfitError(err)
-
-    def __enter__(self):
-        return self.handle
-
-    def __exit__(self, *exc):
-        _lib.vf_model_free(self.handle)
 
 
 # ---- inspect ---------------------------------------------------------------------------------
@@ -191,72 +159,3 @@ def _lib_dtype_f32():
         if _lib.vf_dtype_name(i) == b"F32":
             return i
     raise ImportError("vramfit: library has no F32 dtype")
-
-
-# ---- estimate (Training Hub's signature) ------------------------------------------------------
-
-def _rounder(value):
-    return str(round(value / _GIB, 1))
-
-
-def _print_tips(r, gpu_memory):
-    """Training Hub's decision printout, with units labelled truthfully (GiB)."""
-    print("\nDecision:")
-    print(_lib.vf_verdict_text(r.verdict).decode() + "\n")
-    lines = {"low": "Minimum extra memory required (to reach the\nlow bound of memory requirements): ",
-             "expected": "Recommended amount of extra memory (to reach the\nlikely estimated memory requirements): ",
-             "high": "Ideal amount of extra memory required (to reach the\nupper bound of memory requirements): "}
-    shown = {0: (), 1: ("high",), 2: ("expected", "high"), 3: ("low", "expected", "high")}[r.verdict]
-    for key in shown:
-        print(lines[key] + _rounder(getattr(r, key) - gpu_memory) + " GiB")
-
-
-def _print_results(model_path, num_gpus, r):
-    print(f"Estimations for {model_path}:\n\n")
-    print("Summary:")
-    print(f"The expected amount of memory needed to run this model is about {_rounder(r.total_expected)} GiB")
-    print(f"The lower and upper bounds are {_rounder(r.total_low)} - {_rounder(r.total_high)} GiB")
-    print(f"If you have {num_gpus} GPUs, you will need about {_rounder(r.expected)} GiB, with bounds of "
-          f"{_rounder(r.low)} - {_rounder(r.high)} GiB per GPU\n\n")
-    print("Component Breakdown:")
-    for value, name in ((r.parameters, "model parameters"), (r.optimizer, "optimizer states"),
-                        (r.gradients, "gradients"), (r.activations, "intermediate activations"),
-                        (r.outputs, "outputs")):
-        print(f"Each GPU will need {_rounder(value)} GiB to store the {name}")
-    print(f"Up to {_rounder(r.overhead)} GiB can be expected as overhead")
-
-
-def estimate(training_method="sft", num_gpus=8, gpu_memory=85899345920,
-             model_path="ibm-granite/granite-3.3-8b-instruct", batch_size=None, max_seq_len=None,
-             max_tokens_per_gpu=None, use_liger=None, verbose=1, trust_remote_code=False,
-             unfreeze_rank_ratio=0.25, lora_r=32):
-    """Training Hub's ``estimate``: returns ``(low, expected, high)`` bytes per GPU.
-
-    Same parameters and defaults (``trust_remote_code`` is accepted and ignored: nothing is
-    executed). verbose=1 prints the decision, verbose=2 also the breakdown, 0 prints nothing.
-    Raises ValueError for an unknown method or missing token settings, as Training Hub does, and
-    VramfitError for a checkpoint vramfit cannot read.
-    """
-    del trust_remote_code
-    method = ctypes.c_int()
-    name = str(training_method).lower()
-    if not _lib.vf_method_from_name(name.encode(), ctypes.byref(method)):
-        raise ValueError(f"unknown training_method {training_method!r}")
-    setup = _native.VfEstSetup(_VF_EST_SETUP_VERSION, method.value, int(num_gpus), int(gpu_memory),
-                               int(max_tokens_per_gpu or 0), int(batch_size or 0), int(max_seq_len or 0),
-                               int(lora_r), float(unfreeze_rank_ratio),
-                               -1 if use_liger is None else int(bool(use_liger)))
-    result = _native.VfEstResult()
-    err = _native.VfError()
-    opts = _open_options(None, None)
-    rc = _lib.vf_estimate_checkpoint(_b(model_path), ctypes.byref(opts), ctypes.byref(setup),
-                                     ctypes.byref(result), ctypes.byref(err))
-    if rc == -1:  # VF_ERR_USAGE: the setup itself is invalid (Training Hub raises ValueError)
-        raise ValueError(err.message.decode())
-    if rc != 0:
-        raise VramfitError(err)
-    if verbose > 1:
-        _print_results(model_path, num_gpus, result)
-    if verbose > 0:
-        _print_tips(result, gpu_memory)
-    return result.low, result.expected, result.high

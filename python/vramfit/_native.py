@@ -6,6 +6,7 @@ change that is not reflected here fails loudly instead of reading garbage.
 import ctypes
 import ctypes.util
 import os
+import sys
 
 c_u64 = ctypes.c_uint64
 c_u32 = ctypes.c_uint32
@@ -59,7 +60,13 @@ class VfOpenOptions(ctypes.Structure):
 class VfEstSetup(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint), ("method", c_int), ("gpus", c_u32), ("gpu_memory", c_u64),
                 ("max_tokens_per_gpu", c_u64), ("batch_size", c_u64), ("max_seq_len", c_u64),
-                ("lora_r", c_u32), ("unfreeze_rank_ratio", c_double), ("liger", c_int)]
+                ("lora_r", c_u32), ("unfreeze_rank_ratio", c_double), ("liger", c_int),
+                ("compat", c_int), ("th_max_tokens_per_gpu", c_double)]
+
+
+class VfEstModel(ctypes.Structure):
+    _fields_ = [(n, c_u64) for n in ("parameters", "layers", "hidden_size", "vocab_size", "lora_dim_sum",
+                                     "lora_params_override", "osft_params")]
 
 
 class VfEstResult(ctypes.Structure):
@@ -73,7 +80,9 @@ class VfEstResult(ctypes.Structure):
                 ("low", c_u64), ("expected", c_u64), ("high", c_u64), ("overhead", c_u64),
                 ("verdict", c_int), ("need_low", c_u64), ("need_expected", c_u64),
                 ("need_high", c_u64), ("total_low", c_u64), ("total_expected", c_u64),
-                ("total_high", c_u64)]
+                ("total_high", c_u64), ("parameters_f", c_double), ("optimizer_f", c_double),
+                ("gradients_f", c_double), ("activations_f", c_double), ("outputs_f", c_double),
+                ("additional_f", c_double), ("peak_dropped_f", c_double), ("overhead_f", c_double)]
 
 
 class VfTargetSpec(ctypes.Structure):
@@ -134,6 +143,16 @@ _SIGNATURES = {
     "vf_verdict_text": (c_char_p, [c_int]),
     "vf_estimate_checkpoint": (c_int, [c_char_p, ctypes.POINTER(VfOpenOptions), ctypes.POINTER(VfEstSetup),
                                        ctypes.POINTER(VfEstResult), ctypes.POINTER(VfError)]),
+    "vf_estimate": (c_int, [ctypes.POINTER(VfEstModel), ctypes.POINTER(VfEstSetup), ctypes.POINTER(VfEstResult),
+                            ctypes.POINTER(VfError)]),
+    "vf_est_model_from": (c_int, [c_void_p, c_int, c_void_p, c_u32, ctypes.POINTER(VfEstModel),
+                                  ctypes.POINTER(VfError)]),
+    "vf_est_model_training_hub": (c_int, [c_void_p, c_char_p, c_int, c_u32, ctypes.POINTER(VfEstModel),
+                                          ctypes.POINTER(c_u64), ctypes.POINTER(VfError)]),
+    "vf_th_model_path": (c_char_p, [c_void_p, c_char_p]),
+    "vf_th_path_family": (c_char_p, [c_char_p, ctypes.POINTER(c_char_p)]),
+    "vf_family_detect": (None, [c_void_p, ctypes.POINTER(VfFamily)]),
+    "vf_family_by_name": (c_bool, [c_char_p, ctypes.POINTER(VfFamily)]),
     "vf_adapter_plan_build": (c_int, [c_void_p, ctypes.POINTER(VfAdapterOptions), ctypes.POINTER(c_void_p),
                                       ctypes.POINTER(VfError)]),
     "vf_adapter_plan_free": (None, [c_void_p]),
@@ -147,28 +166,45 @@ _SIGNATURES = {
 }
 
 _MIRRORED = {"vf_error": VfError, "vf_arch": VfArch, "vf_tensor": VfTensor, "vf_finding": VfFinding,
-             "vf_est_setup": VfEstSetup, "vf_est_result": VfEstResult, "vf_target_spec": VfTargetSpec,
+             "vf_est_setup": VfEstSetup, "vf_est_result": VfEstResult, "vf_est_model": VfEstModel, "vf_target_spec": VfTargetSpec,
              "vf_adapter_options": VfAdapterOptions, "vf_adapter_matrix": VfAdapterMatrix,
              "vf_adapter_totals": VfAdapterTotals, "vf_family": VfFamily}
 
 
+SONAME = "libvramfit.so.0"
+
+
 def _candidates():
+    """Where libvramfit is looked for, in order (README, "Python"): $VRAMFIT_LIBRARY alone when set;
+    else the copy bundled into the installed package; the source tree's build/ (running from a
+    checkout); the loader's search path by SONAME (an installed library: /usr/lib, /usr/local/lib
+    after ldconfig, LD_LIBRARY_PATH); <sys.prefix>/lib (a `cmake --install --prefix` into the
+    virtual environment); ctypes.util.find_library("vramfit")."""
     env = os.environ.get("VRAMFIT_LIBRARY")
     if env:
         yield env
         return
     here = os.path.dirname(os.path.abspath(__file__))
-    for rel in ("../../build/libvramfit.so", "../../build/libvramfit.so.0"):
-        yield os.path.normpath(os.path.join(here, rel))
+    yield os.path.join(here, SONAME)
+    yield os.path.normpath(os.path.join(here, "../../build", SONAME))
+    yield SONAME
+    yield os.path.join(sys.prefix, "lib", SONAME)
     found = ctypes.util.find_library("vramfit")
     if found:
         yield found
 
 
+def _exists_or_bare(path):
+    return os.sep not in path or os.path.isfile(path)
+
+
 def load():
-    """Loads libvramfit ($VRAMFIT_LIBRARY, the in-tree build/, or the system) and checks the ABI."""
+    """Loads libvramfit (see _candidates for the order) and checks the ABI."""
     errors = []
     for path in _candidates():
+        if not _exists_or_bare(path):
+            errors.append(f"{path}: not found")
+            continue
         try:
             lib = ctypes.CDLL(path)
         except OSError as e:
@@ -186,4 +222,5 @@ def load():
                 raise ImportError(f"vramfit: {path}: struct {cname} is {want} bytes in the library but "
                                   f"{ctypes.sizeof(pytype)} in this binding (version mismatch)")
         return lib
-    raise ImportError("vramfit: cannot load libvramfit (set VRAMFIT_LIBRARY): " + "; ".join(errors))
+    raise ImportError("vramfit: cannot load libvramfit (install it with `cmake --install`, or set "
+                      "VRAMFIT_LIBRARY): " + "; ".join(errors))

@@ -1,0 +1,1 @@
+"""Mirror of ``training_hub.profiling``: see ``memory_estimator``."""
