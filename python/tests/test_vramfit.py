@@ -36,7 +36,7 @@ class SignatureTest(unittest.TestCase):
                     ("model_path", "ibm-granite/granite-3.3-8b-instruct"), ("batch_size", None),
                     ("max_seq_len", None), ("max_tokens_per_gpu", None), ("use_liger", None),
                     ("verbose", 1), ("trust_remote_code", False), ("unfreeze_rank_ratio", 0.25),
-                    ("lora_r", 32)]
+                    ("lora_r", 32), ("compat", None)]
         self.assertEqual([(n, p.default) for n, p in params.items()], expected)
 
     def test_library_version_is_semantic(self):
@@ -141,10 +141,12 @@ class EstimateTest(unittest.TestCase):
             vramfit.estimate("sft", model_path=GRANITE, verbose=0)  # no tokens setting
         with self.assertRaises(ValueError):
             vramfit.estimate("lora", model_path=GRANITE, max_tokens_per_gpu=8192, verbose=0)
-        with self.assertRaises(ValueError):
-            vramfit.estimate("dpo", model_path=GRANITE, max_tokens_per_gpu=8192, verbose=0)
-        with self.assertRaises(vramfit.VramfitError):
+        # an unknown method is SFT, as upstream's estimate() falls back (issue 13 changed this)
+        self.assertEqual(vramfit.estimate("dpo", model_path=GRANITE, max_tokens_per_gpu=8192, verbose=0),
+                         vramfit.estimate("sft", model_path=GRANITE, max_tokens_per_gpu=8192, verbose=0))
+        with self.assertRaises(vramfit.VramfitError) as cm:
             vramfit.estimate("sft", model_path="/nonexistent/model", max_tokens_per_gpu=8192, verbose=0)
+        self.assertIsInstance(cm.exception, OSError)
 
 
 if __name__ == "__main__":

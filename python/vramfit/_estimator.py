@@ -19,6 +19,8 @@ found in the CSV." UserWarnings (which announce a model download) are not emitte
 multiplier attributes after construction does not change the result.
 """
 import ctypes
+import functools
+import inspect
 import math
 import warnings
 
@@ -134,7 +136,6 @@ class BasicEstimator:
     """
 
     _METHOD = "sft"
-    _DEFAULT_COMPAT = None
 
     def __init__(
         self,
@@ -148,7 +149,7 @@ class BasicEstimator:
         verbose: int = 1,
         trust_remote_code: bool = False,
         *,
-        compat: str | None = "default",
+        compat: str | None = None,
     ):
         del trust_remote_code  # nothing is loaded or executed: the headers are read
         self.num_gpus = num_gpus
@@ -156,7 +157,7 @@ class BasicEstimator:
         self.model_path = model_path
         self.use_liger = use_liger
         self.verbose = verbose
-        self.compat = self._DEFAULT_COMPAT if compat == "default" else compat
+        self.compat = compat
         self._compat = _compat_code(self.compat)
         self._batch_size, self._max_seq_len, self._max_tokens = batch_size, max_seq_len, max_tokens_per_gpu
         self._lora_r, self.unfreeze_rank_ratio = 32, 0.25
@@ -358,7 +359,7 @@ class LoRAEstimator(BasicEstimator):
         trust_remote_code: bool = False,
         lora_r: int = 32,
         *,
-        compat: str | None = "default",
+        compat: str | None = None,
     ):
         self._pending_lora_r = lora_r
         super().__init__(num_gpus=num_gpus, gpu_memory=gpu_memory, model_path=model_path, batch_size=batch_size,
@@ -418,7 +419,7 @@ class QLoRAEstimator(LoRAEstimator):
         trust_remote_code: bool = False,
         lora_r: int = 32,
         *,
-        compat: str | None = "default",
+        compat: str | None = None,
     ):
         super().__init__(num_gpus=num_gpus, gpu_memory=gpu_memory, model_path=model_path, batch_size=batch_size,
                          max_seq_len=max_seq_len, use_liger=use_liger, verbose=verbose,
@@ -460,7 +461,7 @@ class OSFTEstimator(BasicEstimator):
         trust_remote_code: bool = False,
         unfreeze_rank_ratio: float = 0.25,
         *,
-        compat: str | None = "default",
+        compat: str | None = None,
     ):
         self._pending_ratio = unfreeze_rank_ratio
         super().__init__(num_gpus=num_gpus, gpu_memory=gpu_memory, model_path=model_path, batch_size=batch_size,
@@ -488,7 +489,7 @@ class OSFTEstimatorExperimental(OSFTEstimator):
                  trust_remote_code: bool = False,
                  unfreeze_rank_ratio: float = 0.25,
                  *,
-                 compat: str | None = "default",
+                 compat: str | None = None,
                  ):
         reason = "All experimental functionality has been moved into the main OSFTEstimator class, " + \
             "please use that instead.\nIf you are seeing this by using the 'osft-e' option in the " + \
@@ -504,14 +505,25 @@ _CLASSES = {c.__name__: c for c in (BasicEstimator, LoRAEstimator, QLoRAEstimato
                                      OSFTEstimatorExperimental)}
 
 
+def _init_defaulting(init, default_compat):
+    """init with compat defaulting to default_compat (signature included)."""
+    @functools.wraps(init)
+    def __init__(self, *args, compat=default_compat, **kwargs):
+        init(self, *args, compat=compat, **kwargs)
+    sig = inspect.signature(init)
+    __init__.__signature__ = sig.replace(parameters=[
+        p.replace(default=default_compat) if p.name == "compat" else p for p in sig.parameters.values()])
+    return __init__
+
+
 def with_default_compat(default_compat, module):
     """The five classes again, as subclasses whose compat defaults to `default_compat`, keeping
     upstream's hierarchy (QLoRAEstimator is a LoRAEstimator is a BasicEstimator, ...)."""
     made = {}
     for name, cls in _CLASSES.items():
         bases = (cls,) + tuple(made[b.__name__] for b in cls.__bases__ if b.__name__ in made)
-        made[name] = type(name, bases, {"_DEFAULT_COMPAT": default_compat, "__doc__": cls.__doc__,
-                                        "__module__": module, "__qualname__": name})
+        made[name] = type(name, bases, {"__init__": _init_defaulting(cls.__init__, default_compat),
+                                        "__doc__": cls.__doc__, "__module__": module, "__qualname__": name})
     return made
 
 
@@ -548,7 +560,7 @@ def estimate(
         unfreeze_rank_ratio: float = 0.25,
         lora_r: int = 32,
         *,
-        compat: str | None = "default",
+        compat: str | None = None,
 ):
     """
     Convenience function for performing estimation: Training Hub's estimate(). compat as for
