@@ -262,8 +262,8 @@ int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
         return rc;
     }
     c->base = th;
-    c->display_path = vf_checkpoint_dir(vf_model_checkpoint(c->model));
-    path_rule(c->th_path, c); /* upstream matches the model_path string the user gave */
+    c->display_path = vf_checkpoint_name(vf_model_checkpoint(c->model));
+    path_rule(c->th_path, c); /* upstream matches the model_path it is given (vf_th_model_path) */
     model_notes(c);
     return VF_OK;
 }

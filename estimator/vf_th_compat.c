@@ -54,9 +54,12 @@ const char *vf_th_path_family(const char *path, const char **key)
 
 const char *vf_th_model_path(const vf_model *m, const char *path)
 {
+    const vf_checkpoint *cp = vf_model_checkpoint(m);
+    if (vf_checkpoint_repo_id(cp))
+        return vf_checkpoint_repo_id(cp); /* the Hub id that was asked for (or recorded) */
     if (path && !vf_snapshot_sniff(path))
         return path;
-    return vf_checkpoint_dir(vf_model_checkpoint(m));
+    return vf_checkpoint_dir(cp);
 }
 
 /* numel of a separately stored (untied) output head, else 0. */

@@ -252,9 +252,10 @@ int vf_est_model_training_hub(const vf_model *m, const char *model_path, vf_meth
                               uint32_t lora_r, vf_est_model *out, uint64_t *lm_head_params,
                               vf_error *err);
 
-/* The model_path string Training Hub would have been given for m opened from `path`: `path` itself
- * (a directory, file or Hugging Face id as the user typed it, never the resolved cache directory),
- * except for a .vfsnap header snapshot, where it is the checkpoint directory the snapshot recorded. */
+/* The model_path string Training Hub would have been given for m opened from `path`: the Hugging
+ * Face id when m came from the cache (vf_checkpoint_repo_id, also recorded in snapshots), else `path`
+ * as the user typed it (never a resolved cache directory), except for a .vfsnap header snapshot of a
+ * directory, where it is the checkpoint directory the snapshot recorded. */
 const char *vf_th_model_path(const vf_model *m, const char *path);
 
 /* Training Hub's family rule (_find_valid_layers): 'phi-3' in the lower-cased path -> phi3; else the
