@@ -224,6 +224,9 @@ typedef struct vf_est_result {
  *                  LoRA/QLoRA with no adapter parameters (lora_dim_sum and override both 0);
  *                  SFT/OSFT with neither max_tokens_per_gpu nor (batch_size and max_seq_len);
  *                  LoRA/QLoRA without both batch_size and max_seq_len.
+ *                  With compat VF_COMPAT_TRAINING_HUB only upstream's own checks apply instead of the
+ *                  lora_r / ratio / target ones (COMPATIBILITY MODES), with upstream's ValueError
+ *                  messages, e.g. "Ratio must be in the range [0, 1]".
  *  VF_ERR_OVERFLOW an integer intermediate beyond VF_EST_EXACT_MAX, or a total beyond 64 bits.
  * Tokens per GPU (formulas.md, Training Hub _resolve_tokens_per_gpu):
  *  SFT/OSFT: max_tokens_per_gpu alone -> it; batch_size and max_seq_len both given (and no
