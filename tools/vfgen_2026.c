@@ -1129,7 +1129,7 @@ static const model26 models26[] = {
                             "num_attention_heads": 12, "num_experts_per_tok": 6,
                             "num_key_value_heads": 4, "num_local_experts": 64,
                             "shared_intermediate_size": 1024,) GRANITE_H_LAYER_TYPES
-         J("rope_theta": 10000)},
+         J("rope_theta": 10000})},
     {"gpt-oss-20b", "openai/gpt-oss-20b", build_gpt_oss, DT_BF16, Q_NONE, 3, true, true,
      J({"architectures": ["GptOssForCausalLM"], "attention_bias": true, "experts_per_token": 4,
         "head_dim": 64, "hidden_act": "silu", "hidden_size": 2880, "intermediate_size": 2880,
