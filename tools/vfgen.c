@@ -6,9 +6,14 @@
  * order, pads the header with spaces to a multiple of 8 and puts {"__metadata__":{"format":"pt"}}
  * first, as HF does.
  *
- *   vfgen list                         model names and their parameter counts
+ *   vfgen list                         model names and their (logical) parameter counts
  *   vfgen model NAME OUTDIR [--shards K] [--dtype BF16|F16|F32] [--layers N]
- *   vfgen all OUTDIR                   every default model into OUTDIR/NAME (headers only)
+ *                                      (the models of vfgen_2026.c take only --shards K)
+ *   vfgen all OUTDIR                   every default model into OUTDIR/NAME (headers only):
+ *                                      the older table's in_all models and vfgen_2026.c's but
+ *                                      deepseek-v3-fp8 (benchmark-size, like deepseek-v3)
+ *   vfgen expect NAME                  oracle values of a vfgen_2026.c model as one JSON object
+ *                                      (see vfgen_2026.c)
  *   vfgen tiny OUTDIR                  tiny-llama and tiny-gpt2 with real bytes
  *   vfgen adapter BASEDIR OUTDIR --r R --targets a,b [--wrong-rank]
  *
