@@ -45,7 +45,7 @@ class VfTensor(ctypes.Structure):
     _fields_ = [("name", c_char_p), ("file", c_char_p), ("dtype", c_int), ("ndim", c_u32),
                 ("shape", ctypes.POINTER(c_u64)), ("numel", c_u64), ("bytes", c_u64), ("shard", c_u32),
                 ("layer", c_i32), ("expert", c_i32), ("fused_experts", c_bool), ("role", c_int),
-                ("buffer", c_bool)]
+                ("buffer", c_bool), ("rows", c_u64), ("cols", c_u64), ("matrices", c_u64)]
 
 
 class VfFinding(ctypes.Structure):
@@ -126,6 +126,9 @@ _SIGNATURES = {
     "vf_findings_count": (c_size_t, [c_void_p]),
     "vf_findings_get": (ctypes.POINTER(VfFinding), [c_void_p, c_size_t]),
     "vf_checkpoint_dir": (c_char_p, [c_void_p]),
+    "vf_checkpoint_name": (c_char_p, [c_void_p]),
+    "vf_checkpoint_repo_id": (c_char_p, [c_void_p]),
+    "vf_checkpoint_revision": (c_char_p, [c_void_p]),
     "vf_checkpoint_has_index": (c_bool, [c_void_p]),
     "vf_checkpoint_index_total_size": (c_bool, [c_void_p, ctypes.POINTER(c_u64)]),
     "vf_checkpoint_index_consistent": (c_bool, [c_void_p]),
