@@ -3,9 +3,9 @@
  * published count (exact where the publisher gives the exact figure, otherwise the published
  * rounding, said per entry); every file's size matches its header offsets; the index is consistent;
  * the headers re-derive expect's stored elements, bytes, tensor count and, by the quantization
- * layouts' own rules (independent of the generator's tags), its logical count; DeepSeek-V3 FP8
- * reproduces the real checkpoint's tensor count and bytes; bitsandbytes quant states are the JSON
- * bitsandbytes writes. */
+ * layouts' own rules (independent of the generator's tags), its logical count; published totals of
+ * the real headers (DeepSeek-V3's tensors and bytes, Qwen3-Next's, ...) are reproduced;
+ * bitsandbytes quant states are the JSON bitsandbytes writes. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 
@@ -67,38 +67,45 @@ typedef struct published {
 } published;
 
 static const published published_counts[] = {
-    /* Hub safetensors total of ibm-granite/granite-4.0-h-small: "32.2B params" (IBM: 32B total,
-     * 9B active) */
-    {"granite-4.0-h-small", 322, 100000000, false},
-    /* Hub safetensors total of ibm-granite/granite-4.0-h-tiny: "6.94B params" (IBM: 7B total) */
-    {"granite-4.0-h-tiny", 694, 10000000, false},
-    /* OpenAI gpt-oss model card (arXiv 2508.10925), table 1: gpt-oss-20b 20.91B total */
-    {"gpt-oss-20b", 2091, 10000000, false},
-    /* DeepSeek-V3 README: "671B total parameters" for the main model (the 14B MTP module apart) */
+    /* Hub safetensors metadata of ibm-granite/granite-4.0-h-small: 32,207,337,984 ("32.2B
+     * params"; also llama.cpp's n-params of its GGUF). IBM's card: 32B total, 9B active. */
+    {"granite-4.0-h-small", 32207337984ULL, 1, false},
+    /* Hub safetensors metadata of ibm-granite/granite-4.0-h-tiny: 6,939,037,248 ("6.94B") */
+    {"granite-4.0-h-tiny", 6939037248ULL, 1, false},
+    /* gpt-oss-20b as transformers loads it: 20,914,757,184 (OpenAI's model card, arXiv
+     * 2508.10925, table 1: 20.91B total) */
+    {"gpt-oss-20b", 20914757184ULL, 1, false},
+    /* DeepSeek-V3 README: "671B total parameters" for the main model, the 14B MTP module apart
+     * (only the rounding is published; the real headers' totals are checked in
+     * published_header_totals) */
     {"deepseek-v3-fp8", 671, 1000000000, false},
-    /* Meta Llama 4 model card: Llama 4 Scout, 17B active, 109B total parameters */
-    {"llama-4-scout-17b-16e", 109, 1000000000, false},
-    /* Qwen3-30B-A3B model card: "Number of Parameters: 30.5B in total and 3.3B activated" */
-    {"qwen3-30b-a3b", 305, 100000000, false},
-    /* Qwen3-Next-80B-A3B-Instruct model card: "Number of Parameters: 80B in total and 3B
-     * activated" (the mtp.* block is counted apart, see the stored-count test) */
+    /* Hub safetensors metadata of meta-llama/Llama-4-Scout-17B-16E-Instruct: BF16
+     * 108,641,793,536 (Meta's card: 17B active, 109B total) */
+    {"llama-4-scout-17b-16e", 108641793536ULL, 1, false},
+    /* Qwen/Qwen3-30B-A3B index metadata total parameters: 30,532,122,624 (card: "30.5B in total
+     * and 3.3B activated") */
+    {"qwen3-30b-a3b", 30532122624ULL, 1, false},
+    /* Qwen3-Next-80B-A3B-Instruct card: "80B in total and 3B activated" (rounding only; the
+     * exact main-model figure 79,674,391,296 is the index total minus the mtp.* block, checked
+     * with the headers in published_header_totals) */
     {"qwen3-next-80b-a3b", 80, 1000000000, false},
-    /* Hub safetensors total of google/gemma-3-4b-it: 4,300,079,472 ("4.3B params") */
-    {"gemma-3-4b-it", 4300079472, 1, false},
-    /* Hub safetensors total of Qwen/Qwen2.5-VL-7B-Instruct: 8,292,166,656 ("8.29B params") */
-    {"qwen2.5-vl-7b", 8292166656, 1, false},
+    /* Hub safetensors metadata of google/gemma-3-4b-it: 4,300,079,472 ("4.3B params") */
+    {"gemma-3-4b-it", 4300079472ULL, 1, false},
+    /* Hub safetensors metadata of Qwen/Qwen2.5-VL-7B-Instruct: 8,292,166,656 ("8.29B params") */
+    {"qwen2.5-vl-7b", 8292166656ULL, 1, false},
     /* meta-llama/Llama-3.1-8B safetensors total (the BF16 checkpoint test_vfgen.c checks):
      * every quantized form dequantizes to the same 8,030,261,248 parameters */
-    {"llama-3.1-8b-gptq-int4", 8030261248, 1, false},
-    {"llama-3.1-8b-awq-int4", 8030261248, 1, false},
-    {"llama-3.1-8b-bnb-4bit", 8030261248, 1, false},
-    {"llama-3.1-8b-fp8-dynamic", 8030261248, 1, false},
-    /* Hub safetensors total of state-spaces/mamba-130m-hf: "129M params" */
-    {"mamba-130m", 129, 1000000, false},
-    /* ModernBERT model card: "ModernBERT-base - 22 layers, 149 million parameters" (truncated) */
-    {"modernbert-base", 149, 1000000, true},
-    /* Hub safetensors total of google/flan-t5-base: "248M params" */
-    {"flan-t5-base", 248, 1000000, false},
+    {"llama-3.1-8b-gptq-int4", 8030261248ULL, 1, false},
+    {"llama-3.1-8b-awq-int4", 8030261248ULL, 1, false},
+    {"llama-3.1-8b-bnb-4bit", 8030261248ULL, 1, false},
+    {"llama-3.1-8b-fp8-dynamic", 8030261248ULL, 1, false},
+    /* Hub safetensors metadata of state-spaces/mamba-130m-hf: 129,135,360 ("129M params") */
+    {"mamba-130m", 129135360ULL, 1, false},
+    /* Hub safetensors metadata of answerdotai/ModernBERT-base: F32 149,655,232 (card: "22
+     * layers, 149 million parameters") */
+    {"modernbert-base", 149655232ULL, 1, false},
+    /* google/flan-t5-base, model.num_parameters(): 247,577,856 (Hub: "248M params") */
+    {"flan-t5-base", 247577856ULL, 1, false},
 };
 #define N_PUBLISHED (sizeof published_counts / sizeof published_counts[0])
 
@@ -117,14 +124,41 @@ Test(vfgen2026, logical_counts_equal_the_published_counts)
                          expect_u64(published_counts[i].name, "parameters"));
 }
 
-Test(vfgen2026, stored_counts_equal_the_published_hub_totals)
+/* A published header-level total: tensors, stored elements or data bytes (0: not published). */
+typedef struct header_total {
+    const char *name;
+    uint64_t tensors, stored, bytes;
+} header_total;
+
+Test(vfgen2026, published_header_totals)
 {
-    /* The Hub's safetensors totals count every stored element, MTP blocks included:
-     * deepseek-ai/DeepSeek-V3 "685B params" (671B + 14B MTP), Qwen3-Next-80B-A3B "81.3B". */
-    const published stored[] = {{"deepseek-v3-fp8", 685, 1000000000, false},
-                                {"qwen3-next-80b-a3b", 813, 100000000, false}};
-    for (size_t i = 0; i < 2; i++)
-        assert_published(&stored[i], expect_u64(stored[i].name, "stored_elements"));
+    /* Totals of the real checkpoints' safetensors headers (MTP blocks included) as published:
+     * deepseek-ai/DeepSeek-V3 per simpx/model-inspect's README ("Total Layers: 91991", "Total
+     * Parameters Size: 688,574,839,360 bytes"; the Hub shows 685B params); Qwen3-Next-80B-A3B:
+     * 75,944 tensors, 81,324,862,720 elements = index total_size 162,649,725,440 / 2 (BF16);
+     * Qwen3-30B-A3B: 18,867 tensors; mamba-130m-hf: 242 tensors; Qwen2.5-VL-7B-Instruct:
+     * 16,584,333,312 bytes of weights. */
+    static const header_total totals[] = {
+        {"deepseek-v3-fp8", 91991, 0, 688574839360ULL},
+        {"qwen3-next-80b-a3b", 75944, 81324862720ULL, 162649725440ULL},
+        {"qwen3-30b-a3b", 18867, 0, 0},
+        {"mamba-130m", 242, 0, 0},
+        {"qwen2.5-vl-7b", 0, 0, 16584333312ULL},
+    };
+    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++) {
+        const header_total *t = &totals[i];
+        cJSON *x = expect_of(t->name);
+        cr_assert(!t->tensors || num_at(x, "tensors") == t->tensors, "%s: tensors", t->name);
+        cr_assert(!t->stored || num_at(x, "stored_elements") == t->stored, "%s: stored", t->name);
+        cr_assert(!t->bytes || num_at(x, "bytes") == t->bytes, "%s: bytes", t->name);
+        cJSON_Delete(x);
+    }
+    const published hub = {"deepseek-v3-fp8", 685, 1000000000, false};
+    assert_published(&hub, expect_u64("deepseek-v3-fp8", "stored_elements"));
+    /* Qwen3-Next's main model, 79,674,391,296, is the index total less the mtp.* block */
+    cr_assert_eq(expect_u64("qwen3-next-80b-a3b", "parameters"), 79674391296ULL);
+    cr_assert_eq(expect_u64("qwen3-next-80b-a3b", "components.mtp.stored_elements"),
+                 81324862720ULL - 79674391296ULL);
 }
 
 Test(vfgen2026, non_embedding_and_vision_counts_equal_the_published_breakdowns)
@@ -349,14 +383,14 @@ Test(vfgen2026, every_checkpoint_agrees_with_its_headers_index_and_expect)
     for (size_t i = 0; i < N_PUBLISHED; i++) {
         const char *name = published_counts[i].name;
         if (strcmp(name, "deepseek-v3-fp8") == 0)
-            continue; /* not in `vfgen all`: see deepseek_fp8_reproduces_the_published_headers */
+            continue; /* not in `vfgen all`: see deepseek_fp8_checkpoint_agrees_with_expect */
         char *dir = vft_gen(name);
         check_against_expect(name, dir);
         free(dir);
     }
 }
 
-Test(vfgen2026, deepseek_fp8_reproduces_the_published_headers)
+Test(vfgen2026, deepseek_fp8_checkpoint_agrees_with_expect)
 {
     char *tmp = vft_tempdir();
     const char *const argv[] = {VF_VFGEN, "model", "deepseek-v3-fp8", tmp, NULL};
@@ -364,11 +398,7 @@ Test(vfgen2026, deepseek_fp8_reproduces_the_published_headers)
     cr_assert_eq(r.status, 0, "%s", r.err);
     vft_run_free(&r);
     check_against_expect("deepseek-v3-fp8", tmp);
-    /* simpx/model-inspect README, deepseek-ai/DeepSeek-V3 read from its real headers:
-     * "Total Layers: 91991", "Total Parameters Size: 688,574,839,360 bytes" */
     cJSON *x = expect_of("deepseek-v3-fp8");
-    cr_assert_eq(num_at(x, "tensors"), 91991);
-    cr_assert_eq(num_at(x, "bytes"), 688574839360ULL);
     cr_assert_eq(num_at(x, "architecture.layers"), 61, "the MTP layer is not a decoder layer");
     cr_assert_eq(num_at(x, "components.mtp.parameters"), 0);
     cJSON_Delete(x);
