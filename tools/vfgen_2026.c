@@ -27,7 +27,11 @@
  *                    QuantLinear (gptqmodel BaseQuantLinear(nn.Module)) and AWQ's WQLinear_GEMM do
  *                    not, so PEFT finds no module on those checkpoints (it then raises "Target
  *                    modules set() not found in the base model", cf. AutoGPTQ/AutoGPTQ#461);
- *   lora_r32         sum over those modules of 32 * (in + out) with the logical in/out.
+ *   lora_r32         sum over those modules of 32 * (in + out) with the logical in/out;
+ * and stored_elements, bytes, tensors, quant_metadata_bytes, the language model's architecture
+ * (layers, hidden_size, vocab_size, routed experts, tied), a components table (language_model,
+ * vision, projector, mtp: tensors, parameters, stored elements, bytes, layers), the config's
+ * quant_method and whether its quantized linear class is an nn.Linear.
  * The module structure (which classes are nn.Linear, which weights are bare parameters or
  * buffers) follows the transformers modeling files cited at each builder (huggingface/
  * transformers, the stored 4.5x versions: per-expert nn.Linear for Qwen3-MoE/Qwen3-Next/DeepSeek,
@@ -1233,12 +1237,8 @@ static const model26 models26[] = {
         "vocab_size": 152064})},
     {"llama-3.1-8b-gptq-int4", "hugging-quants/Meta-Llama-3.1-8B-Instruct-GPTQ-INT4", build_llama,
      DT_F16, Q_GPTQ, 2, false, true,
-     LLAMA31_8B J("quantization_config": {"bits": 4, "checkpoint_format": "gptq",
-                                          "damp_percent": 0.1, "desc_act": true,
-                                          "group_size": 128, "model_file_base_name": null,
-                                          "model_name_or_path": null, "quant_method": "gptq",
-                                          "static_groups": false, "sym": true,
-                                          "true_sequential": true},
+     LLAMA31_8B J("quantization_config": {"bits": 4, "group_size": 128, "quant_method": "gptq",
+                                          "sym": true},
                   "torch_dtype": "float16"})},
     {"llama-3.1-8b-awq-int4", "hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", build_llama,
      DT_F16, Q_AWQ, 2, false, true,
@@ -1446,8 +1446,11 @@ void print_expect26(const model26 *m)
             modules++;
             lora += 32 * (l.v[i].in + l.v[i].out);
         }
+    const char *qm = cfg_find(m->config, "quantization_config.quant_method");
     printf("{\n  \"name\": \"%s\",\n  \"source\": \"%s\",\n  \"stack\": \"%s\",\n", m->name,
            m->source, f.stack);
+    printf("  \"quant_method\": %.*s,\n", qm ? (int)(json_skip_string(qm) - qm) : 4,
+           qm ? qm : "null");
     printf("  \"parameters\": %" PRIu64 ",\n  \"stored_elements\": %" PRIu64
            ",\n  \"bytes\": %" PRIu64 ",\n  \"tensors\": %" PRIu64
            ",\n  \"quant_metadata_bytes\": %" PRIu64 ",\n",
@@ -1457,7 +1460,7 @@ void print_expect26(const model26 *m)
            f.layers, f.hidden, f.vocab, f.experts, f.tied ? "true" : "false");
     print_components(&l, &f);
     printf("  \"all_linear\": {\"modules\": %" PRIu64 ", \"lora_r32_parameters\": %" PRIu64
-           "}\n}\n",
-           modules, lora);
+           ", \"quantized_linear_is_nn_linear\": %s}\n}\n",
+           modules, lora, !qm ? "null" : m->quant_linear ? "true" : "false");
     tl_free(&l);
 }
