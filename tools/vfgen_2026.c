@@ -30,7 +30,9 @@
  *   lora_r32         sum over those modules of 32 * (in + out) with the logical in/out;
  * and stored_elements, bytes, tensors, quant_metadata_bytes, the language model's architecture
  * (layers, hidden_size, vocab_size, routed experts, tied), a components table (language_model,
- * vision, projector, mtp: tensors, parameters, stored elements, bytes, layers), the config's
+ * vision, projector, mtp: tensors, parameters, stored elements, bytes, layers), the same per
+ * module kind (linear, bias, embedding, parameter, experts, conv, norm, quant-metadata, buffer;
+ * vfgen.h enum vfg_kind), the config's
  * quant_method and whether its quantized linear class is an nn.Linear.
  * The module structure (which classes are nn.Linear, which weights are bare parameters or
  * buffers) follows the transformers modeling files cited at each builder (huggingface/
@@ -1435,6 +1437,29 @@ static void print_components(const tlist *l, const facts *f)
     printf("\n  },\n");
 }
 
+/* Tensors, stored elements and bytes per module kind. */
+static void print_kinds(const tlist *l)
+{
+    const char *sep = "";
+    printf("  \"kinds\": {");
+    for (int k = 0; k < K_COUNT; k++) {
+        uint64_t n = 0, stored = 0, bytes = 0;
+        for (size_t i = 0; i < l->n; i++)
+            if (l->v[i].kind == k) {
+                n++;
+                stored += t_numel(&l->v[i]);
+                bytes += t_bytes(&l->v[i]);
+            }
+        if (!n)
+            continue;
+        printf("%s\n    \"%s\": {\"tensors\": %" PRIu64 ", \"stored_elements\": %" PRIu64
+               ", \"bytes\": %" PRIu64 "}",
+               sep, kind_names[k], n, stored, bytes);
+        sep = ",";
+    }
+    printf("\n  },\n");
+}
+
 void print_expect26(const model26 *m)
 {
     tlist l = {0};
@@ -1459,6 +1484,7 @@ void print_expect26(const model26 *m)
            ", \"vocab_size\": %" PRIu64 ", \"experts\": %u, \"tied\": %s},\n",
            f.layers, f.hidden, f.vocab, f.experts, f.tied ? "true" : "false");
     print_components(&l, &f);
+    print_kinds(&l);
     printf("  \"all_linear\": {\"modules\": %" PRIu64 ", \"lora_r32_parameters\": %" PRIu64
            ", \"quantized_linear_is_nn_linear\": %s}\n}\n",
            modules, lora, !qm ? "null" : m->quant_linear ? "true" : "false");
