@@ -32,12 +32,13 @@
  * (layers, hidden_size, vocab_size, routed experts, tied), a components table (language_model,
  * vision, projector, mtp: tensors, parameters, stored elements, bytes, layers), the same per
  * module kind (linear, bias, embedding, parameter, experts, conv, norm, quant-metadata, buffer;
- * vfgen.h enum vfg_kind), the config's
- * quant_method and whether its quantized linear class is an nn.Linear.
- * The module structure (which classes are nn.Linear, which weights are bare parameters or
+ * vfgen.h enum vfg_kind), the config's quant_method and whether its quantized linear class is an
+ * nn.Linear. The module structure (which classes are nn.Linear, which weights are bare parameters or
  * buffers) follows the transformers modeling files cited at each builder (huggingface/
  * transformers, the stored 4.5x versions: per-expert nn.Linear for Qwen3-MoE/Qwen3-Next/DeepSeek,
- * whose routers are nn.Linear except DeepSeek-V3's and gpt-oss's nn.Parameter routers). */
+ * whose routers are nn.Linear except DeepSeek-V3's and gpt-oss's nn.Parameter routers).
+ *
+ * Published counts these builders reproduce are the oracles of tests/test_vfgen_2026.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
