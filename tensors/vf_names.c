@@ -1,6 +1,8 @@
 /* vf_names.c - what a tensor name says: layer, expert, role, buffer. Names are matched on whole
  * '.'-separated components, never on substrings, in one pass over the name (this runs for every
  * tensor of checkpoints with tens of thousands of them). */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -297,6 +299,13 @@ static bool is_norm(const comps *c, size_t i)
     return false;
 }
 
+/* True when component m could be word w: same length and first byte (the cheap test that rules
+ * out nearly every table entry before path_at runs). */
+static inline bool maybe_w(const comps *c, size_t m, word w)
+{
+    return c->len[m] == w.len && c->p[m][0] == w.s[0];
+}
+
 /* True when the words of p (innermost first) end at component m. */
 static bool path_at(const comps *c, size_t m, const word *p, size_t words)
 {
@@ -306,12 +315,48 @@ static bool path_at(const comps *c, size_t m, const word *p, size_t words)
     return true;
 }
 
+/* The rules by the length of their module word, in table order within a length (so first match
+ * still wins): built once, read by every classifying thread. */
+#define RULE_COUNT (sizeof rules / sizeof rules[0])
+#define RULE_LEN_MAX 32 /* longer module words share the last bucket */
+
+static struct {
+    uint16_t start[RULE_LEN_MAX + 2]; /* bucket L is order[start[L] .. start[L+1]) */
+    uint16_t order[RULE_COUNT];
+} by_len;
+static pthread_once_t by_len_once = PTHREAD_ONCE_INIT;
+
+static size_t len_bucket(size_t len)
+{
+    return len < RULE_LEN_MAX ? len : RULE_LEN_MAX;
+}
+
+static void build_by_len(void)
+{
+    size_t counts[RULE_LEN_MAX + 1] = {0}, o = 0;
+    for (size_t i = 0; i < RULE_COUNT; i++)
+        counts[len_bucket(rules[i].p[0].len)]++;
+    for (size_t L = 0; L <= RULE_LEN_MAX; L++) {
+        by_len.start[L] = (uint16_t)o;
+        o += counts[L];
+    }
+    by_len.start[RULE_LEN_MAX + 1] = (uint16_t)o;
+    size_t fill[RULE_LEN_MAX + 1] = {0};
+    for (size_t i = 0; i < RULE_COUNT; i++) {
+        size_t L = len_bucket(rules[i].p[0].len);
+        by_len.order[by_len.start[L] + fill[L]++] = (uint16_t)i;
+    }
+}
+
 /* The first rule matching the module word at component m in a checkpoint with `layouts`, or NULL. */
 static const name_rule *rule_at(const comps *c, size_t m, unsigned layouts)
 {
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        const name_rule *r = &rules[i];
-        if ((r->layouts & layouts) != r->layouts || ((r->flags & R_AT_START) && m != 0))
+    pthread_once(&by_len_once, build_by_len);
+    size_t L = len_bucket(c->len[m]);
+    for (size_t k = by_len.start[L]; k < by_len.start[L + 1]; k++) {
+        const name_rule *r = &rules[by_len.order[k]];
+        if (!maybe_w(c, m, r->p[0]) || (r->layouts & layouts) != r->layouts ||
+            ((r->flags & R_AT_START) && m != 0))
             continue;
         if (path_at(c, m, r->p, 3))
             return r;
@@ -374,17 +419,22 @@ static vf_component component_of(const comps *c)
 
 static const word expert_words[] = {W("experts"), {NULL, 0}};
 
+static unsigned layout_marks(const comps *c)
+{
+    unsigned layouts = 0;
+    size_t m = c->n - 1;
+    for (size_t i = 0; i < sizeof layout_markers / sizeof layout_markers[0]; i++)
+        for (size_t d = 0; d < 3 && d <= m; d++) /* the leaf and the two components above it */
+            if (maybe_w(c, m - d, layout_markers[i].p[0]) && path_at(c, m - d, layout_markers[i].p, 2))
+                layouts |= layout_markers[i].layout;
+    return layouts;
+}
+
 unsigned vf_name_layout(const char *name)
 {
     comps c;
     split(name, &c);
-    unsigned layouts = 0;
-    size_t m = c.n - 1;
-    for (size_t i = 0; i < sizeof layout_markers / sizeof layout_markers[0]; i++)
-        for (size_t d = 0; d < 3 && d <= m; d++) /* the leaf and the two components above it */
-            if (path_at(&c, m - d, layout_markers[i].p, 2))
-                layouts |= layout_markers[i].layout;
-    return layouts;
+    return layout_marks(&c);
 }
 
 void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_name_info *out)
@@ -408,10 +458,13 @@ void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_n
     out->module = rule && rule->module != MOD_DERIVE ? (vf_module_kind)rule->module
                                                      : derive_module(&c, out->role, ndim);
     out->experts_layout = rule && ndim == 3 ? rule->experts : VF_EXPERTS_NONE;
+    out->layout_marks = layout_marks(&c);
     out->kind_hints = 0;
-    for (size_t i = 0; i < sizeof kind_markers / sizeof kind_markers[0]; i++)
+    /* The markers name embeddings and the attention holding q/k/v/o: other tensors skip the scan. */
+    bool hinting = out->role == VF_ROLE_EMBED || (out->role >= VF_ROLE_ATTN_Q && out->role <= VF_ROLE_ATTN_O);
+    for (size_t i = 0; hinting && i < sizeof kind_markers / sizeof kind_markers[0]; i++)
         for (size_t k = 0; k < c.n; k++)
-            if (path_at(&c, k, kind_markers[i].p, 2))
+            if (maybe_w(&c, k, kind_markers[i].p[0]) && path_at(&c, k, kind_markers[i].p, 2))
                 out->kind_hints |= kind_markers[i].layout;
 }
 

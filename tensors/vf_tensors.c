@@ -55,8 +55,9 @@ static void set_matrix_view(vf_tensor *t)
     }
 }
 
-/* Classifies t; returns the name's VF_HINT_* when t is in the language model. */
-static unsigned classify(vf_tensor *t, unsigned layouts)
+/* Classifies t as in a checkpoint with `layouts`; adds the name's VF_LAYOUT_* marks to *marks and
+ * returns its VF_HINT_* when t is in the language model. */
+static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks)
 {
     vf_name_info ni;
     vf_name_classify_in(t->name, t->ndim, layouts, &ni);
@@ -75,6 +76,7 @@ static unsigned classify(vf_tensor *t, unsigned layouts)
         t->experts_layout = VF_EXPERTS_OUT_IN;
     t->fused_experts = t->experts_layout != VF_EXPERTS_NONE;
     set_matrix_view(t);
+    *marks |= ni.layout_marks;
     return t->component == VF_COMPONENT_LANGUAGE_MODEL ? ni.kind_hints : 0;
 }
 
@@ -86,6 +88,7 @@ typedef struct fill_range {
     size_t begin, end;
     bool sorted; /* names ascend (strcmp <=) over rows [begin, end) */
     unsigned hints; /* VF_HINT_* of the language-model rows */
+    unsigned marks; /* VF_LAYOUT_* the rows' names switch on */
 } fill_range;
 
 static void *fill_run(void *arg)
@@ -110,7 +113,7 @@ static void *fill_run(void *arg)
                              .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
                              .shard = (uint32_t)s};
             r->m->by_name[row + i] = (uint32_t)(row + i);
-            r->hints |= classify(t, r->layouts);
+            r->hints |= classify(t, r->layouts, &r->marks);
             if (sorted && prev && strcmp(prev, t->name) > 0)
                 sorted = false;
             prev = t->name;
@@ -123,18 +126,6 @@ static void *fill_run(void *arg)
 }
 
 #define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
-
-/* The VF_LAYOUT_* flags the names imply, before any row is classified. */
-static unsigned scan_layouts(const vf_checkpoint *cp)
-{
-    unsigned layouts = 0;
-    for (size_t s = 0; s < vf_checkpoint_shard_count(cp); s++) {
-        const vf_st_header *h = vf_checkpoint_shard(cp, s)->header;
-        for (size_t i = 0; i < vf_st_header_count(h); i++)
-            layouts |= vf_name_layout(vf_st_header_tensor(h, i)->name);
-    }
-    return layouts;
-}
 
 /* Also sets *sorted: the rows' names ascend (shards split a name-sorted list: often already in
  * order), checked per range on the filling threads and across range boundaries here. */
@@ -153,9 +144,18 @@ static int fill_table(vf_model *m, bool *sorted, vf_error *err)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     size_t k = vf_parallel_ranges(n, VF_CLASSIFY_PER_THREAD);
     fill_range r[VF_PARALLEL_MAX];
-    for (size_t i = 0; i < k; i++)
-        r[i] = (fill_range){m, m->layouts, n * i / k, n * (i + 1) / k, true, 0};
-    vf_parallel_run(fill_run, r, sizeof *r, k);
+    /* Classified without layouts first; names that switch a layout on (gpt-oss sinks, DeepSeek
+     * shared_experts, Mamba mixer.A_log) make a second pass with it. */
+    for (unsigned pass = 0, marks = 0; pass < 2; pass++) {
+        m->layouts = marks;
+        for (size_t i = 0; i < k; i++)
+            r[i] = (fill_range){m, m->layouts, n * i / k, n * (i + 1) / k, true, 0, 0};
+        vf_parallel_run(fill_run, r, sizeof *r, k);
+        for (size_t i = 0; i < k; i++)
+            marks |= r[i].marks;
+        if (marks == m->layouts)
+            break;
+    }
     m->count = n;
     for (size_t i = 0; i < k; i++)
         m->hints |= r[i].hints;
@@ -473,7 +473,6 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     }
     m->cp = cp;
     m->findings = vf_findings_new();
-    m->layouts = scan_layouts(cp);
     bool sorted = true;
     int rc = m->findings ? fill_table(m, &sorted, err)
                          : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");

@@ -228,6 +228,7 @@ typedef struct vf_name_info {
     vf_expert_layout experts_layout; /* set for 3-D tensors a rule names as fused experts */
     bool shared_expert;
     unsigned kind_hints; /* VF_HINT_*: what the name says about the whole model */
+    unsigned layout_marks; /* VF_LAYOUT_* this name switches on (as vf_name_layout) */
 } vf_name_info;
 
 #define VF_HINT_ENCODER 1u /* embeddings.word_embeddings / embeddings.tok_embeddings (BERT, ModernBERT) */
