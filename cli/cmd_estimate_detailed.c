@@ -274,7 +274,7 @@ static void json_levers(vf_json *j, const dt_run *x)
 
 static void json_model(vf_json *j, const vf_dt_model *m)
 {
-    vf_json_obj(j, "model");
+    vf_json_obj(j, "architecture");
     vf_json_u64(j, "parameters", m->parameters);
     vf_json_u64(j, "trainable_parameters", m->trainable);
     vf_json_u64(j, "layers", m->layers);
@@ -316,10 +316,10 @@ static void json_report(vf_buf *b, const dt_run *x)
 {
     vf_json j = {.b = b};
     const vf_dt_result *r = &x->r;
-    vf_json_obj(&j, NULL);
+    vf_json_doc(&j);
     vf_json_str(&j, "estimator", "detailed");
     vf_json_str(&j, "method", vf_method_name(x->o.method));
-    vf_json_str(&j, "path", x->c->display_path);
+    vf_json_origin(&j, vf_model_checkpoint(x->c->model));
     vf_json_u64(&j, "gpus", x->hw.gpus);
     vf_json_u64(&j, "gpu_memory_bytes", x->hw.gpu_memory);
     vf_json_str(&j, "gpu", *x->hw.label ? x->hw.label : NULL);
@@ -423,7 +423,7 @@ static void human_decision(vf_buf *b, const dt_run *x)
                   r->fits ? "fits" : "does not fit", vf_sty(VF_STY_RESET), vf_fmt_gib(mem, m));
     vf_buf_printf(b, r->fits ? " (%s to spare)\n" : " (%s short)\n",
                   vf_fmt_gib(r->fits ? mem - r->total : r->total - mem, d));
-    if (x->o.full_state_dict && r->save_host_peak)
+    if (r->save_gpu_peak)
         vf_buf_printf(b, "Saving     full state dict on rank 0: %s on its GPU, %s on its host%s\n",
                       vf_fmt_gib(r->save_gpu_peak, m), vf_fmt_gib(r->save_host_peak, d),
                       r->save_exceeds_gpu || r->save_exceeds_host ? " - too much, see the notes" : "");

@@ -551,11 +551,11 @@ static void totals(run *x, vf_dt_result *r)
     r->total = add(&x->c, r->peak_reserved, r->overhead);
     r->fits = r->total <= o->gpu_memory;
     r->grad_accum_tokens = mul3(&x->c, x->tokens, o->grad_accum, r->world);
-    if (o->full_state_dict) {
+    bool gathers = r->shard_params > 1 || o->offload == VF_OFFLOAD_ALL;
+    if (o->full_state_dict && gathers) { /* torch FullStateDictConfig defaults: gathered on GPU */
         uint64_t full = add(&x->c, frozen_bytes(x), mul(&x->c, x->trainable, x->tb));
         uint64_t at_rest = add(&x->c, add(&x->c, r->weights, r->master_weights), r->optimizer);
-        uint64_t gathered = r->shard_params > 1 || o->offload == VF_OFFLOAD_ALL ? full - r->weights : 0;
-        r->save_gpu_peak = add(&x->c, add(&x->c, at_rest, gathered), r->overhead);
+        r->save_gpu_peak = add(&x->c, add(&x->c, at_rest, full - r->weights), r->overhead);
         r->save_host_peak = full;
         r->save_exceeds_gpu = r->save_gpu_peak > o->gpu_memory;
         r->save_exceeds_host = o->host_memory && add(&x->c, full, r->host_offload) > o->host_memory;

@@ -672,11 +672,12 @@ Test(detailed_cli, human_and_json_agree)
         with_commas((uint64_t)cJSON_GetObjectItem(g, keys[i])->valuedouble, n);
         cr_assert(strstr(h.out, n), "%s = %s missing from the human report", keys[i], n);
     }
+    cr_assert_str_eq(cJSON_GetObjectItem(doc, "schema")->valuestring, "vramfit/1");
     const cJSON *lev = cJSON_GetObjectItem(doc, "levers");
     cr_assert_str_eq(cJSON_GetObjectItem(lev, "gradient_checkpointing")->valuestring, "full");
     cr_assert_str_eq(cJSON_GetObjectItem(lev, "attention")->valuestring, "flash");
     cr_assert(strstr(h.out, "checkpointing full"));
-    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "model"), "trainable_parameters")->valuedouble,
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "architecture"), "trainable_parameters")->valuedouble,
                  16.0 * 32 * ((4096 + 4096) + (4096 + 1024)));
     cJSON_Delete(doc);
     vft_run_free(&h);

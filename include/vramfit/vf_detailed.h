@@ -198,9 +198,11 @@ typedef struct vf_dt_result {
     uint64_t total;              /* peak_reserved + overhead: what the GPU must hold */
     bool fits;                   /* total <= gpu_memory */
     uint64_t host_offload;       /* host bytes per node held by offload (states, params, activations) */
-    /* saving with a full state dict: rank 0 gathers the whole model */
-    uint64_t save_gpu_peak;      /* resident at rest + the gathered full weights (0 when not saving
-                                    a full state dict or nothing is sharded) */
+    /* saving a full state dict of sharded weights (FSDP FULL_STATE_DICT with torch's defaults,
+     * DeepSpeed stage3_gather_16bit_weights_on_model_save): rank 0 gathers the whole model */
+    uint64_t save_gpu_peak;      /* at rest (weights, master, states) + the weights gathered from the
+                                    other ranks + overhead; 0 when the weights are not sharded or
+                                    full_state_dict is false */
     uint64_t save_host_peak;     /* the full state dict on rank 0's host (weights in their dtype) */
     bool save_exceeds_gpu, save_exceeds_host;
     uint64_t grad_accum_tokens;  /* tokens per optimizer step over the world: tokens x accum x world */
