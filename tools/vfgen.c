@@ -235,6 +235,11 @@ static const model_spec models[] = {
      .architecture = "LlamaForCausalLM", .layers = 80, .hidden = 8192, .inter = 28672, .heads = 64,
      .kv_heads = 8, .vocab = 128256, .max_pos = 131072, .norm_eps = "1e-05", .in_all = true,
      .dtype = DT_BF16, .shards = 30},
+    /* meta-llama/Llama-3.2-3B config.json: PEFT's method_comparison base model */
+    {.name = "llama-3.2-3b", .arch = ARCH_LLAMA, .model_type = "llama",
+     .architecture = "LlamaForCausalLM", .layers = 28, .hidden = 3072, .inter = 8192, .heads = 24,
+     .kv_heads = 8, .vocab = 128256, .max_pos = 131072, .norm_eps = "1e-05", .tied = true,
+     .in_all = true, .dtype = DT_BF16, .shards = 2},
     {.name = "mistral-7b-v0.1", .arch = ARCH_LLAMA, .model_type = "mistral",
      .architecture = "MistralForCausalLM", .layers = 32, .hidden = 4096, .inter = 14336,
      .heads = 32, .kv_heads = 8, .vocab = 32000, .max_pos = 32768, .norm_eps = "1e-05",
