@@ -2,6 +2,7 @@
 with stand-ins for the imports that cannot be installed here. The stand-in model is built from the
 safetensors headers with the standard library only, independently of vramfit."""
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -54,6 +55,7 @@ class FakeTensor:
         return n
 
 
+@functools.lru_cache(maxsize=None)
 def _read_header(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
