@@ -103,6 +103,7 @@ typedef struct selector {
     vf_name_regex *re, *exclude_re;
     const char *prefix;
     const vf_family *family;
+    bool family_lm_only; /* a detected family targets the language model only */
     bool skip_fused;
     bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
 } selector;
@@ -120,6 +121,7 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
     memset(s, 0, sizeof *s);
     s->prefix = t->module_prefix ? t->module_prefix : "";
     s->family = fam;
+    s->family_lm_only = !t->family;
     if (t->modules && t->regex)
         return vf_error_set(err, VF_ERR_USAGE, NULL, "--target-regex",
                             "give either a target list or a target regex, not both");
@@ -163,10 +165,13 @@ static bool target_module(const vf_tensor *t, char *buf, size_t size)
     return false;
 }
 
-/* Training Hub's substring rule, on the language model only (towers and projectors are left out). */
-static bool family_match(const vf_family *f, const vf_tensor *t)
+/* Training Hub's substring rule. The family vramfit detects targets the language model only (towers
+ * and projectors left out); a family named by target.family (--family, --compat training-hub)
+ * applies as Training Hub applies it, to every 2-D weight. */
+static bool family_match(const vf_family *f, bool lm_only, const vf_tensor *t)
 {
-    if (t->ndim != 2 || !strstr(t->name, "weight") || t->component != VF_COMPONENT_LANGUAGE_MODEL)
+    if (t->ndim != 2 || !strstr(t->name, "weight") ||
+        (lm_only && t->component != VF_COMPONENT_LANGUAGE_MODEL))
         return false;
     for (const char *const *p = f->patterns; *p; p++)
         if (strstr(t->name, *p))
@@ -188,7 +193,7 @@ static bool selector_take(selector *s, const vf_tensor *t, const char *key)
     bool take;
     switch (s->mode) {
     case SEL_FAMILY:
-        take = family_match(s->family, t);
+        take = family_match(s->family, s->family_lm_only, t);
         break;
     case SEL_LIST:
         take = strlist_match(&s->list, key) >= 0;
@@ -512,8 +517,8 @@ static int select_targets(build_ctx *c)
         const vf_tensor *t = vf_model_tensor(c->m, i);
         if (!target_module(t, module, sizeof module) || !make_key(c, module, key, sizeof key))
             continue;
-        n.towers_left += c->sel.mode == SEL_FAMILY && t->ndim == 2 && t->module == VF_MODULE_LINEAR &&
-                         t->component != VF_COMPONENT_LANGUAGE_MODEL;
+        n.towers_left += c->sel.mode == SEL_FAMILY && c->sel.family_lm_only && t->ndim == 2 &&
+                         t->module == VF_MODULE_LINEAR && t->component != VF_COMPONENT_LANGUAGE_MODEL;
         if (!selector_take(&c->sel, t, key))
             continue;
         n.fused += t->fused_experts && c->o->method == VF_ADAPTER_LORA;

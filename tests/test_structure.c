@@ -732,6 +732,11 @@ Test(structure, gemma3_family_from_the_language_model_not_siglip)
     vft_run r = vft_cli("adapters", dir, NULL);
     cr_expect(strstr(r.out, "default targets are the language model's matrices"), "%s", r.out);
     vft_run_free(&r);
+    /* A family named (--family, --compat training-hub) applies as Training Hub applies it: its
+     * substrings also hit SigLIP's self_attn.q_proj (3 layers), not out_proj/fc1. */
+    j = CLI_JSON("adapters", dir, "--family", "llama");
+    cr_expect_eq(ju64(j, "matrix_count"), 14 + 3);
+    cJSON_Delete(j);
     /* --target-regex still reaches the tower. */
     j = CLI_JSON("adapters", dir, "--target-regex", "vision_tower.*q_proj");
     cr_expect_eq(ju64(j, "matrix_count"), 3);
