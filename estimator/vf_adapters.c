@@ -500,6 +500,10 @@ static int select_notes(build_ctx *c, const select_counts *n)
                               "with lora_A [r*E, in] and lora_B [out, r*E] = r*E*(in+out) parameters, "
                               "listed here as E per-expert matrices; all-linear never takes them",
                               n->fused);
+    if (n->fused && c->o->use_dora)
+        rc |= vf_findings_add(c->p->findings, VF_SEV_WARNING,
+                              "PEFT's ParamWrapper refuses use_dora on fused expert tensors (target_parameters "
+                              "supports plain LoRA only); their DoRA magnitudes here have no PEFT counterpart");
     if (n->towers_left)
         rc |= vf_findings_add(c->p->findings, VF_SEV_INFO,
                               "default targets are the language model's matrices: %zu linear weight(s) "
