@@ -95,24 +95,35 @@ static int set_value_opt(adapters_args *x, int id, const char *val)
 {
     uint64_t u;
     switch (id) {
-    case OPT_METHOD:
-        if (strcmp(val, "lora") != 0 && strcmp(val, "osft") != 0)
-            return vf_usage_error("adapters", "--method must be lora or osft, got '%s'", val);
-        x->o.method = strcmp(val, "osft") == 0 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
+    case OPT_METHOD: {
+        static const char *const methods[] = {"lora", "osft"};
+        long k = vf_choice(val, methods, 2);
+        char hint[64];
+        if (k < 0)
+            return vf_usage_error("adapters", "--method must be lora or osft, got '%s'%s", val,
+                                  vf_did_you_mean(val, methods, 2, hint, sizeof hint));
+        x->o.method = k == 1 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
         return VF_EXIT_OK;
+    }
     case OPT_RANK:
         if (!vf_parse_u64("adapters", "rank", val, &u))
             return VF_EXIT_USAGE;
         x->o.rank = u;
         return VF_EXIT_OK;
-    case OPT_BIAS:
-        return vf_lora_bias_from_name(val, &x->o.bias)
+    case OPT_BIAS: {
+        static const char *const biases[] = {"none", "all", "lora_only"};
+        long k = vf_choice(val, biases, 3);
+        return k >= 0 && vf_lora_bias_from_name(biases[k], &x->o.bias)
                    ? VF_EXIT_OK
                    : vf_usage_error("adapters", "--lora-bias must be none, all or lora_only, got '%s'", val);
-    case OPT_DTYPE:
-        return vf_dtype_from_name(val, strlen(val), &x->o.adapter_dtype)
+    }
+    case OPT_DTYPE: {
+        static const char *const dtypes[] = {"F32", "BF16", "F16"};
+        long k = vf_choice(val, dtypes, 3);
+        return k >= 0 && vf_dtype_from_name(dtypes[k], strlen(dtypes[k]), &x->o.adapter_dtype)
                    ? VF_EXIT_OK
                    : vf_usage_error("adapters", "--adapter-dtype must be F32, BF16 or F16, got '%s'", val);
+    }
     case OPT_RATIO:
         return vf_parse_double("adapters", "unfreeze-rank-ratio", val, &x->o.unfreeze_rank_ratio)
                    ? VF_EXIT_OK
