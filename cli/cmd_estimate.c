@@ -583,7 +583,7 @@ static int write_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw,
 
 static int fail_run(const est_run *r)
 {
-    fprintf(stderr, "vramfit estimate: %s\n", r->error);
+    vf_diag("vramfit estimate: ", "%s", r->error);
     return r->exit_code;
 }
 
@@ -644,7 +644,7 @@ int vf_cmd_estimate(int argc, char **argv)
     est_run *runs = calloc(VF_METHOD_COUNT, sizeof *runs);
     vf_error err = {0};
     if (!c || !runs) {
-        fprintf(stderr, "vramfit: error: out of memory\n");
+        vf_diag("vramfit: error: ", "out of memory");
         rc = VF_EXIT_INTERNAL;
     } else if (vf_est_ctx_open(c, &k.o, &err) != VF_OK) {
         rc = vf_cli_fail(&err);

@@ -4,6 +4,7 @@
 #ifndef VF_CLI_H
 #define VF_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,9 +38,16 @@ void vf_buf_printf(vf_buf *b, const char *fmt, ...)
     ;
 void vf_buf_put(vf_buf *b, const char *s, size_t n);
 void vf_buf_free(vf_buf *b);
-/* Writes the buffer to stdout; returns VF_EXIT_OK, or VF_EXIT_INTERNAL when it is incomplete or the
- * write fails (the message goes to stderr). */
+/* Writes the buffer to stdout; returns VF_EXIT_OK (also when the reader has gone: EPIPE), or
+ * VF_EXIT_INTERNAL when it is incomplete, VF_EXIT_IO when the write fails (one line on stderr). */
 int vf_buf_flush(vf_buf *b);
+/* Once at start: SIGPIPE ignored (a closed pipe is EPIPE, a quiet end); fds 0-2 that are closed are
+ * held by /dev/null opened read-only, so output files never take stdout's slot and writes to a
+ * closed stdout fail. */
+void vf_stdio_init(void);
+/* At exit: flushes stdout. A write error (EBADF, ENOSPC, ...) turns a successful rc into VF_EXIT_IO
+ * with one line on stderr; a reader that has gone (EPIPE) leaves rc as it is, without a message. */
+int vf_stdout_finish(int rc);
 
 /* ---- JSON writer (compact, exact integers) ----------------------------------------------------- */
 #define VF_JSON_MAX_DEPTH 32
@@ -94,6 +102,28 @@ const char *vf_fmt_count(uint64_t v, char *buf);
 const char *vf_fmt_gib(uint64_t bytes, char *buf);
 /* "[14336,4096]" into buf of size n; returns buf. */
 const char *vf_fmt_shape(const uint64_t *dims, uint32_t ndim, char *buf, size_t n);
+
+/* ---- text -------------------------------------------------------------------------------------- */
+/* Decodes one UTF-8 character of s (s[0] != 0) into *cp, UINT32_MAX when the bytes are not valid
+ * UTF-8 (overlong, surrogate, beyond U+10FFFF, bad continuation). Returns the bytes consumed, >= 1;
+ * never reads past a NUL. */
+size_t vf_utf8_char(const unsigned char *s, uint32_t *cp);
+/* Appends s with every control character (C0, DEL, C1), newline included, and every byte that is not
+ * valid UTF-8 written as \xHH: the text of a one-line diagnostic, whatever a file name or an
+ * argument holds. */
+void vf_text_escape(vf_buf *b, const char *s);
+/* Every diagnostic on stderr: label (written as is: it may hold the color of "error:"), then the
+ * formatted message through vf_text_escape, then a newline. */
+void vf_diag(const char *label, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void vf_diagv(const char *label, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
+#endif
+    ;
 
 /* ---- errors ------------------------------------------------------------------------------------ */
 /* Prints "vramfit: error: <formatted>" on stderr and returns the exit code for err->code. */

@@ -157,7 +157,7 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     char why[VF_GPU_MSG_MAX], g1[32], g2[32];
     vf_probe_status st = vf_gpu_query_nvidia_smi(&p, why);
     if (st != VF_PROBE_OK) {
-        fprintf(stderr, "vramfit %s: %s\n", o->cmd, why);
+        vf_usage_error(o->cmd, "%s", why);
         return VF_EXIT_IO;
     }
     hw->gpu_memory = p.bytes;

@@ -20,32 +20,6 @@
 
 /* ---- text ---------------------------------------------------------------------------------------- */
 
-/* Decodes one UTF-8 character of s (s[0] != 0) into *cp, UINT32_MAX when the bytes are not valid
- * UTF-8 (overlong, surrogate, beyond U+10FFFF, bad continuation). Returns the bytes consumed, >= 1;
- * never reads past a NUL. */
-static size_t utf8_char(const unsigned char *s, uint32_t *cp)
-{
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    unsigned c = s[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-             : c >= 0xF0 && c <= 0xF4                 ? 4
-                                                      : 0;
-    if (n == 0) {
-        *cp = UINT32_MAX;
-        return 1;
-    }
-    uint32_t v = n == 1 ? c : c & (0xFFu >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = UINT32_MAX;
-            return i;
-        }
-        v = v << 6 | (s[i] & 0x3Fu);
-    }
-    *cp = v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? UINT32_MAX : v;
-    return n;
-}
-
 /* True for the characters XML 1.0 allows in a document (tab, line breaks excluded: labels are one
  * line, so those become '?' too). */
 static bool xml_char(uint32_t cp)
@@ -73,7 +47,7 @@ static size_t utf8_count(const char *s)
     size_t k = 0;
     uint32_t cp;
     for (const unsigned char *p = (const unsigned char *)s; *p; k++)
-        p += utf8_char(p, &cp);
+        p += vf_utf8_char(p, &cp);
     return k;
 }
 
@@ -92,7 +66,7 @@ void vf_svg_text(vf_buf *b, const char *s, size_t max_chars, bool keep_end)
     size_t k = 0;
     uint32_t cp;
     for (const unsigned char *p = (const unsigned char *)s; *p && k < first + keep; k++) {
-        size_t n = utf8_char(p, &cp);
+        size_t n = vf_utf8_char(p, &cp);
         if (k >= first)
             put_char(b, (const char *)p, n, cp);
         p += n;
