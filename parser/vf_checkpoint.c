@@ -723,10 +723,6 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return open_directory(path, NULL, out, err);
-        if (!S_ISREG(st.st_mode))
-            return vf_error_set(err, VF_ERR_IO, path, NULL,
-                                "is %s, not a checkpoint directory or a regular file",
-                                vf_file_kind((unsigned)st.st_mode));
         if (vf_snapshot_sniff(path)) /* a .vfsnap header snapshot: read from its bytes alone */
             return vf_snapshot_read_file(path, NULL, out, err);
         return open_file(path, out, err);
