@@ -575,14 +575,16 @@ int vf_cmd_adapters(int argc, char **argv)
     }
     vf_buf b = {0};
     render(&b, m, p, &x);
+    vf_output *svg = NULL;
+    const vf_checkpoint *cp = vf_model_checkpoint(m);
     rc = x.svg && !b.failed
-             ? vf_svg_adapters_write(x.svg, p, vf_checkpoint_dir(vf_model_checkpoint(m)), &x.o)
+             ? vf_svg_adapters_prepare(x.svg, p, vf_checkpoint_dir(cp), &x.o, cp, x.path, &svg)
              : VF_EXIT_OK;
     vf_adapter_plan_free(p);
     vf_model_free(m);
     free(rules);
     if (rc == VF_EXIT_OK)
-        rc = vf_buf_flush(&b);
+        rc = vf_cli_flush_commit(&b, svg);
     vf_buf_free(&b);
     return rc;
 }

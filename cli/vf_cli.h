@@ -49,6 +49,17 @@ void vf_stdio_init(void);
  * with one line on stderr; a reader that has gone (EPIPE) leaves rc as it is, without a message. */
 int vf_stdout_finish(int rc);
 
+/* ---- output files (vf_output_prepare / commit, see vramfit/vf_parser.h) --------------------------- */
+/* Prepares path with data[0..len): never one of cp's files nor one of `inputs` (NULL-terminated:
+ * the PATH given, a manifest read; may be NULL). VF_EXIT_OK with *o set, or one line on stderr and
+ * the exit code (2: refused, 3: I/O). */
+int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char *const *inputs,
+                          const void *data, size_t len, vf_output **o);
+/* The end of a command with an output file: writes b to stdout, then (only when that worked)
+ * commits o; frees o in every case (an uncommitted output leaves nothing behind). Returns the exit
+ * code. o may be NULL. */
+int vf_cli_flush_commit(vf_buf *b, vf_output *o);
+
 /* ---- JSON writer (compact, exact integers) ----------------------------------------------------- */
 #define VF_JSON_MAX_DEPTH 32
 typedef struct vf_json {

@@ -161,6 +161,25 @@ int vf_stdout_finish(int rc)
     return rc != VF_EXIT_OK ? rc : out;
 }
 
+int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char *const *inputs,
+                          const void *data, size_t len, vf_output **o)
+{
+    vf_error err = {0};
+    if (vf_output_prepare(path, cp, inputs, data, len, o, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    return VF_EXIT_OK;
+}
+
+int vf_cli_flush_commit(vf_buf *b, vf_output *o)
+{
+    vf_error err = {0};
+    int rc = vf_buf_flush(b);
+    if (rc == VF_EXIT_OK && o && vf_output_commit(o, &err) != VF_OK)
+        rc = vf_cli_fail(&err);
+    vf_output_free(o);
+    return rc;
+}
+
 /* ---- user interface ---------------------------------------------------------------------------- */
 
 static struct {

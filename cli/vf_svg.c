@@ -709,9 +709,11 @@ void vf_svg_adapters_chart(vf_buf *b, const vf_adapter_plan *p, const char *mode
 
 /* ---- files --------------------------------------------------------------------------------------- */
 
-int vf_svg_write(const char *path, const vf_buf *b)
+int vf_svg_prepare(const char *path, const vf_buf *b, const vf_checkpoint *cp, const char *input,
+                   vf_output **o)
 {
     vf_error err = {0};
+    *o = NULL;
     if (!*path) {
         vf_error_set(&err, VF_ERR_USAGE, NULL, NULL, "--svg needs a file name");
         return vf_cli_fail(&err);
@@ -720,25 +722,27 @@ int vf_svg_write(const char *path, const vf_buf *b)
         vf_error_set(&err, VF_ERR_NOMEM, path, NULL, "out of memory while drawing the SVG");
         return vf_cli_fail(&err);
     }
-    vf_write_file_atomic(path, b->data, b->len, &err);
-    return err.code ? vf_cli_fail(&err) : VF_EXIT_OK;
+    const char *const inputs[] = {input, NULL};
+    return vf_cli_output_prepare(path, cp, inputs, b->data, b->len, o);
 }
 
-int vf_svg_estimate_write(const char *path, const vf_svg_estimate *e)
+int vf_svg_estimate_prepare(const char *path, const vf_svg_estimate *e, const vf_checkpoint *cp,
+                            const char *input, vf_output **o)
 {
     vf_buf b = {0};
     vf_svg_estimate_chart(&b, e);
-    int rc = vf_svg_write(path, &b);
+    int rc = vf_svg_prepare(path, &b, cp, input, o);
     vf_buf_free(&b);
     return rc;
 }
 
-int vf_svg_adapters_write(const char *path, const vf_adapter_plan *p, const char *model,
-                          const vf_adapter_options *o)
+int vf_svg_adapters_prepare(const char *path, const vf_adapter_plan *p, const char *model,
+                            const vf_adapter_options *o, const vf_checkpoint *cp, const char *input,
+                            vf_output **out)
 {
     vf_buf b = {0};
     vf_svg_adapters_chart(&b, p, model, o);
-    int rc = vf_svg_write(path, &b);
+    int rc = vf_svg_prepare(path, &b, cp, input, out);
     vf_buf_free(&b);
     return rc;
 }

@@ -33,6 +33,7 @@ struct vf_checkpoint {
     vf_index index;
     bool has_index, consistent;
     vf_findings *findings;
+    char *source; /* the .vfsnap file it was read from, or NULL for a directory's files */
 };
 
 /* ---- builder ----------------------------------------------------------------------------------- */
@@ -56,6 +57,7 @@ void vf_checkpoint_free(vf_checkpoint *cp)
 {
     if (!cp)
         return;
+    free(cp->source);
     for (size_t i = 0; i < cp->count; i++) {
         vf_st_header_free(cp->headers[i]);
         free(cp->names[i]);
@@ -713,6 +715,17 @@ static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
     return rc;
 }
 
+static int open_snapshot(const char *path, vf_checkpoint **out, vf_error *err)
+{
+    int rc = vf_snapshot_read_file(path, NULL, out, err);
+    if (rc == VF_OK && !((*out)->source = strdup(path))) {
+        vf_checkpoint_free(*out);
+        *out = NULL;
+        rc = vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
+    }
+    return rc;
+}
+
 int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpoint **out,
                        vf_error *err)
 {
@@ -724,7 +737,7 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
         if (S_ISDIR(st.st_mode))
             return open_directory(path, NULL, out, err);
         if (vf_snapshot_sniff(path)) /* a .vfsnap header snapshot: read from its bytes alone */
-            return vf_snapshot_read_file(path, NULL, out, err);
+            return open_snapshot(path, out, err);
         return open_file(path, out, err);
     }
     if (errno == ENOENT && looks_like_model_id(path)) {
@@ -794,4 +807,28 @@ const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size
 const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
 {
     return cp->findings;
+}
+
+/* True when DIR/name exists and is the file st describes. */
+static bool dir_file_is(const char *dir, const char *name, const struct stat *st)
+{
+    char *path = vf_path_join(dir, name);
+    struct stat x;
+    bool same = path && stat(path, &x) == 0 && vf_same_file(&x, st);
+    free(path);
+    return same;
+}
+
+const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *st)
+{
+    struct stat x;
+    if (cp->source)
+        return stat(cp->source, &x) == 0 && vf_same_file(&x, st) ? cp->source : NULL;
+    for (size_t i = 0; i < cp->count; i++)
+        if (dir_file_is(cp->dir, cp->shards[i].name, st))
+            return cp->shards[i].name;
+    for (size_t i = 0; vf_aux_names[i]; i++)
+        if (cp->aux[i].present && dir_file_is(cp->dir, vf_aux_names[i], st))
+            return vf_aux_names[i];
+    return NULL;
 }

@@ -59,6 +59,11 @@ struct stat;
 int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err);
 /* vf_open_input with the size only. */
 int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err);
+/* Same device and inode: the same file, whatever the names. */
+bool vf_same_file(const struct stat *a, const struct stat *b);
+/* The name of the file of cp (shard, auxiliary file, or the snapshot it was read from) that st
+ * describes, or NULL when st is none of them. */
+const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *st);
 /* "a FIFO", "a socket", "a character device", "a directory", ... for an st_mode. */
 const char *vf_file_kind(unsigned mode);
 /* pread loop: reads up to len bytes at off; *got < len only at end of file. */
