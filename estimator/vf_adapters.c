@@ -442,13 +442,12 @@ static int add_target(build_ctx *c, const vf_tensor *t, const char *module, cons
 {
     const bool osft = c->o->method == VF_ADAPTER_OSFT;
     const bool embed = t->role == VF_ROLE_EMBED || t->role == VF_ROLE_POS_EMBED;
-    const uint64_t experts = t->ndim == 3 ? t->shape[0] : 1;
     const uint64_t rank = osft ? 0 : rule_rank(c->o, c->rules, key);
-    for (uint64_t e = 0; e < experts; e++) {
+    for (uint64_t e = 0; e < t->matrices; e++) {
         vf_adapter_matrix x = {.tensor = t, .layer = t->layer, .expert = t->expert};
-        x.rows = t->ndim == 3 ? t->shape[1] : t->shape[0];
-        x.cols = t->ndim == 3 ? t->shape[2] : t->shape[1];
-        if (t->ndim == 3)
+        x.rows = t->rows;
+        x.cols = t->cols;
+        if (t->fused_experts)
             x.expert = (int32_t)(e > INT32_MAX ? INT32_MAX : e);
         x.conv1d = !embed && is_conv1d(&c->p->family, module);
         x.in = embed || x.conv1d ? x.rows : x.cols;

@@ -33,6 +33,20 @@ void vf_model_free(vf_model *m)
 
 /* ---- table ------------------------------------------------------------------------------------- */
 
+/* Default matrix view from the stored shape: [out, in], or [E, out, in] for fused experts. */
+static void set_matrix_view(vf_tensor *t)
+{
+    if (t->ndim == 2) {
+        t->rows = t->shape[0];
+        t->cols = t->shape[1];
+        t->matrices = 1;
+    } else if (t->ndim == 3 && t->fused_experts) {
+        t->rows = t->shape[1];
+        t->cols = t->shape[2];
+        t->matrices = t->shape[0];
+    }
+}
+
 static void classify(vf_tensor *t)
 {
     vf_name_info ni;
@@ -43,6 +57,7 @@ static void classify(vf_tensor *t)
     t->buffer = ni.buffer;
     t->fused_experts = ni.expert < 0 && t->ndim == 3 && ni.in_experts && t->role != VF_ROLE_BIAS &&
                        t->role != VF_ROLE_OTHER;
+    set_matrix_view(t);
 }
 
 /* Fills and classifies the table rows [begin, end) (in shard order); pure per tensor, so ranges run

@@ -61,6 +61,10 @@ typedef struct vf_tensor {
     bool fused_experts;    /* 3-D [E, out, in] expert tensor: shape[0] experts */
     vf_role role;          /* what the tensor does; MLP roles also apply to experts */
     bool buffer;           /* non-parameter buffer (inv_freq, causal mask): bytes yes, params no */
+    /* The weight as the loaded model sees it: `matrices` matrices of rows x cols each, rows being
+     * nn.Linear's out_features (weight [out, in]). 1 for a 2-D weight, the expert count for fused
+     * expert tensors; 0 (and rows = cols = 0) when the tensor is no matrix (norms, biases, ...). */
+    uint64_t rows, cols, matrices;
 } vf_tensor;
 
 typedef struct vf_arch {

@@ -45,7 +45,7 @@ class VfTensor(ctypes.Structure):
     _fields_ = [("name", c_char_p), ("file", c_char_p), ("dtype", c_int), ("ndim", c_u32),
                 ("shape", ctypes.POINTER(c_u64)), ("numel", c_u64), ("bytes", c_u64), ("shard", c_u32),
                 ("layer", c_i32), ("expert", c_i32), ("fused_experts", c_bool), ("role", c_int),
-                ("buffer", c_bool)]
+                ("buffer", c_bool), ("rows", c_u64), ("cols", c_u64), ("matrices", c_u64)]
 
 
 class VfFinding(ctypes.Structure):
