@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* realpath */
 /* vf_checkpoint.c - resolve PATH (directory, file, index, offline HF cache id), read every shard
  * header, and cross-check shards against the index. */
 #include <ctype.h>
@@ -637,6 +638,12 @@ static int read_ref(const char *repo, const char *rev, char hash[64], vf_error *
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     uint8_t *data = NULL;
     size_t len = 0;
+    struct stat lst;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) { /* the Hub writes refs as plain files */
+        free(path);
+        return vf_error_set(err, VF_ERR_UNSAFE_PATH, repo, NULL,
+                            "refs/%s is a symlink; a ref must be a plain file holding a commit hash", rev);
+    }
     int rc = vf_read_small_file(path, path, 256, &data, &len, err);
     free(path);
     if (rc != VF_OK)
@@ -696,6 +703,46 @@ static int resolve_hf(const char *id, const vf_open_options *opts, char **dir_ou
     return VF_OK;
 }
 
+/* True when the resolved path p is root or lies below it (whole components: /a/bc is not below /a/b). */
+static bool below(const char *p, const char *root)
+{
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    return strncmp(p, root, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
+/* One warning when DIR/name (name NULL: DIR itself) resolves outside the cache root. Caches are
+ * moved and linked across disks, so this is reported, not refused; the finding names the target. */
+static int note_outside(vf_checkpoint *cp, const char *root, const char *name)
+{
+    char *path = name ? vf_path_join(cp->dir, name) : strdup(cp->dir);
+    char *real = path ? realpath(path, NULL) : NULL;
+    int rc = VF_OK;
+    if (real && !below(real, root))
+        rc = vf_findings_add(cp->findings, VF_SEV_WARNING,
+                             "%s leads outside the Hugging Face cache root %s, to %s",
+                             name ? name : "the snapshot directory", root, real);
+    free(real);
+    free(path);
+    return rc;
+}
+
+/* Reports every file of cp (and its snapshot directory) that resolves outside the cache root. */
+static int check_containment(vf_checkpoint *cp, const vf_open_options *opts, vf_error *err)
+{
+    char *root = hf_cache_root(opts), *real_root = root ? realpath(root, NULL) : NULL;
+    int rc = real_root ? note_outside(cp, real_root, NULL) : VF_OK;
+    for (size_t i = 0; real_root && rc == VF_OK && i < cp->count; i++)
+        rc = note_outside(cp, real_root, cp->shards[i].name);
+    for (size_t i = 0; real_root && rc == VF_OK && vf_aux_names[i]; i++)
+        if (cp->aux[i].present)
+            rc = note_outside(cp, real_root, vf_aux_names[i]);
+    free(root);
+    free(real_root);
+    return rc == VF_OK ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+}
+
 /* ---- entry point ------------------------------------------------------------------------------- */
 
 static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
@@ -745,6 +792,10 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
         int rc = resolve_hf(path, opts, &dir, err);
         if (rc == VF_OK)
             rc = open_directory(dir, NULL, out, err);
+        if (rc == VF_OK && (rc = check_containment(*out, opts, err)) != VF_OK) {
+            vf_checkpoint_free(*out);
+            *out = NULL;
+        }
         free(dir);
         return rc;
     }
