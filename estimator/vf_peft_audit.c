@@ -533,6 +533,20 @@ static int set_targets(vf_audit *a, vf_adapter_options *o)
     return heads && c->modules_to_save && !o->modules_to_save ? nomem(a) : VF_OK;
 }
 
+/* The plan's error for a regex that came from the config, renamed: the option the plan names
+ * ("--target-regex", "--rank-pattern") is the config key the pattern came from. */
+static int regex_option_error(vf_audit *a, const vf_error *e)
+{
+    static const char *const map[][2] = {{"--target-regex", "target_modules"},
+                                         {"--rank-pattern", "rank_pattern"},
+                                         {"exclude_modules", "exclude_modules"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(e->tensor, map[i][0]) == 0)
+            return vf_error_set(a->err, VF_ERR_CONFIG, a->cfg_file, map[i][1], "%s", e->message);
+    *a->err = *e;
+    return e->code;
+}
+
 /* The adapter the config predicts over the base; *plan NULL (and a difference) when it predicts
  * nothing. */
 static int predict(vf_audit *a, vf_adapter_plan **plan)
@@ -550,6 +564,8 @@ static int predict(vf_audit *a, vf_adapter_plan **plan)
         return rc;
     vf_error e2 = {0};
     rc = vf_adapter_plan_build(a->base, &o, plan, &e2);
+    if (rc == VF_ERR_UNSUPPORTED) /* a regex of the config over its budget: blame the config */
+        return regex_option_error(a, &e2);
     if (rc == VF_ERR_USAGE)
         return diff(a, NULL, "the config predicts no adapter from the base: %s%s%s", e2.tensor,
                     e2.tensor[0] ? ": " : "", e2.message);
