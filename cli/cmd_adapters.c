@@ -45,7 +45,7 @@ static void adapters_help(void)
         "                       its module equals an entry or ends with '.'+entry (c_proj matches attn.c_proj\n"
         "                       and mlp.c_proj); 'all-linear' = every 2-D linear weight except the input\n"
         "                       embedding and the output head. An entry matching nothing is an error.\n"
-        "  --target-regex RE    POSIX extended regex that must match the whole module name (\\d allowed)\n"
+        "  --target-regex RE    Python-dialect regex (PEFT's re.fullmatch) over the whole module name\n"
         "  --exclude LIST       module names removed from the selection (PEFT semantics)\n"
         "  --family NAME        Training Hub family instead of detection: llama, phi3, gpt2, gpt-j,\n"
         "                       gpt-neo, opt, gpt-oss, qwen3.5, default\n"

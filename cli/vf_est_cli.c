@@ -27,7 +27,7 @@ const char vf_est_setup_help[] =
     "targets of LoRA and OSFT (default: the family detected from the tensor names):\n"
     "  --target LIST         comma-separated module names or suffixes (PEFT target_modules), or\n"
     "                        'all-linear'\n"
-    "  --target-regex RE     POSIX regex full-matched against module names\n"
+    "  --target-regex RE     Python-dialect regex full-matched against module names\n"
     "  --exclude LIST        modules removed from the selection\n"
     "comparison:\n"
     "  --compat training-hub  reproduce Training Hub's own numbers: P leaves out an untied lm_head\n"
