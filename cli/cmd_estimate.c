@@ -40,7 +40,8 @@ static void estimate_help(void)
            "with the extra memory per GPU each bound needs. Sizes are GiB (2^30 bytes).\n\n"
            "  -m, --method M        sft (full fine-tuning, default), osft, lora, qlora, or all (the\n"
            "                        four side by side)\n"
-           "  --json                JSON on stdout, exact byte counts (an array for --method all)\n"
+           "  --json                JSON on stdout, exact byte counts (--method all: \"methods\"\n"
+           "                        holds one document per method)\n"
            "  --check               exit status from the decision: 0 should or will likely work,\n"
            "                        10 may work but isn't recommended, 11 impossible (with --method\n"
            "                        all: the best of the methods)\n"
@@ -170,13 +171,17 @@ static void json_notes(vf_json *j, const vf_notes *a, const vf_notes *b, const v
     vf_json_arr_end(j);
 }
 
-static void json_run(vf_json *j, const est_run *x, const vf_est_ctx *c, const vf_est_hw *hw,
-                     const vf_notes *hw_notes)
+/* One method's result: the whole document (key NULL) or the member `key` of "methods". */
+static void json_run(vf_json *j, const char *key, const est_run *x, const vf_est_ctx *c,
+                     const vf_est_hw *hw, const vf_notes *hw_notes)
 {
     const vf_est_result *r = &x->result;
-    vf_json_obj(j, NULL);
+    if (key)
+        vf_json_obj(j, key);
+    else
+        vf_json_doc(j);
     vf_json_str(j, "method", vf_method_name(x->method));
-    vf_json_str(j, "path", c->display_path);
+    vf_json_origin(j, vf_model_checkpoint(c->model));
     vf_json_bool(j, "compat", c->opts->compat);
     vf_json_u64(j, "gpus", hw->gpus);
     vf_json_u64(j, "gpu_memory", hw->gpu_memory);
@@ -611,12 +616,16 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
         return fail_run(&runs[first_fail]);
     vf_buf b = {0};
     vf_json j = {.b = &b};
-    if (k->json && k->all)
-        vf_json_arr(&j, NULL);
+    if (k->json && k->all) { /* --method all: {"schema", "methods": {"sft": {...}, ...}} */
+        vf_json_doc(&j);
+        vf_json_obj(&j, "methods");
+    }
     for (int i = 0; k->json && i < n; i++)
-        json_run(&j, &runs[i], c, hw, hw_notes);
-    if (k->json && k->all)
-        vf_json_arr_end(&j);
+        json_run(&j, k->all ? vf_method_name(runs[i].method) : NULL, &runs[i], c, hw, hw_notes);
+    if (k->json && k->all) {
+        vf_json_obj_end(&j);
+        vf_json_obj_end(&j);
+    }
     if (!k->json && k->all)
         human_all(&b, runs, c, hw, hw_notes);
     else if (!k->json)

@@ -116,9 +116,9 @@ static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
 {
     const vf_totals *t = vf_model_totals(m);
     vf_json j = {.b = b};
-    vf_json_obj(&j, NULL);
+    vf_json_doc(&j);
     vf_json_str(&j, "format", "safetensors");
-    vf_json_str(&j, "path", vf_checkpoint_dir(vf_model_checkpoint(m)));
+    vf_json_origin(&j, vf_model_checkpoint(m));
     vf_json_u64(&j, "files", t->files);
     vf_json_u64(&j, "tensors", t->tensors);
     vf_json_u64(&j, "parameters", t->parameters);
@@ -171,7 +171,7 @@ static void human_summary(vf_buf *b, const vf_model *m)
     const vf_checkpoint *cp = vf_model_checkpoint(m);
     char c1[32], c2[32], c3[32];
     uint64_t total;
-    vf_buf_printf(b, "Checkpoint    %s\n", vf_checkpoint_dir(cp));
+    vf_buf_printf(b, "Checkpoint    %s\n", vf_checkpoint_name(cp));
     vf_buf_printf(b, "Files         %s\n", vf_fmt_count(t->files, c1));
     if (vf_ui_verbose())
         human_files(b, cp);

@@ -341,6 +341,8 @@ int vf_model_open(const char *path, const vf_open_options *opts, vf_model **out,
     vf_checkpoint *cp = NULL;
     *out = NULL;
     int rc = vf_checkpoint_open(path, opts, &cp, err);
+    if (rc == VF_OK && (rc = vf_checkpoint_require_model(cp, err)) != VF_OK)
+        vf_checkpoint_free(cp);
     return rc == VF_OK ? vf_model_from_checkpoint(cp, out, err) : rc;
 }
 

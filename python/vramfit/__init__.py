@@ -119,7 +119,9 @@ def inspect(path, tensors=False, by_layer=False, revision=None, hf_cache=None):
         cp = _lib.vf_model_checkpoint(m)
         t = ctypes.cast(_lib.vf_model_totals(m), ctypes.POINTER(_lib.VfTotals)).contents
         a = _lib.vf_model_arch(m).contents
-        doc = {"format": "safetensors", "path": _s(_lib.vf_checkpoint_dir(cp)), "files": t.files,
+        doc = {"schema": "vramfit/1", "format": "safetensors", "model": _s(_lib.vf_checkpoint_name(cp)),
+               "repo_id": _s(_lib.vf_checkpoint_repo_id(cp)), "revision": _s(_lib.vf_checkpoint_revision(cp)),
+               "path": _s(_lib.vf_checkpoint_dir(cp)), "files": t.files,
                "tensors": t.tensors, "parameters": t.parameters, "buffers": t.buffers,
                "buffer_tensors": t.buffer_tensors, "bytes": t.bytes, "dtypes": _dtypes(t),
                "architecture": {"layers": a.layers, "hidden_size": a.hidden_size, "vocab_size": a.vocab_size,
