@@ -82,9 +82,8 @@ static int run_help(const char *name)
     return c ? c->run(2, argv) : unknown_command(name);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    vf_ui_init();
     int first = 1; /* -q/-v may come before the command too */
     while (first < argc && vf_ui_global_opt(argv[first]))
         first++;
@@ -107,4 +106,11 @@ int main(int argc, char **argv)
     }
     const command *c = find_command(cmd);
     return c ? c->run(argc - 1, argv + 1) : unknown_command(cmd);
+}
+
+int main(int argc, char **argv)
+{
+    vf_stdio_init();
+    vf_ui_init();
+    return vf_stdout_finish(run(argc, argv));
 }
