@@ -62,6 +62,27 @@ static void json_arch(vf_json *j, const vf_arch *a)
     vf_json_obj_end(j);
 }
 
+/* Only for a quantized checkpoint: unquantized output stays as it was. */
+static void json_quant(vf_json *j, const vf_quant *q)
+{
+    if (q->scheme == VF_QUANT_NONE)
+        return;
+    vf_json_obj(j, "quantization");
+    vf_json_str(j, "scheme", vf_quant_scheme_name(q->scheme));
+    vf_json_u64(j, "bits", q->bits);
+    vf_json_u64(j, "group_size", q->group_size);
+    vf_json_bool(j, "double_quant", q->double_quant);
+    vf_json_str(j, "config_method", *q->config_method ? q->config_method : NULL);
+    vf_json_bool(j, "peft_all_linear", q->peft_linear);
+    vf_json_u64(j, "quantized_tensors", q->quantized_tensors);
+    vf_json_u64(j, "logical_elements", q->logical_elements);
+    vf_json_u64(j, "stored_elements", q->stored_elements);
+    vf_json_u64(j, "stored_bytes", q->stored_bytes);
+    vf_json_u64(j, "metadata_tensors", q->metadata_tensors);
+    vf_json_u64(j, "metadata_bytes", q->metadata_bytes);
+    vf_json_obj_end(j);
+}
+
 static void json_index(vf_json *j, const vf_checkpoint *cp)
 {
     uint64_t total;
@@ -94,6 +115,10 @@ static void json_tensor(vf_json *j, const vf_tensor *t)
         vf_json_null(j, "expert");
     vf_json_str(j, "role", vf_role_name(t->role));
     vf_json_bool(j, "buffer", t->buffer);
+    if (t->quant != VF_QPART_NONE) {
+        vf_json_str(j, "quant", vf_quant_part_name(t->quant));
+        vf_json_u64(j, "logical_numel", t->logical_numel);
+    }
     vf_json_obj_end(j);
 }
 
@@ -125,6 +150,7 @@ static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
     vf_json_u64(&j, "buffers", t->buffers);
     vf_json_u64(&j, "buffer_tensors", t->buffer_tensors);
     vf_json_u64(&j, "bytes", t->bytes);
+    json_quant(&j, vf_model_quant(m));
     json_dtypes(&j, t);
     json_arch(&j, vf_model_arch(m));
     json_index(&j, vf_model_checkpoint(m));
@@ -164,6 +190,26 @@ static void human_findings(vf_buf *b, const vf_findings *fs)
     }
 }
 
+/* Only for a quantized checkpoint: what is logical, what is stored, what is metadata. */
+static void human_quant(vf_buf *b, const vf_quant *q)
+{
+    char c1[32], c2[32];
+    if (q->scheme == VF_QUANT_NONE)
+        return;
+    vf_buf_printf(b, "Quantization  %s, %u bits", vf_quant_scheme_name(q->scheme), q->bits);
+    if (q->group_size)
+        vf_buf_printf(b, ", group %s", vf_fmt_count(q->group_size, c1));
+    vf_buf_printf(b, "%s%s%s\n", q->double_quant ? ", double quant" : "",
+                  *q->config_method ? ", quantization_config " : "", q->config_method);
+    vf_buf_printf(b, "  logical     parameters are counted dequantized; %s quantized weights hold %s of them\n",
+                  vf_fmt_count(q->quantized_tensors, c1), vf_fmt_count(q->logical_elements, c2));
+    vf_buf_printf(b, "  stored      %s elements", vf_fmt_count(q->stored_elements, c1));
+    vf_buf_printf(b, " in %s bytes\n", vf_fmt_count(q->stored_bytes, c1));
+    vf_buf_printf(b, "  metadata    %s bytes", vf_fmt_count(q->metadata_bytes, c1));
+    vf_buf_printf(b, " in %s tensors (scales, zeros, quant state: not parameters)\n",
+                  vf_fmt_count(q->metadata_tensors, c1));
+}
+
 static void human_summary(vf_buf *b, const vf_model *m)
 {
     const vf_totals *t = vf_model_totals(m);
@@ -177,6 +223,7 @@ static void human_summary(vf_buf *b, const vf_model *m)
         human_files(b, cp);
     vf_buf_printf(b, "Tensors       %s\n", vf_fmt_count(t->tensors, c1));
     vf_buf_printf(b, "Parameters    %s\n", vf_fmt_count(t->parameters, c1));
+    human_quant(b, vf_model_quant(m));
     vf_buf_printf(b, "Buffers       %s elements in %s tensors (not parameters)\n",
                   vf_fmt_count(t->buffers, c1), vf_fmt_count(t->buffer_tensors, c2));
     vf_buf_printf(b, "Bytes         %s (%s)\n", vf_fmt_count(t->bytes, c1), vf_fmt_gib(t->bytes, c2));

@@ -105,6 +105,8 @@ typedef struct selector {
     const vf_family *family;
     bool skip_fused;
     bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
+    bool quant_linear;   /* all-linear: the quantized layers are nn.Linear subclasses */
+    bool skipped_quant;  /* all-linear left out quantized layers that are not nn.Linear */
 } selector;
 
 static void selector_free(selector *s)
@@ -141,13 +143,30 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
     return rc;
 }
 
+/* Length of the module name of a quantized weight: the name without ".weight", ".qweight" or
+ * ".weight_packed" (the module PEFT wraps), or without "_blocks" (MXFP4: the fused parameter). */
+static size_t quant_module_len(const vf_tensor *t, size_t n)
+{
+    if (n > 7 && strcmp(t->name + n - 7, "_blocks") == 0)
+        return n - 7;
+    const char *dot = strrchr(t->name, '.');
+    return dot ? (size_t)(dot - t->name) : n;
+}
+
 /* Module name of t (without prefix) into buf, or false when t can never be an adapter target:
- * a 2-D "<module>.weight" or a fused 3-D expert tensor. */
+ * a 2-D "<module>.weight", a fused 3-D expert tensor or a quantized weight (never quantization
+ * metadata). */
 static bool target_module(const vf_tensor *t, char *buf, size_t size)
 {
     size_t n = strlen(t->name);
-    if (t->buffer || n + 1 > size)
+    if (t->buffer || t->quant == VF_QPART_META || n + 1 > size)
         return false;
+    if (t->quant == VF_QPART_WEIGHT) {
+        size_t k = quant_module_len(t, n);
+        memcpy(buf, t->name, k);
+        buf[k] = '\0';
+        return true;
+    }
     if (t->ndim == 2 && n > 7 && strcmp(t->name + n - 7, ".weight") == 0) {
         memcpy(buf, t->name, n - 7);
         buf[n - 7] = '\0';
@@ -160,9 +179,15 @@ static bool target_module(const vf_tensor *t, char *buf, size_t size)
     return false;
 }
 
+/* A single matrix as the loaded model sees it (a quantized weight by its logical view). */
+static bool is_matrix(const vf_tensor *t)
+{
+    return t->quant == VF_QPART_WEIGHT ? t->matrices == 1 && !t->fused_experts : t->ndim == 2;
+}
+
 static bool family_match(const vf_family *f, const vf_tensor *t)
 {
-    if (t->ndim != 2 || !strstr(t->name, "weight"))
+    if (!is_matrix(t) || !strstr(t->name, "weight"))
         return false;
     for (const char *const *p = f->patterns; *p; p++)
         if (strstr(t->name, *p))
@@ -170,9 +195,11 @@ static bool family_match(const vf_family *f, const vf_tensor *t)
     return false;
 }
 
-static bool all_linear_match(const vf_tensor *t)
+/* PEFT's all-linear takes nn.Linear (and Conv1D) modules: GPTQ/AWQ QuantLinear are not
+ * (vf_quant.peft_linear). */
+static bool all_linear_match(const vf_tensor *t, bool quant_linear)
 {
-    return t->ndim == 2 && t->role != VF_ROLE_EMBED && t->role != VF_ROLE_POS_EMBED &&
+    return is_matrix(t) && (t->quant != VF_QPART_WEIGHT || quant_linear) && t->role != VF_ROLE_EMBED && t->role != VF_ROLE_POS_EMBED &&
            t->role != VF_ROLE_LM_HEAD && t->role != VF_ROLE_NORM;
 }
 
@@ -191,14 +218,15 @@ static bool selector_take(selector *s, const vf_tensor *t, const char *key)
         take = vf_name_regex_match(s->re, key);
         break;
     default:
-        take = all_linear_match(t);
+        take = all_linear_match(t, s->quant_linear);
+        s->skipped_quant |= !take && t->quant == VF_QPART_WEIGHT && is_matrix(t);
         break;
     }
     if (take && s->exclude.n && strlist_match(&s->exclude, key) >= 0)
         take = false;
     if (take && s->exclude_re && vf_name_regex_match(s->exclude_re, key))
         take = false;
-    if (take && t->ndim == 3 && s->skip_fused) {
+    if (take && t->fused_experts && s->skip_fused) {
         s->skipped_fused = true;
         take = false;
     }
@@ -587,7 +615,8 @@ static int compute_totals(vf_adapter_plan *p, const vf_model *m, bool osft, vf_e
         of |= vf_add_u64_overflow(&dims, x->kind == VF_ADAPT_OSFT ? x->rows : x->in,
                                   x->kind == VF_ADAPT_OSFT ? x->cols : x->out);
         of |= vf_acc_u64(&t->lora_dim_sum, dims);
-        of |= vf_acc_u64(&target_numel, x->rows * x->cols); /* rows*cols <= numel: no overflow */
+        uint64_t numel; /* rows * cols: the logical size, more than numel for a quantized weight */
+        of |= vf_mul_u64_overflow(&numel, x->rows, x->cols) || vf_acc_u64(&target_numel, numel);
         if (x->kind == VF_ADAPT_OSFT)
             of |= vf_acc_u64(&t->trainable, x->trainable_params);
     }
@@ -692,6 +721,24 @@ static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_sp
     return VF_OK;
 }
 
+/* all-linear left quantized layers out: a finding, or the error when nothing else was taken. */
+static int quant_skip_note(build_ctx *c)
+{
+    const char *scheme = vf_quant_scheme_name(vf_model_quant(c->m)->scheme);
+    if (!c->sel.skipped_quant)
+        return VF_OK;
+    if (c->p->n == 0)
+        return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), "all-linear",
+                            "all-linear takes nn.Linear modules only (PEFT _maybe_include_all_linear_layers) "
+                            "and the %s layers are QuantLinear modules, not nn.Linear: PEFT finds no target; "
+                            "name the modules instead (--target q_proj,v_proj,...)", scheme);
+    if (vf_findings_add(c->p->findings, VF_SEV_INFO,
+                        "all-linear leaves out the %s layers: they are QuantLinear modules, not nn.Linear "
+                        "(PEFT _maybe_include_all_linear_layers); --target names them", scheme) != VF_OK)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    return VF_OK;
+}
+
 static int build(build_ctx *c)
 {
     const vf_target_spec *t = &c->o->target;
@@ -699,6 +746,7 @@ static int build(build_ctx *c)
     if (rc == VF_OK)
         rc = selector_init(&c->sel, t, &c->p->family, c->err);
     c->sel.skip_fused = c->o->modules_only || c->o->method == VF_ADAPTER_OSFT;
+    c->sel.quant_linear = vf_model_quant(c->m)->peft_linear;
     if (rc == VF_OK)
         rc = copy_targets(c->p, &c->sel, t, c->err);
     if (rc == VF_OK)
@@ -710,6 +758,8 @@ static int build(build_ctx *c)
     if (rc == VF_OK)
         rc = check_unmatched(c->m, &c->sel.exclude, "exclude", t->allow_unmatched, c->p->findings,
                              c->err);
+    if (rc == VF_OK)
+        rc = quant_skip_note(c);
     if (rc == VF_OK && c->p->n == 0)
         return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), NULL,
                             "no weight matrix matches the targets (family %s)", c->p->family.name);

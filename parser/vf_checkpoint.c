@@ -33,6 +33,7 @@ struct vf_checkpoint {
     vf_index index;
     bool has_index, consistent;
     vf_findings *findings;
+    vf_data_store *data; /* small tensor data (vf_tensor_data.c) */
 };
 
 /* ---- builder ----------------------------------------------------------------------------------- */
@@ -44,8 +45,9 @@ vf_checkpoint *vf_cp_new(const char *dir)
         return NULL;
     cp->dir = strdup(dir ? dir : ".");
     cp->findings = vf_findings_new();
+    cp->data = vf_data_store_new();
     cp->consistent = true;
-    if (!cp->dir || !cp->findings) {
+    if (!cp->dir || !cp->findings || !cp->data) {
         vf_checkpoint_free(cp);
         return NULL;
     }
@@ -68,6 +70,7 @@ void vf_checkpoint_free(vf_checkpoint *cp)
     free(cp->dir);
     vf_index_free(&cp->index);
     vf_findings_free(cp->findings);
+    vf_data_store_free(cp->data);
     free(cp);
 }
 
@@ -572,6 +575,8 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
         ahead_free(&a); /* a no-op when load_shards_ahead took it */
     if (rc == VF_OK)
         rc = vf_cp_finish(cp, err);
+    if (rc == VF_OK)
+        rc = vf_data_store_read(cp->data, cp->dir, cp->shards, cp->count, err);
     if (rc != VF_OK) {
         vf_checkpoint_free(cp);
         return rc;
@@ -794,4 +799,9 @@ const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size
 const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
 {
     return cp->findings;
+}
+
+vf_data_store *vf_cp_data(const vf_checkpoint *cp)
+{
+    return cp->data;
 }

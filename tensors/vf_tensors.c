@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vf_internal.h"
+#include "vf_quant.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_tensors.h"
 
@@ -17,6 +18,7 @@ struct vf_model {
     uint64_t *layer_params; /* by layer index; the last slot holds tensors outside any layer */
     size_t layer_slots;
     vf_findings *findings;  /* checkpoint findings copied, then the table's own */
+    vf_quant quant;         /* tensors/vf_quant.c */
 };
 
 void vf_model_free(vf_model *m)
@@ -88,7 +90,7 @@ static void *fill_run(void *arg)
             vf_tensor *t = &r->m->tensors[row + i];
             *t = (vf_tensor){.name = st->name, .file = sh->name, .dtype = st->dtype, .ndim = st->ndim,
                              .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
-                             .shard = (uint32_t)s};
+                             .shard = (uint32_t)s, .logical_numel = st->numel};
             r->m->by_name[row + i] = (uint32_t)(row + i);
             classify(t);
             if (sorted && prev && strcmp(prev, t->name) > 0)
@@ -162,7 +164,7 @@ static void compute_totals(vf_model *m)
     t->tensors = m->count;
     for (size_t i = 0; i < m->count; i++) {
         const vf_tensor *x = &m->tensors[i];
-        vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->numel);
+        vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->buffer ? x->numel : x->logical_numel);
         t->buffer_tensors += x->buffer;
         vf_acc_u64(&t->bytes, x->bytes);
         vf_dtype_stats *d = &t->by_dtype[x->dtype];
@@ -220,7 +222,7 @@ static int infer_arch(vf_model *m, vf_error *err)
             a->layers++;
         }
         if (!t->buffer)
-            vf_acc_u64(&m->layer_params[slot], t->numel);
+            vf_acc_u64(&m->layer_params[slot], t->logical_numel);
         uint64_t experts = t->fused_experts ? t->shape[0] : (uint64_t)(t->expert + 1);
         if (t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
             a->experts = (uint32_t)experts;
@@ -317,16 +319,20 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     m->cp = cp;
     m->findings = vf_findings_new();
     bool sorted = true;
-    int rc = m->findings ? fill_table(m, &sorted, err)
-                         : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    int rc = m->findings && copy_findings(m) == VF_OK
+                 ? fill_table(m, &sorted, err)
+                 : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK) {
         if (!sorted)
             vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
                                 offsetof(vf_tensor, name));
+        rc = vf_quant_apply(m, &m->quant, m->findings, err);
+    }
+    if (rc == VF_OK) {
         compute_totals(m);
         rc = infer_arch(m, err);
     }
-    if (rc == VF_OK && (copy_findings(m) != VF_OK || compare_config(m) != VF_OK))
+    if (rc == VF_OK && compare_config(m) != VF_OK)
         rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc != VF_OK) {
         vf_model_free(m);
@@ -372,6 +378,16 @@ const vf_totals *vf_model_totals(const vf_model *m)
 const vf_findings *vf_model_findings(const vf_model *m)
 {
     return m->findings;
+}
+
+const vf_quant *vf_model_quant(const vf_model *m)
+{
+    return &m->quant;
+}
+
+vf_tensor *vf_model_tensor_mut(vf_model *m, size_t i)
+{
+    return i < m->count ? &m->tensors[i] : NULL;
 }
 
 const uint64_t *vf_model_layer_params(const vf_model *m, size_t *count)

@@ -263,8 +263,10 @@ Test(snapshot, wrong_magic_and_version)
     f.bytes[1] = 'X';
     expect_rejected(&f, "magic.vfsnap", f.bytes, f.len, "not a vramfit snapshot (wrong magic bytes)");
     f.bytes[1] = 'V';
-    f.bytes[8] = 2;
-    expect_rejected(&f, "version.vfsnap", f.bytes, f.len, "snapshot format version 2 is not supported");
+    f.bytes[8] = 3; /* format 2 is read since the tensor data section (issue 10) */
+    expect_rejected(&f, "version.vfsnap", f.bytes, f.len, "snapshot format version 3 is not supported");
+    f.bytes[8] = 0;
+    expect_rejected(&f, "version0.vfsnap", f.bytes, f.len, "snapshot format version 0 is not supported");
     fixture_free(&f);
 }
 
