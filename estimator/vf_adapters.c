@@ -728,7 +728,7 @@ static int quant_skip_note(build_ctx *c)
     if (!c->sel.skipped_quant)
         return VF_OK;
     if (c->p->n == 0)
-        return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), "all-linear",
+        return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), "--target",
                             "all-linear takes nn.Linear modules only (PEFT _maybe_include_all_linear_layers) "
                             "and the %s layers are QuantLinear modules, not nn.Linear: PEFT finds no target; "
                             "name the modules instead (--target q_proj,v_proj,...)", scheme);
