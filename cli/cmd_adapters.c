@@ -310,11 +310,13 @@ static void json_layers(vf_json *j, const vf_adapter_plan *p)
     vf_json_u64(j, "non_layer_params", n ? lp[n - 1] : 0);
 }
 
-static void adapters_json(vf_buf *b, const vf_adapter_plan *p, const adapters_args *x)
+static void adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p,
+                          const adapters_args *x)
 {
     const bool lora = x->o.method == VF_ADAPTER_LORA;
     vf_json j = {.b = b};
-    vf_json_obj(&j, NULL);
+    vf_json_doc(&j);
+    vf_json_origin(&j, vf_model_checkpoint(model));
     json_head(&j, p, x);
     json_totals(&j, vf_adapter_plan_totals(p), lora);
     vf_json_arr(&j, "matrices");
@@ -403,7 +405,7 @@ static void human_head(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, c
 {
     const vf_family *f = vf_adapter_plan_family(p);
     bool by_family = !x->o.target.modules && !x->o.target.regex;
-    vf_buf_printf(b, "Checkpoint  %s\n", vf_checkpoint_dir(vf_model_checkpoint(m)));
+    vf_buf_printf(b, "Checkpoint  %s\n", vf_checkpoint_name(vf_model_checkpoint(m)));
     if (x->o.method == VF_ADAPTER_LORA)
         vf_buf_printf(b, "Method      LoRA, rank %llu%s%s, adapter dtype %s, bias %s\n",
                       (unsigned long long)x->o.rank, x->rank_pattern ? " (with --rank-pattern)" : "",
@@ -541,7 +543,7 @@ static void render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const
 {
     bool lora = x->o.method == VF_ADAPTER_LORA;
     if (x->json) {
-        adapters_json(b, p, x);
+        adapters_json(b, m, p, x);
     } else if (x->csv) {
         adapters_csv(b, p, lora);
     } else {
@@ -576,7 +578,7 @@ int vf_cmd_adapters(int argc, char **argv)
     vf_buf b = {0};
     render(&b, m, p, &x);
     rc = x.svg && !b.failed
-             ? vf_svg_adapters_write(x.svg, p, vf_checkpoint_dir(vf_model_checkpoint(m)), &x.o)
+             ? vf_svg_adapters_write(x.svg, p, vf_checkpoint_name(vf_model_checkpoint(m)), &x.o)
              : VF_EXIT_OK;
     vf_adapter_plan_free(p);
     vf_model_free(m);

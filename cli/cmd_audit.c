@@ -104,7 +104,7 @@ static void audit_json(vf_buf *b, const vf_audit *a, const char *base)
     const vf_audit_totals *t = vf_audit_get_totals(a);
     const vf_family *f = vf_audit_family(a);
     vf_json j = {.b = b};
-    vf_json_obj(&j, NULL);
+    vf_json_doc(&j);
     vf_json_str(&j, "adapter", vf_audit_file(a));
     vf_json_str(&j, "base", base);
     vf_json_str(&j, "family", f ? f->name : NULL);
@@ -207,10 +207,11 @@ static void audit_human(vf_buf *b, const vf_audit *a, const char *base)
     vf_buf_printf(b, "Adapter     %s\n", vf_audit_file(a));
     human_config(b, vf_audit_config(a));
     if (base)
-        vf_buf_printf(b, "Base        %s (family %s: %s)\n", vf_audit_base_dir(a), f ? f->name : "?",
+        vf_buf_printf(b, "Base        %s (family %s: %s)\n", base, f ? f->name : "?",
                       f ? f->reason : "");
     else
-        vf_buf_printf(b, "Base        none (give --base PATH to predict the adapter from the base)\n");
+        vf_buf_printf(b, "Base        none (give --base PATH to predict the adapter from the base;\n"
+                         "            base_model_name_or_path is looked up in the local cache)\n");
     human_entries(b, a);
     human_totals(b, a, base != NULL);
 }
@@ -242,6 +243,7 @@ int vf_cmd_audit(int argc, char **argv)
     if (vf_audit_run(dir, base, &oo, &a, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_buf b = {0};
+    base = vf_audit_base_name(a); /* --base, or base_model_name_or_path found in the local cache */
     if (json)
         audit_json(&b, a, base);
     else

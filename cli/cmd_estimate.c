@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_dt_cli.h"
 #include "vf_est_cli.h"
 #include "vf_svg.h"
 
@@ -14,8 +15,17 @@ enum { OPT_METHOD = 1, OPT_JSON, OPT_CHECK, OPT_SVG };
 static const vf_opt estimate_opts[] = {
     {"method", 'm', true, OPT_METHOD}, {"json", 0, false, OPT_JSON}, {"check", 0, false, OPT_CHECK},
     {"svg", 0, true, OPT_SVG},
-    VF_EST_SETUP_OPTS, VF_COMMON_OPTS, {NULL, 0, false, 0},
+    VF_EST_SETUP_OPTS, VF_DT_OPTS, VF_COMMON_OPTS, {NULL, 0, false, 0},
 };
+
+/* The long name of option `id` in the table above. */
+static const char *opt_name(int id)
+{
+    for (const vf_opt *o = estimate_opts; o->name; o++)
+        if (o->id == id)
+            return o->name;
+    return "?";
+}
 
 static void print_gpu_table(void)
 {
@@ -40,7 +50,8 @@ static void estimate_help(void)
            "with the extra memory per GPU each bound needs. Sizes are GiB (2^30 bytes).\n\n"
            "  -m, --method M        sft (full fine-tuning, default), osft, lora, qlora, or all (the\n"
            "                        four side by side)\n"
-           "  --json                JSON on stdout, exact byte counts (an array for --method all)\n"
+           "  --json                JSON on stdout, exact byte counts (--method all: \"methods\"\n"
+           "                        holds one document per method)\n"
            "  --check               exit status from the decision: 0 should or will likely work,\n"
            "                        10 may work but isn't recommended, 11 impossible (with --method\n"
            "                        all: the best of the methods)\n"
@@ -49,6 +60,7 @@ static void estimate_help(void)
            "                        a line at the GPU memory, GiB labels; written (atomically) only\n"
            "                        when the command succeeds; exit 3 when FILE cannot be written\n");
     printf("%s", vf_est_setup_help);
+    vf_dt_print_help();
     vf_print_global_help();
     printf("\n--quiet leaves out the notes; --verbose adds the exact inputs of the formulas and the\n"
            "target family with its reason. 'vramfit gpus' lists the --gpu names one per line.\n\n");
@@ -170,13 +182,17 @@ static void json_notes(vf_json *j, const vf_notes *a, const vf_notes *b, const v
     vf_json_arr_end(j);
 }
 
-static void json_run(vf_json *j, const est_run *x, const vf_est_ctx *c, const vf_est_hw *hw,
-                     const vf_notes *hw_notes)
+/* One method's result: the whole document (key NULL) or the member `key` of "methods". */
+static void json_run(vf_json *j, const char *key, const est_run *x, const vf_est_ctx *c,
+                     const vf_est_hw *hw, const vf_notes *hw_notes)
 {
     const vf_est_result *r = &x->result;
-    vf_json_obj(j, NULL);
+    if (key)
+        vf_json_obj(j, key);
+    else
+        vf_json_doc(j);
     vf_json_str(j, "method", vf_method_name(x->method));
-    vf_json_str(j, "path", c->display_path);
+    vf_json_origin(j, vf_model_checkpoint(c->model));
     vf_json_bool(j, "compat", c->opts->compat);
     vf_json_u64(j, "gpus", hw->gpus);
     vf_json_u64(j, "gpu_memory", hw->gpu_memory);
@@ -516,6 +532,7 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
 
 typedef struct est_cmd {
     vf_est_opts o;
+    vf_dt_cli dt;   /* --estimator detailed and its levers */
     bool all, json, check;
     const char *svg; /* --svg FILE or NULL */
     vf_method method;
@@ -527,6 +544,7 @@ static int parse(int argc, char **argv, est_cmd *k)
     vf_args a = {argc, 1, argv, estimate_opts, "estimate", false};
     const char *val;
     vf_est_opts_init(&k->o, "estimate");
+    vf_dt_cli_init(&k->dt);
     k->method = VF_METHOD_SFT;
     for (int id; (id = vf_args_next(&a, &val)) != -1;) {
         if (id == -2)
@@ -546,12 +564,17 @@ static int parse(int argc, char **argv, est_cmd *k)
         k->json |= id == OPT_JSON;
         k->check |= id == OPT_CHECK;
         k->svg = id == OPT_SVG ? val : k->svg;
-        if (vf_est_opt(&k->o, id, val) < 0)
+        if (vf_est_opt(&k->o, id, val) < 0 || vf_dt_cli_opt(&k->dt, id, opt_name(id), val) < 0)
             return VF_EXIT_USAGE;
         vf_common_opt(id, val, &k->o.open);
     }
     if (!k->o.path)
         return vf_usage_error("estimate", "missing PATH (see 'vramfit estimate --help')");
+    if (!k->dt.detailed && k->dt.first_lever)
+        return vf_usage_error("estimate", "--%s needs --estimator detailed (the Training Hub "
+                                          "estimator has fixed assumptions)", k->dt.first_lever);
+    if (k->dt.detailed && k->all)
+        return vf_usage_error("estimate", "--estimator detailed estimates one --method at a time");
     if (k->o.compat && (k->o.target.modules || k->o.target.regex))
         return vf_usage_error("estimate", "--compat training-hub picks the targets from the path "
                                           "string; it cannot be combined with --target or --target-regex");
@@ -611,12 +634,16 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
         return fail_run(&runs[first_fail]);
     vf_buf b = {0};
     vf_json j = {.b = &b};
-    if (k->json && k->all)
-        vf_json_arr(&j, NULL);
+    if (k->json && k->all) { /* --method all: {"schema", "methods": {"sft": {...}, ...}} */
+        vf_json_doc(&j);
+        vf_json_obj(&j, "methods");
+    }
     for (int i = 0; k->json && i < n; i++)
-        json_run(&j, &runs[i], c, hw, hw_notes);
-    if (k->json && k->all)
-        vf_json_arr_end(&j);
+        json_run(&j, k->all ? vf_method_name(runs[i].method) : NULL, &runs[i], c, hw, hw_notes);
+    if (k->json && k->all) {
+        vf_json_obj_end(&j);
+        vf_json_obj_end(&j);
+    }
     if (!k->json && k->all)
         human_all(&b, runs, c, hw, hw_notes);
     else if (!k->json)
@@ -636,6 +663,8 @@ int vf_cmd_estimate(int argc, char **argv)
     int rc = parse(argc, argv, &k);
     if (rc >= 0)
         return rc;
+    if (k.dt.detailed)
+        return vf_dt_cli_run(&k.dt, &k.o, k.method, k.json, k.check, k.svg);
     vf_est_hw hw;
     vf_notes hw_notes = {0};
     if ((rc = vf_est_resolve_hw(&k.o, &hw, &hw_notes)) != VF_EXIT_OK)

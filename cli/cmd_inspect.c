@@ -20,10 +20,14 @@ static void inspect_help(void)
            "shapes (layers, hidden size, vocabulary, tied embeddings, experts) and index consistency.\n"
            "A pre-quantized checkpoint (bitsandbytes, GPTQ, AWQ, compressed-tensors, FP8, MXFP4) is\n"
            "counted dequantized, with its scheme, stored elements and metadata bytes (JSON:\n"
-           "\"quantization\").\n\n"
+           "\"quantization\").\n"
+           "The architecture is the language model's; vision/audio towers, projectors and MTP blocks\n"
+           "are listed in a components table (JSON: \"components\"); MTP blocks transformers never\n"
+           "loads keep their bytes but are not parameters or layers.\n\n"
            "  --json       one JSON document on stdout (exact integers)\n"
            "  -t, --tensors  the full tensor table (JSON: \"tensor_list\")\n"
-           "  --by-layer   parameter totals per layer (JSON: \"layers\")\n"
+           "  --by-layer   parameter totals and kind (attention, mamba, linear_attention, moe) per\n"
+           "               layer (JSON: \"layers\")\n"
            "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
            "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
     vf_print_global_help();
@@ -62,6 +66,8 @@ static void json_arch(vf_json *j, const vf_arch *a)
     vf_json_u64(j, "experts", a->experts);
     vf_json_str(j, "embedding", a->embedding);
     vf_json_str(j, "lm_head", a->lm_head);
+    vf_json_str(j, "kind", vf_model_kind_name(a->kind));
+    vf_json_u64(j, "shared_expert_layers", a->shared_experts_layers);
     vf_json_obj_end(j);
 }
 
@@ -84,6 +90,23 @@ static void json_quant(vf_json *j, const vf_quant *q)
     vf_json_u64(j, "metadata_tensors", q->metadata_tensors);
     vf_json_u64(j, "metadata_bytes", q->metadata_bytes);
     vf_json_obj_end(j);
+}
+
+static void json_components(vf_json *j, const vf_model *m)
+{
+    vf_json_arr(j, "components");
+    for (size_t i = 0; i < vf_model_component_count(m); i++) {
+        const vf_component_stats *c = vf_model_component(m, i);
+        vf_json_obj(j, NULL);
+        vf_json_str(j, "name", vf_component_name(c->component));
+        vf_json_u64(j, "tensors", c->tensors);
+        vf_json_u64(j, "parameters", c->parameters);
+        vf_json_u64(j, "bytes", c->bytes);
+        vf_json_u64(j, "layers", c->layers);
+        vf_json_bool(j, "loaded", c->loaded);
+        vf_json_obj_end(j);
+    }
+    vf_json_arr_end(j);
 }
 
 static void json_index(vf_json *j, const vf_checkpoint *cp)
@@ -118,6 +141,9 @@ static void json_tensor(vf_json *j, const vf_tensor *t)
         vf_json_null(j, "expert");
     vf_json_str(j, "role", vf_role_name(t->role));
     vf_json_bool(j, "buffer", t->buffer);
+    vf_json_str(j, "component", vf_component_name(t->component));
+    vf_json_str(j, "module", vf_module_kind_name(t->module));
+    vf_json_bool(j, "ignored", t->ignored);
     if (t->quant != VF_QPART_NONE) {
         vf_json_str(j, "quant", vf_quant_part_name(t->quant));
         vf_json_u64(j, "logical_numel", t->logical_numel);
@@ -130,10 +156,12 @@ static void json_layers(vf_json *j, const vf_model *m)
     size_t n;
     const uint64_t *lp = vf_model_layer_params(m, &n);
     vf_json_arr(j, "layers");
+    char kind[64];
     for (size_t i = 0; i + 1 < n; i++) {
         vf_json_obj(j, NULL);
         vf_json_u64(j, "layer", i);
         vf_json_u64(j, "parameters", lp[i]);
+        vf_json_str(j, "kind", vf_layer_kind_format(vf_model_layer_kind(m, i), kind, sizeof kind));
         vf_json_obj_end(j);
     }
     vf_json_arr_end(j);
@@ -144,9 +172,9 @@ static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
 {
     const vf_totals *t = vf_model_totals(m);
     vf_json j = {.b = b};
-    vf_json_obj(&j, NULL);
+    vf_json_doc(&j);
     vf_json_str(&j, "format", "safetensors");
-    vf_json_str(&j, "path", vf_checkpoint_dir(vf_model_checkpoint(m)));
+    vf_json_origin(&j, vf_model_checkpoint(m));
     vf_json_u64(&j, "files", t->files);
     vf_json_u64(&j, "tensors", t->tensors);
     vf_json_u64(&j, "parameters", t->parameters);
@@ -156,6 +184,7 @@ static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
     json_quant(&j, vf_model_quant(m));
     json_dtypes(&j, t);
     json_arch(&j, vf_model_arch(m));
+    json_components(&j, m);
     json_index(&j, vf_model_checkpoint(m));
     vf_json_findings(&j, "findings", vf_model_findings(m));
     if (f->by_layer)
@@ -213,6 +242,21 @@ static void human_quant(vf_buf *b, const vf_quant *q)
                   vf_fmt_count(q->metadata_tensors, c1));
 }
 
+/* The components table, shown when the checkpoint holds more than the language model. */
+static void human_components(vf_buf *b, const vf_model *m)
+{
+    char c1[32], c2[32], c3[32];
+    vf_buf_printf(b, "Components    (the architecture above is the language model's)\n");
+    vf_buf_printf(b, "  %-16s %10s %18s %18s %7s\n", "component", "tensors", "parameters", "bytes", "layers");
+    for (size_t i = 0; i < vf_model_component_count(m); i++) {
+        const vf_component_stats *c = vf_model_component(m, i);
+        vf_buf_printf(b, "  %-16s %10s %18s %18s %7u%s\n", vf_component_name(c->component),
+                      vf_fmt_count(c->tensors, c1), vf_fmt_count(c->parameters, c2),
+                      vf_fmt_count(c->bytes, c3), c->layers,
+                      c->loaded ? "" : "  (not loaded by transformers: not parameters)");
+    }
+}
+
 static void human_summary(vf_buf *b, const vf_model *m)
 {
     const vf_totals *t = vf_model_totals(m);
@@ -220,7 +264,7 @@ static void human_summary(vf_buf *b, const vf_model *m)
     const vf_checkpoint *cp = vf_model_checkpoint(m);
     char c1[32], c2[32], c3[32];
     uint64_t total;
-    vf_buf_printf(b, "Checkpoint    %s\n", vf_checkpoint_dir(cp));
+    vf_buf_printf(b, "Checkpoint    %s\n", vf_checkpoint_name(cp));
     vf_buf_printf(b, "Files         %s\n", vf_fmt_count(t->files, c1));
     if (vf_ui_verbose())
         human_files(b, cp);
@@ -242,9 +286,15 @@ static void human_summary(vf_buf *b, const vf_model *m)
                   a->layers, (unsigned long long)a->hidden_size, (unsigned long long)a->vocab_size,
                   a->tied_embeddings ? "tied" : "untied");
     if (a->experts)
-        vf_buf_printf(b, "%u experts (MoE)\n", a->experts);
+        vf_buf_printf(b, "%u experts (MoE)%s\n", a->experts,
+                      a->shared_experts_layers ? " with shared experts" : "");
     else
         vf_buf_printf(b, "dense\n");
+    if (a->kind != VF_MODEL_DECODER)
+        vf_buf_printf(b, "Model kind    %s (not a causal LM: estimate and plan refuse it)\n",
+                      vf_model_kind_name(a->kind));
+    if (vf_model_component_count(m) > 1)
+        human_components(b, m);
     if (!vf_checkpoint_has_index(cp))
         vf_buf_printf(b, "Index         none\n");
     else if (vf_checkpoint_index_total_size(cp, &total))
@@ -260,10 +310,12 @@ static void human_layers(vf_buf *b, const vf_model *m)
 {
     size_t n;
     const uint64_t *lp = vf_model_layer_params(m, &n);
-    char c[32];
-    vf_buf_printf(b, "\n%s%-8s %20s%s\n", vf_sty(VF_STY_BOLD), "layer", "parameters", vf_sty(VF_STY_RESET));
+    char c[32], kind[64];
+    vf_buf_printf(b, "\n%s%-8s %20s  %s%s\n", vf_sty(VF_STY_BOLD), "layer", "parameters", "kind",
+                  vf_sty(VF_STY_RESET));
     for (size_t i = 0; i + 1 < n; i++)
-        vf_buf_printf(b, "%-8zu %20s\n", i, vf_fmt_count(lp[i], c));
+        vf_buf_printf(b, "%-8zu %20s  %s\n", i, vf_fmt_count(lp[i], c),
+                      vf_layer_kind_format(vf_model_layer_kind(m, i), kind, sizeof kind));
     vf_buf_printf(b, "%-8s %20s\n", "other", vf_fmt_count(n ? lp[n - 1] : 0, c));
 }
 

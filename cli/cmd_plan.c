@@ -239,8 +239,8 @@ static void plan_json(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const v
                       const plan_row *rows, const vf_notes *notes)
 {
     vf_json j = {.b = b};
-    vf_json_obj(&j, NULL);
-    vf_json_str(&j, "path", c->display_path);
+    vf_json_doc(&j);
+    vf_json_origin(&j, vf_model_checkpoint(c->model));
     vf_json_bool(&j, "compat", k->o.compat);
     vf_json_u64(&j, "gpus", hw->gpus);
     vf_json_u64(&j, "gpu_memory", hw->gpu_memory);

@@ -49,7 +49,7 @@ static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t 
     static const char *const names[] = {"config.json", "generation_config.json",
                                         "adapter_config.json", "model.safetensors.index.json"};
     vf_buf_printf(b, "Snapshot    %s\n", out);
-    vf_buf_printf(b, "Source      %s\n", vf_checkpoint_dir(cp));
+    vf_buf_printf(b, "Source      %s\n", vf_checkpoint_name(cp));
     vf_buf_printf(b, "Shards      %s (%s tensors, %s header bytes)\n",
                   vf_fmt_count(vf_checkpoint_shard_count(cp), c1), vf_fmt_count(tensors, c2),
                   vf_fmt_count(headers, c3));

@@ -13,11 +13,12 @@
 #include "vf_cli.h"
 #include "vramfit/vf_verify.h"
 
-enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET };
+enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET, OPT_SHA256, OPT_NO_SHA256 };
 
 static const vf_opt verify_opts[] = {
     {"data", 0, false, OPT_DATA},         {"manifest", 0, true, OPT_MANIFEST},
     {"against", 0, true, OPT_AGAINST},    {"quiet", 'q', false, OPT_QUIET},
+    {"sha256", 0, false, OPT_SHA256},     {"no-sha256", 0, false, OPT_NO_SHA256},
     VF_COMMON_OPTS,                       {NULL, 0, false, 0},
 };
 
@@ -25,7 +26,7 @@ static const vf_opt verify_opts[] = {
 
 static void verify_help(void)
 {
-    printf("usage: vramfit verify PATH [--data] [--manifest OUT.json] [--against MANIFEST.json]\n"
+    printf("usage: vramfit verify PATH [--data] [--sha256] [--manifest OUT.json] [--against MANIFEST.json]\n"
            "                      [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
            "Checks a checkpoint's integrity. Without --data: every structural check of the header\n"
            "parser and the index, with one verdict per file (each shard is checked on its own, so\n"
@@ -36,6 +37,14 @@ static void verify_help(void)
            "                  `xxh128sum FILE`); report tensors byte-identical to another, all-zero\n"
            "                  tensors, and NaN/Inf values in F16/BF16/F32/F64 tensors; print the\n"
            "                  read throughput. A progress bar goes to stderr when it is a terminal.\n"
+           "  --sha256        SHA-256 of every file, read once, files in parallel. In a Hugging Face\n"
+           "                  cache each file is checked against the blob it links to, whose name is\n"
+           "                  the Hub's own checksum (SHA-256 for LFS files, the git blob id for files\n"
+           "                  kept in git); elsewhere the digests are listed as `sha256sum` prints\n"
+           "                  them. On by default with --data inside a cache, and whenever the\n"
+           "                  --against manifest holds SHA-256 digests; manifests written with it\n"
+           "                  carry each file's SHA-256\n"
+           "  --no-sha256     not by default with --data inside a cache\n"
            "  --manifest FILE write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
            "                  shape); implies --data. Written via a temporary file and rename.\n"
            "  --against FILE  re-hash PATH and compare with a manifest made elsewhere, listing every\n"
@@ -47,11 +56,12 @@ static void verify_help(void)
            "directory PATH resolved to.\n\n"
            "exit codes: 0 sound (and identical to the manifest), 2 usage, 3 I/O error (including a\n"
            "file that changes or shrinks while being read), 4 a file is malformed (the report on\n"
-           "stdout gives every file's verdict), 5 differences from the --against manifest.\n");
+           "stdout gives every file's verdict), 5 differences from the --against manifest or from the\n"
+           "Hub's checksums.\n");
 }
 
 typedef struct verify_flags {
-    bool data, quiet;
+    bool data, quiet, sha256, no_sha256;
     const char *manifest_out, *against;
 } verify_flags;
 
@@ -179,6 +189,7 @@ typedef struct shard_data {
 
 typedef struct data_run {
     const vf_checkpoint *cp;
+    const vf_hub_report *hub; /* SHA-256 of the files, or NULL */
     shard_data *shards;
     uint64_t bytes;
     double seconds;
@@ -342,6 +353,97 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
                   fmt_rate(rate, r, sizeof r));
 }
 
+/* ---- the Hub's checksums ------------------------------------------------------------------------ */
+
+/* The file `name` of a hub report (sorted by name), or NULL. */
+static const vf_hub_file *hub_find(const vf_hub_report *h, const char *name)
+{
+    size_t lo = 0, hi = h ? vf_hub_file_count(h) : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, vf_hub_file_at(h, mid)->name);
+        if (c == 0)
+            return vf_hub_file_at(h, mid);
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* One line per file; returns the number that differ from their blob names, *failed the first file
+ * that could not be read. */
+static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **failed)
+{
+    char c1[32];
+    size_t n = vf_hub_file_count(h), differ = 0, bad = 0;
+    *failed = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        differ += f->status == VF_OK && f->kind != VF_HUB_UNNAMED && !f->match;
+        if (f->status != VF_OK && !bad++)
+            *failed = f;
+    }
+    if (vf_hub_in_cache(h))
+        vf_buf_printf(b, "SHA-256     %zu file%s in a Hugging Face cache: %zu match%s the Hub's checksum, "
+                         "%zu differ%s, %zu unreadable\n", n, n == 1 ? "" : "s", n - differ - bad,
+                      n - differ - bad == 1 ? "es" : "", differ, differ == 1 ? "s" : "", bad);
+    else
+        vf_buf_printf(b, "SHA-256     %zu file%s (not in a Hugging Face cache: no checksum to check them "
+                         "against)\n", n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        const char *alg = f->kind == VF_HUB_GIT ? "git-sha1" : "sha256";
+        const char *actual = f->kind == VF_HUB_GIT ? f->git_sha1 : f->sha256;
+        if (f->status != VF_OK)
+            vf_buf_printf(b, "  %sunreadable%s %s: %s\n", vf_sty(VF_STY_RED), vf_sty(VF_STY_RESET), f->name,
+                          f->error.message);
+        else if (f->kind == VF_HUB_UNNAMED)
+            vf_buf_printf(b, "  %s  %s\n", f->sha256, f->name);
+        else if (f->match)
+            vf_buf_printf(b, "  ok       %s (%s bytes, %s %s)\n", f->name, vf_fmt_count(f->size, c1), alg, actual);
+        else
+            vf_buf_printf(b, "  %sdiffers%s  %s: %s %s, blob name %s\n", vf_sty(VF_STY_RED), vf_sty(VF_STY_RESET),
+                          f->name, alg, actual, f->expected);
+    }
+    return differ;
+}
+
+/* --sha256: hashes, prints, and returns an exit code (VF_EXIT_OK when every checked file matches). */
+static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
+{
+    vf_error err = {0};
+    if (vf_hub_hash(cp, out, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    const vf_hub_file *failed;
+    size_t differ = print_hub(b, *out, &failed);
+    if (!failed && !differ)
+        return VF_EXIT_OK;
+    int rc = vf_buf_flush(b);
+    if (rc != VF_EXIT_OK)
+        return rc;
+    if (failed)
+        return vf_cli_fail(&failed->error);
+    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
+                 "%zu file%s differ%s from the Hub's checksums (their blob names): the cache is corrupt; "
+                 "download them again", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
+    return vf_cli_fail(&err);
+}
+
+/* SHA-256 is wanted: asked for, the default for --data in a cache, or needed by the manifest. */
+static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf_manifest *against)
+{
+    if (f->no_sha256)
+        return false;
+    if (f->sha256 || (f->data && vf_hub_is_cache_snapshot(cp)))
+        return true;
+    for (size_t i = 0; against && i < vf_manifest_shard_count(against); i++)
+        if (vf_manifest_shard_at(against, i)->sha256[0])
+            return true;
+    return false;
+}
+
 /* ---- manifest ---------------------------------------------------------------------------------- */
 
 static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t n)
@@ -361,6 +463,9 @@ static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t
         vf_json_u64(&j, "size", vf_st_header_file_size(s->header));
         vf_json_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
         vf_json_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
+        const vf_hub_file *h = hub_find(d->hub, s->name);
+        if (h && h->status == VF_OK)
+            vf_json_str(&j, "sha256", h->sha256);
         vf_json_obj_end(&j);
     }
     vf_json_arr_end(&j);
@@ -403,6 +508,13 @@ static bool same_shape(const vf_st_tensor *t, const vf_manifest_tensor *m)
     return true;
 }
 
+/* The manifest has a SHA-256 for the shard and the one read differs from it. */
+static bool sha256_differs(const vf_hub_report *hub, const vf_manifest_shard *ms)
+{
+    const vf_hub_file *h = hub_find(hub, ms->name);
+    return ms->sha256[0] && h && h->status == VF_OK && strcmp(h->sha256, ms->sha256) != 0;
+}
+
 static size_t compare_files(vf_buf *b, const data_run *d, const vf_manifest *m, bool *seen)
 {
     char h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX], c1[32], c2[32];
@@ -421,6 +533,10 @@ static size_t compare_files(vf_buf *b, const data_run *d, const vf_manifest *m, 
         if (size != ms->size) {
             vf_buf_printf(b, "  differs  file %s: %s bytes, manifest %s\n", s->name,
                           vf_fmt_count(size, c1), vf_fmt_count(ms->size, c2));
+            diffs++;
+        } else if (sha256_differs(d->hub, ms)) {
+            vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", s->name,
+                          hub_find(d->hub, s->name)->sha256, ms->sha256);
             diffs++;
         } else if (!vf_digest_equal(&d->shards[i].digest, &ms->digest)) {
             vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", s->name,
@@ -526,6 +642,8 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
             *path = val;
         f->data |= id == OPT_DATA || id == OPT_MANIFEST || id == OPT_AGAINST;
         f->quiet |= id == OPT_QUIET;
+        f->sha256 |= id == OPT_SHA256;
+        f->no_sha256 |= id == OPT_NO_SHA256;
         if (id == OPT_MANIFEST)
             f->manifest_out = val;
         if (id == OPT_AGAINST)
@@ -539,9 +657,9 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
 
 /* The --data part: hash, report, manifest, comparison. Returns an exit code; *b holds stdout. */
 static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f,
-                       const vf_manifest *against)
+                       const vf_manifest *against, const vf_hub_report *hub)
 {
-    data_run d = {.cp = cp};
+    data_run d = {.cp = cp, .hub = hub};
     vf_error err = {0};
     size_t n = 0;
     tref *refs = NULL;
@@ -595,11 +713,11 @@ int vf_cmd_verify(int argc, char **argv)
         vf_manifest_free(against);
         return vf_cli_fail(&err);
     }
-    if (f.data && vf_verify_is_snapshot(r)) {
+    if ((f.data || f.sha256) && vf_verify_is_snapshot(r)) {
         vf_verify_report_free(r);
         vf_manifest_free(against);
         return vf_usage_error("verify", "%s is a header snapshot and holds no tensor data; run "
-                                        "--data, --manifest or --against on the checkpoint itself",
+                                        "--data, --sha256, --manifest or --against on the checkpoint itself",
                               path);
     }
     vf_buf b = {0};
@@ -611,8 +729,13 @@ int vf_cmd_verify(int argc, char **argv)
     if (!vf_verify_sound(r)) {
         rc = vf_buf_flush(&b);
         rc = rc != VF_EXIT_OK ? rc : vf_cli_fail(vf_verify_first_error(r));
-    } else if (f.data) {
-        rc = verify_data(&b, vf_verify_checkpoint(r), &f, against);
+    } else if (f.data || f.sha256) {
+        const vf_checkpoint *cp = vf_verify_checkpoint(r);
+        vf_hub_report *hub = NULL;
+        rc = want_sha256(&f, cp, against) ? verify_hub(&b, cp, &hub) : VF_EXIT_OK;
+        if (rc == VF_EXIT_OK && f.data)
+            rc = verify_data(&b, cp, &f, against, hub);
+        vf_hub_report_free(hub);
         if (rc == VF_EXIT_OK) {
             vf_buf_printf(&b, "Verdict     %ssound%s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET));
             rc = vf_buf_flush(&b);

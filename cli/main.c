@@ -31,9 +31,11 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\nPATH: a checkpoint directory (model.safetensors.index.json, model.safetensors or a set of\n"
-            "*.safetensors), one .safetensors file, an index file, or a Hugging Face id ORG/NAME looked\n"
-            "up offline in the local cache ($HF_HUB_CACHE, else $HF_HOME/hub, else\n"
-            "~/.cache/huggingface/hub; --revision picks a snapshot other than refs/main).\n\n"
+            "*.safetensors), one .safetensors file, an index file, a .vfsnap snapshot, or a Hugging Face\n"
+            "id ORG/NAME (or NAME) looked up offline in the local cache ($HF_HUB_CACHE, else\n"
+            "$HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,\n"
+            "~/.cache/huggingface/hub; --revision picks a branch, tag or commit other than main).\n"
+            "Files of other formats (GGUF, PyTorch, NumPy, ONNX, HDF5, JSON) are named with what to do.\n\n"
             "options of every command:\n"
             "  -q, --quiet    results only: no notes, findings or progress on stderr\n"
             "  -v, --verbose  more detail (files, target family, formulas)\n"

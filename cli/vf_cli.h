@@ -62,6 +62,14 @@ void vf_json_bool(vf_json *j, const char *key, bool v);
 void vf_json_null(vf_json *j, const char *key);
 void vf_json_shape(vf_json *j, const char *key, const uint64_t *dims, uint32_t ndim);
 void vf_json_findings(vf_json *j, const char *key, const vf_findings *f);
+/* Opens a top-level JSON document: "{" and "schema": VF_JSON_SCHEMA, the version of the vocabulary
+ * every command's documents share (docs/vramfit.1, JSON OUTPUT). */
+#define VF_JSON_SCHEMA "vramfit/1"
+void vf_json_doc(vf_json *j);
+/* The checkpoint's origin: "model" (vf_checkpoint_name: ORG/NAME@REVISION or the directory's base
+ * name), "repo_id" and "revision" (null unless from the Hugging Face cache) and "path" (the
+ * directory read on this machine; a snapshot's stored name for a .vfsnap). */
+void vf_json_origin(vf_json *j, const vf_checkpoint *cp);
 
 /* ---- options ----------------------------------------------------------------------------------- */
 typedef struct vf_opt {

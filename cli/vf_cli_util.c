@@ -292,6 +292,20 @@ void vf_json_findings(vf_json *j, const char *key, const vf_findings *f)
     vf_json_arr_end(j);
 }
 
+void vf_json_doc(vf_json *j)
+{
+    vf_json_obj(j, NULL);
+    vf_json_str(j, "schema", VF_JSON_SCHEMA);
+}
+
+void vf_json_origin(vf_json *j, const vf_checkpoint *cp)
+{
+    vf_json_str(j, "model", vf_checkpoint_name(cp));
+    vf_json_str(j, "repo_id", vf_checkpoint_repo_id(cp));
+    vf_json_str(j, "revision", vf_checkpoint_revision(cp));
+    vf_json_str(j, "path", vf_checkpoint_dir(cp));
+}
+
 /* ---- options ----------------------------------------------------------------------------------- */
 
 static const vf_opt *find_long(const vf_opt *opts, const char *name, size_t len)

@@ -329,8 +329,10 @@ int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
         c->base.parameters -= c->lm_head_params;
     if (o->compat)
         c->base.stored_4bit = false; /* Training Hub knows nothing of the stored format */
-    c->display_path = vf_checkpoint_dir(vf_model_checkpoint(c->model));
-    path_rule(c->display_path, c);
+    const vf_checkpoint *cp = vf_model_checkpoint(c->model);
+    c->display_path = vf_checkpoint_name(cp);
+    /* Training Hub's rule reads the model_path it is given: the id, or the directory as typed */
+    path_rule(vf_checkpoint_repo_id(cp) ? vf_checkpoint_repo_id(cp) : vf_checkpoint_dir(cp), c);
     model_notes(c);
     return VF_OK;
 }

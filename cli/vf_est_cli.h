@@ -104,8 +104,8 @@ int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes);
 typedef struct vf_est_ctx {
     const vf_est_opts *opts;
     vf_model *model;
-    const char *display_path;  /* the checkpoint's directory (a snapshot restores the original), shown
-                                  in reports and matched by --compat's path rule */
+    const char *display_path;  /* vf_checkpoint_name: ORG/NAME@REVISION or the directory's base name
+                                  (a snapshot stores it), shown in reports */
     vf_est_model base;         /* P, L, H, V; P without an untied lm_head under compat */
     uint64_t lm_head_params;   /* numel of a separately stored (untied) output head, else 0 */
     const char *path_key;      /* Training Hub's path-rule match ("granite", "phi-3", ...), or NULL */

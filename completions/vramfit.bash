@@ -46,6 +46,15 @@ _vramfit_values()
     --family) echo "llama phi3 gpt2 gpt-j gpt-neo opt gpt-oss qwen3.5 default" ;;
     --compat) echo training-hub ;;
     --target) echo all-linear ;;
+    --estimator) echo "training-hub detailed" ;;
+    --dtype) echo "fp32 bf16 fp16" ;;
+    --amp) echo "none bf16 fp16" ;;
+    --optimizer) echo "adamw adamw-8bit paged-adamw-8bit adafactor sgd sgd-momentum" ;;
+    --gradient-checkpointing) echo "none full selective" ;;
+    --attention) echo "eager sdpa flash" ;;
+    --loss) echo "full chunked liger" ;;
+    --sharding) echo "none zero1 zero2 zero3 fsdp-full fsdp-grad-op fsdp-hybrid" ;;
+    --offload) echo "none optimizer all" ;;
     *) return 1 ;;
     esac
 }
@@ -91,7 +100,8 @@ _vramfit()
     --base | -o | --output | --manifest | --against) _vramfit_files -f "$cur"; return 0 ;;
     --revision | --gpus | --gpu-memory | --max-tokens-per-gpu | --batch-size | --max-seq-len | \
         --lora-r | --unfreeze-rank-ratio | -r | --rank | --rank-pattern | --target-regex | \
-        --exclude | --modules-to-save | --margin | --max-gpus)
+        --exclude | --modules-to-save | --margin | --max-gpus | --nodes | --grad-accum | \
+        --quant-block-size | --loss-chunks | --host-memory)
         return 0 ;;
     esac
     if [[ $cur == -* ]]; then

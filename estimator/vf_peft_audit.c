@@ -751,6 +751,27 @@ static int audit_base(vf_audit *a, const char *base_path, const vf_open_options 
     return rc;
 }
 
+/* No --base: base_model_name_or_path when it is a Hub id in the local cache, else the config alone
+ * with a finding saying why. */
+static int audit_cached_base(vf_audit *a, const vf_open_options *opts)
+{
+    const char *id = a->cfg->base_model;
+    vf_hf_location loc;
+    vf_error e = {0};
+    if (id && *id && vf_hf_is_model_id(id) && vf_hf_resolve(id, opts, &loc, &e) == VF_OK) {
+        vf_hf_location_free(&loc);
+        return audit_base(a, id, opts);
+    }
+    int rc = vf_findings_add(a->findings, VF_SEV_INFO,
+                             id && *id ? "base_model_name_or_path '%s' not used as the base: %s; give "
+                                         "--base PATH to check the adapter against it"
+                                       : "%sno base_model_name_or_path in adapter_config.json%s; give "
+                                         "--base PATH to check the adapter against its base",
+                             id && *id ? id : "",
+                             id && *id ? (e.code ? e.message : "not a Hub model id") : "");
+    return rc == VF_OK ? audit_config_only(a) : nomem(a);
+}
+
 /* ---- entry point and accessors ----------------------------------------------------------------- */
 
 static int open_adapter(vf_audit *a, const char *dir)
@@ -796,7 +817,7 @@ int vf_audit_run(const char *adapter_dir, const char *base_path, const vf_open_o
         rc = build_entries(a, v, n);
     free(v);
     if (rc == VF_OK)
-        rc = base_path ? audit_base(a, base_path, opts) : audit_config_only(a);
+        rc = base_path ? audit_base(a, base_path, opts) : audit_cached_base(a, opts);
     a->err = NULL;
     if (rc != VF_OK) {
         vf_audit_free(a);
@@ -842,6 +863,11 @@ const vf_audit_totals *vf_audit_get_totals(const vf_audit *a) { return &a->total
 const vf_findings *vf_audit_findings(const vf_audit *a) { return a->findings; }
 const vf_family *vf_audit_family(const vf_audit *a) { return a && a->has_family ? &a->family : NULL; }
 const char *vf_audit_file(const vf_audit *a) { return a->file; }
+
+const char *vf_audit_base_name(const vf_audit *a)
+{
+    return a && a->base ? vf_checkpoint_name(vf_model_checkpoint(a->base)) : NULL;
+}
 
 const char *vf_audit_base_dir(const vf_audit *a)
 {

@@ -1,5 +1,6 @@
 /* vf_checkpoint.c - resolve PATH (directory, file, index, offline HF cache id), read every shard
  * header, and cross-check shards against the index. */
+#define _DEFAULT_SOURCE /* realpath */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +26,8 @@ typedef struct aux_file {
 
 struct vf_checkpoint {
     char *dir;
+    char *repo_id, *revision; /* from the HF cache (or a snapshot of it); NULL otherwise */
+    char *name;               /* portable name: "ORG/NAME@REVISION", else the directory's base name */
     vf_shard *shards;
     vf_st_header **headers;
     char **names;
@@ -32,6 +35,7 @@ struct vf_checkpoint {
     aux_file aux[sizeof vf_aux_names / sizeof vf_aux_names[0]];
     vf_index index;
     bool has_index, consistent;
+    bool one_file; /* opened as one named .safetensors file, not as a directory */
     vf_findings *findings;
     vf_data_store *data; /* small tensor data (vf_tensor_data.c) */
 };
@@ -68,6 +72,9 @@ void vf_checkpoint_free(vf_checkpoint *cp)
     free(cp->headers);
     free(cp->names);
     free(cp->dir);
+    free(cp->repo_id);
+    free(cp->revision);
+    free(cp->name);
     vf_index_free(&cp->index);
     vf_findings_free(cp->findings);
     vf_data_store_free(cp->data);
@@ -368,11 +375,6 @@ static int load_aux(vf_checkpoint *cp, vf_error *err)
     return VF_OK;
 }
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 static int cmp_cstr(const void *a, const void *b)
 {
@@ -389,7 +391,7 @@ static int list_all_shards(const char *dir, char ***out, size_t *count, vf_error
     size_t n = 0, cap = 0;
     int rc = VF_OK;
     for (struct dirent *de; rc == VF_OK && (de = readdir(d));) {
-        if (!has_suffix(de->d_name, ".safetensors") || de->d_name[0] == '.')
+        if (!vf_has_suffix(de->d_name, ".safetensors") || de->d_name[0] == '.')
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -431,6 +433,53 @@ static int list_shards(const char *dir, char ***out, size_t *count, vf_error *er
     *out = names;
     *count = n;
     return rc;
+}
+
+/* Weight files of other formats, by the names the Hugging Face libraries give them. */
+static bool foreign_weight_name(const char *name)
+{
+    static const char *const suffixes[] = {".bin", ".pt", ".pth", ".ckpt", ".gguf", ".onnx", ".h5",
+                                           ".keras", ".npz", ".npy", ".msgpack", ".pkl", NULL};
+    for (size_t i = 0; suffixes[i]; i++)
+        if (vf_has_suffix(name, suffixes[i]))
+            return name[0] != '.';
+    return false;
+}
+
+/* A directory without .safetensors files: when it holds weights of another format, names the first
+ * (in name order) with its format and the next step (VF_ERR_FORMAT); VF_OK otherwise, so that the
+ * caller reports "no .safetensors file found". */
+static int name_foreign_weights(const char *dir, vf_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return VF_OK;
+    char first[256] = "";
+    size_t count = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        if (foreign_weight_name(de->d_name) && strlen(de->d_name) < sizeof first) {
+            count++;
+            if (!first[0] || strcmp(de->d_name, first) < 0)
+                snprintf(first, sizeof first, "%s", de->d_name);
+        }
+    closedir(d);
+    if (!count)
+        return VF_OK;
+    char *path = vf_path_join(dir, first);
+    if (!path)
+        return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
+    vf_format f = VF_FORMAT_UNKNOWN;
+    vf_error ferr;
+    if (vf_format_of_file(path, first, &f, &ferr) != VF_OK)
+        f = VF_FORMAT_UNKNOWN;
+    free(path);
+    if (!vf_format_is_foreign(f))
+        return vf_error_set(err, VF_ERR_FORMAT, dir, NULL,
+                            "no .safetensors file, only %zu weight file%s of another format (%s)", count,
+                            count == 1 ? "" : "s", first);
+    return vf_error_set(err, VF_ERR_FORMAT, dir, NULL,
+                        "no .safetensors file; %s%s is %s: %s", first, count > 1 ? " (and the others)" : "",
+                        vf_format_name(f), vf_format_next_step(f));
 }
 
 static void free_names(char **names, size_t n)
@@ -549,6 +598,8 @@ static int load_directory_shards(vf_checkpoint *cp, ahead *a, vf_error *err)
     char **names = NULL;
     size_t n = 0;
     int rc = list_shards(cp->dir, &names, &n, err);
+    if (rc == VF_OK && n == 0)
+        rc = name_foreign_weights(cp->dir, err);
     if (rc == VF_OK)
         rc = a ? load_shards_ahead(cp, a, (const char *const *)names, n, err)
                : load_shards(cp, (const char *const *)names, n, err);
@@ -556,17 +607,42 @@ static int load_directory_shards(vf_checkpoint *cp, ahead *a, vf_error *err)
     return rc;
 }
 
+/* The base name of the directory; for ".", ".." or "" the base name of its real path. */
+static char *dir_base_name(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    char *base = strndup(dir + b, n - b);
+    if (base && (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)) {
+        char *real = realpath(dir, NULL);
+        const char *slash = real ? strrchr(real, '/') : NULL;
+        if (slash) {
+            free(base);
+            base = strdup(slash[1] ? slash + 1 : "/");
+        }
+        free(real);
+    }
+    return base;
+}
+
 static int open_directory(const char *dir, const char *single, vf_checkpoint **out, vf_error *err)
 {
     vf_checkpoint *cp = vf_cp_new(dir);
-    if (!cp)
+    if (!cp || !(cp->name = dir_base_name(dir))) {
+        vf_checkpoint_free(cp);
         return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
+    }
     ahead a = {0};
     bool reading_ahead = !single && ahead_start(dir, &a);
     int rc = load_aux(cp, err);
     if (rc == VF_OK && single) {
         free(cp->aux[aux_slot(INDEX_NAME)].data); /* a single file named explicitly: no index */
         cp->aux[aux_slot(INDEX_NAME)] = (aux_file){0};
+        cp->one_file = true;
         rc = load_shard(cp, single, err);
     } else if (rc == VF_OK) {
         rc = load_directory_shards(cp, reading_ahead ? &a : NULL, err);
@@ -585,120 +661,6 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
     return VF_OK;
 }
 
-/* ---- Hugging Face cache (offline) -------------------------------------------------------------- */
-
-static bool looks_like_model_id(const char *s)
-{
-    const char *slash = strchr(s, '/');
-    if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
-        return false;
-    if (strstr(s, "..") || s[0] == '.')
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.' || *p == '/'))
-            return false;
-    return true;
-}
-
-static char *hf_cache_root(const vf_open_options *opts)
-{
-    if (opts && opts->hf_cache)
-        return strdup(opts->hf_cache);
-    const char *v = getenv("HF_HUB_CACHE");
-    if (v && *v)
-        return strdup(v);
-    v = getenv("HF_HOME");
-    if (v && *v)
-        return vf_path_join(v, "hub");
-    v = getenv("HOME");
-    return vf_path_join(v && *v ? v : ".", ".cache/huggingface/hub");
-}
-
-/* Revision names come from the user; they may name refs like "main" or "refs/pr/1" but never escape. */
-static bool safe_revision(const char *rev)
-{
-    return rev && *rev && rev[0] != '/' && !strstr(rev, "..") && !strchr(rev, '\\');
-}
-
-static bool is_commit_hash(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 40)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-/* refs/REV holds the commit hash of the snapshot directory. */
-static int read_ref(const char *repo, const char *rev, char hash[64], vf_error *err)
-{
-    char *refs = vf_path_join(repo, "refs"), *path = refs ? vf_path_join(refs, rev) : NULL;
-    free(refs);
-    if (!path)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = vf_read_small_file(path, path, 256, &data, &len, err);
-    free(path);
-    if (rc != VF_OK)
-        return rc == VF_ERR_NOT_FOUND ? vf_error_set(err, VF_ERR_NOT_FOUND, repo, NULL,
-                                                     "revision '%s' is not in the local cache", rev)
-                                      : rc;
-    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
-        data[--len] = 0;
-    bool ok = is_commit_hash((char *)data);
-    if (ok)
-        memcpy(hash, data, len + 1);
-    free(data);
-    return ok ? VF_OK
-              : vf_error_set(err, VF_ERR_UNSAFE_PATH, repo, NULL,
-                             "refs/%s does not hold a 40-hex commit hash", rev);
-}
-
-static int resolve_hf(const char *id, const vf_open_options *opts, char **dir_out, vf_error *err)
-{
-    const char *rev = opts && opts->revision ? opts->revision : "main";
-    if (!safe_revision(rev))
-        return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "revision '%s' is not a safe name", rev);
-    char *root = hf_cache_root(opts);
-    const char *slash = strchr(id, '/');
-    char folder[600];
-    snprintf(folder, sizeof folder, "models--%.*s--%s", (int)(slash - id), id, slash + 1);
-    char *repo = root ? vf_path_join(root, folder) : NULL;
-    struct stat st;
-    int rc = VF_OK;
-    if (!repo)
-        rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    else if (stat(repo, &st) != 0 || !S_ISDIR(st.st_mode))
-        rc = vf_error_set(err, VF_ERR_NOT_FOUND, id, NULL,
-                          "not a local path and not in the Hugging Face cache at %s (vramfit never "
-                          "downloads)",
-                          root);
-    char hash[64] = {0};
-    if (rc == VF_OK && is_commit_hash(rev))
-        snprintf(hash, sizeof hash, "%s", rev);
-    else if (rc == VF_OK)
-        rc = read_ref(repo, rev, hash, err);
-    char *snaps = rc == VF_OK ? vf_path_join(repo, "snapshots") : NULL;
-    char *dir = snaps ? vf_path_join(snaps, hash) : NULL;
-    if (rc == VF_OK && !dir)
-        rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    if (rc == VF_OK && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-        rc = vf_error_set(err, VF_ERR_NOT_FOUND, id, NULL, "snapshot %s is missing from the cache",
-                          hash);
-    free(root);
-    free(repo);
-    free(snaps);
-    if (rc != VF_OK) {
-        free(dir);
-        return rc;
-    }
-    *dir_out = dir;
-    return VF_OK;
-}
-
 /* ---- entry point ------------------------------------------------------------------------------- */
 
 static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
@@ -711,10 +673,36 @@ static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
     const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
     if (slash)
         *slash = '\0';
-    int rc = strcmp(base, INDEX_NAME) == 0 || has_suffix(base, ".index.json")
-                 ? open_directory(dir, NULL, out, err)
-                 : open_directory(dir, base, out, err);
+    bool index = strcmp(base, INDEX_NAME) == 0 || vf_has_suffix(base, ".index.json");
+    vf_format f = VF_FORMAT_UNKNOWN;
+    int rc = index ? VF_OK : vf_format_of_file(path, base, &f, err);
+    if (rc == VF_OK && vf_format_is_foreign(f))
+        rc = vf_format_error(f, base, err);
+    else if (rc == VF_OK)
+        rc = index ? open_directory(dir, NULL, out, err) : open_directory(dir, base, out, err);
     free(copy);
+    return rc;
+}
+
+/* A model id in the local Hugging Face cache; the checkpoint is named ID@REVISION. */
+static int open_cached(const char *id, const vf_open_options *opts, vf_checkpoint **out, vf_error *err)
+{
+    vf_hf_location loc;
+    int rc = vf_hf_resolve(id, opts, &loc, err);
+    if (rc == VF_ERR_NOT_FOUND && err && strncmp(err->message, "not in the", 10) == 0) {
+        char msg[VF_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "not a local path and %s", err->message);
+        snprintf(err->message, sizeof err->message, "%s", msg);
+    }
+    if (rc != VF_OK)
+        return rc;
+    rc = vf_hf_download_hint(&loc, open_directory(loc.snapshot_dir, NULL, out, err), err);
+    if (rc == VF_OK && vf_cp_set_source(*out, loc.repo_id, loc.revision) != VF_OK) {
+        vf_checkpoint_free(*out);
+        *out = NULL;
+        rc = vf_error_set(err, VF_ERR_NOMEM, id, NULL, "out of memory");
+    }
+    vf_hf_location_free(&loc);
     return rc;
 }
 
@@ -732,14 +720,8 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
             return vf_snapshot_read_file(path, NULL, out, err);
         return open_file(path, out, err);
     }
-    if (errno == ENOENT && looks_like_model_id(path)) {
-        char *dir = NULL;
-        int rc = resolve_hf(path, opts, &dir, err);
-        if (rc == VF_OK)
-            rc = open_directory(dir, NULL, out, err);
-        free(dir);
-        return rc;
-    }
+    if (errno == ENOENT && vf_hf_is_model_id(path))
+        return open_cached(path, opts, out, err);
     /* Not there: let the regular-file opener name the cause (missing, dangling link, loop). */
     int fd;
     uint64_t size;
@@ -749,6 +731,56 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
         return open_file(path, out, err);
     }
     return rc;
+}
+
+/* ---- names --------------------------------------------------------------------------------------- */
+
+int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision)
+{
+    size_t n = strlen(repo_id) + strlen(revision) + 2;
+    char *name = malloc(n), *id = strdup(repo_id), *rev = strdup(revision);
+    if (!name || !id || !rev) {
+        free(name), free(id), free(rev);
+        return VF_ERR_NOMEM;
+    }
+    snprintf(name, n, "%s@%s", repo_id, revision);
+    free(cp->name), free(cp->repo_id), free(cp->revision);
+    cp->name = name, cp->repo_id = id, cp->revision = rev;
+    return VF_OK;
+}
+
+int vf_cp_set_origin(vf_checkpoint *cp, const char *origin)
+{
+    const char *at = strrchr(origin, '@');
+    char id[128];
+    if (at && (size_t)(at - origin) < sizeof id && at[1]) {
+        memcpy(id, origin, (size_t)(at - origin));
+        id[at - origin] = '\0';
+        if (vf_hf_is_model_id(id))
+            return vf_cp_set_source(cp, id, at + 1);
+    }
+    const char *slash = strrchr(origin, '/');
+    char *name = strdup(slash && slash[1] ? slash + 1 : origin); /* older snapshots kept a path */
+    if (!name)
+        return VF_ERR_NOMEM;
+    free(cp->name);
+    cp->name = name;
+    return VF_OK;
+}
+
+const char *vf_checkpoint_name(const vf_checkpoint *cp)
+{
+    return cp->name ? cp->name : cp->dir;
+}
+
+const char *vf_checkpoint_repo_id(const vf_checkpoint *cp)
+{
+    return cp->repo_id;
+}
+
+const char *vf_checkpoint_revision(const vf_checkpoint *cp)
+{
+    return cp->revision;
 }
 
 /* ---- accessors --------------------------------------------------------------------------------- */
@@ -804,4 +836,20 @@ const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
 vf_data_store *vf_cp_data(const vf_checkpoint *cp)
 {
     return cp->data;
+}
+
+bool vf_checkpoint_is_adapter(const vf_checkpoint *cp)
+{
+    return cp && !cp->one_file && cp->aux[aux_slot("adapter_config.json")].present && cp->count == 1 &&
+           strcmp(cp->names[0], "adapter_model.safetensors") == 0;
+}
+
+int vf_checkpoint_require_model(const vf_checkpoint *cp, vf_error *err)
+{
+    if (!vf_checkpoint_is_adapter(cp))
+        return VF_OK;
+    return vf_error_set(err, VF_ERR_ADAPTER_DIR, cp->dir, NULL,
+                        "a PEFT adapter (adapter_config.json + adapter_model.safetensors), not a "
+                        "model: check it with 'vramfit audit %s' (or give its base model)",
+                        cp->repo_id ? cp->repo_id : cp->dir);
 }

@@ -43,6 +43,8 @@ void *vf_alloc_large(size_t n);
 size_t vf_parallel_ranges(size_t n, size_t min_per_range);
 void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k);
 
+/* True when s ends with suffix. */
+bool vf_has_suffix(const char *s, const char *suffix);
 /* malloc'd "a/b"; NULL when out of memory. */
 char *vf_path_join(const char *a, const char *b);
 
@@ -98,6 +100,14 @@ typedef struct vf_bnb_state {
 int vf_bnb_state_parse(const uint8_t *data, size_t len, const char *file, const char *tensor,
                        vf_bnb_state *out, vf_error *err);
 
+/* ---- Hugging Face cache (vf_hfcache.c) ---------------------------------------------------------- */
+/* os.path.expandvars + expanduser of s; malloc'd, NULL when out of memory or over 4096 bytes. */
+char *vf_hf_expand_path(const char *s);
+/* After a failure rc opening loc's snapshot: when the cache shows an interrupted download (a blob
+ * still .incomplete, or a file missing), appends the command that completes it to err's message.
+ * Returns rc. */
+int vf_hf_download_hint(const vf_hf_location *loc, int rc, vf_error *err);
+
 /* ---- snapshots (vf_snapshot.c): vf_checkpoint_open routes PATH to vf_snapshot_read_file when
  * vf_snapshot_sniff(PATH) says it is a .vfsnap file ----------------------------------------------- */
 #include "vramfit/vf_snapshot.h"
@@ -112,6 +122,11 @@ vf_checkpoint *vf_cp_new(const char *dir);
 int vf_cp_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err);
 /* Copies the bytes of an auxiliary file. */
 int vf_cp_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err);
+/* Names the checkpoint ID@REVISION from the Hugging Face cache (VF_OK or VF_ERR_NOMEM). */
+int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision);
+/* Names a checkpoint read from a snapshot by the origin it stores: "ID@REVISION", else a base name
+ * (older snapshots stored a path: its last component). VF_OK or VF_ERR_NOMEM. */
+int vf_cp_set_origin(vf_checkpoint *cp, const char *origin);
 /* Cross-checks shards against the index aux (when present) or for duplicates, sorts shards. */
 int vf_cp_finish(vf_checkpoint *cp, vf_error *err);
 /* The checkpoint's small tensor data (never NULL for a checkpoint made by vf_cp_new). */

@@ -267,7 +267,7 @@ int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, v
 {
     *out = NULL;
     *out_len = 0;
-    const char *dir = vf_checkpoint_dir(cp);
+    const char *dir = vf_checkpoint_name(cp); /* portable: ID@REVISION or a base name, never a path */
     if (!*dir || strlen(dir) > VF_SNAPSHOT_MAX_ORIGIN || has_control(dir))
         return vf_error_set(err, VF_ERR_UNSUPPORTED, dir, NULL,
                             "directory name is empty, longer than %u bytes or has control characters",
@@ -773,6 +773,10 @@ static int parse_payload(const uint8_t *p, size_t len, uint32_t version, const c
     if (rc != VF_OK)
         return rc;
     vf_checkpoint *cp = vf_cp_new(origin);
+    if (cp && vf_cp_set_origin(cp, origin) != VF_OK) {
+        vf_checkpoint_free(cp);
+        cp = NULL;
+    }
     free(origin);
     if (!cp)
         return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");

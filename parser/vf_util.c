@@ -290,3 +290,9 @@ void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k
         else
             run(a + i * arg_size);
 }
+
+bool vf_has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}

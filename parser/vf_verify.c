@@ -899,6 +899,30 @@ static int get_name(mctx *c, const cJSON *o, const char *key, const char *where,
     return rc;
 }
 
+/* The optional "sha256" member of shard entry o: absent, or once with 64 lower-case hex digits. */
+static int get_sha256(mctx *c, const cJSON *o, vf_manifest_shard *s)
+{
+    const cJSON *v = NULL;
+    for (const cJSON *k = o->child; k; k = k->next) {
+        if (!k->string || strcmp(k->string, "sha256") != 0)
+            continue;
+        if (v)
+            return vf_error_set(c->err, VF_ERR_CONFIG, c->file, s->name, "member \"sha256\" appears twice");
+        v = k;
+    }
+    if (!v)
+        return VF_OK;
+    const char *h = cJSON_IsString(v) ? v->valuestring : NULL;
+    size_t n = 0;
+    while (h && n < 64 && ((h[n] >= '0' && h[n] <= '9') || (h[n] >= 'a' && h[n] <= 'f')))
+        n++;
+    if (!h || n != 64 || h[64] != '\0')
+        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, s->name,
+                            "\"sha256\" is not 64 lower-case hex digits");
+    memcpy(s->sha256, h, 65);
+    return VF_OK;
+}
+
 static int parse_shard(mctx *c, const cJSON *o, vf_manifest_shard *s)
 {
     if (!cJSON_IsObject(o))
@@ -910,6 +934,8 @@ static int parse_shard(mctx *c, const cJSON *o, vf_manifest_shard *s)
         rc = get_digest(c, o, "header_xxh3_128", s->name, &s->header_digest);
     if (rc == VF_OK)
         rc = get_digest(c, o, "xxh3_128", s->name, &s->digest);
+    if (rc == VF_OK)
+        rc = get_sha256(c, o, s);
     return rc;
 }
 

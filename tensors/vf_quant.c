@@ -45,6 +45,7 @@ typedef struct qconfig {
 
 typedef struct qctx {
     vf_model *m;
+    unsigned layouts; /* VF_LAYOUT_* the table was classified with */
     vf_quant *q;
     vf_findings *f;
     vf_error *err;
@@ -103,6 +104,7 @@ static void mark_meta(vf_tensor *t)
     if (t) {
         t->quant = VF_QPART_META;
         t->logical_numel = 0;
+        t->module = VF_MODULE_NONE;
     }
 }
 
@@ -113,15 +115,23 @@ static void mark_siblings(qctx *c, const char *name, size_t base, const char *co
         mark_meta(sibling(c, name, base, *suffixes));
 }
 
-/* The role the module's own weight would have: "<module>.weight" (ndim 2), or the fused expert
- * parameter `module` itself (ndim 3). */
-static vf_role module_role(qctx *c, const char *name, size_t base, bool fused)
+/* A weight stored under another name than its module's (`<module>.qweight`, `.weight_packed`,
+ * `<P>_blocks`) takes role, module kind and expert layout from its logical name: "<module>.weight"
+ * (2-D), or the fused expert parameter `<P>` itself (3-D). */
+static void classify_logical(qctx *c, vf_tensor *t, size_t base, bool fused)
 {
-    if (base + sizeof ".weight" > c->cap)
-        return VF_ROLE_OTHER;
-    memcpy(c->name, name, base);
-    memcpy(c->name + base, fused ? "" : ".weight", fused ? 1 : sizeof ".weight");
-    return vf_name_role(c->name, fused ? 3 : 2);
+    const char *leaf = fused ? "" : ".weight";
+    size_t k = strlen(leaf);
+    if (base + k + 1 > c->cap || (strlen(t->name) == base + k && strcmp(t->name + base, leaf) == 0))
+        return; /* already its module's name: classified as such */
+    memcpy(c->name, t->name, base);
+    memcpy(c->name + base, leaf, k + 1);
+    vf_name_info ni;
+    vf_name_classify_in(c->name, fused ? 3 : 2, c->layouts, &ni);
+    t->role = ni.role;
+    t->module = ni.module;
+    if (fused)
+        t->experts_layout = ni.experts_layout != VF_EXPERTS_NONE ? ni.experts_layout : VF_EXPERTS_OUT_IN;
 }
 
 /* ---- scheme bookkeeping ------------------------------------------------------------------------ */
@@ -164,7 +174,7 @@ static int note_scheme(qctx *c, const vf_tensor *t, vf_quant_scheme s, uint32_t 
                : vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
 }
 
-/* A quantized weight with the logical view rows x cols (x matrices). */
+/* A quantized weight of module name[0..base) with the logical view rows x cols (x matrices). */
 static int set_weight(qctx *c, vf_tensor *t, uint64_t rows, uint64_t cols, uint64_t matrices,
                       size_t base, bool fused)
 {
@@ -177,7 +187,7 @@ static int set_weight(qctx *c, vf_tensor *t, uint64_t rows, uint64_t cols, uint6
     t->matrices = matrices;
     t->logical_numel = n;
     t->fused_experts = fused;
-    t->role = module_role(c, t->name, base, fused);
+    classify_logical(c, t, base, fused);
     return VF_OK;
 }
 
@@ -362,7 +372,10 @@ static int gptq_awq(qctx *c, vf_tensor *qw)
         return bad(c, qw, "AWQ packs 32 / bits values an int32; bits %llu does not divide 32",
                    (unsigned long long)bits);
     mark_siblings(c, qw->name, base, gptq_meta);
-    return a ? awq(c, qw, base, bits) : gptq(c, qw, base, bits);
+    int rc = a ? awq(c, qw, base, bits) : gptq(c, qw, base, bits);
+    if (rc == VF_OK) /* an nn.Module, not nn.Linear: PEFT targets it by name, all-linear does not */
+        qw->module = VF_MODULE_QUANT_LINEAR;
+    return rc;
 }
 
 /* ---- compressed-tensors and FP8 ---------------------------------------------------------------- */
@@ -560,8 +573,10 @@ static int apply_family(qctx *c, vf_tensor *t, family f)
     }
 }
 
-static void summarise(vf_model *m, vf_quant *q)
+void vf_quant_summarise(const vf_model *m, vf_quant *q)
 {
+    if (q->scheme == VF_QUANT_NONE)
+        return;
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
         if (t->quant == VF_QPART_META) {
@@ -569,7 +584,7 @@ static void summarise(vf_model *m, vf_quant *q)
             vf_acc_u64(&q->metadata_bytes, t->bytes);
             continue;
         }
-        if (t->buffer)
+        if (t->buffer || t->ignored)
             continue;
         vf_acc_u64(&q->stored_elements, t->numel);
         vf_acc_u64(&q->stored_bytes, t->bytes);
@@ -580,7 +595,7 @@ static void summarise(vf_model *m, vf_quant *q)
     }
 }
 
-int vf_quant_apply(vf_model *m, vf_quant *q, vf_findings *f, vf_error *err)
+int vf_quant_apply(vf_model *m, unsigned layouts, vf_quant *q, vf_findings *f, vf_error *err)
 {
     memset(q, 0, sizeof *q);
     size_t n = vf_model_tensor_count(m), longest = 0;
@@ -591,7 +606,7 @@ int vf_quant_apply(vf_model *m, vf_quant *q, vf_findings *f, vf_error *err)
         longest = len > longest ? len : longest;
         any |= family_of(name, len) != F_NONE;
     }
-    qctx c = {.m = m, .q = q, .f = f, .err = err, .cap = longest + 1};
+    qctx c = {.m = m, .layouts = layouts, .q = q, .f = f, .err = err, .cap = longest + 1};
     read_config(&c);
     if (!any)
         return config_findings(&c);
@@ -604,8 +619,6 @@ int vf_quant_apply(vf_model *m, vf_quant *q, vf_findings *f, vf_error *err)
             rc = apply_family(&c, t, family_of(t->name, strlen(t->name)));
     }
     free(c.name);
-    if (rc == VF_OK && q->scheme != VF_QUANT_NONE)
-        summarise(m, q);
     if (rc == VF_OK && *c.cfg.method)
         memcpy(q->config_method, c.cfg.method, sizeof q->config_method);
     return rc == VF_OK ? config_findings(&c) : rc;

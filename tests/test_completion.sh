@@ -63,6 +63,12 @@ expect "option prefix" "--target --target-regex" adapters --targ
 expect_has "global option on a subcommand" "--quiet" inspect --
 expect_has "global option on a subcommand" "--verbose" plan --v
 expect "no value offered for --gpus" "" estimate --gpus ""
+expect "estimate --estimator values" "detailed training-hub" estimate ckpt --estimator ""
+expect "estimate --sharding values" "fsdp-full fsdp-grad-op fsdp-hybrid" estimate ckpt --sharding fsdp
+expect "estimate --optimizer values" "adamw adamw-8bit" estimate ckpt --optimizer adamw
+expect "estimate --gradient-checkpointing values" "full none selective" estimate --gradient-checkpointing ""
+expect_has "estimate offers the detailed levers" "--activation-offload" estimate --act
+expect "no value offered for --grad-accum" "" estimate --grad-accum ""
 
 for cmd in $all_commands; do
     n=$(complete_words "$cmd" -- | wc -l)

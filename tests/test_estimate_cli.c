@@ -547,18 +547,23 @@ Test(estimate, gpu_auto_errors)
 
 /* ---- --method all, targets, compat -------------------------------------------------------------- */
 
-Test(estimate, method_all_is_an_array_and_a_table)
+/* issue 11 changed --method all --json from a bare array to {"schema", "methods": {METHOD: {...}}} */
+Test(estimate, method_all_is_an_object_of_methods_and_a_table)
 {
     char *p = vft_gen("granite-3.3-2b-instruct");
     vft_run r = vft_cli("estimate", p, "--method", "all", "--gpus", "2", "--gpu", "L40S", "--batch-size",
                         "4", "--max-seq-len", "4096", "--json", NULL);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cJSON *d = cJSON_Parse(r.out);
-    cr_assert(cJSON_IsArray(d));
-    cr_assert_eq(cJSON_GetArraySize(d), 4);
+    cr_assert(cJSON_IsObject(d));
+    cr_expect_str_eq(str(d, "schema"), "vramfit/1");
+    const cJSON *methods = cJSON_GetObjectItem(d, "methods");
+    cr_assert_eq(cJSON_GetArraySize(methods), 4);
     const char *names[] = {"sft", "osft", "lora", "qlora"};
     for (int i = 0; i < 4; i++) {
-        const cJSON *o = cJSON_GetArrayItem(d, i);
+        const cJSON *o = cJSON_GetObjectItem(methods, names[i]);
+        cr_assert_not_null(o, "methods.%s", names[i]);
+        cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(methods, i), "method")->valuestring, names[i]);
         cr_expect_str_eq(str(o, "method"), names[i]);
         cr_expect(u64(o, "per_gpu.expected") > 0);
         cr_expect_str_eq(str(o, "verdict"), "fits");
@@ -661,7 +666,7 @@ Test(estimate, other_families_estimate_every_method)
         cJSON *d = estimate_json(models[i], "--method", "all", "--gpus", "8", "--gpu", "H100-80GB",
                                  "--batch-size", "8", "--max-seq-len", "2048");
         const cJSON *o;
-        cJSON_ArrayForEach(o, d)
+        cJSON_ArrayForEach(o, cJSON_GetObjectItem(d, "methods"))
         {
             cr_expect_null(cJSON_GetObjectItem(o, "error"), "%s %s", models[i], str(o, "method"));
             cr_expect(u64(o, "per_gpu.expected") > 0, "%s", models[i]);

@@ -113,7 +113,7 @@ Test(svg, estimate_all_methods_granite)
     vft_run r = vft_cli("estimate", model, "--method", "all", GRANITE_SETUP, "--json", "--svg", svg, NULL);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cJSON *doc = cJSON_Parse(r.out);
-    cr_assert(cJSON_IsArray(doc), "--json still prints the array: %.200s", r.out);
+    cr_assert(cJSON_IsObject(cJSON_GetObjectItem(doc, "methods")), "--json still prints the methods: %.200s", r.out);
     vft_run plain = vft_cli("estimate", model, "--method", "all", GRANITE_SETUP, "--json", NULL);
     cr_expect_str_eq(r.out, plain.out, "stdout is the same with and without --svg");
     cr_expect_eq(entries(dir), 1, "only the SVG in the directory (no temporary file left)");
@@ -124,7 +124,7 @@ Test(svg, estimate_all_methods_granite)
     expect_contains(s, "granite-3.3-2b-instruct");
     static const char *const labels[] = {"SFT", "OSFT", "LoRA", "QLoRA"};
     for (int i = 0; i < 4; i++) {
-        const cJSON *run = cJSON_GetArrayItem(doc, i);
+        const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "methods"), i);
         const cJSON *pg = cJSON_GetObjectItemCaseSensitive(run, "per_gpu");
         double expected = cJSON_GetObjectItemCaseSensitive(pg, "expected")->valuedouble;
         char want[64];

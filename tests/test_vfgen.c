@@ -177,6 +177,8 @@ Test(vfgen, granite_3_3_2b) { check_model("granite-3.3-2b-instruct", 2533539840U
 Test(vfgen, llama_2_7b) { check_model("llama-2-7b", 6738415616ULL, true); }
 Test(vfgen, llama_3_1_8b) { check_model("llama-3.1-8b", 8030261248ULL, true); }
 Test(vfgen, llama_3_1_70b) { check_model("llama-3.1-70b", 70553706496ULL, true); }
+/* meta-llama/Llama-3.2-3B: PEFT method_comparison reports num_total_params 3212749824 */
+Test(vfgen, llama_3_2_3b) { check_model("llama-3.2-3b", 3212749824ULL, true); }
 Test(vfgen, mistral_7b) { check_model("mistral-7b-v0.1", 7241732096ULL, true); }
 Test(vfgen, mixtral_8x7b) { check_model("mixtral-8x7b", 46702792704ULL, true); }
 Test(vfgen, phi_3_mini_4k) { check_model("phi-3-mini-4k", 3821079552ULL, true); }

@@ -6,9 +6,14 @@
  * order, pads the header with spaces to a multiple of 8 and puts {"__metadata__":{"format":"pt"}}
  * first, as HF does.
  *
- *   vfgen list                         model names and their parameter counts
+ *   vfgen list                         model names and their (logical) parameter counts
  *   vfgen model NAME OUTDIR [--shards K] [--dtype BF16|F16|F32] [--layers N]
- *   vfgen all OUTDIR                   every default model into OUTDIR/NAME (headers only)
+ *                                      (the models of vfgen_2026.c take only --shards K)
+ *   vfgen all OUTDIR                   every default model into OUTDIR/NAME (headers only):
+ *                                      the older table's in_all models and vfgen_2026.c's but
+ *                                      deepseek-v3-fp8 (benchmark-size, like deepseek-v3)
+ *   vfgen expect NAME                  oracle values of a vfgen_2026.c model as one JSON object
+ *                                      (see vfgen_2026.c)
  *   vfgen tiny OUTDIR                  tiny-llama and tiny-gpt2 with real bytes
  *   vfgen adapter BASEDIR OUTDIR --r R --targets a,b [--wrong-rank]
  *
@@ -34,23 +39,15 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#if defined(__GNUC__)
-#define VFG_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define VFG_NORETURN __attribute__((noreturn))
-#else
-#define VFG_PRINTF(f, a)
-#define VFG_NORETURN
-#endif
+#include "vfgen.h"
 
-#define VFG_NAME_MAX 192
-#define VFG_MAX_DIMS 4
 #define VFG_HEADER_MAX 100000000u
 #define VFG_SEED UINT64_C(0x9E3779B97F4A7C15)
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
 /* Prints "vfgen: MESSAGE" on stderr and exits 1 (I/O error, out of memory). */
-static VFG_NORETURN VFG_PRINTF(1, 2) void die(const char *fmt, ...)
+VFG_NORETURN VFG_PRINTF(1, 2) void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -69,13 +66,14 @@ static int usage(const char *why)
     fputs("usage: vfgen list\n"
           "       vfgen model NAME OUTDIR [--shards K] [--dtype BF16|F16|F32] [--layers N]\n"
           "       vfgen all OUTDIR\n"
+          "       vfgen expect NAME\n"
           "       vfgen tiny OUTDIR\n"
           "       vfgen adapter BASEDIR OUTDIR --r R --targets a,b [--wrong-rank]\n",
           stderr);
     return 2;
 }
 
-static void *xrealloc(void *p, size_t n)
+void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (!q)
@@ -85,27 +83,12 @@ static void *xrealloc(void *p, size_t n)
 
 /* ---- tensors ------------------------------------------------------------------------------- */
 
-enum vfg_dtype { DT_BF16, DT_F16, DT_F32 };
-static const char *const dt_names[] = {"BF16", "F16", "F32"};
-static const char *const dt_torch[] = {"bfloat16", "float16", "float32"};
-static const unsigned dt_sizes[] = {2, 2, 4};
+const char *const dt_names[DT_COUNT] = {"BF16", "F16", "F32", "U8", "I32", "F8_E4M3"};
+const char *const dt_torch[DT_COUNT] = {"bfloat16", "float16", "float32", "uint8", "int32",
+                                        "float8_e4m3fn"};
+const unsigned dt_sizes[DT_COUNT] = {2, 2, 4, 1, 4, 1};
 
-typedef struct tensor {
-    char name[VFG_NAME_MAX];
-    int dtype;
-    int ndim;
-    uint64_t shape[VFG_MAX_DIMS];
-    bool buffer;           /* registered buffer (stored, but not a parameter) */
-    uint64_t begin, end;   /* data_offsets within its file, set by the writer */
-    unsigned shard;        /* 0-based shard, set by the writer */
-} tensor;
-
-typedef struct tlist {
-    tensor *v;
-    size_t n, cap;
-} tlist;
-
-static uint64_t t_numel(const tensor *t)
+uint64_t t_numel(const tensor *t)
 {
     uint64_t n = 1;
     for (int i = 0; i < t->ndim; i++)
@@ -113,7 +96,7 @@ static uint64_t t_numel(const tensor *t)
     return n;
 }
 
-static uint64_t t_bytes(const tensor *t)
+uint64_t t_bytes(const tensor *t)
 {
     return t_numel(t) * dt_sizes[t->dtype];
 }
@@ -131,8 +114,7 @@ static tensor *tl_push(tlist *l)
 }
 
 /* Appends a tensor named by printf(fmt, ap); dies when the name is too long or needs escaping. */
-static VFG_PRINTF(5, 0) tensor *tl_addv(tlist *l, int dtype, int ndim, const uint64_t *shape,
-                                         const char *fmt, va_list ap)
+tensor *tl_addv(tlist *l, int dtype, int ndim, const uint64_t *shape, const char *fmt, va_list ap)
 {
     tensor *t = tl_push(l);
     int w = vsnprintf(t->name, sizeof t->name, fmt, ap);
@@ -144,6 +126,16 @@ static VFG_PRINTF(5, 0) tensor *tl_addv(tlist *l, int dtype, int ndim, const uin
     t->dtype = dtype;
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    return t;
+}
+
+/* Appends a tensor named by printf(fmt, ...). */
+tensor *tl_addf(tlist *l, int dtype, int ndim, const uint64_t *shape, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tensor *t = tl_addv(l, dtype, ndim, shape, fmt, ap);
+    va_end(ap);
     return t;
 }
 
@@ -182,12 +174,21 @@ static int cmp_tensor(const void *a, const void *b)
 }
 
 /* Sorts by name; dies on a duplicate name (a builder bug). */
-static void tl_sort(tlist *l)
+void tl_sort(tlist *l)
 {
     qsort(l->v, l->n, sizeof *l->v, cmp_tensor);
     for (size_t i = 1; i < l->n; i++)
         if (strcmp(l->v[i - 1].name, l->v[i].name) == 0)
             die("duplicate tensor %s", l->v[i].name);
+}
+
+/* Frees the tensors of l and the payloads they own. */
+void tl_free(tlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].data);
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }
 
 static uint64_t tl_params(const tlist *l)
@@ -234,6 +235,11 @@ static const model_spec models[] = {
      .architecture = "LlamaForCausalLM", .layers = 80, .hidden = 8192, .inter = 28672, .heads = 64,
      .kv_heads = 8, .vocab = 128256, .max_pos = 131072, .norm_eps = "1e-05", .in_all = true,
      .dtype = DT_BF16, .shards = 30},
+    /* meta-llama/Llama-3.2-3B config.json: PEFT's method_comparison base model */
+    {.name = "llama-3.2-3b", .arch = ARCH_LLAMA, .model_type = "llama",
+     .architecture = "LlamaForCausalLM", .layers = 28, .hidden = 3072, .inter = 8192, .heads = 24,
+     .kv_heads = 8, .vocab = 128256, .max_pos = 131072, .norm_eps = "1e-05", .tied = true,
+     .in_all = true, .dtype = DT_BF16, .shards = 2},
     {.name = "mistral-7b-v0.1", .arch = ARCH_LLAMA, .model_type = "mistral",
      .architecture = "MistralForCausalLM", .layers = 32, .hidden = 4096, .inter = 14336,
      .heads = 32, .kv_heads = 8, .vocab = 32000, .max_pos = 32768, .norm_eps = "1e-05",
@@ -461,12 +467,7 @@ static void build_model(tlist *l, const model_spec *m, int dt, unsigned layers)
 
 /* ---- string buffer ------------------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static VFG_PRINTF(2, 3) void sb_printf(sbuf *b, const char *fmt, ...)
+VFG_PRINTF(2, 3) void sb_printf(sbuf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -502,7 +503,7 @@ static void sb_json_str(sbuf *b, const char *s)
 
 /* ---- files --------------------------------------------------------------------------------- */
 
-static char *path_join(const char *a, const char *b)
+char *path_join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = xrealloc(NULL, n);
@@ -511,7 +512,7 @@ static char *path_join(const char *a, const char *b)
 }
 
 /* mkdir -p; dies when a component cannot be created or is not a directory. */
-static void mkdir_p(const char *path)
+void mkdir_p(const char *path)
 {
     char *p = xrealloc(NULL, strlen(path) + 1);
     strcpy(p, path);
@@ -561,7 +562,7 @@ static void close_out(int fd, const char *path)
 }
 
 /* Writes the text file dir/name from b. */
-static void write_text(const char *dir, const char *name, const sbuf *b)
+void write_text(const char *dir, const char *name, const sbuf *b)
 {
     char *path = path_join(dir, name);
     int fd = open_out(path);
@@ -617,7 +618,7 @@ static uint16_t f32_to_f16(float f)
     return (uint16_t)(sign | (uint16_t)(exp << 10) | (uint16_t)(mant >> 13));
 }
 
-static bool ends_with(const char *s, const char *suffix)
+bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
@@ -705,7 +706,22 @@ static uint64_t build_header(sbuf *h, tlist *l, unsigned s)
     return off;
 }
 
-/* Writes shard s of l to path: sparse (ftruncate) unless real, then deterministic values. */
+/* Writes the bytes of the tensors of shard s that carry a payload at their place in a sparse file
+ * whose data region starts at data_start. */
+static void write_payloads(int fd, const tlist *l, unsigned s, uint64_t data_start, const char *path)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const tensor *t = &l->v[i];
+        if (t->shard != s || !t->data)
+            continue;
+        if (lseek(fd, (off_t)(data_start + t->begin), SEEK_SET) < 0)
+            die("cannot seek in %s: %s", path, strerror(errno));
+        write_all(fd, t->data, (size_t)t_bytes(t), path);
+    }
+}
+
+/* Writes shard s of l to path: sparse (ftruncate; payload tensors written for real) unless real,
+ * then deterministic values. */
 static void write_shard(const char *path, tlist *l, unsigned s, bool real, uint64_t *rng)
 {
     sbuf h = {0};
@@ -720,8 +736,10 @@ static void write_shard(const char *path, tlist *l, unsigned s, bool real, uint6
         for (size_t i = 0; i < l->n; i++)
             if (l->v[i].shard == s)
                 write_tensor_data(fd, &l->v[i], rng, path);
-    } else if (ftruncate(fd, (off_t)(8 + h.n + data)) != 0) {
-        die("cannot size %s: %s", path, strerror(errno));
+    } else {
+        write_payloads(fd, l, s, 8 + h.n, path);
+        if (ftruncate(fd, (off_t)(8 + h.n + data)) != 0)
+            die("cannot size %s: %s", path, strerror(errno));
     }
     close_out(fd, path);
     free(h.p);
@@ -752,7 +770,7 @@ static void write_index(const char *dir, const tlist *l, unsigned k)
 }
 
 /* Writes l (sorted) into dir as `single` (k == 1) or k shards plus an index. */
-static void write_checkpoint(const char *dir, const char *single, tlist *l, unsigned k, bool real)
+void write_checkpoint(const char *dir, const char *single, tlist *l, unsigned k, bool real)
 {
     uint64_t rng = VFG_SEED;
     char name[64];
@@ -836,6 +854,8 @@ static int cmd_list(void)
         printf("%s\t%" PRIu64 "\n", models[i].name, tl_params(&l));
         free(l.v);
     }
+    for (size_t i = 0; i < n_models26(); i++)
+        printf("%s\t%" PRIu64 "\n", model26_name(model26_at(i)), model26_logical(model26_at(i)));
     return 0;
 }
 
@@ -874,18 +894,38 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
     return true;
 }
 
-static int parse_dtype(const char *s)
+/* Index of dtype name s among the first n of dt_names, or -1. */
+static int parse_dtype(const char *s, int n)
 {
-    for (int i = 0; s && i < 3; i++)
+    for (int i = 0; s && i < n; i++)
         if (strcmp(s, dt_names[i]) == 0)
             return i;
     return -1;
+}
+
+/* `vfgen model` for a vfgen_2026.c model: only --shards K applies (dtypes and layers are the
+ * published checkpoint's). */
+static int cmd_model26(int argc, char **argv, const model26 *m)
+{
+    unsigned shards = 0;
+    if (argc == 6 && strcmp(argv[4], "--shards") == 0 && parse_uint(argv[5], 99999, &shards)) {
+        if (!gen_model26(m, argv[3], shards))
+            return usage("--shards exceeds the number of tensors");
+        return 0;
+    }
+    if (argc != 4)
+        return usage("this model takes only --shards K (dtypes and layers are published)");
+    gen_model26(m, argv[3], 0);
+    return 0;
 }
 
 static int cmd_model(int argc, char **argv)
 {
     if (argc < 4)
         return usage("model needs NAME and OUTDIR");
+    const model26 *m26 = find_model26(argv[2]);
+    if (m26)
+        return cmd_model26(argc, argv, m26);
     const model_spec *m = find_model(argv[2]);
     if (!m)
         return usage("unknown model (see vfgen list)");
@@ -899,7 +939,7 @@ static int cmd_model(int argc, char **argv)
         else if (strcmp(argv[i], "--layers") == 0)
             ok = parse_uint(v, 100000, &layers);
         else if (strcmp(argv[i], "--dtype") == 0)
-            ok = (dt = parse_dtype(v)) >= 0;
+            ok = (dt = parse_dtype(v, DT_SELECTABLE)) >= 0;
         if (!ok)
             return usage("bad option or value");
     }
@@ -917,6 +957,24 @@ static int cmd_all(int argc, char **argv)
         gen_model(&models[i], dir, 0, models[i].dtype, models[i].layers, false);
         free(dir);
     }
+    for (size_t i = 0; i < n_models26(); i++) {
+        if (!model26_in_all(model26_at(i)))
+            continue;
+        char *dir = path_join(argv[2], model26_name(model26_at(i)));
+        gen_model26(model26_at(i), dir, 0);
+        free(dir);
+    }
+    return 0;
+}
+
+static int cmd_expect(int argc, char **argv)
+{
+    if (argc != 3)
+        return usage("expect needs NAME");
+    const model26 *m = find_model26(argv[2]);
+    if (!m)
+        return usage("expect knows the models of vfgen_2026.c only (see vfgen list)");
+    print_expect26(m);
     return 0;
 }
 
@@ -1043,7 +1101,7 @@ static bool sc_entry(scan *s, tensor *t)
         if (strcmp(key, "shape") == 0)
             ok = sc_shape(s, t);
         else if (strcmp(key, "dtype") == 0)
-            ok = sc_str(s, val, sizeof val) && (t->dtype = parse_dtype(val)) >= 0;
+            ok = sc_str(s, val, sizeof val) && (t->dtype = parse_dtype(val, DT_COUNT)) >= 0;
         else
             ok = sc_skip(s);
         if (!ok)
@@ -1281,6 +1339,8 @@ int main(int argc, char **argv)
         return cmd_model(argc, argv);
     if (strcmp(cmd, "all") == 0)
         return cmd_all(argc, argv);
+    if (strcmp(cmd, "expect") == 0)
+        return cmd_expect(argc, argv);
     if (strcmp(cmd, "tiny") == 0)
         return cmd_tiny(argc, argv);
     if (strcmp(cmd, "adapter") == 0)

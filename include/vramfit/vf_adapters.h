@@ -305,6 +305,8 @@ typedef struct vf_audit vf_audit;
  * stored key, checks it against the config and - when base_path is not NULL - against the adapter
  * predicted from the base checkpoint. Differences are results, not errors: VF_OK is returned with
  * vf_audit_diff_count() > 0. opts (NULL allowed) applies to the base. */
+/* base_path NULL: the config's base_model_name_or_path when it is a Hub id in the local cache
+ * (opts->hf_cache and opts->revision apply); otherwise the config alone, with a finding saying why. */
 int vf_audit_run(const char *adapter_dir, const char *base_path, const vf_open_options *opts,
                  vf_audit **out, vf_error *err);
 void vf_audit_free(vf_audit *a); /* NULL is a no-op */
@@ -323,6 +325,8 @@ const char *vf_audit_file(const vf_audit *a);
 /* The base checkpoint's directory as vf_checkpoint_dir() gives it (a snapshot restores the original
  * one), or NULL without --base. */
 const char *vf_audit_base_dir(const vf_audit *a);
+/* The base's vf_checkpoint_name (ORG/NAME@REVISION or a base name), or NULL without a base. */
+const char *vf_audit_base_name(const vf_audit *a);
 /* VF_OK when there is no difference; else VF_ERR_MISMATCH with err naming the adapter file, the
  * first differing tensor and the number of differences. */
 int vf_audit_verdict(const vf_audit *a, vf_error *err);

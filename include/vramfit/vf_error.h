@@ -46,6 +46,8 @@ extern "C" {
     X(VF_ERR_SNAPSHOT, -40, 'd', "snapshot bundle is malformed or corrupt")                          \
     X(VF_ERR_CHECKSUM, -41, 'd', "a fingerprint does not match the bytes it covers")                 \
     X(VF_ERR_UNSUPPORTED, -50, 'd', "input is valid but outside what vramfit supports")              \
+    X(VF_ERR_FORMAT, -51, 'd', "a file in another format (GGUF, PyTorch, NumPy, ONNX, HDF5, JSON) or empty") \
+    X(VF_ERR_ADAPTER_DIR, -52, 'd', "a PEFT adapter directory given where a model is expected")     \
     X(VF_ERR_MISMATCH, -60, 'x', "a comparison (audit, verify --against) found differences")
 
 typedef enum vf_status {

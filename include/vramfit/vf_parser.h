@@ -97,6 +97,42 @@ const uint8_t *vf_st_header_raw(const vf_st_header *h, size_t *len);
 /* Offset of the data region in the file: 8 + N. */
 uint64_t vf_st_header_data_start(const vf_st_header *h);
 
+/* ---- file formats ------------------------------------------------------------------------------ */
+
+/* What a file is, from its first bytes (vf_format_sniff): checked before the safetensors parser so
+ * that a file of another format is named with the next step to take. */
+typedef enum vf_format {
+    VF_FORMAT_UNKNOWN,        /* none of the below: the safetensors parser names the fault */
+    VF_FORMAT_SAFETENSORS,    /* 8-byte length that fits the file, then a JSON object */
+    VF_FORMAT_VFSNAP,
+    VF_FORMAT_EMPTY,
+    VF_FORMAT_GGUF,
+    VF_FORMAT_PYTORCH_ZIP,    /* torch.save >= 1.6 */
+    VF_FORMAT_PYTORCH_LEGACY, /* torch.save < 1.6 (pickle with torch's magic number) */
+    VF_FORMAT_PICKLE,
+    VF_FORMAT_NPY,
+    VF_FORMAT_NPZ,
+    VF_FORMAT_KERAS,
+    VF_FORMAT_ZIP,
+    VF_FORMAT_ONNX,
+    VF_FORMAT_HDF5,
+    VF_FORMAT_JSON,
+    VF_FORMAT_COUNT
+} vf_format;
+
+/* The format of a file of file_size bytes whose first len bytes (up to 520 used) are head. */
+vf_format vf_format_sniff(const uint8_t *head, size_t len, uint64_t file_size);
+/* Opens path as a regular file (errors name display) and sniffs its first bytes. */
+int vf_format_of_file(const char *path, const char *display, vf_format *out, vf_error *err);
+/* "a GGUF file (llama.cpp)"; "unknown" out of range. */
+const char *vf_format_name(vf_format f);
+/* What to do with such a file instead, one clause ("" for safetensors, snapshots, unknown). */
+const char *vf_format_next_step(vf_format f);
+/* True for a recognised format vramfit does not read (not unknown, safetensors or a snapshot). */
+bool vf_format_is_foreign(vf_format f);
+/* Sets VF_ERR_FORMAT: "FILE: <name>, not safetensors: <next step>". */
+int vf_format_error(vf_format f, const char *file, vf_error *err);
+
 /* ---- findings ---------------------------------------------------------------------------------- */
 
 typedef enum vf_severity { VF_SEV_INFO = 0, VF_SEV_WARNING = 1 } vf_severity;
@@ -142,6 +178,31 @@ typedef struct vf_open_options {
 } vf_open_options;
 #define VF_OPEN_OPTIONS_INIT {VF_OPEN_OPTIONS_VERSION, NULL, NULL}
 
+/* ---- Hugging Face cache (offline): see parser/vf_hfcache.c for the rules and their sources ------ */
+
+/* Where a model id resolved to. All strings malloc'd; free with vf_hf_location_free. */
+typedef struct vf_hf_location {
+    char *repo_id;      /* as given: "ORG/NAME" or "NAME" */
+    char *revision;     /* as asked: "main", a tag, a (short) commit */
+    char *commit;       /* the 40-hex commit of the snapshot */
+    char *snapshot_dir; /* ROOT/models--ORG--NAME/snapshots/COMMIT */
+    char *repo_dir;     /* ROOT/models--ORG--NAME */
+    char *cache_root;
+} vf_hf_location;
+
+/* The hub cache root: opts->hf_cache, else $HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE, $HF_HOME/hub,
+ * $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub, with ~ and $VAR expanded. *source
+ * (may be NULL) names where it came from ("HF_HOME", ...). malloc'd; NULL when out of memory. */
+char *vf_hf_cache_root(const vf_open_options *opts, const char **source);
+/* True when s has the form of a Hub model id: [ORG/]NAME (huggingface_hub's validate_repo_id). */
+bool vf_hf_is_model_id(const char *s);
+/* Resolves id at opts->revision (default "main": a branch, tag, full or >= 5-digit commit) in the
+ * cache. Errors: VF_ERR_USAGE (bad id or revision), VF_ERR_NOT_FOUND (not cached: the message names
+ * the cache root and where it came from, lists the cached refs for a missing revision, hints at
+ * HF_HOME given for the hub directory). opts may be NULL. */
+int vf_hf_resolve(const char *id, const vf_open_options *opts, vf_hf_location *loc, vf_error *err);
+void vf_hf_location_free(vf_hf_location *loc); /* NULL is a no-op; zeroes *loc */
+
 /* Opens PATH: a checkpoint directory (index file, model.safetensors or a set of *.safetensors), one
  * .safetensors file, a model.safetensors.index.json, or a Hugging Face id ORG/NAME resolved offline in
  * the local cache. Reads every shard header, cross-checks the index (shards exist, tensor<->shard
@@ -154,6 +215,13 @@ void vf_checkpoint_free(vf_checkpoint *cp); /* NULL is a no-op */
 
 /* The directory the shards live in (resolved HF snapshot directory for a model id). */
 const char *vf_checkpoint_dir(const vf_checkpoint *cp);
+/* How reports name the checkpoint, the same on every machine: "ORG/NAME@REVISION" when it came
+ * from the Hugging Face cache (or a snapshot of such a checkpoint), else the base name of its
+ * directory (never an absolute path). */
+const char *vf_checkpoint_name(const vf_checkpoint *cp);
+/* The Hub id and revision asked for when the checkpoint came from the cache; NULL otherwise. */
+const char *vf_checkpoint_repo_id(const vf_checkpoint *cp);
+const char *vf_checkpoint_revision(const vf_checkpoint *cp);
 size_t vf_checkpoint_shard_count(const vf_checkpoint *cp);
 const vf_shard *vf_checkpoint_shard(const vf_checkpoint *cp, size_t i); /* sorted by name */
 bool vf_checkpoint_has_index(const vf_checkpoint *cp);
@@ -165,6 +233,12 @@ bool vf_checkpoint_index_consistent(const vf_checkpoint *cp);
  * "adapter_config.json", "model.safetensors.index.json") or NULL when absent. */
 const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size_t *len);
 const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp);
+/* True for a PEFT adapter directory: adapter_config.json beside adapter_model.safetensors as its only
+ * shard (adapter_model.safetensors named as a file is read like any safetensors file). */
+bool vf_checkpoint_is_adapter(const vf_checkpoint *cp);
+/* VF_OK for a model; for a PEFT adapter VF_ERR_ADAPTER_DIR naming the directory and pointing to
+ * `audit`, the command that reads adapters (models are what inspect, adapters, estimate, plan read). */
+int vf_checkpoint_require_model(const vf_checkpoint *cp, vf_error *err);
 
 /* ---- small tensor data ------------------------------------------------------------------------- *
  * The only tensor bytes vramfit reads: bitsandbytes' packed quant state

@@ -9,7 +9,8 @@
  * input):
  *   {"format": "vramfit-manifest", "version": 1, "hash": "xxh3-128", "path": "...",
  *    "shards":  [{"name": "model.safetensors", "size": 215792,
- *                 "header_xxh3_128": "<32 hex>", "xxh3_128": "<32 hex>"}, ...],
+ *                 "header_xxh3_128": "<32 hex>", "xxh3_128": "<32 hex>",
+ *                 "sha256": "<64 hex>" (optional: written by verify --sha256)}, ...],
  *    "tensors": [{"name": "...", "file": "model.safetensors", "dtype": "BF16", "shape": [256, 64],
  *                 "bytes": 32768, "xxh3_128": "<32 hex>"}, ...]}
  * Unknown members are ignored; every listed member is required with that type; names are unique. */
@@ -120,6 +121,7 @@ typedef struct vf_manifest_shard {
     uint64_t size;
     vf_digest header_digest; /* XXH3-128 of the header bytes (without the 8-byte prefix) */
     vf_digest digest;        /* XXH3-128 of the whole file */
+    char sha256[65];         /* optional member "sha256": 64 lower-case hex digits; "" when absent */
 } vf_manifest_shard;
 
 typedef struct vf_manifest_tensor {
@@ -153,6 +155,47 @@ const vf_manifest_tensor *vf_manifest_tensor_at(const vf_manifest *m, size_t i);
 /* Index of the shard / tensor with that name, or -1. */
 long vf_manifest_find_shard(const vf_manifest *m, const char *name);
 long vf_manifest_find_tensor(const vf_manifest *m, const char *name);
+
+/* ---- the Hub's own checksums ------------------------------------------------------------------ */
+
+typedef enum vf_hub_kind {
+    VF_HUB_LFS,     /* cache blob named by its SHA-256 (files the Hub stores with LFS) */
+    VF_HUB_GIT,     /* cache blob named by its git blob id: SHA-1 of "blob <size>\0" + content */
+    VF_HUB_UNNAMED  /* not a cache blob (a plain directory): the SHA-256 is reported, not checked */
+} vf_hub_kind;
+
+#define VF_HUB_HEX 65 /* up to 64 hex digits and NUL */
+
+typedef struct vf_hub_file {
+    const char *name;            /* path relative to the checkpoint directory */
+    const char *path;            /* path as opened */
+    vf_hub_kind kind;
+    char expected[VF_HUB_HEX];   /* the blob's name (LFS, GIT), "" otherwise */
+    char sha256[VF_HUB_HEX];     /* SHA-256 of the content */
+    char git_sha1[VF_HUB_HEX];   /* git blob id of the content (GIT only) */
+    uint64_t size;
+    int status;                  /* VF_OK, or the read failure in `error` */
+    vf_error error;
+    bool match;                  /* status VF_OK and the content's digest equals `expected` */
+} vf_hub_file;
+
+typedef struct vf_hub_report vf_hub_report;
+
+/* Hashes the files of an opened checkpoint (not a snapshot: its directory is a label) in one read
+ * each, in parallel across files. Inside a Hugging Face cache (the checkpoint directory is
+ * <cache>/models--ORG--NAME/snapshots/REV) every file of the snapshot tree is hashed and checked
+ * against the blob it links to; a file that is not a link into that repository's blobs/ fails the
+ * call with VF_ERR_UNSAFE_PATH, a dangling link (interrupted download) with VF_ERR_NOT_FOUND.
+ * Elsewhere the checkpoint's own files (shards, index, config files) are hashed and their SHA-256
+ * reported. Read errors stay with their file (status); the call fails only when the set of files
+ * cannot be established or on out of memory. */
+int vf_hub_hash(const vf_checkpoint *cp, vf_hub_report **out, vf_error *err);
+void vf_hub_report_free(vf_hub_report *r); /* NULL is a no-op */
+/* True when the checkpoint's directory is a snapshot of a Hugging Face cache repository. */
+bool vf_hub_is_cache_snapshot(const vf_checkpoint *cp);
+bool vf_hub_in_cache(const vf_hub_report *r);
+size_t vf_hub_file_count(const vf_hub_report *r);
+const vf_hub_file *vf_hub_file_at(const vf_hub_report *r, size_t i); /* sorted by name */
 
 #ifdef __cplusplus
 }

@@ -38,7 +38,12 @@ def _totals_type(dtype_count):
 class VfArch(ctypes.Structure):
     _fields_ = [("layers", c_u32), ("hidden_size", c_u64), ("vocab_size", c_u64),
                 ("tied_embeddings", c_bool), ("experts", c_u32), ("embedding", c_char_p),
-                ("lm_head", c_char_p)]
+                ("lm_head", c_char_p), ("kind", c_int), ("shared_experts_layers", c_u32)]
+
+
+class VfComponentStats(ctypes.Structure):
+    _fields_ = [("component", c_int), ("tensors", c_u64), ("parameters", c_u64), ("bytes", c_u64),
+                ("layers", c_u32), ("loaded", c_bool)]
 
 
 class VfTensor(ctypes.Structure):
@@ -46,6 +51,8 @@ class VfTensor(ctypes.Structure):
                 ("shape", ctypes.POINTER(c_u64)), ("numel", c_u64), ("bytes", c_u64), ("shard", c_u32),
                 ("layer", c_i32), ("expert", c_i32), ("fused_experts", c_bool), ("role", c_int),
                 ("buffer", c_bool), ("rows", c_u64), ("cols", c_u64), ("matrices", c_u64),
+                ("component", c_int), ("module", c_int), ("experts_layout", c_int),
+                ("shared_expert", c_bool), ("ignored", c_bool),
                 ("quant", c_int), ("logical_numel", c_u64)]
 
 
@@ -131,12 +138,22 @@ _SIGNATURES = {
     "vf_model_totals": (c_void_p, [c_void_p]),
     "vf_model_findings": (c_void_p, [c_void_p]),
     "vf_model_layer_params": (ctypes.POINTER(c_u64), [c_void_p, ctypes.POINTER(c_size_t)]),
+    "vf_model_component_count": (c_size_t, [c_void_p]),
+    "vf_model_component": (ctypes.POINTER(VfComponentStats), [c_void_p, c_size_t]),
+    "vf_model_layer_kind": (c_u32, [c_void_p, c_size_t]),
+    "vf_layer_kind_format": (c_char_p, [c_u32, ctypes.c_char_p, c_size_t]),
+    "vf_component_name": (c_char_p, [c_int]),
+    "vf_module_kind_name": (c_char_p, [c_int]),
+    "vf_model_kind_name": (c_char_p, [c_int]),
     "vf_model_quant": (ctypes.POINTER(VfQuant), [c_void_p]),
     "vf_quant_scheme_name": (c_char_p, [c_int]),
     "vf_quant_part_name": (c_char_p, [c_int]),
     "vf_findings_count": (c_size_t, [c_void_p]),
     "vf_findings_get": (ctypes.POINTER(VfFinding), [c_void_p, c_size_t]),
     "vf_checkpoint_dir": (c_char_p, [c_void_p]),
+    "vf_checkpoint_name": (c_char_p, [c_void_p]),
+    "vf_checkpoint_repo_id": (c_char_p, [c_void_p]),
+    "vf_checkpoint_revision": (c_char_p, [c_void_p]),
     "vf_checkpoint_has_index": (c_bool, [c_void_p]),
     "vf_checkpoint_index_total_size": (c_bool, [c_void_p, ctypes.POINTER(c_u64)]),
     "vf_checkpoint_index_consistent": (c_bool, [c_void_p]),
@@ -158,7 +175,7 @@ _SIGNATURES = {
 }
 
 _MIRRORED = {"vf_error": VfError, "vf_arch": VfArch, "vf_tensor": VfTensor, "vf_quant": VfQuant,
-             "vf_finding": VfFinding,
+             "vf_finding": VfFinding, "vf_component_stats": VfComponentStats,
              "vf_est_setup": VfEstSetup, "vf_est_result": VfEstResult, "vf_target_spec": VfTargetSpec,
              "vf_adapter_options": VfAdapterOptions, "vf_adapter_matrix": VfAdapterMatrix,
              "vf_adapter_totals": VfAdapterTotals, "vf_family": VfFamily}

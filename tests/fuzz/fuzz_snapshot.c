@@ -130,7 +130,7 @@ static uint8_t *wrap(const uint8_t *payload, size_t len, size_t *out_len)
 
 static void check_same(const vf_checkpoint *a, const vf_checkpoint *b)
 {
-    VF_FUZZ_CHECK(strcmp(vf_checkpoint_dir(a), vf_checkpoint_dir(b)) == 0);
+    VF_FUZZ_CHECK(strcmp(vf_checkpoint_name(a), vf_checkpoint_name(b)) == 0);
     VF_FUZZ_CHECK(vf_checkpoint_shard_count(a) == vf_checkpoint_shard_count(b));
     for (size_t i = 0; i < vf_checkpoint_shard_count(a); i++) {
         const vf_shard *x = vf_checkpoint_shard(a, i), *y = vf_checkpoint_shard(b, i);

@@ -1,0 +1,532 @@
+/* cmd_estimate_detailed.c - `vramfit estimate PATH --estimator detailed [levers]`: parses the
+ * levers, asks the library (vf_detailed.h) for the per-GPU components and prints them (human or
+ * JSON). The arithmetic is the library's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vf_dt_cli.h"
+
+static const char help_levers[] =
+    "detailed estimator (--estimator detailed; the default, training-hub, keeps Training Hub's\n"
+    "formulas and numbers):\n"
+    "  --estimator E         training-hub (default) or detailed: how people really train, from the\n"
+    "                        architecture the headers give, per GPU: weights, gradients, optimizer\n"
+    "                        states, activations, logits/loss, temporary buffers, overhead, then\n"
+    "                        peak allocated and peak reserved. It needs --batch-size and\n"
+    "                        --max-seq-len, the micro-batch per GPU (not --max-tokens-per-gpu)\n"
+    "  --dtype D             fp32|bf16|fp16: dtype the weights are loaded in (the frozen base for\n"
+    "                        LoRA/QLoRA/OSFT); default bf16. Trained fp16 weights get an fp32\n"
+    "                        master copy and fp32 optimizer states (GradScaler refuses fp16 grads)\n"
+    "  --amp A               none|bf16|fp16: autocast compute dtype (default none: compute in\n"
+    "                        --dtype; fp32 weights + --amp bf16 is classic AMP, adding one cast copy\n"
+    "                        of every projection; bf16 weights + none is pure bf16, where torch's\n"
+    "                        AdamW keeps its moments in bf16)\n"
+    "  --optimizer O         adamw (2 states in the parameter dtype, default) | adamw-8bit and\n"
+    "                        paged-adamw-8bit (bitsandbytes: 2 bytes + absmax per parameter; paged\n"
+    "                        states can spill to the host) | adafactor (factored second moment) |\n"
+    "                        sgd (no state) | sgd-momentum (one state)\n"
+    "  --optimizer-in-backward  step each parameter as its gradient is produced: no gradient\n"
+    "                        buffer and no optimizer-step phase\n"
+    "  --gradient-checkpointing C  none (default) | full (keep each layer's input, recompute one\n"
+    "                        layer in backward) | selective (recompute the attention core only)\n"
+    "  --activation-offload  saved activations go to host memory, one layer in flight\n"
+    "  --compile             torch.compile: pointwise intermediates are recomputed, not saved\n"
+    "  --attention K         eager (materialises the heads x seq x seq matrix) | sdpa (default;\n"
+    "                        k/v repeated to all heads) | flash (no matrix, no repeat)\n"
+    "  --loss L              full (default: logits in the compute dtype plus the fp32 upcast of\n"
+    "                        cross-entropy) | chunked (fp32 work on one of --loss-chunks chunks) |\n"
+    "                        liger (fused linear cross-entropy: logits never materialised; the\n"
+    "                        existing --liger keeps its Training Hub meaning)\n"
+    "  --loss-chunks N       chunks of --loss chunked (default 8, torchtune's)\n";
+
+static const char help_parallel[] =
+    "  --sharding S          none (DDP: gradient buckets copy the gradients) | zero1 (optimizer\n"
+    "                        states / ranks) | zero2 (+ gradients) | zero3 (+ weights, one block\n"
+    "                        gathered at a time) | fsdp-full (= zero3) | fsdp-grad-op (= zero2) |\n"
+    "                        fsdp-hybrid (full shard within a node, replicas across --nodes)\n"
+    "  --nodes N             nodes of --gpus GPUs each (default 1)\n"
+    "  --offload O           none (default) | optimizer (states and master weights on the host;\n"
+    "                        needs a ZeRO stage) | all (also weights and gradients; needs zero3 or\n"
+    "                        fsdp-*)\n"
+    "  --host-memory SIZE    host memory per node, to check offload and saving against\n"
+    "  --grad-accum N        micro-batches per optimizer step (default 1): it changes the tokens\n"
+    "                        per optimizer step, not the peak, except for the gradient buffer it\n"
+    "                        keeps alive through the forward passes\n"
+    "  --use-dora            LoRA as DoRA: magnitude vectors, base results kept, weight norms\n"
+    "  --adapter-dtype DT    F32 (default; PEFT's autocast_adapter_dtype), BF16 or F16: trainable\n"
+    "                        adapter parameters, their gradients and optimizer states\n"
+    "  --modules-to-save LIST  modules trained as full copies (e.g. lm_head,embed_tokens)\n"
+    "  --quant-block-size N  QLoRA 4-bit block size (default 64, bitsandbytes')\n"
+    "  --no-double-quant     QLoRA without nested quantization of the absmax\n"
+    "  --sharded-state-dict  saving writes per-rank shards: no full-model gather at save time\n";
+
+void vf_dt_print_help(void)
+{
+    printf("%s%s", help_levers, help_parallel);
+}
+
+void vf_dt_cli_init(vf_dt_cli *d)
+{
+    vf_dt_options o = VF_DT_OPTIONS_INIT;
+    memset(d, 0, sizeof *d);
+    d->o = o;
+}
+
+static int lever(const char *opt, vf_dt_lever l, const char *val, int *out)
+{
+    if (vf_dt_lever_from_name(l, val, out))
+        return 1;
+    vf_usage_error("estimate", "--%s must be %s, got '%s'", opt, vf_dt_lever_choices(l), val);
+    return -1;
+}
+
+static int count(const char *opt, const char *val, uint32_t *out)
+{
+    uint64_t v;
+    if (!vf_parse_u64("estimate", opt, val, &v))
+        return -1;
+    if (v == 0 || v > UINT32_MAX) {
+        vf_usage_error("estimate", "--%s must be between 1 and %u, got '%s'", opt, UINT32_MAX, val);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 1;
+}
+
+static int estimator(vf_dt_cli *d, const char *val)
+{
+    if (strcmp(val, "detailed") == 0 || strcmp(val, "training-hub") == 0) {
+        d->detailed = strcmp(val, "detailed") == 0;
+        return 1;
+    }
+    vf_usage_error("estimate", "--estimator must be training-hub or detailed, got '%s'", val);
+    return -1;
+}
+
+static int sizes(vf_dt_cli *d, int id, const char *val)
+{
+    char why[VF_GPU_MSG_MAX];
+    if (id == VF_DOPT_HOST_MEMORY) {
+        if (vf_parse_size(val, &d->o.host_memory, why))
+            return 1;
+        vf_usage_error("estimate", "--host-memory: %s", why);
+        return -1;
+    }
+    if (vf_dtype_from_name(val, strlen(val), &d->o.adapter_dtype) &&
+        (d->o.adapter_dtype == VF_DTYPE_F32 || d->o.adapter_dtype == VF_DTYPE_BF16 ||
+         d->o.adapter_dtype == VF_DTYPE_F16))
+        return 1;
+    vf_usage_error("estimate", "--adapter-dtype must be F32, BF16 or F16, got '%s'", val);
+    return -1;
+}
+
+static int store(vf_dt_cli *d, int id, const char *val)
+{
+    vf_dt_options *o = &d->o;
+    int v = 0, rc;
+    switch (id) {
+    case VF_DOPT_DTYPE: rc = lever("dtype", VF_LEVER_PRECISION, val, &v); o->dtype = (vf_dt_precision)v; return rc;
+    case VF_DOPT_AMP: rc = lever("amp", VF_LEVER_AMP, val, &v); o->amp = (vf_dt_amp)v; return rc;
+    case VF_DOPT_OPTIMIZER:
+        rc = lever("optimizer", VF_LEVER_OPTIMIZER, val, &v);
+        o->optimizer = (vf_dt_optimizer)v;
+        return rc;
+    case VF_DOPT_CKPT:
+        rc = lever("gradient-checkpointing", VF_LEVER_CKPT, val, &v);
+        o->checkpointing = (vf_dt_ckpt)v;
+        return rc;
+    case VF_DOPT_ATTENTION:
+        rc = lever("attention", VF_LEVER_ATTENTION, val, &v);
+        o->attention = (vf_dt_attention)v;
+        return rc;
+    case VF_DOPT_LOSS: rc = lever("loss", VF_LEVER_LOSS, val, &v); o->loss = (vf_dt_loss)v; return rc;
+    case VF_DOPT_SHARDING:
+        rc = lever("sharding", VF_LEVER_SHARDING, val, &v);
+        o->sharding = (vf_dt_sharding)v;
+        return rc;
+    case VF_DOPT_OFFLOAD: rc = lever("offload", VF_LEVER_OFFLOAD, val, &v); o->offload = (vf_dt_offload)v; return rc;
+    case VF_DOPT_OPT_IN_BWD: o->optimizer_in_backward = true; return 1;
+    case VF_DOPT_ACT_OFFLOAD: o->activation_offload = true; return 1;
+    case VF_DOPT_COMPILE: o->compile = true; return 1;
+    case VF_DOPT_NODES: return count("nodes", val, &o->nodes);
+    case VF_DOPT_GRAD_ACCUM: return count("grad-accum", val, &o->grad_accum);
+    case VF_DOPT_QUANT_BLOCK: return count("quant-block-size", val, &o->quant_block);
+    case VF_DOPT_LOSS_CHUNKS: return count("loss-chunks", val, &o->loss_chunks);
+    case VF_DOPT_NO_DOUBLE_QUANT: o->double_quant = false; return 1;
+    case VF_DOPT_SHARDED_STATE_DICT: o->full_state_dict = false; return 1;
+    case VF_DOPT_DORA: d->use_dora = true; return 1;
+    case VF_DOPT_SAVE: d->modules_to_save = val; return 1;
+    case VF_DOPT_HOST_MEMORY:
+    case VF_DOPT_ADAPTER_DTYPE: return sizes(d, id, val);
+    default: return 0;
+    }
+}
+
+int vf_dt_cli_opt(vf_dt_cli *d, int id, const char *name, const char *val)
+{
+    if (id == VF_DOPT_ESTIMATOR)
+        return estimator(d, val);
+    int rc = store(d, id, val);
+    if (rc != 0 && !d->first_lever)
+        d->first_lever = name;
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------------------------ */
+
+typedef struct dt_run {
+    const vf_est_ctx *c;
+    vf_est_hw hw;
+    vf_dt_options o;
+    vf_dt_model m;
+    vf_dt_result r;
+    vf_notes notes;
+} dt_run;
+
+static const char *lv(vf_dt_lever l, int v) { return vf_dt_lever_name(l, v); }
+
+/* The popular rule of thumb of the seed article: B x S x h x L x 2 bytes. */
+static uint64_t rough_rule(const dt_run *x)
+{
+    uint64_t v = x->r.tokens;
+    const uint64_t f[3] = {x->m.hidden, x->m.layers, 2};
+    for (int i = 0; i < 3; i++)
+        v = f[i] && v > UINT64_MAX / f[i] ? UINT64_MAX : v * f[i];
+    return v;
+}
+
+static void assumption_notes(dt_run *x)
+{
+    char a[32], b[32];
+    vf_notes *n = &x->notes;
+    if (!x->m.heads_from_config)
+        vf_notes_add(n, "attention heads not in config.json: assumed head_dim 128, so %llu heads",
+                     (unsigned long long)x->m.heads);
+    if (x->m.moe_layers && !x->m.top_k_from_config)
+        vf_notes_add(n, "experts per token not in config.json: assumed top-%u", (unsigned)x->m.top_k);
+    vf_notes_add(n, "peak reserved adds %u.%u%% allocator fragmentation to peak allocated; the "
+                    "overhead (%s CUDA context and workspaces%s) lives outside PyTorch's allocator "
+                    "- both are stated assumptions, not measurements",
+                 VF_DT_FRAGMENTATION_PERMILLE / 10, VF_DT_FRAGMENTATION_PERMILLE % 10,
+                 vf_fmt_gib(VF_DT_CUDA_CONTEXT_BYTES, a), x->r.world > 1 ? ", NCCL buffers" : "");
+    vf_notes_add(n, "the rough rule batch x seq x hidden x layers x 2 bytes gives %s of activations; "
+                    "computed from the layers' saved tensors (norm upcasts, q/k/v, attention output, "
+                    "MLP intermediates%s) they are %s",
+                 vf_fmt_gib(rough_rule(x), a), x->o.attention == VF_ATTN_EAGER ? ", attention matrix" : "",
+                 vf_fmt_gib(x->r.activations, b));
+}
+
+static void lever_notes(dt_run *x)
+{
+    vf_notes *n = &x->notes;
+    const vf_dt_options *o = &x->o;
+    char a[32];
+    if (x->r.master_weights)
+        vf_notes_add(n, "trained fp16 weights: PyTorch's GradScaler refuses fp16 gradients, so an "
+                        "fp32 master copy and fp32 optimizer states are assumed (DeepSpeed/Apex fp16)");
+    if (o->optimizer == VF_OPTIM_PAGED_ADAMW_8BIT)
+        vf_notes_add(n, "paged optimizer states live in unified memory and can be evicted to the "
+                        "host under pressure; they are counted here as resident");
+    if (o->grad_accum > 1)
+        vf_notes_add(n, "--grad-accum %u: the gradient buffer stays allocated through the forward "
+                        "passes; tokens per optimizer step over all ranks: %llu",
+                     (unsigned)o->grad_accum, (unsigned long long)x->r.grad_accum_tokens);
+    if (x->r.host_offload)
+        vf_notes_add(n, "offloaded to the host: %s per node%s", vf_fmt_gib(x->r.host_offload, a),
+                     o->host_memory && x->r.host_offload > o->host_memory ? ", more than --host-memory"
+                                                                          : "");
+    if (x->r.save_exceeds_gpu)
+        vf_notes_add(n, "saving a full state dict gathers the whole model on rank 0: %s on its GPU, "
+                        "more than it has (use --sharded-state-dict or offload_to_cpu)",
+                     vf_fmt_gib(x->r.save_gpu_peak, a));
+    if (x->r.save_exceeds_host)
+        vf_notes_add(n, "saving a full state dict needs %s of host memory on rank 0, more than "
+                        "--host-memory", vf_fmt_gib(x->r.save_host_peak, a));
+}
+
+/* ---- JSON --------------------------------------------------------------------------------------- */
+
+static void json_levers(vf_json *j, const dt_run *x)
+{
+    const vf_dt_options *o = &x->o;
+    vf_json_obj(j, "levers");
+    vf_json_str(j, "dtype", lv(VF_LEVER_PRECISION, (int)o->dtype));
+    vf_json_str(j, "amp", lv(VF_LEVER_AMP, (int)o->amp));
+    vf_json_str(j, "optimizer", lv(VF_LEVER_OPTIMIZER, (int)o->optimizer));
+    vf_json_bool(j, "optimizer_in_backward", o->optimizer_in_backward);
+    vf_json_str(j, "gradient_checkpointing", lv(VF_LEVER_CKPT, (int)o->checkpointing));
+    vf_json_bool(j, "activation_offload", o->activation_offload);
+    vf_json_bool(j, "compile", o->compile);
+    vf_json_str(j, "attention", lv(VF_LEVER_ATTENTION, (int)o->attention));
+    vf_json_str(j, "loss", lv(VF_LEVER_LOSS, (int)o->loss));
+    vf_json_str(j, "sharding", lv(VF_LEVER_SHARDING, (int)o->sharding));
+    vf_json_str(j, "offload", lv(VF_LEVER_OFFLOAD, (int)o->offload));
+    vf_json_u64(j, "nodes", o->nodes);
+    vf_json_u64(j, "batch_size", o->batch_size);
+    vf_json_u64(j, "max_seq_len", o->seq_len);
+    vf_json_u64(j, "grad_accum", o->grad_accum);
+    vf_json_u64(j, "tokens_per_gpu", x->r.tokens);
+    vf_json_u64(j, "tokens_per_step", x->r.grad_accum_tokens);
+    vf_json_str(j, "adapter_dtype", vf_dtype_name(o->adapter_dtype));
+    vf_json_obj_end(j);
+}
+
+static void json_model(vf_json *j, const vf_dt_model *m)
+{
+    vf_json_obj(j, "architecture");
+    vf_json_u64(j, "parameters", m->parameters);
+    vf_json_u64(j, "trainable_parameters", m->trainable);
+    vf_json_u64(j, "layers", m->layers);
+    vf_json_u64(j, "hidden_size", m->hidden);
+    vf_json_u64(j, "intermediate_size", m->intermediate);
+    vf_json_u64(j, "moe_intermediate_size", m->moe_intermediate);
+    vf_json_u64(j, "moe_layers", m->moe_layers);
+    vf_json_u64(j, "experts", m->experts);
+    vf_json_u64(j, "top_k", m->top_k);
+    vf_json_u64(j, "q_dim", m->q_dim);
+    vf_json_u64(j, "kv_dim", m->kv_dim);
+    vf_json_u64(j, "heads", m->heads);
+    vf_json_str(j, "heads_source", m->heads_from_config ? "config.json" : "head_dim 128 assumed");
+    vf_json_u64(j, "vocab_size", m->vocab);
+    vf_json_obj_end(j);
+}
+
+static void json_per_gpu(vf_json *j, const vf_dt_result *r)
+{
+    vf_json_obj(j, "per_gpu");
+    vf_json_u64(j, "weights_bytes", r->weights);
+    vf_json_u64(j, "master_weights_bytes", r->master_weights);
+    vf_json_u64(j, "gradients_bytes", r->gradients);
+    vf_json_u64(j, "optimizer_bytes", r->optimizer);
+    vf_json_u64(j, "activations_bytes", r->activations);
+    vf_json_u64(j, "logits_bytes", r->logits);
+    vf_json_u64(j, "temporary_bytes", r->temporary);
+    vf_json_u64(j, "optimizer_step_temporary_bytes", r->step_temporary);
+    vf_json_u64(j, "forward_backward_bytes", r->forward_backward);
+    vf_json_u64(j, "optimizer_step_bytes", r->optimizer_step);
+    vf_json_u64(j, "peak_allocated_bytes", r->peak_allocated);
+    vf_json_u64(j, "peak_reserved_bytes", r->peak_reserved);
+    vf_json_u64(j, "overhead_bytes", r->overhead);
+    vf_json_u64(j, "total_bytes", r->total);
+    vf_json_obj_end(j);
+}
+
+static void json_report(vf_buf *b, const dt_run *x)
+{
+    vf_json j = {.b = b};
+    const vf_dt_result *r = &x->r;
+    vf_json_doc(&j);
+    vf_json_str(&j, "estimator", "detailed");
+    vf_json_str(&j, "method", vf_method_name(x->o.method));
+    vf_json_origin(&j, vf_model_checkpoint(x->c->model));
+    vf_json_u64(&j, "gpus", x->hw.gpus);
+    vf_json_u64(&j, "gpu_memory_bytes", x->hw.gpu_memory);
+    vf_json_str(&j, "gpu", *x->hw.label ? x->hw.label : NULL);
+    json_levers(&j, x);
+    json_model(&j, &x->m);
+    json_per_gpu(&j, r);
+    vf_json_str(&j, "peak_phase", r->peak_phase == VF_PHASE_OPTIMIZER_STEP ? "optimizer_step"
+                                                                          : "forward_backward");
+    vf_json_bool(&j, "fits", r->fits);
+    vf_json_u64(&j, "host_offload_bytes", r->host_offload);
+    vf_json_obj(&j, "save");
+    vf_json_bool(&j, "full_state_dict", x->o.full_state_dict);
+    vf_json_u64(&j, "gpu_peak_bytes", r->save_gpu_peak);
+    vf_json_u64(&j, "host_peak_bytes", r->save_host_peak);
+    vf_json_bool(&j, "exceeds_gpu", r->save_exceeds_gpu);
+    vf_json_bool(&j, "exceeds_host", r->save_exceeds_host);
+    vf_json_obj_end(&j);
+    vf_json_arr(&j, "notes");
+    for (size_t i = 0; i < x->notes.n; i++)
+        vf_json_str(&j, NULL, x->notes.text[i]);
+    vf_json_arr_end(&j);
+    vf_json_obj_end(&j);
+    vf_buf_printf(b, "\n");
+}
+
+/* ---- human -------------------------------------------------------------------------------------- */
+
+static void row(vf_buf *b, const char *name, const char *what, uint64_t v)
+{
+    char g[32], n[32];
+    snprintf(g, sizeof g, "%.2f", (double)v / 1073741824.0);
+    vf_buf_printf(b, "  %-20s %-38s %8s %17s\n", name, what, g, vf_fmt_count(v, n));
+}
+
+static void human_head(vf_buf *b, const dt_run *x)
+{
+    const vf_dt_model *m = &x->m;
+    const vf_dt_options *o = &x->o;
+    char n1[32], n2[32], g[32];
+    vf_buf_printf(b, "%s detailed memory estimate for %s\n", vf_est_method_label(o->method),
+                  x->c->display_path);
+    vf_buf_printf(b, "  model   %s parameters (%s trainable), %llu layers, hidden %llu, intermediate "
+                     "%llu, q/kv %llu/%llu, %llu heads, vocabulary %llu",
+                  vf_fmt_count(m->parameters, n1), vf_fmt_count(m->trainable, n2),
+                  (unsigned long long)m->layers, (unsigned long long)m->hidden,
+                  (unsigned long long)(m->intermediate ? m->intermediate : m->moe_intermediate),
+                  (unsigned long long)m->q_dim, (unsigned long long)m->kv_dim,
+                  (unsigned long long)m->heads, (unsigned long long)m->vocab);
+    if (m->moe_layers)
+        vf_buf_printf(b, ", %u experts (top-%u) in %llu layers", (unsigned)m->experts,
+                      (unsigned)m->top_k, (unsigned long long)m->moe_layers);
+    vf_buf_printf(b, "\n  GPUs    %u x %s%s%s%s", (unsigned)x->hw.gpus, vf_fmt_gib(x->hw.gpu_memory, g),
+                  *x->hw.label ? " (" : "", x->hw.label, *x->hw.label ? ")" : "");
+    if (o->nodes > 1)
+        vf_buf_printf(b, " per node, %u nodes", (unsigned)o->nodes);
+    vf_buf_printf(b, "\n  levers  dtype %s, amp %s, optimizer %s%s, checkpointing %s%s%s, attention %s, "
+                     "loss %s, sharding %s, offload %s\n",
+                  lv(VF_LEVER_PRECISION, (int)o->dtype), lv(VF_LEVER_AMP, (int)o->amp),
+                  lv(VF_LEVER_OPTIMIZER, (int)o->optimizer), o->optimizer_in_backward ? " (in backward)" : "",
+                  lv(VF_LEVER_CKPT, (int)o->checkpointing), o->activation_offload ? ", activation offload" : "",
+                  o->compile ? ", compiled" : "", lv(VF_LEVER_ATTENTION, (int)o->attention),
+                  lv(VF_LEVER_LOSS, (int)o->loss), lv(VF_LEVER_SHARDING, (int)o->sharding),
+                  lv(VF_LEVER_OFFLOAD, (int)o->offload));
+    vf_buf_printf(b, "  tokens  %llu x %llu = %s per GPU per micro-batch, %u micro-batch%s per step\n",
+                  (unsigned long long)o->batch_size, (unsigned long long)o->seq_len,
+                  vf_fmt_count(x->r.tokens, n1), (unsigned)o->grad_accum, o->grad_accum == 1 ? "" : "es");
+}
+
+static void human_breakdown(vf_buf *b, const dt_run *x)
+{
+    const vf_dt_result *r = &x->r;
+    char what[64];
+    vf_buf_printf(b, "\n%sPer GPU%s %55s %8s %17s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET), "",
+                  "GiB", "bytes");
+    snprintf(what, sizeof what, "sharded over %llu", (unsigned long long)r->shard_params);
+    row(b, "weights", r->shard_params > 1 ? what : "", r->weights);
+    if (r->master_weights)
+        row(b, "master weights", "fp32 copy of the trained weights", r->master_weights);
+    row(b, "gradients", "", r->gradients);
+    row(b, "optimizer states", lv(VF_LEVER_OPTIMIZER, (int)x->o.optimizer), r->optimizer);
+    row(b, "activations", "saved for backward", r->activations);
+    row(b, "logits / loss", "at the loss's backward", r->logits);
+    row(b, "temporary buffers", "forward/backward", r->temporary);
+    row(b, "optimizer step", "temporaries of the step", r->step_temporary);
+    row(b, "forward+backward", "phase total", r->forward_backward);
+    row(b, "optimizer step", "phase total", r->optimizer_step);
+    row(b, "peak allocated", r->peak_phase == VF_PHASE_OPTIMIZER_STEP ? "in the optimizer step"
+                                                                      : "in forward/backward",
+        r->peak_allocated);
+    row(b, "peak reserved", "with allocator fragmentation", r->peak_reserved);
+    row(b, "overhead", "CUDA context, workspaces", r->overhead);
+    row(b, "total", "what the GPU must hold", r->total);
+}
+
+static void human_decision(vf_buf *b, const dt_run *x)
+{
+    const vf_dt_result *r = &x->r;
+    char m[32], d[32];
+    uint64_t mem = x->hw.gpu_memory;
+    vf_buf_printf(b, "\nDecision   %s%s%s on %s per GPU", vf_sty(r->fits ? VF_STY_GREEN : VF_STY_RED),
+                  r->fits ? "fits" : "does not fit", vf_sty(VF_STY_RESET), vf_fmt_gib(mem, m));
+    vf_buf_printf(b, r->fits ? " (%s to spare)\n" : " (%s short)\n",
+                  vf_fmt_gib(r->fits ? mem - r->total : r->total - mem, d));
+    if (r->save_gpu_peak)
+        vf_buf_printf(b, "Saving     full state dict on rank 0: %s on its GPU, %s on its host%s\n",
+                      vf_fmt_gib(r->save_gpu_peak, m), vf_fmt_gib(r->save_host_peak, d),
+                      r->save_exceeds_gpu || r->save_exceeds_host ? " - too much, see the notes" : "");
+}
+
+static void human_report(vf_buf *b, const dt_run *x)
+{
+    human_head(b, x);
+    human_breakdown(b, x);
+    human_decision(b, x);
+    if (vf_ui_quiet())
+        return;
+    vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
+    for (size_t i = 0; i < x->notes.n; i++)
+        vf_buf_printf(b, "  - %s\n", x->notes.text[i]);
+    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes)\n");
+}
+
+/* ---- command ------------------------------------------------------------------------------------ */
+
+static void fill_options(const vf_dt_cli *d, const vf_est_opts *eo, const vf_est_hw *hw, vf_method method,
+                         vf_dt_options *o)
+{
+    *o = d->o;
+    o->method = method;
+    o->gpus = hw->gpus;
+    o->gpu_memory = hw->gpu_memory;
+    o->batch_size = eo->batch;
+    o->seq_len = eo->seq;
+}
+
+static int estimate(const vf_dt_cli *d, const vf_est_opts *eo, dt_run *x, vf_est_ctx *c)
+{
+    vf_error err = {0};
+    int rc = vf_est_ctx_open(c, eo, &err);
+    x->c = c;
+    if (rc == VF_OK) {
+        vf_adapter_options ao = VF_ADAPTER_OPTIONS_INIT;
+        ao.target = eo->target;
+        ao.rank = eo->lora_r;
+        ao.use_dora = d->use_dora;
+        ao.modules_to_save = d->modules_to_save;
+        ao.unfreeze_rank_ratio = eo->ratio;
+        rc = vf_dt_model_from(c->model, &x->o, &ao, &x->m, &err);
+    }
+    if (rc == VF_OK)
+        rc = vf_dt_estimate(&x->m, &x->o, &x->r, &err);
+    return rc == VF_OK ? VF_EXIT_OK : vf_cli_fail(&err);
+}
+
+static int usage_checks(const vf_dt_cli *d, const vf_est_opts *eo, vf_method method)
+{
+    if (eo->max_tokens)
+        return vf_usage_error("estimate", "--max-tokens-per-gpu is Training Hub's; the detailed "
+                                          "estimator takes --batch-size and --max-seq-len per GPU");
+    if (!eo->batch || !eo->seq)
+        return vf_usage_error("estimate", "--estimator detailed needs --batch-size and --max-seq-len "
+                                          "(the micro-batch per GPU)");
+    if (eo->compat || eo->liger >= 0)
+        return vf_usage_error("estimate", "--compat and --liger/--no-liger belong to the Training Hub "
+                                          "estimator; with --estimator detailed use --loss liger");
+    if ((d->use_dora || d->modules_to_save) && method != VF_METHOD_LORA && method != VF_METHOD_QLORA)
+        return vf_usage_error("estimate", "--use-dora and --modules-to-save apply to --method lora "
+                                          "and qlora only");
+    return -1;
+}
+
+int vf_dt_cli_run(const vf_dt_cli *d, const vf_est_opts *eo, vf_method method, bool json, bool check,
+                  const char *svg)
+{
+    int rc = usage_checks(d, eo, method);
+    if (rc >= 0)
+        return rc;
+    if (svg)
+        return vf_usage_error("estimate", "--svg draws Training Hub's components; it is not "
+                                          "available with --estimator detailed yet");
+    dt_run *x = calloc(1, sizeof *x);
+    vf_est_ctx *c = calloc(1, sizeof *c);
+    if (!x || !c) {
+        free(x);
+        free(c);
+        fprintf(stderr, "vramfit: error: out of memory\n");
+        return VF_EXIT_INTERNAL;
+    }
+    if ((rc = vf_est_resolve_hw(eo, &x->hw, &x->notes)) == VF_EXIT_OK) {
+        fill_options(d, eo, &x->hw, method, &x->o);
+        rc = estimate(d, eo, x, c);
+    }
+    if (rc == VF_EXIT_OK) {
+        assumption_notes(x);
+        lever_notes(x);
+        vf_buf b = {0};
+        if (json)
+            json_report(&b, x);
+        else
+            human_report(&b, x);
+        rc = vf_buf_flush(&b);
+        vf_buf_free(&b);
+        if (rc == VF_EXIT_OK && check && !x->r.fits)
+            rc = VF_EXIT_NO_FIT;
+    }
+    vf_est_ctx_close(c);
+    free(c);
+    free(x);
+    return rc;
+}
