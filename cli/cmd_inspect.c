@@ -86,7 +86,6 @@ static void json_quant(vf_json *j, const vf_quant *q)
     vf_json_u64(j, "quantized_tensors", q->quantized_tensors);
     vf_json_u64(j, "logical_elements", q->logical_elements);
     vf_json_u64(j, "stored_elements", q->stored_elements);
-    vf_json_u64(j, "stored_bytes", q->stored_bytes);
     vf_json_u64(j, "metadata_tensors", q->metadata_tensors);
     vf_json_u64(j, "metadata_bytes", q->metadata_bytes);
     vf_json_obj_end(j);
@@ -235,8 +234,8 @@ static void human_quant(vf_buf *b, const vf_quant *q)
                   *q->config_method ? ", quantization_config " : "", q->config_method);
     vf_buf_printf(b, "  logical     parameters are counted dequantized; %s quantized weights hold %s of them\n",
                   vf_fmt_count(q->quantized_tensors, c1), vf_fmt_count(q->logical_elements, c2));
-    vf_buf_printf(b, "  stored      %s elements", vf_fmt_count(q->stored_elements, c1));
-    vf_buf_printf(b, " in %s bytes\n", vf_fmt_count(q->stored_bytes, c1));
+    vf_buf_printf(b, "  stored      %s elements (packed weights and metadata, as the files hold them)\n",
+                  vf_fmt_count(q->stored_elements, c1));
     vf_buf_printf(b, "  metadata    %s bytes", vf_fmt_count(q->metadata_bytes, c1));
     vf_buf_printf(b, " in %s tensors (scales, zeros, quant state: not parameters)\n",
                   vf_fmt_count(q->metadata_tensors, c1));

@@ -503,7 +503,7 @@ void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_e
                         "that model split over the GPUs (Training Hub's rule; it compares a per-GPU "
                         "figure with a whole-model one); only a smaller model lowers it",
                      vf_fmt_gib(r->unbound_subtotal, g1), vf_fmt_gib(m->parameters, g2));
-    else if (s->method == VF_METHOD_QLORA)
+    else if (s->method == VF_METHOD_QLORA && !m->stored_4bit) /* else quant_notes says why */
         vf_notes_add(n, "QLoRA: the LoRA subtotal (%s per GPU) is above the unquantized model at 1 "
                         "byte per parameter (%s), so the training itself is the bound",
                      vf_fmt_gib(r->unbound_subtotal, g1), vf_fmt_gib(m->parameters, g2));

@@ -579,16 +579,12 @@ void vf_quant_summarise(const vf_model *m, vf_quant *q)
         return;
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
+        vf_acc_u64(&q->stored_elements, t->numel);
         if (t->quant == VF_QPART_META) {
             q->metadata_tensors++;
             vf_acc_u64(&q->metadata_bytes, t->bytes);
-            continue;
         }
-        if (t->buffer || t->ignored)
-            continue;
-        vf_acc_u64(&q->stored_elements, t->numel);
-        vf_acc_u64(&q->stored_bytes, t->bytes);
-        if (t->quant == VF_QPART_WEIGHT) {
+        if (t->quant == VF_QPART_WEIGHT && !t->ignored) {
             q->quantized_tensors++;
             vf_acc_u64(&q->logical_elements, t->logical_numel);
         }

@@ -241,8 +241,8 @@ typedef struct vf_quant {
     char config_method[32];     /* quantization_config.quant_method of config.json, "" when none */
     uint64_t quantized_tensors; /* tensors holding quantized weights */
     uint64_t logical_elements;  /* those weights' elements once dequantized */
-    uint64_t stored_elements;   /* elements stored for the parameters (packed), metadata excluded */
-    uint64_t stored_bytes;      /* their bytes */
+    uint64_t stored_elements;   /* every element the files store, as stored: packed weights, metadata,
+                                   buffers and blocks transformers does not load included */
     uint64_t metadata_tensors;  /* quantization metadata tensors */
     uint64_t metadata_bytes;
 } vf_quant;

@@ -134,8 +134,7 @@ def _quant(handle):
             "double_quant": bool(q.double_quant), "config_method": q.config_method.decode() or None,
             "peft_all_linear": bool(q.peft_linear), "quantized_tensors": q.quantized_tensors,
             "logical_elements": q.logical_elements, "stored_elements": q.stored_elements,
-            "stored_bytes": q.stored_bytes, "metadata_tensors": q.metadata_tensors,
-            "metadata_bytes": q.metadata_bytes}
+            "metadata_tensors": q.metadata_tensors, "metadata_bytes": q.metadata_bytes}
 
 
 def _layers(handle, doc):

@@ -60,7 +60,7 @@ class VfQuant(ctypes.Structure):
     _fields_ = [("scheme", c_int), ("bits", c_u32), ("group_size", c_u64), ("double_quant", c_bool),
                 ("peft_linear", c_bool), ("config_method", ctypes.c_char * 32)] + \
                [(n, c_u64) for n in ("quantized_tensors", "logical_elements", "stored_elements",
-                                     "stored_bytes", "metadata_tensors", "metadata_bytes")]
+                                     "metadata_tensors", "metadata_bytes")]
 
 
 class VfFinding(ctypes.Structure):
