@@ -272,7 +272,7 @@ static void human_summary(vf_buf *b, const vf_model *m)
     human_quant(b, vf_model_quant(m));
     vf_buf_printf(b, "Buffers       %s elements in %s tensors (not parameters)\n",
                   vf_fmt_count(t->buffers, c1), vf_fmt_count(t->buffer_tensors, c2));
-    vf_buf_printf(b, "Bytes         %s (%s)\n", vf_fmt_count(t->bytes, c1), vf_fmt_gib(t->bytes, c2));
+    vf_buf_printf(b, "Bytes         %s (%s)\n", vf_fmt_count(t->bytes, c1), vf_fmt_size(t->bytes, c2));
     vf_buf_printf(b, "Dtypes\n");
     for (int d = 0; d < VF_DTYPE_COUNT; d++) {
         const vf_dtype_stats *s = &t->by_dtype[d];

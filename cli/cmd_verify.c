@@ -13,13 +13,14 @@
 #include "vf_cli.h"
 #include "vramfit/vf_verify.h"
 
-enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET, OPT_SHA256, OPT_NO_SHA256 };
+enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET, OPT_SHA256, OPT_NO_SHA256, OPT_JSON };
 
 static const vf_opt verify_opts[] = {
     {"data", 0, false, OPT_DATA},         {"manifest", 0, true, OPT_MANIFEST},
     {"against", 0, true, OPT_AGAINST},    {"quiet", 'q', false, OPT_QUIET},
     {"sha256", 0, false, OPT_SHA256},     {"no-sha256", 0, false, OPT_NO_SHA256},
-    VF_COMMON_OPTS,                       {NULL, 0, false, 0},
+    {"json", 0, false, OPT_JSON},         VF_COMMON_OPTS,
+    {NULL, 0, false, 0},
 };
 
 #define FINDINGS_SHOWN 10 /* per kind; the manifest has them all */
@@ -27,7 +28,7 @@ static const vf_opt verify_opts[] = {
 static void verify_help(void)
 {
     printf("usage: vramfit verify PATH [--data] [--sha256] [--manifest OUT.json] [--against MANIFEST.json]\n"
-           "                      [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
+           "                      [--json] [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
            "Checks a checkpoint's integrity. Without --data: every structural check of the header\n"
            "parser and the index, with one verdict per file (each shard is checked on its own, so\n"
            "one bad shard does not hide the others) and a summary. PATH may be a .vfsnap snapshot\n"
@@ -45,6 +46,8 @@ static void verify_help(void)
            "                  --against manifest holds SHA-256 digests; manifests written with it\n"
            "                  carry each file's SHA-256\n"
            "  --no-sha256     not by default with --data inside a cache\n"
+           "  --json          the structural report as one JSON document (the digests of --data are\n"
+           "                  JSON in the --manifest file)\n"
            "  --manifest FILE write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
            "                  shape); implies --data. Written via a temporary file and rename.\n"
            "  --against FILE  re-hash PATH and compare with a manifest made elsewhere, listing every\n"
@@ -61,7 +64,7 @@ static void verify_help(void)
 }
 
 typedef struct verify_flags {
-    bool data, quiet, sha256, no_sha256;
+    bool data, quiet, sha256, no_sha256, json;
     const char *manifest_out, *against;
 } verify_flags;
 
@@ -178,6 +181,42 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
         vf_buf_printf(b, "Structure   %sNOT SOUND%s: %s of %s checks failed\n", vf_sty(VF_STY_RED),
                       vf_sty(VF_STY_RESET), vf_fmt_count(failed, c1),
                       vf_fmt_count(vf_verify_item_count(r), c2));
+}
+
+static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapshot"};
+
+/* --json: {schema, model..., sound, checks: [{kind, name, ok, error, tensors, size_bytes}]}. */
+static void structure_json(vf_buf *b, const char *path, const vf_verify_report *r)
+{
+    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
+    vf_json j = {.b = b};
+    vf_json_doc(&j);
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    if (cp)
+        vf_json_origin(&j, cp);
+    else
+        vf_json_str(&j, "path", path);
+    vf_json_bool(&j, "sound", vf_verify_sound(r));
+    vf_json_arr(&j, "checks");
+    for (size_t i = 0; i < vf_verify_item_count(r); i++) {
+        const vf_verify_item *it = vf_verify_item_at(r, i);
+        vf_json_obj(&j, NULL);
+        vf_json_str(&j, "kind", (unsigned)it->kind < 4 ? kind_names[it->kind] : "?");
+        vf_json_str(&j, "name", it->name);
+        vf_json_bool(&j, "ok", it->status == VF_OK);
+        vf_json_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
+        if (it->kind == VF_VERIFY_SHARD || it->kind == VF_VERIFY_INDEX)
+            vf_json_u64(&j, "tensors", it->tensors);
+        if (it->kind == VF_VERIFY_SHARD)
+            vf_json_u64(&j, "size_bytes", it->size);
+        vf_json_obj_end(&j);
+    }
+    vf_json_arr_end(&j);
+    if (cp)
+        vf_json_findings(&j, "findings", vf_checkpoint_findings(cp));
+    else
+        vf_json_arr(&j, "findings"), vf_json_arr_end(&j);
+    vf_json_obj_end(&j);
 }
 
 /* ---- data -------------------------------------------------------------------------------------- */
@@ -488,13 +527,6 @@ static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t
     vf_json_obj_end(&j);
 }
 
-/* Writes the manifest buffer to path atomically (vf_write_file_atomic). */
-static int write_atomic(const char *path, const vf_buf *b, vf_error *err)
-{
-    if (b->failed)
-        return vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
-    return vf_write_file_atomic(path, b->data ? b->data : "", b->len, err);
-}
 
 /* ---- comparison with a manifest ----------------------------------------------------------------- */
 
@@ -644,6 +676,7 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
         f->quiet |= id == OPT_QUIET;
         f->sha256 |= id == OPT_SHA256;
         f->no_sha256 |= id == OPT_NO_SHA256;
+        f->json |= id == OPT_JSON;
         if (id == OPT_MANIFEST)
             f->manifest_out = val;
         if (id == OPT_AGAINST)
@@ -652,12 +685,31 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
     }
     if (!*path)
         return vf_usage_error("verify", "missing PATH (see 'vramfit verify --help')");
+    if (f->json && (f->data || f->sha256))
+        return vf_usage_error("verify", "--json reports the structure; the digests of --data and "
+                                        "--sha256 are JSON in the --manifest FILE");
     return VF_EXIT_OK;
 }
 
-/* The --data part: hash, report, manifest, comparison. Returns an exit code; *b holds stdout. */
-static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f,
-                       const vf_manifest *against, const vf_hub_report *hub)
+/* --manifest OUT: the manifest prepared as an output (never PATH, --against or a checkpoint file);
+ * VF_EXIT_OK with *o set, or the exit code (message printed). */
+static int prepare_manifest(const data_run *d, const tref *refs, size_t n, const verify_flags *f,
+                            const char *path, vf_output **o)
+{
+    vf_buf mb = {0};
+    manifest_json(&mb, d, refs, n);
+    const char *const inputs[] = {path, f->against, NULL};
+    int rc = mb.failed ? (vf_diag("vramfit: error: ", "out of memory"), VF_EXIT_INTERNAL)
+                       : vf_cli_output_prepare(f->manifest_out, d->cp, inputs, mb.data ? mb.data : "",
+                                               mb.len, o);
+    vf_buf_free(&mb);
+    return rc;
+}
+
+/* The --data part: hash, report, manifest (prepared into *manifest, committed by the caller after
+ * stdout), comparison. Returns an exit code; *b holds stdout. */
+static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_flags *f,
+                       const vf_manifest *against, const vf_hub_report *hub, vf_output **manifest)
 {
     data_run d = {.cp = cp, .hub = hub};
     vf_error err = {0};
@@ -667,10 +719,12 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f
     if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
         rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK && f->manifest_out) {
-        vf_buf mb = {0};
-        manifest_json(&mb, &d, refs, n);
-        rc = write_atomic(f->manifest_out, &mb, &err);
-        vf_buf_free(&mb);
+        int x = prepare_manifest(&d, refs, n, f, path, manifest);
+        if (x != VF_EXIT_OK) {
+            free(refs);
+            data_free(&d);
+            return x;
+        }
     }
     size_t diffs = 0;
     if (rc == VF_OK) {
@@ -690,7 +744,8 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f
         return VF_EXIT_OK;
     vf_buf_printf(b, "Verdict     %s%zu difference%s%s from %s\n", vf_sty(VF_STY_RED), diffs, diffs == 1 ? "" : "s",
                   vf_sty(VF_STY_RESET), f->against);
-    int out = vf_buf_flush(b);
+    int out = vf_cli_flush_commit(b, *manifest); /* the manifest is sound: differences are a result */
+    *manifest = NULL;
     vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
                  "%zu difference%s from the manifest %s", diffs, diffs == 1 ? "" : "s", f->against);
     return out != VF_EXIT_OK ? out : vf_cli_fail(&err);
@@ -721,6 +776,16 @@ int vf_cmd_verify(int argc, char **argv)
                               path);
     }
     vf_buf b = {0};
+    if (f.json) {
+        structure_json(&b, path, r);
+        rc = vf_buf_flush(&b);
+        if (rc == VF_EXIT_OK && !vf_verify_sound(r))
+            rc = vf_cli_fail(vf_verify_first_error(r));
+        vf_buf_free(&b);
+        vf_verify_report_free(r);
+        vf_manifest_free(against);
+        return rc;
+    }
     vf_buf_printf(&b, "Checkpoint  %s\n", path);
     if (vf_ui_verbose() && vf_verify_checkpoint(r))
         vf_buf_printf(&b, "Directory   %s\n", vf_checkpoint_dir(vf_verify_checkpoint(r)));
@@ -732,13 +797,16 @@ int vf_cmd_verify(int argc, char **argv)
     } else if (f.data || f.sha256) {
         const vf_checkpoint *cp = vf_verify_checkpoint(r);
         vf_hub_report *hub = NULL;
+        vf_output *manifest = NULL;
         rc = want_sha256(&f, cp, against) ? verify_hub(&b, cp, &hub) : VF_EXIT_OK;
         if (rc == VF_EXIT_OK && f.data)
-            rc = verify_data(&b, cp, &f, against, hub);
+            rc = verify_data(&b, cp, path, &f, against, hub, &manifest);
         vf_hub_report_free(hub);
         if (rc == VF_EXIT_OK) {
             vf_buf_printf(&b, "Verdict     %ssound%s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET));
-            rc = vf_buf_flush(&b);
+            rc = vf_cli_flush_commit(&b, manifest);
+        } else {
+            vf_output_free(manifest);
         }
     } else {
         vf_buf_printf(&b, "Verdict     %ssound%s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET));
