@@ -509,14 +509,14 @@ static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_arg
                   vf_fmt_count(t->matrices, c1));
     if (x->o.method == VF_ADAPTER_LORA) {
         vf_buf_printf(b, "  adapter params    %s (A+B%s), %s bytes (%s)\n", vf_fmt_count(t->parameters, c1),
-                      x->o.use_dora ? "+magnitudes" : "", vf_fmt_count(t->bytes, c2), vf_fmt_gib(t->bytes, c3));
+                      x->o.use_dora ? "+magnitudes" : "", vf_fmt_count(t->bytes, c2), vf_fmt_size(t->bytes, c3));
         if (t->saved)
             vf_buf_printf(b, "  modules_to_save   %s (full copies)\n", vf_fmt_count(t->saved, c1));
         if (t->biases)
             vf_buf_printf(b, "  trainable biases  %s\n", vf_fmt_count(t->biases, c1));
     } else {
         vf_buf_printf(b, "  U+S+V params      %s, %s bytes (%s)\n", vf_fmt_count(t->parameters, c1),
-                      vf_fmt_count(t->bytes, c2), vf_fmt_gib(t->bytes, c3));
+                      vf_fmt_count(t->bytes, c2), vf_fmt_size(t->bytes, c3));
         vf_buf_printf(b, "  trainable params  %s (u = %g)\n", vf_fmt_count(t->trainable, c1),
                       x->o.unfreeze_rank_ratio);
         vf_buf_printf(b, "  OSFT model params %s (targets as U,S,V; every other tensor as is)\n",

@@ -152,17 +152,17 @@ static void json_inputs(vf_json *j, const est_run *x, const vf_est_ctx *c)
 static void json_per_gpu(vf_json *j, const vf_est_result *r)
 {
     vf_json_obj(j, "per_gpu");
-    vf_json_u64(j, "parameters", r->parameters);
-    vf_json_u64(j, "gradients", r->gradients);
-    vf_json_u64(j, "optimizer", r->optimizer);
-    vf_json_u64(j, "activations", r->activations);
-    vf_json_u64(j, "outputs", r->outputs);
-    vf_json_u64(j, "additional", r->additional);
-    vf_json_u64(j, "subtotal", r->subtotal);
-    vf_json_u64(j, "low", r->low);
-    vf_json_u64(j, "expected", r->expected);
-    vf_json_u64(j, "high", r->high);
-    vf_json_u64(j, "overhead", r->overhead);
+    vf_json_u64(j, "parameters_bytes", r->parameters);
+    vf_json_u64(j, "gradients_bytes", r->gradients);
+    vf_json_u64(j, "optimizer_bytes", r->optimizer);
+    vf_json_u64(j, "activations_bytes", r->activations);
+    vf_json_u64(j, "outputs_bytes", r->outputs);
+    vf_json_u64(j, "additional_bytes", r->additional);
+    vf_json_u64(j, "subtotal_bytes", r->subtotal);
+    vf_json_u64(j, "low_bytes", r->low);
+    vf_json_u64(j, "expected_bytes", r->expected);
+    vf_json_u64(j, "high_bytes", r->high);
+    vf_json_u64(j, "overhead_bytes", r->overhead);
     vf_json_obj_end(j);
 }
 
@@ -195,7 +195,7 @@ static void json_run(vf_json *j, const char *key, const est_run *x, const vf_est
     vf_json_origin(j, vf_model_checkpoint(c->model));
     vf_json_bool(j, "compat", c->opts->compat);
     vf_json_u64(j, "gpus", hw->gpus);
-    vf_json_u64(j, "gpu_memory", hw->gpu_memory);
+    vf_json_u64(j, "gpu_memory_bytes", hw->gpu_memory);
     vf_json_str(j, "gpu", *hw->label ? hw->label : NULL);
     if (x->rc != VF_OK) {
         vf_json_str(j, "error", x->error);
@@ -209,9 +209,9 @@ static void json_run(vf_json *j, const char *key, const est_run *x, const vf_est
     json_inputs(j, x, c);
     json_per_gpu(j, r);
     vf_json_obj(j, "total");
-    vf_json_u64(j, "low", r->total_low);
-    vf_json_u64(j, "expected", r->total_expected);
-    vf_json_u64(j, "high", r->total_high);
+    vf_json_u64(j, "low_bytes", r->total_low);
+    vf_json_u64(j, "expected_bytes", r->total_expected);
+    vf_json_u64(j, "high_bytes", r->total_high);
     vf_json_obj_end(j);
     vf_json_obj(j, "multipliers");
     vf_json_double(j, "low", r->mult_low);
@@ -219,14 +219,14 @@ static void json_run(vf_json *j, const char *key, const est_run *x, const vf_est
     vf_json_double(j, "high", r->mult_high);
     vf_json_obj_end(j);
     vf_json_str(j, "peak_rule", peak_name(r->peak_rule));
-    vf_json_u64(j, "peak_dropped", r->peak_dropped);
+    vf_json_u64(j, "peak_dropped_bytes", r->peak_dropped);
     vf_json_bool(j, "model_bound", r->model_bound);
     vf_json_str(j, "verdict", vf_verdict_name(r->verdict));
     vf_json_str(j, "decision", vf_verdict_text(r->verdict));
     vf_json_obj(j, "extra_needed_per_gpu");
-    vf_json_u64(j, "low", r->need_low);
-    vf_json_u64(j, "expected", r->need_expected);
-    vf_json_u64(j, "high", r->need_high);
+    vf_json_u64(j, "low_bytes", r->need_low);
+    vf_json_u64(j, "expected_bytes", r->need_expected);
+    vf_json_u64(j, "high_bytes", r->need_high);
     vf_json_obj_end(j);
     json_notes(j, hw_notes, &c->notes, &x->notes);
     vf_json_obj_end(j);
@@ -274,11 +274,12 @@ static void fill_components(const est_run *x, component comp[5])
 
 static void human_tokens(vf_buf *b, const vf_est_result *r)
 {
-    char c[32];
-    if (r->tokens_num % r->tokens_den == 0)
+    char c[32], n[32], d[32];
+    if (r->tokens_num % r->tokens_den == 0) /* whole, or the fraction explained (issue 11) */
         vf_buf_printf(b, "%s tokens per GPU", vf_fmt_count(r->tokens_num / r->tokens_den, c));
     else
-        vf_buf_printf(b, "%.2f tokens per GPU", r->tokens_per_gpu);
+        vf_buf_printf(b, "%.2f tokens per GPU (= %s / %s: Training Hub computes with the fraction)",
+                      r->tokens_per_gpu, vf_fmt_count(r->tokens_num, n), vf_fmt_count(r->tokens_den, d));
 }
 
 static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, const char *what)
@@ -291,7 +292,7 @@ static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, co
                   vf_fmt_count(m->parameters, n1), (unsigned long long)m->layers,
                   vf_fmt_count(m->hidden_size, n2), vf_fmt_count(m->vocab_size, n3));
     vf_buf_printf(b, "  GPUs    %u x %s (%s bytes%s%s)\n", (unsigned)hw->gpus,
-                  vf_fmt_gib(hw->gpu_memory, g), vf_fmt_count(hw->gpu_memory, n1),
+                  vf_fmt_size(hw->gpu_memory, g), vf_fmt_count(hw->gpu_memory, n1),
                   *hw->label ? ", " : "", hw->label);
 }
 
@@ -301,11 +302,11 @@ static void human_summary(vf_buf *b, const vf_est_result *r, uint32_t gpus)
     vf_buf_printf(b, "\n%sSummary%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     snprintf(what, sizeof what, "total, %u GPU%s", (unsigned)gpus, gpus == 1 ? "" : "s");
     snprintf(l, sizeof l, "%.1f", (double)r->total_low / 1073741824.0);
-    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_gib(r->total_expected, e), l,
-                  vf_fmt_gib(r->total_high, h));
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_size(r->total_expected, e), l,
+                  vf_fmt_size(r->total_high, h));
     snprintf(l, sizeof l, "%.1f", (double)r->low / 1073741824.0);
-    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", "per GPU", vf_fmt_gib(r->expected, e), l,
-                  vf_fmt_gib(r->high, h));
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", "per GPU", vf_fmt_size(r->expected, e), l,
+                  vf_fmt_size(r->high, h));
 }
 
 static void human_breakdown(vf_buf *b, const est_run *x)
@@ -352,7 +353,7 @@ static void human_peak(vf_buf *b, const est_run *x)
         vf_buf_printf(b, "%s: gradients and outputs never coexist; the smaller, %s (%s), is left out\n",
                       vf_est_method_label(x->method),
                       r->peak_rule == VF_PEAK_DROP_OUTPUTS ? "outputs" : "gradients",
-                      vf_fmt_gib(r->peak_dropped, g));
+                      vf_fmt_size(r->peak_dropped, g));
     if (r->model_bound)
         vf_buf_printf(b, "           QLoRA bottleneck: the unquantized model (1 byte per parameter) "
                          "is the bound\n");
@@ -369,25 +370,25 @@ static void human_decision(vf_buf *b, const vf_est_result *r, uint64_t mem)
     static const char *const level[VF_VERDICT_COUNT] = {
         "should work", "will likely work", "may work but isn't recommended", "impossible"};
     vf_buf_printf(b, "\nDecision   %s%s%s on %s per GPU\n", vf_sty(verdict_style(r->verdict)),
-                  level[r->verdict], vf_sty(VF_STY_RESET), vf_fmt_gib(mem, m));
+                  level[r->verdict], vf_sty(VF_STY_RESET), vf_fmt_size(mem, m));
     vf_buf_printf(b, "           %s\n", vf_verdict_text(r->verdict));
     switch (r->verdict) {
     case VF_VERDICT_FITS:
         vf_buf_printf(b, "           even the high bound (%s per GPU) fits; %s to spare\n",
-                      vf_fmt_gib(r->high, x1), vf_fmt_gib(mem - r->high, x2));
+                      vf_fmt_size(r->high, x1), vf_fmt_size(mem - r->high, x2));
         break;
     case VF_VERDICT_LIKELY:
         vf_buf_printf(b, "           extra memory per GPU to reach the high bound: %s\n",
-                      vf_fmt_gib(r->need_high, x3));
+                      vf_fmt_size(r->need_high, x3));
         break;
     case VF_VERDICT_RISKY:
         vf_buf_printf(b, "           extra memory per GPU: %s recommended (expected), %s ideal (high "
-                         "bound)\n", vf_fmt_gib(r->need_expected, x2), vf_fmt_gib(r->need_high, x3));
+                         "bound)\n", vf_fmt_size(r->need_expected, x2), vf_fmt_size(r->need_high, x3));
         break;
     default:
         vf_buf_printf(b, "           extra memory per GPU: %s minimum (low bound), %s recommended "
-                         "(expected), %s ideal (high bound)\n", vf_fmt_gib(r->need_low, x1),
-                      vf_fmt_gib(r->need_expected, x2), vf_fmt_gib(r->need_high, x3));
+                         "(expected), %s ideal (high bound)\n", vf_fmt_size(r->need_low, x1),
+                      vf_fmt_size(r->need_expected, x2), vf_fmt_size(r->need_high, x3));
     }
 }
 
@@ -517,8 +518,18 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
     vf_buf_printf(b, "%-6s %10s %7s %6s %6s %6s %7s %8s  %-22s %s\n", "method", "tokens/GPU", "params",
                   "optim", "grads", "activ", "outputs", "overhead", "expected (low - high)",
                   "decision");
-    for (int i = 0; i < VF_METHOD_COUNT; i++)
+    const vf_est_result *split = NULL; /* a run whose tokens per GPU is not whole */
+    for (int i = 0; i < VF_METHOD_COUNT; i++) {
         human_row(b, &runs[i]);
+        if (runs[i].rc == VF_OK && runs[i].result.tokens_num % runs[i].result.tokens_den)
+            split = &runs[i].result;
+    }
+    if (split) {
+        char n[32], d[32];
+        vf_buf_printf(b, "tokens/GPU %.2f = %s / %s: not whole; Training Hub computes with the fraction\n",
+                      split->tokens_per_gpu, vf_fmt_count(split->tokens_num, n),
+                      vf_fmt_count(split->tokens_den, d));
+    }
     if (vf_ui_quiet())
         return;
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));

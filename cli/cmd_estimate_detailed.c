@@ -209,12 +209,12 @@ static void assumption_notes(dt_run *x)
                     "overhead (%s CUDA context and workspaces%s) lives outside PyTorch's allocator "
                     "- both are stated assumptions, not measurements",
                  VF_DT_FRAGMENTATION_PERMILLE / 10, VF_DT_FRAGMENTATION_PERMILLE % 10,
-                 vf_fmt_gib(VF_DT_CUDA_CONTEXT_BYTES, a), x->r.world > 1 ? ", NCCL buffers" : "");
+                 vf_fmt_size(VF_DT_CUDA_CONTEXT_BYTES, a), x->r.world > 1 ? ", NCCL buffers" : "");
     vf_notes_add(n, "the rough rule batch x seq x hidden x layers x 2 bytes gives %s of activations; "
                     "computed from the layers' saved tensors (norm upcasts, q/k/v, attention output, "
                     "MLP intermediates%s) they are %s",
-                 vf_fmt_gib(rough_rule(x), a), x->o.attention == VF_ATTN_EAGER ? ", attention matrix" : "",
-                 vf_fmt_gib(x->r.activations, b));
+                 vf_fmt_size(rough_rule(x), a), x->o.attention == VF_ATTN_EAGER ? ", attention matrix" : "",
+                 vf_fmt_size(x->r.activations, b));
 }
 
 static void lever_notes(dt_run *x)
@@ -233,16 +233,16 @@ static void lever_notes(dt_run *x)
                         "passes; tokens per optimizer step over all ranks: %llu",
                      (unsigned)o->grad_accum, (unsigned long long)x->r.grad_accum_tokens);
     if (x->r.host_offload)
-        vf_notes_add(n, "offloaded to the host: %s per node%s", vf_fmt_gib(x->r.host_offload, a),
+        vf_notes_add(n, "offloaded to the host: %s per node%s", vf_fmt_size(x->r.host_offload, a),
                      o->host_memory && x->r.host_offload > o->host_memory ? ", more than --host-memory"
                                                                           : "");
     if (x->r.save_exceeds_gpu)
         vf_notes_add(n, "saving a full state dict gathers the whole model on rank 0: %s on its GPU, "
                         "more than it has (use --sharded-state-dict or offload_to_cpu)",
-                     vf_fmt_gib(x->r.save_gpu_peak, a));
+                     vf_fmt_size(x->r.save_gpu_peak, a));
     if (x->r.save_exceeds_host)
         vf_notes_add(n, "saving a full state dict needs %s of host memory on rank 0, more than "
-                        "--host-memory", vf_fmt_gib(x->r.save_host_peak, a));
+                        "--host-memory", vf_fmt_size(x->r.save_host_peak, a));
 }
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
@@ -371,7 +371,7 @@ static void human_head(vf_buf *b, const dt_run *x)
     if (m->moe_layers)
         vf_buf_printf(b, ", %u experts (top-%u) in %llu layers", (unsigned)m->experts,
                       (unsigned)m->top_k, (unsigned long long)m->moe_layers);
-    vf_buf_printf(b, "\n  GPUs    %u x %s%s%s%s", (unsigned)x->hw.gpus, vf_fmt_gib(x->hw.gpu_memory, g),
+    vf_buf_printf(b, "\n  GPUs    %u x %s%s%s%s", (unsigned)x->hw.gpus, vf_fmt_size(x->hw.gpu_memory, g),
                   *x->hw.label ? " (" : "", x->hw.label, *x->hw.label ? ")" : "");
     if (o->nodes > 1)
         vf_buf_printf(b, " per node, %u nodes", (unsigned)o->nodes);
@@ -420,12 +420,12 @@ static void human_decision(vf_buf *b, const dt_run *x)
     char m[32], d[32];
     uint64_t mem = x->hw.gpu_memory;
     vf_buf_printf(b, "\nDecision   %s%s%s on %s per GPU", vf_sty(r->fits ? VF_STY_GREEN : VF_STY_RED),
-                  r->fits ? "fits" : "does not fit", vf_sty(VF_STY_RESET), vf_fmt_gib(mem, m));
+                  r->fits ? "fits" : "does not fit", vf_sty(VF_STY_RESET), vf_fmt_size(mem, m));
     vf_buf_printf(b, r->fits ? " (%s to spare)\n" : " (%s short)\n",
-                  vf_fmt_gib(r->fits ? mem - r->total : r->total - mem, d));
+                  vf_fmt_size(r->fits ? mem - r->total : r->total - mem, d));
     if (r->save_gpu_peak)
         vf_buf_printf(b, "Saving     full state dict on rank 0: %s on its GPU, %s on its host%s\n",
-                      vf_fmt_gib(r->save_gpu_peak, m), vf_fmt_gib(r->save_host_peak, d),
+                      vf_fmt_size(r->save_gpu_peak, m), vf_fmt_size(r->save_host_peak, d),
                       r->save_exceeds_gpu || r->save_exceeds_host ? " - too much, see the notes" : "");
 }
 
@@ -439,7 +439,7 @@ static void human_report(vf_buf *b, const dt_run *x)
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     for (size_t i = 0; i < x->notes.n; i++)
         vf_buf_printf(b, "  - %s\n", x->notes.text[i]);
-    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes)\n");
+    vf_buf_printf(b, "  - sizes are binary units (KiB = 2^10 ... GiB = 2^30 bytes)\n");
 }
 
 /* ---- command ------------------------------------------------------------------------------------ */

@@ -2,22 +2,27 @@
  * line, for scripts and shell completion; --verbose adds the memory in bytes, the data-sheet figure
  * and the other accepted spellings. */
 #include <stdio.h>
+#include <string.h>
 
 #include "vf_cli.h"
 #include "vf_gpus.h"
 
+enum { OPT_JSON = 1 };
+
 static const vf_opt gpus_opts[] = {
+    {"json", 0, false, OPT_JSON},
     {"help", 'h', false, VF_OPT_HELP},
     {NULL, 0, false, 0},
 };
 
 static void gpus_help(void)
 {
-    printf("usage: vramfit gpus [--verbose]\n\n"
+    printf("usage: vramfit gpus [--verbose] [--json]\n\n"
            "Lists the built-in accelerators that --gpu NAME accepts (estimate, plan), one name per\n"
            "line, in table order; 'auto' (ask nvidia-smi) is accepted too but is not listed. Names\n"
            "match ignoring case, spaces, '-' and '_'. With --verbose each line also gives the memory\n"
-           "per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n");
+           "per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n"
+           "  --json    one JSON document: \"gpus\": [{name, memory_bytes, spec, aliases}]\n");
     vf_print_global_help();
     printf("\nexit codes: 0 ok, 2 usage error.\n");
 }
@@ -35,11 +40,40 @@ static void gpus_list(vf_buf *b, bool verbose)
     }
 }
 
+static void gpus_json(vf_buf *b)
+{
+    size_t n;
+    const vf_gpu_model *g = vf_gpu_table(&n);
+    vf_json j = {.b = b};
+    vf_json_doc(&j);
+    vf_json_arr(&j, "gpus");
+    for (size_t i = 0; i < n; i++) {
+        vf_json_obj(&j, NULL);
+        vf_json_str(&j, "name", g[i].name);
+        vf_json_u64(&j, "memory_bytes", g[i].bytes);
+        vf_json_str(&j, "spec", g[i].spec);
+        vf_json_arr(&j, "aliases");
+        for (const char *p = g[i].aliases; *p;) { /* comma-separated */
+            size_t len = strcspn(p, ",");
+            char alias[VF_GPU_NAME_MAX];
+            snprintf(alias, sizeof alias, "%.*s", (int)len, p);
+            vf_json_str(&j, NULL, alias);
+            p += len + (p[len] == ',');
+        }
+        vf_json_arr_end(&j);
+        vf_json_obj_end(&j);
+    }
+    vf_json_arr_end(&j);
+    vf_json_obj_end(&j);
+}
+
 int vf_cmd_gpus(int argc, char **argv)
 {
     vf_args a = {argc, 1, argv, gpus_opts, "gpus", false};
     const char *val;
+    bool json = false;
     for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        json |= id == OPT_JSON;
         if (id == -2)
             return VF_EXIT_USAGE;
         if (id == VF_OPT_HELP)
@@ -48,7 +82,10 @@ int vf_cmd_gpus(int argc, char **argv)
             return vf_usage_error("gpus", "takes no argument ('%s')", val);
     }
     vf_buf b = {0};
-    gpus_list(&b, vf_ui_verbose());
+    if (json)
+        gpus_json(&b);
+    else
+        gpus_list(&b, vf_ui_verbose());
     int rc = vf_buf_flush(&b);
     vf_buf_free(&b);
     return rc;

@@ -17,10 +17,14 @@ static void inspect_help(void)
     printf("usage: vramfit inspect PATH [--json] [--tensors] [--by-layer] [--revision REV] [--hf-cache DIR]\n\n"
            "Summarises a checkpoint from its headers: files, tensors, parameters (buffers such as\n"
            "rotary inv_freq or causal masks excluded), bytes, dtypes, the architecture inferred from\n"
-           "shapes (layers, hidden size, vocabulary, tied embeddings, experts) and index consistency.\n\n"
+           "shapes (layers, hidden size, vocabulary, tied embeddings, experts) and index consistency.\n"
+           "The architecture is the language model's; vision/audio towers, projectors and MTP blocks\n"
+           "are listed in a components table (JSON: \"components\"); MTP blocks transformers never\n"
+           "loads keep their bytes but are not parameters or layers.\n\n"
            "  --json       one JSON document on stdout (exact integers)\n"
            "  -t, --tensors  the full tensor table (JSON: \"tensor_list\")\n"
-           "  --by-layer   parameter totals per layer (JSON: \"layers\")\n"
+           "  --by-layer   parameter totals and kind (attention, mamba, linear_attention, moe) per\n"
+           "               layer (JSON: \"layers\")\n"
            "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
            "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
     vf_print_global_help();
@@ -59,7 +63,26 @@ static void json_arch(vf_json *j, const vf_arch *a)
     vf_json_u64(j, "experts", a->experts);
     vf_json_str(j, "embedding", a->embedding);
     vf_json_str(j, "lm_head", a->lm_head);
+    vf_json_str(j, "kind", vf_model_kind_name(a->kind));
+    vf_json_u64(j, "shared_expert_layers", a->shared_experts_layers);
     vf_json_obj_end(j);
+}
+
+static void json_components(vf_json *j, const vf_model *m)
+{
+    vf_json_arr(j, "components");
+    for (size_t i = 0; i < vf_model_component_count(m); i++) {
+        const vf_component_stats *c = vf_model_component(m, i);
+        vf_json_obj(j, NULL);
+        vf_json_str(j, "name", vf_component_name(c->component));
+        vf_json_u64(j, "tensors", c->tensors);
+        vf_json_u64(j, "parameters", c->parameters);
+        vf_json_u64(j, "bytes", c->bytes);
+        vf_json_u64(j, "layers", c->layers);
+        vf_json_bool(j, "loaded", c->loaded);
+        vf_json_obj_end(j);
+    }
+    vf_json_arr_end(j);
 }
 
 static void json_index(vf_json *j, const vf_checkpoint *cp)
@@ -94,6 +117,9 @@ static void json_tensor(vf_json *j, const vf_tensor *t)
         vf_json_null(j, "expert");
     vf_json_str(j, "role", vf_role_name(t->role));
     vf_json_bool(j, "buffer", t->buffer);
+    vf_json_str(j, "component", vf_component_name(t->component));
+    vf_json_str(j, "module", vf_module_kind_name(t->module));
+    vf_json_bool(j, "ignored", t->ignored);
     vf_json_obj_end(j);
 }
 
@@ -102,10 +128,12 @@ static void json_layers(vf_json *j, const vf_model *m)
     size_t n;
     const uint64_t *lp = vf_model_layer_params(m, &n);
     vf_json_arr(j, "layers");
+    char kind[64];
     for (size_t i = 0; i + 1 < n; i++) {
         vf_json_obj(j, NULL);
         vf_json_u64(j, "layer", i);
         vf_json_u64(j, "parameters", lp[i]);
+        vf_json_str(j, "kind", vf_layer_kind_format(vf_model_layer_kind(m, i), kind, sizeof kind));
         vf_json_obj_end(j);
     }
     vf_json_arr_end(j);
@@ -127,6 +155,7 @@ static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
     vf_json_u64(&j, "bytes", t->bytes);
     json_dtypes(&j, t);
     json_arch(&j, vf_model_arch(m));
+    json_components(&j, m);
     json_index(&j, vf_model_checkpoint(m));
     vf_json_findings(&j, "findings", vf_model_findings(m));
     if (f->by_layer)
@@ -164,6 +193,21 @@ static void human_findings(vf_buf *b, const vf_findings *fs)
     }
 }
 
+/* The components table, shown when the checkpoint holds more than the language model. */
+static void human_components(vf_buf *b, const vf_model *m)
+{
+    char c1[32], c2[32], c3[32];
+    vf_buf_printf(b, "Components    (the architecture above is the language model's)\n");
+    vf_buf_printf(b, "  %-16s %10s %18s %18s %7s\n", "component", "tensors", "parameters", "bytes", "layers");
+    for (size_t i = 0; i < vf_model_component_count(m); i++) {
+        const vf_component_stats *c = vf_model_component(m, i);
+        vf_buf_printf(b, "  %-16s %10s %18s %18s %7u%s\n", vf_component_name(c->component),
+                      vf_fmt_count(c->tensors, c1), vf_fmt_count(c->parameters, c2),
+                      vf_fmt_count(c->bytes, c3), c->layers,
+                      c->loaded ? "" : "  (not loaded by transformers: not parameters)");
+    }
+}
+
 static void human_summary(vf_buf *b, const vf_model *m)
 {
     const vf_totals *t = vf_model_totals(m);
@@ -179,7 +223,7 @@ static void human_summary(vf_buf *b, const vf_model *m)
     vf_buf_printf(b, "Parameters    %s\n", vf_fmt_count(t->parameters, c1));
     vf_buf_printf(b, "Buffers       %s elements in %s tensors (not parameters)\n",
                   vf_fmt_count(t->buffers, c1), vf_fmt_count(t->buffer_tensors, c2));
-    vf_buf_printf(b, "Bytes         %s (%s)\n", vf_fmt_count(t->bytes, c1), vf_fmt_gib(t->bytes, c2));
+    vf_buf_printf(b, "Bytes         %s (%s)\n", vf_fmt_count(t->bytes, c1), vf_fmt_size(t->bytes, c2));
     vf_buf_printf(b, "Dtypes\n");
     for (int d = 0; d < VF_DTYPE_COUNT; d++) {
         const vf_dtype_stats *s = &t->by_dtype[d];
@@ -192,9 +236,15 @@ static void human_summary(vf_buf *b, const vf_model *m)
                   a->layers, (unsigned long long)a->hidden_size, (unsigned long long)a->vocab_size,
                   a->tied_embeddings ? "tied" : "untied");
     if (a->experts)
-        vf_buf_printf(b, "%u experts (MoE)\n", a->experts);
+        vf_buf_printf(b, "%u experts (MoE)%s\n", a->experts,
+                      a->shared_experts_layers ? " with shared experts" : "");
     else
         vf_buf_printf(b, "dense\n");
+    if (a->kind != VF_MODEL_DECODER)
+        vf_buf_printf(b, "Model kind    %s (not a causal LM: estimate and plan refuse it)\n",
+                      vf_model_kind_name(a->kind));
+    if (vf_model_component_count(m) > 1)
+        human_components(b, m);
     if (!vf_checkpoint_has_index(cp))
         vf_buf_printf(b, "Index         none\n");
     else if (vf_checkpoint_index_total_size(cp, &total))
@@ -210,10 +260,12 @@ static void human_layers(vf_buf *b, const vf_model *m)
 {
     size_t n;
     const uint64_t *lp = vf_model_layer_params(m, &n);
-    char c[32];
-    vf_buf_printf(b, "\n%s%-8s %20s%s\n", vf_sty(VF_STY_BOLD), "layer", "parameters", vf_sty(VF_STY_RESET));
+    char c[32], kind[64];
+    vf_buf_printf(b, "\n%s%-8s %20s  %s%s\n", vf_sty(VF_STY_BOLD), "layer", "parameters", "kind",
+                  vf_sty(VF_STY_RESET));
     for (size_t i = 0; i + 1 < n; i++)
-        vf_buf_printf(b, "%-8zu %20s\n", i, vf_fmt_count(lp[i], c));
+        vf_buf_printf(b, "%-8zu %20s  %s\n", i, vf_fmt_count(lp[i], c),
+                      vf_layer_kind_format(vf_model_layer_kind(m, i), kind, sizeof kind));
     vf_buf_printf(b, "%-8s %20s\n", "other", vf_fmt_count(n ? lp[n - 1] : 0, c));
 }
 

@@ -239,7 +239,7 @@ static void human_out(vf_buf *b, const vf_placement *p, const char *path)
     char l[16], g[32], n[32];
     vf_buf_printf(b, "Device map (accelerate's infer_auto_device_map) for %s\n", path);
     vf_buf_printf(b, "  model %s, largest no-split layer %s (room kept on GPU 0 and the CPU)\n\n",
-                  vf_fmt_gib(vf_placement_model_bytes(p), g), vf_fmt_gib(vf_placement_max_layer(p), n));
+                  vf_fmt_size(vf_placement_model_bytes(p), g), vf_fmt_size(vf_placement_max_layer(p), n));
     vf_buf_printf(b, "%s%-48s %-6s %17s%s\n", vf_sty(VF_STY_BOLD), "module", "device", "bytes",
                   vf_sty(VF_STY_RESET));
     for (size_t i = 0; i < vf_placement_count(p); i++) {
@@ -253,9 +253,9 @@ static void human_out(vf_buf *b, const vf_placement *p, const char *path)
         uint64_t used = vf_placement_used(p, i);
         if (d->kind == VF_PLACE_DISK && !used)
             continue;
-        vf_buf_printf(b, "  %-5s %s used", dev_label(d, l, sizeof l), vf_fmt_gib(used, g));
+        vf_buf_printf(b, "  %-5s %s used", dev_label(d, l, sizeof l), vf_fmt_size(used, g));
         if (d->kind != VF_PLACE_DISK)
-            vf_buf_printf(b, " of %s", vf_fmt_gib(d->max_memory, n));
+            vf_buf_printf(b, " of %s", vf_fmt_size(d->max_memory, n));
         vf_buf_printf(b, "\n");
     }
     vf_place_verdict v = vf_placement_verdict(p);
@@ -265,7 +265,7 @@ static void human_out(vf_buf *b, const vf_placement *p, const char *path)
                   verdict_text(v), vf_sty(VF_STY_RESET));
     if (!vf_ui_quiet())
         vf_buf_printf(b, "\nNotes\n  - non-persistent buffers (rotary inv_freq) are not in checkpoints: "
-                         "accelerate's map also lists e.g. model.rotary_emb\n  - sizes are GiB (2^30 "
+                         "accelerate's map also lists e.g. model.rotary_emb\n  - sizes are binary units (GiB = 2^30 "
                          "bytes)\n");
 }
 

@@ -212,7 +212,7 @@ static void json_row(vf_json *j, const plan_row *r, const vf_est_hw *hw)
         vf_json_u64(j, "tokens_per_gpu", r->now.tokens_num / r->now.tokens_den);
     else
         vf_json_double(j, "tokens_per_gpu", r->now.tokens_per_gpu);
-    vf_json_u64(j, "expected", r->now.expected);
+    vf_json_u64(j, "expected_bytes", r->now.expected);
     vf_json_str(j, "verdict", vf_verdict_name(r->now.verdict));
     vf_json_bool(j, "fits", r->fits);
     vf_json_bool(j, "max_tokens_unbounded", r->max_tokens == UINT64_MAX);
@@ -243,10 +243,10 @@ static void plan_json(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const v
     vf_json_origin(&j, vf_model_checkpoint(c->model));
     vf_json_bool(&j, "compat", k->o.compat);
     vf_json_u64(&j, "gpus", hw->gpus);
-    vf_json_u64(&j, "gpu_memory", hw->gpu_memory);
+    vf_json_u64(&j, "gpu_memory_bytes", hw->gpu_memory);
     vf_json_str(&j, "gpu", *hw->label ? hw->label : NULL);
     vf_json_double(&j, "margin", k->margin);
-    vf_json_u64(&j, "budget", budget_of(hw->gpu_memory, k->margin));
+    vf_json_u64(&j, "budget_bytes", budget_of(hw->gpu_memory, k->margin));
     vf_json_str(&j, "bound", "expected");
     vf_json_arr(&j, "methods");
     for (int i = 0; i < VF_METHOD_COUNT; i++)
@@ -277,10 +277,10 @@ static void plan_header(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const
                   vf_fmt_count(m->parameters, n1), (unsigned long long)m->layers,
                   vf_fmt_count(m->hidden_size, n2), vf_fmt_count(m->vocab_size, n3));
     vf_buf_printf(b, "  GPUs    %u x %s (%s bytes%s%s)\n", (unsigned)hw->gpus,
-                  vf_fmt_gib(hw->gpu_memory, g), vf_fmt_count(hw->gpu_memory, n1),
+                  vf_fmt_size(hw->gpu_memory, g), vf_fmt_count(hw->gpu_memory, n1),
                   *hw->label ? ", " : "", hw->label);
     vf_buf_printf(b, "  budget  %s per GPU: expected memory within %g%% of each GPU (--margin %g)\n",
-                  vf_fmt_gib(budget_of(hw->gpu_memory, k->margin), bud), k->margin * 100, k->margin);
+                  vf_fmt_size(budget_of(hw->gpu_memory, k->margin), bud), k->margin * 100, k->margin);
     if (!vf_ui_verbose())
         return;
     vf_buf_printf(b, "          budget = floor(margin x GPU memory) = floor(%g x %s) = %s bytes\n", k->margin,
@@ -313,7 +313,7 @@ static void plan_row_human(vf_buf *b, const plan_row *r)
         vf_fmt_count(r->now.tokens_num / r->now.tokens_den, t);
     else
         snprintf(t, sizeof t, "%.2f", r->now.tokens_per_gpu);
-    vf_buf_printf(b, " %10s %10s %s%4s%s", t, vf_fmt_gib(r->now.expected, e),
+    vf_buf_printf(b, " %10s %10s %s%4s%s", t, vf_fmt_size(r->now.expected, e),
                   vf_sty(r->fits ? VF_STY_GREEN : VF_STY_RED), r->fits ? "yes" : "no", vf_sty(VF_STY_RESET));
     cell_tokens(b, r->max_tokens, 12);
     if (r->usual)
@@ -346,7 +346,7 @@ static void plan_ranking(vf_buf *b, const plan_cmd *k, const vf_est_hw *hw, cons
         if (r->rc != VF_OK || !r->fits)
             continue;
         vf_buf_printf(b, "  %d. %-6s expected %s per GPU, %.0f%% of the budget", ++rank,
-                      vf_est_method_label(r->method), vf_fmt_gib(r->now.expected, e),
+                      vf_est_method_label(r->method), vf_fmt_size(r->now.expected, e),
                       budget ? 100.0 * (double)r->now.expected / (double)budget : 0.0);
         if (r->max_tokens == UINT64_MAX)
             vf_buf_printf(b, "; any tokens per GPU fit\n");

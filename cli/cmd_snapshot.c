@@ -8,16 +8,17 @@
 #include "vf_cli.h"
 #include "vramfit/vf_snapshot.h"
 
-enum { OPT_OUTPUT = 1, OPT_FORCE };
+enum { OPT_OUTPUT = 1, OPT_FORCE, OPT_JSON };
 
 static const vf_opt snapshot_opts[] = {
-    {"output", 'o', true, OPT_OUTPUT}, {"force", 'f', false, OPT_FORCE}, VF_COMMON_OPTS,
+    {"output", 'o', true, OPT_OUTPUT}, {"force", 'f', false, OPT_FORCE}, {"json", 0, false, OPT_JSON},
+    VF_COMMON_OPTS,
     {NULL, 0, false, 0},
 };
 
 static void snapshot_help(void)
 {
-    printf("usage: vramfit snapshot PATH -o OUT.vfsnap [--force] [--revision REV] [--hf-cache DIR]\n\n"
+    printf("usage: vramfit snapshot PATH -o OUT.vfsnap [--force] [--json] [--revision REV] [--hf-cache DIR]\n\n"
            "Writes a header snapshot of the checkpoint at PATH: every shard's file name, file size\n"
            "and verbatim header bytes, the index, config.json, generation_config.json and\n"
            "adapter_config.json when present, with an XXH3-128 fingerprint of each header and of\n"
@@ -28,6 +29,7 @@ static void snapshot_help(void)
            "  -o, --output FILE  snapshot to write (by convention *.vfsnap); written to a temporary\n"
            "                     file beside it and renamed, so FILE is never half-written\n"
            "  -f, --force        overwrite FILE even when it is not a vramfit snapshot\n"
+           "  --json             the summary as one JSON document (exact sizes)\n"
            "  --revision REV     Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
            "  --hf-cache DIR     Hugging Face hub cache directory to search\n");
     vf_print_global_help();
@@ -70,6 +72,38 @@ static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t 
     vf_buf_printf(b, "Size        %s bytes\n", vf_fmt_count(written, c1));
 }
 
+static void summary_json(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t written)
+{
+    static const char *const names[] = {"config.json", "generation_config.json", "adapter_config.json",
+                                        "model.safetensors.index.json"};
+    vf_json j = {.b = b};
+    vf_json_doc(&j);
+    vf_json_str(&j, "snapshot", out);
+    vf_json_origin(&j, cp);
+    uint64_t tensors = 0;
+    vf_json_arr(&j, "shards");
+    for (size_t i = 0; i < vf_checkpoint_shard_count(cp); i++) {
+        const vf_shard *s = vf_checkpoint_shard(cp, i);
+        size_t len;
+        vf_st_header_raw(s->header, &len);
+        tensors += vf_st_header_count(s->header);
+        vf_json_obj(&j, NULL);
+        vf_json_str(&j, "name", s->name);
+        vf_json_u64(&j, "tensors", vf_st_header_count(s->header));
+        vf_json_u64(&j, "header_bytes", len);
+        vf_json_obj_end(&j);
+    }
+    vf_json_arr_end(&j);
+    vf_json_u64(&j, "tensors", tensors);
+    vf_json_arr(&j, "files");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (vf_checkpoint_aux(cp, names[i], NULL))
+            vf_json_str(&j, NULL, names[i]);
+    vf_json_arr_end(&j);
+    vf_json_u64(&j, "size_bytes", written);
+    vf_json_obj_end(&j);
+}
+
 /* An existing OUT that is not a snapshot is most likely a mistake (a shard, a config). */
 static bool refuse_overwrite(const char *out)
 {
@@ -86,8 +120,9 @@ int vf_cmd_snapshot(int argc, char **argv)
     vf_args a = {argc, 1, argv, snapshot_opts, "snapshot", false};
     vf_open_options oo = VF_OPEN_OPTIONS_INIT;
     const char *path = NULL, *out = NULL, *val;
-    bool force = false;
+    bool force = false, json = false;
     for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        json |= id == OPT_JSON;
         if (id == -2)
             return VF_EXIT_USAGE;
         if (id == VF_OPT_HELP)
@@ -120,7 +155,10 @@ int vf_cmd_snapshot(int argc, char **argv)
         return vf_cli_fail(&err);
     }
     vf_buf b = {0};
-    summary(&b, cp, out, written);
+    if (json)
+        summary_json(&b, cp, out, written);
+    else
+        summary(&b, cp, out, written);
     vf_checkpoint_free(cp);
     int rc = vf_buf_flush(&b);
     vf_buf_free(&b);

@@ -13,13 +13,14 @@
 #include "vf_cli.h"
 #include "vramfit/vf_verify.h"
 
-enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET, OPT_SHA256, OPT_NO_SHA256 };
+enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET, OPT_SHA256, OPT_NO_SHA256, OPT_JSON };
 
 static const vf_opt verify_opts[] = {
     {"data", 0, false, OPT_DATA},         {"manifest", 0, true, OPT_MANIFEST},
     {"against", 0, true, OPT_AGAINST},    {"quiet", 'q', false, OPT_QUIET},
     {"sha256", 0, false, OPT_SHA256},     {"no-sha256", 0, false, OPT_NO_SHA256},
-    VF_COMMON_OPTS,                       {NULL, 0, false, 0},
+    {"json", 0, false, OPT_JSON},         VF_COMMON_OPTS,
+    {NULL, 0, false, 0},
 };
 
 #define FINDINGS_SHOWN 10 /* per kind; the manifest has them all */
@@ -27,7 +28,7 @@ static const vf_opt verify_opts[] = {
 static void verify_help(void)
 {
     printf("usage: vramfit verify PATH [--data] [--sha256] [--manifest OUT.json] [--against MANIFEST.json]\n"
-           "                      [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
+           "                      [--json] [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
            "Checks a checkpoint's integrity. Without --data: every structural check of the header\n"
            "parser and the index, with one verdict per file (each shard is checked on its own, so\n"
            "one bad shard does not hide the others) and a summary. PATH may be a .vfsnap snapshot\n"
@@ -45,6 +46,8 @@ static void verify_help(void)
            "                  --against manifest holds SHA-256 digests; manifests written with it\n"
            "                  carry each file's SHA-256\n"
            "  --no-sha256     not by default with --data inside a cache\n"
+           "  --json          the structural report as one JSON document (the digests of --data are\n"
+           "                  JSON in the --manifest file)\n"
            "  --manifest FILE write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
            "                  shape); implies --data. Written via a temporary file and rename.\n"
            "  --against FILE  re-hash PATH and compare with a manifest made elsewhere, listing every\n"
@@ -61,7 +64,7 @@ static void verify_help(void)
 }
 
 typedef struct verify_flags {
-    bool data, quiet, sha256, no_sha256;
+    bool data, quiet, sha256, no_sha256, json;
     const char *manifest_out, *against;
 } verify_flags;
 
@@ -178,6 +181,42 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
         vf_buf_printf(b, "Structure   %sNOT SOUND%s: %s of %s checks failed\n", vf_sty(VF_STY_RED),
                       vf_sty(VF_STY_RESET), vf_fmt_count(failed, c1),
                       vf_fmt_count(vf_verify_item_count(r), c2));
+}
+
+static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapshot"};
+
+/* --json: {schema, model..., sound, checks: [{kind, name, ok, error, tensors, size_bytes}]}. */
+static void structure_json(vf_buf *b, const char *path, const vf_verify_report *r)
+{
+    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
+    vf_json j = {.b = b};
+    vf_json_doc(&j);
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    if (cp)
+        vf_json_origin(&j, cp);
+    else
+        vf_json_str(&j, "path", path);
+    vf_json_bool(&j, "sound", vf_verify_sound(r));
+    vf_json_arr(&j, "checks");
+    for (size_t i = 0; i < vf_verify_item_count(r); i++) {
+        const vf_verify_item *it = vf_verify_item_at(r, i);
+        vf_json_obj(&j, NULL);
+        vf_json_str(&j, "kind", (unsigned)it->kind < 4 ? kind_names[it->kind] : "?");
+        vf_json_str(&j, "name", it->name);
+        vf_json_bool(&j, "ok", it->status == VF_OK);
+        vf_json_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
+        if (it->kind == VF_VERIFY_SHARD || it->kind == VF_VERIFY_INDEX)
+            vf_json_u64(&j, "tensors", it->tensors);
+        if (it->kind == VF_VERIFY_SHARD)
+            vf_json_u64(&j, "size_bytes", it->size);
+        vf_json_obj_end(&j);
+    }
+    vf_json_arr_end(&j);
+    if (cp)
+        vf_json_findings(&j, "findings", vf_checkpoint_findings(cp));
+    else
+        vf_json_arr(&j, "findings"), vf_json_arr_end(&j);
+    vf_json_obj_end(&j);
 }
 
 /* ---- data -------------------------------------------------------------------------------------- */
@@ -644,6 +683,7 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
         f->quiet |= id == OPT_QUIET;
         f->sha256 |= id == OPT_SHA256;
         f->no_sha256 |= id == OPT_NO_SHA256;
+        f->json |= id == OPT_JSON;
         if (id == OPT_MANIFEST)
             f->manifest_out = val;
         if (id == OPT_AGAINST)
@@ -652,6 +692,9 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
     }
     if (!*path)
         return vf_usage_error("verify", "missing PATH (see 'vramfit verify --help')");
+    if (f->json && (f->data || f->sha256))
+        return vf_usage_error("verify", "--json reports the structure; the digests of --data and "
+                                        "--sha256 are JSON in the --manifest FILE");
     return VF_EXIT_OK;
 }
 
@@ -721,6 +764,16 @@ int vf_cmd_verify(int argc, char **argv)
                               path);
     }
     vf_buf b = {0};
+    if (f.json) {
+        structure_json(&b, path, r);
+        rc = vf_buf_flush(&b);
+        if (rc == VF_EXIT_OK && !vf_verify_sound(r))
+            rc = vf_cli_fail(vf_verify_first_error(r));
+        vf_buf_free(&b);
+        vf_verify_report_free(r);
+        vf_manifest_free(against);
+        return rc;
+    }
     vf_buf_printf(&b, "Checkpoint  %s\n", path);
     if (vf_ui_verbose() && vf_verify_checkpoint(r))
         vf_buf_printf(&b, "Directory   %s\n", vf_checkpoint_dir(vf_verify_checkpoint(r)));

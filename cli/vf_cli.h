@@ -98,8 +98,10 @@ bool vf_parse_double(const char *cmd, const char *opt, const char *s, double *ou
 /* ---- formatting -------------------------------------------------------------------------------- */
 /* "2,533,539,840" into buf (at least 32 bytes); returns buf. */
 const char *vf_fmt_count(uint64_t v, char *buf);
-/* Bytes as GiB with one decimal ("4.7 GiB") into buf (at least 32 bytes); returns buf. */
-const char *vf_fmt_gib(uint64_t bytes, char *buf);
+/* Bytes in the largest binary unit that keeps the value at least 1 (B, KiB, MiB, GiB, TiB, ...;
+ * GiB = 2^30) with three significant digits: "512 B", "16.0 MiB", "4.72 GiB", "141 GiB"; into buf
+ * (at least 32 bytes); returns buf. */
+const char *vf_fmt_size(uint64_t bytes, char *buf);
 /* "[14336,4096]" into buf of size n; returns buf. */
 const char *vf_fmt_shape(const uint64_t *dims, uint32_t ndim, char *buf, size_t n);
 

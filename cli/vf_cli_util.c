@@ -422,9 +422,21 @@ const char *vf_fmt_count(uint64_t v, char *buf)
     return buf;
 }
 
-const char *vf_fmt_gib(uint64_t bytes, char *buf)
+const char *vf_fmt_size(uint64_t bytes, char *buf)
 {
-    snprintf(buf, 32, "%.1f GiB", (double)bytes / 1073741824.0);
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1024) {
+        snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
+        return buf;
+    }
+    double v = (double)bytes;
+    size_t u = 0;
+    while (v >= 1024.0 && u + 1 < sizeof unit / sizeof unit[0])
+        v /= 1024.0, u++;
+    int decimals = v < 9.995 ? 2 : v < 99.95 ? 1 : 0; /* three significant digits */
+    if (u + 1 < sizeof unit / sizeof unit[0] && v >= 1023.5) /* 1023.7 KiB rounds to 1.00 MiB */
+        v /= 1024.0, u++, decimals = 2;
+    snprintf(buf, 32, "%.*f %s", decimals, v, unit[u]);
     return buf;
 }
 

@@ -9,7 +9,7 @@
 const char vf_est_setup_help[] =
     "hardware (one of --gpu and --gpu-memory is required):\n"
     "  --gpus N              number of GPUs (default 1, or the count --gpu auto finds)\n"
-    "  --gpu-memory SIZE     memory per GPU: 48GiB, 80GB, 81920MiB, 1.5TiB or a byte count;\n"
+    "  --gpu-memory SIZE     memory per GPU with its unit: 48GiB, 80GB, 81920MiB, 1.5TiB, 7B;\n"
     "                        GB/MB/KB/TB are powers of 1000 (80GB = 80,000,000,000 bytes),\n"
     "                        GiB/MiB/KiB/TiB powers of 1024 (48GiB = 51,539,607,552 bytes)\n"
     "  --gpu NAME            a built-in accelerator (see the table below), or 'auto': ask\n"
@@ -165,12 +165,12 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     snprintf(hw->label, sizeof hw->label, "%s (nvidia-smi)", p.name);
     vf_notes_add(notes, "--gpu auto: nvidia-smi lists %u GPU%s; memory.total %llu MiB (%s) per GPU%s",
                  (unsigned)p.count, p.count == 1 ? "" : "s",
-                 (unsigned long long)(p.bytes >> 20), vf_fmt_gib(p.bytes, g1),
+                 (unsigned long long)(p.bytes >> 20), vf_fmt_size(p.bytes, g1),
                  p.mixed ? " for the smallest" : "");
     if (p.mixed)
         vf_notes_add(notes, "the GPUs differ in memory (largest %s); the estimate uses the smallest, "
                             "%s, which is what limits a data-parallel run",
-                     vf_fmt_gib(p.largest, g2), vf_fmt_gib(p.bytes, g1));
+                     vf_fmt_size(p.largest, g2), vf_fmt_size(p.bytes, g1));
     if (o->gpus && o->gpus != p.count)
         vf_notes_add(notes, "--gpus %u given; nvidia-smi found %u on this machine", (unsigned)o->gpus,
                      (unsigned)p.count);
@@ -446,11 +446,11 @@ static void peak_note(const vf_est_setup *s, const vf_est_result *r, vf_notes *n
     if (r->peak_rule == VF_PEAK_DROP_OUTPUTS)
         vf_notes_add(n, "%s peak rule: gradients and outputs are never allocated together; the "
                         "gradients are larger, so the outputs (%s per GPU) are left out",
-                     vf_est_method_label(s->method), vf_fmt_gib(r->peak_dropped, g1));
+                     vf_est_method_label(s->method), vf_fmt_size(r->peak_dropped, g1));
     else if (r->peak_rule == VF_PEAK_DROP_GRADIENTS)
         vf_notes_add(n, "%s peak rule: gradients and outputs are never allocated together; the "
                         "outputs are at least as large, so the gradients (%s per GPU) are left out",
-                     vf_est_method_label(s->method), vf_fmt_gib(r->peak_dropped, g1));
+                     vf_est_method_label(s->method), vf_fmt_size(r->peak_dropped, g1));
 }
 
 void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_est_result *r,
@@ -465,11 +465,11 @@ void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_e
                         "model at 1 byte per parameter (%s for the whole model), so the estimate is "
                         "that model split over the GPUs (Training Hub's rule; it compares a per-GPU "
                         "figure with a whole-model one); only a smaller model lowers it",
-                     vf_fmt_gib(r->unbound_subtotal, g1), vf_fmt_gib(m->parameters, g2));
+                     vf_fmt_size(r->unbound_subtotal, g1), vf_fmt_size(m->parameters, g2));
     else if (s->method == VF_METHOD_QLORA)
         vf_notes_add(n, "QLoRA: the LoRA subtotal (%s per GPU) is above the unquantized model at 1 "
                         "byte per parameter (%s), so the training itself is the bound",
-                     vf_fmt_gib(r->unbound_subtotal, g1), vf_fmt_gib(m->parameters, g2));
+                     vf_fmt_size(r->unbound_subtotal, g1), vf_fmt_size(m->parameters, g2));
     if (s->method == VF_METHOD_OSFT && o->compat && o->liger == 0)
         vf_notes_add(n, "compat training-hub: --no-liger ignored; Training Hub's OSFT estimator "
                         "always assumes Liger kernels");

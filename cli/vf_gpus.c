@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vf_cli.h"
 #include "vf_gpus.h"
 
 #define KIB UINT64_C(1024)
@@ -21,7 +22,6 @@ typedef struct size_unit {
 } size_unit;
 
 static const size_unit size_units[] = {
-    {"", 1},
     {"b", 1},
     {"kb", UINT64_C(1000)},
     {"mb", UINT64_C(1000000)},
@@ -81,6 +81,20 @@ static bool size_fail(char *why, const char *s, const char *reason)
     return false;
 }
 
+/* A number without unit: the two readings a person may mean, with their byte counts. */
+static bool bare_number(char *why, const char *s, uint64_t n)
+{
+    char gib[32] = "more than 2^64", gb[32] = "more than 2^64";
+    if (n <= UINT64_MAX / GIB)
+        vf_fmt_count(n * GIB, gib);
+    if (n <= UINT64_MAX / UINT64_C(1000000000))
+        vf_fmt_count(n * UINT64_C(1000000000), gb);
+    snprintf(why, VF_GPU_MSG_MAX,
+             "'%s' has no unit: %s GiB (%s bytes) or %s GB (%s bytes)? write %sGiB, %sGB, or %sB for "
+             "bytes", s, s, gib, s, gb, s, s, s);
+    return false;
+}
+
 bool vf_parse_size(const char *s, uint64_t *out, char *why)
 {
     const char *p = s ? s : "";
@@ -100,6 +114,10 @@ bool vf_parse_size(const char *s, uint64_t *out, char *why)
         return size_fail(why, s, "expected a number such as 48GiB, 80GB, 81920MiB or a byte count");
     while (*p == ' ')
         p++;
+    if (!*p && nf == 0) /* issue 11: "--gpu-memory 80" meant 80 bytes; a person means GiB or GB */
+        return bare_number(why, s, whole);
+    if (!*p)
+        return size_fail(why, s, "a number needs a unit: B, KB, MB, GB, TB or KiB, MiB, GiB, TiB");
     const size_unit *u = find_unit(p);
     if (!u && strlen(p) == 1 && strchr("kKmMgGtT", *p))
         return size_fail(why, s, "ambiguous unit; write GB (10^9 bytes) or GiB (2^30 bytes), etc.");

@@ -16,8 +16,9 @@
 /* ---- SIZE strings --------------------------------------------------------------------------------
  * A SIZE is a non-negative decimal number with an optional fraction, optionally followed by spaces
  * and a unit (case-insensitive): B; KB MB GB TB (powers of 10^3); KiB MiB GiB TiB (powers of 2^10).
- * No unit means bytes. Examples: 48GiB = 51,539,607,552; 80GB = 80,000,000,000; 81920MiB; 1.5TiB;
- * 51539607552. A fractional result is truncated to whole bytes. Bare K/M/G/T are refused as
+ * The unit is required: a bare number ("80") is refused with both readings (80 GiB? 80 GB?), bytes
+ * are written 51539607552B. Examples: 48GiB = 51,539,607,552; 80GB = 80,000,000,000; 81920MiB;
+ * 1.5TiB. A fractional result is truncated to whole bytes. Bare K/M/G/T are refused as
  * ambiguous (GB or GiB?). The result must be at least 1 byte and fit in 64 bits.
  * Returns true and sets *out, or returns false with a one-line reason in why[VF_GPU_MSG_MAX]. */
 bool vf_parse_size(const char *s, uint64_t *out, char *why);

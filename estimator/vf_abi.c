@@ -17,6 +17,7 @@ size_t vf_abi_sizeof(const char *type)
         VF_ABI_ROW(vf_finding) VF_ABI_ROW(vf_est_setup) VF_ABI_ROW(vf_est_result)
         VF_ABI_ROW(vf_target_spec) VF_ABI_ROW(vf_adapter_options) VF_ABI_ROW(vf_adapter_matrix)
         VF_ABI_ROW(vf_adapter_totals) VF_ABI_ROW(vf_family) VF_ABI_ROW(vf_name_info)
+        VF_ABI_ROW(vf_component_stats)
         {"VF_DTYPE_COUNT", VF_DTYPE_COUNT},
         {"VF_ROLE_COUNT", VF_ROLE_COUNT},
     };

@@ -48,12 +48,20 @@ static const char *find_path(const char *name, const char *path)
     return NULL;
 }
 
-/* The first tensor of m (with ndim == want_ndim, 0 for any) whose name holds `path`, or NULL. */
+/* Families are decided by the language model alone: a SigLIP tower's out_proj/fc1 must not make a
+ * Gemma 3 look like OPT. */
+static bool in_language_model(const vf_tensor *t)
+{
+    return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
+}
+
+/* The first language-model tensor of m (with ndim == want_ndim, 0 for any) whose name holds
+ * `path`, or NULL. */
 static const char *first_with(const vf_model *m, const char *path, uint32_t want_ndim)
 {
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
-        if ((want_ndim == 0 || t->ndim == want_ndim) && find_path(t->name, path))
+        if (in_language_model(t) && (want_ndim == 0 || t->ndim == want_ndim) && find_path(t->name, path))
             return t->name;
     }
     return NULL;
@@ -87,7 +95,7 @@ static bool pattern_hits(const vf_model *m, const char *pattern)
 {
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
-        if (t->ndim == 2 && strstr(t->name, "weight") && strstr(t->name, pattern))
+        if (in_language_model(t) && t->ndim == 2 && strstr(t->name, "weight") && strstr(t->name, pattern))
             return true;
     }
     return false;

@@ -142,13 +142,16 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
 }
 
 /* Module name of t (without prefix) into buf, or false when t can never be an adapter target:
- * a 2-D "<module>.weight" or a fused 3-D expert tensor. */
+ * a 2-D "<module>.weight" or a fused 3-D expert tensor (GraniteMoe's `input_linear.weight` is named
+ * by its module `input_linear`, a bare parameter such as `experts.gate_up_proj` by itself). Tensors
+ * transformers does not load (MTP blocks) are never targets. */
 static bool target_module(const vf_tensor *t, char *buf, size_t size)
 {
     size_t n = strlen(t->name);
-    if (t->buffer || n + 1 > size)
+    bool leaf = n > 7 && strcmp(t->name + n - 7, ".weight") == 0;
+    if (t->buffer || t->ignored || n + 1 > size)
         return false;
-    if (t->ndim == 2 && n > 7 && strcmp(t->name + n - 7, ".weight") == 0) {
+    if ((t->ndim == 2 || (t->ndim == 3 && t->fused_experts)) && leaf) {
         memcpy(buf, t->name, n - 7);
         buf[n - 7] = '\0';
         return true;
@@ -160,9 +163,10 @@ static bool target_module(const vf_tensor *t, char *buf, size_t size)
     return false;
 }
 
+/* Training Hub's substring rule, on the language model only (towers and projectors are left out). */
 static bool family_match(const vf_family *f, const vf_tensor *t)
 {
-    if (t->ndim != 2 || !strstr(t->name, "weight"))
+    if (t->ndim != 2 || !strstr(t->name, "weight") || t->component != VF_COMPONENT_LANGUAGE_MODEL)
         return false;
     for (const char *const *p = f->patterns; *p; p++)
         if (strstr(t->name, *p))
@@ -170,10 +174,12 @@ static bool family_match(const vf_family *f, const vf_tensor *t)
     return false;
 }
 
+/* PEFT's all-linear (tuners_utils.py _maybe_include_all_linear_layers): every nn.Linear / Conv1D
+ * module of the model, towers included, minus the output embedding. Embeddings, bare nn.Parameter
+ * tensors (fused experts, parameter routers) and convolutions are not nn.Linear. */
 static bool all_linear_match(const vf_tensor *t)
 {
-    return t->ndim == 2 && t->role != VF_ROLE_EMBED && t->role != VF_ROLE_POS_EMBED &&
-           t->role != VF_ROLE_LM_HEAD && t->role != VF_ROLE_NORM;
+    return t->ndim == 2 && t->module == VF_MODULE_LINEAR && t->role != VF_ROLE_LM_HEAD;
 }
 
 /* True when tensor t (module `module`, prefixed `key`) is selected. */
@@ -437,6 +443,12 @@ static bool make_key(const build_ctx *c, const char *module, char *buf, size_t s
     return n >= 0 && (size_t)n < size;
 }
 
+/* The plan's layer of t: the language model's layers; tower blocks count outside any layer. */
+static int32_t plan_layer(const vf_tensor *t)
+{
+    return t->component == VF_COMPONENT_LANGUAGE_MODEL ? t->layer : -1;
+}
+
 /* Adds the entries of one selected tensor: one matrix, or E for a fused expert tensor. */
 static int add_target(build_ctx *c, const vf_tensor *t, const char *module, const char *key)
 {
@@ -444,7 +456,7 @@ static int add_target(build_ctx *c, const vf_tensor *t, const char *module, cons
     const bool embed = t->role == VF_ROLE_EMBED || t->role == VF_ROLE_POS_EMBED;
     const uint64_t rank = osft ? 0 : rule_rank(c->o, c->rules, key);
     for (uint64_t e = 0; e < t->matrices; e++) {
-        vf_adapter_matrix x = {.tensor = t, .layer = t->layer, .expert = t->expert};
+        vf_adapter_matrix x = {.tensor = t, .layer = plan_layer(t), .expert = t->expert};
         x.rows = t->rows;
         x.cols = t->cols;
         if (t->fused_experts)
@@ -462,32 +474,60 @@ static int add_target(build_ctx *c, const vf_tensor *t, const char *module, cons
     return VF_OK;
 }
 
+/* What the selection left out or sized in a way worth saying. */
+typedef struct select_counts {
+    size_t fused;       /* fused 3-D expert tensors taken (LoRA) */
+    size_t towers_left; /* family mode: 2-D linear weights outside the language model */
+} select_counts;
+
+static int select_notes(build_ctx *c, const select_counts *n)
+{
+    int rc = VF_OK;
+    if (c->sel.skipped_fused)
+        rc |= vf_findings_add(c->p->findings, VF_SEV_INFO,
+                              c->o->method == VF_ADAPTER_OSFT
+                                  ? "fused 3-D expert tensors matched but OSFT never decomposes them"
+                                  : "fused 3-D expert tensors matched but are skipped (modules only)");
+    if (n->fused)
+        rc |= vf_findings_add(c->p->findings, VF_SEV_INFO,
+                              "%zu fused 3-D expert tensor(s) are nn.Parameter, not nn.Linear: PEFT (>= "
+                              "0.17) adapts them through target_parameters, one ParamWrapper per tensor "
+                              "with lora_A [r*E, in] and lora_B [out, r*E] = r*E*(in+out) parameters, "
+                              "listed here as E per-expert matrices; all-linear never takes them",
+                              n->fused);
+    if (n->towers_left)
+        rc |= vf_findings_add(c->p->findings, VF_SEV_INFO,
+                              "default targets are the language model's matrices: %zu linear weight(s) "
+                              "of the vision/audio towers and projectors are left out (--target-regex "
+                              "or --target reach them)",
+                              n->towers_left);
+    return rc == VF_OK ? VF_OK : vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+}
+
 static int select_targets(build_ctx *c)
 {
     char module[MODULE_MAX], key[MODULE_MAX];
+    select_counts n = {0};
     for (size_t i = 0; i < vf_model_tensor_count(c->m); i++) {
         const vf_tensor *t = vf_model_tensor(c->m, i);
         if (!target_module(t, module, sizeof module) || !make_key(c, module, key, sizeof key))
             continue;
+        n.towers_left += c->sel.mode == SEL_FAMILY && t->ndim == 2 && t->module == VF_MODULE_LINEAR &&
+                         t->component != VF_COMPONENT_LANGUAGE_MODEL;
         if (!selector_take(&c->sel, t, key))
             continue;
+        n.fused += t->fused_experts && c->o->method == VF_ADAPTER_LORA;
         int rc = add_target(c, t, module, key);
         if (rc != VF_OK)
             return rc;
     }
-    if (c->sel.skipped_fused &&
-        vf_findings_add(c->p->findings, VF_SEV_INFO,
-                        c->o->method == VF_ADAPTER_OSFT
-                            ? "fused 3-D expert tensors matched but OSFT never decomposes them"
-                            : "fused 3-D expert tensors matched but are skipped (modules only)") != VF_OK)
-        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    return VF_OK;
+    return select_notes(c, &n);
 }
 
 /* A full trainable copy of t (modules_to_save) or a trainable bias. */
 static int add_whole(build_ctx *c, const vf_tensor *t, const char *module, vf_adapter_kind kind)
 {
-    vf_adapter_matrix x = {.kind = kind, .tensor = t, .layer = t->layer, .expert = t->expert};
+    vf_adapter_matrix x = {.kind = kind, .tensor = t, .layer = plan_layer(t), .expert = t->expert};
     x.rows = t->ndim > 0 ? t->shape[0] : 1;
     x.cols = t->ndim > 1 ? t->shape[1] : 1;
     x.params = x.trainable_params = t->numel;

@@ -5,11 +5,34 @@
 #include "vramfit/vf_adapters.h"
 #include "vramfit/vf_estimator.h"
 
+/* The estimator's activation and output terms are Training Hub's formulas for causal language
+ * models: they need the language model's hidden size and vocabulary. Encoders and encoder-decoders
+ * are refused rather than estimated with a decoder's formula; so is a checkpoint whose input
+ * embedding cannot be found (H = V = 0 would silently drop both terms). */
+static int check_estimable(const vf_model *m, vf_error *err)
+{
+    const vf_arch *a = vf_model_arch(m);
+    const char *dir = vf_checkpoint_dir(vf_model_checkpoint(m));
+    if (a->kind != VF_MODEL_DECODER)
+        return vf_error_set(err, VF_ERR_UNSUPPORTED, dir, NULL,
+                            "an %s model: the estimator's formulas are for causal language models "
+                            "(inspect and adapters still work)",
+                            vf_model_kind_name(a->kind));
+    if (a->hidden_size == 0 || a->vocab_size == 0)
+        return vf_error_set(err, VF_ERR_UNSUPPORTED, dir, NULL,
+                            "no input embedding found, so hidden size and vocabulary are unknown; "
+                            "cannot estimate activations and outputs");
+    return VF_OK;
+}
+
 int vf_est_model_from(const vf_model *m, vf_method method, const vf_target_spec *target, uint32_t lora_r,
                       vf_est_model *out, vf_error *err)
 {
     const vf_arch *a = vf_model_arch(m);
     memset(out, 0, sizeof *out);
+    int rc = check_estimable(m, err);
+    if (rc != VF_OK)
+        return rc;
     out->parameters = vf_model_totals(m)->parameters;
     out->layers = a->layers;
     out->hidden_size = a->hidden_size;
@@ -17,7 +40,7 @@ int vf_est_model_from(const vf_model *m, vf_method method, const vf_target_spec 
     if (method == VF_METHOD_SFT)
         return VF_OK;
     vf_adapter_input in;
-    int rc = vf_adapter_estimator_input(m, target, lora_r ? lora_r : 1u, &in, err);
+    rc = vf_adapter_estimator_input(m, target, lora_r ? lora_r : 1u, &in, err);
     if (rc != VF_OK)
         return rc;
     out->lora_dim_sum = in.lora_dim_sum;

@@ -1,6 +1,9 @@
 /* vf_names.c - what a tensor name says: layer, expert, role, buffer. Names are matched on whole
  * '.'-separated components, never on substrings, in one pass over the name (this runs for every
  * tensor of checkpoints with tens of thousands of them). */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vramfit/vf_tensors.h"
@@ -96,8 +99,9 @@ static int32_t index_after(const comps *c, const word *words)
 
 static bool is_buffer(const comps *c)
 {
+    /* e_score_correction_bias: DeepseekV3TopkRouter registers it as a buffer (stored, persistent). */
     static const word leaf[] = {W("inv_freq"), W("masked_bias"), W("position_ids"), W("_float_tensor"),
-                                {NULL, 0}};
+                                W("e_score_correction_bias"), {NULL, 0}};
     size_t last = c->n - 1;
     if (is_any(c, last, leaf))
         return true;
@@ -105,38 +109,182 @@ static bool is_buffer(const comps *c)
     return last > 0 && is(c, last, "bias") && is(c, last - 1, "attn");
 }
 
-typedef struct role_word {
-    word w;
-    vf_role role;
-} role_word;
+/* ---- the architecture table ---------------------------------------------------------------------
+ *
+ * One entry per name pattern: the trailing components of the module path (the name without a
+ * `weight`/`bias` leaf; a bare nn.Parameter such as `mamba.A_log` is its own module path), innermost
+ * word last, and what such a tensor is: role, what holds it in the loaded model (PEFT's view), and
+ * for fused 3-D experts how [E, ., .] is laid out. Entries are tried in order, first match wins, so
+ * context-bound entries come before the plain words. Supporting a new layout is an entry here and a
+ * test. Sources: transformers' modeling_*.py of each family (cited per block). */
 
-/* Module names (the component before weight/bias) and their roles, for projections that do not
- * depend on context. c_proj depends on whether it sits under attn or mlp; see module_role. */
-static const role_word module_roles[] = {
-    {W("embed_tokens"), VF_ROLE_EMBED},        {W("wte"), VF_ROLE_EMBED},
-    {W("word_embeddings"), VF_ROLE_EMBED},     {W("tok_embeddings"), VF_ROLE_EMBED},
-    {W("embed_in"), VF_ROLE_EMBED},            {W("wpe"), VF_ROLE_POS_EMBED},
-    {W("position_embeddings"), VF_ROLE_POS_EMBED}, {W("embed_positions"), VF_ROLE_POS_EMBED},
-    {W("lm_head"), VF_ROLE_LM_HEAD},           {W("embed_out"), VF_ROLE_LM_HEAD},
-    {W("q_proj"), VF_ROLE_ATTN_Q},             {W("query"), VF_ROLE_ATTN_Q},
-    {W("wq"), VF_ROLE_ATTN_Q},                 {W("k_proj"), VF_ROLE_ATTN_K},
-    {W("key"), VF_ROLE_ATTN_K},                {W("wk"), VF_ROLE_ATTN_K},
-    {W("v_proj"), VF_ROLE_ATTN_V},             {W("value"), VF_ROLE_ATTN_V},
-    {W("wv"), VF_ROLE_ATTN_V},                 {W("o_proj"), VF_ROLE_ATTN_O},
-    {W("out_proj"), VF_ROLE_ATTN_O},           {W("wo"), VF_ROLE_ATTN_O},
-    {W("qkv_proj"), VF_ROLE_ATTN_QKV},         {W("c_attn"), VF_ROLE_ATTN_QKV},
-    {W("query_key_value"), VF_ROLE_ATTN_QKV},  {W("W_pack"), VF_ROLE_ATTN_QKV},
-    {W("Wqkv"), VF_ROLE_ATTN_QKV},             {W("q_a_proj"), VF_ROLE_ATTN_OTHER},
-    {W("q_b_proj"), VF_ROLE_ATTN_OTHER},       {W("kv_a_proj_with_mqa"), VF_ROLE_ATTN_OTHER},
-    {W("kv_b_proj"), VF_ROLE_ATTN_OTHER},      {W("gate_proj"), VF_ROLE_MLP_GATE},
-    {W("w1"), VF_ROLE_MLP_GATE},               {W("up_proj"), VF_ROLE_MLP_UP},
-    {W("w3"), VF_ROLE_MLP_UP},                 {W("c_fc"), VF_ROLE_MLP_UP},
-    {W("fc_in"), VF_ROLE_MLP_UP},              {W("fc1"), VF_ROLE_MLP_UP},
-    {W("dense_h_to_4h"), VF_ROLE_MLP_UP},      {W("down_proj"), VF_ROLE_MLP_DOWN},
-    {W("w2"), VF_ROLE_MLP_DOWN},               {W("fc_out"), VF_ROLE_MLP_DOWN},
-    {W("fc2"), VF_ROLE_MLP_DOWN},              {W("dense_4h_to_h"), VF_ROLE_MLP_DOWN},
-    {W("gate_up_proj"), VF_ROLE_MLP_GATE_UP},  {W("router"), VF_ROLE_MOE_ROUTER},
-    {{NULL, 0}, VF_ROLE_OTHER},
+#define MOD_DERIVE (-1) /* module kind from the role and the tensor's shape (see derive_module) */
+#define R_AT_START 1u   /* the module word must be the name's first component */
+#define R_SHARED 2u     /* a shared expert (also set by any shared_* component, see shared_word) */
+
+typedef struct name_rule {
+    word p[3];          /* innermost first: p[0] is the module word, p[1] its parent, p[2] above */
+    vf_role role;
+    int module;         /* vf_module_kind or MOD_DERIVE */
+    vf_expert_layout experts;
+    unsigned layouts;   /* VF_LAYOUT_* that must all be present (0: always) */
+    unsigned flags;
+} name_rule;
+
+#define P1(a) {W(a), {NULL, 0}, {NULL, 0}}
+#define P2(parent, a) {W(a), W(parent), {NULL, 0}}
+#define P3(grand, parent, a) {W(a), W(parent), W(grand)}
+#define RULE(path, role) {path, VF_ROLE_##role, MOD_DERIVE, VF_EXPERTS_NONE, 0, 0}
+#define RULE_M(path, role, mod) {path, VF_ROLE_##role, VF_MODULE_##mod, VF_EXPERTS_NONE, 0, 0}
+#define VF_MODULE_DERIVE MOD_DERIVE
+#define MAMBA(path, role, mod) {path, VF_ROLE_##role, VF_MODULE_##mod, VF_EXPERTS_NONE, VF_LAYOUT_MAMBA, 0}
+#define FUSED(path, role, layout) {path, VF_ROLE_##role, VF_MODULE_PARAMETER, VF_EXPERTS_##layout, 0, 0}
+
+static const name_rule rules[] = {
+    /* GPT-2: c_proj is the attention output under attn, the MLP output under mlp. */
+    RULE(P2("mlp", "c_proj"), MLP_DOWN),
+    RULE(P1("c_proj"), ATTN_O),
+    /* Mixtral / Qwen-MoE routers: `gate` directly under the MoE block (nn.Linear in transformers
+     * 4.x). DeepSeek-V3's DeepseekV3TopkRouter and gpt-oss's GptOssTopKRouter hold nn.Parameter. */
+    {P2("mlp", "gate"), VF_ROLE_MOE_ROUTER, VF_MODULE_PARAMETER, VF_EXPERTS_NONE, VF_LAYOUT_DEEPSEEK, 0},
+    RULE(P2("block_sparse_moe", "gate"), MOE_ROUTER),
+    RULE(P2("mlp", "gate"), MOE_ROUTER),
+    {P2("mlp", "router"), VF_ROLE_MOE_ROUTER, VF_MODULE_PARAMETER, VF_EXPERTS_NONE, VF_LAYOUT_GPT_OSS, 0},
+    RULE(P2("mlp", "shared_expert_gate"), MOE_ROUTER), /* Qwen2-MoE / Qwen3-Next: nn.Linear(H, 1) */
+    /* GraniteMoe / GraniteMoeHybrid (modeling_granitemoehybrid.py): ParallelExperts hold
+     * nn.Parameter [E, out, in]; TopKGating's router is nn.Linear `router.layer`; the shared MLP is
+     * nn.Linear input_linear [2I, H] / output_linear [H, I]. */
+    FUSED(P2("block_sparse_moe", "input_linear"), MLP_GATE_UP, OUT_IN),
+    FUSED(P2("block_sparse_moe", "output_linear"), MLP_DOWN, OUT_IN),
+    RULE(P2("router", "layer"), MOE_ROUTER),
+    RULE(P2("shared_mlp", "input_linear"), MLP_GATE_UP),
+    RULE(P2("shared_mlp", "output_linear"), MLP_DOWN),
+    /* Fused experts stored as bare parameters. Llama 4 (modeling_llama4.py Llama4TextExperts) and
+     * gpt-oss (GptOssExperts) use the bmm layout gate_up_proj [E, H, 2I], down_proj [E, I, H];
+     * transformers' other fused experts store [E, out, in]. */
+    FUSED(P3("feed_forward", "experts", "gate_up_proj"), MLP_GATE_UP, IN_OUT),
+    FUSED(P3("feed_forward", "experts", "down_proj"), MLP_DOWN, IN_OUT),
+    {P2("experts", "gate_up_proj"), VF_ROLE_MLP_GATE_UP, VF_MODULE_PARAMETER, VF_EXPERTS_IN_OUT,
+     VF_LAYOUT_GPT_OSS, 0},
+    {P2("experts", "down_proj"), VF_ROLE_MLP_DOWN, VF_MODULE_PARAMETER, VF_EXPERTS_IN_OUT,
+     VF_LAYOUT_GPT_OSS, 0},
+    RULE_M(P2("experts", "gate_up_proj_bias"), BIAS, PARAMETER),
+    RULE_M(P2("experts", "down_proj_bias"), BIAS, PARAMETER),
+    RULE_M(P2("self_attn", "sinks"), ATTN_SINKS, PARAMETER), /* gpt-oss attention sinks [heads] */
+    /* Mamba (modeling_mamba.py MambaMixer under `mixer`) and Mamba2 / GraniteMoeHybrid (`mamba`):
+     * in_proj, x_proj, dt_proj, out_proj nn.Linear; conv1d nn.Conv1d; A_log, D, dt_bias parameters.
+     * `mixer` only with mixer.A_log present: phi-1.5's remote code calls its attention `mixer`. */
+    MAMBA(P2("mixer", "in_proj"), MAMBA_IN, DERIVE),          RULE(P2("mamba", "in_proj"), MAMBA_IN),
+    MAMBA(P2("mixer", "conv1d"), MAMBA_CONV, CONV), RULE_M(P2("mamba", "conv1d"), MAMBA_CONV, CONV),
+    MAMBA(P2("mixer", "x_proj"), MAMBA_X, DERIVE),            MAMBA(P2("mixer", "dt_proj"), MAMBA_DT, DERIVE),
+    MAMBA(P2("mixer", "A_log"), MAMBA_SSM, PARAMETER), RULE_M(P2("mamba", "A_log"), MAMBA_SSM, PARAMETER),
+    MAMBA(P2("mixer", "D"), MAMBA_SSM, PARAMETER),  RULE_M(P2("mamba", "D"), MAMBA_SSM, PARAMETER),
+    MAMBA(P2("mixer", "dt_bias"), MAMBA_SSM, PARAMETER),
+    RULE_M(P2("mamba", "dt_bias"), MAMBA_SSM, PARAMETER),
+    MAMBA(P2("mixer", "out_proj"), MAMBA_OUT, DERIVE),        RULE(P2("mamba", "out_proj"), MAMBA_OUT),
+    RULE(P2("backbone", "embeddings"), EMBED),
+    /* Qwen3-Next / Qwen3.5 gated delta-net (modeling_qwen3_next.py Qwen3NextGatedDeltaNet). */
+    RULE(P2("linear_attn", "in_proj_qkvz"), LINEAR_ATTN_IN), RULE(P2("linear_attn", "in_proj_ba"), LINEAR_ATTN_IN),
+    RULE(P2("linear_attn", "in_proj_qkv"), LINEAR_ATTN_IN),  RULE(P2("linear_attn", "in_proj_z"), LINEAR_ATTN_IN),
+    RULE(P2("linear_attn", "in_proj_a"), LINEAR_ATTN_IN),    RULE(P2("linear_attn", "in_proj_b"), LINEAR_ATTN_IN),
+    RULE_M(P2("linear_attn", "conv1d"), LINEAR_ATTN_CONV, CONV),
+    RULE_M(P2("linear_attn", "A_log"), LINEAR_ATTN_SSM, PARAMETER),
+    RULE_M(P2("linear_attn", "dt_bias"), LINEAR_ATTN_SSM, PARAMETER),
+    RULE(P2("linear_attn", "out_proj"), LINEAR_ATTN_OUT),
+    /* Multi-token prediction: DeepSeek-V3's eh_proj, Qwen3-Next's mtp.fc. */
+    RULE(P1("eh_proj"), MTP_PROJ), RULE(P2("mtp", "fc"), MTP_PROJ),
+    /* T5 (modeling_t5.py): `shared` embedding, q/k/v/o under SelfAttention / EncDecAttention, wi/wo
+     * under DenseReluDense, the relative position bias an nn.Embedding. */
+    {P1("shared"), VF_ROLE_EMBED, MOD_DERIVE, VF_EXPERTS_NONE, 0, R_AT_START},
+    RULE(P2("SelfAttention", "q"), ATTN_Q),   RULE(P2("SelfAttention", "k"), ATTN_K),
+    RULE(P2("SelfAttention", "v"), ATTN_V),   RULE(P2("SelfAttention", "o"), ATTN_O),
+    RULE(P2("EncDecAttention", "q"), ATTN_Q), RULE(P2("EncDecAttention", "k"), ATTN_K),
+    RULE(P2("EncDecAttention", "v"), ATTN_V), RULE(P2("EncDecAttention", "o"), ATTN_O),
+    RULE(P2("DenseReluDense", "wi"), MLP_UP), RULE(P2("DenseReluDense", "wi_0"), MLP_GATE),
+    RULE(P2("DenseReluDense", "wi_1"), MLP_UP), RULE(P2("DenseReluDense", "wo"), MLP_DOWN),
+    RULE(P1("relative_attention_bias"), POS_EMBED),
+    /* Vision towers: patch embeddings are convolutions (SigLIP Conv2d, Qwen2.5-VL Conv3d). */
+    RULE_M(P1("patch_embedding"), CONV, CONV), RULE_M(P2("patch_embed", "proj"), CONV, CONV),
+    RULE_M(P1("mm_input_projection_weight"), PROJECTOR, PARAMETER), /* Gemma 3 projector */
+    {P1("output"), VF_ROLE_LM_HEAD, MOD_DERIVE, VF_EXPERTS_NONE, 0, R_AT_START},
+    /* Plain module words. */
+    RULE(P1("embed_tokens"), EMBED),        RULE(P1("wte"), EMBED),
+    RULE(P1("word_embeddings"), EMBED),     RULE(P1("tok_embeddings"), EMBED),
+    RULE(P1("embed_in"), EMBED),            RULE(P1("wpe"), POS_EMBED),
+    RULE(P1("position_embeddings"), POS_EMBED), RULE(P1("embed_positions"), POS_EMBED),
+    RULE(P1("position_embedding"), POS_EMBED),
+    RULE(P1("lm_head"), LM_HEAD),           RULE(P1("embed_out"), LM_HEAD),
+    RULE(P1("q_proj"), ATTN_Q),             RULE(P1("query"), ATTN_Q),
+    RULE(P1("wq"), ATTN_Q),                 RULE(P1("k_proj"), ATTN_K),
+    RULE(P1("key"), ATTN_K),                RULE(P1("wk"), ATTN_K),
+    RULE(P1("v_proj"), ATTN_V),             RULE(P1("value"), ATTN_V),
+    RULE(P1("wv"), ATTN_V),                 RULE(P1("o_proj"), ATTN_O),
+    RULE(P1("out_proj"), ATTN_O),           RULE(P1("wo"), ATTN_O),
+    RULE(P1("qkv_proj"), ATTN_QKV),         RULE(P1("c_attn"), ATTN_QKV),
+    RULE(P1("query_key_value"), ATTN_QKV),  RULE(P1("W_pack"), ATTN_QKV),
+    RULE(P1("Wqkv"), ATTN_QKV),             RULE(P1("q_a_proj"), ATTN_OTHER),
+    RULE(P1("q_b_proj"), ATTN_OTHER),       RULE(P1("kv_a_proj_with_mqa"), ATTN_OTHER),
+    RULE(P1("kv_b_proj"), ATTN_OTHER),      RULE(P1("gate_proj"), MLP_GATE),
+    RULE(P1("w1"), MLP_GATE),               RULE(P1("up_proj"), MLP_UP),
+    RULE(P1("w3"), MLP_UP),                 RULE(P1("c_fc"), MLP_UP),
+    RULE(P1("fc_in"), MLP_UP),              RULE(P1("fc1"), MLP_UP),
+    RULE(P1("dense_h_to_4h"), MLP_UP),      RULE(P1("down_proj"), MLP_DOWN),
+    RULE(P1("w2"), MLP_DOWN),               RULE(P1("fc_out"), MLP_DOWN),
+    RULE(P1("fc2"), MLP_DOWN),              RULE(P1("dense_4h_to_h"), MLP_DOWN),
+    RULE(P1("gate_up_proj"), MLP_GATE_UP),  RULE(P1("router"), MOE_ROUTER),
+};
+
+/* Components that mark a shared expert (DeepSeek shared_experts, Qwen/Llama 4 shared_expert,
+ * Granite shared_mlp). */
+static const word shared_words[] = {W("shared_experts"), W("shared_expert"), W("shared_mlp"), {NULL, 0}};
+
+/* Leading components that name a sub-model, longest first; everything else is the language model
+ * (model.language_model, language_model.model, model, transformer, backbone, ...). */
+typedef struct comp_rule {
+    word p[3];
+    vf_component component;
+} comp_rule;
+
+#define LEAD1(a) {W(a), {NULL, 0}, {NULL, 0}}
+#define LEAD2(a, b) {W(a), W(b), {NULL, 0}}
+#define LEAD3(a, b, c) {W(a), W(b), W(c)}
+
+static const comp_rule comp_rules[] = {
+    {LEAD3("model", "visual", "merger"), VF_COMPONENT_PROJECTOR}, /* Qwen2.5-VL patch merger */
+    {LEAD2("visual", "merger"), VF_COMPONENT_PROJECTOR},
+    {LEAD2("model", "visual"), VF_COMPONENT_VISION},
+    {LEAD1("visual"), VF_COMPONENT_VISION},
+    {LEAD2("model", "vision_tower"), VF_COMPONENT_VISION},
+    {LEAD1("vision_tower"), VF_COMPONENT_VISION},
+    {LEAD2("model", "vision_model"), VF_COMPONENT_VISION},
+    {LEAD1("vision_model"), VF_COMPONENT_VISION},
+    {LEAD2("model", "multi_modal_projector"), VF_COMPONENT_PROJECTOR},
+    {LEAD1("multi_modal_projector"), VF_COMPONENT_PROJECTOR},
+    {LEAD2("model", "audio_tower"), VF_COMPONENT_AUDIO},
+    {LEAD1("audio_tower"), VF_COMPONENT_AUDIO},
+    {LEAD2("model", "mtp"), VF_COMPONENT_MTP},
+    {LEAD1("mtp"), VF_COMPONENT_MTP},
+};
+
+/* Layout markers: a module path ending in these words switches the layout on for the checkpoint. */
+typedef struct layout_marker {
+    word p[2]; /* innermost first */
+    unsigned layout;
+} layout_marker;
+
+static const layout_marker layout_markers[] = {
+    {{W("sinks"), W("self_attn")}, VF_LAYOUT_GPT_OSS},
+    {{W("e_score_correction_bias"), W("gate")}, VF_LAYOUT_DEEPSEEK},
+    {{W("shared_experts"), {NULL, 0}}, VF_LAYOUT_DEEPSEEK},
+    {{W("A_log"), W("mixer")}, VF_LAYOUT_MAMBA},
+};
+
+/* Names that say what kind of model holds them, matched at any depth. */
+static const layout_marker kind_markers[] = {
+    {{W("word_embeddings"), W("embeddings")}, VF_HINT_ENCODER},
+    {{W("tok_embeddings"), W("embeddings")}, VF_HINT_ENCODER},
+    {{W("EncDecAttention"), {NULL, 0}}, VF_HINT_CROSS},
+    {{W("encoder_attn"), {NULL, 0}}, VF_HINT_CROSS},
 };
 
 static bool is_norm(const comps *c, size_t i)
@@ -151,49 +299,178 @@ static bool is_norm(const comps *c, size_t i)
     return false;
 }
 
-static vf_role module_role(const comps *c, size_t m)
+/* True when component m could be word w: same length and first byte (the cheap test that rules
+ * out nearly every table entry before path_at runs). */
+static inline bool maybe_w(const comps *c, size_t m, word w)
 {
-    if (is_norm(c, m))
-        return VF_ROLE_NORM;
-    if (is(c, m, "c_proj"))
-        return m > 0 && is(c, m - 1, "mlp") ? VF_ROLE_MLP_DOWN : VF_ROLE_ATTN_O;
-    if (is(c, m, "gate") && m > 0 && (is(c, m - 1, "block_sparse_moe") || is(c, m - 1, "mlp")))
-        return VF_ROLE_MOE_ROUTER;
-    if (is(c, m, "output") && m == 0)
-        return VF_ROLE_LM_HEAD;
-    for (const role_word *r = module_roles; r->w.s; r++)
-        if (is_w(c, m, r->w))
-            return r->role;
-    return VF_ROLE_OTHER;
+    return c->len[m] == w.len && c->p[m][0] == w.s[0];
 }
 
-static vf_role role_of(const comps *c, uint32_t ndim)
+/* True when the words of p (innermost first) end at component m. */
+static bool path_at(const comps *c, size_t m, const word *p, size_t words)
 {
+    for (size_t k = 0; k < words && p[k].s; k++)
+        if (k > m || !is_w(c, m - k, p[k]))
+            return false;
+    return true;
+}
+
+/* The rules by the length of their module word, in table order within a length (so first match
+ * still wins): built once, read by every classifying thread. */
+#define RULE_COUNT (sizeof rules / sizeof rules[0])
+#define RULE_LEN_MAX 32 /* longer module words share the last bucket */
+
+static struct {
+    uint16_t start[RULE_LEN_MAX + 2]; /* bucket L is order[start[L] .. start[L+1]) */
+    uint16_t order[RULE_COUNT];
+} by_len;
+static pthread_once_t by_len_once = PTHREAD_ONCE_INIT;
+
+static size_t len_bucket(size_t len)
+{
+    return len < RULE_LEN_MAX ? len : RULE_LEN_MAX;
+}
+
+static void build_by_len(void)
+{
+    size_t counts[RULE_LEN_MAX + 1] = {0}, o = 0;
+    for (size_t i = 0; i < RULE_COUNT; i++)
+        counts[len_bucket(rules[i].p[0].len)]++;
+    for (size_t L = 0; L <= RULE_LEN_MAX; L++) {
+        by_len.start[L] = (uint16_t)o;
+        o += counts[L];
+    }
+    by_len.start[RULE_LEN_MAX + 1] = (uint16_t)o;
+    size_t fill[RULE_LEN_MAX + 1] = {0};
+    for (size_t i = 0; i < RULE_COUNT; i++) {
+        size_t L = len_bucket(rules[i].p[0].len);
+        by_len.order[by_len.start[L] + fill[L]++] = (uint16_t)i;
+    }
+}
+
+/* The first rule matching the module word at component m in a checkpoint with `layouts`, or NULL. */
+static const name_rule *rule_at(const comps *c, size_t m, unsigned layouts)
+{
+    pthread_once(&by_len_once, build_by_len);
+    size_t L = len_bucket(c->len[m]);
+    for (size_t k = by_len.start[L]; k < by_len.start[L + 1]; k++) {
+        const name_rule *r = &rules[by_len.order[k]];
+        if (!maybe_w(c, m, r->p[0]) || (r->layouts & layouts) != r->layouts ||
+            ((r->flags & R_AT_START) && m != 0))
+            continue;
+        if (path_at(c, m, r->p, 3))
+            return r;
+    }
+    return NULL;
+}
+
+/* Role and rule of the module word at m (norms first: any component containing "norm" or starting
+ * "ln_" is one). */
+static vf_role module_role(const comps *c, size_t m, unsigned layouts, const name_rule **rule)
+{
+    *rule = NULL;
+    if (is_norm(c, m))
+        return VF_ROLE_NORM;
+    *rule = rule_at(c, m, layouts);
+    return *rule ? (*rule)->role : VF_ROLE_OTHER;
+}
+
+static vf_role role_of(const comps *c, uint32_t ndim, unsigned layouts, const name_rule **rule)
+{
+    *rule = NULL;
     if (is_buffer(c))
         return VF_ROLE_BUFFER;
     size_t last = c->n - 1;
     if (is(c, last, "bias") && ndim <= 1)
         return VF_ROLE_BIAS;
     if (is(c, last, "weight") || is(c, last, "bias"))
-        return last > 0 ? module_role(c, last - 1) : VF_ROLE_OTHER;
-    /* Fused expert tensors are stored without a .weight leaf: mlp.experts.gate_up_proj [E,..]. */
-    vf_role r = module_role(c, last);
+        return last > 0 ? module_role(c, last - 1, layouts, rule) : VF_ROLE_OTHER;
+    /* Bare parameters (fused experts mlp.experts.gate_up_proj [E,..], A_log, sinks): no leaf. */
+    vf_role r = module_role(c, last, layouts, rule);
     return r == VF_ROLE_NORM && ndim > 1 ? VF_ROLE_OTHER : r;
+}
+
+/* What holds a tensor with no rule of its own: embeddings are nn.Embedding, norms/biases/buffers
+ * no module PEFT targets, a 2-D `weight` an nn.Linear, a bare parameter an nn.Parameter, a weight of
+ * 3+ dimensions a convolution. */
+static vf_module_kind derive_module(const comps *c, vf_role role, uint32_t ndim)
+{
+    if (role == VF_ROLE_EMBED || role == VF_ROLE_POS_EMBED)
+        return VF_MODULE_EMBEDDING;
+    if (role == VF_ROLE_NORM || role == VF_ROLE_BIAS || role == VF_ROLE_BUFFER)
+        return VF_MODULE_NONE;
+    if (!is(c, c->n - 1, "weight"))
+        return VF_MODULE_PARAMETER;
+    return ndim == 2 ? VF_MODULE_LINEAR : ndim > 2 ? VF_MODULE_CONV : VF_MODULE_NONE;
+}
+
+static vf_component component_of(const comps *c)
+{
+    for (size_t i = 0; i < sizeof comp_rules / sizeof comp_rules[0]; i++) {
+        const word *p = comp_rules[i].p;
+        size_t k = 0;
+        while (k < 3 && p[k].s && is_w(c, k, p[k]))
+            k++;
+        if (k == 3 || !p[k].s)
+            return comp_rules[i].component;
+    }
+    return VF_COMPONENT_LANGUAGE_MODEL;
 }
 
 static const word expert_words[] = {W("experts"), {NULL, 0}};
 
-void vf_name_classify(const char *name, uint32_t ndim, vf_name_info *out)
+static unsigned layout_marks(const comps *c)
+{
+    unsigned layouts = 0;
+    size_t m = c->n - 1;
+    for (size_t i = 0; i < sizeof layout_markers / sizeof layout_markers[0]; i++)
+        for (size_t d = 0; d < 3 && d <= m; d++) /* the leaf and the two components above it */
+            if (maybe_w(c, m - d, layout_markers[i].p[0]) && path_at(c, m - d, layout_markers[i].p, 2))
+                layouts |= layout_markers[i].layout;
+    return layouts;
+}
+
+unsigned vf_name_layout(const char *name)
 {
     comps c;
     split(name, &c);
+    return layout_marks(&c);
+}
+
+void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_name_info *out)
+{
+    comps c;
+    const name_rule *rule;
+    split(name, &c);
     out->layer = index_after(&c, layer_words);
     out->expert = index_after(&c, expert_words);
-    out->role = role_of(&c, ndim);
+    out->role = role_of(&c, ndim, layouts, &rule);
     out->buffer = out->role == VF_ROLE_BUFFER;
     out->in_experts = false;
-    for (size_t i = 0; i + 1 < c.n && !out->in_experts; i++)
-        out->in_experts = is_w(&c, i, expert_words[0]);
+    out->shared_expert = rule && (rule->flags & R_SHARED);
+    for (size_t i = 0; i + 1 < c.n; i++) {
+        out->in_experts |= is_w(&c, i, expert_words[0]);
+        out->shared_expert |= is_any(&c, i, shared_words);
+    }
+    out->component = component_of(&c);
+    if (out->component == VF_COMPONENT_PROJECTOR && out->role == VF_ROLE_OTHER)
+        out->role = VF_ROLE_PROJECTOR;
+    out->module = rule && rule->module != MOD_DERIVE ? (vf_module_kind)rule->module
+                                                     : derive_module(&c, out->role, ndim);
+    out->experts_layout = rule && ndim == 3 ? rule->experts : VF_EXPERTS_NONE;
+    out->layout_marks = layout_marks(&c);
+    out->kind_hints = 0;
+    /* The markers name embeddings and the attention holding q/k/v/o: other tensors skip the scan. */
+    bool hinting = out->role == VF_ROLE_EMBED || (out->role >= VF_ROLE_ATTN_Q && out->role <= VF_ROLE_ATTN_O);
+    for (size_t i = 0; hinting && i < sizeof kind_markers / sizeof kind_markers[0]; i++)
+        for (size_t k = 0; k < c.n; k++)
+            if (maybe_w(&c, k, kind_markers[i].p[0]) && path_at(&c, k, kind_markers[i].p, 2))
+                out->kind_hints |= kind_markers[i].layout;
+}
+
+void vf_name_classify(const char *name, uint32_t ndim, vf_name_info *out)
+{
+    vf_name_classify_in(name, ndim, 0, out);
 }
 
 int32_t vf_name_layer(const char *name)
@@ -220,8 +497,9 @@ bool vf_name_is_buffer(const char *name)
 vf_role vf_name_role(const char *name, uint32_t ndim)
 {
     comps c;
+    const name_rule *rule;
     split(name, &c);
-    return role_of(&c, ndim);
+    return role_of(&c, ndim, 0, &rule);
 }
 
 const char *vf_role_name(vf_role role)
@@ -232,4 +510,48 @@ const char *vf_role_name(vf_role role)
 #undef VF_X_ROLE_NAME
     };
     return (unsigned)role < VF_ROLE_COUNT ? names[role] : "?";
+}
+
+#define NAME_OF(list, x, what)                                                                      \
+    do {                                                                                            \
+        static const char *const names[] = {list(x)};                                               \
+        return (unsigned)(what) < sizeof names / sizeof names[0] ? names[what] : "?";               \
+    } while (0)
+#define VF_X_STR(suffix, str) str,
+
+const char *vf_component_name(vf_component c)
+{
+    NAME_OF(VF_COMPONENT_LIST, VF_X_STR, c);
+}
+
+const char *vf_module_kind_name(vf_module_kind k)
+{
+    NAME_OF(VF_MODULE_LIST, VF_X_STR, k);
+}
+
+const char *vf_model_kind_name(vf_model_kind k)
+{
+    static const char *const names[] = {"decoder", "encoder", "encoder-decoder"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+const char *vf_layer_kind_format(uint32_t kind, char *buf, size_t size)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } bits[] = {{VF_LAYER_ATTENTION, "attention"}, {VF_LAYER_MAMBA, "mamba"},
+                {VF_LAYER_LINEAR_ATTENTION, "linear_attention"}, {VF_LAYER_MOE, "moe"}};
+    size_t o = 0;
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
+        if ((kind & bits[i].bit) && o < size) {
+            int n = snprintf(buf + o, size - o, "%s%s", o ? "+" : "", bits[i].name);
+            o += n > 0 ? (size_t)n : 0;
+        }
+    if (!buf[0])
+        snprintf(buf, size, "-");
+    return buf;
 }

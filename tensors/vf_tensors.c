@@ -17,6 +17,11 @@ struct vf_model {
     uint64_t *layer_params; /* by layer index; the last slot holds tensors outside any layer */
     size_t layer_slots;
     vf_findings *findings;  /* checkpoint findings copied, then the table's own */
+    unsigned layouts;       /* VF_LAYOUT_* found in the names */
+    unsigned hints;         /* VF_HINT_* of the language model's names */
+    vf_component_stats components[VF_COMPONENT_COUNT];
+    size_t component_count;
+    uint32_t *layer_kinds;  /* VF_LAYER_* by language-model layer index, layer_slots - 1 entries */
 };
 
 void vf_model_free(vf_model *m)
@@ -27,13 +32,15 @@ void vf_model_free(vf_model *m)
     free(m->tensors);
     free(m->by_name);
     free(m->layer_params);
+    free(m->layer_kinds);
     vf_findings_free(m->findings);
     free(m);
 }
 
 /* ---- table ------------------------------------------------------------------------------------- */
 
-/* Default matrix view from the stored shape: [out, in], or [E, out, in] for fused experts. */
+/* Matrix view from the stored shape: [out, in]; fused experts [E, out, in] or, in the bmm layout,
+ * [E, in, out]. */
 static void set_matrix_view(vf_tensor *t)
 {
     if (t->ndim == 2) {
@@ -41,31 +48,47 @@ static void set_matrix_view(vf_tensor *t)
         t->cols = t->shape[1];
         t->matrices = 1;
     } else if (t->ndim == 3 && t->fused_experts) {
-        t->rows = t->shape[1];
-        t->cols = t->shape[2];
+        bool bmm = t->experts_layout == VF_EXPERTS_IN_OUT;
+        t->rows = t->shape[bmm ? 2 : 1];
+        t->cols = t->shape[bmm ? 1 : 2];
         t->matrices = t->shape[0];
     }
 }
 
-static void classify(vf_tensor *t)
+/* Classifies t as in a checkpoint with `layouts`; adds the name's VF_LAYOUT_* marks to *marks and
+ * returns its VF_HINT_* when t is in the language model. */
+static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks)
 {
     vf_name_info ni;
-    vf_name_classify(t->name, t->ndim, &ni);
+    vf_name_classify_in(t->name, t->ndim, layouts, &ni);
     t->layer = ni.layer;
     t->expert = ni.expert;
     t->role = ni.role;
     t->buffer = ni.buffer;
-    t->fused_experts = ni.expert < 0 && t->ndim == 3 && ni.in_experts && t->role != VF_ROLE_BIAS &&
-                       t->role != VF_ROLE_OTHER;
+    t->component = ni.component;
+    t->module = ni.module;
+    t->shared_expert = ni.shared_expert;
+    t->ignored = ni.component == VF_COMPONENT_MTP; /* see mark_mtp_layers */
+    /* A rule naming the layout, or the generic `experts.<name>` 3-D parameter ([E, out, in]). */
+    t->experts_layout = ni.experts_layout;
+    if (t->experts_layout == VF_EXPERTS_NONE && ni.expert < 0 && t->ndim == 3 && ni.in_experts &&
+        t->role != VF_ROLE_BIAS && t->role != VF_ROLE_OTHER)
+        t->experts_layout = VF_EXPERTS_OUT_IN;
+    t->fused_experts = t->experts_layout != VF_EXPERTS_NONE;
     set_matrix_view(t);
+    *marks |= ni.layout_marks;
+    return t->component == VF_COMPONENT_LANGUAGE_MODEL ? ni.kind_hints : 0;
 }
 
 /* Fills and classifies the table rows [begin, end) (in shard order); pure per tensor, so ranges run
  * on separate threads. */
 typedef struct fill_range {
     vf_model *m;
+    unsigned layouts;
     size_t begin, end;
     bool sorted; /* names ascend (strcmp <=) over rows [begin, end) */
+    unsigned hints; /* VF_HINT_* of the language-model rows */
+    unsigned marks; /* VF_LAYOUT_* the rows' names switch on */
 } fill_range;
 
 static void *fill_run(void *arg)
@@ -90,7 +113,7 @@ static void *fill_run(void *arg)
                              .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
                              .shard = (uint32_t)s};
             r->m->by_name[row + i] = (uint32_t)(row + i);
-            classify(t);
+            r->hints |= classify(t, r->layouts, &r->marks);
             if (sorted && prev && strcmp(prev, t->name) > 0)
                 sorted = false;
             prev = t->name;
@@ -121,10 +144,21 @@ static int fill_table(vf_model *m, bool *sorted, vf_error *err)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     size_t k = vf_parallel_ranges(n, VF_CLASSIFY_PER_THREAD);
     fill_range r[VF_PARALLEL_MAX];
-    for (size_t i = 0; i < k; i++)
-        r[i] = (fill_range){m, n * i / k, n * (i + 1) / k, true};
-    vf_parallel_run(fill_run, r, sizeof *r, k);
+    /* Classified without layouts first; names that switch a layout on (gpt-oss sinks, DeepSeek
+     * shared_experts, Mamba mixer.A_log) make a second pass with it. */
+    for (unsigned pass = 0, marks = 0; pass < 2; pass++) {
+        m->layouts = marks;
+        for (size_t i = 0; i < k; i++)
+            r[i] = (fill_range){m, m->layouts, n * i / k, n * (i + 1) / k, true, 0, 0};
+        vf_parallel_run(fill_run, r, sizeof *r, k);
+        for (size_t i = 0; i < k; i++)
+            marks |= r[i].marks;
+        if (marks == m->layouts)
+            break;
+    }
     m->count = n;
+    for (size_t i = 0; i < k; i++)
+        m->hints |= r[i].hints;
     *sorted = true;
     for (size_t i = 0; i < k && *sorted; i++)
         *sorted = r[i].sorted && (r[i].begin == 0 || r[i].begin >= r[i].end ||
@@ -162,8 +196,10 @@ static void compute_totals(vf_model *m)
     t->tensors = m->count;
     for (size_t i = 0; i < m->count; i++) {
         const vf_tensor *x = &m->tensors[i];
-        vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->numel);
-        t->buffer_tensors += x->buffer;
+        if (!x->ignored) {
+            vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->numel);
+            t->buffer_tensors += x->buffer;
+        }
         vf_acc_u64(&t->bytes, x->bytes);
         vf_dtype_stats *d = &t->by_dtype[x->dtype];
         d->tensors++;
@@ -172,30 +208,171 @@ static void compute_totals(vf_model *m)
     }
 }
 
-/* The input embedding: a 2-D EMBED tensor, preferring one outside any layer. */
+/* A tensor of the loaded language model (what the architecture describes). */
+static bool in_lm(const vf_tensor *t)
+{
+    return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
+}
+
+/* The language model's 2-D tensor of `role`, preferring one outside any layer. */
 static const vf_tensor *find_role(const vf_model *m, vf_role role)
 {
     const vf_tensor *best = NULL;
     for (size_t i = 0; i < m->count; i++) {
         const vf_tensor *t = &m->tensors[i];
-        if (t->role == role && t->ndim == 2 && (!best || (best->layer >= 0 && t->layer < 0)))
+        if (in_lm(t) && t->role == role && t->ndim == 2 && (!best || (best->layer >= 0 && t->layer < 0)))
             best = t;
     }
     return best;
 }
 
-static int32_t max_layer(const vf_model *m)
+/* Highest layer index over the tensors `keep` accepts, or -1. */
+static int32_t max_layer(const vf_model *m, bool (*keep)(const vf_tensor *))
 {
     int32_t mx = -1;
     for (size_t i = 0; i < m->count; i++)
-        if (m->tensors[i].layer > mx)
+        if (m->tensors[i].layer > mx && keep(&m->tensors[i]))
             mx = m->tensors[i].layer;
     return mx;
+}
+
+static bool any_tensor(const vf_tensor *t)
+{
+    (void)t;
+    return true;
+}
+
+/* DeepSeek-V3 stores its multi-token-prediction block as one more decoder layer
+ * (model.layers.61 with num_hidden_layers 61) holding eh_proj, enorm, hnorm and shared_head;
+ * DeepseekV3Model drops it on load (_keys_to_ignore_on_load_unexpected = [r"model\.layers\.61.*"]).
+ * Every language-model tensor of a layer holding an eh_proj becomes MTP and ignored. Qwen3-Next's
+ * `mtp.*` (ignored on load: r"^mtp.*") is classified by name. */
+static int mark_mtp_layers(vf_model *m, vf_error *err)
+{
+    int32_t mx = max_layer(m, in_lm);
+    bool any = false, *mtp = calloc((size_t)mx + 2, sizeof *mtp);
+    if (!mtp)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < m->count; i++) {
+        const vf_tensor *t = &m->tensors[i];
+        if (in_lm(t) && t->role == VF_ROLE_MTP_PROJ && t->layer >= 0)
+            any = mtp[t->layer] = true;
+    }
+    for (size_t i = 0; any && i < m->count; i++) {
+        vf_tensor *t = &m->tensors[i];
+        if (in_lm(t) && t->layer >= 0 && mtp[t->layer]) {
+            t->component = VF_COMPONENT_MTP;
+            t->ignored = true;
+        }
+    }
+    free(mtp);
+    return VF_OK;
+}
+
+/* VF_LAYER_* a tensor contributes to its layer. */
+static uint32_t layer_kind_of(const vf_tensor *t)
+{
+    switch (t->role) {
+    case VF_ROLE_ATTN_Q: case VF_ROLE_ATTN_K: case VF_ROLE_ATTN_V: case VF_ROLE_ATTN_O:
+    case VF_ROLE_ATTN_QKV: case VF_ROLE_ATTN_OTHER: case VF_ROLE_ATTN_SINKS:
+        return VF_LAYER_ATTENTION;
+    case VF_ROLE_MAMBA_IN: case VF_ROLE_MAMBA_CONV: case VF_ROLE_MAMBA_X: case VF_ROLE_MAMBA_DT:
+    case VF_ROLE_MAMBA_SSM: case VF_ROLE_MAMBA_OUT:
+        return VF_LAYER_MAMBA;
+    case VF_ROLE_LINEAR_ATTN_IN: case VF_ROLE_LINEAR_ATTN_CONV: case VF_ROLE_LINEAR_ATTN_SSM:
+    case VF_ROLE_LINEAR_ATTN_OUT:
+        return VF_LAYER_LINEAR_ATTENTION;
+    case VF_ROLE_MOE_ROUTER:
+        return VF_LAYER_MOE;
+    default:
+        return t->expert >= 0 || t->fused_experts ? VF_LAYER_MOE : 0;
+    }
+}
+
+static vf_model_kind model_kind(unsigned hints)
+{
+    return (hints & VF_HINT_CROSS) ? VF_MODEL_ENCODER_DECODER
+           : (hints & VF_HINT_ENCODER) ? VF_MODEL_ENCODER
+                                       : VF_MODEL_DECODER;
+}
+
+/* Per-layer parameters, kinds, the layer count, experts and shared-expert layers of the language
+ * model; tower tensors count outside any layer, ignored ones nowhere. */
+static int layer_tables(vf_model *m, vf_error *err)
+{
+    vf_arch *a = &m->arch;
+    int32_t mx = max_layer(m, in_lm);
+    m->layer_slots = (size_t)mx + 2; /* layers 0..mx plus one slot for "outside any layer" */
+    m->layer_params = calloc(m->layer_slots, sizeof *m->layer_params);
+    m->layer_kinds = calloc(m->layer_slots, sizeof *m->layer_kinds);
+    bool *seen = calloc(m->layer_slots, 2 * sizeof *seen), *shared = seen + m->layer_slots;
+    if (!m->layer_params || !m->layer_kinds || !seen) {
+        free(seen);
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < m->count; i++) {
+        const vf_tensor *t = &m->tensors[i];
+        if (t->ignored)
+            continue;
+        bool lm = in_lm(t) && t->layer >= 0;
+        size_t slot = lm ? (size_t)t->layer : m->layer_slots - 1;
+        if (lm && !seen[slot]) {
+            seen[slot] = true;
+            a->layers++;
+        }
+        if (lm && t->shared_expert && !shared[slot]) {
+            shared[slot] = true;
+            a->shared_experts_layers++;
+        }
+        if (lm)
+            m->layer_kinds[slot] |= layer_kind_of(t);
+        if (!t->buffer)
+            vf_acc_u64(&m->layer_params[slot], t->numel);
+        uint64_t experts = t->fused_experts ? t->shape[0] : (uint64_t)(t->expert + 1);
+        if (in_lm(t) && t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
+            a->experts = (uint32_t)experts;
+    }
+    free(seen);
+    return VF_OK;
+}
+
+/* The components table: per sub-model tensors, parameters, bytes and distinct layer indices. */
+static int component_table(vf_model *m, vf_error *err)
+{
+    int32_t mx = max_layer(m, any_tensor);
+    size_t slots = (size_t)mx + 1;
+    bool *seen = calloc(slots ? slots * VF_COMPONENT_COUNT : 1, sizeof *seen);
+    vf_component_stats all[VF_COMPONENT_COUNT] = {{0}};
+    if (!seen)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < m->count; i++) {
+        const vf_tensor *t = &m->tensors[i];
+        vf_component_stats *c = &all[t->component];
+        c->tensors++;
+        vf_acc_u64(&c->bytes, t->bytes);
+        if (!t->buffer && !t->ignored)
+            vf_acc_u64(&c->parameters, t->numel);
+        if (t->layer >= 0 && !seen[(size_t)t->component * slots + (size_t)t->layer]) {
+            seen[(size_t)t->component * slots + (size_t)t->layer] = true;
+            c->layers++;
+        }
+    }
+    free(seen);
+    for (int k = 0; k < VF_COMPONENT_COUNT; k++)
+        if (all[k].tensors) {
+            all[k].component = (vf_component)k;
+            all[k].loaded = k != VF_COMPONENT_MTP;
+            m->components[m->component_count++] = all[k];
+        }
+    return VF_OK;
 }
 
 static int infer_arch(vf_model *m, vf_error *err)
 {
     vf_arch *a = &m->arch;
+    int rc = mark_mtp_layers(m, err);
+    if (rc != VF_OK)
+        return rc;
     const vf_tensor *emb = find_role(m, VF_ROLE_EMBED), *head = find_role(m, VF_ROLE_LM_HEAD);
     if (emb) {
         a->embedding = emb->name;
@@ -204,29 +381,9 @@ static int infer_arch(vf_model *m, vf_error *err)
     }
     a->lm_head = head ? head->name : NULL;
     a->tied_embeddings = emb && !head;
-    int32_t mx = max_layer(m);
-    m->layer_slots = (size_t)mx + 2; /* layers 0..mx plus one slot for "outside any layer" */
-    m->layer_params = calloc(m->layer_slots, sizeof *m->layer_params);
-    if (!m->layer_params)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    bool *seen = calloc(m->layer_slots, sizeof *seen);
-    if (!seen)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t i = 0; i < m->count; i++) {
-        const vf_tensor *t = &m->tensors[i];
-        size_t slot = t->layer >= 0 ? (size_t)t->layer : m->layer_slots - 1;
-        if (t->layer >= 0 && !seen[slot]) {
-            seen[slot] = true;
-            a->layers++;
-        }
-        if (!t->buffer)
-            vf_acc_u64(&m->layer_params[slot], t->numel);
-        uint64_t experts = t->fused_experts ? t->shape[0] : (uint64_t)(t->expert + 1);
-        if (t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
-            a->experts = (uint32_t)experts;
-    }
-    free(seen);
-    return VF_OK;
+    a->kind = model_kind(m->hints);
+    rc = layer_tables(m, err);
+    return rc == VF_OK ? component_table(m, err) : rc;
 }
 
 /* ---- config.json comparison -------------------------------------------------------------------- */
@@ -323,8 +480,9 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
         if (!sorted)
             vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
                                 offsetof(vf_tensor, name));
-        compute_totals(m);
         rc = infer_arch(m, err);
+        if (rc == VF_OK)
+            compute_totals(m);
     }
     if (rc == VF_OK && (copy_findings(m) != VF_OK || compare_config(m) != VF_OK))
         rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
@@ -374,6 +532,21 @@ const vf_totals *vf_model_totals(const vf_model *m)
 const vf_findings *vf_model_findings(const vf_model *m)
 {
     return m->findings;
+}
+
+size_t vf_model_component_count(const vf_model *m)
+{
+    return m->component_count;
+}
+
+const vf_component_stats *vf_model_component(const vf_model *m, size_t i)
+{
+    return i < m->component_count ? &m->components[i] : NULL;
+}
+
+uint32_t vf_model_layer_kind(const vf_model *m, size_t layer)
+{
+    return layer + 1 < m->layer_slots ? m->layer_kinds[layer] : 0;
 }
 
 const uint64_t *vf_model_layer_params(const vf_model *m, size_t *count)

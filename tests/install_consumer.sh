@@ -25,7 +25,7 @@ cat > "$prefix/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
 project(consumer C)
 find_package(vramfit REQUIRED)
-add_executable(consumer $src/examples/consumer.c)
+add_executable(consumer "${src}/examples/consumer.c")
 target_link_libraries(consumer PRIVATE vramfit::vramfit)
 CM
 cmake -S "$prefix/cm" -B "$prefix/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null

@@ -117,7 +117,7 @@ Test(inspect, human_summary_labels_units)
     vft_run r = vft_cli("inspect", p, NULL);
     cr_assert_eq(r.status, 0);
     cr_expect(strstr(r.out, "Parameters    2,533,539,840"), "%s", r.out);
-    cr_expect(strstr(r.out, "5,067,079,680 (4.7 GiB)"), "%s", r.out);
+    cr_expect(strstr(r.out, "5,067,079,680 (4.72 GiB)"), "%s", r.out); /* issue 11: three significant digits */
     cr_expect(strstr(r.out, "40 layers, hidden size 2048, vocabulary 49159, tied embeddings"), "%s", r.out);
     vft_run_free(&r);
     free(p);

@@ -188,23 +188,23 @@ Test(estimate, granite_sft_json_bytes_equal_the_formula)
     sft_expect e = granite_sft(2, 8192);
     cr_expect_str_eq(str(d, "method"), "sft");
     cr_expect_eq(u64(d, "gpus"), 2);
-    cr_expect_eq(u64(d, "gpu_memory"), 48 * GiB);
+    cr_expect_eq(u64(d, "gpu_memory_bytes"), 48 * GiB);
     cr_expect_eq(u64(d, "tokens_per_gpu"), 8192);
     cr_expect_eq(u64(d, "inputs.parameters"), GRANITE_P);
-    cr_expect_eq(u64(d, "per_gpu.parameters"), e.par);
-    cr_expect_eq(u64(d, "per_gpu.optimizer"), e.opt);
-    cr_expect_eq(u64(d, "per_gpu.gradients"), e.grad);
-    cr_expect_eq(u64(d, "per_gpu.activations"), e.act);
-    cr_expect_eq(u64(d, "per_gpu.outputs"), e.out);
-    cr_expect_eq(u64(d, "per_gpu.additional"), 0);
-    cr_expect_eq(u64(d, "per_gpu.subtotal"), e.sub);
-    cr_expect_eq(u64(d, "per_gpu.low"), e.low);
-    cr_expect_eq(u64(d, "per_gpu.expected"), e.mid);
-    cr_expect_eq(u64(d, "per_gpu.high"), e.high);
-    cr_expect_eq(u64(d, "per_gpu.overhead"), e.high - e.sub);
-    cr_expect_eq(u64(d, "total.low"), 2 * e.low);
-    cr_expect_eq(u64(d, "total.expected"), 2 * e.mid);
-    cr_expect_eq(u64(d, "total.high"), 2 * e.high);
+    cr_expect_eq(u64(d, "per_gpu.parameters_bytes"), e.par);
+    cr_expect_eq(u64(d, "per_gpu.optimizer_bytes"), e.opt);
+    cr_expect_eq(u64(d, "per_gpu.gradients_bytes"), e.grad);
+    cr_expect_eq(u64(d, "per_gpu.activations_bytes"), e.act);
+    cr_expect_eq(u64(d, "per_gpu.outputs_bytes"), e.out);
+    cr_expect_eq(u64(d, "per_gpu.additional_bytes"), 0);
+    cr_expect_eq(u64(d, "per_gpu.subtotal_bytes"), e.sub);
+    cr_expect_eq(u64(d, "per_gpu.low_bytes"), e.low);
+    cr_expect_eq(u64(d, "per_gpu.expected_bytes"), e.mid);
+    cr_expect_eq(u64(d, "per_gpu.high_bytes"), e.high);
+    cr_expect_eq(u64(d, "per_gpu.overhead_bytes"), e.high - e.sub);
+    cr_expect_eq(u64(d, "total.low_bytes"), 2 * e.low);
+    cr_expect_eq(u64(d, "total.expected_bytes"), 2 * e.mid);
+    cr_expect_eq(u64(d, "total.high_bytes"), 2 * e.high);
     cr_expect_str_eq(str(d, "verdict"), "fits");
     cr_expect_str_eq(str(d, "peak_rule"), "sum_all");
     cr_expect(cJSON_IsArray(at(d, "notes")));
@@ -264,23 +264,23 @@ Test(estimate, lora_keeps_the_larger_of_gradients_and_outputs)
     cr_expect_eq(u64(d, "tokens_per_gpu"), 8192, "max_tokens_per_gpu is not used by LoRA");
     cr_expect(notes_have(d, "not used by that backend"));
     cr_expect_str_eq(str(d, "peak_rule"), "drop_gradients");
-    cr_expect_eq(u64(d, "per_gpu.gradients"), 0);
-    cr_expect_eq(u64(d, "peak_dropped"), 2 * ab / 2);
+    cr_expect_eq(u64(d, "per_gpu.gradients_bytes"), 0);
+    cr_expect_eq(u64(d, "peak_dropped_bytes"), 2 * ab / 2);
     double out = (8192.0 * 2.0 * GRANITE_V) * 2.0;
-    cr_expect_eq(u64(d, "per_gpu.outputs"), (uint64_t)out);
+    cr_expect_eq(u64(d, "per_gpu.outputs_bytes"), (uint64_t)out);
     double par = (double)(2 * GRANITE_P + 4 * ab) / 2.0, opt = (double)(4 * ab) / 2.0;
     double act = 8192.0 * 2.0 * GRANITE_L * GRANITE_H;
     double sub = par + opt + 0.0 + act + out + 0.0;
-    cr_expect_eq(u64(d, "per_gpu.low"), (uint64_t)(0.95 * sub));
-    cr_expect_eq(u64(d, "per_gpu.expected"), (uint64_t)(1.1 * sub));
-    cr_expect_eq(u64(d, "per_gpu.high"), (uint64_t)(1.2 * sub));
+    cr_expect_eq(u64(d, "per_gpu.low_bytes"), (uint64_t)(0.95 * sub));
+    cr_expect_eq(u64(d, "per_gpu.expected_bytes"), (uint64_t)(1.1 * sub));
+    cr_expect_eq(u64(d, "per_gpu.high_bytes"), (uint64_t)(1.2 * sub));
     cJSON_Delete(d);
     /* with Liger the outputs are 0, so the gradients are kept and the outputs dropped */
     d = estimate_json("granite-3.3-2b-instruct", "--method", "lora", "--gpus", "2", "--gpu-memory", "48GiB",
                       "--batch-size", "4", "--max-seq-len", "4096", "--liger");
     cr_expect_str_eq(str(d, "peak_rule"), "drop_outputs");
-    cr_expect_eq(u64(d, "per_gpu.gradients"), 2 * ab / 2);
-    cr_expect_eq(u64(d, "per_gpu.outputs"), 0);
+    cr_expect_eq(u64(d, "per_gpu.gradients_bytes"), 2 * ab / 2);
+    cr_expect_eq(u64(d, "per_gpu.outputs_bytes"), 0);
     cJSON_Delete(d);
 }
 
@@ -290,10 +290,10 @@ Test(estimate, qlora_model_bound_and_training_bound)
     cJSON *d = estimate_json("granite-3.3-2b-instruct", "--method", "qlora", "--gpu-memory", "80GiB",
                              "--batch-size", "1", "--max-seq-len", "128");
     cr_expect(cJSON_IsTrue(at(d, "model_bound")));
-    cr_expect_eq(u64(d, "per_gpu.parameters"), GRANITE_P);
-    cr_expect_eq(u64(d, "per_gpu.optimizer") + u64(d, "per_gpu.activations") + u64(d, "per_gpu.outputs"), 0);
-    cr_expect_eq(u64(d, "per_gpu.expected"), (uint64_t)(1.1 * (double)GRANITE_P));
-    cr_expect_eq(u64(d, "per_gpu.high"), (uint64_t)(1.3 * (double)GRANITE_P));
+    cr_expect_eq(u64(d, "per_gpu.parameters_bytes"), GRANITE_P);
+    cr_expect_eq(u64(d, "per_gpu.optimizer_bytes") + u64(d, "per_gpu.activations_bytes") + u64(d, "per_gpu.outputs_bytes"), 0);
+    cr_expect_eq(u64(d, "per_gpu.expected_bytes"), (uint64_t)(1.1 * (double)GRANITE_P));
+    cr_expect_eq(u64(d, "per_gpu.high_bytes"), (uint64_t)(1.3 * (double)GRANITE_P));
     cr_expect(notes_have(d, "QLoRA bottleneck"));
     cJSON_Delete(d);
     d = estimate_json("granite-3.3-2b-instruct", "--method", "qlora", "--gpus", "2", "--gpu-memory", "80GiB",
@@ -301,7 +301,7 @@ Test(estimate, qlora_model_bound_and_training_bound)
     cr_expect(cJSON_IsFalse(at(d, "model_bound")));
     const uint64_t ab = GRANITE_LORA_DIM * 32;
     double par = ((double)GRANITE_P * 0.5 + (double)(4 * ab)) / 2.0;
-    cr_expect_eq(u64(d, "per_gpu.parameters"), (uint64_t)par);
+    cr_expect_eq(u64(d, "per_gpu.parameters_bytes"), (uint64_t)par);
     cr_expect(notes_have(d, "the training itself is the bound"));
     cJSON_Delete(d);
 }
@@ -314,23 +314,23 @@ Test(estimate, osft_with_and_without_liger)
                              "48GiB", "--max-tokens-per-gpu", "8192");
     cr_expect_eq(u64(d, "inputs.osft_params"), osft);
     cr_expect(cJSON_IsTrue(at(d, "liger")), "Liger is OSFT's default");
-    cr_expect_eq(u64(d, "per_gpu.outputs"), 0);
-    cr_expect_eq(u64(d, "per_gpu.parameters"), (uint64_t)((double)(4 * osft) / 2.0));
-    cr_expect_eq(u64(d, "per_gpu.gradients"), (uint64_t)((double)(4 * GRANITE_P) * 0.25 / 2.0));
-    cr_expect_eq(u64(d, "per_gpu.activations"), (uint64_t)(8192.0 * 4 * GRANITE_L * GRANITE_H * 0.25));
+    cr_expect_eq(u64(d, "per_gpu.outputs_bytes"), 0);
+    cr_expect_eq(u64(d, "per_gpu.parameters_bytes"), (uint64_t)((double)(4 * osft) / 2.0));
+    cr_expect_eq(u64(d, "per_gpu.gradients_bytes"), (uint64_t)((double)(4 * GRANITE_P) * 0.25 / 2.0));
+    cr_expect_eq(u64(d, "per_gpu.activations_bytes"), (uint64_t)(8192.0 * 4 * GRANITE_L * GRANITE_H * 0.25));
     cJSON_Delete(d);
     d = estimate_json("granite-3.3-2b-instruct", "--method", "osft", "--gpus", "2", "--gpu-memory", "48GiB",
                       "--max-tokens-per-gpu", "8192", "--no-liger", "--unfreeze-rank-ratio", "0.5");
     cr_expect(cJSON_IsFalse(at(d, "liger")));
-    cr_expect_eq(u64(d, "per_gpu.outputs"), (uint64_t)((8192.0 * 4.0 * GRANITE_V) * (7.0 / 3.0)));
-    cr_expect_eq(u64(d, "per_gpu.gradients"), (uint64_t)((double)(4 * GRANITE_P) * 0.5 / 2.0));
+    cr_expect_eq(u64(d, "per_gpu.outputs_bytes"), (uint64_t)((8192.0 * 4.0 * GRANITE_V) * (7.0 / 3.0)));
+    cr_expect_eq(u64(d, "per_gpu.gradients_bytes"), (uint64_t)((double)(4 * GRANITE_P) * 0.5 / 2.0));
     cr_expect(notes_have(d, "no equivalent"));
     cJSON_Delete(d);
     /* Training Hub forces Liger for OSFT; compat does the same and says so */
     d = estimate_json("granite-3.3-2b-instruct", "--method", "osft", "--gpus", "2", "--gpu-memory", "48GiB",
                       "--max-tokens-per-gpu", "8192", "--no-liger", "--compat", "training-hub");
     cr_expect(cJSON_IsTrue(at(d, "liger")));
-    cr_expect_eq(u64(d, "per_gpu.outputs"), 0);
+    cr_expect_eq(u64(d, "per_gpu.outputs_bytes"), 0);
     cr_expect(notes_have(d, "--no-liger ignored"));
     cJSON_Delete(d);
 }
@@ -339,7 +339,7 @@ Test(estimate, sft_liger_removes_the_outputs)
 {
     cJSON *d = estimate_json("granite-3.3-2b-instruct", "--gpus", "2", "--gpu-memory", "48GiB",
                              "--max-tokens-per-gpu", "8192", "--liger");
-    cr_expect_eq(u64(d, "per_gpu.outputs"), 0);
+    cr_expect_eq(u64(d, "per_gpu.outputs_bytes"), 0);
     cJSON_Delete(d);
 }
 
@@ -364,17 +364,17 @@ Test(estimate, every_verdict_level_and_check_exit_codes)
 {
     sft_expect e = granite_sft(2, 8192);
     char m[32];
-    snprintf(m, sizeof m, "%llu", (unsigned long long)e.high);
+    snprintf(m, sizeof m, "%lluB", (unsigned long long)e.high);
     cr_expect_eq(check_status(m, "fits"), 0, "high == M fits");
-    snprintf(m, sizeof m, "%llu", (unsigned long long)e.high - 1);
+    snprintf(m, sizeof m, "%lluB", (unsigned long long)e.high - 1);
     cr_expect_eq(check_status(m, "likely"), 0);
-    snprintf(m, sizeof m, "%llu", (unsigned long long)e.mid);
+    snprintf(m, sizeof m, "%lluB", (unsigned long long)e.mid);
     cr_expect_eq(check_status(m, "likely"), 0);
-    snprintf(m, sizeof m, "%llu", (unsigned long long)e.mid - 1);
+    snprintf(m, sizeof m, "%lluB", (unsigned long long)e.mid - 1);
     cr_expect_eq(check_status(m, "risky"), 10);
-    snprintf(m, sizeof m, "%llu", (unsigned long long)e.low);
+    snprintf(m, sizeof m, "%lluB", (unsigned long long)e.low);
     cr_expect_eq(check_status(m, "risky"), 10);
-    snprintf(m, sizeof m, "%llu", (unsigned long long)e.low - 1);
+    snprintf(m, sizeof m, "%lluB", (unsigned long long)e.low - 1);
     cr_expect_eq(check_status(m, "no"), 11);
     cr_expect_eq(check_status("48GiB", "fits"), 0);
 }
@@ -385,8 +385,8 @@ Test(estimate, decision_text_and_extra_memory_per_level)
     struct {
         const char *mem, *text, *extra;
     } cases[] = {
-        {"30000000000", "will likely work", "to reach the high bound"},
-        {"28000000000", "may work but isn't recommended", "recommended (expected)"},
+        {"30GB", "will likely work", "to reach the high bound"},
+        {"28GB", "may work but isn't recommended", "recommended (expected)"},
         {"20GiB", "is impossible", "minimum (low bound)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -400,9 +400,9 @@ Test(estimate, decision_text_and_extra_memory_per_level)
     cJSON *d = estimate_json("granite-3.3-2b-instruct", "--gpus", "2", "--gpu-memory", "20GiB",
                              "--max-tokens-per-gpu", "8192");
     sft_expect e = granite_sft(2, 8192);
-    cr_expect_eq(u64(d, "extra_needed_per_gpu.low"), e.low - 20 * GiB);
-    cr_expect_eq(u64(d, "extra_needed_per_gpu.expected"), e.mid - 20 * GiB);
-    cr_expect_eq(u64(d, "extra_needed_per_gpu.high"), e.high - 20 * GiB);
+    cr_expect_eq(u64(d, "extra_needed_per_gpu.low_bytes"), e.low - 20 * GiB);
+    cr_expect_eq(u64(d, "extra_needed_per_gpu.expected_bytes"), e.mid - 20 * GiB);
+    cr_expect_eq(u64(d, "extra_needed_per_gpu.high_bytes"), e.high - 20 * GiB);
     cJSON_Delete(d);
     free(p);
 }
@@ -412,7 +412,7 @@ Test(estimate, decision_text_and_extra_memory_per_level)
 static uint64_t memory_for(const char *flag, const char *value)
 {
     cJSON *d = estimate_json("granite-3.3-2b-instruct", flag, value, "--max-tokens-per-gpu", "512");
-    uint64_t v = u64(d, "gpu_memory");
+    uint64_t v = u64(d, "gpu_memory_bytes");
     cJSON_Delete(d);
     return v;
 }
@@ -422,12 +422,27 @@ Test(estimate, size_units_are_decimal_or_binary)
     cr_expect_eq(memory_for("--gpu-memory", "48GiB"), UINT64_C(51539607552));
     cr_expect_eq(memory_for("--gpu-memory", "80GB"), UINT64_C(80000000000));
     cr_expect_eq(memory_for("--gpu-memory", "81920MiB"), UINT64_C(85899345920));
-    cr_expect_eq(memory_for("--gpu-memory", "51539607552"), UINT64_C(51539607552));
+    cr_expect_eq(memory_for("--gpu-memory", "51539607552B"), UINT64_C(51539607552));
     cr_expect_eq(memory_for("--gpu-memory", "1.5TiB"), UINT64_C(1649267441664));
     cr_expect_eq(memory_for("--gpu-memory", "48 gib"), UINT64_C(51539607552));
     cr_expect_eq(memory_for("--gpu-memory", "0.5GB"), UINT64_C(500000000));
     cr_expect_eq(memory_for("--gpu-memory", "24576KiB"), UINT64_C(25165824));
     cr_expect_eq(memory_for("--gpu-memory", "7B"), 7);
+}
+
+/* issue 11: a bare number meant bytes ("--gpu-memory 80": impossible, exit 0); now a usage error
+ * showing both readings */
+Test(estimate, bare_number_size_shows_both_readings)
+{
+    char *p = vft_gen("granite-3.3-2b-instruct");
+    const char *a[] = {"estimate", p, "--gpu-memory", "80", "--max-tokens-per-gpu", "8", NULL};
+    expect_fail(2, "'80' has no unit: 80 GiB (85,899,345,920 bytes) or 80 GB (80,000,000,000 bytes)? "
+                   "write 80GiB, 80GB, or 80B for bytes", a, NULL);
+    const char *b[] = {"plan", p, "--gpu-memory", "24", NULL};
+    expect_fail(2, "24 GiB (25,769,803,776 bytes) or 24 GB (24,000,000,000 bytes)?", b, NULL);
+    const char *c[] = {"estimate", p, "--gpu-memory", "1.5", "--max-tokens-per-gpu", "8", NULL};
+    expect_fail(2, "needs a unit", c, NULL);
+    free(p);
 }
 
 Test(estimate, bad_sizes_are_clear_errors)
@@ -505,7 +520,7 @@ Test(estimate, gpu_auto_reads_nvidia_smi)
 {
     cJSON *d = auto_json("two-l40s", NULL);
     cr_expect_eq(u64(d, "gpus"), 2, "--gpus defaults to the count found");
-    cr_expect_eq(u64(d, "gpu_memory"), UINT64_C(46068) << 20, "memory.total is MiB");
+    cr_expect_eq(u64(d, "gpu_memory_bytes"), UINT64_C(46068) << 20, "memory.total is MiB");
     cr_expect(strstr(str(d, "gpu"), "NVIDIA L40S"));
     cJSON_Delete(d);
     d = auto_json("two-l40s", "8");
@@ -514,7 +529,7 @@ Test(estimate, gpu_auto_reads_nvidia_smi)
     cJSON_Delete(d);
     d = auto_json("mixed", NULL);
     cr_expect_eq(u64(d, "gpus"), 3);
-    cr_expect_eq(u64(d, "gpu_memory"), UINT64_C(40960) << 20, "the smallest GPU");
+    cr_expect_eq(u64(d, "gpu_memory_bytes"), UINT64_C(40960) << 20, "the smallest GPU");
     cr_expect(strstr(str(d, "gpu"), "40GB"));
     cr_expect(notes_have(d, "differ"));
     cJSON_Delete(d);
@@ -565,7 +580,7 @@ Test(estimate, method_all_is_an_object_of_methods_and_a_table)
         cr_assert_not_null(o, "methods.%s", names[i]);
         cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(methods, i), "method")->valuestring, names[i]);
         cr_expect_str_eq(str(o, "method"), names[i]);
-        cr_expect(u64(o, "per_gpu.expected") > 0);
+        cr_expect(u64(o, "per_gpu.expected_bytes") > 0);
         cr_expect_str_eq(str(o, "verdict"), "fits");
     }
     cJSON_Delete(d);
@@ -669,7 +684,7 @@ Test(estimate, other_families_estimate_every_method)
         cJSON_ArrayForEach(o, cJSON_GetObjectItem(d, "methods"))
         {
             cr_expect_null(cJSON_GetObjectItem(o, "error"), "%s %s", models[i], str(o, "method"));
-            cr_expect(u64(o, "per_gpu.expected") > 0, "%s", models[i]);
+            cr_expect(u64(o, "per_gpu.expected_bytes") > 0, "%s", models[i]);
         }
         cJSON_Delete(d);
     }

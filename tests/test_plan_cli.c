@@ -78,6 +78,14 @@ static char *num(uint64_t v)
     return s;
 }
 
+/* A --gpu-memory SIZE of v bytes ("...B": a bare number is refused since issue 11). */
+static char *bytes_arg(uint64_t v)
+{
+    char *s = malloc(32);
+    snprintf(s, 32, "%lluB", (unsigned long long)v);
+    return s;
+}
+
 /* Expected bytes per GPU that `estimate` reports for a setup. */
 static uint64_t expected_of(const char *model, const char *method, const char *gpus, const char *mem,
                             const char *k1, const char *v1, const char *k2, const char *v2,
@@ -85,7 +93,7 @@ static uint64_t expected_of(const char *model, const char *method, const char *g
 {
     cJSON *d = run_json("estimate", model, "--method", method, "--gpus", gpus, "--gpu-memory", mem, k1, v1,
                         k2, v2, k3, v3, NULL);
-    uint64_t e = u64(member(d, "per_gpu"), "expected");
+    uint64_t e = u64(member(d, "per_gpu"), "expected_bytes");
     cJSON_Delete(d);
     return e;
 }
@@ -100,10 +108,10 @@ static uint64_t budget(uint64_t mem, double margin)
 static void check_tokens_sft_osft(const char *model, const char *method, const char *gpus, uint64_t mem,
                                   const char *margin)
 {
-    char *m = num(mem);
+    char *m = bytes_arg(mem);
     cJSON *p = run_json("plan", model, "--gpus", gpus, "--gpu-memory", m, "--margin", margin, NULL);
     const cJSON *row = method_row(p, method);
-    uint64_t t = u64(row, "max_tokens_per_gpu"), b = u64(p, "budget");
+    uint64_t t = u64(row, "max_tokens_per_gpu"), b = u64(p, "budget_bytes");
     cr_expect_eq(b, budget(mem, strtod(margin, NULL)));
     char *ts = num(t), *t1 = num(t + 1);
     cr_expect_leq(expected_of(model, method, gpus, m, "--max-tokens-per-gpu", ts, "--lora-r", "32",
@@ -136,9 +144,9 @@ Test(plan, lora_tokens_are_batch_times_seq_over_gpus)
 {
     cJSON *p = run_json("plan", "granite-3.3-2b-instruct", "--gpus", "2", "--gpu", "L4", NULL);
     const cJSON *row = method_row(p, "lora");
-    uint64_t t = u64(row, "max_tokens_per_gpu"), b = u64(p, "budget");
+    uint64_t t = u64(row, "max_tokens_per_gpu"), b = u64(p, "budget_bytes");
     cr_expect_eq(u64(row, "max_batch_x_seq"), 2 * t);
-    char *bs = num(2 * t), *bs1 = num(2 * (t + 1)), *mem = num(24 * GiB);
+    char *bs = num(2 * t), *bs1 = num(2 * (t + 1)), *mem = bytes_arg(24 * GiB);
     cr_expect_leq(expected_of("granite-3.3-2b-instruct", "lora", "2", mem, "--batch-size", bs,
                               "--max-seq-len", "1", "--lora-r", "32"), b);
     cr_expect_gt(expected_of("granite-3.3-2b-instruct", "lora", "2", mem, "--batch-size", bs1,
@@ -174,12 +182,12 @@ Test(plan, margin_one_matches_the_estimate_verdict)
 Test(plan, fewest_gpus_fit_and_one_fewer_does_not)
 {
     cJSON *p = run_json("plan", "llama-3.1-8b", "--gpu", "A100-40GB", "--max-tokens-per-gpu", "4096", NULL);
-    uint64_t b = u64(p, "budget");
+    uint64_t b = u64(p, "budget_bytes");
     const char *methods[] = {"sft", "osft"};
     for (int i = 0; i < 2; i++) {
         uint64_t g = u64(method_row(p, methods[i]), "min_gpus");
         cr_assert_geq(g, 2, "%s needs several 40 GB GPUs", methods[i]);
-        char *gs = num(g), *g1 = num(g - 1), *mem = num(40 * GiB);
+        char *gs = num(g), *g1 = num(g - 1), *mem = bytes_arg(40 * GiB);
         cr_expect_leq(expected_of("llama-3.1-8b", methods[i], gs, mem, "--max-tokens-per-gpu", "4096",
                                   "--lora-r", "32", "--unfreeze-rank-ratio", "0.25"), b);
         cr_expect_gt(expected_of("llama-3.1-8b", methods[i], g1, mem, "--max-tokens-per-gpu", "4096",
@@ -196,8 +204,8 @@ Test(plan, largest_lora_rank_and_osft_ratio_fit)
     /* a small GPU so that the rank and ratio are limited by memory, not by the search range */
     cJSON *p = run_json("plan", "llama-3.1-8b", "--gpu-memory", "17GiB", "--batch-size", "1", "--max-seq-len",
                         "1024", NULL);
-    uint64_t b = u64(p, "budget");
-    char *mem = num(17 * GiB);
+    uint64_t b = u64(p, "budget_bytes");
+    char *mem = bytes_arg(17 * GiB);
     uint64_t r = u64(method_row(p, "qlora"), "max_lora_r");
     cr_assert(r >= 1 && r < u64(method_row(p, "qlora"), "lora_r_limit"), "rank %llu", (unsigned long long)r);
     char *rs = num(r), *r1 = num(r + 1);
@@ -210,9 +218,9 @@ Test(plan, largest_lora_rank_and_osft_ratio_fit)
     cJSON_Delete(p);
     p = run_json("plan", "granite-3.3-2b-instruct", "--gpus", "2", "--gpu-memory", "24GiB",
                  "--max-tokens-per-gpu", "8192", NULL);
-    b = u64(p, "budget");
+    b = u64(p, "budget_bytes");
     free(mem);
-    mem = num(24 * GiB);
+    mem = bytes_arg(24 * GiB);
     double u = member(method_row(p, "osft"), "max_unfreeze_rank_ratio")->valuedouble;
     cr_assert(u > 0.0 && u < 1.0, "ratio %g", u);
     char us[32], u1[32];

@@ -126,7 +126,7 @@ Test(svg, estimate_all_methods_granite)
     for (int i = 0; i < 4; i++) {
         const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "methods"), i);
         const cJSON *pg = cJSON_GetObjectItemCaseSensitive(run, "per_gpu");
-        double expected = cJSON_GetObjectItemCaseSensitive(pg, "expected")->valuedouble;
+        double expected = cJSON_GetObjectItemCaseSensitive(pg, "expected_bytes")->valuedouble;
         char want[64];
         snprintf(want, sizeof want, ">%s<", labels[i]);
         expect_contains(s, want);

@@ -15,14 +15,17 @@
 static char *src(const char *rel) { return vft_path(VF_SOURCE_DIR, rel); }
 
 /* Runs `vramfit ARGS` under a pseudo-terminal (util-linux script) with NO_COLOR set to no_color, or
- * unset when no_color is NULL. Arguments are paths and plain words: no quoting needed. */
-static vft_run run_tty(const char *no_color, const char *args)
+ * unset when no_color is NULL. The shell script runs sees the program as "$VFT_CLI" and `path` as
+ * "$VFT_P" (ARGS write "$VFT_P"), so that paths with spaces or quotes need no quoting here. */
+static vft_run run_tty(const char *no_color, const char *args, const char *path)
 {
-    char cmd[4096], nc[64];
-    snprintf(cmd, sizeof cmd, "%s %s", VF_CLI, args);
+    char cmd[4096], nc[64], cli[4200], p[4200];
+    snprintf(cmd, sizeof cmd, "\"$VFT_CLI\" %s", args);
     snprintf(nc, sizeof nc, "NO_COLOR=%s", no_color ? no_color : "");
-    const char *with[] = {ENV, nc, SCRIPT, "-qec", cmd, "/dev/null", NULL};
-    const char *without[] = {ENV, "-u", "NO_COLOR", SCRIPT, "-qec", cmd, "/dev/null", NULL};
+    snprintf(cli, sizeof cli, "VFT_CLI=%s", VF_CLI);
+    snprintf(p, sizeof p, "VFT_P=%s", path ? path : "");
+    const char *with[] = {ENV, nc, cli, p, SCRIPT, "-qec", cmd, "/dev/null", NULL};
+    const char *without[] = {ENV, "-u", "NO_COLOR", cli, p, SCRIPT, "-qec", cmd, "/dev/null", NULL};
     return vft_exec(no_color ? with : without, NULL);
 }
 
@@ -80,19 +83,19 @@ Test(ui, no_escape_codes_through_a_pipe)
 
 Test(ui, color_on_a_terminal_unless_no_color)
 {
-    char *ck = src("testdata/tiny-llama"), args[1024];
-    snprintf(args, sizeof args, "estimate %s --gpu L4 --max-tokens-per-gpu 1024", ck);
-    vft_run r = run_tty(NULL, args);
+    char *ck = src("testdata/tiny-llama");
+    vft_run r = run_tty(NULL, "estimate \"$VFT_P\" --gpu L4 --max-tokens-per-gpu 1024", ck);
     cr_assert_eq(r.status, 0, "exit %d: %s%s", r.status, r.out, r.err);
     cr_expect(strstr(r.out, "\033[32mshould work\033[0m"), "verdict in green on a terminal: %s", r.out);
     cr_expect(strstr(r.out, "\033[1mSummary\033[0m"), "headings in bold");
     vft_run_free(&r);
-    r = run_tty("1", args);
+    r = run_tty("1", "estimate \"$VFT_P\" --gpu L4 --max-tokens-per-gpu 1024", ck);
     cr_assert_eq(r.status, 0);
     cr_expect(!has_escape(r.out), "NO_COLOR=1 disables color: %s", r.out);
     cr_expect(strstr(r.out, "should work"));
     vft_run_free(&r);
-    r = run_tty("", args); /* no-color.org: only a non-empty value disables color */
+    /* no-color.org: only a non-empty value disables color */
+    r = run_tty("", "estimate \"$VFT_P\" --gpu L4 --max-tokens-per-gpu 1024", ck);
     cr_expect(has_escape(r.out), "an empty NO_COLOR leaves color on");
     vft_run_free(&r);
     free(ck);
@@ -100,13 +103,11 @@ Test(ui, color_on_a_terminal_unless_no_color)
 
 Test(ui, impossible_verdict_is_red_and_json_is_never_colored)
 {
-    char *ck = vft_gen("llama-2-7b"), args[1024];
-    snprintf(args, sizeof args, "estimate %s --gpu T4 --max-tokens-per-gpu 4096", ck);
-    vft_run r = run_tty(NULL, args);
+    char *ck = vft_gen("llama-2-7b");
+    vft_run r = run_tty(NULL, "estimate \"$VFT_P\" --gpu T4 --max-tokens-per-gpu 4096", ck);
     cr_expect(strstr(r.out, "\033[31mimpossible\033[0m"), "impossible in red: %s", r.out);
     vft_run_free(&r);
-    snprintf(args, sizeof args, "estimate %s --gpu T4 --max-tokens-per-gpu 4096 --json", ck);
-    r = run_tty(NULL, args);
+    r = run_tty(NULL, "estimate \"$VFT_P\" --gpu T4 --max-tokens-per-gpu 4096 --json", ck);
     cr_expect_eq(r.status, 0);
     cr_expect(strstr(r.out, "\"verdict\":\"no\""), "%s", r.out);
     cr_expect(!has_escape(r.out), "JSON on a terminal has no escape codes");
@@ -116,11 +117,11 @@ Test(ui, impossible_verdict_is_red_and_json_is_never_colored)
 
 Test(ui, error_label_red_on_a_terminal)
 {
-    vft_run r = run_tty(NULL, "inspect /nonexistent/checkpoint");
+    vft_run r = run_tty(NULL, "inspect /nonexistent/checkpoint", NULL);
     cr_expect_eq(r.status, 3);
     cr_expect(strstr(r.out, "vramfit: \033[31merror:\033[0m "), "red error: on a terminal: %s", r.out);
     vft_run_free(&r);
-    r = run_tty("1", "inspect /nonexistent/checkpoint");
+    r = run_tty("1", "inspect /nonexistent/checkpoint", NULL);
     cr_expect(strstr(r.out, "vramfit: error: "), "%s", r.out);
     cr_expect(!has_escape(r.out));
     vft_run_free(&r);
@@ -265,14 +266,12 @@ Test(ui, gpus_lists_names_that_estimate_accepts)
 
 Test(ui, quiet_silences_the_progress_bar_on_a_terminal)
 {
-    char *ck = src("testdata/tiny-gpt2"), args[1024];
-    snprintf(args, sizeof args, "verify %s --data", ck);
-    vft_run r = run_tty("1", args);
+    char *ck = src("testdata/tiny-gpt2");
+    vft_run r = run_tty("1", "verify \"$VFT_P\" --data", ck);
     cr_assert_eq(r.status, 0, "%s", r.out);
     cr_expect(strstr(r.out, "\rverify "), "a progress bar on a terminal: %s", r.out);
     vft_run_free(&r);
-    snprintf(args, sizeof args, "verify %s --data --quiet", ck);
-    r = run_tty("1", args);
+    r = run_tty("1", "verify \"$VFT_P\" --data --quiet", ck);
     cr_assert_eq(r.status, 0, "%s", r.out);
     cr_expect_null(strstr(r.out, "\rverify "), "--quiet: no progress bar: %s", r.out);
     cr_expect(strstr(r.out, "Verdict     sound"));
@@ -289,9 +288,7 @@ Test(ui, hostile_names_cannot_drive_the_terminal)
     size_t len;
     uint8_t *img = vft_st_image("{\"a\\u001b[31mEVIL\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, &len);
     vft_write_file(f, img, len);
-    char args[1024];
-    snprintf(args, sizeof args, "inspect --tensors %s", f);
-    vft_run r = run_tty(NULL, args);
+    vft_run r = run_tty(NULL, "inspect --tensors \"$VFT_P\"", f);
     cr_assert_eq(r.status, 0, "%s", r.out);
     cr_expect(strstr(r.out, "a?[31mEVIL"), "%s", r.out);
     cr_expect_null(strstr(r.out, "a\033[31mEVIL"), "raw escape from a tensor name reached the terminal");

@@ -36,7 +36,21 @@ extern "C" {
     X(MOE_ROUTER, "moe_router")                                                                      \
     X(NORM, "norm")                                                                                  \
     X(BIAS, "bias")                                                                                  \
-    X(BUFFER, "buffer")
+    X(BUFFER, "buffer")                                                                              \
+    X(ATTN_SINKS, "attn_sinks")                                                                      \
+    X(MAMBA_IN, "mamba_in_proj")                                                                     \
+    X(MAMBA_CONV, "mamba_conv1d")                                                                    \
+    X(MAMBA_X, "mamba_x_proj")                                                                       \
+    X(MAMBA_DT, "mamba_dt_proj")                                                                     \
+    X(MAMBA_SSM, "mamba_ssm")                                                                        \
+    X(MAMBA_OUT, "mamba_out_proj")                                                                   \
+    X(LINEAR_ATTN_IN, "linear_attn_in_proj")                                                         \
+    X(LINEAR_ATTN_CONV, "linear_attn_conv1d")                                                        \
+    X(LINEAR_ATTN_SSM, "linear_attn_ssm")                                                            \
+    X(LINEAR_ATTN_OUT, "linear_attn_out_proj")                                                       \
+    X(MTP_PROJ, "mtp_proj")                                                                          \
+    X(PROJECTOR, "projector")                                                                        \
+    X(CONV, "conv")
 
 typedef enum vf_role {
 #define VF_X_ROLE(suffix, str) VF_ROLE_##suffix,
@@ -46,6 +60,67 @@ typedef enum vf_role {
 } vf_role;
 
 const char *vf_role_name(vf_role role);
+
+/* The sub-model a tensor belongs to, from the leading components of its name (model.visual,
+ * vision_tower, multi_modal_projector, mtp, ...; DeepSeek's MTP layer by its eh_proj). */
+#define VF_COMPONENT_LIST(X)                                                                         \
+    X(LANGUAGE_MODEL, "language_model")                                                              \
+    X(VISION, "vision_tower")                                                                        \
+    X(AUDIO, "audio_tower")                                                                          \
+    X(PROJECTOR, "projector")                                                                        \
+    X(MTP, "mtp")
+
+typedef enum vf_component {
+#define VF_X_COMP(suffix, str) VF_COMPONENT_##suffix,
+    VF_COMPONENT_LIST(VF_X_COMP)
+#undef VF_X_COMP
+    VF_COMPONENT_COUNT
+} vf_component;
+
+const char *vf_component_name(vf_component c);
+
+/* What the loaded model holds the tensor in, as PEFT sees it: LINEAR is an nn.Linear (or
+ * transformers' Conv1D), the only kind `all-linear` takes; PARAMETER a bare nn.Parameter (fused
+ * experts, parameter routers, A_log, sinks); CONV an nn.Conv1d/2d/3d; NONE norms, biases, buffers. */
+#define VF_MODULE_LIST(X)                                                                            \
+    X(NONE, "none")                                                                                  \
+    X(LINEAR, "linear")                                                                              \
+    X(EMBEDDING, "embedding")                                                                        \
+    X(PARAMETER, "parameter")                                                                        \
+    X(CONV, "conv")
+
+typedef enum vf_module_kind {
+#define VF_X_MOD(suffix, str) VF_MODULE_##suffix,
+    VF_MODULE_LIST(VF_X_MOD)
+#undef VF_X_MOD
+    VF_MODULE_COUNT
+} vf_module_kind;
+
+const char *vf_module_kind_name(vf_module_kind k);
+
+/* How a fused 3-D expert tensor stores its matrices. */
+typedef enum vf_expert_layout {
+    VF_EXPERTS_NONE,   /* not a fused expert tensor */
+    VF_EXPERTS_OUT_IN, /* [E, out, in]: GraniteMoe ParallelExperts, transformers' fused experts */
+    VF_EXPERTS_IN_OUT, /* [E, in, out], bmm layout: Llama 4 and gpt-oss gate_up_proj / down_proj */
+} vf_expert_layout;
+
+/* Layer kinds, bit flags (a hybrid layer may hold attention or Mamba, plus MoE). */
+#define VF_LAYER_ATTENTION 1u
+#define VF_LAYER_MAMBA 2u
+#define VF_LAYER_LINEAR_ATTENTION 4u
+#define VF_LAYER_MOE 8u
+/* "attention", "mamba+moe", ... into buf ("-" for 0); returns buf. */
+const char *vf_layer_kind_format(uint32_t kind, char *buf, size_t size);
+
+typedef enum vf_model_kind {
+    VF_MODEL_DECODER,         /* causal language model */
+    VF_MODEL_ENCODER,         /* BERT / RoBERTa / ModernBERT style encoder */
+    VF_MODEL_ENCODER_DECODER, /* T5 / BART style */
+} vf_model_kind;
+
+/* "decoder", "encoder", "encoder-decoder". */
+const char *vf_model_kind_name(vf_model_kind k);
 
 typedef struct vf_tensor {
     const char *name;      /* full tensor name */
@@ -65,6 +140,12 @@ typedef struct vf_tensor {
      * nn.Linear's out_features (weight [out, in]). 1 for a 2-D weight, the expert count for fused
      * expert tensors; 0 (and rows = cols = 0) when the tensor is no matrix (norms, biases, ...). */
     uint64_t rows, cols, matrices;
+    vf_component component;  /* sub-model */
+    vf_module_kind module;   /* what holds it in the loaded model */
+    vf_expert_layout experts_layout; /* fused 3-D experts: how [E, ., .] is laid out */
+    bool shared_expert;      /* under shared_experts / shared_expert / shared_mlp */
+    bool ignored;            /* stored but never loaded by transformers (MTP blocks): bytes yes,
+                                parameters, layers and targets no */
 } vf_tensor;
 
 typedef struct vf_arch {
@@ -75,7 +156,19 @@ typedef struct vf_arch {
     uint32_t experts;      /* routed experts per MoE layer; 0 for a dense model */
     const char *embedding; /* name of the input embedding tensor or NULL */
     const char *lm_head;   /* name of the output head tensor or NULL */
+    vf_model_kind kind;    /* decoder, encoder or encoder-decoder (from the language model's names) */
+    uint32_t shared_experts_layers; /* layers holding shared experts */
 } vf_arch;
+
+/* One sub-model: what the components table shows. */
+typedef struct vf_component_stats {
+    vf_component component;
+    uint64_t tensors;
+    uint64_t parameters; /* 0 for ignored components */
+    uint64_t bytes;
+    uint32_t layers;     /* distinct layer indices inside it */
+    bool loaded;         /* false: transformers never loads it (its bytes are not parameters) */
+} vf_component_stats;
 
 typedef struct vf_dtype_stats {
     uint64_t tensors, elements, bytes;
@@ -111,8 +204,16 @@ const vf_totals *vf_model_totals(const vf_model *m);
 /* Checkpoint findings followed by the table's own (config disagreements, ...). */
 const vf_findings *vf_model_findings(const vf_model *m);
 
+/* Components present, in vf_component order (the language model first). Borrowed. */
+size_t vf_model_component_count(const vf_model *m);
+const vf_component_stats *vf_model_component(const vf_model *m, size_t i);
+
+/* VF_LAYER_* flags of a language-model layer index (0 when the layer has none or is out of range). */
+uint32_t vf_model_layer_kind(const vf_model *m, size_t layer);
+
 /* Parameter totals (buffers excluded) by layer index: *count = highest layer index + 2, the last
- * entry holding tensors outside any layer. Borrowed, valid until vf_model_free. */
+ * entry holding tensors outside any layer. Layers are the language model's: tower and MTP tensors are
+ * counted in the last entry (ignored MTP tensors in none). Borrowed, valid until vf_model_free. */
 const uint64_t *vf_model_layer_params(const vf_model *m, size_t *count);
 
 /* Name analysis, exposed for tests and for the estimator. */
@@ -122,8 +223,26 @@ typedef struct vf_name_info {
     vf_role role;    /* as vf_name_role */
     bool buffer;     /* as vf_name_is_buffer */
     bool in_experts; /* an `experts` component precedes the last one (fused expert tensors) */
+    vf_component component;
+    vf_module_kind module;
+    vf_expert_layout experts_layout; /* set for 3-D tensors a rule names as fused experts */
+    bool shared_expert;
+    unsigned kind_hints; /* VF_HINT_*: what the name says about the whole model */
+    unsigned layout_marks; /* VF_LAYOUT_* this name switches on (as vf_name_layout) */
 } vf_name_info;
-/* Everything below in one pass over the name. */
+
+#define VF_HINT_ENCODER 1u /* embeddings.word_embeddings / embeddings.tok_embeddings (BERT, ModernBERT) */
+#define VF_HINT_CROSS 2u   /* cross-attention: EncDecAttention (T5), encoder_attn (BART, Whisper) */
+
+/* Checkpoint-wide layouts that change what a name means (vf_arch_rules.c's marker table). */
+#define VF_LAYOUT_GPT_OSS 1u  /* self_attn.sinks: bmm experts, parameter router */
+#define VF_LAYOUT_DEEPSEEK 2u /* shared_experts / e_score_correction_bias: parameter router */
+#define VF_LAYOUT_MAMBA 4u    /* mixer.A_log: `mixer` is a Mamba mixer */
+/* The layout flags a name's presence implies (0 for most names). */
+unsigned vf_name_layout(const char *name);
+/* Everything below in one pass over the name, as in a checkpoint with `layouts` (VF_LAYOUT_*). */
+void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_name_info *out);
+/* vf_name_classify_in with no layout flags. */
 void vf_name_classify(const char *name, uint32_t ndim, vf_name_info *out);
 /* Layer index from `model.layers.N.`, `transformer.h.N.`, `h.N.`, `blocks.N.`, `layers.N.` ...; -1. */
 int32_t vf_name_layer(const char *name);

@@ -112,14 +112,14 @@ class EstimateTest(unittest.TestCase):
         self.assertEqual((low, expected, high), (int(1.0 * subtotal), int(1.1 * subtotal), int(1.3 * subtotal)))
 
     def test_every_method_matches_cli_json(self):
-        common = ["--gpus", "2", "--gpu-memory", str(48 * GIB), "--batch-size", "4", "--max-seq-len", "4096"]
+        common = ["--gpus", "2", "--gpu-memory", f"{48 * GIB}B", "--batch-size", "4", "--max-seq-len", "4096"]
         for method in ("sft", "osft", "lora", "qlora"):
             with self.subTest(method=method):
                 cli = cli_json("estimate", GRANITE, "--method", method, *common)
                 mine = vramfit.estimate(method, num_gpus=2, gpu_memory=48 * GIB, model_path=GRANITE,
                                         batch_size=4, max_seq_len=4096, verbose=0)
                 per_gpu = cli["per_gpu"]
-                self.assertEqual(mine, (per_gpu["low"], per_gpu["expected"], per_gpu["high"]))
+                self.assertEqual(mine, (per_gpu["low_bytes"], per_gpu["expected_bytes"], per_gpu["high_bytes"]))
 
     def test_verbose_prints_decision(self):
         buf = io.StringIO()

@@ -103,13 +103,30 @@ def _tensor(t):
             "shape": [t.shape[i] for i in range(t.ndim)], "numel": t.numel, "bytes": t.bytes,
             "file": _s(t.file), "layer": t.layer if t.layer >= 0 else None,
             "expert": t.expert if t.expert >= 0 else None, "role": _s(_lib.vf_role_name(t.role)),
-            "buffer": bool(t.buffer)}
+            "buffer": bool(t.buffer), "component": _s(_lib.vf_component_name(t.component)),
+            "module": _s(_lib.vf_module_kind_name(t.module)), "ignored": bool(t.ignored)}
+
+
+def _layer_kind(handle, i):
+    buf = ctypes.create_string_buffer(64)
+    return _s(_lib.vf_layer_kind_format(_lib.vf_model_layer_kind(handle, i), buf, 64))
+
+
+def _components(handle):
+    out = []
+    for i in range(_lib.vf_model_component_count(handle)):
+        c = _lib.vf_model_component(handle, i).contents
+        out.append({"name": _s(_lib.vf_component_name(c.component)), "tensors": c.tensors,
+                    "parameters": c.parameters, "bytes": c.bytes, "layers": c.layers,
+                    "loaded": bool(c.loaded)})
+    return out
 
 
 def _layers(handle, doc):
     n = ctypes.c_size_t()
     lp = _lib.vf_model_layer_params(handle, ctypes.byref(n))
-    doc["layers"] = [{"layer": i, "parameters": lp[i]} for i in range(n.value - 1)] if n.value else []
+    doc["layers"] = [{"layer": i, "parameters": lp[i], "kind": _layer_kind(handle, i)}
+                     for i in range(n.value - 1)] if n.value else []
     doc["non_layer_parameters"] = lp[n.value - 1] if n.value else 0
 
 
@@ -126,7 +143,10 @@ def inspect(path, tensors=False, by_layer=False, revision=None, hf_cache=None):
                "buffer_tensors": t.buffer_tensors, "bytes": t.bytes, "dtypes": _dtypes(t),
                "architecture": {"layers": a.layers, "hidden_size": a.hidden_size, "vocab_size": a.vocab_size,
                                 "tied_embeddings": bool(a.tied_embeddings), "experts": a.experts,
-                                "embedding": _s(a.embedding), "lm_head": _s(a.lm_head)},
+                                "embedding": _s(a.embedding), "lm_head": _s(a.lm_head),
+                                "kind": _s(_lib.vf_model_kind_name(a.kind)),
+                                "shared_expert_layers": a.shared_experts_layers},
+               "components": _components(m),
                "index": _index(cp), "findings": _findings(_lib.vf_model_findings(m))}
         if by_layer:
             _layers(m, doc)

@@ -38,14 +38,21 @@ def _totals_type(dtype_count):
 class VfArch(ctypes.Structure):
     _fields_ = [("layers", c_u32), ("hidden_size", c_u64), ("vocab_size", c_u64),
                 ("tied_embeddings", c_bool), ("experts", c_u32), ("embedding", c_char_p),
-                ("lm_head", c_char_p)]
+                ("lm_head", c_char_p), ("kind", c_int), ("shared_experts_layers", c_u32)]
+
+
+class VfComponentStats(ctypes.Structure):
+    _fields_ = [("component", c_int), ("tensors", c_u64), ("parameters", c_u64), ("bytes", c_u64),
+                ("layers", c_u32), ("loaded", c_bool)]
 
 
 class VfTensor(ctypes.Structure):
     _fields_ = [("name", c_char_p), ("file", c_char_p), ("dtype", c_int), ("ndim", c_u32),
                 ("shape", ctypes.POINTER(c_u64)), ("numel", c_u64), ("bytes", c_u64), ("shard", c_u32),
                 ("layer", c_i32), ("expert", c_i32), ("fused_experts", c_bool), ("role", c_int),
-                ("buffer", c_bool), ("rows", c_u64), ("cols", c_u64), ("matrices", c_u64)]
+                ("buffer", c_bool), ("rows", c_u64), ("cols", c_u64), ("matrices", c_u64),
+                ("component", c_int), ("module", c_int), ("experts_layout", c_int),
+                ("shared_expert", c_bool), ("ignored", c_bool)]
 
 
 class VfFinding(ctypes.Structure):
@@ -123,6 +130,13 @@ _SIGNATURES = {
     "vf_model_totals": (c_void_p, [c_void_p]),
     "vf_model_findings": (c_void_p, [c_void_p]),
     "vf_model_layer_params": (ctypes.POINTER(c_u64), [c_void_p, ctypes.POINTER(c_size_t)]),
+    "vf_model_component_count": (c_size_t, [c_void_p]),
+    "vf_model_component": (ctypes.POINTER(VfComponentStats), [c_void_p, c_size_t]),
+    "vf_model_layer_kind": (c_u32, [c_void_p, c_size_t]),
+    "vf_layer_kind_format": (c_char_p, [c_u32, ctypes.c_char_p, c_size_t]),
+    "vf_component_name": (c_char_p, [c_int]),
+    "vf_module_kind_name": (c_char_p, [c_int]),
+    "vf_model_kind_name": (c_char_p, [c_int]),
     "vf_findings_count": (c_size_t, [c_void_p]),
     "vf_findings_get": (ctypes.POINTER(VfFinding), [c_void_p, c_size_t]),
     "vf_checkpoint_dir": (c_char_p, [c_void_p]),
@@ -150,6 +164,7 @@ _SIGNATURES = {
 }
 
 _MIRRORED = {"vf_error": VfError, "vf_arch": VfArch, "vf_tensor": VfTensor, "vf_finding": VfFinding,
+             "vf_component_stats": VfComponentStats,
              "vf_est_setup": VfEstSetup, "vf_est_result": VfEstResult, "vf_target_spec": VfTargetSpec,
              "vf_adapter_options": VfAdapterOptions, "vf_adapter_matrix": VfAdapterMatrix,
              "vf_adapter_totals": VfAdapterTotals, "vf_family": VfFamily}
