@@ -406,6 +406,58 @@ Test(vfgen2026, deepseek_fp8_checkpoint_agrees_with_expect)
     free(tmp);
 }
 
+/* The integer at key of config object c, or of its text_config when c has one. */
+static uint64_t text_config_u64(const cJSON *c, const char *key)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "text_config");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t ? t : c, key);
+    cr_assert(cJSON_IsNumber(v), "config has no %s", key);
+    return (uint64_t)v->valuedouble;
+}
+
+Test(vfgen2026, architecture_is_the_language_models_as_config_json_says)
+{
+    /* routed experts by the config key each family uses */
+    static const struct {
+        const char *name, *experts_key;
+    } moe[] = {{"granite-4.0-h-small", "num_local_experts"},
+               {"granite-4.0-h-tiny", "num_local_experts"},
+               {"gpt-oss-20b", "num_local_experts"},
+               {"llama-4-scout-17b-16e", "num_local_experts"},
+               {"qwen3-30b-a3b", "num_experts"},
+               {"qwen3-next-80b-a3b", "num_experts"}};
+    const char *dense[] = {"gemma-3-4b-it", "qwen2.5-vl-7b", "llama-3.1-8b-gptq-int4", "mamba-130m"};
+    for (size_t i = 0; i < sizeof moe / sizeof moe[0] + 4; i++) {
+        const char *name = i < 6 ? moe[i].name : dense[i - 6];
+        char *dir = vft_gen(name);
+        cJSON *cfg = config_of(dir);
+        cJSON *x = expect_of(name);
+        cr_assert_eq(num_at(x, "architecture.layers"), text_config_u64(cfg, "num_hidden_layers"));
+        cr_assert_eq(num_at(x, "architecture.hidden_size"), text_config_u64(cfg, "hidden_size"));
+        cr_assert_eq(num_at(x, "architecture.experts"),
+                     i < 6 ? text_config_u64(cfg, moe[i].experts_key) : 0, "%s: experts", name);
+        cJSON_Delete(x);
+        cJSON_Delete(cfg);
+        free(dir);
+    }
+}
+
+Test(vfgen2026, model_takes_shards_and_refuses_more_shards_than_tensors)
+{
+    char *tmp = vft_tempdir();
+    const char *const ok[] = {VF_VFGEN, "model", "mamba-130m", tmp, "--shards", "3", NULL};
+    const char *const bad[] = {VF_VFGEN, "model", "mamba-130m", tmp, "--shards", "243", NULL};
+    vft_run r = vft_exec(ok, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    vft_run_free(&r);
+    check_against_expect("mamba-130m", tmp);
+    r = vft_exec(bad, NULL);
+    cr_assert_eq(r.status, 2);
+    vft_run_free(&r);
+    vft_rmtree(tmp);
+    free(tmp);
+}
+
 /* ---- bitsandbytes quant state ------------------------------------------------------------- */
 
 /* Reads `len` bytes at data offset `begin` of the safetensors file path (header length n). */

@@ -27,11 +27,18 @@
  *                    QuantLinear (gptqmodel BaseQuantLinear(nn.Module)) and AWQ's WQLinear_GEMM do
  *                    not, so PEFT finds no module on those checkpoints (it then raises "Target
  *                    modules set() not found in the base model", cf. AutoGPTQ/AutoGPTQ#461);
- *   lora_r32         sum over those modules of 32 * (in + out) with the logical in/out.
- * The module structure (which classes are nn.Linear, which weights are bare parameters or
+ *   lora_r32         sum over those modules of 32 * (in + out) with the logical in/out;
+ * and stored_elements, bytes, tensors, quant_metadata_bytes, the language model's architecture
+ * (layers, hidden_size, vocab_size, routed experts, tied), a components table (language_model,
+ * vision, projector, mtp: tensors, parameters, stored elements, bytes, layers), the same per
+ * module kind (linear, bias, embedding, parameter, experts, conv, norm, quant-metadata, buffer;
+ * vfgen.h enum vfg_kind), the config's quant_method and whether its quantized linear class is an
+ * nn.Linear. The module structure (which classes are nn.Linear, which weights are bare parameters or
  * buffers) follows the transformers modeling files cited at each builder (huggingface/
  * transformers, the stored 4.5x versions: per-expert nn.Linear for Qwen3-MoE/Qwen3-Next/DeepSeek,
- * whose routers are nn.Linear except DeepSeek-V3's and gpt-oss's nn.Parameter routers). */
+ * whose routers are nn.Linear except DeepSeek-V3's and gpt-oss's nn.Parameter routers).
+ *
+ * Published counts these builders reproduce are the oracles of tests/test_vfgen_2026.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1233,12 +1240,8 @@ static const model26 models26[] = {
         "vocab_size": 152064})},
     {"llama-3.1-8b-gptq-int4", "hugging-quants/Meta-Llama-3.1-8B-Instruct-GPTQ-INT4", build_llama,
      DT_F16, Q_GPTQ, 2, false, true,
-     LLAMA31_8B J("quantization_config": {"bits": 4, "checkpoint_format": "gptq",
-                                          "damp_percent": 0.1, "desc_act": true,
-                                          "group_size": 128, "model_file_base_name": null,
-                                          "model_name_or_path": null, "quant_method": "gptq",
-                                          "static_groups": false, "sym": true,
-                                          "true_sequential": true},
+     LLAMA31_8B J("quantization_config": {"bits": 4, "group_size": 128, "quant_method": "gptq",
+                                          "sym": true},
                   "torch_dtype": "float16"})},
     {"llama-3.1-8b-awq-int4", "hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", build_llama,
      DT_F16, Q_AWQ, 2, false, true,
@@ -1435,6 +1438,29 @@ static void print_components(const tlist *l, const facts *f)
     printf("\n  },\n");
 }
 
+/* Tensors, stored elements and bytes per module kind. */
+static void print_kinds(const tlist *l)
+{
+    const char *sep = "";
+    printf("  \"kinds\": {");
+    for (int k = 0; k < K_COUNT; k++) {
+        uint64_t n = 0, stored = 0, bytes = 0;
+        for (size_t i = 0; i < l->n; i++)
+            if (l->v[i].kind == k) {
+                n++;
+                stored += t_numel(&l->v[i]);
+                bytes += t_bytes(&l->v[i]);
+            }
+        if (!n)
+            continue;
+        printf("%s\n    \"%s\": {\"tensors\": %" PRIu64 ", \"stored_elements\": %" PRIu64
+               ", \"bytes\": %" PRIu64 "}",
+               sep, kind_names[k], n, stored, bytes);
+        sep = ",";
+    }
+    printf("\n  },\n");
+}
+
 void print_expect26(const model26 *m)
 {
     tlist l = {0};
@@ -1446,8 +1472,11 @@ void print_expect26(const model26 *m)
             modules++;
             lora += 32 * (l.v[i].in + l.v[i].out);
         }
+    const char *qm = cfg_find(m->config, "quantization_config.quant_method");
     printf("{\n  \"name\": \"%s\",\n  \"source\": \"%s\",\n  \"stack\": \"%s\",\n", m->name,
            m->source, f.stack);
+    printf("  \"quant_method\": %.*s,\n", qm ? (int)(json_skip_string(qm) - qm) : 4,
+           qm ? qm : "null");
     printf("  \"parameters\": %" PRIu64 ",\n  \"stored_elements\": %" PRIu64
            ",\n  \"bytes\": %" PRIu64 ",\n  \"tensors\": %" PRIu64
            ",\n  \"quant_metadata_bytes\": %" PRIu64 ",\n",
@@ -1456,8 +1485,9 @@ void print_expect26(const model26 *m)
            ", \"vocab_size\": %" PRIu64 ", \"experts\": %u, \"tied\": %s},\n",
            f.layers, f.hidden, f.vocab, f.experts, f.tied ? "true" : "false");
     print_components(&l, &f);
+    print_kinds(&l);
     printf("  \"all_linear\": {\"modules\": %" PRIu64 ", \"lora_r32_parameters\": %" PRIu64
-           "}\n}\n",
-           modules, lora);
+           ", \"quantized_linear_is_nn_linear\": %s}\n}\n",
+           modules, lora, !qm ? "null" : m->quant_linear ? "true" : "false");
     tl_free(&l);
 }
