@@ -168,6 +168,9 @@ static const name_rule rules[] = {
      VF_LAYOUT_GPT_OSS, 0},
     {P2("experts", "down_proj"), VF_ROLE_MLP_DOWN, VF_MODULE_PARAMETER, VF_EXPERTS_IN_OUT,
      VF_LAYOUT_GPT_OSS, 0},
+    /* gpt-oss as published: MXFP4 *_blocks [E, out, in/32, 16] (+ *_scales, quantization metadata). */
+    FUSED(P2("experts", "gate_up_proj_blocks"), MLP_GATE_UP, OUT_IN),
+    FUSED(P2("experts", "down_proj_blocks"), MLP_DOWN, OUT_IN),
     RULE_M(P2("experts", "gate_up_proj_bias"), BIAS, PARAMETER),
     RULE_M(P2("experts", "down_proj_bias"), BIAS, PARAMETER),
     RULE_M(P2("self_attn", "sinks"), ATTN_SINKS, PARAMETER), /* gpt-oss attention sinks [heads] */
@@ -457,7 +460,7 @@ void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_n
         out->role = VF_ROLE_PROJECTOR;
     out->module = rule && rule->module != MOD_DERIVE ? (vf_module_kind)rule->module
                                                      : derive_module(&c, out->role, ndim);
-    out->experts_layout = rule && ndim == 3 ? rule->experts : VF_EXPERTS_NONE;
+    out->experts_layout = rule && ndim >= 3 ? rule->experts : VF_EXPERTS_NONE;
     out->layout_marks = layout_marks(&c);
     out->kind_hints = 0;
     /* The markers name embeddings and the attention holding q/k/v/o: other tensors skip the scan. */

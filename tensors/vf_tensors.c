@@ -74,7 +74,7 @@ static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks)
     if (t->experts_layout == VF_EXPERTS_NONE && ni.expert < 0 && t->ndim == 3 && ni.in_experts &&
         t->role != VF_ROLE_BIAS && t->role != VF_ROLE_OTHER)
         t->experts_layout = VF_EXPERTS_OUT_IN;
-    t->fused_experts = t->experts_layout != VF_EXPERTS_NONE;
+    t->fused_experts = t->experts_layout != VF_EXPERTS_NONE && t->ndim == 3;
     set_matrix_view(t);
     *marks |= ni.layout_marks;
     return t->component == VF_COMPONENT_LANGUAGE_MODEL ? ni.kind_hints : 0;
@@ -328,7 +328,8 @@ static int layer_tables(vf_model *m, vf_error *err)
             m->layer_kinds[slot] |= layer_kind_of(t);
         if (!t->buffer)
             vf_acc_u64(&m->layer_params[slot], t->numel);
-        uint64_t experts = t->fused_experts ? t->shape[0] : (uint64_t)(t->expert + 1);
+        /* fused experts, 3-D or packed (gpt-oss MXFP4 *_blocks [E, out, in/32, 16]): E = shape[0] */
+        uint64_t experts = t->experts_layout != VF_EXPERTS_NONE ? t->shape[0] : (uint64_t)(t->expert + 1);
         if (in_lm(t) && t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
             a->experts = (uint32_t)experts;
     }
@@ -352,7 +353,7 @@ static int component_table(vf_model *m, vf_error *err)
         vf_acc_u64(&c->bytes, t->bytes);
         if (!t->buffer && !t->ignored)
             vf_acc_u64(&c->parameters, t->numel);
-        if (t->layer >= 0 && !seen[(size_t)t->component * slots + (size_t)t->layer]) {
+        if (t->layer >= 0 && !t->ignored && !seen[(size_t)t->component * slots + (size_t)t->layer]) {
             seen[(size_t)t->component * slots + (size_t)t->layer] = true;
             c->layers++;
         }

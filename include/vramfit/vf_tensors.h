@@ -65,8 +65,8 @@ const char *vf_role_name(vf_role role);
  * vision_tower, multi_modal_projector, mtp, ...; DeepSeek's MTP layer by its eh_proj). */
 #define VF_COMPONENT_LIST(X)                                                                         \
     X(LANGUAGE_MODEL, "language_model")                                                              \
-    X(VISION, "vision_tower")                                                                        \
-    X(AUDIO, "audio_tower")                                                                          \
+    X(VISION, "vision")                                                                              \
+    X(AUDIO, "audio")                                                                                \
     X(PROJECTOR, "projector")                                                                        \
     X(MTP, "mtp")
 
@@ -142,7 +142,8 @@ typedef struct vf_tensor {
     uint64_t rows, cols, matrices;
     vf_component component;  /* sub-model */
     vf_module_kind module;   /* what holds it in the loaded model */
-    vf_expert_layout experts_layout; /* fused 3-D experts: how [E, ., .] is laid out */
+    vf_expert_layout experts_layout; /* fused experts (3-D, or packed quantized blocks): how
+                                        [E, ., .] is laid out; fused_experts is set for 3-D only */
     bool shared_expert;      /* under shared_experts / shared_expert / shared_mlp */
     bool ignored;            /* stored but never loaded by transformers (MTP blocks): bytes yes,
                                 parameters, layers and targets no */
@@ -225,7 +226,7 @@ typedef struct vf_name_info {
     bool in_experts; /* an `experts` component precedes the last one (fused expert tensors) */
     vf_component component;
     vf_module_kind module;
-    vf_expert_layout experts_layout; /* set for 3-D tensors a rule names as fused experts */
+    vf_expert_layout experts_layout; /* set for 3+-D tensors a rule names as fused experts */
     bool shared_expert;
     unsigned kind_hints; /* VF_HINT_*: what the name says about the whole model */
     unsigned layout_marks; /* VF_LAYOUT_* this name switches on (as vf_name_layout) */
