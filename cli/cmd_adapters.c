@@ -45,7 +45,7 @@ static void adapters_help(void)
         "                       its module equals an entry or ends with '.'+entry (c_proj matches attn.c_proj\n"
         "                       and mlp.c_proj); 'all-linear' = every 2-D linear weight except the input\n"
         "                       embedding and the output head. An entry matching nothing is an error.\n"
-        "  --target-regex RE    POSIX extended regex that must match the whole module name (\\d allowed)\n"
+        "  --target-regex RE    Python-dialect regex (PEFT's re.fullmatch) over the whole module name\n"
         "  --exclude LIST       module names removed from the selection (PEFT semantics)\n"
         "  --family NAME        Training Hub family instead of detection: llama, phi3, gpt2, gpt-j,\n"
         "                       gpt-neo, opt, gpt-oss, qwen3.5, default\n"
@@ -577,14 +577,16 @@ int vf_cmd_adapters(int argc, char **argv)
     }
     vf_buf b = {0};
     render(&b, m, p, &x);
+    vf_output *svg = NULL;
+    const vf_checkpoint *cp = vf_model_checkpoint(m);
     rc = x.svg && !b.failed
-             ? vf_svg_adapters_write(x.svg, p, vf_checkpoint_name(vf_model_checkpoint(m)), &x.o)
+             ? vf_svg_adapters_prepare(x.svg, p, vf_checkpoint_name(cp), &x.o, cp, x.path, &svg)
              : VF_EXIT_OK;
     vf_adapter_plan_free(p);
     vf_model_free(m);
     free(rules);
     if (rc == VF_EXIT_OK)
-        rc = vf_buf_flush(&b);
+        rc = vf_cli_flush_commit(&b, svg);
     vf_buf_free(&b);
     return rc;
 }

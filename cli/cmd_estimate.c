@@ -603,21 +603,21 @@ static int check_code(const est_run *runs, int n)
                                                                              : VF_EXIT_NO_FIT;
 }
 
-/* --svg: draws the runs (a failed one as "not estimated") into k->svg; returns the exit code. */
-static int write_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
-                     int n)
+/* --svg: draws the runs (a failed one as "not estimated") and prepares k->svg; returns the exit code. */
+static int prepare_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
+                       int n, vf_output **o)
 {
     vf_svg_method m[VF_METHOD_COUNT];
     for (int i = 0; i < n; i++)
         m[i] = (vf_svg_method){runs[i].method, runs[i].rc == VF_OK ? &runs[i].result : NULL,
                                runs[i].error};
     vf_svg_estimate e = {c->display_path, hw->gpus, hw->gpu_memory, hw->label, m, (size_t)n};
-    return vf_svg_estimate_write(k->svg, &e);
+    return vf_svg_estimate_prepare(k->svg, &e, vf_model_checkpoint(c->model), k->o.path, o);
 }
 
 static int fail_run(const est_run *r)
 {
-    fprintf(stderr, "vramfit estimate: %s\n", r->error);
+    vf_diag("vramfit estimate: ", "%s", r->error);
     return r->exit_code;
 }
 
@@ -659,9 +659,10 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
         human_all(&b, runs, c, hw, hw_notes);
     else if (!k->json)
         human_one(&b, &runs[0], c, hw, hw_notes);
-    int rc = k->svg && !b.failed ? write_svg(k, c, hw, runs, n) : VF_EXIT_OK;
+    vf_output *svg = NULL;
+    int rc = k->svg && !b.failed ? prepare_svg(k, c, hw, runs, n, &svg) : VF_EXIT_OK;
     if (rc == VF_EXIT_OK)
-        rc = vf_buf_flush(&b);
+        rc = vf_cli_flush_commit(&b, svg);
     vf_buf_free(&b);
     if (rc == VF_EXIT_OK && k->check)
         rc = check_code(runs, n);
@@ -684,7 +685,7 @@ int vf_cmd_estimate(int argc, char **argv)
     est_run *runs = calloc(VF_METHOD_COUNT, sizeof *runs);
     vf_error err = {0};
     if (!c || !runs) {
-        fprintf(stderr, "vramfit: error: out of memory\n");
+        vf_diag("vramfit: error: ", "out of memory");
         rc = VF_EXIT_INTERNAL;
     } else if (vf_est_ctx_open(c, &k.o, &err) != VF_OK) {
         rc = vf_cli_fail(&err);

@@ -54,9 +54,8 @@ static void usage(FILE *f)
             "Run 'vramfit COMMAND --help' for a command's options.\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    vf_ui_init();
     int first = 1; /* -q/-v may come before the command too */
     while (first < argc && vf_ui_global_opt(argv[first]))
         first++;
@@ -79,4 +78,11 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
     return vf_usage_error(NULL, "unknown command '%s' (see 'vramfit --help')", cmd);
+}
+
+int main(int argc, char **argv)
+{
+    vf_stdio_init();
+    vf_ui_init();
+    return vf_stdout_finish(run(argc, argv));
 }

@@ -1,5 +1,8 @@
 /* vf_cli_util.c - output buffer, JSON writer, option parsing and formatting for the CLI. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,6 +97,27 @@ static int vf_buf_for_terminal(vf_buf *b)
     return 0;
 }
 
+/* True when stdout is a pipe or socket whose reader has gone (`| head -c1`): poll() reports an
+ * error condition on it. */
+static bool stdout_reader_gone(void)
+{
+    struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* A failed write to stdout: quiet when the reader has gone (EPIPE; SIGPIPE is ignored), the
+ * command's own result then stands; otherwise one line and VF_EXIT_IO. */
+static int stdout_failed(int e)
+{
+    if (e == EPIPE || stdout_reader_gone())
+        return VF_EXIT_OK;
+    if (e)
+        vf_diag("vramfit: error: ", "cannot write to stdout: %s", strerror(e));
+    else
+        vf_diag("vramfit: error: ", "cannot write to stdout");
+    return VF_EXIT_IO;
+}
+
 int vf_buf_flush(vf_buf *b)
 {
     if (b->failed) {
@@ -104,15 +128,56 @@ int vf_buf_flush(vf_buf *b)
         fprintf(stderr, "vramfit: %s out of memory while building the output\n", vf_error_label());
         return VF_EXIT_INTERNAL;
     }
-    if (b->len && fwrite(b->data, 1, b->len, stdout) != b->len) {
-        fprintf(stderr, "vramfit: %s cannot write to stdout: %s\n", vf_error_label(), strerror(errno));
-        return VF_EXIT_IO;
-    }
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "vramfit: %s cannot write to stdout: %s\n", vf_error_label(), strerror(errno));
-        return VF_EXIT_IO;
-    }
+    errno = 0;
+    if ((b->len && fwrite(b->data, 1, b->len, stdout) != b->len) || fflush(stdout) != 0)
+        return stdout_failed(errno) == VF_EXIT_OK ? VF_EXIT_OK : VF_EXIT_IO;
     return VF_EXIT_OK;
+}
+
+void vf_stdio_init(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    /* A closed 0, 1 or 2 would be handed to the next open(): an output file would receive what was
+     * meant for stdout. /dev/null read-only holds the slot, and a write to it fails (EBADF). */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = open("/dev/null", O_RDONLY);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+}
+
+int vf_stdout_finish(int rc)
+{
+    errno = 0;
+    bool bad = fflush(stdout) != 0;
+    int e = errno;
+    bad |= ferror(stdout) != 0;
+    if (!bad)
+        return rc;
+    int out = stdout_failed(rc == VF_EXIT_OK ? e : EPIPE); /* a failed command has said why */
+    return rc != VF_EXIT_OK ? rc : out;
+}
+
+int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char *const *inputs,
+                          const void *data, size_t len, vf_output **o)
+{
+    vf_error err = {0};
+    if (vf_output_prepare(path, cp, inputs, data, len, o, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    return VF_EXIT_OK;
+}
+
+int vf_cli_flush_commit(vf_buf *b, vf_output *o)
+{
+    vf_error err = {0};
+    int rc = vf_buf_flush(b);
+    if (rc == VF_EXIT_OK && o && vf_output_commit(o, &err) != VF_OK)
+        rc = vf_cli_fail(&err);
+    vf_output_free(o);
+    return rc;
 }
 
 /* ---- user interface ---------------------------------------------------------------------------- */
@@ -167,22 +232,87 @@ void vf_print_global_help(void)
            "  -h, --help            this help\n");
 }
 
-/* ---- JSON -------------------------------------------------------------------------------------- */
+/* ---- text: UTF-8, JSON strings, diagnostics ----------------------------------------------------- */
 
+size_t vf_utf8_char(const unsigned char *s, uint32_t *cp)
+{
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    unsigned c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4                 ? 4
+                                                      : 0;
+    if (n == 0) {
+        *cp = UINT32_MAX;
+        return 1;
+    }
+    uint32_t v = n == 1 ? c : c & (0xFFu >> (n + 1));
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = UINT32_MAX;
+            return i;
+        }
+        v = v << 6 | (s[i] & 0x3Fu);
+    }
+    *cp = v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? UINT32_MAX : v;
+    return n;
+}
+
+/* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
+ * control characters escaped, and each byte that is not part of valid UTF-8 written as U+FFFD, so
+ * that the document is valid UTF-8 for any strict reader. */
 static void json_string(vf_buf *b, const char *s)
 {
     vf_buf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        size_t n = vf_utf8_char(p, &cp);
+        if (cp == UINT32_MAX) {
+            vf_buf_put(b, "\\ufffd", 6);
+        } else if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             vf_buf_put(b, esc, 2);
         } else if (*p < 0x20) {
             vf_buf_printf(b, "\\u%04x", *p);
         } else {
-            vf_buf_put(b, (const char *)p, 1);
+            vf_buf_put(b, (const char *)p, n);
         }
+        p += n;
     }
     vf_buf_put(b, "\"", 1);
+}
+
+void vf_text_escape(vf_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+        uint32_t cp;
+        size_t n = vf_utf8_char(p, &cp);
+        bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f); /* C0, DEL and C1 (CSI is U+009B) */
+        if (cp == UINT32_MAX || control) {
+            for (size_t i = 0; i < n; i++)
+                vf_buf_printf(b, "\\x%02x", p[i]);
+        } else {
+            vf_buf_put(b, (const char *)p, n);
+        }
+        p += n;
+    }
+}
+
+void vf_diag(const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vf_diagv(label, fmt, ap);
+    va_end(ap);
+}
+
+void vf_diagv(const char *label, const char *fmt, va_list ap)
+{
+    char msg[4096];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    vf_buf b = {0};
+    vf_text_escape(&b, msg);
+    fprintf(stderr, "%s%s\n", label ? label : "", b.failed || !b.data ? "(out of memory)" : b.data);
+    vf_buf_free(&b);
 }
 
 /* Comma and key before a value. */
@@ -369,7 +499,7 @@ bool vf_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out
 {
     char *end = NULL;
     errno = 0;
-    if (!s || !*s || *s == '-' || *s == '+') {
+    if (!s || *s < '0' || *s > '9') { /* strtoull would take blanks, a sign and wrap "-1" around */
         vf_usage_error(cmd, "--%s expects a non-negative integer, got '%s'", opt, s ? s : "");
         return false;
     }
@@ -472,18 +602,19 @@ int vf_exit_code(int status)
 
 int vf_cli_fail(const vf_error *err)
 {
-    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    fprintf(stderr, "vramfit: %s %s\n", vf_error_label(), vf_error_format(err, line, sizeof line));
+    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32], label[64];
+    snprintf(label, sizeof label, "vramfit: %s ", vf_error_label());
+    vf_diag(label, "%s", vf_error_format(err, line, sizeof line));
     return vf_exit_code(err->code);
 }
 
 int vf_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char label[64];
+    snprintf(label, sizeof label, "vramfit%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "vramfit%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vf_diagv(label, fmt, ap);
     va_end(ap);
     return VF_EXIT_USAGE;
 }

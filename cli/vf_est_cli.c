@@ -27,7 +27,7 @@ const char vf_est_setup_help[] =
     "targets of LoRA and OSFT (default: the family detected from the tensor names):\n"
     "  --target LIST         comma-separated module names or suffixes (PEFT target_modules), or\n"
     "                        'all-linear'\n"
-    "  --target-regex RE     POSIX regex full-matched against module names\n"
+    "  --target-regex RE     Python-dialect regex full-matched against module names\n"
     "  --exclude LIST        modules removed from the selection\n"
     "comparison:\n"
     "  --compat training-hub  reproduce Training Hub's own numbers: P leaves out an untied lm_head\n"
@@ -157,7 +157,7 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     char why[VF_GPU_MSG_MAX], g1[32], g2[32];
     vf_probe_status st = vf_gpu_query_nvidia_smi(&p, why);
     if (st != VF_PROBE_OK) {
-        fprintf(stderr, "vramfit %s: %s\n", o->cmd, why);
+        vf_usage_error(o->cmd, "%s", why);
         return VF_EXIT_IO;
     }
     hw->gpu_memory = p.bytes;

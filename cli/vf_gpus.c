@@ -1,11 +1,14 @@
 /* vf_gpus.c - SIZE parsing, the built-in accelerator table and the nvidia-smi query (see vf_gpus.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vf_cli.h"
@@ -232,21 +235,95 @@ static bool find_on_path(char *out, size_t n)
     }
 }
 
-/* Runs exe with its query arguments, stdout into buf (at most SMI_OUTPUT_MAX - 1 bytes kept,
- * NUL-terminated), stderr discarded. Returns the exit status (128 + signal when killed), or -1 when
- * it could not be started (why filled). */
+#define SMI_TIMEOUT_DEFAULT_MS 10000
+#define SMI_TIMEOUT_MAX_MS (3600 * 1000)
+
+/* $VRAMFIT_GPU_PROBE_TIMEOUT (seconds, a fraction allowed, > 0 and at most an hour), else 10 s. */
+static int smi_timeout_ms(void)
+{
+    const char *v = getenv("VRAMFIT_GPU_PROBE_TIMEOUT");
+    char *end = NULL;
+    double s = v && *v >= '0' && *v <= '9' ? strtod(v, &end) : -1;
+    if (!end || *end || !(s > 0) || s * 1000 > SMI_TIMEOUT_MAX_MS)
+        return SMI_TIMEOUT_DEFAULT_MS;
+    return s * 1000 < 1 ? 1 : (int)(s * 1000);
+}
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Reads the child's stdout into buf (at most SMI_OUTPUT_MAX - 1 bytes kept, the rest drained) until
+ * end of file; false when the deadline passes first. */
+static bool read_until(int fd, char *buf, long long deadline)
+{
+    size_t len = 0;
+    char chunk[4096];
+    bool done = false;
+    while (!done) {
+        long long left = deadline - now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
+        done = got <= 0;
+        size_t room = SMI_OUTPUT_MAX - 1 - len, take = got > 0 && (size_t)got < room ? (size_t)got : room;
+        if (got > 0) {
+            memcpy(buf + len, chunk, take);
+            len += take;
+        }
+    }
+    buf[len] = '\0';
+    return done;
+}
+
+/* Waits for pid until the deadline; kills its process group when it passes. The wait status. */
+static int reap(pid_t pid, long long deadline, bool *killed)
+{
+    int st = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            return st;
+        if (*killed || now_ms() >= deadline) {
+            if (!*killed)
+                kill(-pid, SIGKILL), kill(pid, SIGKILL);
+            *killed = true;
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            return st;
+        }
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Runs exe with its query arguments in its own process group, stdout into buf (bounded, see
+ * read_until), stderr discarded, for at most smi_timeout_ms(). Returns the exit status (128 +
+ * signal when killed), -1 when it could not be started or timed out (why filled). */
 static int run_smi(const char *exe, char *buf, char *why)
 {
     char *const argv[] = {(char *)"nvidia-smi", (char *)"--query-gpu=name,memory.total",
                           (char *)"--format=csv,noheader,nounits", NULL};
     int fd[2];
+    buf[0] = '\0';
     if (pipe(fd) != 0) {
         snprintf(why, VF_GPU_MSG_MAX, "cannot create a pipe for %.200s: %.100s", exe, strerror(errno));
         return -1;
     }
-    int devnull = open("/dev/null", O_RDWR);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     pid_t pid = fork();
     if (pid == 0) {
+        setpgid(0, 0); /* a timeout kills the tool and whatever it started */
+        signal(SIGPIPE, SIG_DFL);
         dup2(fd[1], 1);
         if (devnull >= 0) {
             dup2(devnull, 0);
@@ -265,23 +342,19 @@ static int run_smi(const char *exe, char *buf, char *why)
         snprintf(why, VF_GPU_MSG_MAX, "cannot start %.200s: %.100s", exe, strerror(errno));
         return -1;
     }
-    size_t len = 0;
-    char chunk[4096];
-    for (;;) {
-        ssize_t r = read(fd[0], chunk, sizeof chunk);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        size_t take = (size_t)r < SMI_OUTPUT_MAX - 1 - len ? (size_t)r : SMI_OUTPUT_MAX - 1 - len;
-        memcpy(buf + len, chunk, take);
-        len += take;
-    }
-    buf[len] = '\0';
+    int ms = smi_timeout_ms();
+    long long deadline = now_ms() + ms;
+    bool killed = !read_until(fd[0], buf, deadline);
     close(fd[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    if (killed)
+        kill(-pid, SIGKILL), kill(pid, SIGKILL);
+    int st = reap(pid, deadline, &killed);
+    if (killed) {
+        snprintf(why, VF_GPU_MSG_MAX, "%.200s did not answer within %d.%03d s (stopped; "
+                                      "VRAMFIT_GPU_PROBE_TIMEOUT sets the limit)",
+                 exe, ms / 1000, ms % 1000);
+        return -1;
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 

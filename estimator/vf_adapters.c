@@ -182,10 +182,20 @@ static bool all_linear_match(const vf_tensor *t)
     return t->ndim == 2 && t->module == VF_MODULE_LINEAR && t->role != VF_ROLE_LM_HEAD;
 }
 
-/* True when tensor t (module `module`, prefixed `key`) is selected. */
-static bool selector_take(selector *s, const vf_tensor *t, const char *key)
+/* A regex match for the selector: 1 or 0, or the error (err->tensor names `what`). */
+static int regex_hit(const vf_name_regex *re, const char *key, const char *what, vf_error *err)
 {
-    bool take;
+    int rc = vf_name_regex_match(re, key, err);
+    if (rc < 0 && err)
+        snprintf(err->tensor, sizeof err->tensor, "%s", what);
+    return rc;
+}
+
+/* 1 when tensor t (module `module`, prefixed `key`) is selected, 0 when not, or an error (a regex
+ * over its budget). */
+static int selector_take(selector *s, const vf_tensor *t, const char *key, vf_error *err)
+{
+    int take;
     switch (s->mode) {
     case SEL_FAMILY:
         take = family_match(s->family, t);
@@ -194,15 +204,20 @@ static bool selector_take(selector *s, const vf_tensor *t, const char *key)
         take = strlist_match(&s->list, key) >= 0;
         break;
     case SEL_REGEX:
-        take = vf_name_regex_match(s->re, key);
+        take = regex_hit(s->re, key, "--target-regex", err);
         break;
     default:
         take = all_linear_match(t);
         break;
     }
+    if (take < 0)
+        return take;
     if (take && s->exclude.n && strlist_match(&s->exclude, key) >= 0)
         take = false;
-    if (take && s->exclude_re && vf_name_regex_match(s->exclude_re, key))
+    int out = take && s->exclude_re ? regex_hit(s->exclude_re, key, "exclude_modules", err) : 0;
+    if (out < 0)
+        return out;
+    if (out)
         take = false;
     if (take && t->ndim == 3 && s->skip_fused) {
         s->skipped_fused = true;
@@ -368,12 +383,22 @@ static bool is_conv1d(const vf_family *fam, const char *module)
     return false;
 }
 
-static uint64_t rule_rank(const vf_adapter_options *o, vf_name_regex *const *rules, const char *key)
+/* The rank of `key`: the first rank rule matching it, else o->rank; an error for a rule over its
+ * budget. */
+static int rule_rank(const vf_adapter_options *o, vf_name_regex *const *rules, const char *key,
+                     uint64_t *rank, vf_error *err)
 {
-    for (size_t i = 0; i < o->rank_rule_count; i++)
-        if (vf_name_regex_match(rules[i], key))
-            return o->rank_rules[i].rank;
-    return o->rank;
+    *rank = o->rank;
+    for (size_t i = 0; i < o->rank_rule_count; i++) {
+        int hit = regex_hit(rules[i], key, "--rank-pattern", err);
+        if (hit < 0)
+            return hit;
+        if (hit) {
+            *rank = o->rank_rules[i].rank;
+            break;
+        }
+    }
+    return VF_OK;
 }
 
 /* LoRA sizes of x (rows/cols/in/out set): rank, magnitude, params, bytes. */
@@ -454,7 +479,10 @@ static int add_target(build_ctx *c, const vf_tensor *t, const char *module, cons
 {
     const bool osft = c->o->method == VF_ADAPTER_OSFT;
     const bool embed = t->role == VF_ROLE_EMBED || t->role == VF_ROLE_POS_EMBED;
-    const uint64_t rank = osft ? 0 : rule_rank(c->o, c->rules, key);
+    uint64_t rank = 0;
+    int rrc = osft ? VF_OK : rule_rank(c->o, c->rules, key, &rank, c->err);
+    if (rrc != VF_OK)
+        return rrc;
     for (uint64_t e = 0; e < t->matrices; e++) {
         vf_adapter_matrix x = {.tensor = t, .layer = plan_layer(t), .expert = t->expert};
         x.rows = t->rows;
@@ -514,10 +542,13 @@ static int select_targets(build_ctx *c)
             continue;
         n.towers_left += c->sel.mode == SEL_FAMILY && t->ndim == 2 && t->module == VF_MODULE_LINEAR &&
                          t->component != VF_COMPONENT_LANGUAGE_MODEL;
-        if (!selector_take(&c->sel, t, key))
+        int rc = selector_take(&c->sel, t, key, c->err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
             continue;
         n.fused += t->fused_experts && c->o->method == VF_ADAPTER_LORA;
-        int rc = add_target(c, t, module, key);
+        rc = add_target(c, t, module, key);
         if (rc != VF_OK)
             return rc;
     }

@@ -52,9 +52,22 @@ char *vf_path_join(const char *a, const char *b);
  * name_off (strcmp order); the index or -1. */
 long vf_find_sorted_name(const void *base, size_t n, size_t size, size_t name_off, const char *name);
 
-/* Opens a regular file read-only: fd and size out. Errors name `display`: VF_ERR_NOT_FOUND for a
- * missing file or dangling symlink, VF_ERR_IO otherwise (symlink loop, permission, not regular). */
+/* The one way the library opens a file it reads: open(O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC), so a
+ * FIFO, a device or a terminal never blocks; fstat() the descriptor and refuse anything that is not a
+ * regular file ("is a FIFO, not a regular file"); then clear O_NONBLOCK. fd and the fstat() out.
+ * Errors name `display`: VF_ERR_NOT_FOUND for a missing file or dangling symlink, VF_ERR_IO
+ * otherwise (symlink loop, permission, not a regular file). */
+struct stat;
+int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err);
+/* vf_open_input with the size only. */
 int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err);
+/* Same device and inode: the same file, whatever the names. */
+bool vf_same_file(const struct stat *a, const struct stat *b);
+/* The name of the file of cp (shard, auxiliary file, or the snapshot it was read from) that st
+ * describes, or NULL when st is none of them. */
+const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *st);
+/* "a FIFO", "a socket", "a character device", "a directory", ... for an st_mode. */
+const char *vf_file_kind(unsigned mode);
 /* pread loop: reads up to len bytes at off; *got < len only at end of file. */
 int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const char *display,
                vf_error *err);

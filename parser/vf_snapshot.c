@@ -274,8 +274,9 @@ bool vf_snapshot_sniff(const char *path)
     size_t n = strlen(path), m = strlen(VF_SNAPSHOT_SUFFIX);
     if (n >= m && strcmp(path + n - m, VF_SNAPSHOT_SUFFIX) == 0)
         return true;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int fd;
+    uint64_t size;
+    if (vf_open_regular(path, path, &fd, &size, NULL) != VF_OK)
         return false;
     uint8_t magic[VF_SNAPSHOT_MAGIC_BYTES];
     size_t got = 0;

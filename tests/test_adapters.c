@@ -473,11 +473,11 @@ Test(adapters, peft_matching_rules)
     cr_assert(!vf_peft_list_match("h.0.mlp.c_proj", ",,"));
     vf_name_regex *re = NULL;
     cr_assert_eq(vf_name_regex_new("layers\\.\\d+\\.q_proj", true, &re, NULL), VF_OK);
-    cr_assert(vf_name_regex_match(re, "model.layers.12.q_proj"));
-    cr_assert(!vf_name_regex_match(re, "model.layers.12.q_proj.x"));
+    cr_assert_eq(vf_name_regex_match(re, "model.layers.12.q_proj", NULL), 1);
+    cr_assert_eq(vf_name_regex_match(re, "model.layers.12.q_proj.x", NULL), 0);
     vf_name_regex_free(re);
     cr_assert_eq(vf_name_regex_new("q_proj", false, &re, NULL), VF_OK);
-    cr_assert(!vf_name_regex_match(re, "model.q_proj"), "full match only");
+    cr_assert_eq(vf_name_regex_match(re, "model.q_proj", NULL), 0, "full match only");
     vf_name_regex_free(re);
     vf_name_regex_free(NULL);
 }

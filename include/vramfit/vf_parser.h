@@ -154,11 +154,30 @@ int vf_findings_add(vf_findings *f, vf_severity sev, const char *fmt, ...)
 size_t vf_findings_count(const vf_findings *f);
 const vf_finding *vf_findings_get(const vf_findings *f, size_t i);
 
-/* ---- output files ------------------------------------------------------------------------------ */
+/* ---- output files ------------------------------------------------------------------------------
+ * An output is written only when the command has succeeded, and never onto an input. Prepare it
+ * with the bytes (before anything reaches stdout), commit it after stdout has been written, free it
+ * in every case: a prepared output that is not committed leaves nothing behind.
+ *   - path absent, or a regular file (through symlinks: the link's target is replaced, the link
+ *     kept): the bytes go to a temporary file ".vramfit-XXXXXX" beside the target (short, so a name
+ *     at the file system's limit works), synced; commit renames it onto the target, which keeps its
+ *     permissions (a new file is 0644).
+ *   - a character device or a FIFO (/dev/null, /dev/stdout, a named pipe with a reader): opened
+ *     at prepare (a FIFO without a reader is VF_ERR_IO at once, no wait) and written through at
+ *     commit (ENOSPC on /dev/full is VF_ERR_IO).
+ *   - refused with VF_ERR_USAGE: a directory, socket or block device, a symlink leading nowhere,
+ *     and any path that is (same device and inode, hard links and symlinks included) one of the
+ *     files cp was read from (shards, auxiliary files, its snapshot) or one of the NULL-terminated
+ *     paths `inputs` (cp and inputs may be NULL). */
+typedef struct vf_output vf_output;
+typedef struct vf_checkpoint vf_checkpoint;
+int vf_output_prepare(const char *path, const vf_checkpoint *cp, const char *const *inputs,
+                      const void *data, size_t len, vf_output **out, vf_error *err);
+int vf_output_commit(vf_output *o, vf_error *err);
+void vf_output_free(vf_output *o); /* NULL is a no-op; removes an uncommitted temporary file */
 
-/* Writes len bytes to path through a temporary file beside it, fsync and rename(): readers see the
- * old file or the whole new one, never a part; on failure path is untouched and the temporary file
- * removed. Errors: VF_ERR_USAGE (empty path), VF_ERR_IO, VF_ERR_NOMEM. */
+/* vf_output_prepare (no inputs) and vf_output_commit at once: readers see the old file or the whole
+ * new one, never a part; on failure path is untouched and the temporary file removed. */
 int vf_write_file_atomic(const char *path, const void *data, size_t len, vf_error *err);
 
 /* ---- checkpoint: a set of shards, optionally indexed -------------------------------------------- */
