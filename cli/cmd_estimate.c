@@ -298,15 +298,13 @@ static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, co
 
 static void human_summary(vf_buf *b, const vf_est_result *r, uint32_t gpus)
 {
-    char e[32], l[16], h[32], what[32];
+    char e[32], l[32], h[32], what[32];
     vf_buf_printf(b, "\n%sSummary%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     snprintf(what, sizeof what, "total, %u GPU%s", (unsigned)gpus, gpus == 1 ? "" : "s");
-    snprintf(l, sizeof l, "%.1f", (double)r->total_low / 1073741824.0);
-    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_size(r->total_expected, e), l,
-                  vf_fmt_size(r->total_high, h));
-    snprintf(l, sizeof l, "%.1f", (double)r->low / 1073741824.0);
-    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", "per GPU", vf_fmt_size(r->expected, e), l,
-                  vf_fmt_size(r->high, h));
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_size(r->total_expected, e),
+                  vf_fmt_size_like(r->total_low, r->total_high, l), vf_fmt_size(r->total_high, h));
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", "per GPU", vf_fmt_size(r->expected, e),
+                  vf_fmt_size_like(r->low, r->high, l), vf_fmt_size(r->high, h));
 }
 
 static void human_breakdown(vf_buf *b, const est_run *x)
@@ -567,10 +565,14 @@ static int parse(int argc, char **argv, est_cmd *k)
         if (id == 0)
             k->o.path = val;
         if (id == OPT_METHOD) {
-            k->all = strcmp(val, "all") == 0;
-            if (!k->all && !vf_method_from_name(val, &k->method))
+            static const char *const methods[] = {"sft", "osft", "lora", "qlora", "all"};
+            long m = vf_choice(val, methods, 5);
+            char hint[64];
+            k->all = m == 4;
+            if (m < 0 || (!k->all && !vf_method_from_name(methods[m], &k->method)))
                 return vf_usage_error("estimate", "--method must be sft, osft, lora, qlora or all, "
-                                                  "got '%s'", val);
+                                                  "got '%s'%s", val,
+                                      vf_did_you_mean(val, methods, 5, hint, sizeof hint));
         }
         k->json |= id == OPT_JSON;
         k->check |= id == OPT_CHECK;
@@ -603,21 +605,21 @@ static int check_code(const est_run *runs, int n)
                                                                              : VF_EXIT_NO_FIT;
 }
 
-/* --svg: draws the runs (a failed one as "not estimated") into k->svg; returns the exit code. */
-static int write_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
-                     int n)
+/* --svg: draws the runs (a failed one as "not estimated") and prepares k->svg; returns the exit code. */
+static int prepare_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
+                       int n, vf_output **o)
 {
     vf_svg_method m[VF_METHOD_COUNT];
     for (int i = 0; i < n; i++)
         m[i] = (vf_svg_method){runs[i].method, runs[i].rc == VF_OK ? &runs[i].result : NULL,
                                runs[i].error};
     vf_svg_estimate e = {c->display_path, hw->gpus, hw->gpu_memory, hw->label, m, (size_t)n};
-    return vf_svg_estimate_write(k->svg, &e);
+    return vf_svg_estimate_prepare(k->svg, &e, vf_model_checkpoint(c->model), k->o.path, o);
 }
 
 static int fail_run(const est_run *r)
 {
-    fprintf(stderr, "vramfit estimate: %s\n", r->error);
+    vf_diag("vramfit estimate: ", "%s", r->error);
     return r->exit_code;
 }
 
@@ -659,9 +661,10 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
         human_all(&b, runs, c, hw, hw_notes);
     else if (!k->json)
         human_one(&b, &runs[0], c, hw, hw_notes);
-    int rc = k->svg && !b.failed ? write_svg(k, c, hw, runs, n) : VF_EXIT_OK;
+    vf_output *svg = NULL;
+    int rc = k->svg && !b.failed ? prepare_svg(k, c, hw, runs, n, &svg) : VF_EXIT_OK;
     if (rc == VF_EXIT_OK)
-        rc = vf_buf_flush(&b);
+        rc = vf_cli_flush_commit(&b, svg);
     vf_buf_free(&b);
     if (rc == VF_EXIT_OK && k->check)
         rc = check_code(runs, n);
@@ -684,7 +687,7 @@ int vf_cmd_estimate(int argc, char **argv)
     est_run *runs = calloc(VF_METHOD_COUNT, sizeof *runs);
     vf_error err = {0};
     if (!c || !runs) {
-        fprintf(stderr, "vramfit: error: out of memory\n");
+        vf_diag("vramfit: error: ", "out of memory");
         rc = VF_EXIT_INTERNAL;
     } else if (vf_est_ctx_open(c, &k.o, &err) != VF_OK) {
         rc = vf_cli_fail(&err);

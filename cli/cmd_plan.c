@@ -449,7 +449,7 @@ static int plan_run(const plan_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, vf_no
         /* a bad explicit --target is the user's mistake, not a property of the method */
         if (rows[i].rc == VF_ERR_USAGE && i != VF_METHOD_SFT && vf_est_opts_has_target(&k->o) &&
             c->adapters_rc != VF_OK) {
-            fprintf(stderr, "vramfit plan: %s\n", rows[i].error);
+            vf_diag("vramfit plan: ", "%s", rows[i].error);
             return VF_EXIT_USAGE;
         }
     }

@@ -2,6 +2,7 @@
  * checkpoint that every command reads exactly like the checkpoint itself (format:
  * docs/snapshot-format.md, vramfit/vf_snapshot.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -104,15 +105,28 @@ static void summary_json(vf_buf *b, const vf_checkpoint *cp, const char *out, si
     vf_json_obj_end(&j);
 }
 
-/* An existing OUT that is not a snapshot is most likely a mistake (a shard, a config). */
+/* An existing regular OUT that is not a snapshot is most likely a mistake (a shard, a config). A
+ * device or a FIFO is written through; a directory is refused by vf_output_prepare. */
 static bool refuse_overwrite(const char *out)
 {
     struct stat st;
-    if (stat(out, &st) != 0)
+    if (stat(out, &st) != 0 || !S_ISREG(st.st_mode))
         return false;
-    if (S_ISDIR(st.st_mode))
-        return true;
     return !vf_snapshot_sniff(out);
+}
+
+/* The snapshot of cp prepared as OUT (never PATH nor one of cp's files); the exit code. */
+static int prepare_snapshot(const vf_checkpoint *cp, const char *path, const char *out,
+                            size_t *written, vf_output **o)
+{
+    uint8_t *data = NULL;
+    vf_error err = {0};
+    if (vf_snapshot_write(cp, &data, written, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    const char *const inputs[] = {path, NULL};
+    int rc = vf_cli_output_prepare(out, cp, inputs, data, *written, o);
+    free(data);
+    return rc;
 }
 
 int vf_cmd_snapshot(int argc, char **argv)
@@ -150,9 +164,11 @@ int vf_cmd_snapshot(int argc, char **argv)
     if (vf_checkpoint_open(path, &oo, &cp, &err) != VF_OK)
         return vf_cli_fail(&err);
     size_t written = 0;
-    if (vf_snapshot_save(cp, out, &written, &err) != VF_OK) {
+    vf_output *o = NULL;
+    int rc = prepare_snapshot(cp, path, out, &written, &o);
+    if (rc != VF_EXIT_OK) {
         vf_checkpoint_free(cp);
-        return vf_cli_fail(&err);
+        return rc;
     }
     vf_buf b = {0};
     if (json)
@@ -160,7 +176,7 @@ int vf_cmd_snapshot(int argc, char **argv)
     else
         summary(&b, cp, out, written);
     vf_checkpoint_free(cp);
-    int rc = vf_buf_flush(&b);
+    rc = vf_cli_flush_commit(&b, o);
     vf_buf_free(&b);
     return rc;
 }

@@ -527,13 +527,6 @@ static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t
     vf_json_obj_end(&j);
 }
 
-/* Writes the manifest buffer to path atomically (vf_write_file_atomic). */
-static int write_atomic(const char *path, const vf_buf *b, vf_error *err)
-{
-    if (b->failed)
-        return vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
-    return vf_write_file_atomic(path, b->data ? b->data : "", b->len, err);
-}
 
 /* ---- comparison with a manifest ----------------------------------------------------------------- */
 
@@ -698,9 +691,25 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
     return VF_EXIT_OK;
 }
 
-/* The --data part: hash, report, manifest, comparison. Returns an exit code; *b holds stdout. */
-static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f,
-                       const vf_manifest *against, const vf_hub_report *hub)
+/* --manifest OUT: the manifest prepared as an output (never PATH, --against or a checkpoint file);
+ * VF_EXIT_OK with *o set, or the exit code (message printed). */
+static int prepare_manifest(const data_run *d, const tref *refs, size_t n, const verify_flags *f,
+                            const char *path, vf_output **o)
+{
+    vf_buf mb = {0};
+    manifest_json(&mb, d, refs, n);
+    const char *const inputs[] = {path, f->against, NULL};
+    int rc = mb.failed ? (vf_diag("vramfit: error: ", "out of memory"), VF_EXIT_INTERNAL)
+                       : vf_cli_output_prepare(f->manifest_out, d->cp, inputs, mb.data ? mb.data : "",
+                                               mb.len, o);
+    vf_buf_free(&mb);
+    return rc;
+}
+
+/* The --data part: hash, report, manifest (prepared into *manifest, committed by the caller after
+ * stdout), comparison. Returns an exit code; *b holds stdout. */
+static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_flags *f,
+                       const vf_manifest *against, const vf_hub_report *hub, vf_output **manifest)
 {
     data_run d = {.cp = cp, .hub = hub};
     vf_error err = {0};
@@ -710,10 +719,12 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f
     if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
         rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK && f->manifest_out) {
-        vf_buf mb = {0};
-        manifest_json(&mb, &d, refs, n);
-        rc = write_atomic(f->manifest_out, &mb, &err);
-        vf_buf_free(&mb);
+        int x = prepare_manifest(&d, refs, n, f, path, manifest);
+        if (x != VF_EXIT_OK) {
+            free(refs);
+            data_free(&d);
+            return x;
+        }
     }
     size_t diffs = 0;
     if (rc == VF_OK) {
@@ -733,7 +744,8 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const verify_flags *f
         return VF_EXIT_OK;
     vf_buf_printf(b, "Verdict     %s%zu difference%s%s from %s\n", vf_sty(VF_STY_RED), diffs, diffs == 1 ? "" : "s",
                   vf_sty(VF_STY_RESET), f->against);
-    int out = vf_buf_flush(b);
+    int out = vf_cli_flush_commit(b, *manifest); /* the manifest is sound: differences are a result */
+    *manifest = NULL;
     vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
                  "%zu difference%s from the manifest %s", diffs, diffs == 1 ? "" : "s", f->against);
     return out != VF_EXIT_OK ? out : vf_cli_fail(&err);
@@ -785,13 +797,16 @@ int vf_cmd_verify(int argc, char **argv)
     } else if (f.data || f.sha256) {
         const vf_checkpoint *cp = vf_verify_checkpoint(r);
         vf_hub_report *hub = NULL;
+        vf_output *manifest = NULL;
         rc = want_sha256(&f, cp, against) ? verify_hub(&b, cp, &hub) : VF_EXIT_OK;
         if (rc == VF_EXIT_OK && f.data)
-            rc = verify_data(&b, cp, &f, against, hub);
+            rc = verify_data(&b, cp, path, &f, against, hub, &manifest);
         vf_hub_report_free(hub);
         if (rc == VF_EXIT_OK) {
             vf_buf_printf(&b, "Verdict     %ssound%s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET));
-            rc = vf_buf_flush(&b);
+            rc = vf_cli_flush_commit(&b, manifest);
+        } else {
+            vf_output_free(manifest);
         }
     } else {
         vf_buf_printf(&b, "Verdict     %ssound%s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET));

@@ -4,6 +4,7 @@
 #ifndef VF_CLI_H
 #define VF_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,9 +38,27 @@ void vf_buf_printf(vf_buf *b, const char *fmt, ...)
     ;
 void vf_buf_put(vf_buf *b, const char *s, size_t n);
 void vf_buf_free(vf_buf *b);
-/* Writes the buffer to stdout; returns VF_EXIT_OK, or VF_EXIT_INTERNAL when it is incomplete or the
- * write fails (the message goes to stderr). */
+/* Writes the buffer to stdout; returns VF_EXIT_OK (also when the reader has gone: EPIPE), or
+ * VF_EXIT_INTERNAL when it is incomplete, VF_EXIT_IO when the write fails (one line on stderr). */
 int vf_buf_flush(vf_buf *b);
+/* Once at start: SIGPIPE ignored (a closed pipe is EPIPE, a quiet end); fds 0-2 that are closed are
+ * held by /dev/null opened read-only, so output files never take stdout's slot and writes to a
+ * closed stdout fail. */
+void vf_stdio_init(void);
+/* At exit: flushes stdout. A write error (EBADF, ENOSPC, ...) turns a successful rc into VF_EXIT_IO
+ * with one line on stderr; a reader that has gone (EPIPE) leaves rc as it is, without a message. */
+int vf_stdout_finish(int rc);
+
+/* ---- output files (vf_output_prepare / commit, see vramfit/vf_parser.h) --------------------------- */
+/* Prepares path with data[0..len): never one of cp's files nor one of `inputs` (NULL-terminated:
+ * the PATH given, a manifest read; may be NULL). VF_EXIT_OK with *o set, or one line on stderr and
+ * the exit code (2: refused, 3: I/O). */
+int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char *const *inputs,
+                          const void *data, size_t len, vf_output **o);
+/* The end of a command with an output file: writes b to stdout, then (only when that worked)
+ * commits o; frees o in every case (an uncommitted output leaves nothing behind). Returns the exit
+ * code. o may be NULL. */
+int vf_cli_flush_commit(vf_buf *b, vf_output *o);
 
 /* ---- JSON writer (compact, exact integers) ----------------------------------------------------- */
 #define VF_JSON_MAX_DEPTH 32
@@ -95,6 +114,17 @@ int vf_args_next(vf_args *a, const char **val);
 bool vf_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 bool vf_parse_double(const char *cmd, const char *opt, const char *s, double *out);
 
+/* ---- choosing among names ------------------------------------------------------------------------
+ * Enumerated option values are matched ignoring case (--method LoRA); a word that matches nothing
+ * gets the closest candidate: case-insensitive optimal-string-alignment distance (insertions,
+ * deletions, substitutions, swaps of neighbours) at most max(1, len/3), or a unique candidate the
+ * word is a prefix of. */
+const char *vf_suggest(const char *word, const char *const *cands, size_t n);
+/* " (did you mean 'X'?)" for the suggestion, else ""; into buf of size n; returns buf. */
+const char *vf_did_you_mean(const char *word, const char *const *cands, size_t count, char *buf, size_t n);
+/* Index of the candidate equal to word ignoring case, or -1. */
+long vf_choice(const char *word, const char *const *cands, size_t n);
+
 /* ---- formatting -------------------------------------------------------------------------------- */
 /* "2,533,539,840" into buf (at least 32 bytes); returns buf. */
 const char *vf_fmt_count(uint64_t v, char *buf);
@@ -102,8 +132,33 @@ const char *vf_fmt_count(uint64_t v, char *buf);
  * GiB = 2^30) with three significant digits: "512 B", "16.0 MiB", "4.72 GiB", "141 GiB"; into buf
  * (at least 32 bytes); returns buf. */
 const char *vf_fmt_size(uint64_t bytes, char *buf);
+/* bytes as a bare number in the unit (and with the decimals) vf_fmt_size gives `like`: the low end
+ * of "25.4 - 33.0 GiB". */
+const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf);
 /* "[14336,4096]" into buf of size n; returns buf. */
 const char *vf_fmt_shape(const uint64_t *dims, uint32_t ndim, char *buf, size_t n);
+
+/* ---- text -------------------------------------------------------------------------------------- */
+/* Decodes one UTF-8 character of s (s[0] != 0) into *cp, UINT32_MAX when the bytes are not valid
+ * UTF-8 (overlong, surrogate, beyond U+10FFFF, bad continuation). Returns the bytes consumed, >= 1;
+ * never reads past a NUL. */
+size_t vf_utf8_char(const unsigned char *s, uint32_t *cp);
+/* Appends s with every control character (C0, DEL, C1), newline included, and every byte that is not
+ * valid UTF-8 written as \xHH: the text of a one-line diagnostic, whatever a file name or an
+ * argument holds. */
+void vf_text_escape(vf_buf *b, const char *s);
+/* Every diagnostic on stderr: label (written as is: it may hold the color of "error:"), then the
+ * formatted message through vf_text_escape, then a newline. */
+void vf_diag(const char *label, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void vf_diagv(const char *label, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
+#endif
+    ;
 
 /* ---- errors ------------------------------------------------------------------------------------ */
 /* Prints "vramfit: error: <formatted>" on stderr and returns the exit code for err->code. */
@@ -155,6 +210,7 @@ int vf_cmd_snapshot(int argc, char **argv);
 int vf_cmd_verify(int argc, char **argv);
 int vf_cmd_estimate(int argc, char **argv);
 int vf_cmd_plan(int argc, char **argv);
+int vf_cmd_place(int argc, char **argv);
 int vf_cmd_gpus(int argc, char **argv);
 
 #endif

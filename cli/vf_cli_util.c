@@ -1,10 +1,14 @@
 /* vf_cli_util.c - output buffer, JSON writer, option parsing and formatting for the CLI. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "vf_cli.h"
@@ -94,6 +98,27 @@ static int vf_buf_for_terminal(vf_buf *b)
     return 0;
 }
 
+/* True when stdout is a pipe or socket whose reader has gone (`| head -c1`): poll() reports an
+ * error condition on it. */
+static bool stdout_reader_gone(void)
+{
+    struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* A failed write to stdout: quiet when the reader has gone (EPIPE; SIGPIPE is ignored), the
+ * command's own result then stands; otherwise one line and VF_EXIT_IO. */
+static int stdout_failed(int e)
+{
+    if (e == EPIPE || stdout_reader_gone())
+        return VF_EXIT_OK;
+    if (e)
+        vf_diag("vramfit: error: ", "cannot write to stdout: %s", strerror(e));
+    else
+        vf_diag("vramfit: error: ", "cannot write to stdout");
+    return VF_EXIT_IO;
+}
+
 int vf_buf_flush(vf_buf *b)
 {
     if (b->failed) {
@@ -104,15 +129,56 @@ int vf_buf_flush(vf_buf *b)
         fprintf(stderr, "vramfit: %s out of memory while building the output\n", vf_error_label());
         return VF_EXIT_INTERNAL;
     }
-    if (b->len && fwrite(b->data, 1, b->len, stdout) != b->len) {
-        fprintf(stderr, "vramfit: %s cannot write to stdout: %s\n", vf_error_label(), strerror(errno));
-        return VF_EXIT_IO;
-    }
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "vramfit: %s cannot write to stdout: %s\n", vf_error_label(), strerror(errno));
-        return VF_EXIT_IO;
-    }
+    errno = 0;
+    if ((b->len && fwrite(b->data, 1, b->len, stdout) != b->len) || fflush(stdout) != 0)
+        return stdout_failed(errno) == VF_EXIT_OK ? VF_EXIT_OK : VF_EXIT_IO;
     return VF_EXIT_OK;
+}
+
+void vf_stdio_init(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    /* A closed 0, 1 or 2 would be handed to the next open(): an output file would receive what was
+     * meant for stdout. /dev/null read-only holds the slot, and a write to it fails (EBADF). */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = open("/dev/null", O_RDONLY);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+}
+
+int vf_stdout_finish(int rc)
+{
+    errno = 0;
+    bool bad = fflush(stdout) != 0;
+    int e = errno;
+    bad |= ferror(stdout) != 0;
+    if (!bad)
+        return rc;
+    int out = stdout_failed(rc == VF_EXIT_OK ? e : EPIPE); /* a failed command has said why */
+    return rc != VF_EXIT_OK ? rc : out;
+}
+
+int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char *const *inputs,
+                          const void *data, size_t len, vf_output **o)
+{
+    vf_error err = {0};
+    if (vf_output_prepare(path, cp, inputs, data, len, o, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    return VF_EXIT_OK;
+}
+
+int vf_cli_flush_commit(vf_buf *b, vf_output *o)
+{
+    vf_error err = {0};
+    int rc = vf_buf_flush(b);
+    if (rc == VF_EXIT_OK && o && vf_output_commit(o, &err) != VF_OK)
+        rc = vf_cli_fail(&err);
+    vf_output_free(o);
+    return rc;
 }
 
 /* ---- user interface ---------------------------------------------------------------------------- */
@@ -167,22 +233,87 @@ void vf_print_global_help(void)
            "  -h, --help            this help\n");
 }
 
-/* ---- JSON -------------------------------------------------------------------------------------- */
+/* ---- text: UTF-8, JSON strings, diagnostics ----------------------------------------------------- */
 
+size_t vf_utf8_char(const unsigned char *s, uint32_t *cp)
+{
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    unsigned c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4                 ? 4
+                                                      : 0;
+    if (n == 0) {
+        *cp = UINT32_MAX;
+        return 1;
+    }
+    uint32_t v = n == 1 ? c : c & (0xFFu >> (n + 1));
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = UINT32_MAX;
+            return i;
+        }
+        v = v << 6 | (s[i] & 0x3Fu);
+    }
+    *cp = v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? UINT32_MAX : v;
+    return n;
+}
+
+/* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
+ * control characters escaped, and each byte that is not part of valid UTF-8 written as U+FFFD, so
+ * that the document is valid UTF-8 for any strict reader. */
 static void json_string(vf_buf *b, const char *s)
 {
     vf_buf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        size_t n = vf_utf8_char(p, &cp);
+        if (cp == UINT32_MAX) {
+            vf_buf_put(b, "\\ufffd", 6);
+        } else if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             vf_buf_put(b, esc, 2);
         } else if (*p < 0x20) {
             vf_buf_printf(b, "\\u%04x", *p);
         } else {
-            vf_buf_put(b, (const char *)p, 1);
+            vf_buf_put(b, (const char *)p, n);
         }
+        p += n;
     }
     vf_buf_put(b, "\"", 1);
+}
+
+void vf_text_escape(vf_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+        uint32_t cp;
+        size_t n = vf_utf8_char(p, &cp);
+        bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f); /* C0, DEL and C1 (CSI is U+009B) */
+        if (cp == UINT32_MAX || control) {
+            for (size_t i = 0; i < n; i++)
+                vf_buf_printf(b, "\\x%02x", p[i]);
+        } else {
+            vf_buf_put(b, (const char *)p, n);
+        }
+        p += n;
+    }
+}
+
+void vf_diag(const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vf_diagv(label, fmt, ap);
+    va_end(ap);
+}
+
+void vf_diagv(const char *label, const char *fmt, va_list ap)
+{
+    char msg[4096];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    vf_buf b = {0};
+    vf_text_escape(&b, msg);
+    fprintf(stderr, "%s%s\n", label ? label : "", b.failed || !b.data ? "(out of memory)" : b.data);
+    vf_buf_free(&b);
 }
 
 /* Comma and key before a value. */
@@ -324,6 +455,29 @@ static const vf_opt *find_short(const vf_opt *opts, char c)
     return NULL;
 }
 
+/* "unknown option '--jsn' (did you mean '--json'? see ...)": long options of the command and of
+ * every command. */
+static void unknown_option(const vf_args *a, const char *s)
+{
+    const char *names[128];
+    size_t n = 0;
+    names[n++] = "quiet";
+    names[n++] = "verbose";
+    for (const vf_opt *o = a->opts; o->name && n < sizeof names / sizeof names[0]; o++)
+        names[n++] = o->name;
+    char word[80];
+    const char *hit = NULL;
+    if (s[1] == '-') {
+        snprintf(word, sizeof word, "%.*s", (int)strcspn(s + 2, "="), s + 2);
+        hit = vf_suggest(word, names, n);
+    }
+    if (hit)
+        vf_usage_error(a->cmd, "unknown option '%s' (did you mean '--%s'? see 'vramfit %s --help')", s, hit,
+                       a->cmd);
+    else
+        vf_usage_error(a->cmd, "unknown option '%s' (see 'vramfit %s --help')", s, a->cmd);
+}
+
 int vf_args_next(vf_args *a, const char **val)
 {
     if (a->i >= a->argc)
@@ -350,7 +504,7 @@ int vf_args_next(vf_args *a, const char **val)
         o = s[2] == '\0' ? find_short(a->opts, s[1]) : NULL;
     }
     if (!o)
-        return vf_usage_error(a->cmd, "unknown option '%s' (see 'vramfit %s --help')", s, a->cmd), -2;
+        return unknown_option(a, s), -2;
     if (!o->arg) {
         if (inline_val)
             return vf_usage_error(a->cmd, "option --%s takes no value", o->name), -2;
@@ -369,7 +523,7 @@ bool vf_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out
 {
     char *end = NULL;
     errno = 0;
-    if (!s || !*s || *s == '-' || *s == '+') {
+    if (!s || *s < '0' || *s > '9') { /* strtoull would take blanks, a sign and wrap "-1" around */
         vf_usage_error(cmd, "--%s expects a non-negative integer, got '%s'", opt, s ? s : "");
         return false;
     }
@@ -406,6 +560,85 @@ bool vf_common_opt(int id, const char *val, vf_open_options *o)
     return true;
 }
 
+/* ---- choosing among names ---------------------------------------------------------------------- */
+
+#define SUGGEST_MAX 64 /* longer words are not compared */
+
+static int fold(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Optimal string alignment distance of a and b, ignoring case (both at most SUGGEST_MAX). */
+static size_t osa_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    size_t d[SUGGEST_MAX + 1][SUGGEST_MAX + 1];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = fold((unsigned char)a[i - 1]) != fold((unsigned char)b[j - 1]);
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && fold((unsigned char)a[i - 1]) == fold((unsigned char)b[j - 2]) &&
+                fold((unsigned char)a[i - 2]) == fold((unsigned char)b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+static bool prefix_ci(const char *word, const char *cand)
+{
+    for (; *word; word++, cand++)
+        if (fold((unsigned char)*word) != fold((unsigned char)*cand))
+            return false;
+    return true;
+}
+
+const char *vf_suggest(const char *word, const char *const *cands, size_t n)
+{
+    size_t len = word ? strlen(word) : 0;
+    if (!len || len > SUGGEST_MAX)
+        return NULL;
+    size_t limit = len / 3 > 1 ? len / 3 : 1, best_d = limit + 1, prefixed = 0;
+    const char *best = NULL, *prefix = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!cands[i] || strlen(cands[i]) > SUGGEST_MAX)
+            continue;
+        size_t dist = osa_distance(word, cands[i]);
+        if (dist < best_d)
+            best_d = dist, best = cands[i];
+        if (prefix_ci(word, cands[i]) && prefixed++ == 0)
+            prefix = cands[i];
+    }
+    return best ? best : prefixed == 1 ? prefix : NULL;
+}
+
+const char *vf_did_you_mean(const char *word, const char *const *cands, size_t count, char *buf, size_t n)
+{
+    const char *s = vf_suggest(word, cands, count);
+    if (s)
+        snprintf(buf, n, " (did you mean '%s'?)", s);
+    else if (n)
+        buf[0] = '\0';
+    return buf;
+}
+
+long vf_choice(const char *word, const char *const *cands, size_t n)
+{
+    for (size_t i = 0; word && i < n; i++)
+        if (strcasecmp(word, cands[i]) == 0)
+            return (long)i;
+    return -1;
+}
+
 /* ---- formatting -------------------------------------------------------------------------------- */
 
 const char *vf_fmt_count(uint64_t v, char *buf)
@@ -422,21 +655,46 @@ const char *vf_fmt_count(uint64_t v, char *buf)
     return buf;
 }
 
-const char *vf_fmt_size(uint64_t bytes, char *buf)
+static const char *const size_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+#define SIZE_UNITS (sizeof size_units / sizeof size_units[0])
+
+/* The unit index and decimals vf_fmt_size uses for bytes. */
+static void size_scale(uint64_t bytes, size_t *unit, int *decimals)
 {
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    if (bytes < 1024) {
-        snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
-        return buf;
-    }
     double v = (double)bytes;
     size_t u = 0;
-    while (v >= 1024.0 && u + 1 < sizeof unit / sizeof unit[0])
+    while (v >= 1024.0 && u + 1 < SIZE_UNITS)
         v /= 1024.0, u++;
-    int decimals = v < 9.995 ? 2 : v < 99.95 ? 1 : 0; /* three significant digits */
-    if (u + 1 < sizeof unit / sizeof unit[0] && v >= 1023.5) /* 1023.7 KiB rounds to 1.00 MiB */
-        v /= 1024.0, u++, decimals = 2;
-    snprintf(buf, 32, "%.*f %s", decimals, v, unit[u]);
+    int d = u == 0 ? 0 : v < 9.995 ? 2 : v < 99.95 ? 1 : 0; /* three significant digits */
+    if (u && u + 1 < SIZE_UNITS && v >= 1023.5) /* 1023.7 KiB rounds to 1.00 MiB */
+        u++, d = 2;
+    *unit = u;
+    *decimals = d;
+}
+
+static double in_unit(uint64_t bytes, size_t unit)
+{
+    double v = (double)bytes;
+    for (size_t i = 0; i < unit; i++)
+        v /= 1024.0;
+    return v;
+}
+
+const char *vf_fmt_size(uint64_t bytes, char *buf)
+{
+    size_t u;
+    int d;
+    size_scale(bytes, &u, &d);
+    snprintf(buf, 32, "%.*f %s", d, in_unit(bytes, u), size_units[u]);
+    return buf;
+}
+
+const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf)
+{
+    size_t u;
+    int d;
+    size_scale(like, &u, &d);
+    snprintf(buf, 32, "%.*f", d, in_unit(bytes, u));
     return buf;
 }
 
@@ -472,18 +730,19 @@ int vf_exit_code(int status)
 
 int vf_cli_fail(const vf_error *err)
 {
-    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    fprintf(stderr, "vramfit: %s %s\n", vf_error_label(), vf_error_format(err, line, sizeof line));
+    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32], label[64];
+    snprintf(label, sizeof label, "vramfit: %s ", vf_error_label());
+    vf_diag(label, "%s", vf_error_format(err, line, sizeof line));
     return vf_exit_code(err->code);
 }
 
 int vf_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char label[64];
+    snprintf(label, sizeof label, "vramfit%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "vramfit%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vf_diagv(label, fmt, ap);
     va_end(ap);
     return VF_EXIT_USAGE;
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vf_est_cli.h"
 
@@ -28,7 +29,7 @@ const char vf_est_setup_help[] =
     "targets of LoRA and OSFT (default: the family detected from the tensor names):\n"
     "  --target LIST         comma-separated module names or suffixes (PEFT target_modules), or\n"
     "                        'all-linear'\n"
-    "  --target-regex RE     POSIX regex full-matched against module names\n"
+    "  --target-regex RE     Python-dialect regex full-matched against module names\n"
     "  --exclude LIST        modules removed from the selection\n"
     "comparison:\n"
     "  --compat training-hub  reproduce Training Hub's own numbers: P leaves out an untied lm_head\n"
@@ -91,7 +92,7 @@ static int opt_ratio(vf_est_opts *o, const char *val)
 
 static int opt_compat(vf_est_opts *o, const char *val)
 {
-    if (strcmp(val, "training-hub") != 0) {
+    if (strcasecmp(val, "training-hub") != 0) {
         vf_usage_error(o->cmd, "--compat accepts only 'training-hub', got '%s'", val);
         return -1;
     }
@@ -159,7 +160,7 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     char why[VF_GPU_MSG_MAX], g1[32], g2[32];
     vf_probe_status st = vf_gpu_query_nvidia_smi(&p, why);
     if (st != VF_PROBE_OK) {
-        fprintf(stderr, "vramfit %s: %s\n", o->cmd, why);
+        vf_usage_error(o->cmd, "%s", why);
         return VF_EXIT_IO;
     }
     hw->gpu_memory = p.bytes;
@@ -173,10 +174,38 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
         vf_notes_add(notes, "the GPUs differ in memory (largest %s); the estimate uses the smallest, "
                             "%s, which is what limits a data-parallel run",
                      vf_fmt_size(p.largest, g2), vf_fmt_size(p.bytes, g1));
+    if (p.filtered)
+        vf_notes_add(notes, "CUDA_VISIBLE_DEVICES leaves %u of the %u GPUs visible (indices in "
+                            "nvidia-smi's PCI bus order, as CUDA_DEVICE_ORDER=PCI_BUS_ID)",
+                     (unsigned)p.count, (unsigned)p.listed);
     if (o->gpus && o->gpus != p.count)
         vf_notes_add(notes, "--gpus %u given; nvidia-smi found %u on this machine", (unsigned)o->gpus,
                      (unsigned)p.count);
     return VF_EXIT_OK;
+}
+
+/* "unknown --gpu 'H10O'" with the table name whose name or alias is closest, or a sample. */
+static int unknown_gpu(const vf_est_opts *o)
+{
+    size_t n, k = 0;
+    const vf_gpu_model *t = vf_gpu_table(&n);
+    char spelled[256][VF_GPU_NAME_MAX];
+    const char *names[256];
+    for (size_t i = 0; i < n; i++)
+        for (const char *p = t[i].name, *list = t[i].aliases; p && k < 256; p = list, list = NULL)
+            for (size_t len; *p && k < 256; p += len + (p[len] == ',')) {
+                len = strcspn(p, ",");
+                snprintf(spelled[k], VF_GPU_NAME_MAX, "%.*s", (int)len, p);
+                names[k] = spelled[k], k++;
+            }
+    const char *hit = vf_suggest(o->gpu, names, k);
+    const vf_gpu_model *g = hit ? vf_gpu_find(hit) : NULL;
+    if (g)
+        return vf_usage_error(o->cmd, "unknown --gpu '%s' (did you mean '%s'? 'vramfit gpus' lists them all, "
+                                      "or give --gpu-memory SIZE)", o->gpu, g->name);
+    return vf_usage_error(o->cmd, "unknown --gpu '%s' (known: A100-40GB, A100-80GB, H100-80GB, "
+                                  "H200, B200, L40S, L4, A10G, RTX-4090, MI300X, Gaudi3, ...; see 'vramfit gpus', "
+                                  "or give --gpu-memory SIZE)", o->gpu);
 }
 
 int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
@@ -196,9 +225,7 @@ int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     }
     const vf_gpu_model *g = vf_gpu_find(o->gpu);
     if (!g)
-        return vf_usage_error(o->cmd, "unknown --gpu '%s' (known: A100-40GB, A100-80GB, H100-80GB, "
-                                      "H200, L40S, L4, A10G, RTX-4090, MI300X, ...; see 'vramfit %s "
-                                      "--help', or give --gpu-memory SIZE)", o->gpu, o->cmd);
+        return unknown_gpu(o);
     hw->gpu_memory = g->bytes;
     snprintf(hw->label, sizeof hw->label, "%s", g->name);
     return VF_EXIT_OK;
@@ -215,6 +242,27 @@ static void path_rule(const char *path, vf_est_ctx *c)
 }
 
 /* ---- model facts -------------------------------------------------------------------------------- */
+
+/* What P holds beside the language model, and what is stored but never loaded. */
+static void component_notes(vf_est_ctx *c)
+{
+    char n1[32], n2[32];
+    for (size_t i = 0; i < vf_model_component_count(c->model); i++) {
+        const vf_component_stats *s = vf_model_component(c->model, i);
+        if (s->component == VF_COMPONENT_LANGUAGE_MODEL)
+            continue;
+        if (s->loaded)
+            vf_notes_add(&c->notes, "P includes the '%s' component (%s parameters), which transformers loads "
+                                    "with the model; layers, hidden size and vocabulary are the language "
+                                    "model's",
+                         vf_component_name(s->component), vf_fmt_count(s->parameters, n1));
+        else
+            vf_notes_add(&c->notes, "%s bytes of '%s' blocks (%s tensors) are stored but transformers "
+                                    "never loads them: not in P",
+                         vf_fmt_count(s->bytes, n1), vf_component_name(s->component),
+                         vf_fmt_count(s->tensors, n2));
+    }
+}
 
 static void model_notes(vf_est_ctx *c)
 {
@@ -236,10 +284,45 @@ static void model_notes(vf_est_ctx *c)
         vf_notes_add(&c->notes, "%s buffer elements in %s tensors (e.g. rotary inv_freq) are stored "
                                 "but are not parameters; neither vramfit nor Training Hub counts them",
                      vf_fmt_count(t->buffers, n1), vf_fmt_count(t->buffer_tensors, n2));
+    component_notes(c);
+    const vf_quant *q = vf_model_quant(c->model);
+    if (q->scheme != VF_QUANT_NONE)
+        vf_notes_add(&c->notes, "the checkpoint is quantized (%s, %u bits): P = %s counts the "
+                                "parameters dequantized, as transformers loads them (stored: %s "
+                                "elements, and %s bytes of quantization metadata that are not "
+                                "parameters)",
+                     vf_quant_scheme_name(q->scheme), q->bits, vf_fmt_count(t->parameters, n1),
+                     vf_fmt_count(q->stored_elements, n2), vf_fmt_count(q->metadata_bytes, n3));
     const vf_findings *f = vf_model_findings(c->model);
     for (size_t i = 0; i < vf_findings_count(f); i++)
         if (vf_findings_get(f, i)->severity == VF_SEV_WARNING)
             vf_notes_add(&c->notes, "checkpoint: %s", vf_findings_get(f, i)->message);
+}
+
+/* What training does with a pre-quantized base, per method (the formulas are unchanged). */
+static void quant_notes(const vf_est_ctx *c, vf_method method, const vf_est_model *m, vf_notes *n)
+{
+    const vf_quant *q = vf_model_quant(c->model);
+    const char *scheme = vf_quant_scheme_name(q->scheme);
+    if (q->scheme == VF_QUANT_NONE || !n)
+        return;
+    if (method == VF_METHOD_SFT || method == VF_METHOD_OSFT)
+        vf_notes_add(n, "%s trains a dequantized copy of this %s checkpoint: every parameter is counted "
+                        "at full precision", vf_est_method_label(method), scheme);
+    else if (method == VF_METHOD_QLORA && m->stored_4bit)
+        vf_notes_add(n, "QLoRA on a checkpoint already stored 4-bit (%s): no unquantized copy is placed "
+                        "on the GPUs first, so Training Hub's bottleneck rule is not applied "
+                        "(--compat training-hub applies it)", scheme);
+    else if (method == VF_METHOD_QLORA)
+        vf_notes_add(n, "QLoRA on a %s checkpoint stored at %u bits: the base is quantized again to 4 "
+                        "bits as Training Hub assumes", scheme, q->bits);
+    else if (q->scheme == VF_QUANT_GPTQ || q->scheme == VF_QUANT_AWQ)
+        vf_notes_add(n, "LoRA on %s keeps the quantized base (PEFT's QuantLinear wrapper); Training "
+                        "Hub's LoRA formula counts the base at 2 bytes per parameter, more than it "
+                        "takes", scheme);
+    else
+        vf_notes_add(n, "LoRA on this %s checkpoint: Training Hub's LoRA formula counts the base at 2 "
+                        "bytes per parameter (a 16-bit base)", scheme);
 }
 
 int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
@@ -332,6 +415,7 @@ int vf_est_ctx_model(vf_est_ctx *c, vf_method method, vf_est_model *out, vf_note
                      vf_error *err)
 {
     *out = c->base;
+    quant_notes(c, method, out, tn);
     if (method == VF_METHOD_SFT)
         return VF_OK;
     ensure_adapters(c);
@@ -437,7 +521,7 @@ void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_e
                         "that model split over the GPUs (Training Hub's rule; it compares a per-GPU "
                         "figure with a whole-model one); only a smaller model lowers it",
                      vf_fmt_size(r->unbound_subtotal, g1), vf_fmt_size(m->parameters, g2));
-    else if (s->method == VF_METHOD_QLORA)
+    else if (s->method == VF_METHOD_QLORA && !m->stored_4bit) /* else quant_notes says why */
         vf_notes_add(n, "QLoRA: the LoRA subtotal (%s per GPU) is above the unquantized model at 1 "
                         "byte per parameter (%s), so the training itself is the bound",
                      vf_fmt_size(r->unbound_subtotal, g1), vf_fmt_size(m->parameters, g2));

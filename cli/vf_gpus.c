@@ -1,11 +1,14 @@
 /* vf_gpus.c - SIZE parsing, the built-in accelerator table and the nvidia-smi query (see vf_gpus.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vf_cli.h"
@@ -163,6 +166,29 @@ static const vf_gpu_model gpu_table[] = {
     {"RTX-6000-Ada", "RTX-6000-Ada-Generation", 48 * GIB, "48 GB GDDR6"},
     {"MI300X", "Instinct-MI300X", 192 * GIB, "192 GB HBM3"},
     {"MI325X", "Instinct-MI325X", 256 * GIB, "256 GB HBM3E"},
+    /* Added for issue 11. Per-GPU figures of the vendors' pages; system totals divided by the GPUs
+     * they hold where the page gives only those:
+     *   B200: DGX B200, "1,440 GB total GPU memory" for 8 GPUs (nvidia.com/en-us/data-center/dgx-b200)
+     *   GB200: GB200 NVL72, "up to 13.4 TB HBM3e" for 72 GPUs, 186 GB each
+     *          (nvidia.com/en-us/data-center/gb200-nvl72)
+     *   B300: HGX B300, "2.3 TB" for 8 GPUs, 288 GB each (nvidia.com/en-us/data-center/hgx)
+     *   H20: "96 GB HBM3" (NVIDIA H20 product brief)
+     *   MI250X, MI250: "128 GB HBM2e" (amd.com/en/products/accelerators/instinct/mi200)
+     *   MI355X: "288 GB HBM3E" (amd.com/en/products/accelerators/instinct/mi350)
+     *   Gaudi 3: "128 GB HBM2e" (Intel Gaudi 3 AI accelerator white paper; HL-325L is the OAM card)
+     *   Gaudi 2: "96 GB HBM2E" (habana.ai Gaudi 2 product page; HL-225H)
+     *   RTX 5090: "32 GB GDDR7" (nvidia.com GeForce RTX 5090 specifications)
+     * B200's 180 GB shows as about 179 GiB in nvidia-smi, like the other "GB as GiB" rows above. */
+    {"B200", "B200-180GB,HGX-B200,DGX-B200", 180 * GIB, "180 GB HBM3e"},
+    {"GB200", "GB200-NVL72,GB200-186GB", 186 * GIB, "186 GB HBM3e"},
+    {"B300", "B300-288GB,HGX-B300", 288 * GIB, "288 GB HBM3e"},
+    {"H20", "H20-96GB", 96 * GIB, "96 GB HBM3"},
+    {"MI250X", "Instinct-MI250X", 128 * GIB, "128 GB HBM2e"},
+    {"MI250", "Instinct-MI250", 128 * GIB, "128 GB HBM2e"},
+    {"MI355X", "Instinct-MI355X", 288 * GIB, "288 GB HBM3E"},
+    {"Gaudi3", "Gaudi-3,HL-325L,HL-325", 128 * GIB, "128 GB HBM2e"},
+    {"Gaudi2", "Gaudi-2,HL-225H,HL-225", 96 * GIB, "96 GB HBM2E"},
+    {"RTX-5090", "GeForce-RTX-5090", 32 * GIB, "32 GB GDDR7"},
 };
 
 const vf_gpu_model *vf_gpu_table(size_t *count)
@@ -171,16 +197,39 @@ const vf_gpu_model *vf_gpu_table(size_t *count)
     return gpu_table;
 }
 
-/* Lower-cases s[0..n) without ' ', '-', '_' into out[VF_GPU_NAME_MAX]; false when too long. */
+/* Words of a GPU name that do not tell GPUs apart: vendor and brand names, form factors and memory
+ * types, as nvidia-smi ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB", "Tesla T4", "NVIDIA
+ * GeForce RTX 4090") and rocm-smi ("AMD Instinct MI300X") print them. */
+static bool noise_word(const char *w, size_t n)
+{
+    static const char *const words[] = {"nvidia", "amd", "intel", "habana", "tesla", "instinct", "geforce",
+                                        "radeon", "pcie", "sxm", "sxm2", "sxm4", "sxm5", "oam", "generation",
+                                        NULL};
+    for (size_t i = 0; words[i]; i++)
+        if (strlen(words[i]) == n && strncmp(w, words[i], n) == 0)
+            return true;
+    return (n > 3 && strncmp(w, "hbm", 3) == 0) || (n > 4 && strncmp(w, "gddr", 4) == 0);
+}
+
+/* Lower-cases s[0..n) into out[VF_GPU_NAME_MAX] as its words (split at ' ', '-', '_') without the
+ * noise words, joined; a '/' ends the name (rocm-smi's "MI250X/MI250"). False when too long. */
 static bool normalize(const char *s, size_t n, char *out)
 {
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == ' ' || s[i] == '-' || s[i] == '_')
-            continue;
-        if (o + 1 >= VF_GPU_NAME_MAX)
-            return false;
-        out[o++] = (char)lower((unsigned char)s[i]);
+    const char *slash = memchr(s, '/', n);
+    if (slash)
+        n = (size_t)(slash - s);
+    for (size_t i = 0; i < n;) {
+        while (i < n && (s[i] == ' ' || s[i] == '-' || s[i] == '_'))
+            i++;
+        size_t start = o;
+        for (; i < n && s[i] != ' ' && s[i] != '-' && s[i] != '_'; i++) {
+            if (o + 1 >= VF_GPU_NAME_MAX)
+                return false;
+            out[o++] = (char)lower((unsigned char)s[i]);
+        }
+        if (noise_word(out + start, o - start))
+            o = start;
     }
     out[o] = '\0';
     return true;
@@ -232,21 +281,95 @@ static bool find_on_path(char *out, size_t n)
     }
 }
 
-/* Runs exe with its query arguments, stdout into buf (at most SMI_OUTPUT_MAX - 1 bytes kept,
- * NUL-terminated), stderr discarded. Returns the exit status (128 + signal when killed), or -1 when
- * it could not be started (why filled). */
+#define SMI_TIMEOUT_DEFAULT_MS 10000
+#define SMI_TIMEOUT_MAX_MS (3600 * 1000)
+
+/* $VRAMFIT_GPU_PROBE_TIMEOUT (seconds, a fraction allowed, > 0 and at most an hour), else 10 s. */
+static int smi_timeout_ms(void)
+{
+    const char *v = getenv("VRAMFIT_GPU_PROBE_TIMEOUT");
+    char *end = NULL;
+    double s = v && *v >= '0' && *v <= '9' ? strtod(v, &end) : -1;
+    if (!end || *end || !(s > 0) || s * 1000 > SMI_TIMEOUT_MAX_MS)
+        return SMI_TIMEOUT_DEFAULT_MS;
+    return s * 1000 < 1 ? 1 : (int)(s * 1000);
+}
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Reads the child's stdout into buf (at most SMI_OUTPUT_MAX - 1 bytes kept, the rest drained) until
+ * end of file; false when the deadline passes first. */
+static bool read_until(int fd, char *buf, long long deadline)
+{
+    size_t len = 0;
+    char chunk[4096];
+    bool done = false;
+    while (!done) {
+        long long left = deadline - now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
+        done = got <= 0;
+        size_t room = SMI_OUTPUT_MAX - 1 - len, take = got > 0 && (size_t)got < room ? (size_t)got : room;
+        if (got > 0) {
+            memcpy(buf + len, chunk, take);
+            len += take;
+        }
+    }
+    buf[len] = '\0';
+    return done;
+}
+
+/* Waits for pid until the deadline; kills its process group when it passes. The wait status. */
+static int reap(pid_t pid, long long deadline, bool *killed)
+{
+    int st = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            return st;
+        if (*killed || now_ms() >= deadline) {
+            if (!*killed)
+                kill(-pid, SIGKILL), kill(pid, SIGKILL);
+            *killed = true;
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            return st;
+        }
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Runs exe with its query arguments in its own process group, stdout into buf (bounded, see
+ * read_until), stderr discarded, for at most smi_timeout_ms(). Returns the exit status (128 +
+ * signal when killed), -1 when it could not be started or timed out (why filled). */
 static int run_smi(const char *exe, char *buf, char *why)
 {
     char *const argv[] = {(char *)"nvidia-smi", (char *)"--query-gpu=name,memory.total",
                           (char *)"--format=csv,noheader,nounits", NULL};
     int fd[2];
+    buf[0] = '\0';
     if (pipe(fd) != 0) {
         snprintf(why, VF_GPU_MSG_MAX, "cannot create a pipe for %.200s: %.100s", exe, strerror(errno));
         return -1;
     }
-    int devnull = open("/dev/null", O_RDWR);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     pid_t pid = fork();
     if (pid == 0) {
+        setpgid(0, 0); /* a timeout kills the tool and whatever it started */
+        signal(SIGPIPE, SIG_DFL);
         dup2(fd[1], 1);
         if (devnull >= 0) {
             dup2(devnull, 0);
@@ -265,23 +388,19 @@ static int run_smi(const char *exe, char *buf, char *why)
         snprintf(why, VF_GPU_MSG_MAX, "cannot start %.200s: %.100s", exe, strerror(errno));
         return -1;
     }
-    size_t len = 0;
-    char chunk[4096];
-    for (;;) {
-        ssize_t r = read(fd[0], chunk, sizeof chunk);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        size_t take = (size_t)r < SMI_OUTPUT_MAX - 1 - len ? (size_t)r : SMI_OUTPUT_MAX - 1 - len;
-        memcpy(buf + len, chunk, take);
-        len += take;
-    }
-    buf[len] = '\0';
+    int ms = smi_timeout_ms();
+    long long deadline = now_ms() + ms;
+    bool killed = !read_until(fd[0], buf, deadline);
     close(fd[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    if (killed)
+        kill(-pid, SIGKILL), kill(pid, SIGKILL);
+    int st = reap(pid, deadline, &killed);
+    if (killed) {
+        snprintf(why, VF_GPU_MSG_MAX, "%.200s did not answer within %d.%03d s (stopped; "
+                                      "VRAMFIT_GPU_PROBE_TIMEOUT sets the limit)",
+                 exe, ms / 1000, ms % 1000);
+        return -1;
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
@@ -326,10 +445,57 @@ static bool parse_smi_line(char *line, size_t n, char *name, uint64_t *bytes)
     return true;
 }
 
-/* Parses every non-empty line of out into *probe; false with why filled on a malformed line. */
+/* The GPU indices CUDA_VISIBLE_DEVICES leaves visible. */
+typedef struct visible_set {
+    bool all;          /* unset: every GPU */
+    size_t n;
+    uint32_t idx[64];
+} visible_set;
+
+/* Reads CUDA_VISIBLE_DEVICES; false with why filled for UUID entries, which need nvidia-smi's uuid. */
+static bool read_visible(visible_set *v, char *why)
+{
+    const char *s = getenv("CUDA_VISIBLE_DEVICES");
+    *v = (visible_set){.all = s == NULL};
+    for (const char *p = s; p && *p && v->n < sizeof v->idx / sizeof v->idx[0];) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, "GPU-", 4) == 0 || strncmp(p, "MIG-", 4) == 0) {
+            snprintf(why, VF_GPU_MSG_MAX, "CUDA_VISIBLE_DEVICES names GPUs by UUID ('%.60s'), "
+                                          "which vramfit does not map; give --gpu NAME or --gpu-memory SIZE "
+                                          "with --gpus N", s);
+            return false;
+        }
+        uint64_t i;
+        if (read_digits(&p, &i, 6) <= 0) /* CUDA stops at the first entry that is not an index */
+            break;
+        v->idx[v->n++] = (uint32_t)i;
+        while (*p == ' ')
+            p++;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    return true;
+}
+
+static bool is_visible(const visible_set *v, uint32_t index)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->idx[i] == index)
+            return true;
+    return v->all;
+}
+
+/* Parses every non-empty line of out into *probe, keeping the GPUs CUDA_VISIBLE_DEVICES leaves
+ * visible; false with why filled on a malformed line. */
 static bool parse_smi(char *out, vf_gpu_probe *probe, char *why)
 {
     memset(probe, 0, sizeof *probe);
+    visible_set vis;
+    if (!read_visible(&vis, why))
+        return false;
+    probe->filtered = !vis.all;
     for (char *line = out; *line;) {
         size_t n = strcspn(line, "\n");
         char *next = line + n + (line[n] == '\n');
@@ -348,6 +514,10 @@ static bool parse_smi(char *out, vf_gpu_probe *probe, char *why)
                      shown);
             return false;
         }
+        if (!is_visible(&vis, probe->listed++)) {
+            line = next;
+            continue;
+        }
         if (probe->count && bytes != probe->bytes)
             probe->mixed = true;
         if (!probe->count || bytes < probe->bytes) {
@@ -358,6 +528,11 @@ static bool parse_smi(char *out, vf_gpu_probe *probe, char *why)
             probe->largest = bytes;
         probe->count++;
         line = next;
+    }
+    if (!probe->count && probe->listed) {
+        snprintf(why, VF_GPU_MSG_MAX, "CUDA_VISIBLE_DEVICES='%.60s' leaves none of the %u GPUs nvidia-smi "
+                                      "lists visible", getenv("CUDA_VISIBLE_DEVICES"), (unsigned)probe->listed);
+        return false;
     }
     if (!probe->count) {
         snprintf(why, VF_GPU_MSG_MAX, "nvidia-smi listed no GPU");

@@ -20,32 +20,6 @@
 
 /* ---- text ---------------------------------------------------------------------------------------- */
 
-/* Decodes one UTF-8 character of s (s[0] != 0) into *cp, UINT32_MAX when the bytes are not valid
- * UTF-8 (overlong, surrogate, beyond U+10FFFF, bad continuation). Returns the bytes consumed, >= 1;
- * never reads past a NUL. */
-static size_t utf8_char(const unsigned char *s, uint32_t *cp)
-{
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    unsigned c = s[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-             : c >= 0xF0 && c <= 0xF4                 ? 4
-                                                      : 0;
-    if (n == 0) {
-        *cp = UINT32_MAX;
-        return 1;
-    }
-    uint32_t v = n == 1 ? c : c & (0xFFu >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = UINT32_MAX;
-            return i;
-        }
-        v = v << 6 | (s[i] & 0x3Fu);
-    }
-    *cp = v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? UINT32_MAX : v;
-    return n;
-}
-
 /* True for the characters XML 1.0 allows in a document (tab, line breaks excluded: labels are one
  * line, so those become '?' too). */
 static bool xml_char(uint32_t cp)
@@ -73,7 +47,7 @@ static size_t utf8_count(const char *s)
     size_t k = 0;
     uint32_t cp;
     for (const unsigned char *p = (const unsigned char *)s; *p; k++)
-        p += utf8_char(p, &cp);
+        p += vf_utf8_char(p, &cp);
     return k;
 }
 
@@ -92,7 +66,7 @@ void vf_svg_text(vf_buf *b, const char *s, size_t max_chars, bool keep_end)
     size_t k = 0;
     uint32_t cp;
     for (const unsigned char *p = (const unsigned char *)s; *p && k < first + keep; k++) {
-        size_t n = utf8_char(p, &cp);
+        size_t n = vf_utf8_char(p, &cp);
         if (k >= first)
             put_char(b, (const char *)p, n, cp);
         p += n;
@@ -525,7 +499,7 @@ static const char *after_layer(const char *m, int32_t layer)
 }
 
 /* Series name of an entry: "self_attn.q_proj", "mlp.experts.*.w1", "copy: lm_head", "biases". */
-static void series_key(const vf_adapter_matrix *x, char *out, size_t n)
+void vf_adapter_module_key(const vf_adapter_matrix *x, char *out, size_t n)
 {
     size_t o = 0;
     out[0] = '\0';
@@ -573,7 +547,7 @@ static bool ad_collect(ad_chart *c, const vf_adapter_plan *p)
     char key[AD_KEY];
     for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
-        series_key(x, key, sizeof key);
+        vf_adapter_module_key(x, key, sizeof key);
         size_t s = ad_series(c, key);
         size_t slot = x->layer >= 0 && (size_t)x->layer + 1 < c->slots ? (size_t)x->layer : c->slots - 1;
         c->v[slot * AD_SERIES + s] += x->params;
@@ -735,9 +709,11 @@ void vf_svg_adapters_chart(vf_buf *b, const vf_adapter_plan *p, const char *mode
 
 /* ---- files --------------------------------------------------------------------------------------- */
 
-int vf_svg_write(const char *path, const vf_buf *b)
+int vf_svg_prepare(const char *path, const vf_buf *b, const vf_checkpoint *cp, const char *input,
+                   vf_output **o)
 {
     vf_error err = {0};
+    *o = NULL;
     if (!*path) {
         vf_error_set(&err, VF_ERR_USAGE, NULL, NULL, "--svg needs a file name");
         return vf_cli_fail(&err);
@@ -746,25 +722,27 @@ int vf_svg_write(const char *path, const vf_buf *b)
         vf_error_set(&err, VF_ERR_NOMEM, path, NULL, "out of memory while drawing the SVG");
         return vf_cli_fail(&err);
     }
-    vf_write_file_atomic(path, b->data, b->len, &err);
-    return err.code ? vf_cli_fail(&err) : VF_EXIT_OK;
+    const char *const inputs[] = {input, NULL};
+    return vf_cli_output_prepare(path, cp, inputs, b->data, b->len, o);
 }
 
-int vf_svg_estimate_write(const char *path, const vf_svg_estimate *e)
+int vf_svg_estimate_prepare(const char *path, const vf_svg_estimate *e, const vf_checkpoint *cp,
+                            const char *input, vf_output **o)
 {
     vf_buf b = {0};
     vf_svg_estimate_chart(&b, e);
-    int rc = vf_svg_write(path, &b);
+    int rc = vf_svg_prepare(path, &b, cp, input, o);
     vf_buf_free(&b);
     return rc;
 }
 
-int vf_svg_adapters_write(const char *path, const vf_adapter_plan *p, const char *model,
-                          const vf_adapter_options *o)
+int vf_svg_adapters_prepare(const char *path, const vf_adapter_plan *p, const char *model,
+                            const vf_adapter_options *o, const vf_checkpoint *cp, const char *input,
+                            vf_output **out)
 {
     vf_buf b = {0};
     vf_svg_adapters_chart(&b, p, model, o);
-    int rc = vf_svg_write(path, &b);
+    int rc = vf_svg_prepare(path, &b, cp, input, out);
     vf_buf_free(&b);
     return rc;
 }

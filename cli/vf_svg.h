@@ -48,21 +48,28 @@ void vf_svg_estimate_chart(vf_buf *b, const vf_svg_estimate *e);
 void vf_svg_adapters_chart(vf_buf *b, const vf_adapter_plan *p, const char *model,
                            const vf_adapter_options *o);
 
-/* Writes b to path through a temporary file in the same directory and rename(), so path is never
- * half-written. Returns VF_EXIT_OK; or prints one line "vramfit: error: PATH: ..." on stderr and
- * returns VF_EXIT_USAGE (empty path), VF_EXIT_INTERNAL (b incomplete) or VF_EXIT_IO (cannot
- * create, write or rename; the temporary file is removed). */
-int vf_svg_write(const char *path, const vf_buf *b);
+/* Prepares b as the output file path (vf_output_prepare: never one of cp's files or the PATH the
+ * user gave, written only at commit). Returns VF_EXIT_OK with *o set; or prints one line "vramfit:
+ * error: PATH: ..." on stderr and returns VF_EXIT_USAGE (empty path, an input, a directory ...),
+ * VF_EXIT_INTERNAL (b incomplete) or VF_EXIT_IO. */
+int vf_svg_prepare(const char *path, const vf_buf *b, const vf_checkpoint *cp, const char *input,
+                   vf_output **o);
 
-/* The two commands' entry points: build the chart, then vf_svg_write. Same returns. */
-int vf_svg_estimate_write(const char *path, const vf_svg_estimate *e);
-int vf_svg_adapters_write(const char *path, const vf_adapter_plan *p, const char *model,
-                          const vf_adapter_options *o);
+/* The two commands' entry points: build the chart, then vf_svg_prepare. Same returns. */
+int vf_svg_estimate_prepare(const char *path, const vf_svg_estimate *e, const vf_checkpoint *cp,
+                            const char *input, vf_output **o);
+int vf_svg_adapters_prepare(const char *path, const vf_adapter_plan *p, const char *model,
+                            const vf_adapter_options *o, const vf_checkpoint *cp, const char *input,
+                            vf_output **out);
 
 /* Appends s as XML character data, fit for attribute values too: & < > " ' become entities, bytes
  * that are not valid UTF-8 and code points XML 1.0 forbids become '?'. At most max_chars characters
  * are kept (0: no limit); a longer text keeps its end when keep_end (paths), else its start, with
  * an ellipsis where it was cut. */
 void vf_svg_text(vf_buf *b, const char *s, size_t max_chars, bool keep_end);
+/* The module an adapter entry belongs to, with the layer number removed and other numeric segments
+ * as '*': "self_attn.q_proj", "mlp.experts.*.w1", "copy: lm_head", "trainable biases". The chart's
+ * series and the per-module summary of `vramfit adapters`. */
+void vf_adapter_module_key(const vf_adapter_matrix *x, char *out, size_t n);
 
 #endif

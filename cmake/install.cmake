@@ -14,7 +14,7 @@ function(vf_public_library target kind)
            $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
     PRIVATE ${PROJECT_SOURCE_DIR}/parser ${PROJECT_SOURCE_DIR}/tensors ${PROJECT_SOURCE_DIR}/estimator)
   target_compile_options(${target} PRIVATE ${VF_WARNINGS})
-  target_link_libraries(${target} PRIVATE PkgConfig::CJSON PkgConfig::XXHASH PkgConfig::ZLIB PkgConfig::CRYPTO Threads::Threads m)
+  target_link_libraries(${target} PRIVATE PkgConfig::CJSON PkgConfig::XXHASH PkgConfig::ZLIB PkgConfig::CRYPTO PkgConfig::PCRE2 Threads::Threads m)
   set_target_properties(${target} PROPERTIES OUTPUT_NAME vramfit POSITION_INDEPENDENT_CODE ON
                         C_VISIBILITY_PRESET default)
 endfunction()

@@ -1,5 +1,4 @@
 /* vf_adapt_match.c - rank_pattern parsing and the small name/enum helpers of vf_adapters.h. */
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,71 +129,3 @@ bool vf_peft_list_match(const char *module, const char *list)
     return false;
 }
 
-struct vf_name_regex {
-    regex_t re;
-};
-
-/* "^PREFIX(PATTERN)$" with \d / \D rewritten; caller frees. */
-static char *regex_source(const char *pattern, const char *prefix)
-{
-    size_t len = strlen(pattern);
-    char *buf = malloc(len * 6 + strlen(prefix) + 8);
-    if (!buf)
-        return NULL;
-    size_t o = (size_t)sprintf(buf, "^%s(", prefix);
-    bool bracket = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = pattern[i];
-        if (c == '\\' && i + 1 < len && (pattern[i + 1] == 'd' || pattern[i + 1] == 'D')) {
-            bool neg = pattern[++i] == 'D';
-            o += (size_t)sprintf(buf + o, "%s", bracket ? "0-9" : neg ? "[^0-9]" : "[0-9]");
-            continue;
-        }
-        if (c == '\\' && i + 1 < len) {
-            buf[o++] = c;
-            buf[o++] = pattern[++i];
-            continue;
-        }
-        bracket = c == '[' ? true : c == ']' ? false : bracket;
-        buf[o++] = c;
-    }
-    strcpy(buf + o, ")$");
-    return buf;
-}
-
-int vf_name_regex_new(const char *pattern, bool suffix, vf_name_regex **out, vf_error *err)
-{
-    *out = NULL;
-    vf_name_regex *r = malloc(sizeof *r);
-    char *src = pattern ? regex_source(pattern, suffix ? "(.*\\.)?" : "") : NULL;
-    if (!r || !src) {
-        free(r);
-        free(src);
-        return pattern ? vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory")
-                       : vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "no regular expression");
-    }
-    int rc = regcomp(&r->re, src, REG_EXTENDED | REG_NOSUB);
-    free(src);
-    if (rc != 0) {
-        char msg[160];
-        regerror(rc, &r->re, msg, sizeof msg);
-        free(r);
-        return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "bad regular expression '%s': %s", pattern,
-                            msg);
-    }
-    *out = r;
-    return VF_OK;
-}
-
-bool vf_name_regex_match(const vf_name_regex *re, const char *name)
-{
-    return re && name && regexec(&re->re, name, 0, NULL, 0) == 0;
-}
-
-void vf_name_regex_free(vf_name_regex *re)
-{
-    if (!re)
-        return;
-    regfree(&re->re);
-    free(re);
-}

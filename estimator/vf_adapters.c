@@ -103,8 +103,10 @@ typedef struct selector {
     vf_name_regex *re, *exclude_re;
     const char *prefix;
     const vf_family *family;
+    bool family_lm_only; /* a detected family targets the language model only */
     bool skip_fused;
     bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
+    bool skipped_quant;  /* all-linear left out quantized layers that are not nn.Linear */
 } selector;
 
 static void selector_free(selector *s)
@@ -120,6 +122,7 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
     memset(s, 0, sizeof *s);
     s->prefix = t->module_prefix ? t->module_prefix : "";
     s->family = fam;
+    s->family_lm_only = !t->family;
     if (t->modules && t->regex)
         return vf_error_set(err, VF_ERR_USAGE, NULL, "--target-regex",
                             "give either a target list or a target regex, not both");
@@ -141,16 +144,33 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
     return rc;
 }
 
+/* Length of the module name of a quantized weight: the name without ".weight", ".qweight" or
+ * ".weight_packed" (the module PEFT wraps), or without "_blocks" (MXFP4: the fused parameter). */
+static size_t quant_module_len(const vf_tensor *t, size_t n)
+{
+    if (n > 7 && strcmp(t->name + n - 7, "_blocks") == 0)
+        return n - 7;
+    const char *dot = strrchr(t->name, '.');
+    return dot ? (size_t)(dot - t->name) : n;
+}
+
 /* Module name of t (without prefix) into buf, or false when t can never be an adapter target:
  * a 2-D "<module>.weight" or a fused 3-D expert tensor (GraniteMoe's `input_linear.weight` is named
- * by its module `input_linear`, a bare parameter such as `experts.gate_up_proj` by itself). Tensors
- * transformers does not load (MTP blocks) are never targets. */
+ * by its module `input_linear`, a bare parameter such as `experts.gate_up_proj` by itself), or a
+ * quantized weight by its module. Tensors transformers does not load (MTP blocks) and quantization
+ * metadata are never targets. */
 static bool target_module(const vf_tensor *t, char *buf, size_t size)
 {
     size_t n = strlen(t->name);
     bool leaf = n > 7 && strcmp(t->name + n - 7, ".weight") == 0;
-    if (t->buffer || t->ignored || n + 1 > size)
+    if (t->buffer || t->ignored || t->quant == VF_QPART_META || n + 1 > size)
         return false;
+    if (t->quant == VF_QPART_WEIGHT) {
+        size_t k = quant_module_len(t, n);
+        memcpy(buf, t->name, k);
+        buf[k] = '\0';
+        return true;
+    }
     if ((t->ndim == 2 || (t->ndim == 3 && t->fused_experts)) && leaf) {
         memcpy(buf, t->name, n - 7);
         buf[n - 7] = '\0';
@@ -163,10 +183,19 @@ static bool target_module(const vf_tensor *t, char *buf, size_t size)
     return false;
 }
 
-/* Training Hub's substring rule, on the language model only (towers and projectors are left out). */
-static bool family_match(const vf_family *f, const vf_tensor *t)
+/* A single matrix as the loaded model sees it (a quantized weight by its logical view). */
+static bool is_matrix(const vf_tensor *t)
 {
-    if (t->ndim != 2 || !strstr(t->name, "weight") || t->component != VF_COMPONENT_LANGUAGE_MODEL)
+    return t->quant == VF_QPART_WEIGHT ? t->matrices == 1 && !t->fused_experts : t->ndim == 2;
+}
+
+/* Training Hub's substring rule. The family vramfit detects targets the language model only (towers
+ * and projectors left out); a family named by target.family (--family, --compat training-hub)
+ * applies as Training Hub applies it, to every 2-D weight. */
+static bool family_match(const vf_family *f, bool lm_only, const vf_tensor *t)
+{
+    if (!is_matrix(t) || !strstr(t->name, "weight") ||
+        (lm_only && t->component != VF_COMPONENT_LANGUAGE_MODEL))
         return false;
     for (const char *const *p = f->patterns; *p; p++)
         if (strstr(t->name, *p))
@@ -176,35 +205,52 @@ static bool family_match(const vf_family *f, const vf_tensor *t)
 
 /* PEFT's all-linear (tuners_utils.py _maybe_include_all_linear_layers): every nn.Linear / Conv1D
  * module of the model, towers included, minus the output embedding. Embeddings, bare nn.Parameter
- * tensors (fused experts, parameter routers) and convolutions are not nn.Linear. */
+ * tensors (fused experts, parameter routers), convolutions and GPTQ/AWQ QuantLinear modules are not
+ * nn.Linear. */
 static bool all_linear_match(const vf_tensor *t)
 {
-    return t->ndim == 2 && t->module == VF_MODULE_LINEAR && t->role != VF_ROLE_LM_HEAD;
+    return is_matrix(t) && t->module == VF_MODULE_LINEAR && t->role != VF_ROLE_LM_HEAD;
 }
 
-/* True when tensor t (module `module`, prefixed `key`) is selected. */
-static bool selector_take(selector *s, const vf_tensor *t, const char *key)
+/* A regex match for the selector: 1 or 0, or the error (err->tensor names `what`). */
+static int regex_hit(const vf_name_regex *re, const char *key, const char *what, vf_error *err)
 {
-    bool take;
+    int rc = vf_name_regex_match(re, key, err);
+    if (rc < 0 && err)
+        snprintf(err->tensor, sizeof err->tensor, "%s", what);
+    return rc;
+}
+
+/* 1 when tensor t (module `module`, prefixed `key`) is selected, 0 when not, or an error (a regex
+ * over its budget). */
+static int selector_take(selector *s, const vf_tensor *t, const char *key, vf_error *err)
+{
+    int take;
     switch (s->mode) {
     case SEL_FAMILY:
-        take = family_match(s->family, t);
+        take = family_match(s->family, s->family_lm_only, t);
         break;
     case SEL_LIST:
         take = strlist_match(&s->list, key) >= 0;
         break;
     case SEL_REGEX:
-        take = vf_name_regex_match(s->re, key);
+        take = regex_hit(s->re, key, "--target-regex", err);
         break;
     default:
         take = all_linear_match(t);
+        s->skipped_quant |= t->module == VF_MODULE_QUANT_LINEAR;
         break;
     }
+    if (take < 0)
+        return take;
     if (take && s->exclude.n && strlist_match(&s->exclude, key) >= 0)
         take = false;
-    if (take && s->exclude_re && vf_name_regex_match(s->exclude_re, key))
+    int out = take && s->exclude_re ? regex_hit(s->exclude_re, key, "exclude_modules", err) : 0;
+    if (out < 0)
+        return out;
+    if (out)
         take = false;
-    if (take && t->ndim == 3 && s->skip_fused) {
+    if (take && t->fused_experts && s->skip_fused) {
         s->skipped_fused = true;
         take = false;
     }
@@ -368,12 +414,22 @@ static bool is_conv1d(const vf_family *fam, const char *module)
     return false;
 }
 
-static uint64_t rule_rank(const vf_adapter_options *o, vf_name_regex *const *rules, const char *key)
+/* The rank of `key`: the first rank rule matching it, else o->rank; an error for a rule over its
+ * budget. */
+static int rule_rank(const vf_adapter_options *o, vf_name_regex *const *rules, const char *key,
+                     uint64_t *rank, vf_error *err)
 {
-    for (size_t i = 0; i < o->rank_rule_count; i++)
-        if (vf_name_regex_match(rules[i], key))
-            return o->rank_rules[i].rank;
-    return o->rank;
+    *rank = o->rank;
+    for (size_t i = 0; i < o->rank_rule_count; i++) {
+        int hit = regex_hit(rules[i], key, "--rank-pattern", err);
+        if (hit < 0)
+            return hit;
+        if (hit) {
+            *rank = o->rank_rules[i].rank;
+            break;
+        }
+    }
+    return VF_OK;
 }
 
 /* LoRA sizes of x (rows/cols/in/out set): rank, magnitude, params, bytes. */
@@ -454,7 +510,10 @@ static int add_target(build_ctx *c, const vf_tensor *t, const char *module, cons
 {
     const bool osft = c->o->method == VF_ADAPTER_OSFT;
     const bool embed = t->role == VF_ROLE_EMBED || t->role == VF_ROLE_POS_EMBED;
-    const uint64_t rank = osft ? 0 : rule_rank(c->o, c->rules, key);
+    uint64_t rank = 0;
+    int rrc = osft ? VF_OK : rule_rank(c->o, c->rules, key, &rank, c->err);
+    if (rrc != VF_OK)
+        return rrc;
     for (uint64_t e = 0; e < t->matrices; e++) {
         vf_adapter_matrix x = {.tensor = t, .layer = plan_layer(t), .expert = t->expert};
         x.rows = t->rows;
@@ -495,6 +554,10 @@ static int select_notes(build_ctx *c, const select_counts *n)
                               "with lora_A [r*E, in] and lora_B [out, r*E] = r*E*(in+out) parameters, "
                               "listed here as E per-expert matrices; all-linear never takes them",
                               n->fused);
+    if (n->fused && c->o->use_dora)
+        rc |= vf_findings_add(c->p->findings, VF_SEV_WARNING,
+                              "PEFT's ParamWrapper refuses use_dora on fused expert tensors (target_parameters "
+                              "supports plain LoRA only); their DoRA magnitudes here have no PEFT counterpart");
     if (n->towers_left)
         rc |= vf_findings_add(c->p->findings, VF_SEV_INFO,
                               "default targets are the language model's matrices: %zu linear weight(s) "
@@ -512,12 +575,15 @@ static int select_targets(build_ctx *c)
         const vf_tensor *t = vf_model_tensor(c->m, i);
         if (!target_module(t, module, sizeof module) || !make_key(c, module, key, sizeof key))
             continue;
-        n.towers_left += c->sel.mode == SEL_FAMILY && t->ndim == 2 && t->module == VF_MODULE_LINEAR &&
-                         t->component != VF_COMPONENT_LANGUAGE_MODEL;
-        if (!selector_take(&c->sel, t, key))
+        n.towers_left += c->sel.mode == SEL_FAMILY && c->sel.family_lm_only && t->ndim == 2 &&
+                         t->module == VF_MODULE_LINEAR && t->component != VF_COMPONENT_LANGUAGE_MODEL;
+        int rc = selector_take(&c->sel, t, key, c->err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
             continue;
         n.fused += t->fused_experts && c->o->method == VF_ADAPTER_LORA;
-        int rc = add_target(c, t, module, key);
+        rc = add_target(c, t, module, key);
         if (rc != VF_OK)
             return rc;
     }
@@ -627,7 +693,8 @@ static int compute_totals(vf_adapter_plan *p, const vf_model *m, bool osft, vf_e
         of |= vf_add_u64_overflow(&dims, x->kind == VF_ADAPT_OSFT ? x->rows : x->in,
                                   x->kind == VF_ADAPT_OSFT ? x->cols : x->out);
         of |= vf_acc_u64(&t->lora_dim_sum, dims);
-        of |= vf_acc_u64(&target_numel, x->rows * x->cols); /* rows*cols <= numel: no overflow */
+        uint64_t numel; /* rows * cols: the logical size, more than numel for a quantized weight */
+        of |= vf_mul_u64_overflow(&numel, x->rows, x->cols) || vf_acc_u64(&target_numel, numel);
         if (x->kind == VF_ADAPT_OSFT)
             of |= vf_acc_u64(&t->trainable, x->trainable_params);
     }
@@ -732,6 +799,24 @@ static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_sp
     return VF_OK;
 }
 
+/* all-linear left quantized layers out: a finding, or the error when nothing else was taken. */
+static int quant_skip_note(build_ctx *c)
+{
+    const char *scheme = vf_quant_scheme_name(vf_model_quant(c->m)->scheme);
+    if (!c->sel.skipped_quant)
+        return VF_OK;
+    if (c->p->n == 0)
+        return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), "--target",
+                            "all-linear takes nn.Linear modules only (PEFT _maybe_include_all_linear_layers) "
+                            "and the %s layers are QuantLinear modules, not nn.Linear: PEFT finds no target; "
+                            "name the modules instead (--target q_proj,v_proj,...)", scheme);
+    if (vf_findings_add(c->p->findings, VF_SEV_INFO,
+                        "all-linear leaves out the %s layers: they are QuantLinear modules, not nn.Linear "
+                        "(PEFT _maybe_include_all_linear_layers); --target names them", scheme) != VF_OK)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    return VF_OK;
+}
+
 static int build(build_ctx *c)
 {
     const vf_target_spec *t = &c->o->target;
@@ -750,6 +835,8 @@ static int build(build_ctx *c)
     if (rc == VF_OK)
         rc = check_unmatched(c->m, &c->sel.exclude, "exclude", t->allow_unmatched, c->p->findings,
                              c->err);
+    if (rc == VF_OK)
+        rc = quant_skip_note(c);
     if (rc == VF_OK && c->p->n == 0)
         return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), NULL,
                             "no weight matrix matches the targets (family %s)", c->p->family.name);

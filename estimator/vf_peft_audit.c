@@ -34,6 +34,7 @@ struct vf_audit {
     bool has_family;
     char dir[VF_ERROR_FILE_MAX];
     char file[VF_ERROR_FILE_MAX];
+    char cfg_file[VF_ERROR_FILE_MAX]; /* DIR/adapter_config.json, named in config errors */
     char prefix[256];
     vf_audit_entry *e;
     bool *matched;
@@ -308,6 +309,17 @@ static const char *pair_key(vf_audit *a, const vf_audit_entry *e, bool b)
                e->kind == VF_AUDIT_LORA ? ".weight" : "");
 }
 
+/* A regex of the config that does not compile or exceeds its budget: invalid input (exit 4) naming
+ * adapter_config.json and the key, never a difference or an option the user did not give. */
+static int config_regex_error(vf_audit *a, int rc, const char *key)
+{
+    if (rc == VF_ERR_NOMEM)
+        return rc;
+    char msg[VF_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof msg, "%s", a->err->message);
+    return vf_error_set(a->err, VF_ERR_CONFIG, a->cfg_file, key, "%s", msg);
+}
+
 /* The rank the config gives module `key` and where it comes from (into why). */
 static int config_rank(vf_audit *a, const char *key, uint64_t *rank, const char **why)
 {
@@ -317,12 +329,10 @@ static int config_rank(vf_audit *a, const char *key, uint64_t *rank, const char 
     for (size_t i = 0; i < c->rank_pattern_count; i++) {
         vf_name_regex *re;
         int rc = vf_name_regex_new(c->rank_pattern[i].pattern, true, &re, a->err);
-        if (rc != VF_OK)
-            return rc == VF_ERR_USAGE ? vf_error_set(a->err, VF_ERR_CONFIG, a->err->file, "rank_pattern",
-                                                     "%s", a->err->message)
-                                      : rc;
-        bool hit = vf_name_regex_match(re, key);
+        int hit = rc == VF_OK ? vf_name_regex_match(re, key, a->err) : rc;
         vf_name_regex_free(re);
+        if (hit < 0)
+            return config_regex_error(a, hit, "rank_pattern");
         if (hit) {
             *rank = c->rank_pattern[i].rank;
             *why = fmt(a, "rank_pattern '%s'=%llu", c->rank_pattern[i].pattern,
@@ -369,23 +379,28 @@ static int check_pair(vf_audit *a, const vf_audit_entry *e, uint64_t r, const ch
 
 /* ---- config-only audit ------------------------------------------------------------------------- */
 
-static bool config_targets(const vf_audit *a, const char *module, bool *known)
+/* Whether the config's target_modules select module: 1 or 0 (*known false when it cannot say:
+ * all-linear or null need the base), or the error of a regex over its budget. */
+static int config_targets(vf_audit *a, const char *module, bool *known)
 {
     const vf_peft_config *c = a->cfg;
     *known = true;
-    bool hit = false;
-    if (c->target_modules)
+    int hit = 0;
+    if (c->target_modules) {
         hit = vf_peft_list_match(module, c->target_modules);
-    else if (c->target_regex && strcmp(c->target_regex, "all-linear") != 0) {
+    } else if (c->target_regex && strcmp(c->target_regex, "all-linear") != 0) {
         vf_name_regex *re = NULL;
-        if (vf_name_regex_new(c->target_regex, false, &re, NULL) != VF_OK)
-            return *known = false;
-        hit = vf_name_regex_match(re, module);
+        int rc = vf_name_regex_new(c->target_regex, false, &re, a->err);
+        hit = rc == VF_OK ? vf_name_regex_match(re, module, a->err) : rc;
         vf_name_regex_free(re);
-    } else
-        return *known = false;
+        if (hit < 0)
+            return config_regex_error(a, hit, "target_modules");
+    } else {
+        *known = false;
+        return 0;
+    }
     if (hit && c->exclude_modules && vf_peft_list_match(module, c->exclude_modules))
-        hit = false;
+        hit = 0;
     return hit;
 }
 
@@ -406,7 +421,10 @@ static int audit_pair_config(vf_audit *a, const vf_audit_entry *e)
     if (rc == VF_OK)
         rc = check_pair(a, e, r, why, 0, 0, NULL);
     const char *key = e->a ? e->a->name : e->b->name;
-    if (rc == VF_OK && !config_targets(a, e->module, &known) && known)
+    int hit = rc == VF_OK ? config_targets(a, e->module, &known) : 0;
+    if (hit < 0)
+        rc = hit;
+    else if (rc == VF_OK && !hit && known)
         rc = diff(a, key, "module '%s' is not matched by the config's target_modules", e->module);
     if (rc == VF_OK && a->cfg->use_dora && !has_entry(a, e->module, VF_AUDIT_MAGNITUDE))
         rc = diff(a, fmt(a, PEFT_PREFIX "%s.lora_magnitude_vector", e->module),
@@ -515,6 +533,20 @@ static int set_targets(vf_audit *a, vf_adapter_options *o)
     return heads && c->modules_to_save && !o->modules_to_save ? nomem(a) : VF_OK;
 }
 
+/* The plan's error for a regex that came from the config, renamed: the option the plan names
+ * ("--target-regex", "--rank-pattern") is the config key the pattern came from. */
+static int regex_option_error(vf_audit *a, const vf_error *e)
+{
+    static const char *const map[][2] = {{"--target-regex", "target_modules"},
+                                         {"--rank-pattern", "rank_pattern"},
+                                         {"exclude_modules", "exclude_modules"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(e->tensor, map[i][0]) == 0)
+            return vf_error_set(a->err, VF_ERR_CONFIG, a->cfg_file, map[i][1], "%s", e->message);
+    *a->err = *e;
+    return e->code;
+}
+
 /* The adapter the config predicts over the base; *plan NULL (and a difference) when it predicts
  * nothing. */
 static int predict(vf_audit *a, vf_adapter_plan **plan)
@@ -532,6 +564,8 @@ static int predict(vf_audit *a, vf_adapter_plan **plan)
         return rc;
     vf_error e2 = {0};
     rc = vf_adapter_plan_build(a->base, &o, plan, &e2);
+    if (rc == VF_ERR_UNSUPPORTED) /* a regex of the config over its budget: blame the config */
+        return regex_option_error(a, &e2);
     if (rc == VF_ERR_USAGE)
         return diff(a, NULL, "the config predicts no adapter from the base: %s%s%s", e2.tensor,
                     e2.tensor[0] ? ": " : "", e2.message);
@@ -783,8 +817,8 @@ static int open_adapter(vf_audit *a, const char *dir)
     snprintf(a->dir, sizeof a->dir, "%s", vf_checkpoint_dir(a->cp));
     const char *shard = vf_checkpoint_shard_count(a->cp) == 1 ? vf_checkpoint_shard(a->cp, 0)->name : NULL;
     int k = snprintf(a->file, sizeof a->file, "%s%s%s", a->dir, shard ? "/" : "", shard ? shard : "");
-    char cfgname[VF_ERROR_FILE_MAX];
-    int k2 = snprintf(cfgname, sizeof cfgname, "%s/%s", a->dir, "adapter_config.json");
+    char *cfgname = a->cfg_file;
+    int k2 = snprintf(cfgname, sizeof a->cfg_file, "%s/%s", a->dir, "adapter_config.json");
     (void)k;
     (void)k2;
     size_t len = 0;

@@ -329,6 +329,34 @@ static int check_unsupported(pctx *x, const cJSON *root)
     return VF_OK;
 }
 
+/* One regex of the config compiled as PEFT will use it: an invalid one is VF_ERR_CONFIG naming the
+ * key (and the character), whether or not a base is given later. */
+static int check_regex(pctx *x, const char *pattern, bool suffix, const char *key)
+{
+    vf_name_regex *re = NULL;
+    vf_error e = {0};
+    int rc = vf_name_regex_new(pattern, suffix, &re, &e);
+    vf_name_regex_free(re);
+    if (rc == VF_OK)
+        return rc;
+    return vf_error_set(x->err, rc == VF_ERR_USAGE ? VF_ERR_CONFIG : rc, x->file, key, "%s", e.message);
+}
+
+static int check_regexes(pctx *x)
+{
+    const vf_peft_config *c = &x->c->pub;
+    int rc = VF_OK;
+    if (c->target_regex && strcmp(c->target_regex, "all-linear") != 0)
+        rc = check_regex(x, c->target_regex, false, "target_modules");
+    if (rc == VF_OK && c->exclude_regex)
+        rc = check_regex(x, c->exclude_regex, false, "exclude_modules");
+    for (size_t i = 0; rc == VF_OK && i < c->rank_pattern_count; i++)
+        rc = check_regex(x, c->rank_pattern[i].pattern, true, "rank_pattern");
+    for (size_t i = 0; rc == VF_OK && i < c->alpha_pattern_count; i++)
+        rc = check_regex(x, c->alpha_pattern[i].pattern, true, "alpha_pattern");
+    return rc;
+}
+
 static int parse_root(pctx *x, const cJSON *root)
 {
     vf_peft_config *c = &x->c->pub;
@@ -355,6 +383,8 @@ static int parse_root(pctx *x, const cJSON *root)
         rc = get_flags(x, root);
     if (rc == VF_OK)
         rc = check_unsupported(x, root);
+    if (rc == VF_OK)
+        rc = check_regexes(x);
     return rc;
 }
 

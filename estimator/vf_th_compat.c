@@ -67,7 +67,7 @@ static uint64_t untied_head_params(const vf_model *m)
 {
     const vf_arch *a = vf_model_arch(m);
     long head = a->lm_head && !a->tied_embeddings ? vf_model_find(m, a->lm_head) : -1;
-    return head >= 0 ? vf_model_tensor(m, (size_t)head)->numel : 0;
+    return head >= 0 ? vf_model_tensor(m, (size_t)head)->logical_numel : 0;
 }
 
 int vf_est_model_training_hub(const vf_model *m, const char *model_path, vf_method method,
@@ -82,6 +82,7 @@ int vf_est_model_training_hub(const vf_model *m, const char *model_path, vf_meth
         *lm_head_params = head;
     if (head < out->parameters)
         out->parameters -= head; /* AutoModel.num_parameters() of the headless base model */
+    out->stored_4bit = false;    /* Training Hub knows nothing of the stored format */
     if (method == VF_METHOD_SFT)
         return VF_OK;
     vf_target_spec spec = {0};

@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* realpath */
 /* vf_checkpoint.c - resolve PATH (directory, file, index, offline HF cache id), read every shard
  * header, and cross-check shards against the index. */
 #define _DEFAULT_SOURCE /* realpath */
@@ -37,6 +38,8 @@ struct vf_checkpoint {
     bool has_index, consistent;
     bool one_file; /* opened as one named .safetensors file, not as a directory */
     vf_findings *findings;
+    char *snapshot_file; /* the .vfsnap file it was read from, or NULL for a directory's files */
+    vf_data_store *data; /* small tensor data (vf_tensor_data.c) */
 };
 
 /* ---- builder ----------------------------------------------------------------------------------- */
@@ -48,8 +51,9 @@ vf_checkpoint *vf_cp_new(const char *dir)
         return NULL;
     cp->dir = strdup(dir ? dir : ".");
     cp->findings = vf_findings_new();
+    cp->data = vf_data_store_new();
     cp->consistent = true;
-    if (!cp->dir || !cp->findings) {
+    if (!cp->dir || !cp->findings || !cp->data) {
         vf_checkpoint_free(cp);
         return NULL;
     }
@@ -60,6 +64,7 @@ void vf_checkpoint_free(vf_checkpoint *cp)
 {
     if (!cp)
         return;
+    free(cp->snapshot_file);
     for (size_t i = 0; i < cp->count; i++) {
         vf_st_header_free(cp->headers[i]);
         free(cp->names[i]);
@@ -75,6 +80,7 @@ void vf_checkpoint_free(vf_checkpoint *cp)
     free(cp->name);
     vf_index_free(&cp->index);
     vf_findings_free(cp->findings);
+    vf_data_store_free(cp->data);
     free(cp);
 }
 
@@ -648,6 +654,8 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
         ahead_free(&a); /* a no-op when load_shards_ahead took it */
     if (rc == VF_OK)
         rc = vf_cp_finish(cp, err);
+    if (rc == VF_OK)
+        rc = vf_data_store_read(cp->data, cp->dir, cp->shards, cp->count, err);
     if (rc != VF_OK) {
         vf_checkpoint_free(cp);
         return rc;
@@ -679,6 +687,45 @@ static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
     return rc;
 }
 
+/* True when the resolved path p is root or lies below it (whole components: /a/bc is not below /a/b). */
+static bool below(const char *p, const char *root)
+{
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    return strncmp(p, root, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
+/* One warning when DIR/name (name NULL: DIR itself) resolves outside the cache root. Caches are
+ * moved and linked across disks, so this is reported, not refused; the finding names the target. */
+static int note_outside(vf_checkpoint *cp, const char *root, const char *name)
+{
+    char *path = name ? vf_path_join(cp->dir, name) : strdup(cp->dir);
+    char *real = path ? realpath(path, NULL) : NULL;
+    int rc = VF_OK;
+    if (real && !below(real, root))
+        rc = vf_findings_add(cp->findings, VF_SEV_WARNING,
+                             "%s leads outside the Hugging Face cache root %s, to %s",
+                             name ? name : "the snapshot directory", root, real);
+    free(real);
+    free(path);
+    return rc;
+}
+
+/* Reports every file of cp (and its snapshot directory) that resolves outside the cache root. */
+static int check_containment(vf_checkpoint *cp, const char *cache_root, vf_error *err)
+{
+    char *root = cache_root ? realpath(cache_root, NULL) : NULL;
+    int rc = root ? note_outside(cp, root, NULL) : VF_OK;
+    for (size_t i = 0; root && rc == VF_OK && i < cp->count; i++)
+        rc = note_outside(cp, root, cp->shards[i].name);
+    for (size_t i = 0; root && rc == VF_OK && vf_aux_names[i]; i++)
+        if (cp->aux[i].present)
+            rc = note_outside(cp, root, vf_aux_names[i]);
+    free(root);
+    return rc == VF_OK ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+}
+
 /* A model id in the local Hugging Face cache; the checkpoint is named ID@REVISION. */
 static int open_cached(const char *id, const vf_open_options *opts, vf_checkpoint **out, vf_error *err)
 {
@@ -692,12 +739,26 @@ static int open_cached(const char *id, const vf_open_options *opts, vf_checkpoin
     if (rc != VF_OK)
         return rc;
     rc = vf_hf_download_hint(&loc, open_directory(loc.snapshot_dir, NULL, out, err), err);
-    if (rc == VF_OK && vf_cp_set_source(*out, loc.repo_id, loc.revision) != VF_OK) {
+    if (rc == VF_OK && vf_cp_set_source(*out, loc.repo_id, loc.revision) != VF_OK)
+        rc = vf_error_set(err, VF_ERR_NOMEM, id, NULL, "out of memory");
+    else if (rc == VF_OK)
+        rc = check_containment(*out, loc.cache_root, err);
+    if (rc != VF_OK && *out) {
         vf_checkpoint_free(*out);
         *out = NULL;
-        rc = vf_error_set(err, VF_ERR_NOMEM, id, NULL, "out of memory");
     }
     vf_hf_location_free(&loc);
+    return rc;
+}
+
+static int open_snapshot(const char *path, vf_checkpoint **out, vf_error *err)
+{
+    int rc = vf_snapshot_read_file(path, NULL, out, err);
+    if (rc == VF_OK && !((*out)->snapshot_file = strdup(path))) {
+        vf_checkpoint_free(*out);
+        *out = NULL;
+        rc = vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
+    }
     return rc;
 }
 
@@ -712,7 +773,7 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
         if (S_ISDIR(st.st_mode))
             return open_directory(path, NULL, out, err);
         if (vf_snapshot_sniff(path)) /* a .vfsnap header snapshot: read from its bytes alone */
-            return vf_snapshot_read_file(path, NULL, out, err);
+            return open_snapshot(path, out, err);
         return open_file(path, out, err);
     }
     if (errno == ENOENT && vf_hf_is_model_id(path))
@@ -828,6 +889,11 @@ const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
     return cp->findings;
 }
 
+vf_data_store *vf_cp_data(const vf_checkpoint *cp)
+{
+    return cp->data;
+}
+
 bool vf_checkpoint_is_adapter(const vf_checkpoint *cp)
 {
     return cp && !cp->one_file && cp->aux[aux_slot("adapter_config.json")].present && cp->count == 1 &&
@@ -842,4 +908,28 @@ int vf_checkpoint_require_model(const vf_checkpoint *cp, vf_error *err)
                         "a PEFT adapter (adapter_config.json + adapter_model.safetensors), not a "
                         "model: check it with 'vramfit audit %s' (or give its base model)",
                         cp->repo_id ? cp->repo_id : cp->dir);
+}
+
+/* True when DIR/name exists and is the file st describes. */
+static bool dir_file_is(const char *dir, const char *name, const struct stat *st)
+{
+    char *path = vf_path_join(dir, name);
+    struct stat x;
+    bool same = path && stat(path, &x) == 0 && vf_same_file(&x, st);
+    free(path);
+    return same;
+}
+
+const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *st)
+{
+    struct stat x;
+    if (cp->snapshot_file)
+        return stat(cp->snapshot_file, &x) == 0 && vf_same_file(&x, st) ? cp->snapshot_file : NULL;
+    for (size_t i = 0; i < cp->count; i++)
+        if (dir_file_is(cp->dir, cp->shards[i].name, st))
+            return cp->shards[i].name;
+    for (size_t i = 0; vf_aux_names[i]; i++)
+        if (cp->aux[i].present && dir_file_is(cp->dir, vf_aux_names[i], st))
+            return vf_aux_names[i];
+    return NULL;
 }

@@ -205,9 +205,13 @@ static int read_ref(const char *repo, const char *rev, char hash[41], vf_error *
     uint8_t *data = NULL;
     size_t len = 0;
     struct stat st;
-    int rc = stat(path, &st) == 0 && S_ISREG(st.st_mode)
-                 ? vf_read_small_file(path, path, 256, &data, &len, err)
-                 : VF_ERR_NOT_FOUND;
+    bool exists = lstat(path, &st) == 0;
+    int rc = !exists ? VF_ERR_NOT_FOUND
+             : S_ISLNK(st.st_mode)
+                 ? vf_error_set(err, VF_ERR_UNSAFE_PATH, repo, NULL, /* the Hub writes refs as files */
+                                "refs/%s is a symlink; a ref must be a plain file holding a commit hash",
+                                rev)
+                 : vf_read_small_file(path, path, 256, &data, &len, err); /* a FIFO: refused */
     free(path);
     if (rc != VF_OK)
         return rc;

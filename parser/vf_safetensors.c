@@ -127,14 +127,18 @@ int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_s
                             "file has %llu bytes, fewer than the 8-byte header length prefix",
                             (unsigned long long)file_size);
     uint64_t n = read_le64(prefix);
+    /* The prefix is not echoed: in a file that is not safetensors these are 8 bytes of its content
+     * (a secret, say), and a number would print them. */
     if (n > VF_ST_MAX_HEADER)
         return vf_error_set(err, VF_ERR_HEADER_TOO_LARGE, file, NULL,
-                            "header length %llu exceeds the limit of %u bytes", (unsigned long long)n,
+                            "not a safetensors file: its 8-byte header length exceeds the limit of %u "
+                            "bytes",
                             VF_ST_MAX_HEADER);
     if (n > file_size - VF_ST_PREFIX_BYTES)
         return vf_error_set(err, VF_ERR_HEADER_LENGTH, file, NULL,
-                            "header length %llu runs past the end of the %llu-byte file",
-                            (unsigned long long)n, (unsigned long long)file_size);
+                            "not a safetensors file: its 8-byte header length runs past the end of the "
+                            "%llu-byte file",
+                            (unsigned long long)file_size);
     *header_len = n;
     return VF_OK;
 }

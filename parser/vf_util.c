@@ -137,9 +137,31 @@ void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_
 
 /* ---- files ------------------------------------------------------------------------------------- */
 
-int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err)
+const char *vf_file_kind(unsigned mode)
 {
-    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISLNK(mode))
+        return "a symlink";
+    return "an unknown kind of file";
+}
+
+/* O_NONBLOCK makes open() return at once on a FIFO without a writer (and on devices that would wait
+ * for a carrier); O_NOCTTY keeps a terminal from becoming ours. Once fstat() has shown a regular file
+ * the flag is cleared: it means nothing for regular files, but nothing should depend on that. */
+int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err)
+{
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (f < 0) {
         int e = errno;
         struct stat lst;
@@ -151,14 +173,33 @@ int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *si
         return vf_error_set(err, VF_ERR_IO, display, NULL, "cannot open: %s%s", strerror(e),
                             e == ELOOP ? " (symlink loop)" : "");
     }
-    struct stat st;
-    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int flags;
+    if (fstat(f, st) != 0) {
+        int e = errno;
         close(f);
-        return vf_error_set(err, VF_ERR_IO, display, NULL, "not a regular file");
+        return vf_error_set(err, VF_ERR_IO, display, NULL, "cannot stat: %s", strerror(e));
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(f);
+        return vf_error_set(err, VF_ERR_IO, display, NULL, "is %s, not a regular file",
+                            vf_file_kind((unsigned)st->st_mode));
+    }
+    if ((flags = fcntl(f, F_GETFL)) < 0 || fcntl(f, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(f);
+        return vf_error_set(err, VF_ERR_IO, display, NULL, "cannot set up reading: %s", strerror(e));
     }
     *fd = f;
-    *size = (uint64_t)st.st_size;
     return VF_OK;
+}
+
+int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err)
+{
+    struct stat st;
+    int rc = vf_open_input(path, display, fd, &st, err);
+    if (rc == VF_OK)
+        *size = (uint64_t)st.st_size;
+    return rc;
 }
 
 int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const char *display,

@@ -767,6 +767,25 @@ static int hash_pipelined(hasher *x, int fd, uint64_t size, const vf_hash_option
     return rc;
 }
 
+/* The file behind fd still has the size and modification time of `before`: a file that grew, shrank
+ * or was rewritten while it was hashed has no trustworthy digest (VF_ERR_IO naming it). */
+static int check_unchanged(int fd, const struct stat *before, const char *name, vf_error *err)
+{
+    struct stat now;
+    if (fstat(fd, &now) != 0)
+        return vf_error_set(err, VF_ERR_IO, name, NULL, "cannot stat after reading: %s",
+                            strerror(errno));
+    if (now.st_size != before->st_size)
+        return vf_error_set(err, VF_ERR_IO, name, NULL,
+                            "file %s while being read (%llu bytes before, %llu after)",
+                            now.st_size > before->st_size ? "grew" : "shrank",
+                            (unsigned long long)before->st_size, (unsigned long long)now.st_size);
+    if (now.st_mtim.tv_sec != before->st_mtim.tv_sec || now.st_mtim.tv_nsec != before->st_mtim.tv_nsec)
+        return vf_error_set(err, VF_ERR_IO, name, NULL,
+                            "file was modified while being read (its modification time changed)");
+    return VF_OK;
+}
+
 int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
                   const vf_hash_options *o, vf_digest *file_digest, vf_tensor_hash *tensors,
                   vf_error *err)
@@ -776,10 +795,11 @@ int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
     if (block < 4096)
         block = 4096;
     int fd;
-    uint64_t size;
-    int rc = vf_open_regular(path, name, &fd, &size, err);
+    struct stat before;
+    int rc = vf_open_input(path, name, &fd, &before, err);
     if (rc != VF_OK)
         return rc;
+    uint64_t size = (uint64_t)before.st_size;
     if (size != vf_st_header_file_size(h)) {
         close(fd);
         return vf_error_set(err, VF_ERR_IO, name, NULL,
@@ -814,6 +834,8 @@ int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
     }
     if (rc == VF_OK && x.ti != x.count) /* cannot happen for a validated header */
         rc = vf_error_set(err, VF_ERR_INCOMPLETE, name, NULL, "data region ended inside a tensor");
+    if (rc == VF_OK)
+        rc = check_unchanged(fd, &before, name, err);
     if (rc == VF_OK)
         digest_from_hash(XXH3_128bits_digest(x.file_state), file_digest);
     free(buf);

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake gcc make pkg-config libcjson-dev zlib1g-dev libxxhash-dev libssl-dev libcriterion-dev python3 python3-setuptools python3-wheel python3-venv python3-pip binutils libxml2-utils librsvg2-bin groff-base)
+packages=(cmake gcc make pkg-config libcjson-dev zlib1g-dev libxxhash-dev libssl-dev libpcre2-dev libcriterion-dev python3 python3-setuptools python3-wheel python3-venv python3-pip binutils libxml2-utils librsvg2-bin groff-base)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")

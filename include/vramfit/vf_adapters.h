@@ -12,8 +12,8 @@
  *    `model.layers.3.self_attn.q_proj.weight`. A fused 3-D expert tensor stored without a leaf
  *    (`mlp.experts.gate_up_proj`, shape [E, out, in]) is its own module name.
  *  - PEFT matching (target lists, exclude lists, modules_to_save): an entry X matches a module M when
- *    M == X or M ends with "." X. A regex (POSIX ERE; `\d` is accepted as [0-9]) must match the whole
- *    module name. rank_pattern keys match like PEFT's get_pattern_key: `^(.*\.)?(KEY)$`.
+ *    M == X or M ends with "." X. A regex (Python `re` dialect, through PCRE2) must match the whole
+ *    module name (re.fullmatch). rank_pattern keys match like PEFT's get_pattern_key: `^(.*\.)?(KEY)$`.
  *  - Matching sees `module_prefix` + module name, because PEFT matches the names inside the model class
  *    (`transformer.h.0.attn.c_attn` in GPT2LMHeadModel) while a checkpoint may store `h.0.attn.c_attn`.
  *  - Training Hub families match a 2-D tensor whose name contains "weight" and contains one of the
@@ -66,21 +66,24 @@ bool vf_peft_match(const char *module, const char *entry);
 /* True when an entry of the comma-separated list matches module (empty entries never match). */
 bool vf_peft_list_match(const char *module, const char *list);
 
-/* A compiled POSIX ERE over names (Python's \d and \D are rewritten to [0-9] and [^0-9]).
- * suffix = false: the whole name must match (PEFT target_modules given as a string);
- * suffix = true: `^(.*\.)?(PATTERN)$` (PEFT's rank_pattern / alpha_pattern keys). */
+/* A compiled Python-dialect regular expression over names (PCRE2, see estimator/vf_regex.c), as
+ * PEFT applies them: suffix = false: re.fullmatch(PATTERN, name) (target_modules given as a
+ * string); suffix = true: re.match(r"(.*\.)?(PATTERN)$", name) (rank_pattern / alpha_pattern keys).
+ * A pattern longer than 1024 bytes or that does not compile is VF_ERR_USAGE with the character
+ * position. vf_name_regex_match returns 1 (match) or 0, or VF_ERR_UNSUPPORTED when the match exceeds
+ * its budget (backtracking steps, depth, heap: a pattern built for catastrophic backtracking). */
 typedef struct vf_name_regex vf_name_regex;
 int vf_name_regex_new(const char *pattern, bool suffix, vf_name_regex **out, vf_error *err);
-bool vf_name_regex_match(const vf_name_regex *re, const char *name);
+int vf_name_regex_match(const vf_name_regex *re, const char *name, vf_error *err);
 void vf_name_regex_free(vf_name_regex *re); /* NULL is a no-op */
 
 /* ---- target selection ------------------------------------------------------------------------- */
 
 typedef struct vf_target_spec {
     const char *modules;       /* comma-separated PEFT entries, or "all-linear"; NULL: the family */
-    const char *regex;         /* POSIX ERE full-matched against module names; excludes `modules` */
+    const char *regex;         /* Python-dialect regex full-matched against module names; excludes `modules` */
     const char *exclude;       /* comma-separated PEFT entries removed from the selection; NULL none */
-    const char *exclude_regex; /* POSIX ERE full match removed from the selection; NULL none */
+    const char *exclude_regex; /* regex (same dialect) full match removed from the selection; NULL none */
     const char *module_prefix; /* prepended to module names before matching; NULL means "" */
     const char *family;        /* family name to use instead of detection when modules/regex are NULL */
     bool allow_unmatched;      /* false: an entry matching nothing is VF_ERR_USAGE naming close

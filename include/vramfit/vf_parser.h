@@ -154,11 +154,30 @@ int vf_findings_add(vf_findings *f, vf_severity sev, const char *fmt, ...)
 size_t vf_findings_count(const vf_findings *f);
 const vf_finding *vf_findings_get(const vf_findings *f, size_t i);
 
-/* ---- output files ------------------------------------------------------------------------------ */
+/* ---- output files ------------------------------------------------------------------------------
+ * An output is written only when the command has succeeded, and never onto an input. Prepare it
+ * with the bytes (before anything reaches stdout), commit it after stdout has been written, free it
+ * in every case: a prepared output that is not committed leaves nothing behind.
+ *   - path absent, or a regular file (through symlinks: the link's target is replaced, the link
+ *     kept): the bytes go to a temporary file ".vramfit-XXXXXX" beside the target (short, so a name
+ *     at the file system's limit works), synced; commit renames it onto the target, which keeps its
+ *     permissions (a new file is 0644).
+ *   - a character device or a FIFO (/dev/null, /dev/stdout, a named pipe with a reader): opened
+ *     at prepare (a FIFO without a reader is VF_ERR_IO at once, no wait) and written through at
+ *     commit (ENOSPC on /dev/full is VF_ERR_IO).
+ *   - refused with VF_ERR_USAGE: a directory, socket or block device, a symlink leading nowhere,
+ *     and any path that is (same device and inode, hard links and symlinks included) one of the
+ *     files cp was read from (shards, auxiliary files, its snapshot) or one of the NULL-terminated
+ *     paths `inputs` (cp and inputs may be NULL). */
+typedef struct vf_output vf_output;
+typedef struct vf_checkpoint vf_checkpoint;
+int vf_output_prepare(const char *path, const vf_checkpoint *cp, const char *const *inputs,
+                      const void *data, size_t len, vf_output **out, vf_error *err);
+int vf_output_commit(vf_output *o, vf_error *err);
+void vf_output_free(vf_output *o); /* NULL is a no-op; removes an uncommitted temporary file */
 
-/* Writes len bytes to path through a temporary file beside it, fsync and rename(): readers see the
- * old file or the whole new one, never a part; on failure path is untouched and the temporary file
- * removed. Errors: VF_ERR_USAGE (empty path), VF_ERR_IO, VF_ERR_NOMEM. */
+/* vf_output_prepare (no inputs) and vf_output_commit at once: readers see the old file or the whole
+ * new one, never a part; on failure path is untouched and the temporary file removed. */
 int vf_write_file_atomic(const char *path, const void *data, size_t len, vf_error *err);
 
 /* ---- checkpoint: a set of shards, optionally indexed -------------------------------------------- */
@@ -239,6 +258,23 @@ bool vf_checkpoint_is_adapter(const vf_checkpoint *cp);
 /* VF_OK for a model; for a PEFT adapter VF_ERR_ADAPTER_DIR naming the directory and pointing to
  * `audit`, the command that reads adapters (models are what inspect, adapters, estimate, plan read). */
 int vf_checkpoint_require_model(const vf_checkpoint *cp, vf_error *err);
+
+/* ---- small tensor data ------------------------------------------------------------------------- *
+ * The only tensor bytes vramfit reads: bitsandbytes' packed quant state
+ * (`*.quant_state.bitsandbytes__nf4|fp4`, a JSON text holding the logical shape) and
+ * compressed-tensors' `*.weight_shape` (the logical [out, in]), each at most VF_TENSOR_DATA_MAX
+ * bytes. They are read when a checkpoint is opened (one bounded pread of the tensor's data range per
+ * tensor) and carried by snapshots of format version 2. */
+
+#define VF_TENSOR_DATA_MAX 65536u
+
+/* True for a tensor name whose data vramfit reads (when small enough). */
+bool vf_tensor_data_wanted(const char *name);
+/* The bytes of tensor `name` of shard `shard`, valid until vf_checkpoint_free. Errors:
+ * VF_ERR_USAGE no such tensor; VF_ERR_UNSUPPORTED not a wanted tensor or above VF_TENSOR_DATA_MAX
+ * bytes; VF_ERR_SNAPSHOT a snapshot (format 1) that carries no data for it. */
+int vf_checkpoint_tensor_data(const vf_checkpoint *cp, size_t shard, const char *name,
+                              const uint8_t **data, size_t *len, vf_error *err);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,30 @@ static char *slurp_fd(int fd, size_t *len)
     return buf;
 }
 
-vft_run vft_exec(const char *const *argv, const char *const *env)
+/* Sets up the child's stdout as o asks (fo: the capture file). */
+static void child_stdout(const vft_opts *o, int fo)
+{
+    int p[2];
+    switch (o ? o->out : VFT_OUT_CAPTURE) {
+    case VFT_OUT_CLOSED:
+        close(1);
+        break;
+    case VFT_OUT_FULL:
+        if ((p[0] = open("/dev/full", O_WRONLY)) >= 0)
+            dup2(p[0], 1);
+        break;
+    case VFT_OUT_BROKEN_PIPE: /* a pipe whose reader has already gone */
+        if (pipe(p) == 0) {
+            close(p[0]);
+            dup2(p[1], 1);
+        }
+        break;
+    default:
+        dup2(fo, 1);
+    }
+}
+
+vft_run vft_exec_opts(const char *const *argv, const vft_opts *o)
 {
     char tmpl_out[] = "/tmp/vft_outXXXXXX", tmpl_err[] = "/tmp/vft_errXXXXXX";
     int fo = mkstemp(tmpl_out), fe = mkstemp(tmpl_err);
@@ -42,13 +65,15 @@ vft_run vft_exec(const char *const *argv, const char *const *env)
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
-        dup2(fo, 1);
+        child_stdout(o, fo);
         dup2(fe, 2);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, 0);
-        for (const char *const *e = env; e && *e; e++)
+        for (const char *const *e = o ? o->env : NULL; e && *e; e++)
             putenv((char *)*e);
+        if (o && o->timeout_s)
+            alarm(o->timeout_s); /* survives exec: a child that hangs dies of SIGALRM */
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -63,6 +88,23 @@ vft_run vft_exec(const char *const *argv, const char *const *env)
     close(fo);
     close(fe);
     return r;
+}
+
+vft_run vft_exec(const char *const *argv, const char *const *env)
+{
+    vft_opts o = {.env = env};
+    return vft_exec_opts(argv, &o);
+}
+
+vft_run vft_cli_opts(const vft_opts *o, const char *const *args)
+{
+    const char *argv[64];
+    size_t n = 0;
+    argv[n++] = VF_CLI;
+    for (; args && *args && n < 63; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    return vft_exec_opts(argv, o);
 }
 
 vft_run vft_cli(const char *arg0, ...)

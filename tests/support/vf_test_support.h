@@ -17,6 +17,23 @@ typedef struct vft_run {
 /* Runs argv (argv[0] a path) with optional extra environment "K=V" entries (NULL-terminated list or
  * NULL), capturing stdout and stderr. Aborts the test on a setup failure. */
 vft_run vft_exec(const char *const *argv, const char *const *env);
+/* How a child runs: extra environment (NULL-terminated "K=V" list or NULL), what its stdout is, and
+ * a timeout in seconds (0: none) after which it dies of SIGALRM (status 128 + 14), so that a test of
+ * something that must not block fails instead of hanging. */
+typedef enum vft_out {
+    VFT_OUT_CAPTURE,     /* captured into vft_run.out */
+    VFT_OUT_CLOSED,      /* fd 1 closed */
+    VFT_OUT_FULL,        /* /dev/full: every write is ENOSPC */
+    VFT_OUT_BROKEN_PIPE, /* a pipe whose read end is closed: EPIPE (or SIGPIPE) */
+} vft_out;
+typedef struct vft_opts {
+    const char *const *env;
+    vft_out out;
+    unsigned timeout_s;
+} vft_opts;
+vft_run vft_exec_opts(const char *const *argv, const vft_opts *o);
+/* The vramfit CLI with args (NULL-terminated array), run as o says. */
+vft_run vft_cli_opts(const vft_opts *o, const char *const *args);
 /* Runs the vramfit CLI with the given arguments (NULL-terminated); under memcheck when the
  * environment has VFT_VALGRIND=1. */
 vft_run vft_cli(const char *arg0, ...);
