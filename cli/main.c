@@ -18,6 +18,7 @@ static const command commands[] = {
     {"verify", vf_cmd_verify, "check integrity: per-file verdicts; --data hashes every tensor"},
     {"estimate", vf_cmd_estimate, "fine-tuning memory per GPU (Training Hub's formulas) and verdict"},
     {"plan", vf_cmd_plan, "largest tokens per GPU, fewest GPUs, LoRA rank, OSFT ratio that fit"},
+    {"place", vf_cmd_place, "inference device map across GPUs, CPU, disk (accelerate's algorithm)"},
     {"gpus", vf_cmd_gpus, "the GPU names --gpu accepts, one per line"},
 };
 

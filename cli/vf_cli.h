@@ -217,6 +217,7 @@ int vf_cmd_snapshot(int argc, char **argv);
 int vf_cmd_verify(int argc, char **argv);
 int vf_cmd_estimate(int argc, char **argv);
 int vf_cmd_plan(int argc, char **argv);
+int vf_cmd_place(int argc, char **argv);
 int vf_cmd_gpus(int argc, char **argv);
 
 #endif
