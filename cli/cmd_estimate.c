@@ -446,7 +446,8 @@ static void human_one(vf_buf *b, const est_run *x, const vf_est_ctx *c, const vf
         return;
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     human_notes(b, hw_notes, &c->notes, &x->notes, "");
-    vf_buf_printf(b, "  - sizes are binary (GiB = 2^30 bytes); Training Hub prints GiB figures labelled "
+    vf_buf_printf(b, "  - sizes are binary, GiB (2^30 bytes) or MiB (2^20); Training Hub prints GiB "
+                     "figures labelled "
                      "\"GB\"\n");
 }
 
@@ -539,7 +540,8 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     human_notes(b, hw_notes, &c->notes, NULL, "");
     human_all_notes(b, runs);
-    vf_buf_printf(b, "  - sizes are binary (GiB = 2^30 bytes); Training Hub prints GiB figures labelled "
+    vf_buf_printf(b, "  - sizes are binary, GiB (2^30 bytes) or MiB (2^20); Training Hub prints GiB "
+                     "figures labelled "
                      "\"GB\"\n");
 }
 
