@@ -7,10 +7,11 @@
 #include "vf_cli.h"
 #include "vf_svg.h"
 #include "vramfit/vf_adapters.h"
+#include "vramfit/vf_checked.h"
 
 enum {
     OPT_METHOD = 1, OPT_TARGET, OPT_TARGET_REGEX, OPT_EXCLUDE, OPT_FAMILY, OPT_RANK, OPT_RANK_PATTERN,
-    OPT_DORA, OPT_BIAS, OPT_SAVE, OPT_DTYPE, OPT_RATIO, OPT_JSON, OPT_CSV, OPT_SVG,
+    OPT_DORA, OPT_BIAS, OPT_SAVE, OPT_DTYPE, OPT_RATIO, OPT_JSON, OPT_CSV, OPT_SVG, OPT_MATRICES,
 };
 
 static const vf_opt adapters_opts[] = {
@@ -29,6 +30,7 @@ static const vf_opt adapters_opts[] = {
     {"json", 0, false, OPT_JSON},
     {"csv", 0, false, OPT_CSV},
     {"svg", 0, true, OPT_SVG},
+    {"matrices", 0, false, OPT_MATRICES},
     VF_COMMON_OPTS,
     {NULL, 0, false, 0},
 };
@@ -38,8 +40,9 @@ static void adapters_help(void)
     printf(
         "usage: vramfit adapters PATH [--method lora|osft] [options]\n\n"
         "Counts what LoRA adds or OSFT decomposes, matrix by matrix, from the exact shapes in the\n"
-        "safetensors headers: a per-matrix table, per-layer subtotals, totals, the share of the base\n"
-        "model and PEFT's 'trainable params: X || all params: Y || trainable%%: Z' line.\n\n"
+        "safetensors headers: per-module and per-layer summaries, totals, the share of the base model\n"
+        "and PEFT's 'trainable params: X || all params: Y || trainable%%: Z' line; --matrices adds the\n"
+        "table of every matrix.\n\n"
         "Target selection (LoRA and OSFT):\n"
         "  --target LIST        comma-separated module names, PEFT semantics: X.weight is a target when\n"
         "                       its module equals an entry or ends with '.'+entry (c_proj matches attn.c_proj\n"
@@ -63,7 +66,8 @@ static void adapters_help(void)
         "  --unfreeze-rank-ratio U  trainable share u in (0,1] (default 0.25): frozen k = floor(R*(1-u)),\n"
         "                       capped at R-1, trainable R-k\n\n"
         "Output:\n"
-        "  --json               one JSON document (exact integers)\n"
+        "  --matrices           also the per-matrix table (shapes of A and B, or U, S, V)\n"
+        "  --json               one JSON document (exact integers, every matrix)\n"
         "  --csv                the per-matrix table as CSV\n"
         "  --svg FILE           also draw the adapter parameters of every layer, stacked by module,\n"
         "                       as a self-contained SVG chart (written atomically, only on success;\n"
@@ -81,8 +85,8 @@ typedef struct adapters_args {
     vf_adapter_options o;
     vf_open_options oo;
     const char *rank_pattern;
-    bool json, csv;
-    const char *svg; /* --svg FILE or NULL */
+    bool json, csv, matrices; /* matrices: the per-matrix table in the human output */
+    const char *svg;          /* --svg FILE or NULL */
 } adapters_args;
 
 /* ---- options ----------------------------------------------------------------------------------- */
@@ -91,24 +95,35 @@ static int set_value_opt(adapters_args *x, int id, const char *val)
 {
     uint64_t u;
     switch (id) {
-    case OPT_METHOD:
-        if (strcmp(val, "lora") != 0 && strcmp(val, "osft") != 0)
-            return vf_usage_error("adapters", "--method must be lora or osft, got '%s'", val);
-        x->o.method = strcmp(val, "osft") == 0 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
+    case OPT_METHOD: {
+        static const char *const methods[] = {"lora", "osft"};
+        long k = vf_choice(val, methods, 2);
+        char hint[64];
+        if (k < 0)
+            return vf_usage_error("adapters", "--method must be lora or osft, got '%s'%s", val,
+                                  vf_did_you_mean(val, methods, 2, hint, sizeof hint));
+        x->o.method = k == 1 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
         return VF_EXIT_OK;
+    }
     case OPT_RANK:
         if (!vf_parse_u64("adapters", "rank", val, &u))
             return VF_EXIT_USAGE;
         x->o.rank = u;
         return VF_EXIT_OK;
-    case OPT_BIAS:
-        return vf_lora_bias_from_name(val, &x->o.bias)
+    case OPT_BIAS: {
+        static const char *const biases[] = {"none", "all", "lora_only"};
+        long k = vf_choice(val, biases, 3);
+        return k >= 0 && vf_lora_bias_from_name(biases[k], &x->o.bias)
                    ? VF_EXIT_OK
                    : vf_usage_error("adapters", "--lora-bias must be none, all or lora_only, got '%s'", val);
-    case OPT_DTYPE:
-        return vf_dtype_from_name(val, strlen(val), &x->o.adapter_dtype)
+    }
+    case OPT_DTYPE: {
+        static const char *const dtypes[] = {"F32", "BF16", "F16"};
+        long k = vf_choice(val, dtypes, 3);
+        return k >= 0 && vf_dtype_from_name(dtypes[k], strlen(dtypes[k]), &x->o.adapter_dtype)
                    ? VF_EXIT_OK
                    : vf_usage_error("adapters", "--adapter-dtype must be F32, BF16 or F16, got '%s'", val);
+    }
     case OPT_RATIO:
         return vf_parse_double("adapters", "unfreeze-rank-ratio", val, &x->o.unfreeze_rank_ratio)
                    ? VF_EXIT_OK
@@ -139,6 +154,7 @@ static int parse_args(int argc, char **argv, adapters_args *x, bool *help)
         x->o.use_dora |= id == OPT_DORA;
         x->json |= id == OPT_JSON;
         x->csv |= id == OPT_CSV;
+        x->matrices |= id == OPT_MATRICES;
         x->svg = id == OPT_SVG ? val : x->svg;
         vf_common_opt(id, val, &x->oo);
         int rc = set_value_opt(x, id, val);
@@ -486,16 +502,73 @@ static void human_osft_rows(vf_buf *b, const vf_adapter_plan *p)
     }
 }
 
+/* Per module (layer number removed): how many matrices, the shape of the first (with '*' when the
+ * others differ), parameters and bytes; in order of first appearance. */
+typedef struct module_row {
+    char key[160];
+    uint64_t rows, cols, count, params, bytes;
+    bool mixed;
+} module_row;
+
+static void human_modules(vf_buf *b, const vf_adapter_plan *p)
+{
+    size_t n = vf_adapter_plan_count(p), used = 0;
+    module_row *m = calloc(n ? n : 1, sizeof *m);
+    if (!m) {
+        b->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
+        char key[sizeof m->key];
+        vf_adapter_module_key(x, key, sizeof key);
+        size_t k = 0;
+        while (k < used && strcmp(m[k].key, key) != 0)
+            k++;
+        if (k == used)
+            m[used++] = (module_row){.rows = x->rows, .cols = x->cols};
+        snprintf(m[k].key, sizeof m[k].key, "%s", key);
+        m[k].mixed |= m[k].rows != x->rows || m[k].cols != x->cols;
+        m[k].count++;
+        vf_acc_u64(&m[k].params, x->params);
+        vf_acc_u64(&m[k].bytes, x->bytes);
+    }
+    char shape[64], c1[32], c2[32], c3[32];
+    vf_buf_printf(b, "\n%sPer module%s\n  %-40s %8s %-16s %16s %16s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET),
+                  "module", "matrices", "shape", "params", "bytes");
+    for (size_t k = 0; k < used; k++) {
+        snprintf(shape, sizeof shape, "%llux%llu%s", (unsigned long long)m[k].rows, (unsigned long long)m[k].cols,
+                 m[k].mixed ? " *" : "");
+        vf_buf_printf(b, "  %-40s %8s %-16s %16s %16s\n", m[k].key, vf_fmt_count(m[k].count, c1), shape,
+                      vf_fmt_count(m[k].params, c2), vf_fmt_count(m[k].bytes, c3));
+    }
+    for (size_t k = 0; k < used; k++)
+        if (m[k].mixed) {
+            vf_buf_printf(b, "  * shapes differ between layers; --matrices lists each\n");
+            break;
+        }
+    free(m);
+}
+
 static void human_layers(vf_buf *b, const vf_adapter_plan *p)
 {
     size_t n;
     const uint64_t *lp = vf_adapter_plan_layer_params(p, &n);
     char c[32];
+    char span[48];
     vf_buf_printf(b, "\n%sPer layer%s\n  %-8s %16s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET), "layer",
                   "params");
-    for (size_t i = 0; i + 1 < n; i++)
-        if (lp[i])
-            vf_buf_printf(b, "  %-8zu %16s\n", i, vf_fmt_count(lp[i], c));
+    for (size_t i = 0, k; i + 1 < n; i = k) { /* a run of layers with the same count: one line */
+        for (k = i + 1; k + 1 < n && lp[k] == lp[i]; k++)
+            ;
+        if (!lp[i])
+            continue;
+        if (k - i == 1)
+            snprintf(span, sizeof span, "%zu", i);
+        else
+            snprintf(span, sizeof span, "%zu-%zu", i, k - 1);
+        vf_buf_printf(b, "  %-8s %16s%s\n", span, vf_fmt_count(lp[i], c), k - i > 1 ? " each" : "");
+    }
     if (n && lp[n - 1])
         vf_buf_printf(b, "  %-8s %16s\n", "other", vf_fmt_count(lp[n - 1], c));
 }
@@ -548,7 +621,9 @@ static void render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const
         adapters_csv(b, p, lora);
     } else {
         human_head(b, m, p, x);
-        (lora ? human_lora_rows : human_osft_rows)(b, p);
+        if (x->matrices)
+            (lora ? human_lora_rows : human_osft_rows)(b, p);
+        human_modules(b, p);
         human_layers(b, p);
         human_totals(b, p, x);
         if (!vf_ui_quiet())

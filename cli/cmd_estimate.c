@@ -298,15 +298,13 @@ static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, co
 
 static void human_summary(vf_buf *b, const vf_est_result *r, uint32_t gpus)
 {
-    char e[32], l[16], h[32], what[32];
+    char e[32], l[32], h[32], what[32];
     vf_buf_printf(b, "\n%sSummary%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     snprintf(what, sizeof what, "total, %u GPU%s", (unsigned)gpus, gpus == 1 ? "" : "s");
-    snprintf(l, sizeof l, "%.1f", (double)r->total_low / 1073741824.0);
-    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_size(r->total_expected, e), l,
-                  vf_fmt_size(r->total_high, h));
-    snprintf(l, sizeof l, "%.1f", (double)r->low / 1073741824.0);
-    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", "per GPU", vf_fmt_size(r->expected, e), l,
-                  vf_fmt_size(r->high, h));
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", what, vf_fmt_size(r->total_expected, e),
+                  vf_fmt_size_like(r->total_low, r->total_high, l), vf_fmt_size(r->total_high, h));
+    vf_buf_printf(b, "  %-16s expected %s, bounds %s - %s\n", "per GPU", vf_fmt_size(r->expected, e),
+                  vf_fmt_size_like(r->low, r->high, l), vf_fmt_size(r->high, h));
 }
 
 static void human_breakdown(vf_buf *b, const est_run *x)
@@ -567,10 +565,14 @@ static int parse(int argc, char **argv, est_cmd *k)
         if (id == 0)
             k->o.path = val;
         if (id == OPT_METHOD) {
-            k->all = strcmp(val, "all") == 0;
-            if (!k->all && !vf_method_from_name(val, &k->method))
+            static const char *const methods[] = {"sft", "osft", "lora", "qlora", "all"};
+            long m = vf_choice(val, methods, 5);
+            char hint[64];
+            k->all = m == 4;
+            if (m < 0 || (!k->all && !vf_method_from_name(methods[m], &k->method)))
                 return vf_usage_error("estimate", "--method must be sft, osft, lora, qlora or all, "
-                                                  "got '%s'", val);
+                                                  "got '%s'%s", val,
+                                      vf_did_you_mean(val, methods, 5, hint, sizeof hint));
         }
         k->json |= id == OPT_JSON;
         k->check |= id == OPT_CHECK;

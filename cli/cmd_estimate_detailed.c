@@ -439,7 +439,7 @@ static void human_report(vf_buf *b, const dt_run *x)
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     for (size_t i = 0; i < x->notes.n; i++)
         vf_buf_printf(b, "  - %s\n", x->notes.text[i]);
-    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes)\n");
+    vf_buf_printf(b, "  - sizes are binary units (KiB = 2^10 ... GiB = 2^30 bytes)\n");
 }
 
 /* ---- command ------------------------------------------------------------------------------------ */

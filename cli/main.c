@@ -18,6 +18,7 @@ static const command commands[] = {
     {"verify", vf_cmd_verify, "check integrity: per-file verdicts; --data hashes every tensor"},
     {"estimate", vf_cmd_estimate, "fine-tuning memory per GPU (Training Hub's formulas) and verdict"},
     {"plan", vf_cmd_plan, "largest tokens per GPU, fewest GPUs, LoRA rank, OSFT ratio that fit"},
+    {"place", vf_cmd_place, "inference device map across GPUs, CPU, disk (accelerate's algorithm)"},
     {"gpus", vf_cmd_gpus, "the GPU names --gpu accepts, one per line"},
 };
 
@@ -51,7 +52,35 @@ static void usage(FILE *f)
             "  5  differences found (audit, verify --against)\n"
             " 10  estimate --check: may work but isn't recommended\n"
             " 11  estimate --check: impossible\n\n"
-            "Run 'vramfit COMMAND --help' for a command's options.\n");
+            "Run 'vramfit help COMMAND' or 'vramfit COMMAND --help' for a command's options.\n");
+}
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[COMMAND_COUNT];
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        names[i] = commands[i].name;
+    const char *hit = vf_suggest(name, names, COMMAND_COUNT);
+    if (hit)
+        return vf_usage_error(NULL, "unknown command '%s' (did you mean '%s'? see 'vramfit --help')", name, hit);
+    return vf_usage_error(NULL, "unknown command '%s' (see 'vramfit --help')", name);
+}
+
+static int run_help(const char *name)
+{
+    const command *c = find_command(name);
+    char *argv[] = {(char *)name, (char *)"--help", NULL};
+    return c ? c->run(2, argv) : unknown_command(name);
 }
 
 static int run(int argc, char **argv)
@@ -66,6 +95,8 @@ static int run(int argc, char **argv)
     argv += first - 1;
     argc -= first - 1;
     const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 && argc > 2) /* vramfit help CMD: the command's own help */
+        return run_help(argv[2]);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return VF_EXIT_OK;
@@ -74,10 +105,8 @@ static int run(int argc, char **argv)
         printf("vramfit %s\n", VF_VERSION_STRING);
         return VF_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
-    return vf_usage_error(NULL, "unknown command '%s' (see 'vramfit --help')", cmd);
+    const command *c = find_command(cmd);
+    return c ? c->run(argc - 1, argv + 1) : unknown_command(cmd);
 }
 
 int main(int argc, char **argv)

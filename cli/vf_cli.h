@@ -114,6 +114,17 @@ int vf_args_next(vf_args *a, const char **val);
 bool vf_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 bool vf_parse_double(const char *cmd, const char *opt, const char *s, double *out);
 
+/* ---- choosing among names ------------------------------------------------------------------------
+ * Enumerated option values are matched ignoring case (--method LoRA); a word that matches nothing
+ * gets the closest candidate: case-insensitive optimal-string-alignment distance (insertions,
+ * deletions, substitutions, swaps of neighbours) at most max(1, len/3), or a unique candidate the
+ * word is a prefix of. */
+const char *vf_suggest(const char *word, const char *const *cands, size_t n);
+/* " (did you mean 'X'?)" for the suggestion, else ""; into buf of size n; returns buf. */
+const char *vf_did_you_mean(const char *word, const char *const *cands, size_t count, char *buf, size_t n);
+/* Index of the candidate equal to word ignoring case, or -1. */
+long vf_choice(const char *word, const char *const *cands, size_t n);
+
 /* ---- formatting -------------------------------------------------------------------------------- */
 /* "2,533,539,840" into buf (at least 32 bytes); returns buf. */
 const char *vf_fmt_count(uint64_t v, char *buf);
@@ -121,6 +132,9 @@ const char *vf_fmt_count(uint64_t v, char *buf);
  * GiB = 2^30) with three significant digits: "512 B", "16.0 MiB", "4.72 GiB", "141 GiB"; into buf
  * (at least 32 bytes); returns buf. */
 const char *vf_fmt_size(uint64_t bytes, char *buf);
+/* bytes as a bare number in the unit (and with the decimals) vf_fmt_size gives `like`: the low end
+ * of "25.4 - 33.0 GiB". */
+const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf);
 /* "[14336,4096]" into buf of size n; returns buf. */
 const char *vf_fmt_shape(const uint64_t *dims, uint32_t ndim, char *buf, size_t n);
 
@@ -196,6 +210,7 @@ int vf_cmd_snapshot(int argc, char **argv);
 int vf_cmd_verify(int argc, char **argv);
 int vf_cmd_estimate(int argc, char **argv);
 int vf_cmd_plan(int argc, char **argv);
+int vf_cmd_place(int argc, char **argv);
 int vf_cmd_gpus(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "vf_cli.h"
@@ -454,6 +455,29 @@ static const vf_opt *find_short(const vf_opt *opts, char c)
     return NULL;
 }
 
+/* "unknown option '--jsn' (did you mean '--json'? see ...)": long options of the command and of
+ * every command. */
+static void unknown_option(const vf_args *a, const char *s)
+{
+    const char *names[128];
+    size_t n = 0;
+    names[n++] = "quiet";
+    names[n++] = "verbose";
+    for (const vf_opt *o = a->opts; o->name && n < sizeof names / sizeof names[0]; o++)
+        names[n++] = o->name;
+    char word[80];
+    const char *hit = NULL;
+    if (s[1] == '-') {
+        snprintf(word, sizeof word, "%.*s", (int)strcspn(s + 2, "="), s + 2);
+        hit = vf_suggest(word, names, n);
+    }
+    if (hit)
+        vf_usage_error(a->cmd, "unknown option '%s' (did you mean '--%s'? see 'vramfit %s --help')", s, hit,
+                       a->cmd);
+    else
+        vf_usage_error(a->cmd, "unknown option '%s' (see 'vramfit %s --help')", s, a->cmd);
+}
+
 int vf_args_next(vf_args *a, const char **val)
 {
     if (a->i >= a->argc)
@@ -480,7 +504,7 @@ int vf_args_next(vf_args *a, const char **val)
         o = s[2] == '\0' ? find_short(a->opts, s[1]) : NULL;
     }
     if (!o)
-        return vf_usage_error(a->cmd, "unknown option '%s' (see 'vramfit %s --help')", s, a->cmd), -2;
+        return unknown_option(a, s), -2;
     if (!o->arg) {
         if (inline_val)
             return vf_usage_error(a->cmd, "option --%s takes no value", o->name), -2;
@@ -538,6 +562,85 @@ bool vf_common_opt(int id, const char *val, vf_open_options *o)
     return true;
 }
 
+/* ---- choosing among names ---------------------------------------------------------------------- */
+
+#define SUGGEST_MAX 64 /* longer words are not compared */
+
+static int fold(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Optimal string alignment distance of a and b, ignoring case (both at most SUGGEST_MAX). */
+static size_t osa_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    size_t d[SUGGEST_MAX + 1][SUGGEST_MAX + 1];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = fold((unsigned char)a[i - 1]) != fold((unsigned char)b[j - 1]);
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && fold((unsigned char)a[i - 1]) == fold((unsigned char)b[j - 2]) &&
+                fold((unsigned char)a[i - 2]) == fold((unsigned char)b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+static bool prefix_ci(const char *word, const char *cand)
+{
+    for (; *word; word++, cand++)
+        if (fold((unsigned char)*word) != fold((unsigned char)*cand))
+            return false;
+    return true;
+}
+
+const char *vf_suggest(const char *word, const char *const *cands, size_t n)
+{
+    size_t len = word ? strlen(word) : 0;
+    if (!len || len > SUGGEST_MAX)
+        return NULL;
+    size_t limit = len / 3 > 1 ? len / 3 : 1, best_d = limit + 1, prefixed = 0;
+    const char *best = NULL, *prefix = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!cands[i] || strlen(cands[i]) > SUGGEST_MAX)
+            continue;
+        size_t dist = osa_distance(word, cands[i]);
+        if (dist < best_d)
+            best_d = dist, best = cands[i];
+        if (prefix_ci(word, cands[i]) && prefixed++ == 0)
+            prefix = cands[i];
+    }
+    return best ? best : prefixed == 1 ? prefix : NULL;
+}
+
+const char *vf_did_you_mean(const char *word, const char *const *cands, size_t count, char *buf, size_t n)
+{
+    const char *s = vf_suggest(word, cands, count);
+    if (s)
+        snprintf(buf, n, " (did you mean '%s'?)", s);
+    else if (n)
+        buf[0] = '\0';
+    return buf;
+}
+
+long vf_choice(const char *word, const char *const *cands, size_t n)
+{
+    for (size_t i = 0; word && i < n; i++)
+        if (strcasecmp(word, cands[i]) == 0)
+            return (long)i;
+    return -1;
+}
+
 /* ---- formatting -------------------------------------------------------------------------------- */
 
 const char *vf_fmt_count(uint64_t v, char *buf)
@@ -554,21 +657,46 @@ const char *vf_fmt_count(uint64_t v, char *buf)
     return buf;
 }
 
-const char *vf_fmt_size(uint64_t bytes, char *buf)
+static const char *const size_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+#define SIZE_UNITS (sizeof size_units / sizeof size_units[0])
+
+/* The unit index and decimals vf_fmt_size uses for bytes. */
+static void size_scale(uint64_t bytes, size_t *unit, int *decimals)
 {
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    if (bytes < 1024) {
-        snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
-        return buf;
-    }
     double v = (double)bytes;
     size_t u = 0;
-    while (v >= 1024.0 && u + 1 < sizeof unit / sizeof unit[0])
+    while (v >= 1024.0 && u + 1 < SIZE_UNITS)
         v /= 1024.0, u++;
-    int decimals = v < 9.995 ? 2 : v < 99.95 ? 1 : 0; /* three significant digits */
-    if (u + 1 < sizeof unit / sizeof unit[0] && v >= 1023.5) /* 1023.7 KiB rounds to 1.00 MiB */
-        v /= 1024.0, u++, decimals = 2;
-    snprintf(buf, 32, "%.*f %s", decimals, v, unit[u]);
+    int d = u == 0 ? 0 : v < 9.995 ? 2 : v < 99.95 ? 1 : 0; /* three significant digits */
+    if (u && u + 1 < SIZE_UNITS && v >= 1023.5) /* 1023.7 KiB rounds to 1.00 MiB */
+        u++, d = 2;
+    *unit = u;
+    *decimals = d;
+}
+
+static double in_unit(uint64_t bytes, size_t unit)
+{
+    double v = (double)bytes;
+    for (size_t i = 0; i < unit; i++)
+        v /= 1024.0;
+    return v;
+}
+
+const char *vf_fmt_size(uint64_t bytes, char *buf)
+{
+    size_t u;
+    int d;
+    size_scale(bytes, &u, &d);
+    snprintf(buf, 32, "%.*f %s", d, in_unit(bytes, u), size_units[u]);
+    return buf;
+}
+
+const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf)
+{
+    size_t u;
+    int d;
+    size_scale(like, &u, &d);
+    snprintf(buf, 32, "%.*f", d, in_unit(bytes, u));
     return buf;
 }
 

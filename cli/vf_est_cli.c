@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vf_est_cli.h"
 
@@ -89,7 +90,7 @@ static int opt_ratio(vf_est_opts *o, const char *val)
 
 static int opt_compat(vf_est_opts *o, const char *val)
 {
-    if (strcmp(val, "training-hub") != 0) {
+    if (strcasecmp(val, "training-hub") != 0) {
         vf_usage_error(o->cmd, "--compat accepts only 'training-hub', got '%s'", val);
         return -1;
     }
@@ -171,10 +172,38 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
         vf_notes_add(notes, "the GPUs differ in memory (largest %s); the estimate uses the smallest, "
                             "%s, which is what limits a data-parallel run",
                      vf_fmt_size(p.largest, g2), vf_fmt_size(p.bytes, g1));
+    if (p.filtered)
+        vf_notes_add(notes, "CUDA_VISIBLE_DEVICES leaves %u of the %u GPUs visible (indices in "
+                            "nvidia-smi's PCI bus order, as CUDA_DEVICE_ORDER=PCI_BUS_ID)",
+                     (unsigned)p.count, (unsigned)p.listed);
     if (o->gpus && o->gpus != p.count)
         vf_notes_add(notes, "--gpus %u given; nvidia-smi found %u on this machine", (unsigned)o->gpus,
                      (unsigned)p.count);
     return VF_EXIT_OK;
+}
+
+/* "unknown --gpu 'H10O'" with the table name whose name or alias is closest, or a sample. */
+static int unknown_gpu(const vf_est_opts *o)
+{
+    size_t n, k = 0;
+    const vf_gpu_model *t = vf_gpu_table(&n);
+    char spelled[256][VF_GPU_NAME_MAX];
+    const char *names[256];
+    for (size_t i = 0; i < n; i++)
+        for (const char *p = t[i].name, *list = t[i].aliases; p && k < 256; p = list, list = NULL)
+            for (size_t len; *p && k < 256; p += len + (p[len] == ',')) {
+                len = strcspn(p, ",");
+                snprintf(spelled[k], VF_GPU_NAME_MAX, "%.*s", (int)len, p);
+                names[k] = spelled[k], k++;
+            }
+    const char *hit = vf_suggest(o->gpu, names, k);
+    const vf_gpu_model *g = hit ? vf_gpu_find(hit) : NULL;
+    if (g)
+        return vf_usage_error(o->cmd, "unknown --gpu '%s' (did you mean '%s'? 'vramfit gpus' lists them all, "
+                                      "or give --gpu-memory SIZE)", o->gpu, g->name);
+    return vf_usage_error(o->cmd, "unknown --gpu '%s' (known: A100-40GB, A100-80GB, H100-80GB, "
+                                  "H200, B200, L40S, L4, A10G, RTX-4090, MI300X, Gaudi3, ...; see 'vramfit gpus', "
+                                  "or give --gpu-memory SIZE)", o->gpu);
 }
 
 int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
@@ -194,9 +223,7 @@ int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     }
     const vf_gpu_model *g = vf_gpu_find(o->gpu);
     if (!g)
-        return vf_usage_error(o->cmd, "unknown --gpu '%s' (known: A100-40GB, A100-80GB, H100-80GB, "
-                                      "H200, L40S, L4, A10G, RTX-4090, MI300X, ...; see 'vramfit %s "
-                                      "--help', or give --gpu-memory SIZE)", o->gpu, o->cmd);
+        return unknown_gpu(o);
     hw->gpu_memory = g->bytes;
     snprintf(hw->label, sizeof hw->label, "%s", g->name);
     return VF_EXIT_OK;

@@ -166,6 +166,29 @@ static const vf_gpu_model gpu_table[] = {
     {"RTX-6000-Ada", "RTX-6000-Ada-Generation", 48 * GIB, "48 GB GDDR6"},
     {"MI300X", "Instinct-MI300X", 192 * GIB, "192 GB HBM3"},
     {"MI325X", "Instinct-MI325X", 256 * GIB, "256 GB HBM3E"},
+    /* Added for issue 11. Per-GPU figures of the vendors' pages; system totals divided by the GPUs
+     * they hold where the page gives only those:
+     *   B200: DGX B200, "1,440 GB total GPU memory" for 8 GPUs (nvidia.com/en-us/data-center/dgx-b200)
+     *   GB200: GB200 NVL72, "up to 13.4 TB HBM3e" for 72 GPUs, 186 GB each
+     *          (nvidia.com/en-us/data-center/gb200-nvl72)
+     *   B300: HGX B300, "2.3 TB" for 8 GPUs, 288 GB each (nvidia.com/en-us/data-center/hgx)
+     *   H20: "96 GB HBM3" (NVIDIA H20 product brief)
+     *   MI250X, MI250: "128 GB HBM2e" (amd.com/en/products/accelerators/instinct/mi200)
+     *   MI355X: "288 GB HBM3E" (amd.com/en/products/accelerators/instinct/mi350)
+     *   Gaudi 3: "128 GB HBM2e" (Intel Gaudi 3 AI accelerator white paper; HL-325L is the OAM card)
+     *   Gaudi 2: "96 GB HBM2E" (habana.ai Gaudi 2 product page; HL-225H)
+     *   RTX 5090: "32 GB GDDR7" (nvidia.com GeForce RTX 5090 specifications)
+     * B200's 180 GB shows as about 179 GiB in nvidia-smi, like the other "GB as GiB" rows above. */
+    {"B200", "B200-180GB,HGX-B200,DGX-B200", 180 * GIB, "180 GB HBM3e"},
+    {"GB200", "GB200-NVL72,GB200-186GB", 186 * GIB, "186 GB HBM3e"},
+    {"B300", "B300-288GB,HGX-B300", 288 * GIB, "288 GB HBM3e"},
+    {"H20", "H20-96GB", 96 * GIB, "96 GB HBM3"},
+    {"MI250X", "Instinct-MI250X", 128 * GIB, "128 GB HBM2e"},
+    {"MI250", "Instinct-MI250", 128 * GIB, "128 GB HBM2e"},
+    {"MI355X", "Instinct-MI355X", 288 * GIB, "288 GB HBM3E"},
+    {"Gaudi3", "Gaudi-3,HL-325L,HL-325", 128 * GIB, "128 GB HBM2e"},
+    {"Gaudi2", "Gaudi-2,HL-225H,HL-225", 96 * GIB, "96 GB HBM2E"},
+    {"RTX-5090", "GeForce-RTX-5090", 32 * GIB, "32 GB GDDR7"},
 };
 
 const vf_gpu_model *vf_gpu_table(size_t *count)
@@ -174,16 +197,39 @@ const vf_gpu_model *vf_gpu_table(size_t *count)
     return gpu_table;
 }
 
-/* Lower-cases s[0..n) without ' ', '-', '_' into out[VF_GPU_NAME_MAX]; false when too long. */
+/* Words of a GPU name that do not tell GPUs apart: vendor and brand names, form factors and memory
+ * types, as nvidia-smi ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB", "Tesla T4", "NVIDIA
+ * GeForce RTX 4090") and rocm-smi ("AMD Instinct MI300X") print them. */
+static bool noise_word(const char *w, size_t n)
+{
+    static const char *const words[] = {"nvidia", "amd", "intel", "habana", "tesla", "instinct", "geforce",
+                                        "radeon", "pcie", "sxm", "sxm2", "sxm4", "sxm5", "oam", "generation",
+                                        NULL};
+    for (size_t i = 0; words[i]; i++)
+        if (strlen(words[i]) == n && strncmp(w, words[i], n) == 0)
+            return true;
+    return (n > 3 && strncmp(w, "hbm", 3) == 0) || (n > 4 && strncmp(w, "gddr", 4) == 0);
+}
+
+/* Lower-cases s[0..n) into out[VF_GPU_NAME_MAX] as its words (split at ' ', '-', '_') without the
+ * noise words, joined; a '/' ends the name (rocm-smi's "MI250X/MI250"). False when too long. */
 static bool normalize(const char *s, size_t n, char *out)
 {
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == ' ' || s[i] == '-' || s[i] == '_')
-            continue;
-        if (o + 1 >= VF_GPU_NAME_MAX)
-            return false;
-        out[o++] = (char)lower((unsigned char)s[i]);
+    const char *slash = memchr(s, '/', n);
+    if (slash)
+        n = (size_t)(slash - s);
+    for (size_t i = 0; i < n;) {
+        while (i < n && (s[i] == ' ' || s[i] == '-' || s[i] == '_'))
+            i++;
+        size_t start = o;
+        for (; i < n && s[i] != ' ' && s[i] != '-' && s[i] != '_'; i++) {
+            if (o + 1 >= VF_GPU_NAME_MAX)
+                return false;
+            out[o++] = (char)lower((unsigned char)s[i]);
+        }
+        if (noise_word(out + start, o - start))
+            o = start;
     }
     out[o] = '\0';
     return true;
@@ -399,10 +445,57 @@ static bool parse_smi_line(char *line, size_t n, char *name, uint64_t *bytes)
     return true;
 }
 
-/* Parses every non-empty line of out into *probe; false with why filled on a malformed line. */
+/* The GPU indices CUDA_VISIBLE_DEVICES leaves visible. */
+typedef struct visible_set {
+    bool all;          /* unset: every GPU */
+    size_t n;
+    uint32_t idx[64];
+} visible_set;
+
+/* Reads CUDA_VISIBLE_DEVICES; false with why filled for UUID entries, which need nvidia-smi's uuid. */
+static bool read_visible(visible_set *v, char *why)
+{
+    const char *s = getenv("CUDA_VISIBLE_DEVICES");
+    *v = (visible_set){.all = s == NULL};
+    for (const char *p = s; p && *p && v->n < sizeof v->idx / sizeof v->idx[0];) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, "GPU-", 4) == 0 || strncmp(p, "MIG-", 4) == 0) {
+            snprintf(why, VF_GPU_MSG_MAX, "CUDA_VISIBLE_DEVICES names GPUs by UUID ('%.60s'), "
+                                          "which vramfit does not map; give --gpu NAME or --gpu-memory SIZE "
+                                          "with --gpus N", s);
+            return false;
+        }
+        uint64_t i;
+        if (read_digits(&p, &i, 6) <= 0) /* CUDA stops at the first entry that is not an index */
+            break;
+        v->idx[v->n++] = (uint32_t)i;
+        while (*p == ' ')
+            p++;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    return true;
+}
+
+static bool is_visible(const visible_set *v, uint32_t index)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->idx[i] == index)
+            return true;
+    return v->all;
+}
+
+/* Parses every non-empty line of out into *probe, keeping the GPUs CUDA_VISIBLE_DEVICES leaves
+ * visible; false with why filled on a malformed line. */
 static bool parse_smi(char *out, vf_gpu_probe *probe, char *why)
 {
     memset(probe, 0, sizeof *probe);
+    visible_set vis;
+    if (!read_visible(&vis, why))
+        return false;
+    probe->filtered = !vis.all;
     for (char *line = out; *line;) {
         size_t n = strcspn(line, "\n");
         char *next = line + n + (line[n] == '\n');
@@ -421,6 +514,10 @@ static bool parse_smi(char *out, vf_gpu_probe *probe, char *why)
                      shown);
             return false;
         }
+        if (!is_visible(&vis, probe->listed++)) {
+            line = next;
+            continue;
+        }
         if (probe->count && bytes != probe->bytes)
             probe->mixed = true;
         if (!probe->count || bytes < probe->bytes) {
@@ -431,6 +528,11 @@ static bool parse_smi(char *out, vf_gpu_probe *probe, char *why)
             probe->largest = bytes;
         probe->count++;
         line = next;
+    }
+    if (!probe->count && probe->listed) {
+        snprintf(why, VF_GPU_MSG_MAX, "CUDA_VISIBLE_DEVICES='%.60s' leaves none of the %u GPUs nvidia-smi "
+                                      "lists visible", getenv("CUDA_VISIBLE_DEVICES"), (unsigned)probe->listed);
+        return false;
     }
     if (!probe->count) {
         snprintf(why, VF_GPU_MSG_MAX, "nvidia-smi listed no GPU");

@@ -34,8 +34,10 @@ typedef struct vf_gpu_model {
 /* The table, in display order; *count set. */
 const vf_gpu_model *vf_gpu_table(size_t *count);
 
-/* Looks NAME up in the table, ignoring case and the characters ' ', '-', '_' (so "a100_80gb",
- * "A100-80GB" and "a100 80gb" are the same), against names and aliases. NULL when unknown. */
+/* Looks NAME up in the table, ignoring case, the characters ' ', '-', '_' (so "a100_80gb",
+ * "A100-80GB" and "a100 80gb" are the same) and the words that do not tell GPUs apart (vendor,
+ * brand, form factor, memory type: "NVIDIA H100 80GB HBM3" is H100-80GB, "AMD Instinct MI300X" is
+ * MI300X), against names and aliases. NULL when unknown. */
 const vf_gpu_model *vf_gpu_find(const char *name);
 
 /* ---- nvidia-smi --------------------------------------------------------------------------------- */
@@ -45,6 +47,8 @@ typedef struct vf_gpu_probe {
     char name[VF_GPU_NAME_MAX]; /* name of that smallest GPU */
     bool mixed;                 /* GPUs differ in memory */
     uint64_t largest;           /* memory.total of the largest GPU, in bytes */
+    uint32_t listed;            /* GPUs nvidia-smi listed before CUDA_VISIBLE_DEVICES applied */
+    bool filtered;              /* CUDA_VISIBLE_DEVICES was set: count is what it leaves visible */
 } vf_gpu_probe;
 
 typedef enum vf_probe_status {
@@ -55,6 +59,10 @@ typedef enum vf_probe_status {
 
 /* Runs `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`, the first
  * executable `nvidia-smi` found in the directories of $PATH, and parses one "NAME, MiB" line per GPU.
+ * CUDA_VISIBLE_DEVICES, when set, keeps the GPUs it lists by index as CUDA reads it (entries up to
+ * the first that is not an index; "" or "-1": none). nvidia-smi numbers GPUs in PCI bus order, which
+ * CUDA uses too under CUDA_DEVICE_ORDER=PCI_BUS_ID. UUID entries (GPU-..., MIG-...) are refused
+ * (VF_PROBE_FAILED: name the GPU with --gpu or --gpu-memory).
  * Fills *out on VF_PROBE_OK; otherwise writes a one-line reason into why[VF_GPU_MSG_MAX]. */
 vf_probe_status vf_gpu_query_nvidia_smi(vf_gpu_probe *out, char *why);
 

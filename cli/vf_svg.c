@@ -499,7 +499,7 @@ static const char *after_layer(const char *m, int32_t layer)
 }
 
 /* Series name of an entry: "self_attn.q_proj", "mlp.experts.*.w1", "copy: lm_head", "biases". */
-static void series_key(const vf_adapter_matrix *x, char *out, size_t n)
+void vf_adapter_module_key(const vf_adapter_matrix *x, char *out, size_t n)
 {
     size_t o = 0;
     out[0] = '\0';
@@ -547,7 +547,7 @@ static bool ad_collect(ad_chart *c, const vf_adapter_plan *p)
     char key[AD_KEY];
     for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
-        series_key(x, key, sizeof key);
+        vf_adapter_module_key(x, key, sizeof key);
         size_t s = ad_series(c, key);
         size_t slot = x->layer >= 0 && (size_t)x->layer + 1 < c->slots ? (size_t)x->layer : c->slots - 1;
         c->v[slot * AD_SERIES + s] += x->params;

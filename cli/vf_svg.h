@@ -67,5 +67,9 @@ int vf_svg_adapters_prepare(const char *path, const vf_adapter_plan *p, const ch
  * are kept (0: no limit); a longer text keeps its end when keep_end (paths), else its start, with
  * an ellipsis where it was cut. */
 void vf_svg_text(vf_buf *b, const char *s, size_t max_chars, bool keep_end);
+/* The module an adapter entry belongs to, with the layer number removed and other numeric segments
+ * as '*': "self_attn.q_proj", "mlp.experts.*.w1", "copy: lm_head", "trainable biases". The chart's
+ * series and the per-module summary of `vramfit adapters`. */
+void vf_adapter_module_key(const vf_adapter_matrix *x, char *out, size_t n);
 
 #endif

@@ -101,7 +101,7 @@ _vramfit()
     --revision | --gpus | --gpu-memory | --max-tokens-per-gpu | --batch-size | --max-seq-len | \
         --lora-r | --unfreeze-rank-ratio | -r | --rank | --rank-pattern | --target-regex | \
         --exclude | --modules-to-save | --margin | --max-gpus | --nodes | --grad-accum | \
-        --quant-block-size | --loss-chunks | --host-memory)
+        --quant-block-size | --loss-chunks | --host-memory | --max-memory | --no-split)
         return 0 ;;
     esac
     if [[ $cur == -* ]]; then

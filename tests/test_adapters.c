@@ -416,7 +416,8 @@ Test(adapters, csv_json_and_table_agree_per_matrix)
 {
     char *m = vft_gen("gpt2");
     row t[64], c[64];
-    vft_run rt = vft_cli("adapters", m, "--target", "c_attn,c_proj", "-r", "8", NULL);
+    /* the per-matrix table is --matrices since issue 11 (the default is per module and per layer) */
+    vft_run rt = vft_cli("adapters", m, "--target", "c_attn,c_proj", "-r", "8", "--matrices", NULL);
     vft_run rc = vft_cli("adapters", m, "--target", "c_attn,c_proj", "-r", "8", "--csv", NULL);
     vft_run rj = vft_cli("adapters", m, "--target", "c_attn,c_proj", "-r", "8", "--json", NULL);
     cr_assert_eq(rt.status, 0);

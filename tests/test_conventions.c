@@ -140,3 +140,156 @@ Test(conventions, tokens_per_gpu_whole_or_explained)
     cr_expect(!strstr(r.out, "fraction"), "%s", r.out);
     vft_run_free(&r);
 }
+
+/* ---- names: did you mean, help CMD, any case, GPUs as the tools print them ---------------------- */
+
+static void expect_usage(vft_run r, const char *want)
+{
+    cr_expect_eq(r.status, 2, "exit %d: %s", r.status, r.err);
+    cr_expect_eq(r.out_len, 0, "%s", r.out);
+    cr_expect(strstr(r.err, want), "want '%s' in: %s", want, r.err);
+    vft_run_free(&r);
+}
+
+Test(conventions, did_you_mean_for_commands_options_methods_and_gpus)
+{
+    expect_usage(vft_cli("inspet", LLAMA, NULL), "unknown command 'inspet' (did you mean 'inspect'?");
+    expect_usage(vft_cli("estimat", LLAMA, NULL), "(did you mean 'estimate'?");
+    expect_usage(vft_cli("frobnicate", NULL), "unknown command 'frobnicate' (see 'vramfit --help')");
+    expect_usage(vft_cli("inspect", LLAMA, "--jsn", NULL), "unknown option '--jsn' (did you mean '--json'?");
+    expect_usage(vft_cli("adapters", LLAMA, "--metod=lora", NULL), "(did you mean '--method'?");
+    expect_usage(vft_cli("inspect", LLAMA, "--verbsoe", NULL), "(did you mean '--verbose'?");
+    expect_usage(vft_cli("estimate", LLAMA, "--method", "lroa", "--gpu", "L4", NULL),
+                 "got 'lroa' (did you mean 'lora'?)");
+    expect_usage(vft_cli("adapters", LLAMA, "--method", "osf", NULL), "got 'osf' (did you mean 'osft'?)");
+    expect_usage(vft_cli("estimate", LLAMA, "--gpu", "H10O", "--max-tokens-per-gpu", "8", NULL),
+                 "unknown --gpu 'H10O' (did you mean 'H100-80GB'?");
+    expect_usage(vft_cli("plan", LLAMA, "--gpu", "mi300", NULL), "(did you mean 'MI300X'?");
+    expect_usage(vft_cli("estimate", LLAMA, "--gpu", "zzzzzz", "--max-tokens-per-gpu", "8", NULL),
+                 "unknown --gpu 'zzzzzz' (known: ");
+}
+
+Test(conventions, help_command_is_the_commands_help)
+{
+    static const char *const cmds[] = {"inspect", "adapters", "audit", "snapshot", "verify", "estimate", "plan", "gpus"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        vft_run a = vft_cli("help", cmds[i], NULL), b = vft_cli(cmds[i], "--help", NULL);
+        cr_expect_eq(a.status, 0, "%s", a.err);
+        cr_expect_str_eq(a.out, b.out, "vramfit help %s", cmds[i]);
+        vft_run_free(&a), vft_run_free(&b);
+    }
+    expect_usage(vft_cli("help", "inspekt", NULL), "(did you mean 'inspect'?");
+}
+
+Test(conventions, enumerated_values_ignore_case)
+{
+    vft_run a = vft_cli("estimate", LLAMA, "--method", "LoRA", "--gpu", "h100", "--batch-size", "1", "--max-seq-len",
+                        "64", "--json", NULL);
+    vft_run b = vft_cli("estimate", LLAMA, "--method", "lora", "--gpu", "H100-80GB", "--batch-size", "1",
+                        "--max-seq-len", "64", "--json", NULL);
+    cr_expect_eq(a.status, 0, "%s", a.err);
+    cr_expect_str_eq(a.out, b.out);
+    vft_run_free(&a), vft_run_free(&b);
+    a = vft_cli("adapters", LLAMA, "--method", "OSFT", "--adapter-dtype", "bf16", "--json", NULL);
+    b = vft_cli("adapters", LLAMA, "--method", "osft", "--adapter-dtype", "BF16", "--json", NULL);
+    cr_expect_eq(a.status, 0, "%s", a.err);
+    cr_expect_str_eq(a.out, b.out);
+    vft_run_free(&a), vft_run_free(&b);
+    a = vft_cli("adapters", LLAMA, "--lora-bias", "ALL", NULL);
+    cr_expect_eq(a.status, 0, "%s", a.err);
+    vft_run_free(&a);
+}
+
+/* GPU names as nvidia-smi and rocm-smi print them, and the accelerators added in issue 11. */
+Test(conventions, gpu_names_as_the_vendor_tools_print_them)
+{
+    static const struct {
+        const char *spelled, *name;
+        uint64_t gib;
+    } cases[] = {
+        {"NVIDIA H100 80GB HBM3", "H100-80GB", 80}, {"NVIDIA A100-SXM4-80GB", "A100-80GB", 80},
+        {"NVIDIA A100 80GB PCIe", "A100-80GB", 80}, {"Tesla T4", "T4", 16},
+        {"NVIDIA GeForce RTX 4090", "RTX-4090", 24}, {"NVIDIA H100 NVL", "H100-NVL", 94},
+        {"NVIDIA RTX 6000 Ada Generation", "RTX-6000-Ada", 48}, {"AMD Instinct MI300X", "MI300X", 192},
+        {"AMD Instinct MI250X/MI250", "MI250X", 128}, {"NVIDIA B200", "B200", 180}, {"GB200", "GB200", 186},
+        {"NVIDIA H20", "H20", 96}, {"MI325X", "MI325X", 256}, {"MI355X", "MI355X", 288},
+        {"Gaudi 3", "Gaudi3", 128}, {"HL-325L", "Gaudi3", 128},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vft_run r = vft_cli("estimate", LLAMA, "--gpu", cases[i].spelled, "--max-tokens-per-gpu", "64", "--json", NULL);
+        cJSON *d = json_of(&r, cases[i].spelled);
+        cr_expect_str_eq(cJSON_GetObjectItem(d, "gpu")->valuestring, cases[i].name, "%s", cases[i].spelled);
+        cr_expect_eq((uint64_t)cJSON_GetObjectItem(d, "gpu_memory_bytes")->valuedouble, cases[i].gib << 30, "%s",
+                     cases[i].spelled);
+        cJSON_Delete(d);
+        vft_run_free(&r);
+    }
+}
+
+/* --gpu auto through the fake nvidia-smi ("mixed": 80 GB, 40 GB, 80 GB) with CUDA_VISIBLE_DEVICES. */
+static vft_run auto_with(const char *visible)
+{
+    char *dir = vft_tempdir(), cmd[4200], path[8300], vis[128];
+    snprintf(cmd, sizeof cmd, "cp '%s/tests/fake-bin/nvidia-smi' '%s/' && chmod +x '%s/nvidia-smi'", VF_SOURCE_DIR,
+             dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "PATH=%s:%s", dir, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    snprintf(vis, sizeof vis, "CUDA_VISIBLE_DEVICES=%s", visible);
+    const char *const env[] = {path, "FAKE_NVIDIA_SMI=mixed", vis, NULL};
+    const char *argv[] = {VF_CLI, "estimate", LLAMA, "--gpu", "auto", "--max-tokens-per-gpu", "64", "--json", NULL};
+    vft_run r = vft_exec(argv, env);
+    vft_rmtree(dir);
+    free(dir);
+    return r;
+}
+
+Test(conventions, gpu_auto_honours_cuda_visible_devices)
+{
+    vft_run r = auto_with("0,2");
+    cJSON *d = json_of(&r, "CUDA_VISIBLE_DEVICES=0,2");
+    cr_expect_eq(cJSON_GetObjectItem(d, "gpus")->valuedouble, 2);
+    cr_expect_eq((uint64_t)cJSON_GetObjectItem(d, "gpu_memory_bytes")->valuedouble, UINT64_C(81920) << 20,
+                 "the two 80 GB GPUs, not the 40 GB one");
+    char *notes = cJSON_PrintUnformatted(cJSON_GetObjectItem(d, "notes"));
+    cr_expect(strstr(notes, "CUDA_VISIBLE_DEVICES leaves 2 of the 3 GPUs visible"), "%s", notes);
+    free(notes);
+    cJSON_Delete(d);
+    vft_run_free(&r);
+    r = auto_with("1");
+    d = json_of(&r, "CUDA_VISIBLE_DEVICES=1");
+    cr_expect_eq((uint64_t)cJSON_GetObjectItem(d, "gpu_memory_bytes")->valuedouble, UINT64_C(40960) << 20);
+    cJSON_Delete(d);
+    vft_run_free(&r);
+    static const char *const none[] = {"", "-1", "7"};
+    for (size_t i = 0; i < 3; i++) {
+        r = auto_with(none[i]);
+        cr_expect_eq(r.status, 3, "'%s': %s", none[i], r.err);
+        cr_expect(strstr(r.err, "leaves none of the 3 GPUs nvidia-smi lists visible"), "%s", r.err);
+        vft_run_free(&r);
+    }
+    r = auto_with("GPU-8f1a2b3c");
+    cr_expect_eq(r.status, 3, "%s", r.err);
+    cr_expect(strstr(r.err, "names GPUs by UUID"), "%s", r.err);
+    vft_run_free(&r);
+}
+
+/* ---- adapters: summaries by default, every matrix with --matrices ------------------------------ */
+
+Test(conventions, adapters_summarise_by_default)
+{
+    const char *m = VF_GEN_DIR "/llama-3.1-8b";
+    vft_run r = vft_cli("adapters", m, NULL), x = vft_cli("adapters", m, "--matrices", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\nPer module\n"), "%s", r.out);
+    cr_expect(strstr(r.out, "  self_attn.q_proj                               32 4096x4096               8,388,608"),
+              "%s", r.out);
+    cr_expect(strstr(r.out, "  0-31            2,621,440 each\n"), "%s", r.out);
+    cr_expect(!strstr(r.out, "model.layers.7.self_attn.q_proj.weight"), "no per-matrix rows: %s", r.out);
+    size_t lines = 0;
+    for (const char *p = r.out; *p; p++)
+        lines += *p == '\n';
+    cr_expect_lt(lines, 40, "a summary, not 224 matrices: %zu lines", lines);
+    cr_expect(strstr(x.out, "model.layers.7.self_attn.q_proj.weight"), "--matrices lists them");
+    cr_expect(strstr(x.out, "\nPer module\n") && strstr(x.out, "\nTotals\n"));
+    vft_run_free(&r), vft_run_free(&x);
+}

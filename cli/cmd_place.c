@@ -1,0 +1,300 @@
+/* cmd_place.c - `vramfit place PATH`: the inference device map accelerate's infer_auto_device_map
+ * would compute (vf_place.h), as a table or JSON, with the verdict fits on GPUs / needs CPU offload /
+ * does not fit (disk offload). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vf_cli.h"
+#include "vf_gpus.h"
+#include "vramfit/vf_place.h"
+
+enum { OPT_GPUS = 1, OPT_GPU, OPT_GPU_MEMORY, OPT_MAX_MEMORY, OPT_HOST, OPT_DTYPE, OPT_NO_SPLIT, OPT_JSON };
+
+static const vf_opt place_opts[] = {
+    {"gpus", 0, true, OPT_GPUS},           {"gpu", 0, true, OPT_GPU},
+    {"gpu-memory", 0, true, OPT_GPU_MEMORY}, {"max-memory", 0, true, OPT_MAX_MEMORY},
+    {"host-memory", 0, true, OPT_HOST},    {"dtype", 0, true, OPT_DTYPE},
+    {"no-split", 0, true, OPT_NO_SPLIT},   {"json", 0, false, OPT_JSON},
+    VF_COMMON_OPTS,                        {NULL, 0, false, 0},
+};
+
+static void place_help(void)
+{
+    printf("usage: vramfit place PATH (--gpus N (--gpu-memory SIZE | --gpu NAME) | --max-memory LIST)\n"
+           "                     [--host-memory SIZE] [--dtype fp32|bf16|fp16] [--no-split LIST] [--json]\n\n"
+           "The inference device map accelerate's infer_auto_device_map computes for the checkpoint:\n"
+           "modules in order onto GPU 0, 1, ..., then the CPU, then disk, no-split blocks kept whole,\n"
+           "room kept on GPU 0 and the CPU for the largest layer an offloaded module brings back\n"
+           "(accelerate utils/modeling.py, reproduced from the headers). Prints each module of the\n"
+           "map with its device and size, the memory used per device, and the verdict: fits on GPUs /\n"
+           "needs CPU offload / does not fit (disk offload).\n\n"
+           "  --gpus N              GPUs 0..N-1 (default 1) of --gpu-memory SIZE or --gpu NAME each\n"
+           "  --gpu-memory SIZE     memory per GPU (48GiB, 80GB, ...)\n"
+           "  --gpu NAME            a built-in accelerator ('vramfit gpus')\n"
+           "  --max-memory LIST     accelerate's max_memory: 0=70GiB,1=80GiB,cpu=200GiB (instead of\n"
+           "                        --gpus/--gpu-memory); without cpu=, what does not fit goes to disk\n"
+           "  --host-memory SIZE    the CPU's share (max_memory['cpu']) with --gpus\n"
+           "  --dtype D             fp32|bf16|fp16: floating weights take min(D, stored) bytes, as\n"
+           "                        accelerate's dtype (default: as stored)\n"
+           "  --no-split LIST       modules kept whole, comma-separated, '*' one name component\n"
+           "                        (default: every transformer block, e.g. model.layers.*; 'none': none)\n"
+           "  --json                JSON: device_map (accelerate's module names), devices, verdict\n");
+    vf_print_global_help();
+    printf("\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable, 4 malformed checkpoint.\n"
+           "example: vramfit place ./Mixtral-8x7B --max-memory 0=40GiB,1=40GiB,cpu=64GiB --dtype bf16\n");
+}
+
+typedef struct place_cmd {
+    const char *path;
+    vf_open_options open;
+    uint64_t gpus, gpu_memory, host;
+    const char *gpu, *max_memory, *no_split;
+    uint32_t dtype_bytes;
+    bool json;
+    vf_place_device dev[VF_PLACE_MAX_DEVICES];
+    size_t ndev;
+} place_cmd;
+
+static int size_opt(const char *opt, const char *val, uint64_t *out)
+{
+    char why[VF_GPU_MSG_MAX];
+    if (vf_parse_size(val, out, why))
+        return VF_EXIT_OK;
+    return vf_usage_error("place", "--%s: %s", opt, why);
+}
+
+static int dtype_opt(place_cmd *k, const char *val)
+{
+    if (strcmp(val, "fp32") == 0 || strcmp(val, "bf16") == 0 || strcmp(val, "fp16") == 0) {
+        k->dtype_bytes = strcmp(val, "fp32") == 0 ? 4 : 2;
+        return VF_EXIT_OK;
+    }
+    return vf_usage_error("place", "--dtype must be fp32, bf16 or fp16, got '%s'", val);
+}
+
+static int store(place_cmd *k, int id, const char *val)
+{
+    switch (id) {
+    case OPT_GPUS:
+        if (!vf_parse_u64("place", "gpus", val, &k->gpus))
+            return VF_EXIT_USAGE;
+        return k->gpus >= 1 && k->gpus <= VF_PLACE_MAX_DEVICES - 1
+                   ? VF_EXIT_OK
+                   : vf_usage_error("place", "--gpus must be between 1 and %u", VF_PLACE_MAX_DEVICES - 1);
+    case OPT_GPU: k->gpu = val; return VF_EXIT_OK;
+    case OPT_GPU_MEMORY: return size_opt("gpu-memory", val, &k->gpu_memory);
+    case OPT_HOST: return size_opt("host-memory", val, &k->host);
+    case OPT_MAX_MEMORY: k->max_memory = val; return VF_EXIT_OK;
+    case OPT_DTYPE: return dtype_opt(k, val);
+    case OPT_NO_SPLIT: k->no_split = strcmp(val, "none") == 0 ? "" : val; return VF_EXIT_OK;
+    case OPT_JSON: k->json = true; return VF_EXIT_OK;
+    default: return VF_EXIT_OK;
+    }
+}
+
+/* One "KEY=SIZE" of --max-memory: KEY a GPU ordinal or "cpu". */
+static int max_memory_item(place_cmd *k, const char *s, size_t len)
+{
+    char item[128], why[VF_GPU_MSG_MAX];
+    if (len >= sizeof item || k->ndev >= VF_PLACE_MAX_DEVICES - 1)
+        return vf_usage_error("place", "--max-memory: too long or too many devices");
+    memcpy(item, s, len);
+    item[len] = 0;
+    char *eq = strchr(item, '=');
+    if (!eq)
+        return vf_usage_error("place", "--max-memory: '%s' is not KEY=SIZE (0=70GiB, cpu=200GiB)", item);
+    *eq = 0;
+    vf_place_device d = {VF_PLACE_CPU, 0, 0};
+    if (strcmp(item, "cpu") != 0) {
+        char *end;
+        unsigned long v = strtoul(item, &end, 10);
+        if (!*item || *end || item[0] == '-' || v >= 4096)
+            return vf_usage_error("place", "--max-memory: device '%s' is neither a GPU ordinal nor cpu "
+                                           "(disk is always last and unlimited)", item);
+        d = (vf_place_device){VF_PLACE_GPU, (uint32_t)v, 0};
+    }
+    if (!vf_parse_size(eq + 1, &d.max_memory, why))
+        return vf_usage_error("place", "--max-memory %s: %s", item, why);
+    k->dev[k->ndev++] = d;
+    return VF_EXIT_OK;
+}
+
+static int devices(place_cmd *k)
+{
+    if (k->max_memory) {
+        if (k->gpus || k->gpu || k->gpu_memory || k->host)
+            return vf_usage_error("place", "--max-memory replaces --gpus, --gpu, --gpu-memory and "
+                                           "--host-memory");
+        for (const char *s = k->max_memory; *s;) {
+            const char *e = strchr(s, ',');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            int rc = max_memory_item(k, s, len);
+            if (rc != VF_EXIT_OK)
+                return rc;
+            s = e ? e + 1 : s + len;
+        }
+        return k->ndev ? VF_EXIT_OK : vf_usage_error("place", "--max-memory lists no device");
+    }
+    if (!!k->gpu == !!k->gpu_memory)
+        return vf_usage_error("place", "give --max-memory, or --gpu-memory SIZE or --gpu NAME (one)");
+    uint64_t mem = k->gpu_memory;
+    if (k->gpu) {
+        const vf_gpu_model *g = vf_gpu_find(k->gpu);
+        if (!g)
+            return vf_usage_error("place", "unknown --gpu '%s' (see 'vramfit gpus')", k->gpu);
+        mem = g->bytes;
+    }
+    for (uint64_t i = 0; i < (k->gpus ? k->gpus : 1); i++)
+        k->dev[k->ndev++] = (vf_place_device){VF_PLACE_GPU, (uint32_t)i, mem};
+    if (k->host)
+        k->dev[k->ndev++] = (vf_place_device){VF_PLACE_CPU, 0, k->host};
+    return VF_EXIT_OK;
+}
+
+static int parse(int argc, char **argv, place_cmd *k)
+{
+    vf_args a = {argc, 1, argv, place_opts, "place", false};
+    const char *val;
+    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
+    k->open = oo;
+    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
+        if (id == -2)
+            return VF_EXIT_USAGE;
+        if (id == VF_OPT_HELP)
+            return place_help(), VF_EXIT_OK;
+        if (id == 0 && k->path)
+            return vf_usage_error("place", "more than one PATH given ('%s')", val);
+        if (id == 0)
+            k->path = val;
+        int rc = store(k, id, val);
+        if (rc != VF_EXIT_OK)
+            return rc;
+        vf_common_opt(id, val, &k->open);
+    }
+    if (!k->path)
+        return vf_usage_error("place", "missing PATH (see 'vramfit place --help')");
+    int rc = devices(k);
+    return rc == VF_EXIT_OK ? -1 : rc;
+}
+
+/* ---- output ------------------------------------------------------------------------------------- */
+
+static const char *dev_label(const vf_place_device *d, char *buf, size_t n)
+{
+    if (d->kind == VF_PLACE_GPU)
+        snprintf(buf, n, "%u", (unsigned)d->index);
+    else
+        snprintf(buf, n, "%s", d->kind == VF_PLACE_CPU ? "cpu" : "disk");
+    return buf;
+}
+
+static const char *verdict_text(vf_place_verdict v)
+{
+    return v == VF_PLACE_FITS_GPUS ? "fits on GPUs"
+           : v == VF_PLACE_NEEDS_CPU ? "needs CPU offload"
+                                     : "does not fit in GPU and CPU memory: disk offload";
+}
+
+static void json_out(vf_buf *b, const vf_placement *p, const vf_model *m)
+{
+    vf_json j = {.b = b};
+    char l[16];
+    vf_json_doc(&j);
+    vf_json_origin(&j, vf_model_checkpoint(m));
+    vf_json_obj(&j, "device_map");
+    for (size_t i = 0; i < vf_placement_count(p); i++) {
+        const vf_place_entry *e = vf_placement_entry(p, i);
+        const vf_place_device *d = vf_placement_device(p, e->device);
+        if (d->kind == VF_PLACE_GPU)
+            vf_json_u64(&j, e->module, d->index);
+        else
+            vf_json_str(&j, e->module, dev_label(d, l, sizeof l));
+    }
+    vf_json_obj_end(&j);
+    vf_json_arr(&j, "devices");
+    for (size_t i = 0; i < vf_placement_device_count(p); i++) {
+        const vf_place_device *d = vf_placement_device(p, i);
+        vf_json_obj(&j, NULL);
+        vf_json_str(&j, "device", dev_label(d, l, sizeof l));
+        if (d->kind == VF_PLACE_DISK)
+            vf_json_null(&j, "max_memory_bytes");
+        else
+            vf_json_u64(&j, "max_memory_bytes", d->max_memory);
+        vf_json_u64(&j, "used_bytes", vf_placement_used(p, i));
+        vf_json_obj_end(&j);
+    }
+    vf_json_arr_end(&j);
+    vf_json_u64(&j, "model_bytes", vf_placement_model_bytes(p));
+    vf_json_u64(&j, "max_layer_bytes", vf_placement_max_layer(p));
+    vf_json_str(&j, "verdict", vf_placement_verdict(p) == VF_PLACE_FITS_GPUS  ? "fits_gpus"
+                               : vf_placement_verdict(p) == VF_PLACE_NEEDS_CPU ? "needs_cpu"
+                                                                               : "needs_disk");
+    vf_json_obj_end(&j);
+    vf_buf_printf(b, "\n");
+}
+
+static void human_out(vf_buf *b, const vf_placement *p, const char *path)
+{
+    char l[16], g[32], n[32];
+    vf_buf_printf(b, "Device map (accelerate's infer_auto_device_map) for %s\n", path);
+    vf_buf_printf(b, "  model %s, largest no-split layer %s (room kept on GPU 0 and the CPU)\n\n",
+                  vf_fmt_size(vf_placement_model_bytes(p), g), vf_fmt_size(vf_placement_max_layer(p), n));
+    vf_buf_printf(b, "%s%-48s %-6s %17s%s\n", vf_sty(VF_STY_BOLD), "module", "device", "bytes",
+                  vf_sty(VF_STY_RESET));
+    for (size_t i = 0; i < vf_placement_count(p); i++) {
+        const vf_place_entry *e = vf_placement_entry(p, i);
+        vf_buf_printf(b, "%-48s %-6s %17s\n", *e->module ? e->module : "(whole model)",
+                      dev_label(vf_placement_device(p, e->device), l, sizeof l), vf_fmt_count(e->bytes, n));
+    }
+    vf_buf_printf(b, "\n%sDevices%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
+    for (size_t i = 0; i < vf_placement_device_count(p); i++) {
+        const vf_place_device *d = vf_placement_device(p, i);
+        uint64_t used = vf_placement_used(p, i);
+        if (d->kind == VF_PLACE_DISK && !used)
+            continue;
+        vf_buf_printf(b, "  %-5s %s used", dev_label(d, l, sizeof l), vf_fmt_size(used, g));
+        if (d->kind != VF_PLACE_DISK)
+            vf_buf_printf(b, " of %s", vf_fmt_size(d->max_memory, n));
+        vf_buf_printf(b, "\n");
+    }
+    vf_place_verdict v = vf_placement_verdict(p);
+    vf_buf_printf(b, "\nVerdict   %s%s%s\n",
+                  vf_sty(v == VF_PLACE_FITS_GPUS ? VF_STY_GREEN : v == VF_PLACE_NEEDS_CPU ? VF_STY_YELLOW
+                                                                                            : VF_STY_RED),
+                  verdict_text(v), vf_sty(VF_STY_RESET));
+    if (!vf_ui_quiet())
+        vf_buf_printf(b, "\nNotes\n  - non-persistent buffers (rotary inv_freq) are not in checkpoints: "
+                         "accelerate's map also lists e.g. model.rotary_emb\n  - sizes are binary units (GiB = 2^30 "
+                         "bytes)\n");
+}
+
+int vf_cmd_place(int argc, char **argv)
+{
+    place_cmd k = {0};
+    int rc = parse(argc, argv, &k);
+    if (rc >= 0)
+        return rc;
+    vf_model *m = NULL;
+    vf_placement *p = NULL;
+    vf_error err = {0};
+    vf_place_options o = VF_PLACE_OPTIONS_INIT;
+    o.devices = k.dev;
+    o.device_count = k.ndev;
+    o.dtype_bytes = k.dtype_bytes;
+    o.no_split = k.no_split;
+    if (vf_model_open(k.path, &k.open, &m, &err) != VF_OK || vf_place(m, &o, &p, &err) != VF_OK) {
+        rc = vf_cli_fail(&err);
+    } else {
+        vf_buf b = {0};
+        if (k.json)
+            json_out(&b, p, m);
+        else
+            human_out(&b, p, vf_checkpoint_dir(vf_model_checkpoint(m)));
+        rc = vf_buf_flush(&b);
+        vf_buf_free(&b);
+    }
+    vf_placement_free(p);
+    vf_model_free(m);
+    return rc;
+}
