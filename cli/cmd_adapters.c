@@ -195,7 +195,7 @@ static void dims(char *buf, size_t n, uint64_t a, uint64_t b)
 /* The matrix name, with "[expert E]" for one expert of a fused tensor. */
 static void matrix_name(const vf_adapter_matrix *x, char *buf, size_t n)
 {
-    if (x->tensor->ndim == 3)
+    if (x->tensor->fused_experts)
         snprintf(buf, n, "%s[%d]", x->tensor->name, (int)x->expert);
     else
         snprintf(buf, n, "%s", x->tensor->name);

@@ -18,6 +18,9 @@ static void inspect_help(void)
            "Summarises a checkpoint from its headers: files, tensors, parameters (buffers such as\n"
            "rotary inv_freq or causal masks excluded), bytes, dtypes, the architecture inferred from\n"
            "shapes (layers, hidden size, vocabulary, tied embeddings, experts) and index consistency.\n"
+           "A pre-quantized checkpoint (bitsandbytes, GPTQ, AWQ, compressed-tensors, FP8, MXFP4) is\n"
+           "counted dequantized, with its scheme, stored elements and metadata bytes (JSON:\n"
+           "\"quantization\").\n"
            "The architecture is the language model's; vision/audio towers, projectors and MTP blocks\n"
            "are listed in a components table (JSON: \"components\"); MTP blocks transformers never\n"
            "loads keep their bytes but are not parameters or layers.\n\n"
@@ -65,6 +68,26 @@ static void json_arch(vf_json *j, const vf_arch *a)
     vf_json_str(j, "lm_head", a->lm_head);
     vf_json_str(j, "kind", vf_model_kind_name(a->kind));
     vf_json_u64(j, "shared_expert_layers", a->shared_experts_layers);
+    vf_json_obj_end(j);
+}
+
+/* Only for a quantized checkpoint: unquantized output stays as it was. */
+static void json_quant(vf_json *j, const vf_quant *q)
+{
+    if (q->scheme == VF_QUANT_NONE)
+        return;
+    vf_json_obj(j, "quantization");
+    vf_json_str(j, "scheme", vf_quant_scheme_name(q->scheme));
+    vf_json_u64(j, "bits", q->bits);
+    vf_json_u64(j, "group_size", q->group_size);
+    vf_json_bool(j, "double_quant", q->double_quant);
+    vf_json_str(j, "config_method", *q->config_method ? q->config_method : NULL);
+    vf_json_bool(j, "peft_all_linear", q->peft_linear);
+    vf_json_u64(j, "quantized_tensors", q->quantized_tensors);
+    vf_json_u64(j, "logical_elements", q->logical_elements);
+    vf_json_u64(j, "stored_elements", q->stored_elements);
+    vf_json_u64(j, "metadata_tensors", q->metadata_tensors);
+    vf_json_u64(j, "metadata_bytes", q->metadata_bytes);
     vf_json_obj_end(j);
 }
 
@@ -120,6 +143,10 @@ static void json_tensor(vf_json *j, const vf_tensor *t)
     vf_json_str(j, "component", vf_component_name(t->component));
     vf_json_str(j, "module", vf_module_kind_name(t->module));
     vf_json_bool(j, "ignored", t->ignored);
+    if (t->quant != VF_QPART_NONE) {
+        vf_json_str(j, "quant", vf_quant_part_name(t->quant));
+        vf_json_u64(j, "logical_numel", t->logical_numel);
+    }
     vf_json_obj_end(j);
 }
 
@@ -153,6 +180,7 @@ static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
     vf_json_u64(&j, "buffers", t->buffers);
     vf_json_u64(&j, "buffer_tensors", t->buffer_tensors);
     vf_json_u64(&j, "bytes", t->bytes);
+    json_quant(&j, vf_model_quant(m));
     json_dtypes(&j, t);
     json_arch(&j, vf_model_arch(m));
     json_components(&j, m);
@@ -193,6 +221,26 @@ static void human_findings(vf_buf *b, const vf_findings *fs)
     }
 }
 
+/* Only for a quantized checkpoint: what is logical, what is stored, what is metadata. */
+static void human_quant(vf_buf *b, const vf_quant *q)
+{
+    char c1[32], c2[32];
+    if (q->scheme == VF_QUANT_NONE)
+        return;
+    vf_buf_printf(b, "Quantization  %s, %u bits", vf_quant_scheme_name(q->scheme), q->bits);
+    if (q->group_size)
+        vf_buf_printf(b, ", group %s", vf_fmt_count(q->group_size, c1));
+    vf_buf_printf(b, "%s%s%s\n", q->double_quant ? ", double quant" : "",
+                  *q->config_method ? ", quantization_config " : "", q->config_method);
+    vf_buf_printf(b, "  logical     parameters are counted dequantized; %s quantized weights hold %s of them\n",
+                  vf_fmt_count(q->quantized_tensors, c1), vf_fmt_count(q->logical_elements, c2));
+    vf_buf_printf(b, "  stored      %s elements (packed weights and metadata, as the files hold them)\n",
+                  vf_fmt_count(q->stored_elements, c1));
+    vf_buf_printf(b, "  metadata    %s bytes", vf_fmt_count(q->metadata_bytes, c1));
+    vf_buf_printf(b, " in %s tensors (scales, zeros, quant state: not parameters)\n",
+                  vf_fmt_count(q->metadata_tensors, c1));
+}
+
 /* The components table, shown when the checkpoint holds more than the language model. */
 static void human_components(vf_buf *b, const vf_model *m)
 {
@@ -221,6 +269,7 @@ static void human_summary(vf_buf *b, const vf_model *m)
         human_files(b, cp);
     vf_buf_printf(b, "Tensors       %s\n", vf_fmt_count(t->tensors, c1));
     vf_buf_printf(b, "Parameters    %s\n", vf_fmt_count(t->parameters, c1));
+    human_quant(b, vf_model_quant(m));
     vf_buf_printf(b, "Buffers       %s elements in %s tensors (not parameters)\n",
                   vf_fmt_count(t->buffers, c1), vf_fmt_count(t->buffer_tensors, c2));
     vf_buf_printf(b, "Bytes         %s (%s)\n", vf_fmt_count(t->bytes, c1), vf_fmt_size(t->bytes, c2));

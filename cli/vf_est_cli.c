@@ -296,10 +296,44 @@ static void model_notes(vf_est_ctx *c)
         vf_notes_add(&c->notes, "%s buffer elements in %s tensors (e.g. rotary inv_freq) are stored "
                                 "but are not parameters; neither vramfit nor Training Hub counts them",
                      vf_fmt_count(t->buffers, n1), vf_fmt_count(t->buffer_tensors, n2));
+    const vf_quant *q = vf_model_quant(c->model);
+    if (q->scheme != VF_QUANT_NONE)
+        vf_notes_add(&c->notes, "the checkpoint is quantized (%s, %u bits): P = %s counts the "
+                                "parameters dequantized, as transformers loads them (stored: %s "
+                                "elements, and %s bytes of quantization metadata that are not "
+                                "parameters)",
+                     vf_quant_scheme_name(q->scheme), q->bits, vf_fmt_count(t->parameters, n1),
+                     vf_fmt_count(q->stored_elements, n2), vf_fmt_count(q->metadata_bytes, n3));
     const vf_findings *f = vf_model_findings(c->model);
     for (size_t i = 0; i < vf_findings_count(f); i++)
         if (vf_findings_get(f, i)->severity == VF_SEV_WARNING)
             vf_notes_add(&c->notes, "checkpoint: %s", vf_findings_get(f, i)->message);
+}
+
+/* What training does with a pre-quantized base, per method (the formulas are unchanged). */
+static void quant_notes(const vf_est_ctx *c, vf_method method, const vf_est_model *m, vf_notes *n)
+{
+    const vf_quant *q = vf_model_quant(c->model);
+    const char *scheme = vf_quant_scheme_name(q->scheme);
+    if (q->scheme == VF_QUANT_NONE || !n)
+        return;
+    if (method == VF_METHOD_SFT || method == VF_METHOD_OSFT)
+        vf_notes_add(n, "%s trains a dequantized copy of this %s checkpoint: every parameter is counted "
+                        "at full precision", vf_est_method_label(method), scheme);
+    else if (method == VF_METHOD_QLORA && m->stored_4bit)
+        vf_notes_add(n, "QLoRA on a checkpoint already stored 4-bit (%s): no unquantized copy is placed "
+                        "on the GPUs first, so Training Hub's bottleneck rule is not applied "
+                        "(--compat training-hub applies it)", scheme);
+    else if (method == VF_METHOD_QLORA)
+        vf_notes_add(n, "QLoRA on a %s checkpoint stored at %u bits: the base is quantized again to 4 "
+                        "bits as Training Hub assumes", scheme, q->bits);
+    else if (q->scheme == VF_QUANT_GPTQ || q->scheme == VF_QUANT_AWQ)
+        vf_notes_add(n, "LoRA on %s keeps the quantized base (PEFT's QuantLinear wrapper); Training "
+                        "Hub's LoRA formula counts the base at 2 bytes per parameter, more than it "
+                        "takes", scheme);
+    else
+        vf_notes_add(n, "LoRA on this %s checkpoint: Training Hub's LoRA formula counts the base at 2 "
+                        "bytes per parameter (a 16-bit base)", scheme);
 }
 
 int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
@@ -317,9 +351,11 @@ int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
     }
     long head = a->lm_head && !a->tied_embeddings ? vf_model_find(c->model, a->lm_head) : -1;
     if (head >= 0)
-        c->lm_head_params = vf_model_tensor(c->model, (size_t)head)->numel;
+        c->lm_head_params = vf_model_tensor(c->model, (size_t)head)->logical_numel;
     if (o->compat && c->lm_head_params < c->base.parameters)
         c->base.parameters -= c->lm_head_params;
+    if (o->compat)
+        c->base.stored_4bit = false; /* Training Hub knows nothing of the stored format */
     const vf_checkpoint *cp = vf_model_checkpoint(c->model);
     c->display_path = vf_checkpoint_name(cp);
     /* Training Hub's rule reads the model_path it is given: the id, or the directory as typed */
@@ -392,6 +428,7 @@ int vf_est_ctx_model(vf_est_ctx *c, vf_method method, vf_est_model *out, vf_note
                      vf_error *err)
 {
     *out = c->base;
+    quant_notes(c, method, out, tn);
     if (method == VF_METHOD_SFT)
         return VF_OK;
     ensure_adapters(c);
@@ -493,7 +530,7 @@ void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_e
                         "that model split over the GPUs (Training Hub's rule; it compares a per-GPU "
                         "figure with a whole-model one); only a smaller model lowers it",
                      vf_fmt_size(r->unbound_subtotal, g1), vf_fmt_size(m->parameters, g2));
-    else if (s->method == VF_METHOD_QLORA)
+    else if (s->method == VF_METHOD_QLORA && !m->stored_4bit) /* else quant_notes says why */
         vf_notes_add(n, "QLoRA: the LoRA subtotal (%s per GPU) is above the unquantized model at 1 "
                         "byte per parameter (%s), so the training itself is the bound",
                      vf_fmt_size(r->unbound_subtotal, g1), vf_fmt_size(m->parameters, g2));

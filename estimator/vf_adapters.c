@@ -105,6 +105,7 @@ typedef struct selector {
     const vf_family *family;
     bool skip_fused;
     bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
+    bool skipped_quant;  /* all-linear left out quantized layers that are not nn.Linear */
 } selector;
 
 static void selector_free(selector *s)
@@ -141,16 +142,33 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
     return rc;
 }
 
+/* Length of the module name of a quantized weight: the name without ".weight", ".qweight" or
+ * ".weight_packed" (the module PEFT wraps), or without "_blocks" (MXFP4: the fused parameter). */
+static size_t quant_module_len(const vf_tensor *t, size_t n)
+{
+    if (n > 7 && strcmp(t->name + n - 7, "_blocks") == 0)
+        return n - 7;
+    const char *dot = strrchr(t->name, '.');
+    return dot ? (size_t)(dot - t->name) : n;
+}
+
 /* Module name of t (without prefix) into buf, or false when t can never be an adapter target:
  * a 2-D "<module>.weight" or a fused 3-D expert tensor (GraniteMoe's `input_linear.weight` is named
- * by its module `input_linear`, a bare parameter such as `experts.gate_up_proj` by itself). Tensors
- * transformers does not load (MTP blocks) are never targets. */
+ * by its module `input_linear`, a bare parameter such as `experts.gate_up_proj` by itself), or a
+ * quantized weight by its module. Tensors transformers does not load (MTP blocks) and quantization
+ * metadata are never targets. */
 static bool target_module(const vf_tensor *t, char *buf, size_t size)
 {
     size_t n = strlen(t->name);
     bool leaf = n > 7 && strcmp(t->name + n - 7, ".weight") == 0;
-    if (t->buffer || t->ignored || n + 1 > size)
+    if (t->buffer || t->ignored || t->quant == VF_QPART_META || n + 1 > size)
         return false;
+    if (t->quant == VF_QPART_WEIGHT) {
+        size_t k = quant_module_len(t, n);
+        memcpy(buf, t->name, k);
+        buf[k] = '\0';
+        return true;
+    }
     if ((t->ndim == 2 || (t->ndim == 3 && t->fused_experts)) && leaf) {
         memcpy(buf, t->name, n - 7);
         buf[n - 7] = '\0';
@@ -163,10 +181,16 @@ static bool target_module(const vf_tensor *t, char *buf, size_t size)
     return false;
 }
 
+/* A single matrix as the loaded model sees it (a quantized weight by its logical view). */
+static bool is_matrix(const vf_tensor *t)
+{
+    return t->quant == VF_QPART_WEIGHT ? t->matrices == 1 && !t->fused_experts : t->ndim == 2;
+}
+
 /* Training Hub's substring rule, on the language model only (towers and projectors are left out). */
 static bool family_match(const vf_family *f, const vf_tensor *t)
 {
-    if (t->ndim != 2 || !strstr(t->name, "weight") || t->component != VF_COMPONENT_LANGUAGE_MODEL)
+    if (!is_matrix(t) || !strstr(t->name, "weight") || t->component != VF_COMPONENT_LANGUAGE_MODEL)
         return false;
     for (const char *const *p = f->patterns; *p; p++)
         if (strstr(t->name, *p))
@@ -176,10 +200,11 @@ static bool family_match(const vf_family *f, const vf_tensor *t)
 
 /* PEFT's all-linear (tuners_utils.py _maybe_include_all_linear_layers): every nn.Linear / Conv1D
  * module of the model, towers included, minus the output embedding. Embeddings, bare nn.Parameter
- * tensors (fused experts, parameter routers) and convolutions are not nn.Linear. */
+ * tensors (fused experts, parameter routers), convolutions and GPTQ/AWQ QuantLinear modules are not
+ * nn.Linear. */
 static bool all_linear_match(const vf_tensor *t)
 {
-    return t->ndim == 2 && t->module == VF_MODULE_LINEAR && t->role != VF_ROLE_LM_HEAD;
+    return is_matrix(t) && t->module == VF_MODULE_LINEAR && t->role != VF_ROLE_LM_HEAD;
 }
 
 /* A regex match for the selector: 1 or 0, or the error (err->tensor names `what`). */
@@ -208,6 +233,7 @@ static int selector_take(selector *s, const vf_tensor *t, const char *key, vf_er
         break;
     default:
         take = all_linear_match(t);
+        s->skipped_quant |= t->module == VF_MODULE_QUANT_LINEAR;
         break;
     }
     if (take < 0)
@@ -219,7 +245,7 @@ static int selector_take(selector *s, const vf_tensor *t, const char *key, vf_er
         return out;
     if (out)
         take = false;
-    if (take && t->ndim == 3 && s->skip_fused) {
+    if (take && t->fused_experts && s->skip_fused) {
         s->skipped_fused = true;
         take = false;
     }
@@ -658,7 +684,8 @@ static int compute_totals(vf_adapter_plan *p, const vf_model *m, bool osft, vf_e
         of |= vf_add_u64_overflow(&dims, x->kind == VF_ADAPT_OSFT ? x->rows : x->in,
                                   x->kind == VF_ADAPT_OSFT ? x->cols : x->out);
         of |= vf_acc_u64(&t->lora_dim_sum, dims);
-        of |= vf_acc_u64(&target_numel, x->rows * x->cols); /* rows*cols <= numel: no overflow */
+        uint64_t numel; /* rows * cols: the logical size, more than numel for a quantized weight */
+        of |= vf_mul_u64_overflow(&numel, x->rows, x->cols) || vf_acc_u64(&target_numel, numel);
         if (x->kind == VF_ADAPT_OSFT)
             of |= vf_acc_u64(&t->trainable, x->trainable_params);
     }
@@ -763,6 +790,24 @@ static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_sp
     return VF_OK;
 }
 
+/* all-linear left quantized layers out: a finding, or the error when nothing else was taken. */
+static int quant_skip_note(build_ctx *c)
+{
+    const char *scheme = vf_quant_scheme_name(vf_model_quant(c->m)->scheme);
+    if (!c->sel.skipped_quant)
+        return VF_OK;
+    if (c->p->n == 0)
+        return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), "--target",
+                            "all-linear takes nn.Linear modules only (PEFT _maybe_include_all_linear_layers) "
+                            "and the %s layers are QuantLinear modules, not nn.Linear: PEFT finds no target; "
+                            "name the modules instead (--target q_proj,v_proj,...)", scheme);
+    if (vf_findings_add(c->p->findings, VF_SEV_INFO,
+                        "all-linear leaves out the %s layers: they are QuantLinear modules, not nn.Linear "
+                        "(PEFT _maybe_include_all_linear_layers); --target names them", scheme) != VF_OK)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    return VF_OK;
+}
+
 static int build(build_ctx *c)
 {
     const vf_target_spec *t = &c->o->target;
@@ -781,6 +826,8 @@ static int build(build_ctx *c)
     if (rc == VF_OK)
         rc = check_unmatched(c->m, &c->sel.exclude, "exclude", t->allow_unmatched, c->p->findings,
                              c->err);
+    if (rc == VF_OK)
+        rc = quant_skip_note(c);
     if (rc == VF_OK && c->p->n == 0)
         return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), NULL,
                             "no weight matrix matches the targets (family %s)", c->p->family.name);

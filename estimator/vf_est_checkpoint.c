@@ -37,6 +37,8 @@ int vf_est_model_from(const vf_model *m, vf_method method, const vf_target_spec 
     out->layers = a->layers;
     out->hidden_size = a->hidden_size;
     out->vocab_size = a->vocab_size;
+    const vf_quant *q = vf_model_quant(m);
+    out->stored_4bit = q->scheme != VF_QUANT_NONE && q->bits <= 4;
     if (method == VF_METHOD_SFT)
         return VF_OK;
     vf_adapter_input in;

@@ -316,7 +316,7 @@ static int compute(const vf_est_model *m, const vf_est_setup *s, const tokens *t
     double sub = s4 + add;
     r->unbound_subtotal = trunc_u64(sub);
 
-    if (method == VF_METHOD_QLORA && sub < (double)m->parameters) {
+    if (method == VF_METHOD_QLORA && !m->stored_4bit && sub < (double)m->parameters) {
         /* offload_memory = num_params * 1 byte; the estimate becomes offload_memory / num_gpus */
         r->model_bound = true;
         sub = (double)m->parameters / g;

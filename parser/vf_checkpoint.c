@@ -39,6 +39,7 @@ struct vf_checkpoint {
     bool one_file; /* opened as one named .safetensors file, not as a directory */
     vf_findings *findings;
     char *snapshot_file; /* the .vfsnap file it was read from, or NULL for a directory's files */
+    vf_data_store *data; /* small tensor data (vf_tensor_data.c) */
 };
 
 /* ---- builder ----------------------------------------------------------------------------------- */
@@ -50,8 +51,9 @@ vf_checkpoint *vf_cp_new(const char *dir)
         return NULL;
     cp->dir = strdup(dir ? dir : ".");
     cp->findings = vf_findings_new();
+    cp->data = vf_data_store_new();
     cp->consistent = true;
-    if (!cp->dir || !cp->findings) {
+    if (!cp->dir || !cp->findings || !cp->data) {
         vf_checkpoint_free(cp);
         return NULL;
     }
@@ -78,6 +80,7 @@ void vf_checkpoint_free(vf_checkpoint *cp)
     free(cp->name);
     vf_index_free(&cp->index);
     vf_findings_free(cp->findings);
+    vf_data_store_free(cp->data);
     free(cp);
 }
 
@@ -651,6 +654,8 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
         ahead_free(&a); /* a no-op when load_shards_ahead took it */
     if (rc == VF_OK)
         rc = vf_cp_finish(cp, err);
+    if (rc == VF_OK)
+        rc = vf_data_store_read(cp->data, cp->dir, cp->shards, cp->count, err);
     if (rc != VF_OK) {
         vf_checkpoint_free(cp);
         return rc;
@@ -882,6 +887,11 @@ const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size
 const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
 {
     return cp->findings;
+}
+
+vf_data_store *vf_cp_data(const vf_checkpoint *cp)
+{
+    return cp->data;
 }
 
 bool vf_checkpoint_is_adapter(const vf_checkpoint *cp)

@@ -97,6 +97,22 @@ bool vf_cjson_u64(const void *cjson_item, uint64_t *out);
 /* True when `name` is a plain file name: non-empty, no '/', no '\\', not "." or "..", no NUL. */
 bool vf_safe_file_name(const char *name);
 
+/* ---- bitsandbytes' packed 4-bit quant state (vf_bnb_state.c) ----------------------------------- */
+
+#define VF_BNB_MAX_DIMS 4
+typedef struct vf_bnb_state {
+    char quant_type[4];      /* "nf4" or "fp4" */
+    uint64_t blocksize;      /* values per absmax */
+    uint64_t shape[VF_BNB_MAX_DIMS]; /* the logical weight shape */
+    uint32_t ndim;           /* 1..VF_BNB_MAX_DIMS */
+    bool nested;             /* double quantization: nested_* keys present */
+    uint64_t nested_blocksize;
+} vf_bnb_state;
+/* Parses the len bytes of a quant_state tensor (`tensor` of shard `file`, both named in errors):
+ * strict JSON with exactly bitsandbytes' keys. Errors: VF_ERR_QUANT. */
+int vf_bnb_state_parse(const uint8_t *data, size_t len, const char *file, const char *tensor,
+                       vf_bnb_state *out, vf_error *err);
+
 /* ---- Hugging Face cache (vf_hfcache.c) ---------------------------------------------------------- */
 /* os.path.expandvars + expanduser of s; malloc'd, NULL when out of memory or over 4096 bytes. */
 char *vf_hf_expand_path(const char *s);
@@ -126,6 +142,28 @@ int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revisio
 int vf_cp_set_origin(vf_checkpoint *cp, const char *origin);
 /* Cross-checks shards against the index aux (when present) or for duplicates, sorts shards. */
 int vf_cp_finish(vf_checkpoint *cp, vf_error *err);
+/* The checkpoint's small tensor data (never NULL for a checkpoint made by vf_cp_new). */
+typedef struct vf_data_store vf_data_store;
+vf_data_store *vf_cp_data(const vf_checkpoint *cp);
+
+/* ---- small tensor data (vf_tensor_data.c) ------------------------------------------------------
+ * Entries are keyed by (shard index after vf_cp_finish, tensor index in that header). */
+vf_data_store *vf_data_store_new(void);
+void vf_data_store_free(vf_data_store *s); /* NULL is a no-op */
+size_t vf_data_store_count(const vf_data_store *s);
+/* Copies len bytes as the data of (shard, tensor). */
+int vf_data_store_add(vf_data_store *s, uint32_t shard, uint32_t tensor, const uint8_t *data,
+                      size_t len, vf_error *err);
+/* Sorts the entries by key; false when a key is there twice. */
+bool vf_data_store_sort(vf_data_store *s);
+/* Entry i in key order; false when i is out of range. */
+bool vf_data_store_get(const vf_data_store *s, size_t i, uint32_t *shard, uint32_t *tensor,
+                       const uint8_t **data, size_t *len);
+/* Reads, from the files DIR/shards[i].name, the data of every tensor vf_tensor_data_wanted names
+ * and that holds at most VF_TENSOR_DATA_MAX bytes: one bounded pread each, the file re-checked to
+ * be regular and of the size its header was read at. */
+int vf_data_store_read(vf_data_store *s, const char *dir, const vf_shard *shards, size_t n,
+                       vf_error *err);
 
 /* Parsed model.safetensors.index.json. */
 typedef struct vf_index_entry {

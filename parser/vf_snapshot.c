@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,29 +156,64 @@ static int gzip_into(wbuf *dst, const uint8_t *src, size_t len, vf_error *err)
     return rc;
 }
 
-int vf_snapshot_encode(const char *origin, const vf_snapshot_file *shards, size_t shard_count,
-                       const vf_snapshot_file *aux, size_t aux_count, uint8_t **out, size_t *out_len,
-                       vf_error *err)
+/* A tensor data record: shard name, tensor name, length, fingerprint, bytes. */
+static int put_data(wbuf *w, const vf_snapshot_data *d, vf_error *err)
+{
+    size_t slen = d->shard ? strlen(d->shard) : 0, tlen = d->tensor ? strlen(d->tensor) : 0;
+    if (slen > UINT16_MAX || tlen > UINT16_MAX || d->len > UINT32_MAX || (d->len && !d->data))
+        return vf_error_set(err, VF_ERR_UNSUPPORTED, d->shard, d->tensor,
+                            "name or data too long for the snapshot format");
+    uint8_t fp[FP_BYTES];
+    fingerprint(d->len ? d->data : (const uint8_t *)"", d->len, fp);
+    wb_le(w, slen, 2);
+    wb_put(w, d->shard, slen);
+    wb_le(w, tlen, 2);
+    wb_put(w, d->tensor, tlen);
+    wb_le(w, d->len, 4);
+    wb_put(w, fp, FP_BYTES);
+    wb_put(w, d->data, d->len);
+    return VF_OK;
+}
+
+/* The payload of format `version`: version 1 has no tensor data section. */
+static int build_payload(wbuf *p, uint32_t version, const char *origin, const vf_snapshot_file *shards,
+                         size_t shard_count, const vf_snapshot_file *aux, size_t aux_count,
+                         const vf_snapshot_data *data, size_t data_count, vf_error *err)
+{
+    size_t olen = origin ? strlen(origin) : 0;
+    if (olen > UINT32_MAX || shard_count > UINT32_MAX || aux_count > UINT32_MAX ||
+        data_count > UINT32_MAX)
+        return vf_error_set(err, VF_ERR_UNSUPPORTED, NULL, NULL, "too large for the snapshot format");
+    int rc = VF_OK;
+    wb_le(p, olen, 4);
+    wb_put(p, origin, olen);
+    wb_le(p, shard_count, 4);
+    for (size_t i = 0; rc == VF_OK && i < shard_count; i++)
+        rc = put_file(p, &shards[i], true, err);
+    wb_le(p, aux_count, 4);
+    for (size_t i = 0; rc == VF_OK && i < aux_count; i++)
+        rc = put_file(p, &aux[i], false, err);
+    if (version >= 2)
+        wb_le(p, data_count, 4);
+    for (size_t i = 0; rc == VF_OK && version >= 2 && i < data_count; i++)
+        rc = put_data(p, &data[i], err);
+    if (rc == VF_OK && p->failed)
+        rc = vf_error_set(err, p->len + 1 > VF_SNAPSHOT_MAX_PAYLOAD ? VF_ERR_UNSUPPORTED : VF_ERR_NOMEM,
+                          NULL, NULL, "snapshot payload above %llu bytes or out of memory",
+                          (unsigned long long)VF_SNAPSHOT_MAX_PAYLOAD);
+    return rc;
+}
+
+static int encode(uint32_t version, const char *origin, const vf_snapshot_file *shards,
+                  size_t shard_count, const vf_snapshot_file *aux, size_t aux_count,
+                  const vf_snapshot_data *data, size_t data_count, uint8_t **out, size_t *out_len,
+                  vf_error *err)
 {
     *out = NULL;
     *out_len = 0;
-    size_t olen = origin ? strlen(origin) : 0;
-    if (olen > UINT32_MAX || shard_count > UINT32_MAX || aux_count > UINT32_MAX)
-        return vf_error_set(err, VF_ERR_UNSUPPORTED, NULL, NULL, "too large for the snapshot format");
     wbuf p = {0};
-    int rc = VF_OK;
-    wb_le(&p, olen, 4);
-    wb_put(&p, origin, olen);
-    wb_le(&p, shard_count, 4);
-    for (size_t i = 0; rc == VF_OK && i < shard_count; i++)
-        rc = put_file(&p, &shards[i], true, err);
-    wb_le(&p, aux_count, 4);
-    for (size_t i = 0; rc == VF_OK && i < aux_count; i++)
-        rc = put_file(&p, &aux[i], false, err);
-    if (rc == VF_OK && p.failed)
-        rc = vf_error_set(err, p.len + 1 > VF_SNAPSHOT_MAX_PAYLOAD ? VF_ERR_UNSUPPORTED : VF_ERR_NOMEM,
-                          NULL, NULL, "snapshot payload above %llu bytes or out of memory",
-                          (unsigned long long)VF_SNAPSHOT_MAX_PAYLOAD);
+    int rc = build_payload(&p, version, origin, shards, shard_count, aux, aux_count, data, data_count,
+                           err);
     wbuf f = {0};
     uint8_t head[VF_SNAPSHOT_HEADER_BYTES] = {0};
     if (rc == VF_OK) {
@@ -186,7 +222,7 @@ int vf_snapshot_encode(const char *origin, const vf_snapshot_file *shards, size_
     }
     if (rc == VF_OK) {
         memcpy(head, VF_SNAPSHOT_MAGIC, VF_SNAPSHOT_MAGIC_BYTES);
-        put_le(head + 8, VF_SNAPSHOT_VERSION, 4);
+        put_le(head + 8, version, 4);
         put_le(head + 12, 0, 4);
         put_le(head + 16, p.len, 8);
         put_le(head + 24, f.len - VF_SNAPSHOT_HEADER_BYTES, 8);
@@ -202,6 +238,21 @@ int vf_snapshot_encode(const char *origin, const vf_snapshot_file *shards, size_
     *out = f.data;
     *out_len = f.len;
     return VF_OK;
+}
+
+int vf_snapshot_encode(const char *origin, const vf_snapshot_file *shards, size_t shard_count,
+                       const vf_snapshot_file *aux, size_t aux_count, uint8_t **out, size_t *out_len,
+                       vf_error *err)
+{
+    return encode(1, origin, shards, shard_count, aux, aux_count, NULL, 0, out, out_len, err);
+}
+
+int vf_snapshot_encode_data(const char *origin, const vf_snapshot_file *shards, size_t shard_count,
+                            const vf_snapshot_file *aux, size_t aux_count,
+                            const vf_snapshot_data *data, size_t data_count, uint8_t **out,
+                            size_t *out_len, vf_error *err)
+{
+    return encode(2, origin, shards, shard_count, aux, aux_count, data, data_count, out, out_len, err);
 }
 
 static bool has_control(const char *s)
@@ -239,7 +290,20 @@ int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, v
         if (d)
             aux[naux++] = (vf_snapshot_file){vf_aux_names[i], 0, d, len};
     }
-    int rc = vf_snapshot_encode(dir, shards, n, aux, naux, out, out_len, err);
+    size_t nd = vf_data_store_count(vf_cp_data(cp));
+    vf_snapshot_data *data = calloc(nd ? nd : 1, sizeof *data);
+    int rc = data ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; rc == VF_OK && i < nd; i++) {
+        uint32_t shard, tensor;
+        vf_data_store_get(vf_cp_data(cp), i, &shard, &tensor, &data[i].data, &data[i].len);
+        const vf_shard *s = vf_checkpoint_shard(cp, shard);
+        data[i].shard = s->name;
+        data[i].tensor = vf_st_header_tensor(s->header, tensor)->name;
+    }
+    if (rc == VF_OK) /* version 1 when there is no tensor data: readable by older vramfit */
+        rc = nd ? vf_snapshot_encode_data(dir, shards, n, aux, naux, data, nd, out, out_len, err)
+                : vf_snapshot_encode(dir, shards, n, aux, naux, out, out_len, err);
+    free(data);
     free(shards);
     return rc;
 }
@@ -305,11 +369,11 @@ static int check_outer(const uint8_t *buf, size_t len, const char *file, outer *
     o->payload_len = get_le(buf + 16, 8);
     o->compressed_len = get_le(buf + 24, 8);
     o->fp = buf + 32;
-    if (o->version != VF_SNAPSHOT_VERSION)
+    if (o->version < VF_SNAPSHOT_VERSION_MIN || o->version > VF_SNAPSHOT_VERSION)
         return vf_error_set(err, VF_ERR_UNSUPPORTED, file, NULL,
-                            "snapshot format version %u is not supported (this vramfit reads version "
-                            "%u)",
-                            o->version, VF_SNAPSHOT_VERSION);
+                            "snapshot format version %u is not supported (this vramfit reads versions "
+                            "%u to %u)",
+                            o->version, VF_SNAPSHOT_VERSION_MIN, VF_SNAPSHOT_VERSION);
     if (o->flags != 0)
         return vf_error_set(err, VF_ERR_SNAPSHOT, file, NULL, "unknown snapshot flags 0x%x", o->flags);
     if (o->payload_len > VF_SNAPSHOT_MAX_PAYLOAD)
@@ -592,9 +656,117 @@ static int dup_shard_names(const vf_checkpoint *cp, const char *file, vf_error *
     return VF_OK;
 }
 
-/* Builds the checkpoint from a decompressed, fingerprint-checked payload. */
-static int parse_payload(const uint8_t *p, size_t len, const char *file, vf_checkpoint **out,
-                         vf_error *err)
+/* A u16-length name of 1..max bytes without NUL, copied into a new string. */
+static int take_name(cursor *c, uint64_t max, const char *what, char **out)
+{
+    uint64_t len;
+    const uint8_t *p;
+    int rc = take_le(c, 2, &len, what);
+    if (rc == VF_OK && (len == 0 || len > max))
+        return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, NULL, "%s: name length %llu is outside 1..%llu",
+                            what, (unsigned long long)len, (unsigned long long)max);
+    if (rc == VF_OK)
+        rc = take_bytes(c, (size_t)len, &p, what);
+    if (rc != VF_OK)
+        return rc;
+    if (memchr(p, '\0', (size_t)len))
+        return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, NULL, "%s: name holds a NUL byte", what);
+    char *s = malloc((size_t)len + 1);
+    if (!s)
+        return vf_error_set(c->err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
+    memcpy(s, p, (size_t)len);
+    s[len] = '\0';
+    *out = s;
+    return VF_OK;
+}
+
+/* Index of the shard named `name` in the finished (sorted) checkpoint, or -1. */
+static long shard_index(const vf_checkpoint *cp, const char *name)
+{
+    size_t n = vf_checkpoint_shard_count(cp);
+    return n ? vf_find_sorted_name(vf_checkpoint_shard(cp, 0), n, sizeof(vf_shard),
+                                   offsetof(vf_shard, name), name)
+             : -1;
+}
+
+/* One tensor data record, checked against the finished checkpoint and stored in it. */
+static int read_data_record(cursor *c, vf_checkpoint *cp, char *shard, char *tensor)
+{
+    const char *what = "a tensor data record";
+    uint64_t len;
+    const uint8_t *fp, *data;
+    int rc = take_le(c, 4, &len, what);
+    if (rc == VF_OK && len > VF_TENSOR_DATA_MAX)
+        return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, tensor,
+                            "stored tensor data of %llu bytes exceeds the limit of %u",
+                            (unsigned long long)len, VF_TENSOR_DATA_MAX);
+    if (rc == VF_OK)
+        rc = take_bytes(c, FP_BYTES, &fp, what);
+    if (rc == VF_OK)
+        rc = take_bytes(c, (size_t)len, &data, what);
+    if (rc != VF_OK)
+        return rc;
+    uint8_t got[FP_BYTES];
+    fingerprint(data, (size_t)len, got);
+    if (memcmp(got, fp, FP_BYTES) != 0)
+        return vf_error_set(c->err, VF_ERR_CHECKSUM, c->file, tensor, "tensor data fingerprint mismatch");
+    long si = shard_index(cp, shard);
+    const vf_st_header *h = si >= 0 ? vf_checkpoint_shard(cp, (size_t)si)->header : NULL;
+    long ti = h ? vf_st_header_find(h, tensor) : -1;
+    if (ti < 0)
+        return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, tensor,
+                            "tensor data for a tensor that shard '%s' does not hold", shard);
+    if (!vf_tensor_data_wanted(tensor) || vf_st_header_tensor(h, (size_t)ti)->nbytes != len)
+        return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, tensor,
+                            "stored tensor data is not the %llu bytes of a tensor vramfit reads",
+                            (unsigned long long)vf_st_header_tensor(h, (size_t)ti)->nbytes);
+    return vf_data_store_add(vf_cp_data(cp), (uint32_t)si, (uint32_t)ti, data, (size_t)len, c->err);
+}
+
+/* Version 2: the tensor data section, read after the shards are finished (sorted). */
+static int read_data(cursor *c, vf_checkpoint *cp)
+{
+    uint64_t n = 0;
+    int rc = take_le(c, 4, &n, "the tensor data count");
+    for (uint64_t i = 0; rc == VF_OK && i < n; i++) {
+        char *shard = NULL, *tensor = NULL;
+        rc = take_name(c, VF_SNAPSHOT_MAX_NAME, "a tensor data record", &shard);
+        if (rc == VF_OK)
+            rc = take_name(c, UINT16_MAX, "a tensor data record", &tensor);
+        if (rc == VF_OK)
+            rc = read_data_record(c, cp, shard, tensor);
+        free(shard);
+        free(tensor);
+    }
+    if (rc == VF_OK && !vf_data_store_sort(vf_cp_data(cp)))
+        rc = vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, NULL, "a tensor's data is stored twice");
+    return rc;
+}
+
+static int no_trailing(const cursor *c)
+{
+    return c->left ? vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, NULL,
+                                  "%zu unexpected bytes after the payload", c->left)
+                   : VF_OK;
+}
+
+/* vf_cp_finish, naming the snapshot member in its errors. */
+static int finish(vf_checkpoint *cp, const char *file, vf_error *err)
+{
+    int rc = vf_cp_finish(cp, err); /* sorts shards by name, cross-checks like a directory */
+    if (rc != VF_OK && err && strncmp(err->file, file, strlen(file)) != 0) {
+        char member[MEMBER_MAX];
+        member_name(member, file, err->file);
+        size_t n = strnlen(member, sizeof err->file - 1);
+        memcpy(err->file, member, n);
+        err->file[n] = '\0';
+    }
+    return rc;
+}
+
+/* Builds the checkpoint from a decompressed, fingerprint-checked payload of format `version`. */
+static int parse_payload(const uint8_t *p, size_t len, uint32_t version, const char *file,
+                         vf_checkpoint **out, vf_error *err)
 {
     cursor c = {p, len, file, err};
     char *origin = NULL;
@@ -612,21 +784,16 @@ static int parse_payload(const uint8_t *p, size_t len, const char *file, vf_chec
     rc = read_shards(&c, cp, err);
     if (rc == VF_OK)
         rc = read_aux(&c, cp, err);
-    if (rc == VF_OK && c.left)
-        rc = vf_error_set(err, VF_ERR_SNAPSHOT, file, NULL, "%zu unexpected bytes after the payload",
-                          c.left);
-    if (rc == VF_OK) {
-        rc = vf_cp_finish(cp, err); /* sorts shards by name, cross-checks like a directory */
-        if (rc != VF_OK && err && strncmp(err->file, file, strlen(file)) != 0) {
-            char member[MEMBER_MAX];
-            member_name(member, file, err->file);
-            size_t n = strnlen(member, sizeof err->file - 1);
-            memcpy(err->file, member, n);
-            err->file[n] = '\0';
-        }
-    }
+    if (rc == VF_OK && version < 2)
+        rc = no_trailing(&c);
+    if (rc == VF_OK)
+        rc = finish(cp, file, err);
     if (rc == VF_OK)
         rc = dup_shard_names(cp, file, err);
+    if (rc == VF_OK && version >= 2)
+        rc = read_data(&c, cp);
+    if (rc == VF_OK && version >= 2)
+        rc = no_trailing(&c);
     if (rc != VF_OK) {
         vf_checkpoint_free(cp);
         return rc;
@@ -660,7 +827,7 @@ int vf_snapshot_parse(const uint8_t *buf, size_t len, const char *display, vf_ch
                           "snapshot fingerprint mismatch (stored %s, computed %s)", want_hex, got_hex);
     }
     if (rc == VF_OK)
-        rc = parse_payload(payload, (size_t)o.payload_len, file, out, err);
+        rc = parse_payload(payload, (size_t)o.payload_len, o.version, file, out, err);
     free(payload);
     return rc;
 }

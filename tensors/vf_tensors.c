@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vf_internal.h"
+#include "vf_quant.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_tensors.h"
 
@@ -22,6 +23,7 @@ struct vf_model {
     vf_component_stats components[VF_COMPONENT_COUNT];
     size_t component_count;
     uint32_t *layer_kinds;  /* VF_LAYER_* by language-model layer index, layer_slots - 1 entries */
+    vf_quant quant;         /* tensors/vf_quant.c */
 };
 
 void vf_model_free(vf_model *m)
@@ -111,7 +113,7 @@ static void *fill_run(void *arg)
             vf_tensor *t = &r->m->tensors[row + i];
             *t = (vf_tensor){.name = st->name, .file = sh->name, .dtype = st->dtype, .ndim = st->ndim,
                              .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
-                             .shard = (uint32_t)s};
+                             .shard = (uint32_t)s, .logical_numel = st->numel};
             r->m->by_name[row + i] = (uint32_t)(row + i);
             r->hints |= classify(t, r->layouts, &r->marks);
             if (sorted && prev && strcmp(prev, t->name) > 0)
@@ -197,7 +199,7 @@ static void compute_totals(vf_model *m)
     for (size_t i = 0; i < m->count; i++) {
         const vf_tensor *x = &m->tensors[i];
         if (!x->ignored) {
-            vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->numel);
+            vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->buffer ? x->numel : x->logical_numel);
             t->buffer_tensors += x->buffer;
         }
         vf_acc_u64(&t->bytes, x->bytes);
@@ -327,7 +329,7 @@ static int layer_tables(vf_model *m, vf_error *err)
         if (lm)
             m->layer_kinds[slot] |= layer_kind_of(t);
         if (!t->buffer)
-            vf_acc_u64(&m->layer_params[slot], t->numel);
+            vf_acc_u64(&m->layer_params[slot], t->logical_numel);
         /* fused experts, 3-D or packed (gpt-oss MXFP4 *_blocks [E, out, in/32, 16]): E = shape[0] */
         uint64_t experts = t->experts_layout != VF_EXPERTS_NONE ? t->shape[0] : (uint64_t)(t->expert + 1);
         if (in_lm(t) && t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
@@ -352,7 +354,7 @@ static int component_table(vf_model *m, vf_error *err)
         c->tensors++;
         vf_acc_u64(&c->bytes, t->bytes);
         if (!t->buffer && !t->ignored)
-            vf_acc_u64(&c->parameters, t->numel);
+            vf_acc_u64(&c->parameters, t->logical_numel);
         if (t->layer >= 0 && !t->ignored && !seen[(size_t)t->component * slots + (size_t)t->layer]) {
             seen[(size_t)t->component * slots + (size_t)t->layer] = true;
             c->layers++;
@@ -475,17 +477,23 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     m->cp = cp;
     m->findings = vf_findings_new();
     bool sorted = true;
-    int rc = m->findings ? fill_table(m, &sorted, err)
-                         : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    int rc = m->findings && copy_findings(m) == VF_OK
+                 ? fill_table(m, &sorted, err)
+                 : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK) {
         if (!sorted)
             vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
                                 offsetof(vf_tensor, name));
-        rc = infer_arch(m, err);
-        if (rc == VF_OK)
-            compute_totals(m);
+        rc = vf_quant_apply(m, m->layouts, &m->quant, m->findings, err);
     }
-    if (rc == VF_OK && (copy_findings(m) != VF_OK || compare_config(m) != VF_OK))
+    if (rc == VF_OK) {
+        rc = infer_arch(m, err);
+        if (rc == VF_OK) {
+            vf_quant_summarise(m, &m->quant);
+            compute_totals(m);
+        }
+    }
+    if (rc == VF_OK && compare_config(m) != VF_OK)
         rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc != VF_OK) {
         vf_model_free(m);
@@ -533,6 +541,16 @@ const vf_totals *vf_model_totals(const vf_model *m)
 const vf_findings *vf_model_findings(const vf_model *m)
 {
     return m->findings;
+}
+
+const vf_quant *vf_model_quant(const vf_model *m)
+{
+    return &m->quant;
+}
+
+vf_tensor *vf_model_tensor_mut(vf_model *m, size_t i)
+{
+    return i < m->count ? &m->tensors[i] : NULL;
 }
 
 size_t vf_model_component_count(const vf_model *m)

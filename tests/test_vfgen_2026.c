@@ -36,11 +36,11 @@ static cJSON *expect_of(const char *name)
 static uint64_t num_at(const cJSON *j, const char *path)
 {
     char key[64];
-    while (j && *path) {
-        size_t k = strcspn(path, ".");
-        snprintf(key, sizeof key, "%.*s", (int)k, path);
+    for (const char *p = path; j && *p;) {
+        size_t k = strcspn(p, ".");
+        snprintf(key, sizeof key, "%.*s", (int)k, p);
         j = cJSON_GetObjectItemCaseSensitive(j, key);
-        path += k + (path[k] == '.');
+        p += k + (p[k] == '.');
     }
     cr_assert(cJSON_IsNumber(j), "no number at %s", path);
     double d = j->valuedouble;
@@ -191,6 +191,50 @@ Test(vfgen2026, all_linear_lora_counts)
     cr_assert_eq(expect_u64("llama-3.1-8b-awq-int4", "all_linear.modules"), 0);
     /* gpt-oss: 4 attention projections x 24 layers; router and experts are nn.Parameter */
     cr_assert_eq(expect_u64("gpt-oss-20b", "all_linear.modules"), 96);
+}
+
+/* `vfgen expect name --modules` */
+static cJSON *modules_of(const char *name)
+{
+    const char *const argv[] = {VF_VFGEN, "expect", name, "--modules", NULL};
+    vft_run r = vft_exec(argv, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    cr_assert_not_null(j);
+    vft_run_free(&r);
+    return j;
+}
+
+/* The entry of the modules list of j named name. */
+static const cJSON *module_named(const cJSON *j, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "modules"))
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring, name) == 0)
+            return e;
+    cr_assert_fail("no module %s", name);
+    return NULL;
+}
+
+Test(vfgen2026, modules_list_the_all_linear_set_and_expert_orientation)
+{
+    cJSON *j = modules_of("llama-4-scout-17b-16e");
+    uint64_t n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "modules"))
+        n += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "all_linear"));
+    cr_assert_eq(n, num_at(j, "all_linear.modules"));
+    /* Llama4TextExperts bmm layout: down_proj [E, I, H] maps I = 8192 to H = 5120 */
+    const cJSON *down = module_named(j, "language_model.model.layers.47.feed_forward.experts.down_proj");
+    cr_assert(num_at(down, "in") == 8192 && num_at(down, "out") == 5120);
+    const cJSON *head = module_named(j, "language_model.lm_head");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(head, "all_linear")));
+    cJSON_Delete(j);
+    /* GraniteMoeHybridParallelExperts [E, out, in]: input_linear maps 1536 to 2 x 512 */
+    j = modules_of("granite-4.0-h-tiny");
+    const cJSON *in = module_named(j, "model.layers.0.block_sparse_moe.input_linear.weight");
+    cr_assert(num_at(in, "in") == 1536 && num_at(in, "out") == 1024);
+    cJSON_Delete(j);
 }
 
 /* ---- the files ---------------------------------------------------------------------------- */

@@ -12,8 +12,9 @@
  *   vfgen all OUTDIR                   every default model into OUTDIR/NAME (headers only):
  *                                      the older table's in_all models and vfgen_2026.c's but
  *                                      deepseek-v3-fp8 (benchmark-size, like deepseek-v3)
- *   vfgen expect NAME                  oracle values of a vfgen_2026.c model as one JSON object
- *                                      (see vfgen_2026.c)
+ *   vfgen expect NAME [--modules]      oracle values of a vfgen_2026.c model as one JSON object
+ *                                      (see vfgen_2026.c); --modules adds every linear module
+ *                                      and fused expert parameter with its logical in/out
  *   vfgen tiny OUTDIR                  tiny-llama and tiny-gpt2 with real bytes
  *   vfgen adapter BASEDIR OUTDIR --r R --targets a,b [--wrong-rank]
  *
@@ -66,7 +67,7 @@ static int usage(const char *why)
     fputs("usage: vfgen list\n"
           "       vfgen model NAME OUTDIR [--shards K] [--dtype BF16|F16|F32] [--layers N]\n"
           "       vfgen all OUTDIR\n"
-          "       vfgen expect NAME\n"
+          "       vfgen expect NAME [--modules]\n"
           "       vfgen tiny OUTDIR\n"
           "       vfgen adapter BASEDIR OUTDIR --r R --targets a,b [--wrong-rank]\n",
           stderr);
@@ -969,12 +970,13 @@ static int cmd_all(int argc, char **argv)
 
 static int cmd_expect(int argc, char **argv)
 {
-    if (argc != 3)
-        return usage("expect needs NAME");
+    bool modules = argc == 4 && strcmp(argv[3], "--modules") == 0;
+    if (argc != 3 && !modules)
+        return usage("expect needs NAME [--modules]");
     const model26 *m = find_model26(argv[2]);
     if (!m)
         return usage("expect knows the models of vfgen_2026.c only (see vfgen list)");
-    print_expect26(m);
+    print_expect26(m, modules);
     return 0;
 }
 

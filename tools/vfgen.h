@@ -102,7 +102,8 @@ uint64_t model26_logical(const model26 *m);
 /* Writes checkpoint and config.json into dir; shards 0 means the published shard count. False
  * (nothing written) when shards exceeds the tensor count. */
 bool gen_model26(const model26 *m, const char *dir, unsigned shards);
-/* Prints the oracle values of m as one JSON object on stdout. */
-void print_expect26(const model26 *m);
+/* Prints the oracle values of m as one JSON object on stdout; with modules, also every linear
+ * module and fused expert parameter with its logical in/out. */
+void print_expect26(const model26 *m, bool modules);
 
 #endif

@@ -1461,7 +1461,27 @@ static void print_kinds(const tlist *l)
     printf("\n  },\n");
 }
 
-void print_expect26(const model26 *m)
+/* The linear modules (with whether all-linear takes them) and fused expert parameters of l:
+ * name is the module for a linear layer, the stored parameter for fused experts. */
+static void print_modules(const model26 *m, const facts *f, const tlist *l)
+{
+    const char *sep = "";
+    printf("  \"modules\": [");
+    for (size_t i = 0; i < l->n; i++) {
+        const tensor *t = &l->v[i];
+        if (t->kind != K_LINEAR && t->kind != K_EXPERTS)
+            continue;
+        int n = t->kind == K_EXPERTS ? (int)strlen(t->name) : (int)(strrchr(t->name, '.') - t->name);
+        printf("%s\n    {\"name\": \"%.*s\", \"kind\": \"%s\", \"component\": \"%s\", "
+               "\"in\": %" PRIu64 ", \"out\": %" PRIu64 ", \"all_linear\": %s}",
+               sep, n, t->name, kind_names[t->kind], comp_names[t->comp], t->in, t->out,
+               is_all_linear(m, f, t) ? "true" : "false");
+        sep = ",";
+    }
+    printf("\n  ],\n");
+}
+
+void print_expect26(const model26 *m, bool with_modules)
 {
     tlist l = {0};
     facts f = build26(m, &l);
@@ -1486,6 +1506,8 @@ void print_expect26(const model26 *m)
            f.layers, f.hidden, f.vocab, f.experts, f.tied ? "true" : "false");
     print_components(&l, &f);
     print_kinds(&l);
+    if (with_modules)
+        print_modules(m, &f, &l);
     printf("  \"all_linear\": {\"modules\": %" PRIu64 ", \"lora_r32_parameters\": %" PRIu64
            ", \"quantized_linear_is_nn_linear\": %s}\n}\n",
            modules, lora, !qm ? "null" : m->quant_linear ? "true" : "false");

@@ -42,6 +42,7 @@ extern "C" {
     X(VF_ERR_INDEX_MISMATCH, -32, 'd', "index and shard headers disagree about a tensor")            \
     X(VF_ERR_NO_TENSORS, -33, 'd', "no safetensors file found at the path")                          \
     X(VF_ERR_CONFIG, -34, 'd', "a JSON config file is malformed")                                    \
+    X(VF_ERR_QUANT, -35, 'd', "quantization metadata is malformed or disagrees with the weights")    \
     X(VF_ERR_SNAPSHOT, -40, 'd', "snapshot bundle is malformed or corrupt")                          \
     X(VF_ERR_CHECKSUM, -41, 'd', "a fingerprint does not match the bytes it covers")                 \
     X(VF_ERR_UNSUPPORTED, -50, 'd', "input is valid but outside what vramfit supports")              \

@@ -88,6 +88,10 @@ typedef struct vf_est_model {
     uint64_t osft_params;          /* sum over all tensors: target m x n matrix -> m*k + k + k*n with
                                       k = min(m, n); every other tensor -> numel. Required (> 0) for
                                       OSFT; vramfit multiplies by 4 bytes itself. */
+    bool stored_4bit;              /* the checkpoint is already stored 4-bit (bitsandbytes nf4/fp4,
+                                      GPTQ/AWQ 4-bit, ...): QLoRA loads it as it is, no unquantized
+                                      copy is placed on the GPUs first, so the QLoRA bottleneck rule
+                                      (model_bound) does not apply. false reproduces Training Hub. */
 } vf_est_model;
 
 #define VF_EST_SETUP_VERSION 1u
@@ -162,7 +166,8 @@ typedef struct vf_est_result {
     uint64_t peak_dropped;         /* LoRA/QLoRA: bytes of the component the peak rule left out */
 
     /* QLoRA bottleneck: model_bound when the LoRA subtotal is below P (the unquantized model at
-     * 1 byte/param); the estimate is then P/G and every component but `parameters` is 0.
+     * 1 byte/param) and the checkpoint is not stored 4-bit (vf_est_model.stored_4bit); the estimate
+     * is then P/G and every component but `parameters` is 0.
      * unbound_subtotal is the LoRA-rule subtotal before this test (== subtotal when not bound). */
     bool model_bound;
     uint64_t unbound_subtotal;
@@ -200,7 +205,8 @@ int vf_estimate(const vf_est_model *m, const vf_est_setup *s, vf_est_result *out
 
 /* ---- from headers to estimate ---------------------------------------------------------------- */
 
-/* Fills *out with the exact facts of m: P (buffers excluded), L, H, V and, for LoRA/QLoRA/OSFT, the
+/* Fills *out with the exact facts of m: P (buffers excluded; logical for a quantized checkpoint),
+ * L, H, V, stored_4bit and, for LoRA/QLoRA/OSFT, the
  * adapter counts (lora_dim_sum, osft_params) of `target` (NULL: the family detected from the tensor
  * names) via vf_adapter_estimator_input (vf_adapters.h). lora_r only sizes the adapter report; the
  * estimator takes r from the setup. Errors as vf_adapter_estimator_input (VF_ERR_USAGE for a target

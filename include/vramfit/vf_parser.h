@@ -259,6 +259,23 @@ bool vf_checkpoint_is_adapter(const vf_checkpoint *cp);
  * `audit`, the command that reads adapters (models are what inspect, adapters, estimate, plan read). */
 int vf_checkpoint_require_model(const vf_checkpoint *cp, vf_error *err);
 
+/* ---- small tensor data ------------------------------------------------------------------------- *
+ * The only tensor bytes vramfit reads: bitsandbytes' packed quant state
+ * (`*.quant_state.bitsandbytes__nf4|fp4`, a JSON text holding the logical shape) and
+ * compressed-tensors' `*.weight_shape` (the logical [out, in]), each at most VF_TENSOR_DATA_MAX
+ * bytes. They are read when a checkpoint is opened (one bounded pread of the tensor's data range per
+ * tensor) and carried by snapshots of format version 2. */
+
+#define VF_TENSOR_DATA_MAX 65536u
+
+/* True for a tensor name whose data vramfit reads (when small enough). */
+bool vf_tensor_data_wanted(const char *name);
+/* The bytes of tensor `name` of shard `shard`, valid until vf_checkpoint_free. Errors:
+ * VF_ERR_USAGE no such tensor; VF_ERR_UNSUPPORTED not a wanted tensor or above VF_TENSOR_DATA_MAX
+ * bytes; VF_ERR_SNAPSHOT a snapshot (format 1) that carries no data for it. */
+int vf_checkpoint_tensor_data(const vf_checkpoint *cp, size_t shard, const char *name,
+                              const uint8_t **data, size_t *len, vf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

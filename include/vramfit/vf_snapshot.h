@@ -2,12 +2,14 @@
  * from a checkpoint (every shard's name, file size and verbatim header bytes, the index and the
  * auxiliary JSON files), a few kilobytes that can be analysed anywhere exactly like the checkpoint.
  *
- * FORMAT, version 1 (docs/snapshot-format.md is the full description). All integers little-endian.
+ * FORMAT, version 2 (docs/snapshot-format.md is the full description). All integers little-endian.
+ * Version 2 is version 1 plus a tensor data section at the end of the payload; the writer uses
+ * version 1 when there is no tensor data to carry, and the reader reads both.
  *
  *   offset size  field
  *   0      8     magic 89 56 46 53 4E 41 50 0A ("\x89VFSNAP\n"; as a safetensors length prefix it
  *                would be > 100,000,000, so a snapshot is never mistaken for a .safetensors file)
- *   8      4     format version (1)
+ *   8      4     format version (1 or 2)
  *   12     4     flags (0; any other value is rejected)
  *   16     8     payload length P (uncompressed), at most VF_SNAPSHOT_MAX_PAYLOAD
  *   24     8     compressed length C; the file is exactly 48 + C bytes
@@ -27,6 +29,10 @@
  *         u16 name length, name (config.json, generation_config.json, adapter_config.json or
  *         model.safetensors.index.json, each at most once), u32 length (<= 16 MiB),
  *         16 bytes XXH3-128 of the bytes, the bytes
+ *     version 2 only: u32 tensor data count, then per record:
+ *         u16 shard name length, shard name (one of the shards above), u16 tensor name length,
+ *         tensor name (a tensor of that shard that vf_tensor_data_wanted names), u32 length (the
+ *         tensor's byte size, <= VF_TENSOR_DATA_MAX), 16 bytes XXH3-128 of the bytes, the bytes
  *     (end of payload: no trailing bytes)
  *
  * Reading validates in this order, each failure with its own message: size >= 48, magic, version,
@@ -49,7 +55,8 @@
 extern "C" {
 #endif
 
-#define VF_SNAPSHOT_VERSION 1u
+#define VF_SNAPSHOT_VERSION 2u      /* newest version written and read */
+#define VF_SNAPSHOT_VERSION_MIN 1u  /* oldest version read */
 #define VF_SNAPSHOT_MAGIC "\x89VFSNAP\n" /* 8 bytes */
 #define VF_SNAPSHOT_MAGIC_BYTES 8u
 #define VF_SNAPSHOT_HEADER_BYTES 48u
@@ -76,7 +83,23 @@ int vf_snapshot_encode(const char *origin, const vf_snapshot_file *shards, size_
                        const vf_snapshot_file *aux, size_t aux_count, uint8_t **out, size_t *out_len,
                        vf_error *err);
 
-/* Encodes an opened checkpoint: its directory string, every shard and the auxiliary files it holds.
+/* One tensor's data in a version-2 snapshot, for vf_snapshot_encode_data. */
+typedef struct vf_snapshot_data {
+    const char *shard;   /* shard file name */
+    const char *tensor;  /* tensor name */
+    const uint8_t *data;
+    size_t len;
+} vf_snapshot_data;
+
+/* vf_snapshot_encode plus a tensor data section: always format version 2 (vf_snapshot_encode
+ * writes version 1). Validates nothing, as vf_snapshot_encode. */
+int vf_snapshot_encode_data(const char *origin, const vf_snapshot_file *shards, size_t shard_count,
+                            const vf_snapshot_file *aux, size_t aux_count,
+                            const vf_snapshot_data *data, size_t data_count, uint8_t **out,
+                            size_t *out_len, vf_error *err);
+
+/* Encodes an opened checkpoint: its directory string, every shard, the auxiliary files it holds and
+ * the small tensor data it read (vf_checkpoint_tensor_data; version 2, else version 1).
  * Fails with VF_ERR_UNSUPPORTED when the directory string has control characters or is too long. */
 int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, vf_error *err);
 

@@ -80,14 +80,17 @@ typedef enum vf_component {
 const char *vf_component_name(vf_component c);
 
 /* What the loaded model holds the tensor in, as PEFT sees it: LINEAR is an nn.Linear (or
- * transformers' Conv1D), the only kind `all-linear` takes; PARAMETER a bare nn.Parameter (fused
- * experts, parameter routers, A_log, sinks); CONV an nn.Conv1d/2d/3d; NONE norms, biases, buffers. */
+ * transformers' Conv1D, or a quantized subclass: bitsandbytes, FP8, compressed-tensors), the only
+ * kind `all-linear` takes; PARAMETER a bare nn.Parameter (fused experts, parameter routers, A_log,
+ * sinks); CONV an nn.Conv1d/2d/3d; QUANT_LINEAR a GPTQ/AWQ QuantLinear (an nn.Module that PEFT
+ * targets by name but all-linear does not take); NONE norms, biases, buffers. */
 #define VF_MODULE_LIST(X)                                                                            \
     X(NONE, "none")                                                                                  \
     X(LINEAR, "linear")                                                                              \
     X(EMBEDDING, "embedding")                                                                        \
     X(PARAMETER, "parameter")                                                                        \
-    X(CONV, "conv")
+    X(CONV, "conv")                                                                                  \
+    X(QUANT_LINEAR, "quant_linear")
 
 typedef enum vf_module_kind {
 #define VF_X_MOD(suffix, str) VF_MODULE_##suffix,
@@ -122,6 +125,15 @@ typedef enum vf_model_kind {
 /* "decoder", "encoder", "encoder-decoder". */
 const char *vf_model_kind_name(vf_model_kind k);
 
+/* What a tensor is to a pre-quantized checkpoint (tensors/vf_quant.c). */
+typedef enum vf_quant_part {
+    VF_QPART_NONE,   /* not quantized, or not a quantized checkpoint */
+    VF_QPART_WEIGHT, /* a quantized weight: rows/cols/matrices are its logical [out, in] */
+    VF_QPART_META,   /* quantization metadata (scales, zeros, g_idx, absmax, quant maps and state,
+                        SCB, weight_scale(_inv), input_scale, *_scales): bytes yes, parameters no,
+                        never an adapter target */
+} vf_quant_part;
+
 typedef struct vf_tensor {
     const char *name;      /* full tensor name */
     const char *file;      /* shard file name */
@@ -147,6 +159,10 @@ typedef struct vf_tensor {
     bool shared_expert;      /* under shared_experts / shared_expert / shared_mlp */
     bool ignored;            /* stored but never loaded by transformers (MTP blocks): bytes yes,
                                 parameters, layers and targets no */
+    vf_quant_part quant;
+    /* Elements this tensor has in the dequantized model transformers loads: numel, rows * cols *
+     * matrices for a quantized weight, 0 for quantization metadata. */
+    uint64_t logical_numel;
 } vf_tensor;
 
 typedef struct vf_arch {
@@ -178,12 +194,59 @@ typedef struct vf_dtype_stats {
 typedef struct vf_totals {
     uint64_t files;
     uint64_t tensors;
-    uint64_t parameters;     /* elements of non-buffer tensors */
+    uint64_t parameters;     /* logical elements of non-buffer tensors (vf_tensor.logical_numel):
+                                stored elements unless the checkpoint is quantized */
     uint64_t buffers;        /* elements of buffer tensors */
     uint64_t buffer_tensors; /* number of buffer tensors */
     uint64_t bytes;          /* tensor bytes, buffers included */
     vf_dtype_stats by_dtype[VF_DTYPE_COUNT];
 } vf_totals;
+
+/* ---- pre-quantized checkpoints ----------------------------------------------------------------- */
+
+/* X(enum suffix, name) */
+#define VF_QUANT_SCHEME_LIST(X)                                                                      \
+    X(NONE, "none")                                                                                  \
+    X(BNB_NF4, "bnb-nf4")                   /* bitsandbytes Linear4bit, NF4 */                       \
+    X(BNB_FP4, "bnb-fp4")                   /* bitsandbytes Linear4bit, FP4 */                       \
+    X(BNB_INT8, "bnb-int8")                 /* bitsandbytes Linear8bitLt: int8 weight + SCB */       \
+    X(GPTQ, "gptq")                         /* qweight [in*bits/32, out], qzeros, scales, g_idx */   \
+    X(AWQ, "awq")                           /* qweight [in, out*bits/32] (GEMM), qzeros, scales */   \
+    X(CT_INT, "compressed-tensors-int")     /* weight_packed I32 + weight_shape (pack-quantized) */  \
+    X(CT_FP8, "compressed-tensors-fp8")     /* F8 weight + weight_scale (float-quantized) */         \
+    X(NVFP4, "nvfp4")                       /* weight_packed U8 [out, in/2] + FP8 weight_scale */    \
+    X(FP8_BLOCK, "fp8-block")               /* F8 weight + weight_scale_inv blocks (DeepSeek) */     \
+    X(MXFP4, "mxfp4")                       /* *_blocks [E, out, in/32, 16] + *_scales (gpt-oss) */
+
+typedef enum vf_quant_scheme {
+#define VF_X_QSCHEME(suffix, str) VF_QUANT_##suffix,
+    VF_QUANT_SCHEME_LIST(VF_X_QSCHEME)
+#undef VF_X_QSCHEME
+    VF_QUANT_SCHEME_COUNT
+} vf_quant_scheme;
+
+const char *vf_quant_scheme_name(vf_quant_scheme scheme); /* "?" when out of range */
+const char *vf_quant_part_name(vf_quant_part part);       /* "none", "weight", "metadata"; "?" */
+
+/* The quantization of a checkpoint, detected from its tensor families (config.json's
+ * quantization_config supplies bits and group sizes the shapes do not hold). */
+typedef struct vf_quant {
+    vf_quant_scheme scheme;     /* VF_QUANT_NONE: nothing is quantized (every field below is 0) */
+    uint32_t bits;              /* bits per weight value (4, 8) */
+    uint64_t group_size;        /* values per scale: GPTQ/AWQ/compressed-tensors group, bitsandbytes
+                                   blocksize, MXFP4 32, FP8 block rows; 0 per channel or tensor */
+    bool double_quant;          /* bitsandbytes: the absmax are quantized again (nested_absmax) */
+    bool peft_linear;           /* the loaded layer is an nn.Linear subclass (bitsandbytes, FP8,
+                                   compressed-tensors), so PEFT's all-linear takes it; GPTQ and AWQ
+                                   QuantLinear modules are plain nn.Module */
+    char config_method[32];     /* quantization_config.quant_method of config.json, "" when none */
+    uint64_t quantized_tensors; /* tensors holding quantized weights */
+    uint64_t logical_elements;  /* those weights' elements once dequantized */
+    uint64_t stored_elements;   /* every element the files store, as stored: packed weights, metadata,
+                                   buffers and blocks transformers does not load included */
+    uint64_t metadata_tensors;  /* quantization metadata tensors */
+    uint64_t metadata_bytes;
+} vf_quant;
 
 typedef struct vf_model vf_model;
 
@@ -204,6 +267,8 @@ const vf_arch *vf_model_arch(const vf_model *m);
 const vf_totals *vf_model_totals(const vf_model *m);
 /* Checkpoint findings followed by the table's own (config disagreements, ...). */
 const vf_findings *vf_model_findings(const vf_model *m);
+/* The checkpoint's quantization (scheme VF_QUANT_NONE when it is not quantized). */
+const vf_quant *vf_model_quant(const vf_model *m);
 
 /* Components present, in vf_component order (the language model first). Borrowed. */
 size_t vf_model_component_count(const vf_model *m);

@@ -99,12 +99,15 @@ def _index(cp):
 
 
 def _tensor(t):
-    return {"name": _s(t.name), "dtype": _s(_lib.vf_dtype_name(t.dtype)),
-            "shape": [t.shape[i] for i in range(t.ndim)], "numel": t.numel, "bytes": t.bytes,
-            "file": _s(t.file), "layer": t.layer if t.layer >= 0 else None,
-            "expert": t.expert if t.expert >= 0 else None, "role": _s(_lib.vf_role_name(t.role)),
-            "buffer": bool(t.buffer), "component": _s(_lib.vf_component_name(t.component)),
-            "module": _s(_lib.vf_module_kind_name(t.module)), "ignored": bool(t.ignored)}
+    d = {"name": _s(t.name), "dtype": _s(_lib.vf_dtype_name(t.dtype)),
+         "shape": [t.shape[i] for i in range(t.ndim)], "numel": t.numel, "bytes": t.bytes,
+         "file": _s(t.file), "layer": t.layer if t.layer >= 0 else None,
+         "expert": t.expert if t.expert >= 0 else None, "role": _s(_lib.vf_role_name(t.role)),
+         "buffer": bool(t.buffer), "component": _s(_lib.vf_component_name(t.component)),
+         "module": _s(_lib.vf_module_kind_name(t.module)), "ignored": bool(t.ignored)}
+    if t.quant:
+        d.update({"quant": _s(_lib.vf_quant_part_name(t.quant)), "logical_numel": t.logical_numel})
+    return d
 
 
 def _layer_kind(handle, i):
@@ -120,6 +123,18 @@ def _components(handle):
                     "parameters": c.parameters, "bytes": c.bytes, "layers": c.layers,
                     "loaded": bool(c.loaded)})
     return out
+
+
+def _quant(handle):
+    """inspect's "quantization" object, or None for an unquantized checkpoint."""
+    q = _lib.vf_model_quant(handle).contents
+    if not q.scheme:
+        return None
+    return {"scheme": _s(_lib.vf_quant_scheme_name(q.scheme)), "bits": q.bits, "group_size": q.group_size,
+            "double_quant": bool(q.double_quant), "config_method": q.config_method.decode() or None,
+            "peft_all_linear": bool(q.peft_linear), "quantized_tensors": q.quantized_tensors,
+            "logical_elements": q.logical_elements, "stored_elements": q.stored_elements,
+            "metadata_tensors": q.metadata_tensors, "metadata_bytes": q.metadata_bytes}
 
 
 def _layers(handle, doc):
@@ -148,6 +163,9 @@ def inspect(path, tensors=False, by_layer=False, revision=None, hf_cache=None):
                                 "shared_expert_layers": a.shared_experts_layers},
                "components": _components(m),
                "index": _index(cp), "findings": _findings(_lib.vf_model_findings(m))}
+        quant = _quant(m)
+        if quant:
+            doc["quantization"] = quant
         if by_layer:
             _layers(m, doc)
         if tensors:

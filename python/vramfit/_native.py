@@ -52,7 +52,15 @@ class VfTensor(ctypes.Structure):
                 ("layer", c_i32), ("expert", c_i32), ("fused_experts", c_bool), ("role", c_int),
                 ("buffer", c_bool), ("rows", c_u64), ("cols", c_u64), ("matrices", c_u64),
                 ("component", c_int), ("module", c_int), ("experts_layout", c_int),
-                ("shared_expert", c_bool), ("ignored", c_bool)]
+                ("shared_expert", c_bool), ("ignored", c_bool),
+                ("quant", c_int), ("logical_numel", c_u64)]
+
+
+class VfQuant(ctypes.Structure):
+    _fields_ = [("scheme", c_int), ("bits", c_u32), ("group_size", c_u64), ("double_quant", c_bool),
+                ("peft_linear", c_bool), ("config_method", ctypes.c_char * 32)] + \
+               [(n, c_u64) for n in ("quantized_tensors", "logical_elements", "stored_elements",
+                                     "metadata_tensors", "metadata_bytes")]
 
 
 class VfFinding(ctypes.Structure):
@@ -137,6 +145,9 @@ _SIGNATURES = {
     "vf_component_name": (c_char_p, [c_int]),
     "vf_module_kind_name": (c_char_p, [c_int]),
     "vf_model_kind_name": (c_char_p, [c_int]),
+    "vf_model_quant": (ctypes.POINTER(VfQuant), [c_void_p]),
+    "vf_quant_scheme_name": (c_char_p, [c_int]),
+    "vf_quant_part_name": (c_char_p, [c_int]),
     "vf_findings_count": (c_size_t, [c_void_p]),
     "vf_findings_get": (ctypes.POINTER(VfFinding), [c_void_p, c_size_t]),
     "vf_checkpoint_dir": (c_char_p, [c_void_p]),
@@ -163,8 +174,8 @@ _SIGNATURES = {
     "vf_adapter_kind_name": (c_char_p, [c_int]),
 }
 
-_MIRRORED = {"vf_error": VfError, "vf_arch": VfArch, "vf_tensor": VfTensor, "vf_finding": VfFinding,
-             "vf_component_stats": VfComponentStats,
+_MIRRORED = {"vf_error": VfError, "vf_arch": VfArch, "vf_tensor": VfTensor, "vf_quant": VfQuant,
+             "vf_finding": VfFinding, "vf_component_stats": VfComponentStats,
              "vf_est_setup": VfEstSetup, "vf_est_result": VfEstResult, "vf_target_spec": VfTargetSpec,
              "vf_adapter_options": VfAdapterOptions, "vf_adapter_matrix": VfAdapterMatrix,
              "vf_adapter_totals": VfAdapterTotals, "vf_family": VfFamily}

@@ -1,0 +1,621 @@
+/* vf_quant.c - pre-quantized checkpoints: which tensors are quantized weights (and their logical
+ * [out, in]), which are quantization metadata, and the scheme. Facts from the libraries that write
+ * and load them (commits read for this file):
+ *  - bitsandbytes (95f9af3) nn/modules.py Linear4bit._save_to_state_dict, functional.py
+ *    QuantState.as_dict/from_dict, _ops.py quantize_4bit: weight U8 [(n + 1) // (itemsize * 2), 1],
+ *    weight.absmax [ceil(n / blocksize)], weight.quant_map, with double quantization
+ *    weight.nested_absmax and weight.nested_quant_map, and weight.quant_state.bitsandbytes__nf4|fp4
+ *    (JSON text with the logical shape; parser/vf_bnb_state.c). Linear8bitLt: int8 weight [out, in],
+ *    SCB [out], weight_format (a U8 scalar).
+ *  - GPTQModel (nn_modules/qlinear/__init__.py _register_gptq_buffers): qweight
+ *    [ceil(in * bits / 32), out] I32, qzeros [ceil(in / group), ceil(out * bits / 32)], scales
+ *    [ceil(in / group), out], g_idx [in].
+ *  - AutoAWQ (modules/linear/gemm.py WQLinear_GEMM): qweight [in, out / (32 / bits)], qzeros
+ *    [in / group, out / (32 / bits)], scales [in / group, out]; gemv.py WQLinear_GEMV: qweight
+ *    [out, in / (32 / bits)].
+ *  - compressed-tensors (52792be) compressors/quantized_compressors/pack_quantized.py:
+ *    weight_packed [out, ceil(in / (32 / bits))] I32, weight_shape (the logical [out, in]),
+ *    weight_scale, weight_zero_point; fp4_quantized.py (NVFP4): weight_packed U8 [out, in / 2],
+ *    weight_scale, weight_global_scale; naive/float quantization: the weight keeps its shape
+ *    (int8 or FP8) beside weight_scale and input_scale. CompressedLinear subclasses nn.Linear.
+ *  - transformers integrations/finegrained_fp8.py (FP8Linear(nn.Linear)): F8 weight [out, in] with
+ *    weight_scale_inv [ceil(out / 128), ceil(in / 128)] (DeepSeek-V3's block scales).
+ *  - transformers integrations/mxfp4.py (Mxfp4GptOssExperts, convert_moe_packed_tensors):
+ *    P_blocks U8 [E, out, in / 32, 16] (two FP4 values a byte) and P_scales U8 [E, out, in / 32];
+ *    dequantized to P [E, in, out] (gpt-oss gate_up_proj [E, H, 2I], down_proj [E, I, H]).
+ *  - PEFT (5d602fd) tuners_utils.py _maybe_include_all_linear_layers: all-linear takes
+ *    isinstance(module, (nn.Linear, Conv1D)) only; bnb Linear4bit/Linear8bitLt, FP8Linear and
+ *    CompressedLinear are nn.Linear subclasses, GPTQ's BaseQuantLinear and AWQ's WQLinear_GEMM are
+ *    not (explicit targets still reach them: tuners/lora/gptq.py, awq.py dispatchers). */
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vf_internal.h"
+#include "vf_quant.h"
+#include "vramfit/vf_checked.h"
+
+/* quantization_config of config.json, where given. */
+typedef struct qconfig {
+    char method[32];
+    uint64_t bits, group, block; /* 0 when absent; group UINT64_MAX for GPTQ's group_size -1 */
+    bool awq_gemv;
+} qconfig;
+
+typedef struct qctx {
+    vf_model *m;
+    unsigned layouts; /* VF_LAYOUT_* the table was classified with */
+    vf_quant *q;
+    vf_findings *f;
+    vf_error *err;
+    qconfig cfg;
+    char *name;    /* sibling names are built here */
+    size_t cap;
+} qctx;
+
+const char *vf_quant_scheme_name(vf_quant_scheme scheme)
+{
+    static const char *const names[] = {
+#define VF_X_QSCHEME_NAME(suffix, str) str,
+        VF_QUANT_SCHEME_LIST(VF_X_QSCHEME_NAME)
+#undef VF_X_QSCHEME_NAME
+    };
+    return (unsigned)scheme < VF_QUANT_SCHEME_COUNT ? names[scheme] : "?";
+}
+
+const char *vf_quant_part_name(vf_quant_part part)
+{
+    return part == VF_QPART_NONE ? "none" : part == VF_QPART_WEIGHT ? "weight" : part == VF_QPART_META ? "metadata" : "?";
+}
+
+/* ---- names ------------------------------------------------------------------------------------- */
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* The tensor named name[0..base) + suffix, or NULL. */
+static vf_tensor *sibling(qctx *c, const char *name, size_t base, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    if (base + k + 1 > c->cap)
+        return NULL; /* longer than any name in the table: cannot exist */
+    memcpy(c->name, name, base);
+    memcpy(c->name + base, suffix, k + 1);
+    long i = vf_model_find(c->m, c->name);
+    return i < 0 ? NULL : vf_model_tensor_mut(c->m, (size_t)i);
+}
+
+static int bad(qctx *c, const vf_tensor *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(qctx *c, const vf_tensor *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vf_error_setv(c->err, VF_ERR_QUANT, t->file, t->name, fmt, ap);
+    va_end(ap);
+    return VF_ERR_QUANT;
+}
+
+static void mark_meta(vf_tensor *t)
+{
+    if (t) {
+        t->quant = VF_QPART_META;
+        t->logical_numel = 0;
+        t->module = VF_MODULE_NONE;
+    }
+}
+
+/* Marks the siblings name[0..base) + each of `suffixes` as metadata. */
+static void mark_siblings(qctx *c, const char *name, size_t base, const char *const *suffixes)
+{
+    for (; *suffixes; suffixes++)
+        mark_meta(sibling(c, name, base, *suffixes));
+}
+
+/* A weight stored under another name than its module's (`<module>.qweight`, `.weight_packed`,
+ * `<P>_blocks`) takes role, module kind and expert layout from its logical name: "<module>.weight"
+ * (2-D), or the fused expert parameter `<P>` itself (3-D). */
+static void classify_logical(qctx *c, vf_tensor *t, size_t base, bool fused)
+{
+    const char *leaf = fused ? "" : ".weight";
+    size_t k = strlen(leaf);
+    if (base + k + 1 > c->cap || (strlen(t->name) == base + k && strcmp(t->name + base, leaf) == 0))
+        return; /* already its module's name: classified as such */
+    memcpy(c->name, t->name, base);
+    memcpy(c->name + base, leaf, k + 1);
+    vf_name_info ni;
+    vf_name_classify_in(c->name, fused ? 3 : 2, c->layouts, &ni);
+    t->role = ni.role;
+    t->module = ni.module;
+    if (fused)
+        t->experts_layout = ni.experts_layout != VF_EXPERTS_NONE ? ni.experts_layout : VF_EXPERTS_OUT_IN;
+}
+
+/* ---- scheme bookkeeping ------------------------------------------------------------------------ */
+
+static const char *scheme_family(vf_quant_scheme s)
+{
+    switch (s) {
+    case VF_QUANT_BNB_NF4:
+    case VF_QUANT_BNB_FP4:
+    case VF_QUANT_BNB_INT8: return "bitsandbytes";
+    case VF_QUANT_GPTQ: return "gptq";
+    case VF_QUANT_AWQ: return "awq";
+    case VF_QUANT_CT_INT:
+    case VF_QUANT_CT_FP8:
+    case VF_QUANT_NVFP4: return "compressed-tensors";
+    case VF_QUANT_FP8_BLOCK: return "fp8";
+    case VF_QUANT_MXFP4: return "mxfp4";
+    default: return "none";
+    }
+}
+
+/* Records a weight of scheme s (bits, group); the first scheme met is the checkpoint's. */
+static int note_scheme(qctx *c, const vf_tensor *t, vf_quant_scheme s, uint32_t bits, uint64_t group)
+{
+    vf_quant *q = c->q;
+    if (q->scheme == VF_QUANT_NONE) {
+        q->scheme = s;
+        q->bits = bits;
+        q->group_size = group;
+        q->peft_linear = s != VF_QUANT_GPTQ && s != VF_QUANT_AWQ && s != VF_QUANT_MXFP4;
+        return VF_OK;
+    }
+    if (q->scheme == s)
+        return VF_OK;
+    return vf_findings_add(c->f, VF_SEV_WARNING,
+                           "%s: '%s' is stored as %s while the checkpoint's other quantized weights are "
+                           "%s; both are counted by their logical shape",
+                           t->file, t->name, vf_quant_scheme_name(s), vf_quant_scheme_name(q->scheme)) == VF_OK
+               ? VF_OK
+               : vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+}
+
+/* A quantized weight of module name[0..base) with the logical view rows x cols (x matrices). */
+static int set_weight(qctx *c, vf_tensor *t, uint64_t rows, uint64_t cols, uint64_t matrices,
+                      size_t base, bool fused)
+{
+    uint64_t n;
+    if (vf_mul_u64_overflow(&n, rows, cols) || vf_mul_u64_overflow(&n, n, matrices))
+        return bad(c, t, "logical shape overflows 64 bits");
+    t->quant = VF_QPART_WEIGHT;
+    t->rows = rows;
+    t->cols = cols;
+    t->matrices = matrices;
+    t->logical_numel = n;
+    t->fused_experts = fused;
+    classify_logical(c, t, base, fused);
+    return VF_OK;
+}
+
+/* ---- bitsandbytes ------------------------------------------------------------------------------ */
+
+static const char *const bnb4_meta[] = {".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map",
+                                        NULL};
+
+static uint64_t ceil_div(uint64_t a, uint64_t b)
+{
+    return a / b + (a % b != 0);
+}
+
+static bool bnb_blocksize_ok(uint64_t b)
+{
+    for (uint64_t v = 32; v <= 4096; v *= 2) /* quantize_4bit's valid blocksizes */
+        if (b == v)
+            return true;
+    return false;
+}
+
+/* Cross-checks the parsed state s of weight w against the stored tensors. */
+static int bnb4_check(qctx *c, const vf_tensor *st, const vf_tensor *w, const vf_bnb_state *s,
+                      uint64_t *n)
+{
+    if (s->ndim != 2)
+        return bad(c, st, "quant_state shape has %u dimensions; a Linear4bit weight has 2", s->ndim);
+    if (vf_mul_u64_overflow(n, s->shape[0], s->shape[1]) || *n == 0)
+        return bad(c, st, "quant_state shape [%llu, %llu] is empty or overflows 64 bits",
+                   (unsigned long long)s->shape[0], (unsigned long long)s->shape[1]);
+    if (!bnb_blocksize_ok(s->blocksize) || (s->nested && !bnb_blocksize_ok(s->nested_blocksize)))
+        return bad(c, st, "quant_state blocksize %llu is not one bitsandbytes uses (32 ... 4096)",
+                   (unsigned long long)(bnb_blocksize_ok(s->blocksize) ? s->nested_blocksize : s->blocksize));
+    unsigned bits = vf_dtype_bits(w->dtype);
+    uint64_t per = bits / 4; /* 4-bit values per stored element: itemsize * 2 */
+    if (bits < 8 || w->ndim != 2 || w->shape[1] != 1 || w->numel != (*n / per) + ((*n % per) + 1) / per)
+        return bad(c, st,
+                   "quant_state shape [%llu, %llu] (%llu values) disagrees with the packed weight '%s' "
+                   "(%s, %llu elements of %u bits; bitsandbytes stores [(n + 1) / %llu, 1])",
+                   (unsigned long long)s->shape[0], (unsigned long long)s->shape[1],
+                   (unsigned long long)*n, w->name, vf_dtype_name(w->dtype), (unsigned long long)w->numel,
+                   bits, (unsigned long long)(per ? per : 1));
+    return VF_OK;
+}
+
+/* absmax holds ceil(n / blocksize) values; nested_absmax ceil(that / nested_blocksize). */
+static int bnb4_check_absmax(qctx *c, const vf_tensor *w, size_t base, const vf_bnb_state *s, uint64_t n)
+{
+    vf_tensor *a = sibling(c, w->name, base, ".absmax"), *na = sibling(c, w->name, base, ".nested_absmax");
+    uint64_t blocks = ceil_div(n, s->blocksize);
+    if (a && a->numel != blocks)
+        return bad(c, a, "%llu absmax values for %llu weights in blocks of %llu (bitsandbytes stores %llu)",
+                   (unsigned long long)a->numel, (unsigned long long)n,
+                   (unsigned long long)s->blocksize, (unsigned long long)blocks);
+    if (s->nested && na && na->numel != ceil_div(blocks, s->nested_blocksize))
+        return bad(c, na, "%llu nested absmax values for %llu blocks in groups of %llu",
+                   (unsigned long long)na->numel, (unsigned long long)blocks,
+                   (unsigned long long)s->nested_blocksize);
+    return VF_OK;
+}
+
+/* st: "<module>.weight.quant_state.bitsandbytes__nf4|fp4". */
+static int bnb4(qctx *c, vf_tensor *st)
+{
+    const char *tag = strrchr(st->name, '.') + 1; /* bitsandbytes__nf4 */
+    size_t base = (size_t)(tag - st->name) - sizeof ".quant_state"; /* end of "<module>.weight" */
+    vf_tensor *w = base > 7 && memcmp(st->name + base - 7, ".weight", 7) == 0 ? sibling(c, st->name, base, "")
+                                                                               : NULL;
+    if (!w)
+        return bad(c, st, "quant_state without its weight '%.*s'", (int)base, st->name);
+    if (st->dtype != VF_DTYPE_U8 || st->ndim != 1)
+        return bad(c, st, "quant_state is %s with %u dimensions; bitsandbytes writes a 1-D U8 JSON text",
+                   vf_dtype_name(st->dtype), st->ndim);
+    if (st->bytes > VF_TENSOR_DATA_MAX)
+        return bad(c, st, "quant_state holds %llu bytes; bitsandbytes writes a short JSON text (vramfit "
+                   "reads at most %u)", (unsigned long long)st->bytes, VF_TENSOR_DATA_MAX);
+    const uint8_t *data;
+    size_t len;
+    int rc = vf_checkpoint_tensor_data(vf_model_checkpoint(c->m), st->shard, st->name, &data, &len, c->err);
+    vf_bnb_state s;
+    if (rc == VF_OK)
+        rc = vf_bnb_state_parse(data, len, st->file, st->name, &s, c->err);
+    if (rc == VF_OK && strcmp(tag + strlen("bitsandbytes__"), s.quant_type) != 0)
+        rc = bad(c, st, "quant_state says quant_type '%s' but is named %s", s.quant_type, tag);
+    uint64_t n = 0;
+    if (rc == VF_OK)
+        rc = bnb4_check(c, st, w, &s, &n);
+    if (rc == VF_OK)
+        rc = bnb4_check_absmax(c, w, base, &s, n);
+    if (rc == VF_OK)
+        rc = note_scheme(c, w, s.quant_type[0] == 'n' ? VF_QUANT_BNB_NF4 : VF_QUANT_BNB_FP4, 4, s.blocksize);
+    if (rc != VF_OK)
+        return rc;
+    c->q->double_quant |= s.nested;
+    mark_meta(st);
+    mark_siblings(c, w->name, base, bnb4_meta);
+    return set_weight(c, w, s.shape[0], s.shape[1], 1, base - strlen(".weight"), false);
+}
+
+/* scb: "<module>.SCB" beside the int8 "<module>.weight" [out, in]. */
+static int bnb8(qctx *c, vf_tensor *scb)
+{
+    size_t base = strlen(scb->name) - strlen(".SCB");
+    vf_tensor *w = sibling(c, scb->name, base, ".weight");
+    if (!w || w->dtype != VF_DTYPE_I8 || w->ndim != 2)
+        return bad(c, scb, "SCB without an int8 2-D weight beside it");
+    if (scb->numel != w->shape[0])
+        return bad(c, scb, "%llu row scales for the %llu rows of '%s'", (unsigned long long)scb->numel,
+                   (unsigned long long)w->shape[0], w->name);
+    static const char *const meta[] = {".SCB", ".weight_format", NULL};
+    mark_siblings(c, scb->name, base, meta);
+    int rc = note_scheme(c, w, VF_QUANT_BNB_INT8, 8, 0);
+    return rc == VF_OK ? set_weight(c, w, w->shape[0], w->shape[1], 1, base, false) : rc;
+}
+
+/* ---- GPTQ and AWQ ------------------------------------------------------------------------------ */
+
+static const char *const gptq_meta[] = {".qzeros", ".scales", ".g_idx", NULL};
+
+/* Which of the two a qweight is: the config says, else g_idx (GPTQ only) or the scales' columns
+ * (out for both: GPTQ's qweight has out columns, AWQ's out * bits / 32). */
+static bool is_awq(qctx *c, const vf_tensor *qw, size_t base)
+{
+    if (strcmp(c->cfg.method, "awq") == 0)
+        return true;
+    if (strcmp(c->cfg.method, "gptq") == 0 || sibling(c, qw->name, base, ".g_idx"))
+        return false;
+    const vf_tensor *sc = sibling(c, qw->name, base, ".scales");
+    return sc && sc->ndim == 2 && sc->shape[1] != qw->shape[1];
+}
+
+static int gptq(qctx *c, vf_tensor *qw, size_t base, uint64_t bits)
+{
+    const vf_tensor *g = sibling(c, qw->name, base, ".g_idx"), *sc = sibling(c, qw->name, base, ".scales");
+    if (g && (g->ndim != 1 || g->numel > (UINT64_C(1) << 53)))
+        return bad(c, g, "g_idx is not the 1-D list of input features' groups");
+    uint64_t out = qw->shape[1], in = g ? g->numel : qw->shape[0] * 32 / bits;
+    if (!g && (qw->shape[0] * 32) % bits)
+        return bad(c, qw, "%llu packed rows do not hold a whole number of %llu-bit input features",
+                   (unsigned long long)qw->shape[0], (unsigned long long)bits);
+    if (ceil_div(in * bits, 32) != qw->shape[0]) /* in <= 2^53 and bits <= 16: no overflow */
+        return bad(c, qw, "qweight [%llu, %llu] does not pack %llu input features at %llu bits "
+                   "(GPTQ stores [ceil(in * bits / 32), out])", (unsigned long long)qw->shape[0],
+                   (unsigned long long)qw->shape[1], (unsigned long long)in, (unsigned long long)bits);
+    if (sc && (sc->ndim != 2 || sc->shape[1] != out))
+        return bad(c, sc, "scales do not have the %llu output columns of the qweight", (unsigned long long)out);
+    uint64_t group = c->cfg.group == UINT64_MAX ? in : c->cfg.group;
+    if (!group && sc && sc->shape[0])
+        group = ceil_div(in, sc->shape[0]);
+    int rc = note_scheme(c, qw, VF_QUANT_GPTQ, (uint32_t)bits, group);
+    return rc == VF_OK ? set_weight(c, qw, out, in, 1, base, false) : rc;
+}
+
+static int awq(qctx *c, vf_tensor *qw, size_t base, uint64_t bits)
+{
+    const vf_tensor *sc = sibling(c, qw->name, base, ".scales");
+    uint64_t pack = 32 / bits, packed = qw->shape[1] * pack;
+    uint64_t out = c->cfg.awq_gemv ? qw->shape[0] : packed, in = c->cfg.awq_gemv ? packed : qw->shape[0];
+    if (!c->cfg.awq_gemv && sc && (sc->ndim != 2 || sc->shape[1] != out))
+        return bad(c, sc, "scales do not have the %llu output columns the qweight packs at %llu bits "
+                   "(AWQ GEMM stores qweight [in, out * bits / 32], scales [in / group, out])",
+                   (unsigned long long)out, (unsigned long long)bits);
+    uint64_t group = c->cfg.group;
+    if (!group && sc && sc->ndim == 2 && sc->shape[0] && !c->cfg.awq_gemv)
+        group = ceil_div(in, sc->shape[0]);
+    int rc = note_scheme(c, qw, VF_QUANT_AWQ, (uint32_t)bits, group);
+    return rc == VF_OK ? set_weight(c, qw, out, in, 1, base, false) : rc;
+}
+
+/* qw: "<module>.qweight". */
+static int gptq_awq(qctx *c, vf_tensor *qw)
+{
+    size_t base = strlen(qw->name) - strlen(".qweight");
+    uint64_t bits = c->cfg.bits ? c->cfg.bits : 4;
+    if (qw->dtype != VF_DTYPE_I32 || qw->ndim != 2)
+        return bad(c, qw, "qweight is %s with %u dimensions; GPTQ and AWQ pack into 2-D I32",
+                   vf_dtype_name(qw->dtype), qw->ndim);
+    if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
+        return bad(c, qw, "quantization_config bits %llu is not 2, 3, 4 or 8", (unsigned long long)bits);
+    bool a = is_awq(c, qw, base);
+    if (a && 32 % bits)
+        return bad(c, qw, "AWQ packs 32 / bits values an int32; bits %llu does not divide 32",
+                   (unsigned long long)bits);
+    mark_siblings(c, qw->name, base, gptq_meta);
+    int rc = a ? awq(c, qw, base, bits) : gptq(c, qw, base, bits);
+    if (rc == VF_OK) /* an nn.Module, not nn.Linear: PEFT targets it by name, all-linear does not */
+        qw->module = VF_MODULE_QUANT_LINEAR;
+    return rc;
+}
+
+/* ---- compressed-tensors and FP8 ---------------------------------------------------------------- */
+
+static const char *const ct_meta[] = {".weight_scale", ".weight_zero_point", ".weight_shape",
+                                      ".weight_global_scale", ".input_scale", ".input_global_scale",
+                                      ".input_zero_point", ".weight_g_idx", ".weight_scale_inv", NULL};
+
+/* The logical [out, in] stored in "<module>.weight_shape" (I32 or I64, 2 values), when present. */
+static int read_weight_shape(qctx *c, const vf_tensor *ws, uint64_t dims[2])
+{
+    unsigned size = vf_dtype_bits(ws->dtype) / 8;
+    if ((ws->dtype != VF_DTYPE_I32 && ws->dtype != VF_DTYPE_I64) || ws->numel != 2)
+        return bad(c, ws, "weight_shape is %s with %llu elements; compressed-tensors stores the 2 "
+                   "integers of [out, in]", vf_dtype_name(ws->dtype), (unsigned long long)ws->numel);
+    const uint8_t *d;
+    size_t len;
+    int rc = vf_checkpoint_tensor_data(vf_model_checkpoint(c->m), ws->shard, ws->name, &d, &len, c->err);
+    for (unsigned k = 0; rc == VF_OK && k < 2; k++) {
+        uint64_t v = 0;
+        for (unsigned b = size; b-- > 0;)
+            v = (v << 8) | d[k * size + b];
+        if (v == 0 || v > (UINT64_C(1) << 53))
+            return bad(c, ws, "weight_shape holds %lld, not a dimension", (long long)v);
+        dims[k] = v;
+    }
+    return rc;
+}
+
+/* wp: "<module>.weight_packed": I32 (int2/4/8 pack-quantized) or U8 (NVFP4). */
+static int ct_packed(qctx *c, vf_tensor *wp)
+{
+    size_t base = strlen(wp->name) - strlen(".weight_packed");
+    bool fp4 = wp->dtype == VF_DTYPE_U8;
+    if ((!fp4 && wp->dtype != VF_DTYPE_I32) || wp->ndim != 2)
+        return bad(c, wp, "weight_packed is %s with %u dimensions; compressed-tensors packs into 2-D "
+                   "I32 (integers) or U8 (NVFP4)", vf_dtype_name(wp->dtype), wp->ndim);
+    uint64_t bits = fp4 ? 4 : c->cfg.bits ? c->cfg.bits : 4, per = fp4 ? 2 : 32 / bits;
+    uint64_t dims[2] = {wp->shape[0], wp->shape[1] * per};
+    const vf_tensor *ws = sibling(c, wp->name, base, ".weight_shape");
+    int rc = ws ? read_weight_shape(c, ws, dims) : VF_OK;
+    if (rc == VF_OK && (dims[0] != wp->shape[0] || ceil_div(dims[1], per) != wp->shape[1]))
+        rc = bad(c, wp, "weight_packed [%llu, %llu] does not pack the logical [%llu, %llu] at %llu bits",
+                 (unsigned long long)wp->shape[0], (unsigned long long)wp->shape[1],
+                 (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)bits);
+    if (rc == VF_OK)
+        rc = note_scheme(c, wp, fp4 ? VF_QUANT_NVFP4 : VF_QUANT_CT_INT, (uint32_t)bits,
+                         fp4 ? 16 : c->cfg.group == UINT64_MAX ? 0 : c->cfg.group);
+    if (rc != VF_OK)
+        return rc;
+    mark_siblings(c, wp->name, base, ct_meta);
+    return set_weight(c, wp, dims[0], dims[1], 1, base, false);
+}
+
+static bool is_fp8(vf_dtype d)
+{
+    return d == VF_DTYPE_F8_E4M3 || d == VF_DTYPE_F8_E5M2;
+}
+
+/* sc: "<module>.weight_scale" or "<module>.weight_scale_inv" beside a weight kept at its shape:
+ * FP8 (compressed-tensors float-quantized, DeepSeek block scales) or int8 (naive-quantized). */
+static int scaled_weight(qctx *c, vf_tensor *sc, bool inv)
+{
+    size_t base = strlen(sc->name) - strlen(inv ? ".weight_scale_inv" : ".weight_scale");
+    vf_tensor *w = sibling(c, sc->name, base, ".weight");
+    if (!inv && sibling(c, sc->name, base, ".weight_packed"))
+        return VF_OK; /* the packed weight's own scale (ct_packed) */
+    bool quantized = w && w->ndim == 2 && (is_fp8(w->dtype) || (!inv && w->dtype == VF_DTYPE_I8));
+    if (!quantized && !inv)
+        return VF_OK; /* a parameter that merely ends in weight_scale: not quantization */
+    if (!quantized)
+        return bad(c, sc, "%s without an FP8%s 2-D weight beside it", inv ? "weight_scale_inv" : "weight_scale",
+                   inv ? "" : " or int8");
+    vf_quant_scheme s = inv ? VF_QUANT_FP8_BLOCK : is_fp8(w->dtype) ? VF_QUANT_CT_FP8 : VF_QUANT_CT_INT;
+    uint64_t group = inv ? (c->cfg.block ? c->cfg.block : sc->ndim == 2 && sc->shape[0] ? ceil_div(w->shape[0], sc->shape[0]) : 0)
+                         : (c->cfg.group == UINT64_MAX ? 0 : c->cfg.group);
+    int rc = note_scheme(c, w, s, 8, group);
+    if (rc != VF_OK)
+        return rc;
+    mark_siblings(c, sc->name, base, ct_meta);
+    return set_weight(c, w, w->shape[0], w->shape[1], 1, base, false);
+}
+
+/* ---- MXFP4 (gpt-oss) --------------------------------------------------------------------------- */
+
+/* b: "<P>_blocks" U8 [E, out, in / 32, 16] (or [out, in / 32, 16]) beside "<P>_scales". */
+static int mxfp4(qctx *c, vf_tensor *b)
+{
+    size_t base = strlen(b->name) - strlen("_blocks");
+    vf_tensor *sc = sibling(c, b->name, base, "_scales");
+    if (!sc)
+        return VF_OK; /* a parameter that merely ends in _blocks */
+    bool fused = b->ndim == 4;
+    if (b->dtype != VF_DTYPE_U8 || (b->ndim != 3 && b->ndim != 4) || sc->ndim + 1 != b->ndim ||
+        memcmp(sc->shape, b->shape, sc->ndim * sizeof *sc->shape) != 0)
+        return bad(c, b, "MXFP4 blocks must be U8 [E, out, in / 32, 16] with scales [E, out, in / 32] "
+                   "(transformers integrations/mxfp4.py)");
+    const uint64_t *d = b->shape + (fused ? 1 : 0);
+    uint64_t cols;
+    if (vf_mul_u64_overflow(&cols, d[1], d[2]) || vf_mul_u64_overflow(&cols, cols, 2))
+        return bad(c, b, "logical shape overflows 64 bits");
+    mark_meta(sc);
+    int rc = note_scheme(c, b, VF_QUANT_MXFP4, 4, d[2] * 2);
+    return rc == VF_OK ? set_weight(c, b, d[0], cols, fused ? b->shape[0] : 1, base, fused) : rc;
+}
+
+/* ---- config.json ------------------------------------------------------------------------------- */
+
+static uint64_t cfg_uint(const cJSON *o, const char *key)
+{
+    uint64_t v = 0;
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    return vf_cjson_u64(x, &v) ? v : 0;
+}
+
+/* The first config group's weights (compressed-tensors config_groups.*.weights). */
+static const cJSON *ct_weights(const cJSON *qc)
+{
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(qc, "config_groups");
+    const cJSON *g = cJSON_IsObject(groups) ? groups->child : NULL;
+    const cJSON *w = cJSON_IsObject(g) ? cJSON_GetObjectItemCaseSensitive(g, "weights") : NULL;
+    return cJSON_IsObject(w) ? w : NULL;
+}
+
+/* Reads what the shapes do not say; a missing or malformed config.json leaves everything 0
+ * (compare_config reports a malformed one). */
+static void read_config(qctx *c)
+{
+    size_t len;
+    const uint8_t *raw = vf_checkpoint_aux(vf_model_checkpoint(c->m), "config.json", &len);
+    cJSON *cfg = raw ? cJSON_ParseWithLength((const char *)raw, len) : NULL;
+    const cJSON *qc = cJSON_GetObjectItemCaseSensitive(cfg, "quantization_config");
+    if (cJSON_IsObject(qc)) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(qc, "quant_method");
+        if (cJSON_IsString(m) && strlen(m->valuestring) < sizeof c->cfg.method)
+            strcpy(c->cfg.method, m->valuestring);
+        const cJSON *w = ct_weights(qc), *src = w ? w : qc;
+        c->cfg.bits = cfg_uint(src, w ? "num_bits" : "bits");
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(src, "group_size");
+        c->cfg.group = cJSON_IsNumber(g) && g->valuedouble == -1 ? UINT64_MAX : cfg_uint(src, "group_size");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(qc, "version");
+        c->cfg.awq_gemv = cJSON_IsString(v) && strcmp(v->valuestring, "gemv") == 0;
+        const cJSON *blk = cJSON_GetObjectItemCaseSensitive(qc, "weight_block_size");
+        uint64_t b0 = 0;
+        if (cJSON_IsArray(blk) && vf_cjson_u64(cJSON_GetArrayItem(blk, 0), &b0))
+            c->cfg.block = b0;
+    }
+    cJSON_Delete(cfg);
+}
+
+static int config_findings(qctx *c)
+{
+    const char *method = c->cfg.method, *family = scheme_family(c->q->scheme);
+    int rc = VF_OK;
+    if (*method && c->q->scheme == VF_QUANT_NONE)
+        rc = vf_findings_add(c->f, VF_SEV_WARNING,
+                             "config.json: quantization_config.quant_method is '%s' but no quantized "
+                             "weight is stored; counted as an unquantized checkpoint", method);
+    else if (*method && strcmp(method, family) != 0 &&
+             !(strcmp(method, "compressed-tensors") == 0 && c->q->scheme == VF_QUANT_FP8_BLOCK))
+        rc = vf_findings_add(c->f, VF_SEV_WARNING,
+                             "config.json: quantization_config.quant_method is '%s' but the tensors are "
+                             "stored as %s; the headers win", method, vf_quant_scheme_name(c->q->scheme));
+    return rc == VF_OK ? VF_OK : vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+}
+
+/* ---- driver ------------------------------------------------------------------------------------ */
+
+typedef enum family { F_NONE, F_BNB4, F_BNB8, F_QWEIGHT, F_PACKED, F_SCALE, F_SCALE_INV, F_BLOCKS } family;
+
+static family family_of(const char *name, size_t n)
+{
+    if (vf_tensor_data_wanted(name) && !ends_with(name, n, ".weight_shape"))
+        return F_BNB4;
+    return ends_with(name, n, ".qweight")        ? F_QWEIGHT
+           : ends_with(name, n, ".weight_packed") ? F_PACKED
+           : ends_with(name, n, ".weight_scale")  ? F_SCALE
+           : ends_with(name, n, ".weight_scale_inv") ? F_SCALE_INV
+           : ends_with(name, n, ".SCB")           ? F_BNB8
+           : ends_with(name, n, "_blocks")        ? F_BLOCKS
+                                                  : F_NONE;
+}
+
+static int apply_family(qctx *c, vf_tensor *t, family f)
+{
+    switch (f) {
+    case F_BNB4: return bnb4(c, t);
+    case F_BNB8: return bnb8(c, t);
+    case F_QWEIGHT: return gptq_awq(c, t);
+    case F_PACKED: return ct_packed(c, t);
+    case F_SCALE: return scaled_weight(c, t, false);
+    case F_SCALE_INV: return scaled_weight(c, t, true);
+    case F_BLOCKS: return mxfp4(c, t);
+    default: return VF_OK;
+    }
+}
+
+void vf_quant_summarise(const vf_model *m, vf_quant *q)
+{
+    if (q->scheme == VF_QUANT_NONE)
+        return;
+    for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
+        const vf_tensor *t = vf_model_tensor(m, i);
+        vf_acc_u64(&q->stored_elements, t->numel);
+        if (t->quant == VF_QPART_META) {
+            q->metadata_tensors++;
+            vf_acc_u64(&q->metadata_bytes, t->bytes);
+        }
+        if (t->quant == VF_QPART_WEIGHT && !t->ignored) {
+            q->quantized_tensors++;
+            vf_acc_u64(&q->logical_elements, t->logical_numel);
+        }
+    }
+}
+
+int vf_quant_apply(vf_model *m, unsigned layouts, vf_quant *q, vf_findings *f, vf_error *err)
+{
+    memset(q, 0, sizeof *q);
+    size_t n = vf_model_tensor_count(m), longest = 0;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = vf_model_tensor(m, i)->name;
+        size_t len = strlen(name);
+        longest = len > longest ? len : longest;
+        any |= family_of(name, len) != F_NONE;
+    }
+    qctx c = {.m = m, .layouts = layouts, .q = q, .f = f, .err = err, .cap = longest + 1};
+    read_config(&c);
+    if (!any)
+        return config_findings(&c);
+    if (!(c.name = malloc(c.cap)))
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    int rc = VF_OK;
+    for (size_t i = 0; rc == VF_OK && i < n; i++) {
+        vf_tensor *t = vf_model_tensor_mut(m, i);
+        if (t->quant == VF_QPART_NONE)
+            rc = apply_family(&c, t, family_of(t->name, strlen(t->name)));
+    }
+    free(c.name);
+    if (rc == VF_OK && *c.cfg.method)
+        memcpy(q->config_method, c.cfg.method, sizeof q->config_method);
+    return rc == VF_OK ? config_findings(&c) : rc;
+}
