@@ -691,6 +691,15 @@ const char *vf_fmt_size(uint64_t bytes, char *buf)
     return buf;
 }
 
+vf_unit vf_table_unit(uint64_t largest)
+{
+    size_t u = 0;
+    double v = (double)largest, scale = 1.0;
+    while (v >= 1024.0 && u + 2 < SIZE_UNITS) /* at most TiB */
+        v /= 1024.0, scale *= 1024.0, u++;
+    return (vf_unit){size_units[u], scale};
+}
+
 const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf)
 {
     size_t u;
