@@ -540,8 +540,10 @@ bool vf_parse_double(const char *cmd, const char *opt, const char *s, double *ou
 {
     char *end = NULL;
     errno = 0;
-    double v = s && *s ? strtod(s, &end) : NAN;
-    if (!s || !*s || errno || *end || !isfinite(v)) {
+    /* decimal only: strtod would also take blanks, '+', hex ("0x1p-1"), "inf" and "nan" */
+    bool decimal = s && ((*s >= '0' && *s <= '9') || *s == '.' || *s == '-') && !strpbrk(s, "xXpP");
+    double v = decimal ? strtod(s, &end) : NAN;
+    if (!decimal || errno || *end || !isfinite(v)) {
         vf_usage_error(cmd, "--%s expects a number, got '%s'", opt, s ? s : "");
         return false;
     }
