@@ -709,3 +709,26 @@ Test(quant, weight_scale_beside_a_16_bit_weight_is_a_parameter)
     vft_rmtree(d);
     free(d);
 }
+
+Test(quant, absurd_bits_in_the_config_are_refused)
+{
+    static const struct {
+        vft_qscheme s;
+        const char *cfg, *tensor, *msg;
+    } cases[] = {
+        {VFT_CT_INT4, "{\"quantization_config\":{\"quant_method\":\"compressed-tensors\",\"config_groups\":"
+                      "{\"g\":{\"weights\":{\"num_bits\":64}}}}}", M0 ".weight_packed", "num_bits 64 is not 2, 4 or 8"},
+        {VFT_GPTQ, "{\"quantization_config\":{\"quant_method\":\"gptq\",\"bits\":1000000}}", M0 ".qweight",
+         "bits 1000000 is not 2, 3, 4 or 8"},
+        {VFT_AWQ, "{\"quantization_config\":{\"quant_method\":\"awq\",\"bits\":3}}", M0 ".qweight",
+         "bits 3 does not divide 32"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *d = make(cases[k].s, NULL, 0), *p = vft_path(d, "config.json");
+        vft_write_file(p, cases[k].cfg, strlen(cases[k].cfg));
+        expect_rejected(d, cases[k].tensor, cases[k].msg);
+        free(p);
+        vft_rmtree(d);
+        free(d);
+    }
+}
