@@ -313,23 +313,24 @@ static void human_breakdown(vf_buf *b, const est_run *x)
     component comp[5];
     char g[32], n[32];
     fill_components(x, comp);
+    vf_unit u = vf_table_unit(r->subtotal > r->overhead ? r->subtotal : r->overhead);
     vf_buf_printf(b, "\n%sComponent breakdown, per GPU%s %20s %7s %17s\n", vf_sty(VF_STY_BOLD),
-                  vf_sty(VF_STY_RESET), "", "GiB", "bytes");
+                  vf_sty(VF_STY_RESET), "", u.name, "bytes");
     for (int i = 0; i < 5; i++) {
-        snprintf(g, sizeof g, "%.1f", (double)comp[i].bytes / 1073741824.0);
+        snprintf(g, sizeof g, "%.1f", (double)comp[i].bytes / u.bytes);
         vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", comp[i].name, comp[i].formula, g,
                       vf_fmt_count(comp[i].bytes, n));
     }
     if (r->additional) {
-        snprintf(g, sizeof g, "%.1f", (double)r->additional / 1073741824.0);
+        snprintf(g, sizeof g, "%.1f", (double)r->additional / u.bytes);
         vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", "additional", "", g,
                       vf_fmt_count(r->additional, n));
     }
-    snprintf(g, sizeof g, "%.1f", (double)r->subtotal / 1073741824.0);
+    snprintf(g, sizeof g, "%.1f", (double)r->subtotal / u.bytes);
     vf_buf_printf(b, "  %-47s %6s %17s\n", "subtotal", g, vf_fmt_count(r->subtotal, n));
     char f[48];
     snprintf(f, sizeof f, "up to %.0f%% of the subtotal", (r->mult_high - 1.0) * 100.0);
-    snprintf(g, sizeof g, "%.1f", (double)r->overhead / 1073741824.0);
+    snprintf(g, sizeof g, "%.1f", (double)r->overhead / u.bytes);
     vf_buf_printf(b, "  %-12s %-34s %6s %17s\n", "overhead", f, g, vf_fmt_count(r->overhead, n));
     vf_buf_printf(b, "  low / expected / high = x%.2f / x%.2f / x%.2f of the subtotal\n", r->mult_low,
                   r->mult_expected, r->mult_high);
@@ -445,18 +446,19 @@ static void human_one(vf_buf *b, const est_run *x, const vf_est_ctx *c, const vf
         return;
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     human_notes(b, hw_notes, &c->notes, &x->notes, "");
-    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes); Training Hub prints the same numbers labelled "
+    vf_buf_printf(b, "  - sizes are binary, GiB (2^30 bytes) or MiB (2^20); Training Hub prints GiB "
+                     "figures labelled "
                      "\"GB\"\n");
 }
 
 /* ---- human: --method all ------------------------------------------------------------------------ */
 
-static void cell_gib(vf_buf *b, uint64_t v, int width)
+static void cell(vf_buf *b, uint64_t v, int width, vf_unit u)
 {
-    vf_buf_printf(b, " %*.1f", width, (double)v / 1073741824.0);
+    vf_buf_printf(b, " %*.1f", width, (double)v / u.bytes);
 }
 
-static void human_row(vf_buf *b, const est_run *x)
+static void human_row(vf_buf *b, const est_run *x, vf_unit u)
 {
     const vf_est_result *r = &x->result;
     char t[32], e[48];
@@ -470,14 +472,14 @@ static void human_row(vf_buf *b, const est_run *x)
     else
         snprintf(t, sizeof t, "%.2f", r->tokens_per_gpu);
     vf_buf_printf(b, " %10s", t);
-    cell_gib(b, r->parameters, 7);
-    cell_gib(b, r->optimizer, 6);
-    cell_gib(b, r->gradients, 6);
-    cell_gib(b, r->activations, 6);
-    cell_gib(b, r->outputs, 7);
-    cell_gib(b, r->overhead, 8);
-    snprintf(e, sizeof e, "%.1f (%.1f - %.1f)", (double)r->expected / 1073741824.0,
-             (double)r->low / 1073741824.0, (double)r->high / 1073741824.0);
+    cell(b, r->parameters, 7, u);
+    cell(b, r->optimizer, 6, u);
+    cell(b, r->gradients, 6, u);
+    cell(b, r->activations, 6, u);
+    cell(b, r->outputs, 7, u);
+    cell(b, r->overhead, 8, u);
+    snprintf(e, sizeof e, "%.1f (%.1f - %.1f)", (double)r->expected / u.bytes,
+             (double)r->low / u.bytes, (double)r->high / u.bytes);
     vf_buf_printf(b, "  %-22s %s%s%s\n", e, vf_sty(verdict_style(r->verdict)),
                   r->verdict == VF_VERDICT_FITS     ? "should work"
                   : r->verdict == VF_VERDICT_LIKELY ? "will likely work"
@@ -512,13 +514,18 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
                       const vf_notes *hw_notes)
 {
     human_header(b, c, hw, "All-method");
-    vf_buf_printf(b, "\n%sPer GPU, in GiB%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
+    uint64_t largest = 0;
+    for (int i = 0; i < VF_METHOD_COUNT; i++)
+        if (runs[i].rc == VF_OK && runs[i].result.high > largest)
+            largest = runs[i].result.high;
+    vf_unit u = vf_table_unit(largest);
+    vf_buf_printf(b, "\n%sPer GPU, in %s%s\n", vf_sty(VF_STY_BOLD), u.name, vf_sty(VF_STY_RESET));
     vf_buf_printf(b, "%-6s %10s %7s %6s %6s %6s %7s %8s  %-22s %s\n", "method", "tokens/GPU", "params",
                   "optim", "grads", "activ", "outputs", "overhead", "expected (low - high)",
                   "decision");
     const vf_est_result *split = NULL; /* a run whose tokens per GPU is not whole */
     for (int i = 0; i < VF_METHOD_COUNT; i++) {
-        human_row(b, &runs[i]);
+        human_row(b, &runs[i], u);
         if (runs[i].rc == VF_OK && runs[i].result.tokens_num % runs[i].result.tokens_den)
             split = &runs[i].result;
     }
@@ -533,7 +540,8 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
     human_notes(b, hw_notes, &c->notes, NULL, "");
     human_all_notes(b, runs);
-    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes); Training Hub prints the same numbers labelled "
+    vf_buf_printf(b, "  - sizes are binary, GiB (2^30 bytes) or MiB (2^20); Training Hub prints GiB "
+                     "figures labelled "
                      "\"GB\"\n");
 }
 

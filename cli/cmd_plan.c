@@ -378,7 +378,8 @@ static void plan_human(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const 
         vf_buf_printf(b, "  - %s\n", notes->text[i]);
     vf_buf_printf(b, "  - LoRA/QLoRA max tokens are batch size x sequence length / GPUs; a '+' rank "
                      "reached the search limit (the hidden size)\n");
-    vf_buf_printf(b, "  - sizes are GiB (2^30 bytes); Training Hub prints the same numbers labelled "
+    vf_buf_printf(b, "  - sizes are binary, GiB (2^30 bytes) or MiB (2^20); Training Hub prints GiB "
+                     "figures labelled "
                      "\"GB\"\n");
 }
 

@@ -132,6 +132,13 @@ const char *vf_fmt_count(uint64_t v, char *buf);
  * GiB = 2^30) with three significant digits: "512 B", "16.0 MiB", "4.72 GiB", "141 GiB"; into buf
  * (at least 32 bytes); returns buf. */
 const char *vf_fmt_size(uint64_t bytes, char *buf);
+/* The binary unit a table of sizes is written in: the largest (B, KiB, MiB, GiB, TiB) in which
+ * `largest` is at least 1, so a tiny model's table is not all "0.0 GiB". */
+typedef struct vf_unit {
+    const char *name; /* "GiB" */
+    double bytes;     /* 2^30 */
+} vf_unit;
+vf_unit vf_table_unit(uint64_t largest);
 /* bytes as a bare number in the unit (and with the decimals) vf_fmt_size gives `like`: the low end
  * of "25.4 - 33.0 GiB". */
 const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf);

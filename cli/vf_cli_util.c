@@ -540,8 +540,10 @@ bool vf_parse_double(const char *cmd, const char *opt, const char *s, double *ou
 {
     char *end = NULL;
     errno = 0;
-    double v = s && *s ? strtod(s, &end) : NAN;
-    if (!s || !*s || errno || *end || !isfinite(v)) {
+    /* decimal only: strtod would also take blanks, '+', hex ("0x1p-1"), "inf" and "nan" */
+    bool decimal = s && ((*s >= '0' && *s <= '9') || *s == '.' || *s == '-') && !strpbrk(s, "xXpP");
+    double v = decimal ? strtod(s, &end) : NAN;
+    if (!decimal || errno || *end || !isfinite(v)) {
         vf_usage_error(cmd, "--%s expects a number, got '%s'", opt, s ? s : "");
         return false;
     }
@@ -687,6 +689,15 @@ const char *vf_fmt_size(uint64_t bytes, char *buf)
     size_scale(bytes, &u, &d);
     snprintf(buf, 32, "%.*f %s", d, in_unit(bytes, u), size_units[u]);
     return buf;
+}
+
+vf_unit vf_table_unit(uint64_t largest)
+{
+    size_t u = 0;
+    double v = (double)largest, scale = 1.0;
+    while (v >= 1024.0 && u + 2 < SIZE_UNITS) /* at most TiB */
+        v /= 1024.0, scale *= 1024.0, u++;
+    return (vf_unit){size_units[u], scale};
 }
 
 const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf)

@@ -276,6 +276,27 @@ static void path_rule(const char *path, vf_est_ctx *c)
 
 /* ---- model facts -------------------------------------------------------------------------------- */
 
+/* What P holds beside the language model, and what is stored but never loaded. */
+static void component_notes(vf_est_ctx *c)
+{
+    char n1[32], n2[32];
+    for (size_t i = 0; i < vf_model_component_count(c->model); i++) {
+        const vf_component_stats *s = vf_model_component(c->model, i);
+        if (s->component == VF_COMPONENT_LANGUAGE_MODEL)
+            continue;
+        if (s->loaded)
+            vf_notes_add(&c->notes, "P includes the '%s' component (%s parameters), which transformers loads "
+                                    "with the model; layers, hidden size and vocabulary are the language "
+                                    "model's",
+                         vf_component_name(s->component), vf_fmt_count(s->parameters, n1));
+        else
+            vf_notes_add(&c->notes, "%s bytes of '%s' blocks (%s tensors) are stored but transformers "
+                                    "never loads them: not in P",
+                         vf_fmt_count(s->bytes, n1), vf_component_name(s->component),
+                         vf_fmt_count(s->tensors, n2));
+    }
+}
+
 static void model_notes(vf_est_ctx *c)
 {
     const vf_totals *t = vf_model_totals(c->model);
@@ -296,6 +317,7 @@ static void model_notes(vf_est_ctx *c)
         vf_notes_add(&c->notes, "%s buffer elements in %s tensors (e.g. rotary inv_freq) are stored "
                                 "but are not parameters; neither vramfit nor Training Hub counts them",
                      vf_fmt_count(t->buffers, n1), vf_fmt_count(t->buffer_tensors, n2));
+    component_notes(c);
     const vf_quant *q = vf_model_quant(c->model);
     if (q->scheme != VF_QUANT_NONE)
         vf_notes_add(&c->notes, "the checkpoint is quantized (%s, %u bits): P = %s counts the "

@@ -103,6 +103,7 @@ typedef struct selector {
     vf_name_regex *re, *exclude_re;
     const char *prefix;
     const vf_family *family;
+    bool family_lm_only; /* a detected family targets the language model only */
     bool skip_fused;
     bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
     bool skipped_quant;  /* all-linear left out quantized layers that are not nn.Linear */
@@ -121,6 +122,7 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
     memset(s, 0, sizeof *s);
     s->prefix = t->module_prefix ? t->module_prefix : "";
     s->family = fam;
+    s->family_lm_only = !t->family;
     if (t->modules && t->regex)
         return vf_error_set(err, VF_ERR_USAGE, NULL, "--target-regex",
                             "give either a target list or a target regex, not both");
@@ -187,10 +189,13 @@ static bool is_matrix(const vf_tensor *t)
     return t->quant == VF_QPART_WEIGHT ? t->matrices == 1 && !t->fused_experts : t->ndim == 2;
 }
 
-/* Training Hub's substring rule, on the language model only (towers and projectors are left out). */
-static bool family_match(const vf_family *f, const vf_tensor *t)
+/* Training Hub's substring rule. The family vramfit detects targets the language model only (towers
+ * and projectors left out); a family named by target.family (--family, --compat training-hub)
+ * applies as Training Hub applies it, to every 2-D weight. */
+static bool family_match(const vf_family *f, bool lm_only, const vf_tensor *t)
 {
-    if (!is_matrix(t) || !strstr(t->name, "weight") || t->component != VF_COMPONENT_LANGUAGE_MODEL)
+    if (!is_matrix(t) || !strstr(t->name, "weight") ||
+        (lm_only && t->component != VF_COMPONENT_LANGUAGE_MODEL))
         return false;
     for (const char *const *p = f->patterns; *p; p++)
         if (strstr(t->name, *p))
@@ -223,7 +228,7 @@ static int selector_take(selector *s, const vf_tensor *t, const char *key, vf_er
     int take;
     switch (s->mode) {
     case SEL_FAMILY:
-        take = family_match(s->family, t);
+        take = family_match(s->family, s->family_lm_only, t);
         break;
     case SEL_LIST:
         take = strlist_match(&s->list, key) >= 0;
@@ -549,6 +554,10 @@ static int select_notes(build_ctx *c, const select_counts *n)
                               "with lora_A [r*E, in] and lora_B [out, r*E] = r*E*(in+out) parameters, "
                               "listed here as E per-expert matrices; all-linear never takes them",
                               n->fused);
+    if (n->fused && c->o->use_dora)
+        rc |= vf_findings_add(c->p->findings, VF_SEV_WARNING,
+                              "PEFT's ParamWrapper refuses use_dora on fused expert tensors (target_parameters "
+                              "supports plain LoRA only); their DoRA magnitudes here have no PEFT counterpart");
     if (n->towers_left)
         rc |= vf_findings_add(c->p->findings, VF_SEV_INFO,
                               "default targets are the language model's matrices: %zu linear weight(s) "
@@ -566,8 +575,8 @@ static int select_targets(build_ctx *c)
         const vf_tensor *t = vf_model_tensor(c->m, i);
         if (!target_module(t, module, sizeof module) || !make_key(c, module, key, sizeof key))
             continue;
-        n.towers_left += c->sel.mode == SEL_FAMILY && t->ndim == 2 && t->module == VF_MODULE_LINEAR &&
-                         t->component != VF_COMPONENT_LANGUAGE_MODEL;
+        n.towers_left += c->sel.mode == SEL_FAMILY && c->sel.family_lm_only && t->ndim == 2 &&
+                         t->module == VF_MODULE_LINEAR && t->component != VF_COMPONENT_LANGUAGE_MODEL;
         int rc = selector_take(&c->sel, t, key, c->err);
         if (rc < 0)
             return rc;

@@ -114,13 +114,12 @@ static bool is_buffer(const comps *c)
  * One entry per name pattern: the trailing components of the module path (the name without a
  * `weight`/`bias` leaf; a bare nn.Parameter such as `mamba.A_log` is its own module path), innermost
  * word last, and what such a tensor is: role, what holds it in the loaded model (PEFT's view), and
- * for fused 3-D experts how [E, ., .] is laid out. Entries are tried in order, first match wins, so
- * context-bound entries come before the plain words. Supporting a new layout is an entry here and a
+ * for fused 3-D experts how [E, ., .] is laid out. Among the entries for one module word the first
+ * match wins, so context-bound entries come before the plain words. Supporting a new layout is an entry here and a
  * test. Sources: transformers' modeling_*.py of each family (cited per block). */
 
 #define MOD_DERIVE (-1) /* module kind from the role and the tensor's shape (see derive_module) */
 #define R_AT_START 1u   /* the module word must be the name's first component */
-#define R_SHARED 2u     /* a shared expert (also set by any shared_* component, see shared_word) */
 
 typedef struct name_rule {
     word p[3];          /* innermost first: p[0] is the module word, p[1] its parent, p[2] above */
@@ -450,7 +449,7 @@ void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_n
     out->role = role_of(&c, ndim, layouts, &rule);
     out->buffer = out->role == VF_ROLE_BUFFER;
     out->in_experts = false;
-    out->shared_expert = rule && (rule->flags & R_SHARED);
+    out->shared_expert = false;
     for (size_t i = 0; i + 1 < c.n; i++) {
         out->in_experts |= is_w(&c, i, expert_words[0]);
         out->shared_expert |= is_any(&c, i, shared_words);

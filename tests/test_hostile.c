@@ -540,6 +540,11 @@ Test(hostile, integer_options_reject_signs_overflow_and_junk)
     vft_run r = RUN(VFT_OUT_CAPTURE, NULL, "estimate", TINY, "--gpu-memory", "48GiB", "--max-tokens-per-gpu",
                     "8", "--gpus", "4294967296");
     expect_fail(&r, 2, "between 1 and 4294967295");
+    const char *bad_ratio[] = {" 0.5", "+0.5", "0x1p-1", "inf", "nan", "0.5x", ""};
+    for (size_t i = 0; i < sizeof bad_ratio / sizeof bad_ratio[0]; i++) {
+        r = RUN(VFT_OUT_CAPTURE, NULL, "adapters", TINY, "--method", "osft", "--unfreeze-rank-ratio", bad_ratio[i]);
+        expect_fail(&r, 2, "--unfreeze-rank-ratio");
+    }
 }
 
 /* ---- output is what it says -------------------------------------------------------------------- */

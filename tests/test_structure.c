@@ -732,6 +732,11 @@ Test(structure, gemma3_family_from_the_language_model_not_siglip)
     vft_run r = vft_cli("adapters", dir, NULL);
     cr_expect(strstr(r.out, "default targets are the language model's matrices"), "%s", r.out);
     vft_run_free(&r);
+    /* A family named (--family, --compat training-hub) applies as Training Hub applies it: its
+     * substrings also hit SigLIP's self_attn.q_proj (3 layers), not out_proj/fc1. */
+    j = CLI_JSON("adapters", dir, "--family", "llama");
+    cr_expect_eq(ju64(j, "matrix_count"), 14 + 3);
+    cJSON_Delete(j);
     /* --target-regex still reaches the tower. */
     j = CLI_JSON("adapters", dir, "--target-regex", "vision_tower.*q_proj");
     cr_expect_eq(ju64(j, "matrix_count"), 3);
@@ -996,23 +1001,19 @@ static cJSON *vfgen_expect(const char *name)
     return j;
 }
 
-/* A 2026 model: the generated checkpoint (VF_GEN_DIR, or written here when `all` leaves it out)
- * and whether its weights are stored unquantized (then the logical counts are checked too; the
- * quantized formats are issue 10's quantization part). */
+/* A 2026 model: the generated checkpoint (VF_GEN_DIR, or written here when `all` leaves it out). */
 typedef struct model26 {
     const char *name;
-    bool quantized;
     bool generate; /* not in `vfgen all`: write it into a temporary directory */
 } model26;
 
 static const model26 models26[] = {
-    {"granite-4.0-h-small", false, false}, {"granite-4.0-h-tiny", false, false},
-    {"llama-4-scout-17b-16e", false, false}, {"qwen3-30b-a3b", false, false},
-    {"qwen3-next-80b-a3b", false, false}, {"gemma-3-4b-it", false, false},
-    {"qwen2.5-vl-7b", false, false}, {"mamba-130m", false, false},
-    {"modernbert-base", false, false}, {"flan-t5-base", false, false},
-    {"gpt-oss-20b", true, false}, {"deepseek-v3-fp8", true, true},
-    {"llama-3.1-8b-fp8-dynamic", true, false},
+    {"granite-4.0-h-small", false},   {"granite-4.0-h-tiny", false},     {"llama-4-scout-17b-16e", false},
+    {"qwen3-30b-a3b", false},         {"qwen3-next-80b-a3b", false},     {"gemma-3-4b-it", false},
+    {"qwen2.5-vl-7b", false},         {"mamba-130m", false},             {"modernbert-base", false},
+    {"flan-t5-base", false},          {"gpt-oss-20b", false},            {"deepseek-v3-fp8", true},
+    {"llama-3.1-8b-fp8-dynamic", false}, {"llama-3.1-8b-bnb-4bit", false}, {"llama-3.1-8b-gptq-int4", false},
+    {"llama-3.1-8b-awq-int4", false},
 };
 
 static char *model26_dir(const model26 *m, char **tmp)
@@ -1046,8 +1047,7 @@ static void check_inspect26(const model26 *m, const cJSON *want, const cJSON *go
         cr_expect_eq(ju64(ga, keys[k]), ju64(wa, keys[k]), "%s: %s", m->name, keys[k]);
     cr_expect_eq(cJSON_IsTrue(jget(ga, "tied_embeddings")), cJSON_IsTrue(jget(wa, "tied")), "%s: tied", m->name);
     cr_expect_str_eq(jstr(ga, "kind"), jstr(want, "stack"), "%s: kind", m->name);
-    if (!m->quantized)
-        cr_expect_eq(ju64(got, "parameters"), ju64(want, "parameters"), "%s: parameters", m->name);
+    cr_expect_eq(ju64(got, "parameters"), ju64(want, "parameters"), "%s: parameters", m->name);
     const cJSON *wc;
     cJSON_ArrayForEach(wc, jget(want, "components"))
     {
@@ -1056,9 +1056,8 @@ static void check_inspect26(const model26 *m, const cJSON *want, const cJSON *go
         cr_expect_eq(ju64(gc, "tensors"), ju64(wc, "tensors"), "%s: %s tensors", m->name, wc->string);
         cr_expect_eq(ju64(gc, "bytes"), ju64(wc, "bytes"), "%s: %s bytes", m->name, wc->string);
         cr_expect_eq(ju64(gc, "layers"), ju64(wc, "layers"), "%s: %s layers", m->name, wc->string);
-        if (!m->quantized)
-            cr_expect_eq(ju64(gc, "parameters"), ju64(wc, "parameters"), "%s: %s parameters", m->name,
-                         wc->string);
+        cr_expect_eq(ju64(gc, "parameters"), ju64(wc, "parameters"), "%s: %s parameters", m->name,
+                     wc->string);
     }
     cr_expect_eq(cJSON_GetArraySize(jget(got, "components")), cJSON_GetArraySize(jget(want, "components")),
                  "%s: component count", m->name);
@@ -1100,7 +1099,8 @@ Test(structure, models_2026_match_vfgen_expect)
         char *tmp, *dir = model26_dir(m, &tmp);
         cJSON *want = vfgen_expect(m->name), *got = CLI_JSON("inspect", dir);
         check_inspect26(m, want, got);
-        if (!m->quantized || strcmp(m->name, "gpt-oss-20b") == 0 || strcmp(m->name, "deepseek-v3-fp8") == 0)
+        /* GPTQ/AWQ hold QuantLinear modules: PEFT's all-linear finds none (test_quant.c). */
+        if (ju64(jget(want, "all_linear"), "modules") > 0)
             check_all_linear26(m, want, dir);
         check_estimate26(m, want, dir);
         cJSON_Delete(got);
