@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vf_dt_cli.h"
+#include "vf_svg.h"
 
 static const char help_levers[] =
     "detailed estimator (--estimator detailed; the default, training-hub, keeps Training Hub's\n"
@@ -14,7 +15,8 @@ static const char help_levers[] =
     "                        architecture the headers give, per GPU: weights, gradients, optimizer\n"
     "                        states, activations, logits/loss, temporary buffers, overhead, then\n"
     "                        peak allocated and peak reserved. It needs --batch-size and\n"
-    "                        --max-seq-len, the micro-batch per GPU (not --max-tokens-per-gpu)\n"
+    "                        --max-seq-len, the micro-batch per GPU (not --max-tokens-per-gpu);\n"
+    "                        --svg draws its two phases as stacked bars\n"
     "  --dtype D             fp32|bf16|fp16: dtype the weights are loaded in (the frozen base for\n"
     "                        LoRA/QLoRA/OSFT); default bf16. Trained fp16 weights get an fp32\n"
     "                        master copy and fp32 optimizer states (GradScaler refuses fp16 grads)\n"
@@ -497,9 +499,6 @@ int vf_dt_cli_run(const vf_dt_cli *d, const vf_est_opts *eo, vf_method method, b
     int rc = usage_checks(d, eo, method);
     if (rc >= 0)
         return rc;
-    if (svg)
-        return vf_usage_error("estimate", "--svg draws Training Hub's components; it is not "
-                                          "available with --estimator detailed yet");
     dt_run *x = calloc(1, sizeof *x);
     vf_est_ctx *c = calloc(1, sizeof *c);
     if (!x || !c) {
@@ -520,7 +519,11 @@ int vf_dt_cli_run(const vf_dt_cli *d, const vf_est_opts *eo, vf_method method, b
             json_report(&b, x);
         else
             human_report(&b, x);
-        rc = vf_buf_flush(&b);
+        vf_output *out = NULL;
+        vf_svg_detailed sd = {c->display_path, x->hw.gpus, x->hw.gpu_memory, x->hw.label, &x->r};
+        rc = svg && !b.failed ? vf_svg_detailed_prepare(svg, &sd, vf_model_checkpoint(c->model), eo->path, &out)
+                              : VF_EXIT_OK;
+        rc = rc == VF_EXIT_OK ? vf_cli_flush_commit(&b, out) : rc;
         vf_buf_free(&b);
         if (rc == VF_EXIT_OK && check && !x->r.fits)
             rc = VF_EXIT_NO_FIT;

@@ -400,19 +400,26 @@ static void hatch_defs(vf_buf *b)
                      "</pattern></defs>\n");
 }
 
-static void est_title(vf_buf *b, const vf_svg_estimate *e)
+/* Title "<what><model>" (model shortened to max_chars) and the line "G GPUs x M · <about> · GiB". */
+static void chart_title(vf_buf *b, const char *what, const char *model, size_t max_chars, uint32_t gpus,
+                        uint64_t gpu_memory, const char *about)
 {
     char g[48];
     text_start(b, EX0 - 60, 32, "start", "font-size=\"19\" font-weight=\"bold\" fill=\"" INK "\"");
-    vf_buf_printf(b, "Fine-tuning memory per GPU: ");
-    vf_svg_text(b, e->model, 52, true);
+    vf_buf_printf(b, "%s", what);
+    vf_svg_text(b, model, max_chars, true);
     text_end(b);
-    gib_text(g, sizeof g, e->gpu_memory, " GiB");
+    gib_text(g, sizeof g, gpu_memory, " GiB");
     text_start(b, EX0 - 60, 54, "start", "font-size=\"12\" fill=\"" MUTED "\"");
-    vf_buf_printf(b, "%u GPU%s \xC3\x97 %s \xC2\xB7 Red Hat Training Hub's formulas on exact counts "
-                     "from the safetensors headers \xC2\xB7 GiB = 2^30 bytes",
-                  (unsigned)e->gpus, e->gpus == 1 ? "" : "s", g);
+    vf_buf_printf(b, "%u GPU%s \xC3\x97 %s \xC2\xB7 %s \xC2\xB7 GiB = 2^30 bytes", (unsigned)gpus,
+                  gpus == 1 ? "" : "s", g, about);
     text_end(b);
+}
+
+static void est_title(vf_buf *b, const vf_svg_estimate *e)
+{
+    chart_title(b, "Fine-tuning memory per GPU: ", e->model, 52, e->gpus, e->gpu_memory,
+                "Red Hat Training Hub's formulas on exact counts from the safetensors headers");
 }
 
 static double est_max(const vf_svg_estimate *e)
@@ -442,6 +449,88 @@ void vf_svg_estimate_chart(vf_buf *b, const vf_svg_estimate *e)
              "expected figure and, hatched, up to the high bound. Drawn by vramfit.");
     vf_buf_printf(b, "</svg>\n");
 }
+
+/* ---- detailed estimate chart --------------------------------------------------------------------- */
+
+typedef struct dt_seg {
+    const char *label, *color, *ink;
+    uint64_t v[2]; /* forward/backward, optimizer step */
+} dt_seg;
+
+enum { DT_SEGS = 8 };
+
+static void dt_segments(const vf_dt_result *r, dt_seg s[DT_SEGS])
+{
+    uint64_t shown = r->weights + r->master_weights + r->optimizer + r->activations + r->logits + r->temporary;
+    uint64_t grads_fb = r->forward_backward > shown ? r->forward_backward - shown : 0;
+    dt_seg t[DT_SEGS] = {
+        {"Weights", "#59a14f", "#ffffff", {r->weights, r->weights}},
+        {"Master weights", "#8cd17d", INK, {r->master_weights, r->master_weights}},
+        {"Optimizer states", "#edc948", INK, {r->optimizer, r->optimizer}},
+        {"Gradients", "#4e79a7", "#ffffff", {grads_fb, r->optimizer_step ? r->gradients : 0}},
+        {"Activations", "#a5a5a5", INK, {r->activations, 0}},
+        {"Logits / loss", "#5f5f5f", "#ffffff", {r->logits, 0}},
+        {"Temporary buffers", "#b07aa1", "#ffffff", {r->temporary, r->step_temporary}},
+        {"Fragmentation + overhead", OVERHEAD_FILL, INK, {0, 0}},
+    };
+    uint64_t top = r->total - r->peak_allocated;
+    t[7].v[r->peak_phase == VF_PHASE_OPTIMIZER_STEP] = top;
+    if (!r->optimizer_step)
+        for (int i = 0; i < DT_SEGS; i++)
+            t[i].v[1] = 0;
+    memcpy(s, t, sizeof t);
+}
+
+static void dt_bar(vf_buf *b, const axis *a, double x, double w, const dt_seg *s, int phase, const char *name)
+{
+    char label[48];
+    double base = 0.0;
+    for (int i = 0; i < DT_SEGS; i++) {
+        if (!s[i].v[phase])
+            continue;
+        double lo = axis_y(a, base), hi = axis_y(a, base + (double)s[i].v[phase] / GIB);
+        svg_rect(b, x, hi, w, lo - hi, s[i].color);
+        if (lo - hi >= 15) {
+            gib_text(label, sizeof label, s[i].v[phase], "");
+            char attrs[64];
+            snprintf(attrs, sizeof attrs, "font-size=\"11\" fill=\"%s\"", s[i].ink);
+            svg_text(b, x + w / 2, (lo + hi) / 2 + 4, "middle", attrs, label);
+        }
+        base += (double)s[i].v[phase] / GIB;
+    }
+    gib_text(label, sizeof label, (uint64_t)(base * GIB), " GiB");
+    svg_text(b, x + w / 2, axis_y(a, base) - 8, "middle", "font-size=\"14\" font-weight=\"bold\" fill=\"" INK "\"",
+             label);
+    svg_text(b, x + w / 2, a->y1 + 20, "middle", "font-size=\"13\" fill=\"" INK "\"", name);
+}
+
+void vf_svg_detailed_chart(vf_buf *b, const vf_svg_detailed *d)
+{
+    const vf_dt_result *r = d->result;
+    dt_seg s[DT_SEGS];
+    dt_segments(r, s);
+    axis a = {EX0, EX1, EY0, EY1, 0, 0};
+    double top = fmax((double)d->gpu_memory * 1.03, (double)r->total * 1.12) / GIB;
+    axis_scale(&a, top);
+    svg_open(b, EW, EH, "Fine-tuning memory per GPU (detailed):", d->model);
+    chart_title(b, "Fine-tuning memory per GPU, detailed: ", d->model, 44, d->gpus, d->gpu_memory,
+                r->fits ? "fits" : "does not fit");
+    axis_draw(b, &a, fmt_gib_tick, "GiB per GPU");
+    double slot = (EX1 - EX0) / 2.0, w = 120.0;
+    dt_bar(b, &a, EX0 + slot * 0.5 - w / 2, w, s, 0, "forward + backward");
+    if (r->optimizer_step)
+        dt_bar(b, &a, EX0 + slot * 1.5 - w / 2, w, s, 1, "optimizer step");
+    vf_svg_estimate e = {d->model, d->gpus, d->gpu_memory, d->gpu_label, NULL, 0};
+    est_gpu_line(b, &a, &e);
+    for (int i = 0; i < DT_SEGS; i++)
+        legend_item(b, EX0 + (i % 4) * 200, EY1 + 60 + (i / 4) * 22, s[i].color, false, s[i].label, 0);
+    legend_item(b, EX0, EY1 + 104, GPU_RED, true, "GPU memory", 0);
+    svg_text(b, EX0 - 60, EH - 14, "start", "font-size=\"11\" fill=\"" MUTED "\"",
+             "Stacked per phase; the peak phase carries the allocator's fragmentation and the fixed "
+             "overhead (stated assumptions). Drawn by vramfit.");
+    vf_buf_printf(b, "</svg>\n");
+}
+
 
 /* ---- adapters chart ------------------------------------------------------------------------------ */
 
@@ -726,14 +815,29 @@ int vf_svg_prepare(const char *path, const vf_buf *b, const vf_checkpoint *cp, c
     return vf_cli_output_prepare(path, cp, inputs, b->data, b->len, o);
 }
 
+/* vf_svg_prepare of a drawn chart, then frees it. */
+static int prepare_drawn(const char *path, vf_buf *b, const vf_checkpoint *cp, const char *input,
+                         vf_output **o)
+{
+    int rc = vf_svg_prepare(path, b, cp, input, o);
+    vf_buf_free(b);
+    return rc;
+}
+
 int vf_svg_estimate_prepare(const char *path, const vf_svg_estimate *e, const vf_checkpoint *cp,
                             const char *input, vf_output **o)
 {
     vf_buf b = {0};
     vf_svg_estimate_chart(&b, e);
-    int rc = vf_svg_prepare(path, &b, cp, input, o);
-    vf_buf_free(&b);
-    return rc;
+    return prepare_drawn(path, &b, cp, input, o);
+}
+
+int vf_svg_detailed_prepare(const char *path, const vf_svg_detailed *d, const vf_checkpoint *cp,
+                            const char *input, vf_output **o)
+{
+    vf_buf b = {0};
+    vf_svg_detailed_chart(&b, d);
+    return prepare_drawn(path, &b, cp, input, o);
 }
 
 int vf_svg_adapters_prepare(const char *path, const vf_adapter_plan *p, const char *model,

@@ -21,6 +21,7 @@
 
 #include "vf_cli.h"
 #include "vramfit/vf_adapters.h"
+#include "vramfit/vf_detailed.h"
 #include "vramfit/vf_estimator.h"
 
 /* One bar of the estimate chart: a method's result, or why it has none. */
@@ -54,6 +55,22 @@ void vf_svg_adapters_chart(vf_buf *b, const vf_adapter_plan *p, const char *mode
  * VF_EXIT_INTERNAL (b incomplete) or VF_EXIT_IO. */
 int vf_svg_prepare(const char *path, const vf_buf *b, const vf_checkpoint *cp, const char *input,
                    vf_output **o);
+
+/* `estimate --estimator detailed`: two stacked bars per GPU, the forward/backward phase and the
+ * optimizer step (weights, master weights, gradients, optimizer states, activations, logits/loss,
+ * temporaries), the peak bar topped by the allocator's fragmentation and the fixed overhead, a line
+ * at the GPU memory. */
+typedef struct vf_svg_detailed {
+    const char *model;           /* checkpoint shown in the title (escaped, shortened) */
+    uint32_t gpus;
+    uint64_t gpu_memory;         /* bytes per GPU, > 0 */
+    const char *gpu_label;       /* may be NULL or "" */
+    const vf_dt_result *result;
+} vf_svg_detailed;
+
+void vf_svg_detailed_chart(vf_buf *b, const vf_svg_detailed *d);
+int vf_svg_detailed_prepare(const char *path, const vf_svg_detailed *d, const vf_checkpoint *cp,
+                            const char *input, vf_output **o);
 
 /* The two commands' entry points: build the chart, then vf_svg_prepare. Same returns. */
 int vf_svg_estimate_prepare(const char *path, const vf_svg_estimate *e, const vf_checkpoint *cp,

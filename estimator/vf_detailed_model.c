@@ -15,6 +15,7 @@ typedef struct facts {
     vf_dt_model *d;
     bool overflow;
     uint64_t kv_heads;      /* from config.json, 0 when absent */
+    uint64_t head_dim, intermediate; /* from config.json, 0 when absent */
     uint64_t quant_block;
 } facts;
 
@@ -42,7 +43,11 @@ static void read_config(const vf_model *m, facts *f)
     cJSON *cfg = raw ? cJSON_ParseWithLength((const char *)raw, len) : NULL;
     if (cJSON_IsObject(cfg)) {
         f->d->heads = config_u64(cfg, "num_attention_heads");
+        if (!f->d->heads) /* GPT-2 spells it n_head */
+            f->d->heads = config_u64(cfg, "n_head");
         f->kv_heads = config_u64(cfg, "num_key_value_heads");
+        f->head_dim = config_u64(cfg, "head_dim");
+        f->intermediate = config_u64(cfg, "intermediate_size");
         f->d->top_k = (uint32_t)config_u64(cfg, "num_experts_per_tok");
     }
     cJSON_Delete(cfg);
@@ -108,7 +113,12 @@ static void scan_tensor(facts *f, const vf_tensor *t, bool full)
     if (t->layer < 0 || !is_projection(t->role) || !t->matrices)
         return;
     bool expert = t->expert >= 0 || t->fused_experts;
-    if (t->role == VF_ROLE_MOE_ROUTER)
+    /* packed quantized weights (U8, I32 ...) do not show the logical shape: config.json gives it */
+    bool floating = t->dtype == VF_DTYPE_F32 || t->dtype == VF_DTYPE_F16 || t->dtype == VF_DTYPE_BF16 ||
+                    t->dtype == VF_DTYPE_F64 || t->dtype == VF_DTYPE_F8_E4M3 || t->dtype == VF_DTYPE_F8_E5M2;
+    if (!floating)
+        ;
+    else if (t->role == VF_ROLE_MOE_ROUTER)
         d->moe_layers++;
     else if (t->role >= VF_ROLE_MLP_GATE)
         mlp_width(f, t, expert);
@@ -149,6 +159,19 @@ static void scan_model(const vf_model *m, facts *f, bool full)
 
 /* Heads from config.json when they divide q_dim, else q_dim / 128 (or / 64, or 1); top-k from
  * config.json, else 2 (Mixtral's) for a model with experts. */
+/* Widths config.json gives when the projections are packed (quantized checkpoints). */
+static void config_widths(facts *f)
+{
+    vf_dt_model *d = f->d;
+    uint64_t hd = f->head_dim ? f->head_dim : d->heads ? d->hidden / d->heads : 0;
+    if (!d->q_dim && d->heads && hd <= UINT64_MAX / d->heads)
+        d->q_dim = d->heads * hd;
+    if (!d->kv_dim && f->kv_heads && hd <= UINT64_MAX / f->kv_heads)
+        d->kv_dim = f->kv_heads * hd;
+    if (!d->intermediate && !d->moe_intermediate)
+        d->intermediate = f->intermediate;
+}
+
 static void heads_and_topk(vf_dt_model *d)
 {
     d->heads_from_config = d->heads && d->q_dim % d->heads == 0;
@@ -216,11 +239,16 @@ int vf_dt_model_from(const vf_model *m, const vf_dt_options *o, const vf_adapter
     if (!o->quant_block || (unsigned)o->method >= VF_METHOD_COUNT)
         return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "detailed model: bad method or block size");
     memset(out, 0, sizeof *out);
-    facts f = {out, false, 0, o->quant_block};
+    facts f = {out, false, 0, 0, 0, o->quant_block};
     bool full = o->method == VF_METHOD_SFT;
     read_config(m, &f);
     scan_model(m, &f, full);
+    config_widths(&f);
     heads_and_topk(out);
+    if (!out->layers || !out->hidden || !out->vocab || !out->q_dim)
+        return vf_error_set(err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(m)), NULL,
+                            "the detailed estimate needs transformer layers, an embedding and attention "
+                            "projections, which vramfit does not recognise in this checkpoint");
     if (full)
         out->trainable = out->parameters;
     int rc = full ? VF_OK : plan_parts(m, o, adapters, &f, err);

@@ -34,7 +34,7 @@ struct vf_placement {
     vf_place_entry *entries;
     size_t nentries;
     uint64_t max_layer0;
-    bool oom, overflow;
+    bool overflow, too_deep;
 };
 
 static uint64_t hash_key(uint32_t parent, const char *s, size_t len)
@@ -121,11 +121,16 @@ static uint32_t child(vf_placement *p, uint32_t parent, const char *s, size_t le
     return id;
 }
 
-/* Adds tensor `name` of `bytes`; returns its node or NONE. */
+/* Adds tensor `name` of `bytes`; returns its node or NONE (also for a name nesting deeper than
+ * VF_PLACE_MAX_DEPTH modules, which keeps every walk up the tree short). */
 static uint32_t add_tensor(vf_placement *p, const char *name, uint64_t bytes)
 {
-    uint32_t at = 0;
-    for (const char *s = name;;) {
+    uint32_t at = 0, depth = 0;
+    for (const char *s = name;; depth++) {
+        if (depth >= VF_PLACE_MAX_DEPTH) {
+            p->too_deep = true;
+            return NONE;
+        }
         const char *dot = strchr(s, '.');
         size_t len = dot ? (size_t)(dot - s) : strlen(s);
         at = child(p, at, s, len);
@@ -539,10 +544,10 @@ static bool clean(vf_placement *p)
 
 /* ---- driver ---------------------------------------------------------------------------------- */
 
-static int fail(vf_placement *p, vf_error *err, int code, const char *msg)
+static int fail(vf_placement *p, const vf_model *m, vf_error *err, int code, const char *msg)
 {
     vf_placement_free(p);
-    return vf_error_set(err, code, NULL, NULL, "place: %s", msg);
+    return vf_error_set(err, code, vf_checkpoint_dir(vf_model_checkpoint(m)), NULL, "place: %s", msg);
 }
 
 static int cmp_dev(const void *a, const void *b)
@@ -630,14 +635,15 @@ int vf_place(const vf_model *m, const vf_place_options *o, vf_placement **out, v
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "place: out of memory");
     const char *why = set_devices(p, o);
     if (why)
-        return fail(p, err, VF_ERR_USAGE, why);
+        return fail(p, m, err, VF_ERR_USAGE, why);
     if (!build(p, m, o))
-        return p->count >= VF_PLACE_MAX_NODES ? fail(p, err, VF_ERR_USAGE, "too many modules to place")
-                                              : fail(p, err, VF_ERR_NOMEM, "out of memory");
+        return p->too_deep ? fail(p, m, err, VF_ERR_USAGE, "a tensor name nests more than 64 modules")
+               : p->count >= VF_PLACE_MAX_NODES ? fail(p, m, err, VF_ERR_USAGE, "too many modules to place")
+                                                : fail(p, m, err, VF_ERR_NOMEM, "out of memory");
     if (!allocate(p))
-        return fail(p, err, VF_ERR_NOMEM, "out of memory");
+        return fail(p, m, err, VF_ERR_NOMEM, "out of memory");
     if (p->overflow)
-        return fail(p, err, VF_ERR_OVERFLOW, "module sizes overflow 64 bits");
+        return fail(p, m, err, VF_ERR_OVERFLOW, "module sizes overflow 64 bits");
     *out = p;
     return VF_OK;
 }

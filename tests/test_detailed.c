@@ -692,3 +692,21 @@ Test(detailed_cli, check_exit_status)
     cr_assert(strstr(r.out, "does not fit"));
     vft_run_free(&r);
 }
+
+Test(detailed_cli, svg_draws_both_phases)
+{
+    char *dir = vft_tempdir(), *svg = vft_path(dir, "dt.svg");
+    vft_run r = vft_cli("estimate", LLAMA_SNAP, "--estimator", "detailed", "--gpu", "H100-80GB", "--batch-size",
+                        "1", "--max-seq-len", "1024", "--svg", svg, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    size_t len = 0;
+    char *doc = vft_read_file(svg, &len);
+    cr_assert_not_null(doc);
+    cr_assert(strstr(doc, "forward + backward") && strstr(doc, "optimizer step") && strstr(doc, "</svg>"));
+    cr_assert(strstr(doc, "Activations") && strstr(doc, "GPU memory"));
+    free(doc);
+    vft_run_free(&r);
+    free(svg);
+    vft_rmtree(dir);
+    free(dir);
+}

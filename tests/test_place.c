@@ -224,3 +224,25 @@ Test(place_cli, json_and_errors)
     }
     free(p);
 }
+
+/* A hostile name nesting 100 modules deep is refused (every walk up the tree stays short). */
+Test(place, deep_names_refused)
+{
+    char name[400] = "a", header[600];
+    for (int i = 1; i < 100; i++)
+        strcat(name, ".a");
+    snprintf(header, sizeof header, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", name);
+    size_t len;
+    uint8_t *img = vft_st_image(header, 4, &len);
+    char *dir = vft_tempdir(), *file = vft_path(dir, "model.safetensors");
+    vft_write_file(file, img, len);
+    vft_run r = vft_cli("place", file, "--gpu-memory", "1GiB", NULL);
+    cr_assert_eq(r.status, 2, "%d %s", r.status, r.err);
+    cr_assert(strstr(r.err, "nests more than 64"), "%s", r.err);
+    cr_assert_eq(r.out_len, 0);
+    vft_run_free(&r);
+    free(img);
+    free(file);
+    vft_rmtree(dir);
+    free(dir);
+}

@@ -38,6 +38,8 @@ typedef struct vf_place_device {
 #define VF_PLACE_MAX_DEVICES 64u
 /* Module trees beyond this many nodes are refused (the allocation is quadratic in the worst case). */
 #define VF_PLACE_MAX_NODES (1u << 20)
+/* Tensor names nesting deeper than this many modules are refused. */
+#define VF_PLACE_MAX_DEPTH 64u
 
 typedef struct vf_place_options {
     unsigned version;               /* VF_PLACE_OPTIONS_VERSION */
@@ -63,8 +65,8 @@ typedef struct vf_place_entry {
 typedef struct vf_placement vf_placement;
 
 /* Computes the device map of m. Errors: VF_ERR_USAGE (bad options: no device, two cpus, duplicate
- * GPU, bad dtype_bytes, a bad pattern), VF_ERR_NOMEM, VF_ERR_OVERFLOW (sizes), VF_ERR_USAGE for a
- * model with more than VF_PLACE_MAX_NODES modules. */
+ * GPU, bad dtype_bytes), VF_ERR_NOMEM, VF_ERR_OVERFLOW (sizes), VF_ERR_USAGE for a model with more
+ * than VF_PLACE_MAX_NODES modules or a name deeper than VF_PLACE_MAX_DEPTH. */
 int vf_place(const vf_model *m, const vf_place_options *o, vf_placement **out, vf_error *err);
 void vf_placement_free(vf_placement *p); /* NULL is a no-op */
 
