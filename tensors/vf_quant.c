@@ -413,8 +413,10 @@ static int ct_packed(qctx *c, vf_tensor *wp)
     if ((!fp4 && wp->dtype != VF_DTYPE_I32) || wp->ndim != 2)
         return bad(c, wp, "weight_packed is %s with %u dimensions; compressed-tensors packs into 2-D "
                    "I32 (integers) or U8 (NVFP4)", vf_dtype_name(wp->dtype), wp->ndim);
-    uint64_t bits = fp4 ? 4 : c->cfg.bits ? c->cfg.bits : 4, per = fp4 ? 2 : 32 / bits;
-    uint64_t dims[2] = {wp->shape[0], wp->shape[1] * per};
+    uint64_t bits = fp4 ? 4 : c->cfg.bits ? c->cfg.bits : 4;
+    if (bits != 2 && bits != 4 && bits != 8) /* pack_to_int32 packs 32 / bits values an int32 */
+        return bad(c, wp, "quantization_config num_bits %llu is not 2, 4 or 8", (unsigned long long)bits);
+    uint64_t per = fp4 ? 2 : 32 / bits, dims[2] = {wp->shape[0], wp->shape[1] * per};
     const vf_tensor *ws = sibling(c, wp->name, base, ".weight_shape");
     int rc = ws ? read_weight_shape(c, ws, dims) : VF_OK;
     if (rc == VF_OK && (dims[0] != wp->shape[0] || ceil_div(dims[1], per) != wp->shape[1]))

@@ -624,3 +624,111 @@ Test(quant, generated_deepseek_v3_fp8_matches_vfgen_expect, .timeout = 120)
     vft_rmtree(tmp);
     free(tmp);
 }
+
+/* ---- hostile layouts of the other schemes: one clear error each, naming file and tensor -------- */
+
+typedef void (*layout_fn)(vft_tb *b);
+#define M0 "model.layers.0.self_attn.q_proj"
+
+static void hostile_layout(layout_fn fill, const char *tensor, const char *msg)
+{
+    char *d = vft_tempdir(), *p = vft_path(d, "model.safetensors");
+    vft_tb b = {0};
+    VFT_T(&b, "model.embed_tokens.weight", "BF16", 256, 64);
+    fill(&b);
+    vft_tb_write(&b, p);
+    expect_rejected(d, tensor, msg);
+    free(p);
+    vft_rmtree(d);
+    free(d);
+}
+
+static void zero_weight_shape(vft_tb *b)
+{
+    VFT_T(b, M0 ".weight_packed", "I32", 64, 8);
+    VFT_T(b, M0 ".weight_shape", "I64", 2); /* data all zero */
+}
+static void float_qweight(vft_tb *b) { VFT_T(b, M0 ".qweight", "F32", 8, 64); }
+static void g_idx_2d(vft_tb *b)
+{
+    VFT_T(b, M0 ".qweight", "I32", 8, 64);
+    VFT_T(b, M0 ".g_idx", "I32", 8, 8);
+}
+static void mxfp4_scales_mismatch(vft_tb *b)
+{
+    VFT_T(b, "model.layers.0.mlp.experts.down_proj_blocks", "U8", 4, 64, 2, 16);
+    VFT_T(b, "model.layers.0.mlp.experts.down_proj_scales", "U8", 4, 64, 3);
+}
+static void state_as_f32(vft_tb *b)
+{
+    VFT_T(b, M0 ".weight", "U8", 2048, 1);
+    VFT_T(b, M0 ".weight.quant_state.bitsandbytes__nf4", "F32", 4);
+}
+static void state_without_weight(vft_tb *b) { VFT_T(b, M0 ".weight.quant_state.bitsandbytes__nf4", "U8", 8); }
+static void scale_inv_beside_bf16(vft_tb *b)
+{
+    VFT_T(b, M0 ".weight", "BF16", 64, 64);
+    VFT_T(b, M0 ".weight_scale_inv", "F32", 1, 1);
+}
+static void scb_beside_bf16(vft_tb *b)
+{
+    VFT_T(b, M0 ".weight", "BF16", 64, 64);
+    VFT_T(b, M0 ".SCB", "F32", 64);
+}
+
+Test(quant, hostile_layouts_are_one_clear_error)
+{
+    hostile_layout(zero_weight_shape, M0 ".weight_shape", "holds 0, not a dimension");
+    hostile_layout(float_qweight, M0 ".qweight", "qweight is F32");
+    hostile_layout(g_idx_2d, M0 ".g_idx", "g_idx is not the 1-D list");
+    hostile_layout(mxfp4_scales_mismatch, "down_proj_blocks", "MXFP4 blocks must be U8");
+    hostile_layout(state_as_f32, "quant_state.bitsandbytes__nf4", "quant_state is F32");
+    hostile_layout(state_without_weight, "quant_state.bitsandbytes__nf4", "quant_state without its weight");
+    hostile_layout(scale_inv_beside_bf16, M0 ".weight_scale_inv", "without an FP8 2-D weight");
+    hostile_layout(scb_beside_bf16, M0 ".SCB", "SCB without an int8 2-D weight");
+}
+
+/* A parameter that merely ends in weight_scale beside a BF16 weight is no quantization. */
+static void plain_weight_scale(vft_tb *b)
+{
+    VFT_T(b, M0 ".weight", "BF16", 64, 64);
+    VFT_T(b, M0 ".weight_scale", "BF16", 64);
+}
+
+Test(quant, weight_scale_beside_a_16_bit_weight_is_a_parameter)
+{
+    char *d = vft_tempdir(), *p = vft_path(d, "model.safetensors");
+    vft_tb b = {0};
+    plain_weight_scale(&b);
+    vft_tb_write(&b, p);
+    vf_model *m = open_model(d);
+    cr_expect_eq(vf_model_quant(m)->scheme, VF_QUANT_NONE);
+    cr_expect_eq(vf_model_totals(m)->parameters, 64u * 64 + 64);
+    vf_model_free(m);
+    free(p);
+    vft_rmtree(d);
+    free(d);
+}
+
+Test(quant, absurd_bits_in_the_config_are_refused)
+{
+    static const struct {
+        vft_qscheme s;
+        const char *cfg, *tensor, *msg;
+    } cases[] = {
+        {VFT_CT_INT4, "{\"quantization_config\":{\"quant_method\":\"compressed-tensors\",\"config_groups\":"
+                      "{\"g\":{\"weights\":{\"num_bits\":64}}}}}", M0 ".weight_packed", "num_bits 64 is not 2, 4 or 8"},
+        {VFT_GPTQ, "{\"quantization_config\":{\"quant_method\":\"gptq\",\"bits\":1000000}}", M0 ".qweight",
+         "bits 1000000 is not 2, 3, 4 or 8"},
+        {VFT_AWQ, "{\"quantization_config\":{\"quant_method\":\"awq\",\"bits\":3}}", M0 ".qweight",
+         "bits 3 does not divide 32"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *d = make(cases[k].s, NULL, 0), *p = vft_path(d, "config.json");
+        vft_write_file(p, cases[k].cfg, strlen(cases[k].cfg));
+        expect_rejected(d, cases[k].tensor, cases[k].msg);
+        free(p);
+        vft_rmtree(d);
+        free(d);
+    }
+}

@@ -52,6 +52,15 @@ class InspectTest(unittest.TestCase):
                                  cli_json("inspect", path, "--tensors", "--by-layer"))
                 self.assertEqual(vramfit.inspect(path), cli_json("inspect", path))
 
+    def test_quantized_inspect_equals_cli_json(self):
+        for name in ("llama-3.1-8b-bnb-4bit", "llama-3.1-8b-gptq-int4", "gpt-oss-20b"):
+            path = os.path.join(GEN, name)
+            with self.subTest(path=path):
+                d = vramfit.inspect(path, tensors=True, by_layer=True)
+                self.assertEqual(d, cli_json("inspect", path, "--tensors", "--by-layer"))
+                self.assertIn("quantization", d)
+                self.assertTrue(any(t.get("quant") == "metadata" for t in d["tensor_list"]))
+
     def test_granite_published_numbers(self):
         d = vramfit.inspect(GRANITE_SNAP)
         self.assertEqual(d["parameters"], 2533539840)

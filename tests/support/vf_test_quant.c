@@ -19,12 +19,7 @@
 
 /* ---- a safetensors writer with real data --------------------------------------------------------- */
 
-typedef struct tb {
-    char *hdr;
-    size_t hl, hcap;
-    uint8_t *data;
-    size_t dl, dcap;
-} tb;
+typedef vft_tb tb;
 
 static void grow(void **p, size_t *cap, size_t need)
 {
@@ -62,7 +57,7 @@ static unsigned dtype_bytes(const char *dt)
 }
 
 /* Adds a tensor of shape dims (ndim entries); data NULL means zeros. */
-static void tb_add(tb *b, const char *name, const char *dt, const uint64_t *dims, int ndim, const void *data)
+void vft_tb_add(vft_tb *b, const char *name, const char *dt, const uint64_t *dims, int ndim, const void *data)
 {
     uint64_t n = 1;
     hdr_printf(b, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", b->hl ? "," : "{", name, dt);
@@ -80,10 +75,8 @@ static void tb_add(tb *b, const char *name, const char *dt, const uint64_t *dims
     b->dl += bytes;
 }
 
-#define T(b, name, dt, ...) tb_add(b, name, dt, (const uint64_t[]){__VA_ARGS__}, \
-                                   (int)(sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)), NULL)
 
-static void tb_write(tb *b, const char *path)
+void vft_tb_write(vft_tb *b, const char *path)
 {
     hdr_printf(b, "}");
     FILE *f = fopen(path, "wb");
@@ -132,19 +125,19 @@ static void bnb4_state(linear_ctx *c, const char *m, uint64_t out, uint64_t in, 
                            "\"shape\": [%llu, %llu]}", (unsigned long long)out, (unsigned long long)in);
     const void *bytes = c->states++ == 0 && c->state0 ? c->state0 : json;
     size_t len = bytes == json ? (size_t)n : c->state0_len;
-    tb_add(c->b, nm(m, nf4 ? ".weight.quant_state.bitsandbytes__nf4" : ".weight.quant_state.bitsandbytes__fp4"),
+    vft_tb_add(c->b, nm(m, nf4 ? ".weight.quant_state.bitsandbytes__nf4" : ".weight.quant_state.bitsandbytes__fp4"),
            "U8", (const uint64_t[]){len}, 1, bytes);
 }
 
 static void bnb4(linear_ctx *c, const char *m, uint64_t out, uint64_t in, bool nf4)
 {
     uint64_t n = out * in, blocks = (n + 63) / 64;
-    T(c->b, nm(m, ".weight"), "U8", (n + 1) / 2, 1);
-    T(c->b, nm(m, ".weight.absmax"), nf4 ? "U8" : "F32", blocks);
-    T(c->b, nm(m, ".weight.quant_map"), "F32", 16);
+    VFT_T(c->b, nm(m, ".weight"), "U8", (n + 1) / 2, 1);
+    VFT_T(c->b, nm(m, ".weight.absmax"), nf4 ? "U8" : "F32", blocks);
+    VFT_T(c->b, nm(m, ".weight.quant_map"), "F32", 16);
     if (nf4) {
-        T(c->b, nm(m, ".weight.nested_absmax"), "F32", (blocks + 255) / 256);
-        T(c->b, nm(m, ".weight.nested_quant_map"), "F32", 256);
+        VFT_T(c->b, nm(m, ".weight.nested_absmax"), "F32", (blocks + 255) / 256);
+        VFT_T(c->b, nm(m, ".weight.nested_quant_map"), "F32", 256);
     }
     bnb4_state(c, m, out, in, nf4);
 }
@@ -152,7 +145,7 @@ static void bnb4(linear_ctx *c, const char *m, uint64_t out, uint64_t in, bool n
 static void weight_shape(tb *b, const char *m, uint64_t out, uint64_t in)
 {
     int64_t v[2] = {(int64_t)out, (int64_t)in}; /* torch.tensor(weight.shape): int64, little-endian */
-    tb_add(b, nm(m, ".weight_shape"), "I64", (const uint64_t[]){2}, 1, v);
+    vft_tb_add(b, nm(m, ".weight_shape"), "I64", (const uint64_t[]){2}, 1, v);
 }
 
 static void linear(linear_ctx *c, const char *m, uint64_t out, uint64_t in)
@@ -162,42 +155,42 @@ static void linear(linear_ctx *c, const char *m, uint64_t out, uint64_t in)
     case VFT_BNB_NF4: bnb4(c, m, out, in, true); break;
     case VFT_BNB_FP4: bnb4(c, m, out, in, false); break;
     case VFT_BNB_INT8:
-        T(b, nm(m, ".weight"), "I8", out, in);
-        T(b, nm(m, ".SCB"), "F32", out);
-        tb_add(b, nm(m, ".weight_format"), "U8", NULL, 0, NULL);
+        VFT_T(b, nm(m, ".weight"), "I8", out, in);
+        VFT_T(b, nm(m, ".SCB"), "F32", out);
+        vft_tb_add(b, nm(m, ".weight_format"), "U8", NULL, 0, NULL);
         break;
     case VFT_GPTQ:
-        T(b, nm(m, ".qweight"), "I32", in * 4 / 32, out);
-        T(b, nm(m, ".qzeros"), "I32", in / 32, out * 4 / 32);
-        T(b, nm(m, ".scales"), "F16", in / 32, out);
-        T(b, nm(m, ".g_idx"), "I32", in);
+        VFT_T(b, nm(m, ".qweight"), "I32", in * 4 / 32, out);
+        VFT_T(b, nm(m, ".qzeros"), "I32", in / 32, out * 4 / 32);
+        VFT_T(b, nm(m, ".scales"), "F16", in / 32, out);
+        VFT_T(b, nm(m, ".g_idx"), "I32", in);
         break;
     case VFT_AWQ:
-        T(b, nm(m, ".qweight"), "I32", in, out * 4 / 32);
-        T(b, nm(m, ".qzeros"), "I32", in / 32, out * 4 / 32);
-        T(b, nm(m, ".scales"), "F16", in / 32, out);
+        VFT_T(b, nm(m, ".qweight"), "I32", in, out * 4 / 32);
+        VFT_T(b, nm(m, ".qzeros"), "I32", in / 32, out * 4 / 32);
+        VFT_T(b, nm(m, ".scales"), "F16", in / 32, out);
         break;
     case VFT_CT_INT4:
-        T(b, nm(m, ".weight_packed"), "I32", out, in / 8);
-        T(b, nm(m, ".weight_scale"), "BF16", out, in / 32);
+        VFT_T(b, nm(m, ".weight_packed"), "I32", out, in / 8);
+        VFT_T(b, nm(m, ".weight_scale"), "BF16", out, in / 32);
         weight_shape(b, m, out, in);
         break;
     case VFT_CT_FP8:
-        T(b, nm(m, ".weight"), "F8_E4M3", out, in);
-        T(b, nm(m, ".weight_scale"), "F32", out, 1);
-        T(b, nm(m, ".input_scale"), "F32", 1);
+        VFT_T(b, nm(m, ".weight"), "F8_E4M3", out, in);
+        VFT_T(b, nm(m, ".weight_scale"), "F32", out, 1);
+        VFT_T(b, nm(m, ".input_scale"), "F32", 1);
         break;
     case VFT_FP8_BLOCK:
-        T(b, nm(m, ".weight"), "F8_E4M3", out, in);
-        T(b, nm(m, ".weight_scale_inv"), "F32", (out + 127) / 128, (in + 127) / 128);
+        VFT_T(b, nm(m, ".weight"), "F8_E4M3", out, in);
+        VFT_T(b, nm(m, ".weight_scale_inv"), "F32", (out + 127) / 128, (in + 127) / 128);
         break;
     case VFT_NVFP4:
-        T(b, nm(m, ".weight_packed"), "U8", out, in / 2);
-        T(b, nm(m, ".weight_scale"), "F8_E4M3", out, in / 16);
-        T(b, nm(m, ".weight_global_scale"), "F32", 1);
-        T(b, nm(m, ".input_global_scale"), "F32", 1);
+        VFT_T(b, nm(m, ".weight_packed"), "U8", out, in / 2);
+        VFT_T(b, nm(m, ".weight_scale"), "F8_E4M3", out, in / 16);
+        VFT_T(b, nm(m, ".weight_global_scale"), "F32", 1);
+        VFT_T(b, nm(m, ".input_global_scale"), "F32", 1);
         break;
-    default: T(b, nm(m, ".weight"), "BF16", out, in); break;
+    default: VFT_T(b, nm(m, ".weight"), "BF16", out, in); break;
     }
 }
 
@@ -256,7 +249,7 @@ static void attention(linear_ctx *c, const char *p)
 static void llama(linear_ctx *c)
 {
     char p[64], m[128];
-    T(c->b, "model.embed_tokens.weight", "BF16", V, H);
+    VFT_T(c->b, "model.embed_tokens.weight", "BF16", V, H);
     for (int l = 0; l < LAYERS; l++) {
         snprintf(p, sizeof p, "model.layers.%d", l);
         attention(c, p);
@@ -266,11 +259,11 @@ static void llama(linear_ctx *c)
         linear(c, m, I, H);
         snprintf(m, sizeof m, "%s.mlp.down_proj", p);
         linear(c, m, H, I);
-        T(c->b, nm(p, ".input_layernorm.weight"), "BF16", H);
-        T(c->b, nm(p, ".post_attention_layernorm.weight"), "BF16", H);
+        VFT_T(c->b, nm(p, ".input_layernorm.weight"), "BF16", H);
+        VFT_T(c->b, nm(p, ".post_attention_layernorm.weight"), "BF16", H);
     }
-    T(c->b, "model.norm.weight", "BF16", H);
-    T(c->b, "lm_head.weight", "BF16", V, H);
+    VFT_T(c->b, "model.norm.weight", "BF16", H);
+    VFT_T(c->b, "lm_head.weight", "BF16", V, H);
 }
 
 /* gpt-oss layout (transformers modeling_gpt_oss.py GptOssExperts, integrations/mxfp4.py). */
@@ -278,25 +271,25 @@ static void moe(linear_ctx *c, bool mxfp4)
 {
     const char *e = "model.layers.0.mlp.experts";
     c->s = VFT_PLAIN;
-    T(c->b, "model.embed_tokens.weight", "BF16", V, H);
+    VFT_T(c->b, "model.embed_tokens.weight", "BF16", V, H);
     attention(c, "model.layers.0");
-    T(c->b, "model.layers.0.mlp.router.weight", "BF16", MOE_E, H);
-    T(c->b, "model.layers.0.mlp.router.bias", "BF16", MOE_E);
+    VFT_T(c->b, "model.layers.0.mlp.router.weight", "BF16", MOE_E, H);
+    VFT_T(c->b, "model.layers.0.mlp.router.bias", "BF16", MOE_E);
     if (mxfp4) {
-        T(c->b, nm(e, ".gate_up_proj_blocks"), "U8", MOE_E, 2 * MOE_I, H / 32, 16);
-        T(c->b, nm(e, ".gate_up_proj_scales"), "U8", MOE_E, 2 * MOE_I, H / 32);
-        T(c->b, nm(e, ".down_proj_blocks"), "U8", MOE_E, H, MOE_I / 32, 16);
-        T(c->b, nm(e, ".down_proj_scales"), "U8", MOE_E, H, MOE_I / 32);
+        VFT_T(c->b, nm(e, ".gate_up_proj_blocks"), "U8", MOE_E, 2 * MOE_I, H / 32, 16);
+        VFT_T(c->b, nm(e, ".gate_up_proj_scales"), "U8", MOE_E, 2 * MOE_I, H / 32);
+        VFT_T(c->b, nm(e, ".down_proj_blocks"), "U8", MOE_E, H, MOE_I / 32, 16);
+        VFT_T(c->b, nm(e, ".down_proj_scales"), "U8", MOE_E, H, MOE_I / 32);
     } else {
-        T(c->b, nm(e, ".gate_up_proj"), "BF16", MOE_E, H, 2 * MOE_I);
-        T(c->b, nm(e, ".down_proj"), "BF16", MOE_E, MOE_I, H);
+        VFT_T(c->b, nm(e, ".gate_up_proj"), "BF16", MOE_E, H, 2 * MOE_I);
+        VFT_T(c->b, nm(e, ".down_proj"), "BF16", MOE_E, MOE_I, H);
     }
-    T(c->b, nm(e, ".gate_up_proj_bias"), "BF16", MOE_E, 2 * MOE_I);
-    T(c->b, nm(e, ".down_proj_bias"), "BF16", MOE_E, H);
-    T(c->b, "model.layers.0.input_layernorm.weight", "BF16", H);
-    T(c->b, "model.layers.0.post_attention_layernorm.weight", "BF16", H);
-    T(c->b, "model.norm.weight", "BF16", H);
-    T(c->b, "lm_head.weight", "BF16", V, H);
+    VFT_T(c->b, nm(e, ".gate_up_proj_bias"), "BF16", MOE_E, 2 * MOE_I);
+    VFT_T(c->b, nm(e, ".down_proj_bias"), "BF16", MOE_E, H);
+    VFT_T(c->b, "model.layers.0.input_layernorm.weight", "BF16", H);
+    VFT_T(c->b, "model.layers.0.post_attention_layernorm.weight", "BF16", H);
+    VFT_T(c->b, "model.norm.weight", "BF16", H);
+    VFT_T(c->b, "lm_head.weight", "BF16", V, H);
 }
 
 void vft_quant_model(const char *dir, vft_qscheme s, const void *state0, size_t state0_len)
@@ -309,7 +302,7 @@ void vft_quant_model(const char *dir, vft_qscheme s, const void *state0, size_t 
     else
         llama(&c);
     char *path = vft_path(dir, "model.safetensors");
-    tb_write(&b, path);
+    vft_tb_write(&b, path);
     free(path);
     write_config(dir, s, is_moe);
 }

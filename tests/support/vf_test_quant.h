@@ -30,6 +30,23 @@ typedef enum vft_qscheme {
 
 const char *vft_qscheme_name(vft_qscheme s);
 
+/* A safetensors file built tensor by tensor with real data (zero-initialise, add, write once). */
+typedef struct vft_tb {
+    char *hdr;
+    size_t hl, hcap;
+    uint8_t *data;
+    size_t dl, dcap;
+} vft_tb;
+/* Adds a tensor of shape dims (ndim entries) with its bytes (NULL: zeros). */
+void vft_tb_add(vft_tb *b, const char *name, const char *dtype, const uint64_t *dims, int ndim,
+                const void *data);
+/* Writes the file and frees the builder. */
+void vft_tb_write(vft_tb *b, const char *path);
+/* vft_tb_add of a zero tensor with the dimensions listed. */
+#define VFT_T(b, name, dt, ...)                                                                     \
+    vft_tb_add(b, name, dt, (const uint64_t[]){__VA_ARGS__},                                       \
+               (int)(sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)), NULL)
+
 /* Writes dir/model.safetensors and dir/config.json. state0 (len bytes), when not NULL, replaces the
  * quant state bytes of layer 0's q_proj (bitsandbytes schemes): how hostile states are tested. */
 void vft_quant_model(const char *dir, vft_qscheme s, const void *state0, size_t state0_len);
