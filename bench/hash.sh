@@ -11,7 +11,7 @@ runs=${1:-5}
 files=${2:-2}
 mib=${3:-1024}
 build=${VF_BENCH_BUILD:-/tmp/build-bench}
-data=${VF_BENCH_DATA:-/tmp/vramfit-bench}/hash-$files-$mib
+data=${VF_BENCH_DATA:-/tmp/vramfit-bench}/hash-finite-$files-$mib
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVF_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" --target vramfit -j"$(nproc)" >/dev/null
@@ -30,7 +30,9 @@ if [ ! -f "$data/.complete" ]; then
     elems=$((mib * 262144))
     hdr=$(printf '{"w%d":{"dtype":"F32","shape":[%d],"data_offsets":[0,%d]}}' "$i" "$elems" $((elems * 4)))
     hdr=$(printf '%-128s' "$hdr")
-    { printf '\x80\x00\x00\x00\x00\x00\x00\x00'; printf %s "$hdr"; head -c $((mib << 20)) /dev/urandom; } >"$tmp"
+    # random bytes with no 0x7f/0xff byte: no F32 has an all-ones exponent, so every value is finite
+    # like real weights (the NaN/Inf scan takes its fast path, as it does on a real checkpoint)
+    { printf '\x80\x00\x00\x00\x00\x00\x00\x00'; printf %s "$hdr"; head -c $((mib << 20)) /dev/urandom | tr '\177\377' '\077\277'; } >"$tmp"
     sha=$(sha256sum "$tmp" | cut -d' ' -f1)
     mv "$tmp" "$repo/blobs/$sha"
     ln -s "../../blobs/$sha" "$snap/$name"
