@@ -350,34 +350,38 @@ static void build_by_len(void)
     }
 }
 
-/* The first rule matching the module word at component m in a checkpoint with `layouts`, or NULL. */
-static const name_rule *rule_at(const comps *c, size_t m, unsigned layouts)
+/* The first rule matching the module word at component m in a checkpoint with `layouts`, or NULL.
+ * *sensitive is set when a rule matching the name was passed over only because its layouts are
+ * absent: the answer could change with other layouts. */
+static const name_rule *rule_at(const comps *c, size_t m, unsigned layouts, bool *sensitive)
 {
     pthread_once(&by_len_once, build_by_len);
     size_t L = len_bucket(c->len[m]);
     for (size_t k = by_len.start[L]; k < by_len.start[L + 1]; k++) {
         const name_rule *r = &rules[by_len.order[k]];
-        if (!maybe_w(c, m, r->p[0]) || (r->layouts & layouts) != r->layouts ||
-            ((r->flags & R_AT_START) && m != 0))
+        if (!maybe_w(c, m, r->p[0]) || ((r->flags & R_AT_START) && m != 0) || !path_at(c, m, r->p, 3))
             continue;
-        if (path_at(c, m, r->p, 3))
+        if ((r->layouts & layouts) == r->layouts)
             return r;
+        *sensitive = true;
     }
     return NULL;
 }
 
 /* Role and rule of the module word at m (norms first: any component containing "norm" or starting
  * "ln_" is one). */
-static vf_role module_role(const comps *c, size_t m, unsigned layouts, const name_rule **rule)
+static vf_role module_role(const comps *c, size_t m, unsigned layouts, const name_rule **rule,
+                           bool *sensitive)
 {
     *rule = NULL;
     if (is_norm(c, m))
         return VF_ROLE_NORM;
-    *rule = rule_at(c, m, layouts);
+    *rule = rule_at(c, m, layouts, sensitive);
     return *rule ? (*rule)->role : VF_ROLE_OTHER;
 }
 
-static vf_role role_of(const comps *c, uint32_t ndim, unsigned layouts, const name_rule **rule)
+static vf_role role_of(const comps *c, uint32_t ndim, unsigned layouts, const name_rule **rule,
+                       bool *sensitive)
 {
     *rule = NULL;
     if (is_buffer(c))
@@ -386,9 +390,9 @@ static vf_role role_of(const comps *c, uint32_t ndim, unsigned layouts, const na
     if (is(c, last, "bias") && ndim <= 1)
         return VF_ROLE_BIAS;
     if (is(c, last, "weight") || is(c, last, "bias"))
-        return last > 0 ? module_role(c, last - 1, layouts, rule) : VF_ROLE_OTHER;
+        return last > 0 ? module_role(c, last - 1, layouts, rule, sensitive) : VF_ROLE_OTHER;
     /* Bare parameters (fused experts mlp.experts.gate_up_proj [E,..], A_log, sinks): no leaf. */
-    vf_role r = module_role(c, last, layouts, rule);
+    vf_role r = module_role(c, last, layouts, rule, sensitive);
     return r == VF_ROLE_NORM && ndim > 1 ? VF_ROLE_OTHER : r;
 }
 
@@ -446,7 +450,8 @@ void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_n
     split(name, &c);
     out->layer = index_after(&c, layer_words);
     out->expert = index_after(&c, expert_words);
-    out->role = role_of(&c, ndim, layouts, &rule);
+    out->layout_sensitive = false;
+    out->role = role_of(&c, ndim, layouts, &rule, &out->layout_sensitive);
     out->buffer = out->role == VF_ROLE_BUFFER;
     out->in_experts = false;
     out->shared_expert = false;
@@ -500,8 +505,9 @@ vf_role vf_name_role(const char *name, uint32_t ndim)
 {
     comps c;
     const name_rule *rule;
+    bool sensitive = false;
     split(name, &c);
-    return role_of(&c, ndim, 0, &rule);
+    return role_of(&c, ndim, 0, &rule, &sensitive);
 }
 
 const char *vf_role_name(vf_role role)

@@ -57,12 +57,14 @@ static void set_matrix_view(vf_tensor *t)
     }
 }
 
-/* Classifies t as in a checkpoint with `layouts`; adds the name's VF_LAYOUT_* marks to *marks and
- * returns its VF_HINT_* when t is in the language model. */
-static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks)
+/* Classifies t as in a checkpoint with `layouts`; adds the name's VF_LAYOUT_* marks to *marks,
+ * sets *sensitive when other layouts could classify it otherwise, and returns its VF_HINT_* when t
+ * is in the language model. */
+static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks, bool *sensitive)
 {
     vf_name_info ni;
     vf_name_classify_in(t->name, t->ndim, layouts, &ni);
+    *sensitive = ni.layout_sensitive;
     t->layer = ni.layer;
     t->expert = ni.expert;
     t->role = ni.role;
@@ -89,9 +91,19 @@ typedef struct fill_range {
     unsigned layouts;
     size_t begin, end;
     bool sorted; /* names ascend (strcmp <=) over rows [begin, end) */
-    unsigned hints; /* VF_HINT_* of the language-model rows */
+    unsigned hints; /* VF_HINT_* of the language-model rows that no layout can change */
+    unsigned sensitive_hints; /* VF_HINT_* of the layout-sensitive rows */
     unsigned marks; /* VF_LAYOUT_* the rows' names switch on */
+    bool *sensitive; /* per row of the table: its classification depends on the layouts */
 } fill_range;
+
+/* A row as the header gives it, before classification. */
+static vf_tensor header_row(const vf_st_tensor *st, const char *file, uint32_t shard)
+{
+    return (vf_tensor){.name = st->name, .file = file, .dtype = st->dtype, .ndim = st->ndim,
+                       .shape = st->shape, .numel = st->numel, .bytes = st->nbytes, .shard = shard,
+                       .logical_numel = st->numel};
+}
 
 static void *fill_run(void *arg)
 {
@@ -111,11 +123,11 @@ static void *fill_run(void *arg)
         for (; i < n && row + i < r->end; i++) {
             const vf_st_tensor *st = vf_st_header_tensor(sh->header, i);
             vf_tensor *t = &r->m->tensors[row + i];
-            *t = (vf_tensor){.name = st->name, .file = sh->name, .dtype = st->dtype, .ndim = st->ndim,
-                             .shape = st->shape, .numel = st->numel, .bytes = st->nbytes,
-                             .shard = (uint32_t)s, .logical_numel = st->numel};
+            *t = header_row(st, sh->name, (uint32_t)s);
             r->m->by_name[row + i] = (uint32_t)(row + i);
-            r->hints |= classify(t, r->layouts, &r->marks);
+            bool *sens = &r->sensitive[row + i];
+            unsigned hints = classify(t, r->layouts, &r->marks, sens);
+            *(*sens ? &r->sensitive_hints : &r->hints) |= hints;
             if (sorted && prev && strcmp(prev, t->name) > 0)
                 sorted = false;
             prev = t->name;
@@ -128,6 +140,24 @@ static void *fill_run(void *arg)
 }
 
 #define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
+
+/* Classifies the rows marked sensitive again with the checkpoint's layouts, from their header
+ * fields; returns their VF_HINT_*. */
+static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
+{
+    unsigned hints = 0, marks = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!sensitive[i])
+            continue;
+        vf_tensor *t = &m->tensors[i];
+        const vf_st_tensor st = {.name = t->name, .dtype = t->dtype, .ndim = t->ndim, .shape = t->shape,
+                                 .numel = t->numel, .nbytes = t->bytes};
+        *t = header_row(&st, t->file, t->shard);
+        bool again;
+        hints |= classify(t, m->layouts, &marks, &again);
+    }
+    return hints;
+}
 
 /* Also sets *sorted: the rows' names ascend (shards split a name-sorted list: often already in
  * order), checked per range on the filling threads and across range boundaries here. */
@@ -144,23 +174,30 @@ static int fill_table(vf_model *m, bool *sorted, vf_error *err)
     m->by_name = malloc((n ? n : 1) * sizeof *m->by_name);
     if (!m->tensors || !m->by_name)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    bool *sensitive = calloc(n ? n : 1, sizeof *sensitive);
+    if (!sensitive)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     size_t k = vf_parallel_ranges(n, VF_CLASSIFY_PER_THREAD);
     fill_range r[VF_PARALLEL_MAX];
-    /* Classified without layouts first; names that switch a layout on (gpt-oss sinks, DeepSeek
-     * shared_experts, Mamba mixer.A_log) make a second pass with it. */
-    for (unsigned pass = 0, marks = 0; pass < 2; pass++) {
-        m->layouts = marks;
-        for (size_t i = 0; i < k; i++)
-            r[i] = (fill_range){m, m->layouts, n * i / k, n * (i + 1) / k, true, 0, 0};
-        vf_parallel_run(fill_run, r, sizeof *r, k);
-        for (size_t i = 0; i < k; i++)
-            marks |= r[i].marks;
-        if (marks == m->layouts)
-            break;
-    }
-    m->count = n;
+    /* Classified without layouts first (the marks a name carries do not depend on them); when names
+     * switch a layout on (gpt-oss sinks, DeepSeek shared_experts, Mamba mixer.A_log), only the rows
+     * a layout rule could change are classified again, with it. */
+    unsigned marks = 0, sensitive_hints = 0;
     for (size_t i = 0; i < k; i++)
+        r[i] = (fill_range){.m = m, .begin = n * i / k, .end = n * (i + 1) / k, .sorted = true,
+                            .sensitive = sensitive};
+    vf_parallel_run(fill_run, r, sizeof *r, k);
+    for (size_t i = 0; i < k; i++) {
+        marks |= r[i].marks;
         m->hints |= r[i].hints;
+        sensitive_hints |= r[i].sensitive_hints;
+    }
+    m->layouts = marks;
+    if (marks)
+        sensitive_hints = reclassify(m, n, sensitive);
+    m->hints |= sensitive_hints;
+    free(sensitive);
+    m->count = n;
     *sorted = true;
     for (size_t i = 0; i < k && *sorted; i++)
         *sorted = r[i].sorted && (r[i].begin == 0 || r[i].begin >= r[i].end ||

@@ -295,6 +295,8 @@ typedef struct vf_name_info {
     bool shared_expert;
     unsigned kind_hints; /* VF_HINT_*: what the name says about the whole model */
     unsigned layout_marks; /* VF_LAYOUT_* this name switches on (as vf_name_layout) */
+    bool layout_sensitive; /* a rule for this name needs VF_LAYOUT_* flags not given: other flags
+                              could classify it otherwise */
 } vf_name_info;
 
 #define VF_HINT_ENCODER 1u /* embeddings.word_embeddings / embeddings.tok_embeddings (BERT, ModernBERT) */
