@@ -394,23 +394,6 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
 
 /* ---- the Hub's checksums ------------------------------------------------------------------------ */
 
-/* The file `name` of a hub report (sorted by name), or NULL. */
-static const vf_hub_file *hub_find(const vf_hub_report *h, const char *name)
-{
-    size_t lo = 0, hi = h ? vf_hub_file_count(h) : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, vf_hub_file_at(h, mid)->name);
-        if (c == 0)
-            return vf_hub_file_at(h, mid);
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
 /* One line per file; returns the number that differ from their blob names, *failed the first file
  * that could not be read. */
 static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **failed)
@@ -502,7 +485,7 @@ static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t
         vf_json_u64(&j, "size", vf_st_header_file_size(s->header));
         vf_json_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
         vf_json_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
-        const vf_hub_file *h = hub_find(d->hub, s->name);
+        const vf_hub_file *h = vf_hub_find(d->hub, s->name);
         if (h && h->status == VF_OK)
             vf_json_str(&j, "sha256", h->sha256);
         vf_json_obj_end(&j);
@@ -543,7 +526,7 @@ static bool same_shape(const vf_st_tensor *t, const vf_manifest_tensor *m)
 /* The manifest has a SHA-256 for the shard and the one read differs from it. */
 static bool sha256_differs(const vf_hub_report *hub, const vf_manifest_shard *ms)
 {
-    const vf_hub_file *h = hub_find(hub, ms->name);
+    const vf_hub_file *h = vf_hub_find(hub, ms->name);
     return ms->sha256[0] && h && h->status == VF_OK && strcmp(h->sha256, ms->sha256) != 0;
 }
 
@@ -568,7 +551,7 @@ static size_t compare_files(vf_buf *b, const data_run *d, const vf_manifest *m, 
             diffs++;
         } else if (sha256_differs(d->hub, ms)) {
             vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", s->name,
-                          hub_find(d->hub, s->name)->sha256, ms->sha256);
+                          vf_hub_find(d->hub, s->name)->sha256, ms->sha256);
             diffs++;
         } else if (!vf_digest_equal(&d->shards[i].digest, &ms->digest)) {
             vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", s->name,

@@ -8,7 +8,6 @@
 #define _DEFAULT_SOURCE /* realpath */
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,4 +379,11 @@ size_t vf_hub_file_count(const vf_hub_report *r)
 const vf_hub_file *vf_hub_file_at(const vf_hub_report *r, size_t i)
 {
     return i < r->count ? &r->files[i] : NULL;
+}
+
+const vf_hub_file *vf_hub_find(const vf_hub_report *r, const char *name)
+{
+    long i = r ? vf_find_sorted_name(r->files, r->count, sizeof *r->files, offsetof(vf_hub_file, name), name)
+               : -1;
+    return i < 0 ? NULL : &r->files[i];
 }

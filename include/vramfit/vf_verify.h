@@ -196,6 +196,8 @@ bool vf_hub_is_cache_snapshot(const vf_checkpoint *cp);
 bool vf_hub_in_cache(const vf_hub_report *r);
 size_t vf_hub_file_count(const vf_hub_report *r);
 const vf_hub_file *vf_hub_file_at(const vf_hub_report *r, size_t i); /* sorted by name */
+/* The file named `name` (relative to the checkpoint directory), or NULL; r may be NULL. */
+const vf_hub_file *vf_hub_find(const vf_hub_report *r, const char *name);
 
 #ifdef __cplusplus
 }
