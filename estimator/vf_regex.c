@@ -28,6 +28,7 @@
 struct vf_name_regex {
     pcre2_code *code;
     pcre2_match_context *mctx;
+    pcre2_match_data *md; /* reused by every match (so a regex serves one thread at a time) */
     char *pattern; /* as given, for messages */
 };
 
@@ -79,7 +80,8 @@ int vf_name_regex_new(const char *pattern, bool suffix, vf_name_regex **out, vf_
     if (!pattern)
         return vf_error_set(err, VF_ERR_USAGE, NULL, NULL, "no regular expression");
     vf_name_regex *r = calloc(1, sizeof *r);
-    if (!r || !(r->pattern = strdup(pattern)) || !(r->mctx = pcre2_match_context_create(NULL))) {
+    if (!r || !(r->pattern = strdup(pattern)) || !(r->mctx = pcre2_match_context_create(NULL)) ||
+        !(r->md = pcre2_match_data_create(1, NULL))) {
         vf_name_regex_free(r);
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     }
@@ -99,11 +101,7 @@ int vf_name_regex_match(const vf_name_regex *re, const char *name, vf_error *err
 {
     if (!re || !name)
         return 0;
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (!md)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)name, strlen(name), 0, 0, md, re->mctx);
-    pcre2_match_data_free(md);
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)name, strlen(name), 0, 0, re->md, re->mctx);
     if (rc >= 0)
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)
@@ -122,6 +120,7 @@ void vf_name_regex_free(vf_name_regex *re)
         return;
     pcre2_code_free(re->code);
     pcre2_match_context_free(re->mctx);
+    pcre2_match_data_free(re->md);
     free(re->pattern);
     free(re);
 }

@@ -137,32 +137,52 @@ static const blob *store_find(const vf_data_store *s, uint32_t shard, uint32_t t
 
 /* ---- reading from the shards on disk ----------------------------------------------------------- */
 
-/* Reads every wanted tensor of shard `si` (file `path`, header h) into s. */
-static int read_shard_data(vf_data_store *s, uint32_t si, const char *path, const char *display,
-                           const vf_st_header *h, vf_error *err)
+/* A tensor whose bytes vramfit reads: a wanted metadata tensor within the size bound. */
+static bool readable(const vf_st_tensor *t)
 {
+    return vf_tensor_data_wanted(t->name) && t->nbytes <= VF_TENSOR_DATA_MAX;
+}
+
+/* Opens shard sh of directory dir (named sh->name in errors, with `tensor`, the first one to read),
+ * checking it still has the size its header was read at. */
+static int open_shard(const char *dir, const vf_shard *sh, const char *tensor, int *fd, vf_error *err)
+{
+    char *path = vf_path_join(dir, sh->name);
+    if (!path)
+        return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
+    uint64_t size = 0;
+    int rc = vf_open_regular(path, sh->name, fd, &size, err);
+    free(path);
+    if (rc == VF_OK && size != vf_st_header_file_size(sh->header)) {
+        close(*fd);
+        *fd = -1;
+        rc = vf_error_set(err, VF_ERR_IO, sh->name, tensor,
+                          "file changed size while being read (%llu bytes, header read at %llu)",
+                          (unsigned long long)size, (unsigned long long)vf_st_header_file_size(sh->header));
+    }
+    return rc;
+}
+
+/* Reads every readable tensor of shard `si` into s; the file is opened only when it has one. */
+static int read_shard_data(vf_data_store *s, uint32_t si, const char *dir, const vf_shard *sh,
+                           vf_error *err)
+{
+    const vf_st_header *h = sh->header;
     int fd = -1, rc = VF_OK;
     for (size_t i = 0; rc == VF_OK && i < vf_st_header_count(h); i++) {
         const vf_st_tensor *t = vf_st_header_tensor(h, i);
-        if (!vf_tensor_data_wanted(t->name) || t->nbytes > VF_TENSOR_DATA_MAX)
+        if (!readable(t))
             continue;
-        uint64_t size;
-        if (fd < 0 && (rc = vf_open_regular(path, display, &fd, &size, err)) != VF_OK)
+        if (fd < 0 && (rc = open_shard(dir, sh, t->name, &fd, err)) != VF_OK)
             break;
-        if (size != vf_st_header_file_size(h)) {
-            rc = vf_error_set(err, VF_ERR_IO, display, t->name,
-                              "file changed size while being read (%llu bytes, header read at %llu)",
-                              (unsigned long long)size, (unsigned long long)vf_st_header_file_size(h));
-            break;
-        }
         uint8_t *dst;
         size_t got = 0;
         rc = store_room(s, si, (uint32_t)i, (size_t)t->nbytes, &dst, err);
         if (rc == VF_OK) /* begin/end were checked against the file size by the header parser */
             rc = vf_read_at(fd, dst, (size_t)t->nbytes, vf_st_header_data_start(h) + t->begin, &got,
-                            display, err);
+                            sh->name, err);
         if (rc == VF_OK && got != t->nbytes)
-            rc = vf_error_set(err, VF_ERR_IO, display, t->name, "file shrank while being read");
+            rc = vf_error_set(err, VF_ERR_IO, sh->name, t->name, "file shrank while being read");
     }
     if (fd >= 0)
         close(fd);
@@ -173,17 +193,8 @@ int vf_data_store_read(vf_data_store *s, const char *dir, const vf_shard *shards
                        vf_error *err)
 {
     int rc = VF_OK;
-    for (size_t i = 0; rc == VF_OK && i < n; i++) {
-        bool any = false;
-        for (size_t k = 0; !any && k < vf_st_header_count(shards[i].header); k++)
-            any = vf_tensor_data_wanted(vf_st_header_tensor(shards[i].header, k)->name);
-        if (!any)
-            continue;
-        char *path = vf_path_join(dir, shards[i].name);
-        rc = path ? read_shard_data(s, (uint32_t)i, path, shards[i].name, shards[i].header, err)
-                  : vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
-        free(path);
-    }
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        rc = read_shard_data(s, (uint32_t)i, dir, &shards[i], err);
     return rc; /* read in (shard, tensor) order: already sorted */
 }
 
@@ -197,7 +208,7 @@ int vf_checkpoint_tensor_data(const vf_checkpoint *cp, size_t shard, const char 
     if (i < 0)
         return vf_error_set(err, VF_ERR_USAGE, sh ? sh->name : NULL, name, "no such tensor");
     const vf_st_tensor *t = vf_st_header_tensor(sh->header, (size_t)i);
-    if (!vf_tensor_data_wanted(name) || t->nbytes > VF_TENSOR_DATA_MAX)
+    if (!readable(t))
         return vf_error_set(err, VF_ERR_UNSUPPORTED, sh->name, name,
                             "vramfit reads the data of small (<= %u bytes) bitsandbytes quant_state "
                             "and weight_shape tensors only (this one has %llu bytes)",

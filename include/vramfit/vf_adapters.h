@@ -71,7 +71,8 @@ bool vf_peft_list_match(const char *module, const char *list);
  * string); suffix = true: re.match(r"(.*\.)?(PATTERN)$", name) (rank_pattern / alpha_pattern keys).
  * A pattern longer than 1024 bytes or that does not compile is VF_ERR_USAGE with the character
  * position. vf_name_regex_match returns 1 (match) or 0, or VF_ERR_UNSUPPORTED when the match exceeds
- * its budget (backtracking steps, depth, heap: a pattern built for catastrophic backtracking). */
+ * its budget (backtracking steps, depth, heap: a pattern built for catastrophic backtracking).
+ * A regex keeps its match state between calls: use one from one thread at a time. */
 typedef struct vf_name_regex vf_name_regex;
 int vf_name_regex_new(const char *pattern, bool suffix, vf_name_regex **out, vf_error *err);
 int vf_name_regex_match(const vf_name_regex *re, const char *name, vf_error *err);
