@@ -48,12 +48,8 @@ static const char *find_path(const char *name, const char *path)
     return NULL;
 }
 
-/* Families are decided by the language model alone: a SigLIP tower's out_proj/fc1 must not make a
- * Gemma 3 look like OPT. */
-static bool in_language_model(const vf_tensor *t)
-{
-    return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
-}
+/* Families are decided by the language model alone (vf_tensor_in_language_model): a SigLIP
+ * tower's out_proj/fc1 must not make a Gemma 3 look like OPT. */
 
 /* The first language-model tensor of m (with ndim == want_ndim, 0 for any) whose name holds
  * `path`, or NULL. */
@@ -61,7 +57,7 @@ static const char *first_with(const vf_model *m, const char *path, uint32_t want
 {
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
-        if (in_language_model(t) && (want_ndim == 0 || t->ndim == want_ndim) && find_path(t->name, path))
+        if (vf_tensor_in_language_model(t) && (want_ndim == 0 || t->ndim == want_ndim) && find_path(t->name, path))
             return t->name;
     }
     return NULL;
@@ -95,7 +91,7 @@ static bool pattern_hits(const vf_model *m, const char *pattern)
 {
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
-        if (in_language_model(t) && t->ndim == 2 && strstr(t->name, "weight") && strstr(t->name, pattern))
+        if (vf_tensor_in_language_model(t) && t->ndim == 2 && strstr(t->name, "weight") && strstr(t->name, pattern))
             return true;
     }
     return false;

@@ -88,7 +88,6 @@ static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks, bool *
  * on separate threads. */
 typedef struct fill_range {
     vf_model *m;
-    unsigned layouts;
     size_t begin, end;
     bool sorted; /* names ascend (strcmp <=) over rows [begin, end) */
     unsigned hints; /* VF_HINT_* of the language-model rows that no layout can change */
@@ -126,7 +125,7 @@ static void *fill_run(void *arg)
             *t = header_row(st, sh->name, (uint32_t)s);
             r->m->by_name[row + i] = (uint32_t)(row + i);
             bool *sens = &r->sensitive[row + i];
-            unsigned hints = classify(t, r->layouts, &r->marks, sens);
+            unsigned hints = classify(t, 0, &r->marks, sens); /* first pass: no layouts yet */
             *(*sens ? &r->sensitive_hints : &r->hints) |= hints;
             if (sorted && prev && strcmp(prev, t->name) > 0)
                 sorted = false;
@@ -247,11 +246,11 @@ static void compute_totals(vf_model *m)
     }
 }
 
-/* A tensor of the loaded language model (what the architecture describes). */
-static bool in_lm(const vf_tensor *t)
+bool vf_tensor_in_language_model(const vf_tensor *t)
 {
     return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
 }
+
 
 /* The language model's 2-D tensor of `role`, preferring one outside any layer. */
 static const vf_tensor *find_role(const vf_model *m, vf_role role)
@@ -259,7 +258,7 @@ static const vf_tensor *find_role(const vf_model *m, vf_role role)
     const vf_tensor *best = NULL;
     for (size_t i = 0; i < m->count; i++) {
         const vf_tensor *t = &m->tensors[i];
-        if (in_lm(t) && t->role == role && t->ndim == 2 && (!best || (best->layer >= 0 && t->layer < 0)))
+        if (vf_tensor_in_language_model(t) && t->role == role && t->ndim == 2 && (!best || (best->layer >= 0 && t->layer < 0)))
             best = t;
     }
     return best;
@@ -288,18 +287,18 @@ static bool any_tensor(const vf_tensor *t)
  * `mtp.*` (ignored on load: r"^mtp.*") is classified by name. */
 static int mark_mtp_layers(vf_model *m, vf_error *err)
 {
-    int32_t mx = max_layer(m, in_lm);
+    int32_t mx = max_layer(m, vf_tensor_in_language_model);
     bool any = false, *mtp = calloc((size_t)mx + 2, sizeof *mtp);
     if (!mtp)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; i < m->count; i++) {
         const vf_tensor *t = &m->tensors[i];
-        if (in_lm(t) && t->role == VF_ROLE_MTP_PROJ && t->layer >= 0)
+        if (vf_tensor_in_language_model(t) && t->role == VF_ROLE_MTP_PROJ && t->layer >= 0)
             any = mtp[t->layer] = true;
     }
     for (size_t i = 0; any && i < m->count; i++) {
         vf_tensor *t = &m->tensors[i];
-        if (in_lm(t) && t->layer >= 0 && mtp[t->layer]) {
+        if (vf_tensor_in_language_model(t) && t->layer >= 0 && mtp[t->layer]) {
             t->component = VF_COMPONENT_MTP;
             t->ignored = true;
         }
@@ -340,7 +339,7 @@ static vf_model_kind model_kind(unsigned hints)
 static int layer_tables(vf_model *m, vf_error *err)
 {
     vf_arch *a = &m->arch;
-    int32_t mx = max_layer(m, in_lm);
+    int32_t mx = max_layer(m, vf_tensor_in_language_model);
     m->layer_slots = (size_t)mx + 2; /* layers 0..mx plus one slot for "outside any layer" */
     m->layer_params = calloc(m->layer_slots, sizeof *m->layer_params);
     m->layer_kinds = calloc(m->layer_slots, sizeof *m->layer_kinds);
@@ -353,7 +352,7 @@ static int layer_tables(vf_model *m, vf_error *err)
         const vf_tensor *t = &m->tensors[i];
         if (t->ignored)
             continue;
-        bool lm = in_lm(t) && t->layer >= 0;
+        bool lm = vf_tensor_in_language_model(t) && t->layer >= 0;
         size_t slot = lm ? (size_t)t->layer : m->layer_slots - 1;
         if (lm && !seen[slot]) {
             seen[slot] = true;
@@ -369,7 +368,7 @@ static int layer_tables(vf_model *m, vf_error *err)
             vf_acc_u64(&m->layer_params[slot], t->logical_numel);
         /* fused experts, 3-D or packed (gpt-oss MXFP4 *_blocks [E, out, in/32, 16]): E = shape[0] */
         uint64_t experts = t->experts_layout != VF_EXPERTS_NONE ? t->shape[0] : (uint64_t)(t->expert + 1);
-        if (in_lm(t) && t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
+        if (vf_tensor_in_language_model(t) && t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
             a->experts = (uint32_t)experts;
     }
     free(seen);

@@ -261,6 +261,9 @@ const vf_checkpoint *vf_model_checkpoint(const vf_model *m);
 size_t vf_model_tensor_count(const vf_model *m);
 /* Tensors in shard order, then data-offset order within a shard. */
 const vf_tensor *vf_model_tensor(const vf_model *m, size_t i);
+/* True for a tensor of the loaded language model (what the architecture describes): not a tower,
+ * projector or MTP block, not ignored by the loader. */
+bool vf_tensor_in_language_model(const vf_tensor *t);
 /* Index of the tensor named `name` or -1. */
 long vf_model_find(const vf_model *m, const char *name);
 const vf_arch *vf_model_arch(const vf_model *m);
