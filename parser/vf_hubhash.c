@@ -41,15 +41,6 @@ static void to_hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* Lower-case hex of exactly 40 or 64 digits: its length, else 0. */
-static size_t hex_digest_len(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')) || n >= 64)
-            return 0;
-    return n == 40 || n == 64 ? n : 0;
-}
 
 /* ---- hashing one file ------------------------------------------------------------------------- */
 
@@ -170,8 +161,8 @@ static int add_file(walk *w, const char *rel, const char *path)
                             "not a link into the cache's blobs directory; the cache entry is damaged");
     }
     const char *etag = real + nb + 1;
-    size_t n = hex_digest_len(etag);
-    if (n) {
+    size_t n = vf_lower_hex_len(etag);
+    if (n == 40 || n == 64) {
         memcpy(f->expected, etag, n + 1);
         f->kind = n == 64 ? VF_HUB_LFS : VF_HUB_GIT;
     }

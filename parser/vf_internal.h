@@ -94,6 +94,9 @@ int vf_read_small_file(const char *path, const char *display, size_t max, uint8_
 /* A cJSON number that is an exact non-negative integer <= 2^53 (argument: const cJSON *). */
 bool vf_cjson_u64(const void *cjson_item, uint64_t *out);
 
+/* The length of s when it is 1..64 lower-case hex digits (a digest), else 0. */
+size_t vf_lower_hex_len(const char *s);
+
 /* True when `name` is a plain file name: non-empty, no '/', no '\\', not "." or "..", no NUL. */
 bool vf_safe_file_name(const char *name);
 

@@ -862,19 +862,26 @@ typedef struct mctx {
 } mctx;
 
 /* Member `key` of object o, required to appear exactly once; NULL (error set) otherwise. */
-static const cJSON *member(mctx *c, const cJSON *o, const char *key, const char *where)
+/* Member `key` of object o into *hit (NULL when absent); VF_ERR_CONFIG when it appears twice. */
+static int optional_member(mctx *c, const cJSON *o, const char *key, const char *where, const cJSON **hit)
 {
-    const cJSON *hit = NULL;
+    *hit = NULL;
     for (const cJSON *k = o->child; k; k = k->next) {
         if (!k->string || strcmp(k->string, key) != 0)
             continue;
-        if (hit) {
-            vf_error_set(c->err, VF_ERR_CONFIG, c->file, where, "member \"%s\" appears twice", key);
-            return NULL;
+        if (*hit) {
+            *hit = NULL;
+            return vf_error_set(c->err, VF_ERR_CONFIG, c->file, where, "member \"%s\" appears twice", key);
         }
-        hit = k;
+        *hit = k;
     }
-    if (!hit)
+    return VF_OK;
+}
+
+static const cJSON *member(mctx *c, const cJSON *o, const char *key, const char *where)
+{
+    const cJSON *hit;
+    if (optional_member(c, o, key, where, &hit) == VF_OK && !hit)
         vf_error_set(c->err, VF_ERR_CONFIG, c->file, where, "member \"%s\" is missing", key);
     return hit;
 }
@@ -924,21 +931,12 @@ static int get_name(mctx *c, const cJSON *o, const char *key, const char *where,
 /* The optional "sha256" member of shard entry o: absent, or once with 64 lower-case hex digits. */
 static int get_sha256(mctx *c, const cJSON *o, vf_manifest_shard *s)
 {
-    const cJSON *v = NULL;
-    for (const cJSON *k = o->child; k; k = k->next) {
-        if (!k->string || strcmp(k->string, "sha256") != 0)
-            continue;
-        if (v)
-            return vf_error_set(c->err, VF_ERR_CONFIG, c->file, s->name, "member \"sha256\" appears twice");
-        v = k;
-    }
-    if (!v)
-        return VF_OK;
+    const cJSON *v;
+    int rc = optional_member(c, o, "sha256", s->name, &v);
+    if (rc != VF_OK || !v)
+        return rc;
     const char *h = cJSON_IsString(v) ? v->valuestring : NULL;
-    size_t n = 0;
-    while (h && n < 64 && ((h[n] >= '0' && h[n] <= '9') || (h[n] >= 'a' && h[n] <= 'f')))
-        n++;
-    if (!h || n != 64 || h[64] != '\0')
+    if (!h || vf_lower_hex_len(h) != 64)
         return vf_error_set(c->err, VF_ERR_CONFIG, c->file, s->name,
                             "\"sha256\" is not 64 lower-case hex digits");
     memcpy(s->sha256, h, 65);
