@@ -132,7 +132,8 @@ typedef struct walk {
     vf_error *err;
 } walk;
 
-static int add_file(walk *w, const char *rel, const char *path)
+/* Adds file `rel` (opened as `path`, `size` bytes by stat: the largest-first order). */
+static int add_file(walk *w, const char *rel, const char *path, uint64_t size)
 {
     vf_hub_report *r = w->r;
     if (r->count == HUB_MAX_FILES)
@@ -146,7 +147,7 @@ static int add_file(walk *w, const char *rel, const char *path)
         r->cap = cap;
     }
     vf_hub_file *f = &r->files[r->count];
-    *f = (vf_hub_file){.kind = VF_HUB_UNNAMED};
+    *f = (vf_hub_file){.kind = VF_HUB_UNNAMED, .size = size};
     if (!(f->name = vf_arena_strdup(&r->strings, rel)) || !(f->path = vf_arena_strdup(&r->strings, path)))
         return vf_error_set(w->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     r->count++;
@@ -186,7 +187,7 @@ static int walk_entry(walk *w, const char *dir, const char *rel, const char *nam
         rc = depth < HUB_MAX_DEPTH ? walk_dir(w, path, sub, depth + 1)
                                    : vf_error_set(w->err, VF_ERR_UNSUPPORTED, sub, NULL, "directories nested too deep");
     else if (rc == VF_OK && S_ISREG(st.st_mode))
-        rc = add_file(w, sub, path);
+        rc = add_file(w, sub, path, (uint64_t)st.st_size);
     else if (rc == VF_OK)
         rc = vf_error_set(w->err, VF_ERR_IO, sub, NULL, "not a regular file");
     free(path);
@@ -279,10 +280,8 @@ static int hash_all(vf_hub_report *r, vf_error *err)
     sized *order = malloc((r->count ? r->count : 1) * sizeof *order);
     if (!order)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t i = 0; i < r->count; i++) {
-        struct stat st;
-        order[i] = (sized){stat(r->files[i].path, &st) == 0 ? (uint64_t)st.st_size : 0, i};
-    }
+    for (size_t i = 0; i < r->count; i++)
+        order[i] = (sized){r->files[i].size, i};
     qsort(order, r->count, sizeof *order, cmp_size_desc);
     size_t next = 0, k = vf_parallel_ranges(r->count, 1);
     hash_job jobs[VF_PARALLEL_MAX];
@@ -298,7 +297,9 @@ static int hash_all(vf_hub_report *r, vf_error *err)
 static int add_named(walk *w, const char *name)
 {
     char *path = vf_path_join(w->root, name);
-    int rc = path ? add_file(w, name, path) : vf_error_set(w->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    struct stat st;
+    uint64_t size = path && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0; /* errors: when hashed */
+    int rc = path ? add_file(w, name, path, size) : vf_error_set(w->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     free(path);
     return rc;
 }
