@@ -201,7 +201,7 @@ static void structure_json(vf_buf *b, const char *path, const vf_verify_report *
     for (size_t i = 0; i < vf_verify_item_count(r); i++) {
         const vf_verify_item *it = vf_verify_item_at(r, i);
         vf_json_obj(&j, NULL);
-        vf_json_str(&j, "kind", (unsigned)it->kind < 4 ? kind_names[it->kind] : "?");
+        vf_json_str(&j, "kind", (unsigned)it->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[it->kind] : "?");
         vf_json_str(&j, "name", it->name);
         vf_json_bool(&j, "ok", it->status == VF_OK);
         vf_json_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
@@ -212,10 +212,7 @@ static void structure_json(vf_buf *b, const char *path, const vf_verify_report *
         vf_json_obj_end(&j);
     }
     vf_json_arr_end(&j);
-    if (cp)
-        vf_json_findings(&j, "findings", vf_checkpoint_findings(cp));
-    else
-        vf_json_arr(&j, "findings"), vf_json_arr_end(&j);
+    vf_json_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
     vf_json_obj_end(&j);
 }
 

@@ -131,7 +131,7 @@ int vf_buf_flush(vf_buf *b)
     }
     errno = 0;
     if ((b->len && fwrite(b->data, 1, b->len, stdout) != b->len) || fflush(stdout) != 0)
-        return stdout_failed(errno) == VF_EXIT_OK ? VF_EXIT_OK : VF_EXIT_IO;
+        return stdout_failed(errno);
     return VF_EXIT_OK;
 }
 
@@ -659,6 +659,7 @@ const char *vf_fmt_count(uint64_t v, char *buf)
 
 static const char *const size_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 #define SIZE_UNITS (sizeof size_units / sizeof size_units[0])
+#define TIB_UNIT 4 /* size_units[TIB_UNIT] is "TiB" */
 
 /* The unit index and decimals vf_fmt_size uses for bytes. */
 static void size_scale(uint64_t bytes, size_t *unit, int *decimals)
@@ -695,7 +696,7 @@ vf_unit vf_table_unit(uint64_t largest)
 {
     size_t u = 0;
     double v = (double)largest, scale = 1.0;
-    while (v >= 1024.0 && u + 2 < SIZE_UNITS) /* at most TiB */
+    while (v >= 1024.0 && u < TIB_UNIT) /* at most TiB */
         v /= 1024.0, scale *= 1024.0, u++;
     return (vf_unit){size_units[u], scale};
 }

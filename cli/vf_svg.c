@@ -846,7 +846,5 @@ int vf_svg_adapters_prepare(const char *path, const vf_adapter_plan *p, const ch
 {
     vf_buf b = {0};
     vf_svg_adapters_chart(&b, p, model, o);
-    int rc = vf_svg_prepare(path, &b, cp, input, out);
-    vf_buf_free(&b);
-    return rc;
+    return prepare_drawn(path, &b, cp, input, out);
 }
