@@ -327,10 +327,7 @@ static int config_rank(vf_audit *a, const char *key, uint64_t *rank, const char 
     *rank = c->r;
     *why = fmt(a, "r=%llu", (unsigned long long)c->r);
     for (size_t i = 0; i < c->rank_pattern_count; i++) {
-        vf_name_regex *re;
-        int rc = vf_name_regex_new(c->rank_pattern[i].pattern, true, &re, a->err);
-        int hit = rc == VF_OK ? vf_name_regex_match(re, key, a->err) : rc;
-        vf_name_regex_free(re);
+        int hit = vf_name_regex_match(vf_peft_config_rank_regex(c, i), key, a->err);
         if (hit < 0)
             return config_regex_error(a, hit, "rank_pattern");
         if (hit) {
@@ -389,10 +386,7 @@ static int config_targets(vf_audit *a, const char *module, bool *known)
     if (c->target_modules) {
         hit = vf_peft_list_match(module, c->target_modules);
     } else if (c->target_regex && strcmp(c->target_regex, "all-linear") != 0) {
-        vf_name_regex *re = NULL;
-        int rc = vf_name_regex_new(c->target_regex, false, &re, a->err);
-        hit = rc == VF_OK ? vf_name_regex_match(re, module, a->err) : rc;
-        vf_name_regex_free(re);
+        hit = vf_name_regex_match(vf_peft_config_target_regex(c), module, a->err);
         if (hit < 0)
             return config_regex_error(a, hit, "target_modules");
     } else {

@@ -16,6 +16,8 @@ typedef struct peft_owned {
     size_t n, cap;
     vf_rank_rule *rank_rules;
     vf_alpha_rule *alpha_rules;
+    vf_name_regex *target_re;  /* target_modules as a regex (not all-linear), compiled once */
+    vf_name_regex **rank_re;   /* rank_pattern[i] compiled, rank_pattern_count entries */
 } peft_owned;
 
 typedef struct pctx {
@@ -34,6 +36,10 @@ void vf_peft_config_free(vf_peft_config *cfg)
     free(c->allocs);
     free(c->rank_rules);
     free(c->alpha_rules);
+    vf_name_regex_free(c->target_re);
+    for (size_t i = 0; c->rank_re && i < c->pub.rank_pattern_count; i++)
+        vf_name_regex_free(c->rank_re[i]);
+    free(c->rank_re);
     free(c);
 }
 
@@ -330,13 +336,17 @@ static int check_unsupported(pctx *x, const cJSON *root)
 }
 
 /* One regex of the config compiled as PEFT will use it: an invalid one is VF_ERR_CONFIG naming the
- * key (and the character), whether or not a base is given later. */
-static int check_regex(pctx *x, const char *pattern, bool suffix, const char *key)
+ * key (and the character), whether or not a base is given later. The compiled regex goes to *keep
+ * (owned by the config) or is freed when keep is NULL. */
+static int check_regex(pctx *x, const char *pattern, bool suffix, const char *key, vf_name_regex **keep)
 {
     vf_name_regex *re = NULL;
     vf_error e = {0};
     int rc = vf_name_regex_new(pattern, suffix, &re, &e);
-    vf_name_regex_free(re);
+    if (rc == VF_OK && keep)
+        *keep = re;
+    else
+        vf_name_regex_free(re);
     if (rc == VF_OK)
         return rc;
     return vf_error_set(x->err, rc == VF_ERR_USAGE ? VF_ERR_CONFIG : rc, x->file, key, "%s", e.message);
@@ -347,13 +357,16 @@ static int check_regexes(pctx *x)
     const vf_peft_config *c = &x->c->pub;
     int rc = VF_OK;
     if (c->target_regex && strcmp(c->target_regex, "all-linear") != 0)
-        rc = check_regex(x, c->target_regex, false, "target_modules");
+        rc = check_regex(x, c->target_regex, false, "target_modules", &x->c->target_re);
     if (rc == VF_OK && c->exclude_regex)
-        rc = check_regex(x, c->exclude_regex, false, "exclude_modules");
+        rc = check_regex(x, c->exclude_regex, false, "exclude_modules", NULL);
+    if (rc == VF_OK && c->rank_pattern_count &&
+        !(x->c->rank_re = calloc(c->rank_pattern_count, sizeof *x->c->rank_re)))
+        return vf_error_set(x->err, VF_ERR_NOMEM, x->file, NULL, "out of memory");
     for (size_t i = 0; rc == VF_OK && i < c->rank_pattern_count; i++)
-        rc = check_regex(x, c->rank_pattern[i].pattern, true, "rank_pattern");
+        rc = check_regex(x, c->rank_pattern[i].pattern, true, "rank_pattern", &x->c->rank_re[i]);
     for (size_t i = 0; rc == VF_OK && i < c->alpha_pattern_count; i++)
-        rc = check_regex(x, c->alpha_pattern[i].pattern, true, "alpha_pattern");
+        rc = check_regex(x, c->alpha_pattern[i].pattern, true, "alpha_pattern", NULL);
     return rc;
 }
 
@@ -425,4 +438,15 @@ int vf_peft_config_parse(const uint8_t *buf, size_t len, const char *file, vf_pe
     }
     *out = &x.c->pub;
     return VF_OK;
+}
+
+const vf_name_regex *vf_peft_config_target_regex(const vf_peft_config *cfg)
+{
+    return cfg ? ((const peft_owned *)cfg)->target_re : NULL;
+}
+
+const vf_name_regex *vf_peft_config_rank_regex(const vf_peft_config *cfg, size_t i)
+{
+    const peft_owned *c = (const peft_owned *)cfg;
+    return c && c->rank_re && i < cfg->rank_pattern_count ? c->rank_re[i] : NULL;
 }
