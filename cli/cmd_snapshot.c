@@ -38,6 +38,10 @@ static void snapshot_help(void)
            "exit codes: 0 written, 2 usage, 3 I/O error, 4 invalid checkpoint or snapshot.\n");
 }
 
+/* The auxiliary files a snapshot carries beside the headers. */
+static const char *const aux_names[] = {"config.json", "generation_config.json", "adapter_config.json",
+                                        "model.safetensors.index.json"};
+
 static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t written)
 {
     uint64_t headers = 0, tensors = 0, aux = 0;
@@ -49,8 +53,6 @@ static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t 
         headers += len;
         tensors += vf_st_header_count(h);
     }
-    static const char *const names[] = {"config.json", "generation_config.json",
-                                        "adapter_config.json", "model.safetensors.index.json"};
     vf_buf_printf(b, "Snapshot    %s\n", out);
     vf_buf_printf(b, "Source      %s\n", vf_checkpoint_name(cp));
     vf_buf_printf(b, "Shards      %s (%s tensors, %s header bytes)\n",
@@ -62,10 +64,10 @@ static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t 
         vf_buf_printf(b, "  %-40s %s header bytes\n", vf_checkpoint_shard(cp, i)->name, vf_fmt_count(len, c1));
     }
     vf_buf_printf(b, "Files       ");
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    for (size_t i = 0; i < sizeof aux_names / sizeof aux_names[0]; i++) {
         size_t len;
-        if (vf_checkpoint_aux(cp, names[i], &len)) {
-            vf_buf_printf(b, "%s%s", aux ? ", " : "", names[i]);
+        if (vf_checkpoint_aux(cp, aux_names[i], &len)) {
+            vf_buf_printf(b, "%s%s", aux ? ", " : "", aux_names[i]);
             aux += len;
         }
     }
@@ -75,8 +77,6 @@ static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t 
 
 static void summary_json(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t written)
 {
-    static const char *const names[] = {"config.json", "generation_config.json", "adapter_config.json",
-                                        "model.safetensors.index.json"};
     vf_json j = {.b = b};
     vf_json_doc(&j);
     vf_json_str(&j, "snapshot", out);
@@ -97,9 +97,9 @@ static void summary_json(vf_buf *b, const vf_checkpoint *cp, const char *out, si
     vf_json_arr_end(&j);
     vf_json_u64(&j, "tensors", tensors);
     vf_json_arr(&j, "files");
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (vf_checkpoint_aux(cp, names[i], NULL))
-            vf_json_str(&j, NULL, names[i]);
+    for (size_t i = 0; i < sizeof aux_names / sizeof aux_names[0]; i++)
+        if (vf_checkpoint_aux(cp, aux_names[i], NULL))
+            vf_json_str(&j, NULL, aux_names[i]);
     vf_json_arr_end(&j);
     vf_json_u64(&j, "size_bytes", written);
     vf_json_obj_end(&j);
