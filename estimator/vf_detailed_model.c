@@ -157,8 +157,6 @@ static void scan_model(const vf_model *m, facts *f, bool full)
     d->moe_layers = d->moe_layers < d->layers ? d->moe_layers : d->layers;
 }
 
-/* Heads from config.json when they divide q_dim, else q_dim / 128 (or / 64, or 1); top-k from
- * config.json, else 2 (Mixtral's) for a model with experts. */
 /* Widths config.json gives when the projections are packed (quantized checkpoints). */
 static void config_widths(facts *f)
 {
@@ -172,6 +170,8 @@ static void config_widths(facts *f)
         d->intermediate = f->intermediate;
 }
 
+/* Heads from config.json when they divide q_dim, else q_dim / 128 (or / 64, or 1); top-k from
+ * config.json, else 2 (Mixtral's) for a model with experts. */
 static void heads_and_topk(vf_dt_model *d)
 {
     d->heads_from_config = d->heads && d->q_dim % d->heads == 0;
