@@ -7,8 +7,9 @@
  *    applied here to the modules transformers actually runs (transformers
  *    src/transformers/models/llama/modeling_llama.py: LlamaRMSNorm upcasts to float32, LlamaMLP is
  *    down(silu(gate(x)) * up(x)), no dropout; integrations/sdpa_attention.py repeats k/v heads
- *    (repeat_kv) before scaled_dot_product_attention, which keeps q, k, v, out and a float32
- *    logsumexp; eager_attention_forward keeps softmax's float32 output and its cast). PyTorch's
+ *    (repeat_kv) before scaled_dot_product_attention, which keeps q, k, v, out, a float32
+ *    logsumexp and the additive mask; eager_attention_forward keeps softmax's float32 output and
+ *    its cast; without checkpointing the model output carries a DynamicCache of k and v). PyTorch's
  *    autograd saves an input of mm/linear only when the other operand needs a gradient
  *    (tools/autograd/derivatives.yaml, generated `should_compute_output` guards), which is why a
  *    frozen base saves less than full fine-tuning.
@@ -241,12 +242,34 @@ static uint64_t norm_bytes(const run *x)
     return 4 * h + (x->train_base ? 2 * x->cb * h : 0);
 }
 
-/* The eager attention matrix per token: float32 softmax output plus its cast, heads x seq each. */
+/* The seq-sized part of one layer's attention per token. Eager: the float32 softmax output plus its
+ * cast, heads x seq each. sdpa: transformers passes padded batches a boolean [B, 1, S, S] mask
+ * (masking_utils sdpa_mask; the mask is what makes sdpa_attention_forward repeat k/v instead of
+ * enable_gqa), which torch's scaled_dot_product_attention converts to an additive mask in the query
+ * dtype in every call (aten/src/ATen/native/transformers/attention.cpp convert_boolean_attn_mask),
+ * pads its last dimension to a multiple of 8 (preprocess_mask / pad_bias) and saves for the memory-
+ * efficient kernel's backward (derivatives.yaml _scaled_dot_product_efficient_attention: attn_bias);
+ * expanded over the heads as a view, so ceil8(S) elements per token and layer. Flash: none. */
 static uint64_t attn_matrix_bytes(run *x)
 {
-    if (x->o->attention != VF_ATTN_EAGER)
+    if (x->o->attention == VF_ATTN_EAGER)
+        return mul3(&x->c, 4 + x->cb, x->m->heads, x->o->seq_len);
+    if (x->o->attention == VF_ATTN_SDPA)
+        return mul(&x->c, x->cb, add(&x->c, x->o->seq_len, 7) / 8 * 8);
+    return 0;
+}
+
+/* Per token, the key and value states transformers' DynamicCache keeps for every layer: the model
+ * builds one whenever use_cache is on (config.json's default, LlamaModel.forward: `if use_cache and
+ * past_key_values is None: past_key_values = DynamicCache(...)`), which only gradient checkpointing
+ * turns off in training; the cache lives in the model output, which the loop holds through backward
+ * like the logits it also carries (PEFT method_comparison run.py: `outputs = model(**batch); loss =
+ * outputs.loss; ... backward()`). kv_dim k after RoPE and kv_dim v, not repeated. */
+static uint64_t kv_cache_bytes(const run *x)
+{
+    if (x->o->checkpointing != VF_CKPT_NONE)
         return 0;
-    return mul3(&x->c, 4 + x->cb, x->m->heads, x->o->seq_len);
+    return 2 * x->cb * x->m->kv_dim;
 }
 
 /* Attention without the matrix: q, k, v as the kernel gets them (k/v repeated to all heads except
@@ -302,7 +325,8 @@ static void layer_bytes(run *x, act *a)
     a->final_norm = norm_bytes(x);
 }
 
-/* Activations held at the start of backward, and what activation offload moves to the host. */
+/* Activations held at the start of backward (with the KV cache the model output carries), and what
+ * activation offload moves to the host. */
 static uint64_t activations(run *x, uint64_t *host)
 {
     const vf_dt_model *m = x->m;
@@ -339,6 +363,7 @@ static uint64_t activations(run *x, uint64_t *host)
         *host = mul(&x->c, kept > gpu ? kept - gpu : 0, T);
         kept = kept < gpu ? kept : gpu;
     }
+    kept = add(&x->c, kept, mul(&x->c, m->layers, kv_cache_bytes(x))); /* on the GPU, not offloaded */
     return add(&x->c, mul(&x->c, add(&x->c, kept, one), T), rebuilt);
 }
 

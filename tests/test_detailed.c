@@ -66,8 +66,13 @@ static vf_dt_result run(const vf_dt_model *m, const vf_dt_options *o)
  *  norm      4h fp32 upcast + 2 x 2h (normalized value, scaled output)        = 8 x 64        = 512
  *  attention q, k, v repeated to 64 each: 2 x 192; output 2 x 64; lse 4 x 4; o_proj input 2 x 64 = 656
  *  MLP       gate, silu, up 3 x 2 x 128; down's input 2 x 128                               = 1024
- *  layer     2 x 512 + 656 + 1024 = 2704; two layers + final norm: 5408 + 512 = 5920; x 16 tokens */
-#define BASE_ACT (5920u * 16u)
+ *  layer     2 x 512 + 656 + 1024 = 2704; two layers + final norm: 5408 + 512 = 5920
+ *  sdpa mask the additive mask torch saves per layer, 2 bytes x ceil8(seq 8)                 = 16
+ *  KV cache  k and v of 32 each per layer, 2 x 2 x 32                                        = 128
+ *  total     5920 + 2 x 16 + 2 x 128 = 6208; x 16 tokens */
+#define MASK 16u
+#define KV_CACHE 128u
+#define BASE_ACT ((5920u + 2u * MASK + 2u * KV_CACHE) * 16u)
 /* logits (2 + 12) x V x T */
 #define BASE_LOGITS (14u * 256u * 16u)
 /* the tied head's gradient, produced first in backward: V x h x 2 */
@@ -107,8 +112,9 @@ Test(detailed_levers, dtype_fp32_doubles_state_and_activations)
     cr_assert_eq(r.gradients, 4u * P);
     cr_assert_eq(r.optimizer, 8u * P);
     /* norm 4h + 2 x 4h = 768; attention 4 x 192 + 4 x 64 + 16 + 4 x 64 = 1296; MLP 4 x 4 x 128 = 2048;
-     * layer 1536 + 1296 + 2048 = 4880; 2 layers + 768 = 10528 per token */
-    cr_assert_eq(r.activations, 10528u * 16u);
+     * layer 1536 + 1296 + 2048 = 4880; 2 layers + 768 = 10528 per token; fp32 mask 4 x 8 and KV
+     * cache 2 x 4 x 32 per layer */
+    cr_assert_eq(r.activations, (10528u + 2u * 32u + 2u * 256u) * 16u);
     cr_assert_eq(r.logits, 16u * 256u * 16u);
 }
 
@@ -171,10 +177,11 @@ Test(detailed_levers, gradient_checkpointing)
 {
     vf_dt_model m = small_model();
     vf_dt_options o = base_options();
-    o.checkpointing = VF_CKPT_FULL; /* 2 layer inputs x 2h + final norm 512 + one layer 2704 */
-    cr_assert_eq(run(&m, &o).activations, (2u * 128u + 512u + 2704u) * 16u);
-    o.checkpointing = VF_CKPT_SELECTIVE;
-    cr_assert_eq(run(&m, &o).activations, BASE_ACT); /* sdpa: no matrix to drop */
+    /* 2 layer inputs x 2h + final norm 512 + one layer 2704 with its mask; use_cache is off */
+    o.checkpointing = VF_CKPT_FULL;
+    cr_assert_eq(run(&m, &o).activations, (2u * 128u + 512u + 2704u + MASK) * 16u);
+    o.checkpointing = VF_CKPT_SELECTIVE; /* sdpa: the masks are recomputed, one at a time; no cache */
+    cr_assert_eq(run(&m, &o).activations, (2u * 2704u + 512u + MASK) * 16u);
     o.attention = VF_ATTN_EAGER;
     /* eager layer: 2880 incl. the 192-byte matrix; selective keeps 2 x 2688 + 512, recomputes 192 */
     cr_assert_eq(run(&m, &o).activations, (2u * 2688u + 512u + 192u) * 16u);
@@ -184,10 +191,11 @@ Test(detailed_levers, attention_kernels)
 {
     vf_dt_model m = small_model();
     vf_dt_options o = base_options();
-    o.attention = VF_ATTN_EAGER; /* + (4 + 2) x 4 heads x 8 seq = 192, no lse: layer 2880 */
-    cr_assert_eq(run(&m, &o).activations, (2u * 2880u + 512u) * 16u);
-    o.attention = VF_ATTN_FLASH; /* k, v not repeated: 2 x (64 + 64) + 128 + 16 + 128 = 528 */
-    cr_assert_eq(run(&m, &o).activations, (2u * 2576u + 512u) * 16u);
+    /* + (4 + 2) x 4 heads x 8 seq = 192, no lse, no saved mask (added to the scores): layer 2880 */
+    o.attention = VF_ATTN_EAGER;
+    cr_assert_eq(run(&m, &o).activations, (2u * 2880u + 512u + 2u * KV_CACHE) * 16u);
+    o.attention = VF_ATTN_FLASH; /* k, v not repeated: 2 x (64 + 64) + 128 + 16 + 128 = 528; no mask */
+    cr_assert_eq(run(&m, &o).activations, (2u * 2576u + 512u + 2u * KV_CACHE) * 16u);
 }
 
 Test(detailed_levers, compile_and_activation_offload)
@@ -195,12 +203,14 @@ Test(detailed_levers, compile_and_activation_offload)
     vf_dt_model m = small_model();
     vf_dt_options o = base_options();
     o.compile = true; /* norm 2h = 128, MLP 2 x 2 x 128 = 512: layer 256 + 656 + 512 = 1424 */
-    cr_assert_eq(run(&m, &o).activations, (2u * 1424u + 128u) * 16u);
+    cr_assert_eq(run(&m, &o).activations, (2u * 1424u + 128u + 2u * MASK + 2u * KV_CACHE) * 16u);
     o.compile = false;
-    o.activation_offload = true; /* two layers' share (5920 / 3 each) stay, the rest goes out */
+    /* of the 5920 + 2 x 16 = 5952 saved, two layers' share (5952 / 3 each) stay, the rest goes out;
+     * the KV cache is no saved tensor and stays */
+    o.activation_offload = true;
     vf_dt_result r = run(&m, &o);
-    cr_assert_eq(r.activations, 2u * (5920u / 3u) * 16u);
-    cr_assert_eq(r.host_offload, (5920u - 2u * (5920u / 3u)) * 16u);
+    cr_assert_eq(r.activations, (2u * (5952u / 3u) + 2u * KV_CACHE) * 16u);
+    cr_assert_eq(r.host_offload, (5952u - 2u * (5952u / 3u)) * 16u);
 }
 
 Test(detailed_levers, losses)
@@ -295,12 +305,14 @@ Test(detailed_levers, lora_qlora_dora)
     cr_assert_eq(r.gradients, 4u * 3000u);
     cr_assert_eq(r.optimizer, 8u * 3000u);
     /* frozen base: norm 4h = 256; attention without o_proj's input 528; MLP 3 x 2 x 128 = 768;
-     * layer 2 x 256 + 528 + 768 = 1808; two layers + final norm 256 + adapters 700 x 4 bytes */
-    cr_assert_eq(r.activations, (2u * 1808u + 256u + 2800u) * 16u);
+     * layer 2 x 256 + 528 + 768 = 1808; two layers + final norm 256 + adapters 700 x 4 bytes; the
+     * masks and the KV cache do not depend on what trains */
+    uint64_t lora_act = 2u * 1808u + 256u + 2800u + 2u * MASK + 2u * KV_CACHE;
+    cr_assert_eq(r.activations, lora_act * 16u);
     m.dora_base_per_token = 96;
     m.dora_largest = 4096;
     r = run(&m, &o);
-    cr_assert_eq(r.activations, (2u * 1808u + 256u + 2800u + 192u) * 16u);
+    cr_assert_eq(r.activations, (lora_act + 192u) * 16u);
     cr_assert_eq(r.temporary, 2u * 4u * 4096u);
     m.dora_base_per_token = 0;
     m.dora_largest = 0;
@@ -501,16 +513,43 @@ Test(detailed_example, mistral_7b_on_one_a100)
  * huggingface/peft method_comparison/MetaMathQA/results/ (one JSON per run) at commit
  * 5d602fdbff04c33c1c4de55cda9d4ae1d7cb7e40 (the result files last changed in 51c2ff666b14): Llama-3.2-3B
  * in bf16 on one L40S, batch_size 4, max_seq_length 768, AdamW, no gradient checkpointing, sdpa
- * (attn_implementation null), no AMP, adapters in fp32 (autocast_adapter_dtype) except OSF (false).
- * Statistics (run.py): accelerator_memory_reserved_99th, the 99th percentile of memory_reserved() - the
- * initial reservation sampled after every training step (eval excluded: empty_cache follows it), is
- * compared with peak_reserved; "mem allocated avg" (memory_allocated() after the step, averaged over
- * 250 steps; the largest of the 20 windows) with the persistent state weights + gradients + optimizer.
- * vramfit is fed S = 768, the run's truncation length: the real batches are shorter (the dataset keeps
- * samples of at most 1,300 characters; 212 tokens per sample on average), so the estimate is an upper
- * bound and activations + logits, 60-70 % of it, dominate the error. OSF: PEFT's rank_pattern keeps 128
- * trainable ranks per matrix; vramfit's ratio 1/24 gives 128 for the 3072-rank matrices but 43 for
- * k/v (R = 1024), 176,324,596 trainable instead of 194,535,936. */
+ * (attn_implementation null), no AMP, adapters in fp32 (autocast_adapter_dtype) except OSF (false);
+ * transformers 5.13.1, torch 2.13.0.
+ *
+ * The statistic, accelerator_memory_reserved_99th (run.py train(), utils.py log_results), is the 99th
+ * percentile of memory_reserved() - the initial reservation, sampled after each of the 5,000 training
+ * steps (eval excluded: empty_cache follows it); it is compared with peak_reserved.
+ *
+ * Which batch length that percentile saw. The batches come from utils.py BucketIterator: buckets of
+ * 80 samples (BUCKET_FACTOR 20 x batch 4), each sorted longest first and cut into 20 batches padded to
+ * their longest sample; run.py empties the cache every 10 steps, and a bucket starts right after an
+ * empty_cache, so its first 10 samples of memory_reserved() all carry the reservation of its longest
+ * batch. The 99th percentile, the 50th largest of 5,000 values, is therefore the level of about the
+ * 5th-longest of the 250 buckets: a batch padded to about the 5th-longest of the 20,000 samples the run
+ * sees (the first 20,000 of MetaMathQA after data.py's filter, in stored order; every result file at
+ * the commit reports the same "train total tokens", 4,198,051, so all runs see the same batches).
+ * That length is not published, and deriving it needs the dataset and Llama-3's tokenizer: 768
+ * (tokenizer.model_max_length) bounds it, and data.py keeps texts of at most 1,300 characters (its
+ * comment: up to 1,304 characters stay within 768 tokens). It is the one input here not read from a
+ * result file: S_99 = 600, one length shared by all six runs, fitted to them - the largest of their
+ * errors is smallest at 597 tokens (3.0 %), rounded here - a one-parameter fit over six runs whose
+ * activations and logits are 40-70 % of the peak, not a per-run factor. Any S_99 from 468 to 698
+ * keeps all six within +-15 %; at S = 768 the LoRA runs are 20-24 % high. A cross-check that uses no
+ * result file is peft_gradient_checkpointing_ratio below.
+ *
+ * "mem allocated avg" (memory_allocated() after the step, averaged over 250 steps; the largest of the
+ * 20 windows) is compared with the persistent state (weights + gradients + optimizer states) plus what
+ * the loop still holds after the step: the model output, whose bf16 logits (cb x V per token) and
+ * DynamicCache (2 x kv_dim x cb per layer and token) live until the next forward returns, at the
+ * published mean length (4,198,051 - 20,000 EOS = 4,178,051 tokens over 5,000 steps; without padding,
+ * so a lower bound).
+ *
+ * OSF: PEFT's rank_pattern keeps 128 trainable ranks per matrix; vramfit's ratio 1/24 gives 128 for
+ * the 3072-rank matrices but 43 for k/v (R = 1024), 176,324,596 trainable instead of 194,535,936. */
+#define PEFT_S99 600u
+#define PEFT_TOKENS 4178051u /* sum of the samples' lengths over the 5,000 steps */
+#define PEFT_STEPS 5000u
+
 typedef struct peft_run {
     const char *file;           /* results/<file>.json */
     vf_method method;
@@ -527,56 +566,93 @@ typedef struct peft_run {
 
 static const peft_run peft_runs[] = {
     {"full-finetuning--llama-3.2-3B-lr_0.00001", VF_METHOD_SFT, NULL, 0, false, VF_DTYPE_BF16,
-     37345097154u, 26074783977u, 3212749824u, 7.3, -1.4},
+     37345097154u, 26074783977u, 3212749824u, -2.81, -0.24},
     {"lora--llama-3.2-3B-rank32", VF_METHOD_LORA, "q_proj,v_proj", 32, false, VF_DTYPE_F32,
-     20120076288u, 6934523006u, 9175040u, 18.4, -5.2},
+     20120076288u, 6934523006u, 9175040u, 1.82, -0.75},
     {"lora--llama-3.2-3B-rank64", VF_METHOD_LORA, "q_proj,v_proj", 64, false, VF_DTYPE_F32,
-     20369637376u, 7081463123u, 18350080u, 17.6, -5.1},
+     20369637376u, 7081463123u, 18350080u, 1.23, -0.74},
     {"lora--llama-3.2-3B-rank10-target-mlp", VF_METHOD_LORA, "gate_proj,up_proj,down_proj", 10, false,
-     VF_DTYPE_F32, 22064136192u, 6939337990u, 9461760u, 21.3, -5.2},
+     VF_DTYPE_F32, 22064136192u, 6939337990u, 9461760u, 3.30, -0.75},
     {"lora--llama-3.2-3B-rank32-dora", VF_METHOD_LORA, "q_proj,v_proj", 32, true, VF_DTYPE_F32,
-     22179479552u, 6932987611u, 9289728u, 17.8, -5.2},
+     22179479552u, 6932987611u, 9289728u, 0.55, -0.70},
     {"osf--llama-3.2-3B-rank128", VF_METHOD_OSFT, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
-     0, false, VF_DTYPE_BF16, 36633051136u, 16407459262u, 194535936u, 12.6, -3.3},
+     0, false, VF_DTYPE_BF16, 36633051136u, 16407459262u, 194535936u, 2.22, -1.36},
 };
 
 static double pct(uint64_t est, uint64_t published) { return 100.0 * ((double)est / (double)published - 1.0); }
+
+/* The detailed estimate of one PEFT run on the generated Llama-3.2-3B at seq_len tokens, with its
+ * gradient checkpointing; *d receives the facts. */
+static vf_dt_result peft_estimate(const vf_model *mm, const peft_run *x, uint64_t seq_len, vf_dt_ckpt ckpt,
+                                  vf_dt_model *d)
+{
+    vf_dt_options o = base_options();
+    o.method = x->method;
+    o.seq_len = seq_len;
+    o.batch_size = 4;
+    o.checkpointing = ckpt;
+    o.gpu_memory = UINT64_C(48) << 30;
+    o.adapter_dtype = x->adapter_dtype;
+    vf_adapter_options ao = VF_ADAPTER_OPTIONS_INIT;
+    ao.target.modules = x->targets;
+    ao.rank = x->rank ? x->rank : 32;
+    ao.use_dora = x->dora;
+    ao.unfreeze_rank_ratio = 1.0 / 24.0;
+    *d = facts(mm, &o, x->targets ? &ao : NULL);
+    return run(d, &o);
+}
+
+/* What the loop holds after the step besides the persistent state: logits and KV cache per token. */
+static uint64_t output_bytes_per_token(const vf_dt_model *d) { return 2u * d->vocab + d->layers * 2u * 2u * d->kv_dim; }
 
 Test(detailed_calibration, peft_llama_3_2_3b)
 {
     char *p = vft_gen("llama-3.2-3b");
     vf_model *mm = open_model(p);
-    cr_log_info("%-42s %14s %14s %7s | %14s %14s %7s", "PEFT run (L40S, bf16, 4 x 768)",
-                "reserved_99th", "peak_reserved", "error", "alloc. after", "persistent", "error");
+    cr_log_info("%-42s %14s %14s %7s | %14s %14s %7s", "PEFT run (L40S, bf16, 4 x S_99 = 4 x 600)",
+                "reserved_99th", "peak_reserved", "error", "alloc. after", "persistent+out", "error");
     for (size_t i = 0; i < sizeof peft_runs / sizeof peft_runs[0]; i++) {
         const peft_run *x = &peft_runs[i];
-        vf_dt_options o = base_options();
-        o.method = x->method;
-        o.seq_len = 768;
-        o.batch_size = 4;
-        o.gpu_memory = UINT64_C(48) << 30;
-        o.adapter_dtype = x->adapter_dtype;
-        vf_adapter_options ao = VF_ADAPTER_OPTIONS_INIT;
-        ao.target.modules = x->targets;
-        ao.rank = x->rank ? x->rank : 32;
-        ao.use_dora = x->dora;
-        ao.unfreeze_rank_ratio = 1.0 / 24.0;
-        vf_dt_model d = facts(mm, &o, x->targets ? &ao : NULL);
+        vf_dt_model d;
+        vf_dt_result r = peft_estimate(mm, x, PEFT_S99, VF_CKPT_NONE, &d);
         if (x->method != VF_METHOD_OSFT)
             cr_assert_eq(d.trainable, x->trainable, "%s: trainable %llu", x->file,
                          (unsigned long long)d.trainable);
-        vf_dt_result r = run(&d, &o);
-        uint64_t persistent = r.weights + r.master_weights + r.gradients + r.optimizer;
-        double e1 = pct(r.peak_reserved, x->reserved_99th), e2 = pct(persistent, x->allocated_after);
+        uint64_t after = r.weights + r.master_weights + r.gradients + r.optimizer +
+                         output_bytes_per_token(&d) * PEFT_TOKENS / PEFT_STEPS;
+        double e1 = pct(r.peak_reserved, x->reserved_99th), e2 = pct(after, x->allocated_after);
         cr_log_info("%-42s %14llu %14llu %+6.1f%% | %14llu %14llu %+6.1f%%", x->file,
                     (unsigned long long)x->reserved_99th, (unsigned long long)r.peak_reserved, e1,
-                    (unsigned long long)x->allocated_after, (unsigned long long)persistent, e2);
-        cr_expect(fabs(e1 - x->err_reserved) < 0.1, "%s: reserved error %.2f%%, recorded %.1f%%", x->file,
+                    (unsigned long long)x->allocated_after, (unsigned long long)after, e2);
+        cr_expect(fabs(e1 - x->err_reserved) < 0.1, "%s: reserved error %.2f%%, recorded %.2f%%", x->file,
                   e1, x->err_reserved);
-        cr_expect(fabs(e2 - x->err_allocated) < 0.1, "%s: allocated error %.2f%%, recorded %.1f%%",
+        cr_expect(fabs(e2 - x->err_allocated) < 0.1, "%s: allocated error %.2f%%, recorded %.2f%%",
                   x->file, e2, x->err_allocated);
-        cr_expect(fabs(e1) <= 25.0 && fabs(e2) <= 10.0, "%s outside the tolerances", x->file);
+        cr_expect(fabs(e1) <= 15.0 && fabs(e2) <= 3.0, "%s outside the tolerances", x->file);
     }
+    vf_model_free(mm);
+    free(p);
+}
+
+/* A cross-check of S_99 and of the checkpointing lever that uses no result file: huggingface/peft pull
+ * request #3157 (merged 2026-04-14, "ENH: Option for gradient checkpointing in MetaMath"), by the
+ * benchmark's maintainer: "this reduces peak reserved memory for LoRA rank 32 from 18.4 GB to 11.3 GB"
+ * - a local run of the same benchmark and data, so only the ratio is compared (units cancel). With
+ * checkpointing the peak is mostly logits, without it mostly activations: a wrong S_99 or a wrong split
+ * between the two moves the ratio. */
+Test(detailed_calibration, peft_gradient_checkpointing_ratio)
+{
+    char *p = vft_gen("llama-3.2-3b");
+    vf_model *mm = open_model(p);
+    vf_dt_model d;
+    vf_dt_result off = peft_estimate(mm, &peft_runs[1], PEFT_S99, VF_CKPT_NONE, &d);
+    vf_dt_result on = peft_estimate(mm, &peft_runs[1], PEFT_S99, VF_CKPT_FULL, &d);
+    double ratio = (double)on.peak_reserved / (double)off.peak_reserved, published = 11.3 / 18.4;
+    cr_log_info("LoRA r32 gradient checkpointing: peak_reserved %llu / %llu = %.3f, PEFT #3157 %.3f (%+.1f%%)",
+                (unsigned long long)on.peak_reserved, (unsigned long long)off.peak_reserved, ratio, published,
+                100.0 * (ratio / published - 1.0));
+    cr_expect(fabs(100.0 * (ratio / published - 1.0) - -3.30) < 0.1, "ratio %.4f, recorded -3.3 %%", ratio);
+    cr_expect(fabs(ratio / published - 1.0) <= 0.10);
     vf_model_free(mm);
     free(p);
 }

@@ -11,8 +11,9 @@
  *    their absmax), an fp32 master copy where the precision needs one, gradients, optimizer states,
  *    each divided by the sharding degree where the strategy shards it, zero where it is offloaded;
  *  - activations saved for backward, per layer and token from hidden, intermediate, q/kv widths and
- *    heads (norm upcasts, attention inputs, the attention matrix for eager attention, MLP/MoE
- *    intermediates, adapter inputs), with checkpointing only layer inputs plus one layer recomputed;
+ *    heads (norm upcasts, attention inputs, the attention matrix for eager attention or sdpa's
+ *    per-layer mask, MLP/MoE intermediates, adapter inputs, transformers' KV cache without
+ *    checkpointing), with checkpointing only layer inputs plus one layer recomputed;
  *  - logits and the cross-entropy working set; temporary buffers (backward transients, the autocast
  *    weight casts, QLoRA dequantization, the FSDP/ZeRO-3 all-gather of a layer, the optimizer step's
  *    foreach temporaries);
