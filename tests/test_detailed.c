@@ -324,6 +324,45 @@ Test(detailed_levers, lora_qlora_dora)
     cr_assert_eq(run(&m, &o).weights, 30000u + 4u * 940u + 2u * 40000u + 4u * 3000u);
 }
 
+/* --adapter-dtype: BF16 adapters halve weights, gradients, states and the adapter inputs; F16
+ * adapters add the fp32 master copy and fp32 states (GradScaler refuses fp16 gradients). */
+Test(detailed_levers, adapter_dtype)
+{
+    vf_dt_model m = small_model();
+    m.trainable = 3000;
+    m.adapter_act_per_token = 700;
+    vf_dt_options o = base_options();
+    o.method = VF_METHOD_LORA;
+    vf_dt_result f32 = run(&m, &o);
+    o.adapter_dtype = VF_DTYPE_BF16;
+    vf_dt_result bf16 = run(&m, &o);
+    cr_assert_eq(f32.weights - bf16.weights, 2u * 3000u);
+    cr_assert_eq(bf16.gradients, 2u * 3000u);
+    cr_assert_eq(bf16.optimizer, 4u * 3000u);
+    cr_assert_eq(f32.activations - bf16.activations, 2u * 700u * 16u);
+    o.adapter_dtype = VF_DTYPE_F16;
+    vf_dt_result f16 = run(&m, &o);
+    cr_assert_eq(f16.weights, bf16.weights);
+    cr_assert_eq(f16.master_weights, 4u * 3000u);
+    cr_assert_eq(f16.optimizer, 8u * 3000u);
+}
+
+/* --loss-chunks: the float32 work of chunked cross-entropy covers ceil(T / chunks) tokens. */
+Test(detailed_levers, loss_chunks)
+{
+    vf_dt_model m = small_model();
+    vf_dt_options o = base_options();
+    o.loss = VF_LOSS_CHUNKED;
+    o.loss_chunks = 4; /* 16 tokens: 4 per chunk */
+    cr_assert_eq(run(&m, &o).logits, 2u * 256u * 16u + 12u * 256u * 4u);
+    o.loss_chunks = 3; /* ceil(16 / 3) = 6 */
+    cr_assert_eq(run(&m, &o).logits, 2u * 256u * 16u + 12u * 256u * 6u);
+    o.loss_chunks = 0;
+    vf_dt_result r;
+    vf_error err = {0};
+    cr_assert_eq(vf_dt_estimate(&m, &o, &r, &err), VF_ERR_USAGE);
+}
+
 Test(detailed_levers, osft_stores_usv_and_rebuilt_weights)
 {
     vf_dt_model m = small_model();
@@ -454,6 +493,37 @@ Test(detailed_model, tiny_llama_facts)
     d = facts(mm, &o, &ao);
     cr_assert_eq(d.dora_base_per_token, 2u * (64u + 32u));
     cr_assert_eq(d.dora_largest, 64u * 64u);
+    vf_model_free(mm);
+}
+
+/* --modules-to-save lm_head: PEFT trains a full copy of the 256 x 64 head next to the frozen one;
+ * --quant-block-size 128 halves the QLoRA absmax blocks of tiny-llama's projections (all multiples of
+ * 128 elements). */
+Test(detailed_model, modules_to_save_and_quant_block)
+{
+    vf_model *mm = open_model(VF_SOURCE_DIR "/testdata/tiny-llama");
+    vf_dt_options o = base_options();
+    o.method = VF_METHOD_LORA;
+    vf_adapter_options ao = VF_ADAPTER_OPTIONS_INIT;
+    ao.target.modules = "q_proj,v_proj";
+    ao.rank = 8;
+    vf_dt_model plain = facts(mm, &o, &ao);
+    ao.modules_to_save = "lm_head";
+    vf_dt_model saved = facts(mm, &o, &ao);
+    cr_assert_eq(saved.trainable - plain.trainable, 256u * 64u);
+    vf_dt_result a = run(&plain, &o), b = run(&saved, &o);
+    cr_assert_eq(b.weights - a.weights, 4u * 256u * 64u); /* the copy, in the adapter dtype */
+    cr_assert_eq(b.gradients - a.gradients, 4u * 256u * 64u);
+    cr_assert_eq(b.optimizer - a.optimizer, 8u * 256u * 64u);
+    o.method = VF_METHOD_QLORA;
+    ao.modules_to_save = NULL;
+    vf_dt_model q64 = facts(mm, &o, &ao);
+    o.quant_block = 128;
+    vf_dt_model q128 = facts(mm, &o, &ao);
+    cr_assert_eq(q64.quant_blocks, q64.linear_params / 64u);
+    cr_assert_eq(q128.quant_blocks, q64.linear_params / 128u);
+    o.double_quant = false; /* one float32 absmax per block */
+    cr_assert_eq(run(&q64, &o).weights - run(&q128, &o).weights, 4u * (q64.quant_blocks - q128.quant_blocks));
     vf_model_free(mm);
 }
 
@@ -766,6 +836,45 @@ Test(detailed_cli, check_exit_status)
                         "8", "--max-seq-len", "4096", "--check", NULL);
     cr_assert_eq(r.status, 11, "%d %s", r.status, r.err);
     cr_assert(strstr(r.out, "does not fit"));
+    vft_run_free(&r);
+}
+
+/* FSDP full state dicts: saving gathers the whole model (8,030,261,248 bf16 parameters) on rank 0, on
+ * its GPU next to its shard of the optimizer states, and on its host; --sharded-state-dict turns the
+ * gather off. */
+Test(detailed_cli, save_time_peak)
+{
+    const char *args[] = {"estimate", LLAMA_SNAP, "--estimator", "detailed", "--gpu", "H100-80GB", "--gpus",
+                          "8", "--sharding", "fsdp-full", "--batch-size", "1", "--max-seq-len", "1024",
+                          "--host-memory", "8GiB", NULL, NULL};
+    vft_run r = cli_args(args, true);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cJSON *doc = cJSON_Parse(r.out);
+    cr_assert_not_null(doc);
+    const cJSON *g = cJSON_GetObjectItem(doc, "per_gpu"), *save = cJSON_GetObjectItem(doc, "save");
+    double full = 2.0 * 8030261248.0;
+    cr_assert_eq(cJSON_GetObjectItem(save, "host_peak_bytes")->valuedouble, full);
+    cr_assert_eq(cJSON_GetObjectItem(save, "gpu_peak_bytes")->valuedouble,
+                 cJSON_GetObjectItem(g, "optimizer_bytes")->valuedouble + full +
+                     cJSON_GetObjectItem(g, "overhead_bytes")->valuedouble);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(save, "exceeds_gpu")));
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(save, "exceeds_host")));
+    cr_assert(strstr(r.out, "host memory on rank 0, more than --host-memory"));
+    cJSON_Delete(doc);
+    vft_run_free(&r);
+    vft_run h = cli_args(args, false);
+    cr_assert_eq(h.status, 0, "%s", h.err);
+    cr_assert(strstr(h.out, "too much, see the notes"), "%s", h.out);
+    vft_run_free(&h);
+    args[16] = "--sharded-state-dict";
+    r = cli_args(args, true);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    doc = cJSON_Parse(r.out);
+    save = cJSON_GetObjectItem(doc, "save");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(save, "full_state_dict")));
+    cr_assert_eq(cJSON_GetObjectItem(save, "gpu_peak_bytes")->valuedouble, 0.0);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(save, "exceeds_host")));
+    cJSON_Delete(doc);
     vft_run_free(&r);
 }
 
