@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 
 #define INDEX_NAME "model.safetensors.index.json"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 
 typedef struct blob {
     uint32_t shard, tensor; /* shard index (sorted shards) and tensor index within its header */

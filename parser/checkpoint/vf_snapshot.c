@@ -12,7 +12,7 @@
 #include <xxhash.h>
 #include <zlib.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_snapshot.h"
 
