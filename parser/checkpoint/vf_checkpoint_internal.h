@@ -30,7 +30,8 @@ vf_checkpoint *vf_checkpoint_new(const char *dir);
 /* Takes ownership of h (also on failure). */
 int vf_checkpoint_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err);
 /* Copies the bytes of an auxiliary file. */
-int vf_checkpoint_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err);
+int vf_checkpoint_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len,
+                          vf_error *err);
 /* Names the checkpoint ID@REVISION from the Hugging Face cache (VF_OK or VF_ERR_NOMEM). */
 int vf_checkpoint_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision);
 /* Names a checkpoint read from a snapshot by the origin it stores: "ID@REVISION", else a base name

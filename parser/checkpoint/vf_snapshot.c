@@ -720,7 +720,8 @@ static int read_data_record(cursor *c, vf_checkpoint *cp, char *shard, char *ten
         return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, tensor,
                             "stored tensor data is not the %llu bytes of a tensor vramfit reads",
                             (unsigned long long)vf_st_header_tensor(h, (size_t)ti)->nbytes);
-    return vf_data_store_add(vf_checkpoint_data_store(cp), (uint32_t)si, (uint32_t)ti, data, (size_t)len, c->err);
+    return vf_data_store_add(vf_checkpoint_data_store(cp), (uint32_t)si, (uint32_t)ti, data, (size_t)len,
+                             c->err);
 }
 
 /* Version 2: the tensor data section, read after the shards are finished (sorted). */
