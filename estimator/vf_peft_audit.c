@@ -393,8 +393,16 @@ static int config_targets(vf_audit *a, const char *module, bool *known)
         *known = false;
         return 0;
     }
+    /* PEFT check_target_module_exists: exclude_modules as a string is re.fullmatch on the key,
+     * as a list an exact name or a ".name" suffix. */
     if (hit && c->exclude_modules && vf_peft_list_match(module, c->exclude_modules))
         hit = 0;
+    if (hit && c->exclude_regex) {
+        int ex = vf_name_regex_match(vf_peft_config_exclude_regex(c), module, a->err);
+        if (ex < 0)
+            return config_regex_error(a, ex, "exclude_modules");
+        hit = !ex;
+    }
     return hit;
 }
 
