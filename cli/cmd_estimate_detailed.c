@@ -218,6 +218,11 @@ static void assumption_notes(dt_run *x)
                     "MLP intermediates%s) they are %s",
                  vf_fmt_size(rough_rule(x), a), x->o.attention == VF_ATTN_EAGER ? ", attention matrix" : "",
                  vf_fmt_size(x->r.activations, b));
+    if (x->r.kv_cache)
+        vf_notes_add(n, "the activations include %s of KV cache: transformers builds one while "
+                        "use_cache is on (config.json's default; gradient checkpointing turns it off) "
+                        "and the model output holds it through backward; use_cache=False saves it",
+                     vf_fmt_size(x->r.kv_cache, a));
 }
 
 static void lever_notes(dt_run *x)
@@ -303,6 +308,7 @@ static void json_per_gpu(vf_json *j, const vf_dt_result *r)
     vf_json_u64(j, "gradients_bytes", r->gradients);
     vf_json_u64(j, "optimizer_bytes", r->optimizer);
     vf_json_u64(j, "activations_bytes", r->activations);
+    vf_json_u64(j, "kv_cache_bytes", r->kv_cache);
     vf_json_u64(j, "logits_bytes", r->logits);
     vf_json_u64(j, "temporary_bytes", r->temporary);
     vf_json_u64(j, "optimizer_step_temporary_bytes", r->step_temporary);

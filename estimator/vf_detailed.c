@@ -265,11 +265,11 @@ static uint64_t attn_matrix_bytes(run *x)
  * turns off in training; the cache lives in the model output, which the loop holds through backward
  * like the logits it also carries (PEFT method_comparison run.py: `outputs = model(**batch); loss =
  * outputs.loss; ... backward()`). kv_dim k after RoPE and kv_dim v, not repeated. */
-static uint64_t kv_cache_bytes(const run *x)
+static uint64_t kv_cache_bytes(run *x)
 {
     if (x->o->checkpointing != VF_CKPT_NONE)
         return 0;
-    return 2 * x->cb * x->m->kv_dim;
+    return mul3(&x->c, 2, x->cb, x->m->kv_dim);
 }
 
 /* Attention without the matrix: q, k, v as the kernel gets them (k/v repeated to all heads except
@@ -325,9 +325,9 @@ static void layer_bytes(run *x, act *a)
     a->final_norm = norm_bytes(x);
 }
 
-/* Activations held at the start of backward (with the KV cache the model output carries), and what
- * activation offload moves to the host. */
-static uint64_t activations(run *x, uint64_t *host)
+/* Activations held at the start of backward (with the KV cache the model output carries, also put in
+ * *kv), and what activation offload moves to the host. */
+static uint64_t activations(run *x, uint64_t *host, uint64_t *kv)
 {
     const vf_dt_model *m = x->m;
     act a;
@@ -363,8 +363,8 @@ static uint64_t activations(run *x, uint64_t *host)
         *host = mul(&x->c, kept > gpu ? kept - gpu : 0, T);
         kept = kept < gpu ? kept : gpu;
     }
-    kept = add(&x->c, kept, mul(&x->c, m->layers, kv_cache_bytes(x))); /* on the GPU, not offloaded */
-    return add(&x->c, mul(&x->c, add(&x->c, kept, one), T), rebuilt);
+    *kv = mul3(&x->c, m->layers, kv_cache_bytes(x), T); /* on the GPU, not offloaded */
+    return add(&x->c, add(&x->c, mul(&x->c, add(&x->c, kept, one), T), rebuilt), *kv);
 }
 
 /* Logits and cross-entropy at their peak (during the loss's backward). */
@@ -548,7 +548,7 @@ static uint64_t resident_gradients(run *x, const vf_dt_result *r)
 static void phases(run *x, vf_dt_result *r)
 {
     uint64_t host_act = 0;
-    r->activations = activations(x, &host_act);
+    r->activations = activations(x, &host_act, &r->kv_cache);
     r->host_offload = add(&x->c, r->host_offload, mul(&x->c, host_act, x->o->gpus));
     r->logits = logits_bytes(x);
     uint64_t bwd = backward_temporary(x);

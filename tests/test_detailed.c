@@ -89,6 +89,7 @@ Test(detailed_levers, base_components)
     cr_assert_eq(r.optimizer, 4u * P); /* torch AdamW: two moments in the parameter dtype */
     cr_assert_eq(r.master_weights, 0);
     cr_assert_eq(r.activations, BASE_ACT);
+    cr_assert_eq(r.kv_cache, 2u * KV_CACHE * 16u);
     cr_assert_eq(r.logits, BASE_LOGITS);
     cr_assert_eq(r.temporary, 0); /* backward transients 3 x 2 x 128 x 16 = 12,288 < logits */
     cr_assert_eq(r.forward_backward, 6u * P + HEAD_GRAD + BASE_ACT + BASE_LOGITS);
@@ -180,6 +181,7 @@ Test(detailed_levers, gradient_checkpointing)
     /* 2 layer inputs x 2h + final norm 512 + one layer 2704 with its mask; use_cache is off */
     o.checkpointing = VF_CKPT_FULL;
     cr_assert_eq(run(&m, &o).activations, (2u * 128u + 512u + 2704u + MASK) * 16u);
+    cr_assert_eq(run(&m, &o).kv_cache, 0);
     o.checkpointing = VF_CKPT_SELECTIVE; /* sdpa: the masks are recomputed, one at a time; no cache */
     cr_assert_eq(run(&m, &o).activations, (2u * 2704u + 512u + MASK) * 16u);
     o.attention = VF_ATTN_EAGER;
@@ -575,6 +577,9 @@ Test(detailed_example, mistral_7b_on_one_a100)
     cr_assert(rule);
     double act = cJSON_GetObjectItem(g, "activations_bytes")->valuedouble;
     cr_assert(act > 1024.0 * 4096 * 32 * 2 * 10, "computed activations should dwarf the rough rule");
+    /* no checkpointing: the KV cache, 32 layers x (k + v of 1024) x 2 bytes x 1024 tokens, and its note */
+    cr_assert_eq(cJSON_GetObjectItem(g, "kv_cache_bytes")->valuedouble, 32.0 * 2 * 1024 * 2 * 1024);
+    cr_assert(strstr(r.out, "of KV cache"));
     cJSON_Delete(j);
     vft_run_free(&r);
 }
@@ -599,11 +604,12 @@ Test(detailed_example, mistral_7b_on_one_a100)
  * sees (the first 20,000 of MetaMathQA after data.py's filter, in stored order; every result file at
  * the commit reports the same "train total tokens", 4,198,051, so all runs see the same batches).
  * That length is not published, and deriving it needs the dataset and Llama-3's tokenizer: 768
- * (tokenizer.model_max_length) bounds it, and data.py keeps texts of at most 1,300 characters (its
- * comment: up to 1,304 characters stay within 768 tokens). It is the one input here not read from a
- * result file: S_99 = 600, one length shared by all six runs, fitted to them - the largest of their
- * errors is smallest at 597 tokens (3.0 %), rounded here - a one-parameter fit over six runs whose
- * activations and logits are 40-70 % of the peak, not a per-run factor. Any S_99 from 468 to 698
+ * (tokenizer.model_max_length) bounds it, and data.py keeps texts of at most 1,300 characters ("with
+ * a token limit of 768 for query + response, we have to exclude all texts with length > 1304"). It is
+ * the one input here not read from a result file: S_99 = 600, one length shared by all six runs,
+ * fitted to them - the largest of their errors is smallest at 597 tokens (3.0 %), rounded here - a
+ * one-parameter fit over six runs whose activations and logits are 40-70 % of the peak, not a per-run
+ * factor. Any S_99 from 468 to 698
  * keeps all six within +-15 %; at S = 768 the LoRA runs are 20-24 % high. A cross-check that uses no
  * result file is peft_gradient_checkpointing_ratio below.
  *
@@ -705,8 +711,8 @@ Test(detailed_calibration, peft_llama_3_2_3b)
 }
 
 /* A cross-check of S_99 and of the checkpointing lever that uses no result file: huggingface/peft pull
- * request #3157 (merged 2026-04-14, "ENH: Option for gradient checkpointing in MetaMath"), by the
- * benchmark's maintainer: "this reduces peak reserved memory for LoRA rank 32 from 18.4 GB to 11.3 GB"
+ * request #3157 (merged; description of 2026-04-14, "ENH: Option for gradient checkpointing in
+ * MetaMath"), by the benchmark's maintainer: "this reduces peak reserved memory for LoRA rank 32 from 18.4 GB to 11.3 GB"
  * - a local run of the same benchmark and data, so only the ratio is compared (units cancel). With
  * checkpointing the peak is mostly logits, without it mostly activations: a wrong S_99 or a wrong split
  * between the two moves the ratio. */

@@ -186,7 +186,8 @@ typedef struct vf_dt_result {
     uint64_t master_weights;     /* fp32 master copy of trainable fp16 weights (0 otherwise) */
     uint64_t gradients;          /* gradient buffers at their largest (also DDP buckets) */
     uint64_t optimizer;          /* optimizer states on the GPU */
-    uint64_t activations;        /* saved for backward at the start of backward */
+    uint64_t activations;        /* saved for backward at the start of backward, kv_cache included */
+    uint64_t kv_cache;           /* transformers' DynamicCache (use_cache) held by the model output */
     uint64_t logits;             /* logits and cross-entropy working set at their peak */
     uint64_t temporary;          /* transient buffers of the peak phase */
     uint64_t step_temporary;     /* optimizer step temporaries (phase 2) */
