@@ -143,70 +143,6 @@ int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_s
     return VF_OK;
 }
 
-/* ---- UTF-8 ------------------------------------------------------------------------------------- */
-
-/* Exact per-byte zero test: the high bit of each byte of the result is set iff that byte of x is 0. */
-static uint64_t zero_bytes(uint64_t x)
-{
-    const uint64_t low7 = UINT64_C(0x7F7F7F7F7F7F7F7F);
-    return ~(((x & low7) + low7) | x | low7);
-}
-
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
- * or len when valid. In the same pass: *has_nul tells whether a NUL byte occurs (before the first bad
- * byte, or anywhere when valid) and *brackets counts the '[' bytes (a sizing hint). */
-static size_t utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul, size_t *brackets)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-    size_t i = 0, br = 0;
-    uint64_t nul = 0;
-    while (i < len) {
-        uint64_t w;
-        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & high) == 0)) {
-            /* eight ASCII bytes */
-            nul |= zero_bytes(w);
-            br += (size_t)(((zero_bytes(w ^ (ones * '[')) >> 7) * ones) >> 56); /* bytes that are '[' */
-            i += 8;
-            continue;
-        }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            nul |= c == 0;
-            br += c == '[';
-            i++;
-            continue;
-        }
-        size_t need;
-        uint32_t min, cp;
-        if ((c & 0xE0) == 0xC0) {
-            need = 1, min = 0x80, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            need = 2, min = 0x800, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            need = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            goto bad;
-        }
-        if (len - i <= need)
-            goto bad;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            break;
-        i += need + 1;
-    }
-    *has_nul = nul != 0;
-    *brackets = br;
-    return i < len ? i : len;
-bad:
-    *has_nul = nul != 0;
-    *brackets = br;
-    return i;
-}
-
 /* ---- numbers ----------------------------------------------------------------------------------- */
 
 /* A JSON number that is a non-negative integer no larger than 2^53 (cJSON stores doubles). */
@@ -907,7 +843,7 @@ static int parse_owned(uint8_t *raw, raw_pool *pool, size_t len, uint64_t file_s
      * bytes. */
     size_t brackets = 0;
     bool has_nul = false;
-    size_t bad = utf8_invalid_at(raw, len, &has_nul, &brackets);
+    size_t bad = vf_utf8_invalid_at(raw, len, &has_nul, &brackets);
     {
         /* Grow the heap once for the tables about to be allocated: glibc grows a thread's arena with
          * one mprotect per allocation that does not fit, exactly by what it lacks (no top pad), and
