@@ -7,13 +7,10 @@
  *
  * The JSON is read by a purpose-built single-pass parser on the strict scanner of vf_json.c: no
  * tree, one read of the header bytes, which the header then keeps (vf_st_header_raw). Reentrant:
- * vf_st_read_files parses the shards of a checkpoint on one thread per CPU. cJSON is only used by
- * vf_cjson_u64 for the other readers. */
+ * vf_st_read_files parses the shards of a checkpoint on one thread per CPU. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, madvise, MADV_HUGEPAGE */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -28,7 +25,6 @@
 #include "vf_json.h"
 #include "vramfit/vf_checked.h"
 
-#define VF_MAX_JSON_INT 9007199254740992.0 /* 2^53: larger doubles are not exact integers */
 
 /* Raw header buffers of the shards one vf_st_read_files / vf_st_batch reads: carved by the workers
  * from one anonymous region on transparent huge pages (one fault per 2 MiB instead of 512 while
@@ -141,25 +137,6 @@ int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_s
                             (unsigned long long)file_size);
     *header_len = n;
     return VF_OK;
-}
-
-/* ---- numbers ----------------------------------------------------------------------------------- */
-
-/* A JSON number that is a non-negative integer no larger than 2^53 (cJSON stores doubles). */
-static bool json_u64(const cJSON *item, uint64_t *out)
-{
-    if (!cJSON_IsNumber(item))
-        return false;
-    double d = item->valuedouble;
-    if (!isfinite(d) || d < 0 || d > VF_MAX_JSON_INT || floor(d) != d)
-        return false;
-    *out = (uint64_t)d;
-    return true;
-}
-
-bool vf_cjson_u64(const void *cjson_item, uint64_t *out)
-{
-    return json_u64(cjson_item, out);
 }
 
 /* Renders "[a,b,c]" into buf for messages. */
