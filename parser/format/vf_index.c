@@ -287,6 +287,10 @@ static int sort_entries(ix_ctx *c)
 int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
 {
     memset(out, 0, sizeof *out);
+    bool has_nul;
+    size_t brackets, bad = vf_utf8_invalid_at(json, len, &has_nul, &brackets);
+    if (bad != len) /* the rule of every JSON input (vf_json.h) */
+        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "index is not valid UTF-8 (byte %zu of %zu)", bad, len);
     vf_arena_init(&out->strings, len / 8 + 4096); /* waste at most one small chunk */
     size_t colons = 0;
     for (const uint8_t *q = json, *e = json + len; (q = memchr(q, ':', (size_t)(e - q))) != NULL; q++)

@@ -353,17 +353,17 @@ static int parse_entry_member(parse_ctx *c, entry_fields *f, const char *name, u
     }
     if (bit == F_SHAPE && first == '[') {
         c->j.p++;
-        return parse_shape_array(c, f, depth + 1);
+        return parse_shape_array(c, f, depth);
     }
     if (bit == F_OFFSETS && first == '[') {
         c->j.p++;
-        return parse_offsets_array(c, f, depth + 1);
+        return parse_offsets_array(c, f, depth);
     }
     if (bit == F_DTYPE)
         f->dtype = 2;
     else if (bit == F_SHAPE)
         f->shape = 2;
-    return vf_json_skip(&c->j, depth + 1);
+    return vf_json_skip(&c->j, depth);
 }
 
 /* Checks that the span holds exactly numel x dtype size bytes. */
