@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_common_internal.h"
 
 struct vf_arena_chunk {
     vf_arena_chunk *next;
@@ -345,4 +345,9 @@ size_t vf_lower_hex_len(const char *s)
         if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')) || n >= 64)
             return 0;
     return n;
+}
+
+bool vf_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }

@@ -20,7 +20,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_verify.h"
 

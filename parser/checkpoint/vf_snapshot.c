@@ -12,7 +12,7 @@
 #include <xxhash.h>
 #include <zlib.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_snapshot.h"
 
@@ -290,12 +290,12 @@ int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, v
         if (d)
             aux[naux++] = (vf_snapshot_file){vf_aux_names[i], 0, d, len};
     }
-    size_t nd = vf_data_store_count(vf_cp_data(cp));
+    size_t nd = vf_data_store_count(vf_checkpoint_data_store(cp));
     vf_snapshot_data *data = calloc(nd ? nd : 1, sizeof *data);
     int rc = data ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; rc == VF_OK && i < nd; i++) {
         uint32_t shard, tensor;
-        vf_data_store_get(vf_cp_data(cp), i, &shard, &tensor, &data[i].data, &data[i].len);
+        vf_data_store_get(vf_checkpoint_data_store(cp), i, &shard, &tensor, &data[i].data, &data[i].len);
         const vf_shard *s = vf_checkpoint_shard(cp, shard);
         data[i].shard = s->name;
         data[i].tensor = vf_st_header_tensor(s->header, tensor)->name;
@@ -617,7 +617,7 @@ static int read_shards(cursor *c, vf_checkpoint *cp, vf_error *err)
         if (rc == VF_OK)
             rc = vf_st_parse_header(r.data, r.len, r.file_size, member, &h, err);
         if (rc == VF_OK)
-            rc = vf_cp_add_shard(cp, r.name, h, err);
+            rc = vf_checkpoint_add_shard(cp, r.name, h, err);
     }
     return rc;
 }
@@ -639,7 +639,7 @@ static int read_aux(cursor *c, vf_checkpoint *cp, vf_error *err)
         if (rc == VF_OK && vf_checkpoint_aux(cp, r.name, NULL))
             rc = vf_error_set(err, VF_ERR_SNAPSHOT, c->file, NULL, "%s is stored twice", r.name);
         if (rc == VF_OK)
-            rc = vf_cp_set_aux(cp, r.name, r.data, r.len, err);
+            rc = vf_checkpoint_set_aux(cp, r.name, r.data, r.len, err);
         if (rc == VF_ERR_UNSUPPORTED)
             rc = vf_error_set(err, VF_ERR_SNAPSHOT, c->file, NULL,
                               "'%s' is not an auxiliary file a snapshot may hold", r.name);
@@ -720,7 +720,8 @@ static int read_data_record(cursor *c, vf_checkpoint *cp, char *shard, char *ten
         return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, tensor,
                             "stored tensor data is not the %llu bytes of a tensor vramfit reads",
                             (unsigned long long)vf_st_header_tensor(h, (size_t)ti)->nbytes);
-    return vf_data_store_add(vf_cp_data(cp), (uint32_t)si, (uint32_t)ti, data, (size_t)len, c->err);
+    return vf_data_store_add(vf_checkpoint_data_store(cp), (uint32_t)si, (uint32_t)ti, data, (size_t)len,
+                             c->err);
 }
 
 /* Version 2: the tensor data section, read after the shards are finished (sorted). */
@@ -738,7 +739,7 @@ static int read_data(cursor *c, vf_checkpoint *cp)
         free(shard);
         free(tensor);
     }
-    if (rc == VF_OK && !vf_data_store_sort(vf_cp_data(cp)))
+    if (rc == VF_OK && !vf_data_store_sort(vf_checkpoint_data_store(cp)))
         rc = vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, NULL, "a tensor's data is stored twice");
     return rc;
 }
@@ -750,10 +751,10 @@ static int no_trailing(const cursor *c)
                    : VF_OK;
 }
 
-/* vf_cp_finish, naming the snapshot member in its errors. */
+/* vf_checkpoint_finish, naming the snapshot member in its errors. */
 static int finish(vf_checkpoint *cp, const char *file, vf_error *err)
 {
-    int rc = vf_cp_finish(cp, err); /* sorts shards by name, cross-checks like a directory */
+    int rc = vf_checkpoint_finish(cp, err); /* sorts shards by name, cross-checks like a directory */
     if (rc != VF_OK && err && strncmp(err->file, file, strlen(file)) != 0) {
         char member[MEMBER_MAX];
         member_name(member, file, err->file);
@@ -773,8 +774,8 @@ static int parse_payload(const uint8_t *p, size_t len, uint32_t version, const c
     int rc = read_origin(&c, &origin);
     if (rc != VF_OK)
         return rc;
-    vf_checkpoint *cp = vf_cp_new(origin);
-    if (cp && vf_cp_set_origin(cp, origin) != VF_OK) {
+    vf_checkpoint *cp = vf_checkpoint_new(origin);
+    if (cp && vf_checkpoint_set_origin(cp, origin) != VF_OK) {
         vf_checkpoint_free(cp);
         cp = NULL;
     }

@@ -14,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_format_internal.h"
+#include "vramfit/vf_snapshot.h" /* VF_SNAPSHOT_MAGIC: a snapshot is a format too */
 
 #define SNIFF_BYTES 520u /* HDF5 may sit behind a 512-byte user block */
 

@@ -19,7 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 
 #define VF_HF_PATH_MAX 4096u
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 
 typedef struct blob {
     uint32_t shard, tensor; /* shard index (sorted shards) and tensor index within its header */
@@ -213,7 +213,7 @@ int vf_checkpoint_tensor_data(const vf_checkpoint *cp, size_t shard, const char 
                             "vramfit reads the data of small (<= %u bytes) bitsandbytes quant_state "
                             "and weight_shape tensors only (this one has %llu bytes)",
                             VF_TENSOR_DATA_MAX, (unsigned long long)t->nbytes);
-    const blob *b = store_find(vf_cp_data(cp), (uint32_t)shard, (uint32_t)i);
+    const blob *b = store_find(vf_checkpoint_data_store(cp), (uint32_t)shard, (uint32_t)i);
     if (!b)
         return vf_error_set(err, VF_ERR_SNAPSHOT, sh->name, name,
                             "the snapshot carries no data for this tensor (snapshot format 1 holds "

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_format_internal.h"
 #include "vf_json.h"
 #include "vramfit/vf_checked.h"
 
