@@ -730,12 +730,7 @@ static int check_containment(vf_checkpoint *cp, const char *cache_root, vf_error
 static int open_cached(const char *id, const vf_open_options *opts, vf_checkpoint **out, vf_error *err)
 {
     vf_hf_location loc;
-    int rc = vf_hf_resolve(id, opts, &loc, err);
-    if (rc == VF_ERR_NOT_FOUND && err && strncmp(err->message, "not in the", 10) == 0) {
-        char msg[VF_ERROR_MESSAGE_MAX];
-        snprintf(msg, sizeof msg, "not a local path and %s", err->message);
-        snprintf(err->message, sizeof err->message, "%s", msg);
-    }
+    int rc = vf_hf_resolve_path(id, opts, &loc, err);
     if (rc != VF_OK)
         return rc;
     rc = vf_hf_download_hint(&loc, open_directory(loc.snapshot_dir, NULL, out, err), err);

@@ -10,6 +10,9 @@
  * describes, or NULL when st is none of them. */
 const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *st);
 /* ---- Hugging Face cache (vf_hfcache.c) ---------------------------------------------------------- */
+/* vf_hf_resolve for a PATH argument that named no file: a model missing from the cache is "not a
+ * local path and not in the Hugging Face cache ...". */
+int vf_hf_resolve_path(const char *id, const vf_open_options *opts, vf_hf_location *loc, vf_error *err);
 /* os.path.expandvars + expanduser of s; malloc'd, NULL when out of memory or over 4096 bytes. */
 char *vf_hf_expand_path(const char *s);
 /* After a failure rc opening loc's snapshot: when the cache shows an interrupted download (a blob

@@ -27,14 +27,6 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = n; i-- > 0;)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void fingerprint(const void *data, size_t len, uint8_t out[FP_BYTES])
 {
     XXH128_canonical_t c;
@@ -57,12 +49,6 @@ static int snapshot_fingerprint(const uint8_t *head, const uint8_t *payload, siz
     XXH3_freeState(st);
     memcpy(out, c.digest, FP_BYTES);
     return VF_OK;
-}
-
-static void hex16(const uint8_t fp[FP_BYTES], char out[2 * FP_BYTES + 1])
-{
-    for (unsigned i = 0; i < FP_BYTES; i++)
-        snprintf(out + 2 * i, 3, "%02x", fp[i]);
 }
 
 /* ---- writing ----------------------------------------------------------------------------------- */
@@ -364,10 +350,10 @@ static int check_outer(const uint8_t *buf, size_t len, const char *file, outer *
         return vf_error_set(err, VF_ERR_SNAPSHOT, file, NULL,
                             "truncated: %zu bytes, shorter than the %u-byte snapshot header", len,
                             VF_SNAPSHOT_HEADER_BYTES);
-    o->version = (uint32_t)get_le(buf + 8, 4);
-    o->flags = (uint32_t)get_le(buf + 12, 4);
-    o->payload_len = get_le(buf + 16, 8);
-    o->compressed_len = get_le(buf + 24, 8);
+    o->version = (uint32_t)vf_load_le(buf + 8, 4);
+    o->flags = (uint32_t)vf_load_le(buf + 12, 4);
+    o->payload_len = vf_load_le(buf + 16, 8);
+    o->compressed_len = vf_load_le(buf + 24, 8);
     o->fp = buf + 32;
     if (o->version < VF_SNAPSHOT_VERSION_MIN || o->version > VF_SNAPSHOT_VERSION)
         return vf_error_set(err, VF_ERR_UNSUPPORTED, file, NULL,
@@ -484,7 +470,7 @@ static int take_le(cursor *c, unsigned n, uint64_t *v, const char *what)
 {
     int rc = need(c, n, what);
     if (rc == VF_OK) {
-        *v = get_le(c->p, n);
+        *v = vf_load_le(c->p, n);
         c->p += n;
         c->left -= n;
     }
@@ -551,8 +537,8 @@ static int take_record(cursor *c, bool shard, uint64_t max_len, record *r)
     fingerprint(r->data, r->len, got);
     if (memcmp(got, fp, FP_BYTES) != 0) {
         char want_hex[33], got_hex[33];
-        hex16(fp, want_hex);
-        hex16(got, got_hex);
+        vf_hex_encode(fp, FP_BYTES, want_hex);
+        vf_hex_encode(got, FP_BYTES, got_hex);
         return vf_error_set(c->err, VF_ERR_CHECKSUM, c->file, NULL,
                             "%s: %s fingerprint mismatch (stored %s, computed %s)", r->name,
                             shard ? "header" : "file", want_hex, got_hex);
@@ -822,8 +808,8 @@ int vf_snapshot_parse(const uint8_t *buf, size_t len, const char *display, vf_ch
         rc = vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
     else if (memcmp(fp, o.fp, FP_BYTES) != 0) {
         char want_hex[33], got_hex[33];
-        hex16(o.fp, want_hex);
-        hex16(fp, got_hex);
+        vf_hex_encode(o.fp, FP_BYTES, want_hex);
+        vf_hex_encode(fp, FP_BYTES, got_hex);
         rc = vf_error_set(err, VF_ERR_CHECKSUM, file, NULL,
                           "snapshot fingerprint mismatch (stored %s, computed %s)", want_hex, got_hex);
     }
