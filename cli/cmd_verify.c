@@ -189,31 +189,31 @@ static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapsh
 static void structure_json(vf_buf *b, const char *path, const vf_verify_report *r)
 {
     char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
+    vf_jw j = {.b = b};
+    vf_jw_doc(&j);
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     if (cp)
-        vf_json_origin(&j, cp);
+        vf_jw_origin(&j, cp);
     else
-        vf_json_str(&j, "path", path);
-    vf_json_bool(&j, "sound", vf_verify_sound(r));
-    vf_json_arr(&j, "checks");
+        vf_jw_str(&j, "path", path);
+    vf_jw_bool(&j, "sound", vf_verify_sound(r));
+    vf_jw_arr(&j, "checks");
     for (size_t i = 0; i < vf_verify_item_count(r); i++) {
         const vf_verify_item *it = vf_verify_item_at(r, i);
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "kind", (unsigned)it->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[it->kind] : "?");
-        vf_json_str(&j, "name", it->name);
-        vf_json_bool(&j, "ok", it->status == VF_OK);
-        vf_json_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "kind", (unsigned)it->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[it->kind] : "?");
+        vf_jw_str(&j, "name", it->name);
+        vf_jw_bool(&j, "ok", it->status == VF_OK);
+        vf_jw_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
         if (it->kind == VF_VERIFY_SHARD || it->kind == VF_VERIFY_INDEX)
-            vf_json_u64(&j, "tensors", it->tensors);
+            vf_jw_u64(&j, "tensors", it->tensors);
         if (it->kind == VF_VERIFY_SHARD)
-            vf_json_u64(&j, "size_bytes", it->size);
-        vf_json_obj_end(&j);
+            vf_jw_u64(&j, "size_bytes", it->size);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
-    vf_json_obj_end(&j);
+    vf_jw_arr_end(&j);
+    vf_jw_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
+    vf_jw_obj_end(&j);
 }
 
 /* ---- data -------------------------------------------------------------------------------------- */

@@ -73,6 +73,11 @@ int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const c
 int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
                        vf_error *err);
 
+/* Writes the n bytes as 2n lower-case hex digits and a NUL at out (2n + 1 bytes). */
+void vf_hex_encode(const uint8_t *bytes, size_t n, char *out);
+/* The n <= 8 little-endian bytes at p as an integer. */
+uint64_t vf_load_le(const uint8_t *p, unsigned n);
+
 /* The length of s when it is 1..64 lower-case hex digits (a digest), else 0. */
 size_t vf_lower_hex_len(const char *s);
 
