@@ -19,9 +19,9 @@ static void gpus_help(void)
 {
     printf("usage: vramfit gpus [--verbose] [--json]\n\n"
            "Lists the built-in accelerators that --gpu NAME accepts (estimate, plan), one name per\n"
-           "line, in table order; 'auto' (ask nvidia-smi) is accepted too but is not listed. Names\n"
-           "match ignoring case, spaces, '-' and '_'. With --verbose each line also gives the memory\n"
-           "per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n"
+           "line, in table order; 'auto' (ask nvidia-smi, else rocm-smi) is accepted too but is not\n"
+           "listed. Names match ignoring case, spaces, '-' and '_'. With --verbose each line also gives\n"
+           "the memory per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n"
            "  --json    one JSON document: \"gpus\": [{name, memory_bytes, spec, aliases}]\n");
     vf_print_global_help();
     printf("\nexit codes: 0 ok, 2 usage error.\n");
