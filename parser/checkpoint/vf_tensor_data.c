@@ -2,6 +2,7 @@
  * tensor data"): bitsandbytes' packed quant state and compressed-tensors' weight_shape. On disk they
  * are read with one bounded pread per tensor when the checkpoint is opened; a version-2 snapshot
  * carries them. Nothing else of the tensor data is ever read. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -178,7 +179,10 @@ static int read_shard_data(vf_data_store *s, uint32_t si, const char *dir, const
         uint8_t *dst;
         size_t got = 0;
         rc = store_room(s, si, (uint32_t)i, (size_t)t->nbytes, &dst, err);
-        if (rc == VF_OK) /* begin/end were checked against the file size by the header parser */
+        /* the header parser checked begin/end against the file size */
+        assert(t->begin <= t->end && t->end - t->begin == t->nbytes &&
+               vf_st_header_data_start(h) + t->end <= vf_st_header_file_size(h));
+        if (rc == VF_OK)
             rc = vf_read_at(fd, dst, (size_t)t->nbytes, vf_st_header_data_start(h) + t->begin, &got,
                             sh->name, err);
         if (rc == VF_OK && got != t->nbytes)
