@@ -247,34 +247,41 @@ static char *join_path(const char *a, const char *b)
     return p;
 }
 
+/* Hashes every shard (in parallel, vf_hash_shards); err gets the lowest-index shard's failure. */
 static int hash_all(data_run *d, bool bar, vf_error *err)
 {
     const vf_checkpoint *cp = d->cp;
     size_t n = vf_checkpoint_shard_count(cp);
     progress p = {.on = bar, .start = now_seconds()};
-    for (size_t i = 0; i < n; i++)
-        p.total += vf_st_header_file_size(vf_checkpoint_shard(cp, i)->header);
     d->shards = calloc(n ? n : 1, sizeof *d->shards);
-    if (!d->shards)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    vf_hash_options o = VF_HASH_OPTIONS_INIT;
-    o.progress = progress_cb;
-    o.user = &p;
-    int rc = VF_OK;
+    vf_hash_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    int rc = d->shards && jobs ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; rc == VF_OK && i < n; i++) {
         const vf_shard *s = vf_checkpoint_shard(cp, i);
         size_t count = vf_st_header_count(s->header), raw_len;
         const uint8_t *raw = vf_st_header_raw(s->header, &raw_len);
+        p.total += vf_st_header_file_size(s->header);
         vf_digest_of(raw, raw_len, &d->shards[i].header_digest);
         d->shards[i].tensors = calloc(count ? count : 1, sizeof *d->shards[i].tensors);
-        char *path = join_path(vf_checkpoint_dir(cp), s->name);
-        if (!d->shards[i].tensors || !path)
+        jobs[i] = (vf_hash_job){.path = join_path(vf_checkpoint_dir(cp), s->name), .display = s->name,
+                                .header = s->header, .tensors = d->shards[i].tensors};
+        if (!d->shards[i].tensors || !jobs[i].path)
             rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-        else
-            rc = vf_hash_shard(path, s->name, s->header, &o, &d->shards[i].digest,
-                               d->shards[i].tensors, err);
-        free(path);
     }
+    vf_hash_options o = VF_HASH_OPTIONS_INIT;
+    o.progress = progress_cb;
+    o.user = &p;
+    if (rc == VF_OK && (rc = vf_hash_shards(jobs, n, &o)) != VF_OK)
+        for (size_t i = 0; i < n; i++)
+            if (jobs[i].status != VF_OK) {
+                *err = jobs[i].error;
+                break;
+            }
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        d->shards[i].digest = jobs[i].digest;
+    for (size_t i = 0; jobs && i < n; i++)
+        free((char *)jobs[i].path);
+    free(jobs);
     progress_end(&p);
     d->bytes = p.done;
     d->seconds = now_seconds() - p.start;
