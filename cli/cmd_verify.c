@@ -46,8 +46,8 @@ static void verify_help(void)
            "                  --against manifest holds SHA-256 digests; manifests written with it\n"
            "                  carry each file's SHA-256\n"
            "  --no-sha256     not by default with --data inside a cache\n"
-           "  --json          the structural report as one JSON document (the digests of --data are\n"
-           "                  JSON in the --manifest file)\n"
+           "  --json          the report as one JSON document: the structure and, with --data,\n"
+           "                  --sha256 or --against, the digests, findings and differences\n"
            "  --manifest FILE write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
            "                  shape); implies --data. Written via a temporary file and rename.\n"
            "  --against FILE  re-hash PATH and compare with a manifest made elsewhere, listing every\n"
@@ -185,11 +185,12 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
 
 static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapshot"};
 
-/* --json: {schema, model..., sound, checks: [{kind, name, ok, error, tensors, size_bytes}]}. */
-static void structure_json(vf_buf *b, const char *path, const vf_verify_report *r)
+/* --json: opens the document {schema, model..., sound, checks: [{kind, name, ok, error, tensors,
+ * size_bytes}], findings; the caller adds the --sha256 and --data members and closes it. */
+static void structure_members(vf_json *jp, const char *path, const vf_verify_report *r)
 {
     char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    vf_json j = {.b = b};
+    vf_json j = *jp;
     vf_json_doc(&j);
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     if (cp)
@@ -213,7 +214,7 @@ static void structure_json(vf_buf *b, const char *path, const vf_verify_report *
     }
     vf_json_arr_end(&j);
     vf_json_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
-    vf_json_obj_end(&j);
+    *jp = j;
 }
 
 /* ---- data -------------------------------------------------------------------------------------- */
@@ -337,15 +338,16 @@ static void more_line(vf_buf *b, size_t shown, size_t total, const char *what)
                       vf_fmt_count(total - shown, c), what);
 }
 
-static void print_duplicates(vf_buf *b, tref *refs, size_t n)
+/* Calls fn(ctx, dup, first) for every non-empty, not all-zero tensor whose bytes equal those of an
+ * earlier one `first` (by digest and size; name order within a group). Returns how many, or
+ * (size_t)-1 when out of memory. */
+static size_t each_duplicate(const tref *refs, size_t n, void (*fn)(void *, const tref *, const tref *),
+                             void *ctx)
 {
-    char c[32];
     size_t k = 0, total = 0;
     tref *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v) {
-        b->failed = true;
-        return;
-    }
+    if (!v)
+        return (size_t)-1;
     for (size_t i = 0; i < n; i++) /* zero tensors are reported as such, empty ones say nothing */
         if (refs[i].t->nbytes && !refs[i].hash->all_zero)
             v[k++] = refs[i];
@@ -357,12 +359,35 @@ static void print_duplicates(vf_buf *b, tref *refs, size_t n)
             first = i;
             continue;
         }
-        if (total++ < FINDINGS_SHOWN)
-            vf_buf_printf(b, "  duplicate  %s: bytes identical to %s (%s bytes)\n", v[i].t->name,
-                          v[first].t->name, vf_fmt_count(v[i].t->nbytes, c));
+        fn(ctx, &v[i], &v[first]);
+        total++;
     }
-    more_line(b, FINDINGS_SHOWN, total, "duplicates");
     free(v);
+    return total;
+}
+
+typedef struct dup_lines {
+    vf_buf *b;
+    size_t shown;
+} dup_lines;
+
+static void duplicate_line(void *ctx, const tref *dup, const tref *first)
+{
+    dup_lines *l = ctx;
+    char c[32];
+    if (l->shown++ < FINDINGS_SHOWN)
+        vf_buf_printf(l->b, "  duplicate  %s: bytes identical to %s (%s bytes)\n", dup->t->name,
+                      first->t->name, vf_fmt_count(dup->t->nbytes, c));
+}
+
+static void print_duplicates(vf_buf *b, tref *refs, size_t n)
+{
+    dup_lines l = {b, 0};
+    size_t total = each_duplicate(refs, n, duplicate_line, &l);
+    if (total == (size_t)-1)
+        b->failed = true;
+    else
+        more_line(b, FINDINGS_SHOWN, total, "duplicates");
 }
 
 static size_t print_data_findings(vf_buf *b, tref *refs, size_t n)
@@ -400,17 +425,26 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
 
 /* One line per file; returns the number that differ from their blob names, *failed the first file
  * that could not be read. */
+/* The files whose digest differs from their blob name; *failed the first unreadable one. */
+static size_t hub_tally(const vf_hub_report *h, const vf_hub_file **failed)
+{
+    size_t differ = 0;
+    *failed = NULL;
+    for (size_t i = 0; i < vf_hub_file_count(h); i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        differ += f->status == VF_OK && f->kind != VF_HUB_UNNAMED && !f->match;
+        if (f->status != VF_OK && !*failed)
+            *failed = f;
+    }
+    return differ;
+}
+
 static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **failed)
 {
     char c1[32];
-    size_t n = vf_hub_file_count(h), differ = 0, bad = 0;
-    *failed = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const vf_hub_file *f = vf_hub_file_at(h, i);
-        differ += f->status == VF_OK && f->kind != VF_HUB_UNNAMED && !f->match;
-        if (f->status != VF_OK && !bad++)
-            *failed = f;
-    }
+    size_t n = vf_hub_file_count(h), differ = hub_tally(h, failed), bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += vf_hub_file_at(h, i)->status != VF_OK;
     if (vf_hub_in_cache(h))
         vf_buf_printf(b, "SHA-256     %zu file%s in a Hugging Face cache: %zu match%s the Hub's checksum, "
                          "%zu differ%s, %zu unreadable\n", n, n == 1 ? "" : "s", n - differ - bad,
@@ -436,6 +470,16 @@ static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **f
     return differ;
 }
 
+/* The exit of a cache whose files differ from their blob names (one line on stderr). */
+static int fail_hub_differs(const vf_checkpoint *cp, size_t differ)
+{
+    vf_error err = {0};
+    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
+                 "%zu file%s differ%s from the Hub's checksums (their blob names): the cache is corrupt; "
+                 "download them again", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
+    return vf_cli_fail(&err);
+}
+
 /* --sha256: hashes, prints, and returns an exit code (VF_EXIT_OK when every checked file matches). */
 static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
 {
@@ -449,12 +493,7 @@ static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
     int rc = vf_buf_flush(b);
     if (rc != VF_EXIT_OK)
         return rc;
-    if (failed)
-        return vf_cli_fail(&failed->error);
-    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
-                 "%zu file%s differ%s from the Hub's checksums (their blob names): the cache is corrupt; "
-                 "download them again", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
-    return vf_cli_fail(&err);
+    return failed ? vf_cli_fail(&failed->error) : fail_hub_differs(cp, differ);
 }
 
 /* SHA-256 is wanted: asked for, the default for --data in a cache, or needed by the manifest. */
@@ -672,9 +711,6 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
     }
     if (!*path)
         return vf_usage_error("verify", "missing PATH (see 'vramfit verify --help')");
-    if (f->json && (f->data || f->sha256))
-        return vf_usage_error("verify", "--json reports the structure; the digests of --data and "
-                                        "--sha256 are JSON in the --manifest FILE");
     return VF_EXIT_OK;
 }
 
@@ -693,38 +729,51 @@ static int prepare_manifest(const data_run *d, const tref *refs, size_t n, const
     return rc;
 }
 
+/* Hashes the data for --data: *refs every tensor by name, *manifest prepared when --manifest is
+ * given. Returns an exit code (a failure printed; nothing for stdout). */
+static int hash_for_report(data_run *d, const verify_flags *f, const char *path, tref **refs, size_t *n,
+                           vf_output **manifest)
+{
+    vf_error err = {0};
+    int rc = hash_all(d, !f->quiet && !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
+    if (rc == VF_OK && !(*refs = all_tensors(d, n)))
+        rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc != VF_OK)
+        return vf_cli_fail(&err);
+    return f->manifest_out ? prepare_manifest(d, *refs, *n, f, path, manifest) : VF_EXIT_OK;
+}
+
+/* The exit of differences from the --against manifest (one line on stderr). */
+static int fail_manifest_differs(const vf_checkpoint *cp, size_t diffs, const char *name)
+{
+    vf_error err = {0};
+    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL, "%zu difference%s from the manifest %s",
+                 diffs, diffs == 1 ? "" : "s", name);
+    return vf_cli_fail(&err);
+}
+
 /* The --data part: hash, report, manifest (prepared into *manifest, committed by the caller after
  * stdout), comparison. Returns an exit code; *b holds stdout. */
 static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_flags *f,
                        const vf_manifest *against, const vf_hub_report *hub, vf_output **manifest)
 {
     data_run d = {.cp = cp, .hub = hub};
-    vf_error err = {0};
-    size_t n = 0;
+    size_t n = 0, diffs = 0;
     tref *refs = NULL;
-    int rc = hash_all(&d, !f->quiet && !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
-    if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
-        rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    if (rc == VF_OK && f->manifest_out) {
-        int x = prepare_manifest(&d, refs, n, f, path, manifest);
-        if (x != VF_EXIT_OK) {
-            free(refs);
-            data_free(&d);
-            return x;
-        }
-    }
-    size_t diffs = 0;
-    if (rc == VF_OK) {
+    int rc = hash_for_report(&d, f, path, &refs, &n, manifest);
+    if (rc == VF_EXIT_OK) {
         print_data(b, &d, refs, n);
         if (against)
             diffs = compare_manifest(b, &d, refs, n, against, f->against);
-        if (diffs == (size_t)-1)
-            rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     }
     free(refs);
     data_free(&d);
-    if (rc != VF_OK)
-        return vf_cli_fail(&err);
+    if (rc != VF_EXIT_OK)
+        return rc;
+    if (diffs == (size_t)-1) {
+        vf_error err = {0};
+        return vf_cli_fail((vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory"), &err));
+    }
     if (f->manifest_out)
         vf_buf_printf(b, "Manifest    %s\n", f->manifest_out);
     if (!diffs)
@@ -733,9 +782,186 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
                   vf_sty(VF_STY_RESET), f->against);
     int out = vf_cli_flush_commit(b, *manifest); /* the manifest is sound: differences are a result */
     *manifest = NULL;
-    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
-                 "%zu difference%s from the manifest %s", diffs, diffs == 1 ? "" : "s", f->against);
-    return out != VF_EXIT_OK ? out : vf_cli_fail(&err);
+    return out != VF_EXIT_OK ? out : fail_manifest_differs(cp, diffs, f->against);
+}
+
+/* ---- --json: one document ------------------------------------------------------------------------ */
+
+static const char *const hub_kind_names[] = {"lfs", "git", "unnamed"};
+
+/* "sha256": {in_cache, files: [{name, kind, size_bytes, sha256, git_sha1 (git), expected, matches,
+ * error}]}: expected is the blob name (null outside a cache), matches null when nothing was checked. */
+static void hub_json(vf_json *j, const vf_hub_report *h)
+{
+    vf_json_obj(j, "sha256");
+    vf_json_bool(j, "in_cache", vf_hub_in_cache(h));
+    vf_json_arr(j, "files");
+    for (size_t i = 0; i < vf_hub_file_count(h); i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        bool ok = f->status == VF_OK, named = f->kind != VF_HUB_UNNAMED;
+        vf_json_obj(j, NULL);
+        vf_json_str(j, "name", f->name);
+        vf_json_str(j, "kind", hub_kind_names[f->kind]);
+        vf_json_u64(j, "size_bytes", f->size);
+        vf_json_str(j, "sha256", ok ? f->sha256 : NULL);
+        if (f->kind == VF_HUB_GIT)
+            vf_json_str(j, "git_sha1", ok ? f->git_sha1 : NULL);
+        vf_json_str(j, "expected", named ? f->expected : NULL);
+        if (ok && named)
+            vf_json_bool(j, "matches", f->match);
+        else
+            vf_json_null(j, "matches");
+        vf_json_str(j, "error", ok ? NULL : f->error.message);
+        vf_json_obj_end(j);
+    }
+    vf_json_arr_end(j);
+    vf_json_obj_end(j);
+}
+
+static void tensor_ref_json(vf_json *j, const tref *r)
+{
+    vf_json_str(j, "tensor", r->t->name);
+    vf_json_str(j, "file", r->file);
+    vf_json_str(j, "dtype", vf_dtype_name(r->t->dtype));
+    vf_json_u64(j, "tensor_bytes", r->t->nbytes);
+}
+
+static void duplicate_json(void *ctx, const tref *dup, const tref *first)
+{
+    vf_json *j = ctx;
+    vf_json_obj(j, NULL);
+    tensor_ref_json(j, dup);
+    vf_json_str(j, "same_as", first->t->name);
+    vf_json_obj_end(j);
+}
+
+/* "data": {hash, read_bytes, seconds, files: [{name, size_bytes, header_xxh3_128, xxh3_128}],
+ * duplicates, all_zero, nonfinite: every such tensor [{tensor, file, dtype, tensor_bytes, ...}]}. */
+static void data_json(vf_json *j, const data_run *d, const tref *refs, size_t n)
+{
+    char hex[VF_DIGEST_HEX];
+    vf_json_obj(j, "data");
+    vf_json_str(j, "hash", "xxh3-128");
+    vf_json_u64(j, "read_bytes", d->bytes);
+    vf_json_double(j, "seconds", d->seconds);
+    vf_json_arr(j, "files");
+    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
+        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
+        vf_json_obj(j, NULL);
+        vf_json_str(j, "name", s->name);
+        vf_json_u64(j, "size_bytes", vf_st_header_file_size(s->header));
+        vf_json_str(j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
+        vf_json_str(j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
+        vf_json_obj_end(j);
+    }
+    vf_json_arr_end(j);
+    vf_json_arr(j, "duplicates");
+    if (each_duplicate(refs, n, duplicate_json, j) == (size_t)-1)
+        j->b->failed = true;
+    vf_json_arr_end(j);
+    vf_json_arr(j, "all_zero");
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].hash->all_zero) {
+            vf_json_obj(j, NULL);
+            tensor_ref_json(j, &refs[i]);
+            vf_json_obj_end(j);
+        }
+    vf_json_arr_end(j);
+    vf_json_arr(j, "nonfinite");
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].hash->nonfinite) {
+            vf_json_obj(j, NULL);
+            tensor_ref_json(j, &refs[i]);
+            vf_json_u64(j, "count", refs[i].hash->nonfinite);
+            vf_json_obj_end(j);
+        }
+    vf_json_arr_end(j);
+    vf_json_obj_end(j);
+}
+
+/* "against": {manifest, identical, differences: [each difference as the text report words it]}.
+ * Returns the number of differences ((size_t)-1 out of memory: the document fails). */
+static size_t against_json(vf_json *j, const data_run *d, const tref *refs, size_t n, const vf_manifest *m,
+                           const char *name)
+{
+    vf_buf t = {0};
+    size_t diffs = compare_manifest(&t, d, refs, n, m, name);
+    vf_json_obj(j, "against");
+    vf_json_str(j, "manifest", name);
+    vf_json_bool(j, "identical", diffs == 0);
+    vf_json_arr(j, "differences");
+    char *line = t.data && diffs && diffs != (size_t)-1 ? strchr(t.data, '\n') : NULL; /* after "Against" */
+    for (char *next; line && *++line; line = next) {
+        next = strchr(line, '\n');
+        if (!next)
+            break;
+        *next = '\0';
+        vf_json_str(j, NULL, line + strspn(line, " "));
+    }
+    vf_json_arr_end(j);
+    vf_json_obj_end(j);
+    if (t.failed || diffs == (size_t)-1)
+        j->b->failed = true;
+    vf_buf_free(&t);
+    return diffs;
+}
+
+/* The exit code after the document: unsound, an unreadable file, Hub or manifest differences. */
+static int json_verdict(const vf_verify_report *r, const vf_hub_report *hub, size_t diffs, const char *against)
+{
+    const vf_hub_file *failed = NULL;
+    size_t differ = hub ? hub_tally(hub, &failed) : 0;
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    if (!vf_verify_sound(r))
+        return vf_cli_fail(vf_verify_first_error(r));
+    if (failed)
+        return vf_cli_fail(&failed->error);
+    if (differ)
+        return fail_hub_differs(cp, differ);
+    return diffs ? fail_manifest_differs(cp, diffs, against) : VF_EXIT_OK;
+}
+
+/* --json: the structure, and with --sha256 / --data their results, as one document on stdout
+ * (nothing there when reading the data fails). */
+static int verify_json(const char *path, const verify_flags *f, const vf_verify_report *r,
+                       const vf_manifest *against)
+{
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    bool deep = vf_verify_sound(r) && (f->data || f->sha256);
+    vf_hub_report *hub = NULL;
+    data_run d = {.cp = cp};
+    tref *refs = NULL;
+    size_t n = 0, diffs = 0;
+    vf_output *manifest = NULL;
+    vf_error err = {0};
+    int rc = VF_EXIT_OK;
+    if (deep && want_sha256(f, cp, against) && vf_hub_hash(cp, &hub, &err) != VF_OK)
+        rc = vf_cli_fail(&err);
+    d.hub = hub;
+    if (rc == VF_EXIT_OK && deep && f->data)
+        rc = hash_for_report(&d, f, path, &refs, &n, &manifest);
+    if (rc == VF_EXIT_OK) {
+        vf_buf b = {0};
+        vf_json j = {.b = &b};
+        structure_members(&j, path, r);
+        if (hub)
+            hub_json(&j, hub);
+        if (refs)
+            data_json(&j, &d, refs, n);
+        if (refs && against)
+            diffs = against_json(&j, &d, refs, n, against, f->against);
+        vf_json_obj_end(&j);
+        rc = vf_cli_flush_commit(&b, manifest); /* frees manifest */
+        manifest = NULL;
+        vf_buf_free(&b);
+    }
+    if (rc == VF_EXIT_OK)
+        rc = json_verdict(r, hub, diffs, f->against);
+    vf_output_free(manifest);
+    free(refs);
+    data_free(&d);
+    vf_hub_report_free(hub);
+    return rc;
 }
 
 int vf_cmd_verify(int argc, char **argv)
@@ -764,11 +990,7 @@ int vf_cmd_verify(int argc, char **argv)
     }
     vf_buf b = {0};
     if (f.json) {
-        structure_json(&b, path, r);
-        rc = vf_buf_flush(&b);
-        if (rc == VF_EXIT_OK && !vf_verify_sound(r))
-            rc = vf_cli_fail(vf_verify_first_error(r));
-        vf_buf_free(&b);
+        rc = verify_json(path, &f, r, against);
         vf_verify_report_free(r);
         vf_manifest_free(against);
         return rc;

@@ -1,7 +1,6 @@
 /* vf_verify.c - structural verdicts per file, XXH3-128 hashing of tensor data and manifests
  * (vramfit/vf_verify.h). */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,7 +23,6 @@
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_verify.h"
 
-#define INDEX_NAME "model.safetensors.index.json"
 
 /* ---- digests ----------------------------------------------------------------------------------- */
 
@@ -132,7 +130,7 @@ static int items_from_checkpoint(vf_verify_report *r, const vf_checkpoint *cp, v
                       vf_st_header_count(s->header), err);
     }
     if (rc == VF_OK && vf_checkpoint_has_index(cp))
-        rc = add_item(r, VF_VERIFY_INDEX, INDEX_NAME, NULL, 0, total, err);
+        rc = add_item(r, VF_VERIFY_INDEX, VF_INDEX_NAME, NULL, 0, total, err);
     return rc;
 }
 
@@ -151,58 +149,6 @@ static int verify_snapshot(vf_verify_report *r, const char *path, vf_error *err)
     return rc;
 }
 
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int cmp_cstr(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.safetensors files of dir, sorted; model.safetensors alone when present (as the loader). */
-static int list_safetensors(const char *dir, vf_arena *a, const char ***out, size_t *count,
-                            vf_error *err)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return vf_error_set(err, VF_ERR_IO, dir, NULL, "cannot list directory: %s", strerror(errno));
-    const char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = VF_OK;
-    for (struct dirent *de; rc == VF_OK && (de = readdir(d));) {
-        if (!has_suffix(de->d_name, ".safetensors") || de->d_name[0] == '.')
-            continue;
-        if (strcmp(de->d_name, "model.safetensors") == 0)
-            n = 0; /* the single-file layout wins over stray shards */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            const char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                rc = vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n++] = vf_arena_strdup(a, de->d_name)))
-            rc = vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
-        if (rc == VF_OK && n == 1 && strcmp(names[0], "model.safetensors") == 0)
-            break;
-    }
-    closedir(d);
-    if (rc != VF_OK) {
-        free(names);
-        return rc;
-    }
-    if (names)
-        qsort(names, n, sizeof *names, cmp_cstr);
-    *out = names;
-    *count = n;
-    return VF_OK;
-}
 
 static int check_one_shard(vf_verify_report *r, const char *dir, const char *name, vf_error *err)
 {
@@ -230,7 +176,7 @@ static int check_index_file(vf_verify_report *r, const char *dir, const char ***
 {
     *names = NULL;
     *n = 0;
-    char *path = vf_path_join(dir, INDEX_NAME);
+    char *path = vf_path_join(dir, VF_INDEX_NAME);
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     struct stat st;
@@ -240,14 +186,14 @@ static int check_index_file(vf_verify_report *r, const char *dir, const char ***
     vf_error e = {0};
     vf_index ix;
     memset(&ix, 0, sizeof ix);
-    int rc = present ? vf_read_small_file(path, INDEX_NAME, VF_AUX_MAX_BYTES, &data, &len, &e) : VF_OK;
+    int rc = present ? vf_read_small_file(path, VF_INDEX_NAME, VF_AUX_MAX_BYTES, &data, &len, &e) : VF_OK;
     free(path);
     if (!present)
         return VF_OK;
     if (rc == VF_OK)
-        rc = vf_index_parse(data, len, INDEX_NAME, &ix, &e);
+        rc = vf_index_parse(data, len, VF_INDEX_NAME, &ix, &e);
     free(data);
-    int arc = add_item(r, VF_VERIFY_INDEX, INDEX_NAME, rc == VF_OK ? NULL : &e, 0,
+    int arc = add_item(r, VF_VERIFY_INDEX, VF_INDEX_NAME, rc == VF_OK ? NULL : &e, 0,
                        rc == VF_OK ? ix.count : 0, err);
     if (rc == VF_OK && arc == VF_OK && ix.shard_count) {
         *names = calloc(ix.shard_count, sizeof **names);
@@ -264,37 +210,37 @@ static int check_index_file(vf_verify_report *r, const char *dir, const char ***
     return arc;
 }
 
+/* The shards of dir, one verdict each: those its index names when it has a usable one, else those
+ * the directory lists (as the loader picks them). */
+static int check_directory(vf_verify_report *r, const char *dir, vf_error *err)
+{
+    const char **indexed = NULL;
+    size_t n = 0;
+    int rc = check_index_file(r, dir, &indexed, &n, err);
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        rc = check_one_shard(r, dir, indexed[i], err);
+    if (rc != VF_OK || indexed) {
+        free(indexed);
+        return rc;
+    }
+    char **listed = NULL;
+    rc = vf_cp_list_shards(dir, &listed, &n, err);
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        rc = check_one_shard(r, dir, listed[i], err);
+    vf_cp_free_names(listed, n);
+    return rc;
+}
+
 /* PATH exists but does not open as a checkpoint: one verdict per file it names. */
 static int verify_files(vf_verify_report *r, const char *path, const struct stat *st,
                         const vf_error *open_err, vf_error *err)
 {
-    char *copy = strdup(path);
-    if (!copy)
+    char *dir, *single;
+    if (vf_cp_locate(path, S_ISDIR(st->st_mode), &dir, &single) != VF_OK)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    const char *dir = copy, *single = NULL;
-    if (!S_ISDIR(st->st_mode)) {
-        char *slash = strrchr(copy, '/');
-        single = slash ? slash + 1 : copy;
-        dir = slash ? (slash == copy ? "/" : copy) : ".";
-        if (slash)
-            *slash = '\0';
-        if (strcmp(single, INDEX_NAME) == 0 || has_suffix(single, ".index.json"))
-            single = NULL;
-    }
-    const char **names = NULL;
-    size_t n = 0;
-    int rc = VF_OK;
-    if (single) {
-        rc = check_one_shard(r, dir, single, err);
-    } else {
-        rc = check_index_file(r, dir, &names, &n, err);
-        if (rc == VF_OK && !names)
-            rc = list_safetensors(dir, &r->strings, &names, &n, err);
-        for (size_t i = 0; rc == VF_OK && i < n; i++)
-            rc = check_one_shard(r, dir, names[i], err);
-    }
-    free(names);
-    free(copy);
+    int rc = single ? check_one_shard(r, dir, single, err) : check_directory(r, dir, err);
+    free(dir);
+    free(single);
     if (rc == VF_OK && r->first.code == VF_OK) /* every file is fine: the cross-checks failed */
         rc = add_item(r, VF_VERIFY_CHECKPOINT, path, open_err, 0, 0, err);
     return rc;
