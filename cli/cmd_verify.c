@@ -187,33 +187,33 @@ static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapsh
 
 /* --json: opens the document {schema, model..., sound, checks: [{kind, name, ok, error, tensors,
  * size_bytes}], findings; the caller adds the --sha256 and --data members and closes it. */
-static void structure_members(vf_json *jp, const char *path, const vf_verify_report *r)
+static void structure_members(vf_jw *jp, const char *path, const vf_verify_report *r)
 {
     char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    vf_json j = *jp;
-    vf_json_doc(&j);
+    vf_jw j = *jp;
+    vf_jw_doc(&j);
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     if (cp)
-        vf_json_origin(&j, cp);
+        vf_jw_origin(&j, cp);
     else
-        vf_json_str(&j, "path", path);
-    vf_json_bool(&j, "sound", vf_verify_sound(r));
-    vf_json_arr(&j, "checks");
+        vf_jw_str(&j, "path", path);
+    vf_jw_bool(&j, "sound", vf_verify_sound(r));
+    vf_jw_arr(&j, "checks");
     for (size_t i = 0; i < vf_verify_item_count(r); i++) {
         const vf_verify_item *it = vf_verify_item_at(r, i);
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "kind", (unsigned)it->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[it->kind] : "?");
-        vf_json_str(&j, "name", it->name);
-        vf_json_bool(&j, "ok", it->status == VF_OK);
-        vf_json_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "kind", (unsigned)it->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[it->kind] : "?");
+        vf_jw_str(&j, "name", it->name);
+        vf_jw_bool(&j, "ok", it->status == VF_OK);
+        vf_jw_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
         if (it->kind == VF_VERIFY_SHARD || it->kind == VF_VERIFY_INDEX)
-            vf_json_u64(&j, "tensors", it->tensors);
+            vf_jw_u64(&j, "tensors", it->tensors);
         if (it->kind == VF_VERIFY_SHARD)
-            vf_json_u64(&j, "size_bytes", it->size);
-        vf_json_obj_end(&j);
+            vf_jw_u64(&j, "size_bytes", it->size);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
+    vf_jw_arr_end(&j);
+    vf_jw_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
     *jp = j;
 }
 
@@ -514,43 +514,43 @@ static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf
 static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t n)
 {
     char hex[VF_DIGEST_HEX];
-    vf_json j = {.b = b};
-    vf_json_obj(&j, NULL);
-    vf_json_str(&j, "format", "vramfit-manifest");
-    vf_json_u64(&j, "version", 1);
-    vf_json_str(&j, "hash", "xxh3-128");
-    vf_json_str(&j, "path", vf_checkpoint_dir(d->cp));
-    vf_json_arr(&j, "shards");
+    vf_jw j = {.b = b};
+    vf_jw_obj(&j, NULL);
+    vf_jw_str(&j, "format", "vramfit-manifest");
+    vf_jw_u64(&j, "version", 1);
+    vf_jw_str(&j, "hash", "xxh3-128");
+    vf_jw_str(&j, "path", vf_checkpoint_dir(d->cp));
+    vf_jw_arr(&j, "shards");
     for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
         const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", s->name);
-        vf_json_u64(&j, "size", vf_st_header_file_size(s->header));
-        vf_json_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
-        vf_json_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "name", s->name);
+        vf_jw_u64(&j, "size", vf_st_header_file_size(s->header));
+        vf_jw_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
+        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
         const vf_hub_file *h = vf_hub_find(d->hub, s->name);
         if (h && h->status == VF_OK)
-            vf_json_str(&j, "sha256", h->sha256);
-        vf_json_obj_end(&j);
+            vf_jw_str(&j, "sha256", h->sha256);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_arr(&j, "tensors");
+    vf_jw_arr_end(&j);
+    vf_jw_arr(&j, "tensors");
     for (size_t i = 0; i < n; i++) {
         const vf_st_tensor *t = refs[i].t;
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", t->name);
-        vf_json_str(&j, "file", refs[i].file);
-        vf_json_str(&j, "dtype", vf_dtype_name(t->dtype));
-        vf_json_shape(&j, "shape", t->shape, t->ndim);
-        vf_json_u64(&j, "bytes", t->nbytes);
-        vf_json_str(&j, "xxh3_128", vf_digest_hex(&refs[i].hash->digest, hex));
-        vf_json_bool(&j, "all_zero", refs[i].hash->all_zero);
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "name", t->name);
+        vf_jw_str(&j, "file", refs[i].file);
+        vf_jw_str(&j, "dtype", vf_dtype_name(t->dtype));
+        vf_jw_shape(&j, "shape", t->shape, t->ndim);
+        vf_jw_u64(&j, "bytes", t->nbytes);
+        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&refs[i].hash->digest, hex));
+        vf_jw_bool(&j, "all_zero", refs[i].hash->all_zero);
         if (refs[i].hash->float_checked)
-            vf_json_u64(&j, "nonfinite", refs[i].hash->nonfinite);
-        vf_json_obj_end(&j);
+            vf_jw_u64(&j, "nonfinite", refs[i].hash->nonfinite);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_obj_end(&j);
+    vf_jw_arr_end(&j);
+    vf_jw_obj_end(&j);
 }
 
 
@@ -791,115 +791,115 @@ static const char *const hub_kind_names[] = {"lfs", "git", "unnamed"};
 
 /* "sha256": {in_cache, files: [{name, kind, size_bytes, sha256, git_sha1 (git), expected, matches,
  * error}]}: expected is the blob name (null outside a cache), matches null when nothing was checked. */
-static void hub_json(vf_json *j, const vf_hub_report *h)
+static void hub_json(vf_jw *j, const vf_hub_report *h)
 {
-    vf_json_obj(j, "sha256");
-    vf_json_bool(j, "in_cache", vf_hub_in_cache(h));
-    vf_json_arr(j, "files");
+    vf_jw_obj(j, "sha256");
+    vf_jw_bool(j, "in_cache", vf_hub_in_cache(h));
+    vf_jw_arr(j, "files");
     for (size_t i = 0; i < vf_hub_file_count(h); i++) {
         const vf_hub_file *f = vf_hub_file_at(h, i);
         bool ok = f->status == VF_OK, named = f->kind != VF_HUB_UNNAMED;
-        vf_json_obj(j, NULL);
-        vf_json_str(j, "name", f->name);
-        vf_json_str(j, "kind", hub_kind_names[f->kind]);
-        vf_json_u64(j, "size_bytes", f->size);
-        vf_json_str(j, "sha256", ok ? f->sha256 : NULL);
+        vf_jw_obj(j, NULL);
+        vf_jw_str(j, "name", f->name);
+        vf_jw_str(j, "kind", hub_kind_names[f->kind]);
+        vf_jw_u64(j, "size_bytes", f->size);
+        vf_jw_str(j, "sha256", ok ? f->sha256 : NULL);
         if (f->kind == VF_HUB_GIT)
-            vf_json_str(j, "git_sha1", ok ? f->git_sha1 : NULL);
-        vf_json_str(j, "expected", named ? f->expected : NULL);
+            vf_jw_str(j, "git_sha1", ok ? f->git_sha1 : NULL);
+        vf_jw_str(j, "expected", named ? f->expected : NULL);
         if (ok && named)
-            vf_json_bool(j, "matches", f->match);
+            vf_jw_bool(j, "matches", f->match);
         else
-            vf_json_null(j, "matches");
-        vf_json_str(j, "error", ok ? NULL : f->error.message);
-        vf_json_obj_end(j);
+            vf_jw_null(j, "matches");
+        vf_jw_str(j, "error", ok ? NULL : f->error.message);
+        vf_jw_obj_end(j);
     }
-    vf_json_arr_end(j);
-    vf_json_obj_end(j);
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
 }
 
-static void tensor_ref_json(vf_json *j, const tref *r)
+static void tensor_ref_json(vf_jw *j, const tref *r)
 {
-    vf_json_str(j, "tensor", r->t->name);
-    vf_json_str(j, "file", r->file);
-    vf_json_str(j, "dtype", vf_dtype_name(r->t->dtype));
-    vf_json_u64(j, "tensor_bytes", r->t->nbytes);
+    vf_jw_str(j, "tensor", r->t->name);
+    vf_jw_str(j, "file", r->file);
+    vf_jw_str(j, "dtype", vf_dtype_name(r->t->dtype));
+    vf_jw_u64(j, "tensor_bytes", r->t->nbytes);
 }
 
 static void duplicate_json(void *ctx, const tref *dup, const tref *first)
 {
-    vf_json *j = ctx;
-    vf_json_obj(j, NULL);
+    vf_jw *j = ctx;
+    vf_jw_obj(j, NULL);
     tensor_ref_json(j, dup);
-    vf_json_str(j, "same_as", first->t->name);
-    vf_json_obj_end(j);
+    vf_jw_str(j, "same_as", first->t->name);
+    vf_jw_obj_end(j);
 }
 
 /* "data": {hash, read_bytes, seconds, files: [{name, size_bytes, header_xxh3_128, xxh3_128}],
  * duplicates, all_zero, nonfinite: every such tensor [{tensor, file, dtype, tensor_bytes, ...}]}. */
-static void data_json(vf_json *j, const data_run *d, const tref *refs, size_t n)
+static void data_json(vf_jw *j, const data_run *d, const tref *refs, size_t n)
 {
     char hex[VF_DIGEST_HEX];
-    vf_json_obj(j, "data");
-    vf_json_str(j, "hash", "xxh3-128");
-    vf_json_u64(j, "read_bytes", d->bytes);
-    vf_json_double(j, "seconds", d->seconds);
-    vf_json_arr(j, "files");
+    vf_jw_obj(j, "data");
+    vf_jw_str(j, "hash", "xxh3-128");
+    vf_jw_u64(j, "read_bytes", d->bytes);
+    vf_jw_double(j, "seconds", d->seconds);
+    vf_jw_arr(j, "files");
     for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
         const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        vf_json_obj(j, NULL);
-        vf_json_str(j, "name", s->name);
-        vf_json_u64(j, "size_bytes", vf_st_header_file_size(s->header));
-        vf_json_str(j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
-        vf_json_str(j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
-        vf_json_obj_end(j);
+        vf_jw_obj(j, NULL);
+        vf_jw_str(j, "name", s->name);
+        vf_jw_u64(j, "size_bytes", vf_st_header_file_size(s->header));
+        vf_jw_str(j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
+        vf_jw_str(j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
+        vf_jw_obj_end(j);
     }
-    vf_json_arr_end(j);
-    vf_json_arr(j, "duplicates");
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "duplicates");
     if (each_duplicate(refs, n, duplicate_json, j) == (size_t)-1)
         j->b->failed = true;
-    vf_json_arr_end(j);
-    vf_json_arr(j, "all_zero");
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "all_zero");
     for (size_t i = 0; i < n; i++)
         if (refs[i].hash->all_zero) {
-            vf_json_obj(j, NULL);
+            vf_jw_obj(j, NULL);
             tensor_ref_json(j, &refs[i]);
-            vf_json_obj_end(j);
+            vf_jw_obj_end(j);
         }
-    vf_json_arr_end(j);
-    vf_json_arr(j, "nonfinite");
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "nonfinite");
     for (size_t i = 0; i < n; i++)
         if (refs[i].hash->nonfinite) {
-            vf_json_obj(j, NULL);
+            vf_jw_obj(j, NULL);
             tensor_ref_json(j, &refs[i]);
-            vf_json_u64(j, "count", refs[i].hash->nonfinite);
-            vf_json_obj_end(j);
+            vf_jw_u64(j, "count", refs[i].hash->nonfinite);
+            vf_jw_obj_end(j);
         }
-    vf_json_arr_end(j);
-    vf_json_obj_end(j);
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
 }
 
 /* "against": {manifest, identical, differences: [each difference as the text report words it]}.
  * Returns the number of differences ((size_t)-1 out of memory: the document fails). */
-static size_t against_json(vf_json *j, const data_run *d, const tref *refs, size_t n, const vf_manifest *m,
+static size_t against_json(vf_jw *j, const data_run *d, const tref *refs, size_t n, const vf_manifest *m,
                            const char *name)
 {
     vf_buf t = {0};
     size_t diffs = compare_manifest(&t, d, refs, n, m, name);
-    vf_json_obj(j, "against");
-    vf_json_str(j, "manifest", name);
-    vf_json_bool(j, "identical", diffs == 0);
-    vf_json_arr(j, "differences");
+    vf_jw_obj(j, "against");
+    vf_jw_str(j, "manifest", name);
+    vf_jw_bool(j, "identical", diffs == 0);
+    vf_jw_arr(j, "differences");
     char *line = t.data && diffs && diffs != (size_t)-1 ? strchr(t.data, '\n') : NULL; /* after "Against" */
     for (char *next; line && *++line; line = next) {
         next = strchr(line, '\n');
         if (!next)
             break;
         *next = '\0';
-        vf_json_str(j, NULL, line + strspn(line, " "));
+        vf_jw_str(j, NULL, line + strspn(line, " "));
     }
-    vf_json_arr_end(j);
-    vf_json_obj_end(j);
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
     if (t.failed || diffs == (size_t)-1)
         j->b->failed = true;
     vf_buf_free(&t);
@@ -942,7 +942,7 @@ static int verify_json(const char *path, const verify_flags *f, const vf_verify_
         rc = hash_for_report(&d, f, path, &refs, &n, &manifest);
     if (rc == VF_EXIT_OK) {
         vf_buf b = {0};
-        vf_json j = {.b = &b};
+        vf_jw j = {.b = &b};
         structure_members(&j, path, r);
         if (hub)
             hub_json(&j, hub);
@@ -950,7 +950,7 @@ static int verify_json(const char *path, const verify_flags *f, const vf_verify_
             data_json(&j, &d, refs, n);
         if (refs && against)
             diffs = against_json(&j, &d, refs, n, against, f->against);
-        vf_json_obj_end(&j);
+        vf_jw_obj_end(&j);
         rc = vf_cli_flush_commit(&b, manifest); /* frees manifest */
         manifest = NULL;
         vf_buf_free(&b);
