@@ -219,15 +219,10 @@ static void structure_members(vf_jw *jp, const char *path, const vf_verify_repor
 
 /* ---- data -------------------------------------------------------------------------------------- */
 
-typedef struct shard_data {
-    vf_digest digest, header_digest;
-    vf_tensor_hash *tensors;
-} shard_data;
-
 typedef struct data_run {
     const vf_checkpoint *cp;
     const vf_hub_report *hub; /* SHA-256 of the files, or NULL */
-    shard_data *shards;
+    vf_shard_hashes *shards;
     uint64_t bytes;
     double seconds;
 } data_run;
@@ -259,10 +254,8 @@ static int hash_all(data_run *d, bool bar, vf_error *err)
     int rc = d->shards && jobs ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; rc == VF_OK && i < n; i++) {
         const vf_shard *s = vf_checkpoint_shard(cp, i);
-        size_t count = vf_st_header_count(s->header), raw_len;
-        const uint8_t *raw = vf_st_header_raw(s->header, &raw_len);
+        size_t count = vf_st_header_count(s->header);
         p.total += vf_st_header_file_size(s->header);
-        vf_digest_of(raw, raw_len, &d->shards[i].header_digest);
         d->shards[i].tensors = calloc(count ? count : 1, sizeof *d->shards[i].tensors);
         jobs[i] = (vf_hash_job){.path = join_path(vf_checkpoint_dir(cp), s->name), .display = s->name,
                                 .header = s->header, .tensors = d->shards[i].tensors};
@@ -279,7 +272,7 @@ static int hash_all(data_run *d, bool bar, vf_error *err)
                 break;
             }
     for (size_t i = 0; rc == VF_OK && i < n; i++)
-        d->shards[i].digest = jobs[i].digest;
+        d->shards[i].file = jobs[i].digest;
     for (size_t i = 0; jobs && i < n; i++)
         free((char *)jobs[i].path);
     free(jobs);
@@ -413,7 +406,7 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
     char hex[VF_DIGEST_HEX], c1[32], r[32];
     vf_buf_printf(b, "Data        XXH3-128 of each file (as xxh128sum prints it)\n");
     for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++)
-        vf_buf_printf(b, "  %s  %s\n", vf_digest_hex(&d->shards[i].digest, hex),
+        vf_buf_printf(b, "  %s  %s\n", vf_digest_hex(&d->shards[i].file, hex),
                       vf_checkpoint_shard(d->cp, i)->name);
     print_data_findings(b, refs, n);
     double rate = d->seconds > 0 ? (double)d->bytes / d->seconds : 0;
@@ -509,177 +502,80 @@ static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf
     return false;
 }
 
-/* ---- manifest ---------------------------------------------------------------------------------- */
-
-static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t n)
-{
-    char hex[VF_DIGEST_HEX];
-    vf_jw j = {.b = b};
-    vf_jw_obj(&j, NULL);
-    vf_jw_str(&j, "format", "vramfit-manifest");
-    vf_jw_u64(&j, "version", 1);
-    vf_jw_str(&j, "hash", "xxh3-128");
-    vf_jw_str(&j, "path", vf_checkpoint_dir(d->cp));
-    vf_jw_arr(&j, "shards");
-    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
-        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        vf_jw_obj(&j, NULL);
-        vf_jw_str(&j, "name", s->name);
-        vf_jw_u64(&j, "size", vf_st_header_file_size(s->header));
-        vf_jw_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
-        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
-        const vf_hub_file *h = vf_hub_find(d->hub, s->name);
-        if (h && h->status == VF_OK)
-            vf_jw_str(&j, "sha256", h->sha256);
-        vf_jw_obj_end(&j);
-    }
-    vf_jw_arr_end(&j);
-    vf_jw_arr(&j, "tensors");
-    for (size_t i = 0; i < n; i++) {
-        const vf_st_tensor *t = refs[i].t;
-        vf_jw_obj(&j, NULL);
-        vf_jw_str(&j, "name", t->name);
-        vf_jw_str(&j, "file", refs[i].file);
-        vf_jw_str(&j, "dtype", vf_dtype_name(t->dtype));
-        vf_jw_shape(&j, "shape", t->shape, t->ndim);
-        vf_jw_u64(&j, "bytes", t->nbytes);
-        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&refs[i].hash->digest, hex));
-        vf_jw_bool(&j, "all_zero", refs[i].hash->all_zero);
-        if (refs[i].hash->float_checked)
-            vf_jw_u64(&j, "nonfinite", refs[i].hash->nonfinite);
-        vf_jw_obj_end(&j);
-    }
-    vf_jw_arr_end(&j);
-    vf_jw_obj_end(&j);
-}
-
-
 /* ---- comparison with a manifest ----------------------------------------------------------------- */
 
-static bool same_shape(const vf_st_tensor *t, const vf_manifest_tensor *m)
-{
-    if (t->ndim != m->ndim)
-        return false;
-    for (uint32_t i = 0; i < t->ndim; i++)
-        if (t->shape[i] != m->shape[i])
-            return false;
-    return true;
-}
-
-/* The manifest has a SHA-256 for the shard and the one read differs from it. */
-static bool sha256_differs(const vf_hub_report *hub, const vf_manifest_shard *ms)
-{
-    const vf_hub_file *h = vf_hub_find(hub, ms->name);
-    return ms->sha256[0] && h && h->status == VF_OK && strcmp(h->sha256, ms->sha256) != 0;
-}
-
-static size_t compare_files(vf_buf *b, const data_run *d, const vf_manifest *m, bool *seen)
+/* One line of the comparison (vf_manifest_compare decides; this prints). */
+static void print_file_diff(vf_buf *b, const vf_manifest_diff *x)
 {
     char h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX], c1[32], c2[32];
-    size_t diffs = 0;
-    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
-        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        long k = vf_manifest_find_shard(m, s->name);
-        if (k < 0) {
-            vf_buf_printf(b, "  extra    file %s (not in the manifest)\n", s->name);
-            diffs++;
-            continue;
-        }
-        seen[k] = true;
-        const vf_manifest_shard *ms = vf_manifest_shard_at(m, (size_t)k);
-        uint64_t size = vf_st_header_file_size(s->header);
-        if (size != ms->size) {
-            vf_buf_printf(b, "  differs  file %s: %s bytes, manifest %s\n", s->name,
-                          vf_fmt_count(size, c1), vf_fmt_count(ms->size, c2));
-            diffs++;
-        } else if (sha256_differs(d->hub, ms)) {
-            vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", s->name,
-                          vf_hub_find(d->hub, s->name)->sha256, ms->sha256);
-            diffs++;
-        } else if (!vf_digest_equal(&d->shards[i].digest, &ms->digest)) {
-            vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", s->name,
-                          vf_digest_hex(&d->shards[i].digest, h1), vf_digest_hex(&ms->digest, h2),
-                          vf_digest_equal(&d->shards[i].header_digest, &ms->header_digest)
-                              ? ""
-                              : " (header differs too)");
-            diffs++;
-        }
-    }
-    for (size_t k = 0; k < vf_manifest_shard_count(m); k++)
-        if (!seen[k]) {
-            vf_buf_printf(b, "  missing  file %s\n", vf_manifest_shard_at(m, k)->name);
-            diffs++;
-        }
-    return diffs;
+    const vf_manifest_shard *a = x->actual.shard, *e = x->expected.shard;
+    if (x->change == VF_MANIFEST_EXTRA)
+        vf_buf_printf(b, "  extra    file %s (not in the manifest)\n", a->name);
+    else if (x->change == VF_MANIFEST_MISSING)
+        vf_buf_printf(b, "  missing  file %s\n", e->name);
+    else if (x->fields & VF_MANIFEST_SIZE)
+        vf_buf_printf(b, "  differs  file %s: %s bytes, manifest %s\n", a->name, vf_fmt_count(a->size, c1),
+                      vf_fmt_count(e->size, c2));
+    else if (x->fields & VF_MANIFEST_SHA256)
+        vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", a->name, a->sha256, e->sha256);
+    else
+        vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", a->name,
+                      vf_digest_hex(&a->digest, h1), vf_digest_hex(&e->digest, h2),
+                      x->fields & VF_MANIFEST_HEADER ? " (header differs too)" : "");
 }
 
-/* "dtype BF16, manifest F16; shape ..." for one tensor; false when identical. */
-static bool tensor_diff(vf_buf *b, const tref *r, const vf_manifest_tensor *mt)
+/* "dtype BF16, manifest F16; shape ..." for one tensor. */
+static void print_tensor_diff(vf_buf *b, const vf_manifest_diff *x)
 {
     char s1[96], s2[96], h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX];
-    const vf_st_tensor *t = r->t;
-    bool dt = t->dtype != mt->dtype, sh = !same_shape(t, mt), file = strcmp(r->file, mt->file) != 0;
-    bool by = t->nbytes != mt->bytes, dg = !vf_digest_equal(&r->hash->digest, &mt->digest);
-    if (!dt && !sh && !file && !by && !dg)
-        return false;
-    vf_buf_printf(b, "  differs  tensor %s (%s):", t->name, r->file);
+    const vf_manifest_tensor *t = x->actual.tensor, *mt = x->expected.tensor;
+    if (x->change == VF_MANIFEST_EXTRA) {
+        vf_buf_printf(b, "  extra    tensor %s (%s, not in the manifest)\n", t->name, t->file);
+        return;
+    }
+    if (x->change == VF_MANIFEST_MISSING) {
+        vf_buf_printf(b, "  missing  tensor %s (expected in %s)\n", mt->name, mt->file);
+        return;
+    }
+    unsigned f = x->fields;
+    vf_buf_printf(b, "  differs  tensor %s (%s):", t->name, t->file);
     const char *sep = " ";
-    if (dt)
+    if (f & VF_MANIFEST_DTYPE)
         vf_buf_printf(b, "%sdtype %s, manifest %s", sep, vf_dtype_name(t->dtype), vf_dtype_name(mt->dtype)), sep = "; ";
-    if (sh)
+    if (f & VF_MANIFEST_SHAPE)
         vf_buf_printf(b, "%sshape %s, manifest %s", sep, vf_fmt_shape(t->shape, t->ndim, s1, sizeof s1),
                       vf_fmt_shape(mt->shape, mt->ndim, s2, sizeof s2)), sep = "; ";
-    if (file)
-        vf_buf_printf(b, "%sstored in %s, manifest %s", sep, r->file, mt->file), sep = "; ";
-    if (by)
-        vf_buf_printf(b, "%s%llu bytes, manifest %llu", sep, (unsigned long long)t->nbytes,
+    if (f & VF_MANIFEST_FILE)
+        vf_buf_printf(b, "%sstored in %s, manifest %s", sep, t->file, mt->file), sep = "; ";
+    if (f & VF_MANIFEST_BYTES)
+        vf_buf_printf(b, "%s%llu bytes, manifest %llu", sep, (unsigned long long)t->bytes,
                       (unsigned long long)mt->bytes), sep = "; ";
-    if (dg)
-        vf_buf_printf(b, "%sxxh3-128 %s, manifest %s", sep, vf_digest_hex(&r->hash->digest, h1),
+    if (f & VF_MANIFEST_XXH3)
+        vf_buf_printf(b, "%sxxh3-128 %s, manifest %s", sep, vf_digest_hex(&t->digest, h1),
                       vf_digest_hex(&mt->digest, h2));
     vf_buf_printf(b, "\n");
-    return true;
 }
 
-static size_t compare_tensors(vf_buf *b, const tref *refs, size_t n, const vf_manifest *m, bool *seen)
+/* Appends the comparison of the run's manifest with the one given; returns the number of
+ * differences, or (size_t)-1 with err set. */
+static size_t compare_manifest(vf_buf *b, const vf_manifest *actual, const vf_manifest *m, const char *name,
+                               vf_error *err)
 {
-    size_t diffs = 0;
-    for (size_t i = 0; i < n; i++) {
-        long k = vf_manifest_find_tensor(m, refs[i].t->name);
-        if (k < 0) {
-            vf_buf_printf(b, "  extra    tensor %s (%s, not in the manifest)\n", refs[i].t->name,
-                          refs[i].file);
-            diffs++;
-            continue;
-        }
-        seen[k] = true;
-        diffs += tensor_diff(b, &refs[i], vf_manifest_tensor_at(m, (size_t)k));
-    }
-    for (size_t k = 0; k < vf_manifest_tensor_count(m); k++)
-        if (!seen[k]) {
-            const vf_manifest_tensor *mt = vf_manifest_tensor_at(m, k);
-            vf_buf_printf(b, "  missing  tensor %s (expected in %s)\n", mt->name, mt->file);
-            diffs++;
-        }
-    return diffs;
-}
-
-/* Appends the comparison; returns the number of differences, or (size_t)-1 when out of memory. */
-static size_t compare_manifest(vf_buf *b, const data_run *d, const tref *refs, size_t n,
-                               const vf_manifest *m, const char *name)
-{
-    size_t ns = vf_manifest_shard_count(m), nt = vf_manifest_tensor_count(m);
-    bool *seen_s = calloc(ns ? ns : 1, 1), *seen_t = calloc(nt ? nt : 1, 1);
-    size_t diffs = (size_t)-1;
-    if (seen_s && seen_t) {
-        vf_buf_printf(b, "Against     %s\n", name);
-        diffs = compare_files(b, d, m, seen_s) + compare_tensors(b, refs, n, m, seen_t);
-        if (!diffs)
-            vf_buf_printf(b, "  identical: %zu files and %zu tensors match\n", ns, nt);
-    }
-    free(seen_s);
-    free(seen_t);
-    return diffs;
+    vf_manifest_diff *v = NULL;
+    size_t n = 0;
+    if (vf_manifest_compare(actual, m, &v, &n, err) != VF_OK)
+        return (size_t)-1;
+    vf_buf_printf(b, "Against     %s\n", name);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].tensor)
+            print_tensor_diff(b, &v[i]);
+        else
+            print_file_diff(b, &v[i]);
+    if (!n)
+        vf_buf_printf(b, "  identical: %zu files and %zu tensors match\n", vf_manifest_shard_count(m),
+                      vf_manifest_tensor_count(m));
+    free(v);
+    return n;
 }
 
 /* ---- command ----------------------------------------------------------------------------------- */
@@ -714,33 +610,37 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
     return VF_EXIT_OK;
 }
 
-/* --manifest OUT: the manifest prepared as an output (never PATH, --against or a checkpoint file);
- * VF_EXIT_OK with *o set, or the exit code (message printed). */
-static int prepare_manifest(const data_run *d, const tref *refs, size_t n, const verify_flags *f,
-                            const char *path, vf_output **o)
+/* --manifest OUT: the manifest written by the library and prepared as an output (never PATH,
+ * --against or a checkpoint file); VF_EXIT_OK with *o set, or the exit code (message printed). */
+static int prepare_manifest(const data_run *d, const vf_manifest *m, const verify_flags *f, const char *path,
+                            vf_output **o)
 {
-    vf_buf mb = {0};
-    manifest_json(&mb, d, refs, n);
+    char *json = NULL;
+    size_t len = 0;
+    vf_error err = {0};
+    if (vf_manifest_write(m, &json, &len, &err) != VF_OK)
+        return vf_cli_fail(&err);
     const char *const inputs[] = {path, f->against, NULL};
-    int rc = mb.failed ? (vf_diag("vramfit: error: ", "out of memory"), VF_EXIT_INTERNAL)
-                       : vf_cli_output_prepare(f->manifest_out, d->cp, inputs, mb.data ? mb.data : "",
-                                               mb.len, o);
-    vf_buf_free(&mb);
+    int rc = vf_cli_output_prepare(f->manifest_out, d->cp, inputs, json, len, o);
+    free(json);
     return rc;
 }
 
-/* Hashes the data for --data: *refs every tensor by name, *manifest prepared when --manifest is
- * given. Returns an exit code (a failure printed; nothing for stdout). */
+/* Hashes the data for --data: *refs every tensor by name; *run this run as a manifest when
+ * --manifest or --against needs one, written into *manifest (prepared) for --manifest. Returns an
+ * exit code (a failure printed; nothing for stdout). */
 static int hash_for_report(data_run *d, const verify_flags *f, const char *path, tref **refs, size_t *n,
-                           vf_output **manifest)
+                           vf_manifest **run, vf_output **manifest)
 {
     vf_error err = {0};
     int rc = hash_all(d, !f->quiet && !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
     if (rc == VF_OK && !(*refs = all_tensors(d, n)))
         rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc == VF_OK && (f->manifest_out || f->against))
+        rc = vf_manifest_build(d->cp, d->shards, d->hub, run, &err);
     if (rc != VF_OK)
         return vf_cli_fail(&err);
-    return f->manifest_out ? prepare_manifest(d, *refs, *n, f, path, manifest) : VF_EXIT_OK;
+    return f->manifest_out ? prepare_manifest(d, *run, f, path, manifest) : VF_EXIT_OK;
 }
 
 /* The exit of differences from the --against manifest (one line on stderr). */
@@ -758,22 +658,21 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
                        const vf_manifest *against, const vf_hub_report *hub, vf_output **manifest)
 {
     data_run d = {.cp = cp, .hub = hub};
+    vf_error err = {0};
     size_t n = 0, diffs = 0;
     tref *refs = NULL;
-    int rc = hash_for_report(&d, f, path, &refs, &n, manifest);
+    vf_manifest *run = NULL; /* this run as a manifest, for --manifest and --against */
+    int rc = hash_for_report(&d, f, path, &refs, &n, &run, manifest);
     if (rc == VF_EXIT_OK) {
         print_data(b, &d, refs, n);
-        if (against)
-            diffs = compare_manifest(b, &d, refs, n, against, f->against);
+        if (against && (diffs = compare_manifest(b, run, against, f->against, &err)) == (size_t)-1)
+            rc = vf_cli_fail(&err);
     }
+    vf_manifest_free(run);
     free(refs);
     data_free(&d);
     if (rc != VF_EXIT_OK)
         return rc;
-    if (diffs == (size_t)-1) {
-        vf_error err = {0};
-        return vf_cli_fail((vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory"), &err));
-    }
     if (f->manifest_out)
         vf_buf_printf(b, "Manifest    %s\n", f->manifest_out);
     if (!diffs)
@@ -850,8 +749,12 @@ static void data_json(vf_jw *j, const data_run *d, const tref *refs, size_t n)
         vf_jw_obj(j, NULL);
         vf_jw_str(j, "name", s->name);
         vf_jw_u64(j, "size_bytes", vf_st_header_file_size(s->header));
-        vf_jw_str(j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
-        vf_jw_str(j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
+        size_t raw_len;
+        const uint8_t *raw = vf_st_header_raw(s->header, &raw_len);
+        vf_digest header;
+        vf_digest_of(raw, raw_len, &header);
+        vf_jw_str(j, "header_xxh3_128", vf_digest_hex(&header, hex));
+        vf_jw_str(j, "xxh3_128", vf_digest_hex(&d->shards[i].file, hex));
         vf_jw_obj_end(j);
     }
     vf_jw_arr_end(j);
@@ -879,31 +782,69 @@ static void data_json(vf_jw *j, const data_run *d, const tref *refs, size_t n)
     vf_jw_obj_end(j);
 }
 
-/* "against": {manifest, identical, differences: [each difference as the text report words it]}.
- * Returns the number of differences ((size_t)-1 out of memory: the document fails). */
-static size_t against_json(vf_jw *j, const data_run *d, const tref *refs, size_t n, const vf_manifest *m,
-                           const char *name)
+static const char *const change_names[] = {"extra", "missing", "differs"};
+
+/* The names of the fields a difference lists (vf_manifest_diff.fields), as the manifest keys them. */
+static void diff_fields_json(vf_jw *j, unsigned fields)
 {
-    vf_buf t = {0};
-    size_t diffs = compare_manifest(&t, d, refs, n, m, name);
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{VF_MANIFEST_SIZE, "size"},   {VF_MANIFEST_SHA256, "sha256"}, {VF_MANIFEST_XXH3, "xxh3_128"},
+                 {VF_MANIFEST_HEADER, "header_xxh3_128"}, {VF_MANIFEST_DTYPE, "dtype"},
+                 {VF_MANIFEST_SHAPE, "shape"}, {VF_MANIFEST_FILE, "file"}, {VF_MANIFEST_BYTES, "bytes"}};
+    vf_jw_arr(j, "fields");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (fields & names[i].bit)
+            vf_jw_str(j, NULL, names[i].name);
+    vf_jw_arr_end(j);
+}
+
+/* One difference: {kind (file, tensor), name, change (extra, missing, differs), fields, xxh3_128 and
+ * expected_xxh3_128 (each null on the side that lacks it)}. */
+static void diff_json(vf_jw *j, const vf_manifest_diff *x)
+{
+    char h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX];
+    const vf_digest *a = NULL, *e = NULL;
+    const char *name;
+    if (x->tensor) {
+        a = x->actual.tensor ? &x->actual.tensor->digest : NULL;
+        e = x->expected.tensor ? &x->expected.tensor->digest : NULL;
+        name = x->actual.tensor ? x->actual.tensor->name : x->expected.tensor->name;
+    } else {
+        a = x->actual.shard ? &x->actual.shard->digest : NULL;
+        e = x->expected.shard ? &x->expected.shard->digest : NULL;
+        name = x->actual.shard ? x->actual.shard->name : x->expected.shard->name;
+    }
+    vf_jw_obj(j, NULL);
+    vf_jw_str(j, "kind", x->tensor ? "tensor" : "file");
+    vf_jw_str(j, "name", name);
+    vf_jw_str(j, "change", change_names[x->change]);
+    diff_fields_json(j, x->change == VF_MANIFEST_DIFFERS ? x->fields : 0);
+    vf_jw_str(j, "xxh3_128", a ? vf_digest_hex(a, h1) : NULL);
+    vf_jw_str(j, "expected_xxh3_128", e ? vf_digest_hex(e, h2) : NULL);
+    vf_jw_obj_end(j);
+}
+
+/* "against": {manifest, identical, differences: [diff_json]}. Returns the number of differences, or
+ * (size_t)-1 with err set. */
+static size_t against_json(vf_jw *j, const vf_manifest *run, const vf_manifest *m, const char *name,
+                           vf_error *err)
+{
+    vf_manifest_diff *v = NULL;
+    size_t n = 0;
+    if (vf_manifest_compare(run, m, &v, &n, err) != VF_OK)
+        return (size_t)-1;
     vf_jw_obj(j, "against");
     vf_jw_str(j, "manifest", name);
-    vf_jw_bool(j, "identical", diffs == 0);
+    vf_jw_bool(j, "identical", n == 0);
     vf_jw_arr(j, "differences");
-    char *line = t.data && diffs && diffs != (size_t)-1 ? strchr(t.data, '\n') : NULL; /* after "Against" */
-    for (char *next; line && *++line; line = next) {
-        next = strchr(line, '\n');
-        if (!next)
-            break;
-        *next = '\0';
-        vf_jw_str(j, NULL, line + strspn(line, " "));
-    }
+    for (size_t i = 0; i < n; i++)
+        diff_json(j, &v[i]);
     vf_jw_arr_end(j);
     vf_jw_obj_end(j);
-    if (t.failed || diffs == (size_t)-1)
-        j->b->failed = true;
-    vf_buf_free(&t);
-    return diffs;
+    free(v);
+    return n;
 }
 
 /* The exit code after the document: unsound, an unreadable file, Hub or manifest differences. */
@@ -932,6 +873,7 @@ static int verify_json(const char *path, const verify_flags *f, const vf_verify_
     data_run d = {.cp = cp};
     tref *refs = NULL;
     size_t n = 0, diffs = 0;
+    vf_manifest *run = NULL;
     vf_output *manifest = NULL;
     vf_error err = {0};
     int rc = VF_EXIT_OK;
@@ -939,7 +881,7 @@ static int verify_json(const char *path, const verify_flags *f, const vf_verify_
         rc = vf_cli_fail(&err);
     d.hub = hub;
     if (rc == VF_EXIT_OK && deep && f->data)
-        rc = hash_for_report(&d, f, path, &refs, &n, &manifest);
+        rc = hash_for_report(&d, f, path, &refs, &n, &run, &manifest);
     if (rc == VF_EXIT_OK) {
         vf_buf b = {0};
         vf_jw j = {.b = &b};
@@ -948,8 +890,8 @@ static int verify_json(const char *path, const verify_flags *f, const vf_verify_
             hub_json(&j, hub);
         if (refs)
             data_json(&j, &d, refs, n);
-        if (refs && against)
-            diffs = against_json(&j, &d, refs, n, against, f->against);
+        if (refs && against && (diffs = against_json(&j, run, against, f->against, &err)) == (size_t)-1)
+            b.failed = true; /* out of memory: no document */
         vf_jw_obj_end(&j);
         rc = vf_cli_flush_commit(&b, manifest); /* frees manifest */
         manifest = NULL;
@@ -958,6 +900,7 @@ static int verify_json(const char *path, const verify_flags *f, const vf_verify_
     if (rc == VF_EXIT_OK)
         rc = json_verdict(r, hub, diffs, f->against);
     vf_output_free(manifest);
+    vf_manifest_free(run);
     free(refs);
     data_free(&d);
     vf_hub_report_free(hub);
