@@ -77,7 +77,7 @@ typedef struct adapters_opts {
 static int set_value_opt(adapters_opts *x, const vf_opt *opt, const char *val)
 {
     uint64_t u;
-    size_t k;
+    size_t k = 0;
     int rc;
     switch (opt->id) {
     case OPT_METHOD:

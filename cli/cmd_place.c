@@ -50,7 +50,7 @@ static int size_opt(const char *opt, const char *val, uint64_t *out)
 /* --dtype: the bytes of "fp32 bf16 fp16" (the table's values). */
 static int dtype_opt(place_opts *k, const vf_opt *opt, const char *val)
 {
-    size_t i;
+    size_t i = 0;
     int rc = vf_opt_choice("place", opt, val, &i);
     k->dtype_bytes = i == 0 ? 4 : 2;
     return rc;
