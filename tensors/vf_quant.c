@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vf_internal.h"
+#include "vf_format_internal.h"
 #include "vf_quant.h"
 #include "vramfit/vf_checked.h"
 

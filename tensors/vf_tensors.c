@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vf_internal.h"
+#include "vf_format_internal.h"
 #include "vf_quant.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_tensors.h"

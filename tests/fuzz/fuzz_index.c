@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "vf_fuzz.h"
-#include "vf_internal.h"
+#include "vf_format_internal.h"
 
 static void check_index(const vf_index *ix)
 {

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
@@ -44,7 +44,7 @@ struct vf_checkpoint {
 
 /* ---- builder ----------------------------------------------------------------------------------- */
 
-vf_checkpoint *vf_cp_new(const char *dir)
+vf_checkpoint *vf_checkpoint_new(const char *dir)
 {
     vf_checkpoint *cp = calloc(1, sizeof *cp);
     if (!cp)
@@ -84,7 +84,7 @@ void vf_checkpoint_free(vf_checkpoint *cp)
     free(cp);
 }
 
-int vf_cp_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err)
+int vf_checkpoint_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err)
 {
     if (cp->count == cp->cap) {
         size_t cap = cp->cap ? cp->cap * 2 : 8;
@@ -119,7 +119,7 @@ static long aux_slot(const char *name)
     return -1;
 }
 
-int vf_cp_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err)
+int vf_checkpoint_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err)
 {
     long slot = aux_slot(name);
     if (slot < 0)
@@ -299,7 +299,7 @@ static int check_unique_across(vf_checkpoint *cp, vf_error *err)
     return rc;
 }
 
-int vf_cp_finish(vf_checkpoint *cp, vf_error *err)
+int vf_checkpoint_finish(vf_checkpoint *cp, vf_error *err)
 {
     int rc = sort_shards(cp, err);
     if (rc != VF_OK)
@@ -337,7 +337,7 @@ static int load_shard(vf_checkpoint *cp, const char *name, vf_error *err)
     vf_st_header *h = NULL;
     int rc = vf_st_read_file(path, name, &h, err);
     free(path);
-    return rc == VF_OK ? vf_cp_add_shard(cp, name, h, err) : rc;
+    return rc == VF_OK ? vf_checkpoint_add_shard(cp, name, h, err) : rc;
 }
 
 /* Reads the shards names[0..n) in parallel and adds them in that order. */
@@ -347,9 +347,9 @@ static int load_shards(vf_checkpoint *cp, const char *const *names, size_t n, vf
     if (!hs)
         return vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
     int rc = vf_st_read_files(cp->dir, names, n, hs, err);
-    for (size_t i = 0; i < n; i++) /* vf_cp_add_shard owns hs[i] from here, also on failure */
+    for (size_t i = 0; i < n; i++) /* vf_checkpoint_add_shard owns hs[i] from here, also on failure */
         if (rc == VF_OK)
-            rc = vf_cp_add_shard(cp, names[i], hs[i], err);
+            rc = vf_checkpoint_add_shard(cp, names[i], hs[i], err);
         else
             vf_st_header_free(hs[i]);
     free(hs);
@@ -576,9 +576,9 @@ static int load_shards_ahead(vf_checkpoint *cp, ahead *a, const char *const *nam
             hs[miss_at[i]] = mh[i];
         free(mh);
     }
-    for (size_t k = 0; hs && k < n; k++) /* vf_cp_add_shard owns hs[k] from here, also on failure */
+    for (size_t k = 0; hs && k < n; k++) /* vf_checkpoint_add_shard owns hs[k] from here, also on failure */
         if (rc == VF_OK)
-            rc = vf_cp_add_shard(cp, names[k], hs[k], err);
+            rc = vf_checkpoint_add_shard(cp, names[k], hs[k], err);
         else
             vf_st_header_free(hs[k]);
     free(hs);
@@ -634,7 +634,7 @@ static char *dir_base_name(const char *dir)
 
 static int open_directory(const char *dir, const char *single, vf_checkpoint **out, vf_error *err)
 {
-    vf_checkpoint *cp = vf_cp_new(dir);
+    vf_checkpoint *cp = vf_checkpoint_new(dir);
     if (!cp || !(cp->name = dir_base_name(dir))) {
         vf_checkpoint_free(cp);
         return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
@@ -653,7 +653,7 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
     if (reading_ahead)
         ahead_free(&a); /* a no-op when load_shards_ahead took it */
     if (rc == VF_OK)
-        rc = vf_cp_finish(cp, err);
+        rc = vf_checkpoint_finish(cp, err);
     if (rc == VF_OK)
         rc = vf_data_store_read(cp->data, cp->dir, cp->shards, cp->count, err);
     if (rc != VF_OK) {
@@ -730,16 +730,11 @@ static int check_containment(vf_checkpoint *cp, const char *cache_root, vf_error
 static int open_cached(const char *id, const vf_open_options *opts, vf_checkpoint **out, vf_error *err)
 {
     vf_hf_location loc;
-    int rc = vf_hf_resolve(id, opts, &loc, err);
-    if (rc == VF_ERR_NOT_FOUND && err && strncmp(err->message, "not in the", 10) == 0) {
-        char msg[VF_ERROR_MESSAGE_MAX];
-        snprintf(msg, sizeof msg, "not a local path and %s", err->message);
-        snprintf(err->message, sizeof err->message, "%s", msg);
-    }
+    int rc = vf_hf_resolve_path(id, opts, &loc, err);
     if (rc != VF_OK)
         return rc;
     rc = vf_hf_download_hint(&loc, open_directory(loc.snapshot_dir, NULL, out, err), err);
-    if (rc == VF_OK && vf_cp_set_source(*out, loc.repo_id, loc.revision) != VF_OK)
+    if (rc == VF_OK && vf_checkpoint_set_source(*out, loc.repo_id, loc.revision) != VF_OK)
         rc = vf_error_set(err, VF_ERR_NOMEM, id, NULL, "out of memory");
     else if (rc == VF_OK)
         rc = check_containment(*out, loc.cache_root, err);
@@ -791,7 +786,7 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
 
 /* ---- names --------------------------------------------------------------------------------------- */
 
-int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision)
+int vf_checkpoint_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision)
 {
     size_t n = strlen(repo_id) + strlen(revision) + 2;
     char *name = malloc(n), *id = strdup(repo_id), *rev = strdup(revision);
@@ -805,7 +800,7 @@ int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revisio
     return VF_OK;
 }
 
-int vf_cp_set_origin(vf_checkpoint *cp, const char *origin)
+int vf_checkpoint_set_origin(vf_checkpoint *cp, const char *origin)
 {
     const char *at = strrchr(origin, '@');
     char id[128];
@@ -813,7 +808,7 @@ int vf_cp_set_origin(vf_checkpoint *cp, const char *origin)
         memcpy(id, origin, (size_t)(at - origin));
         id[at - origin] = '\0';
         if (vf_hf_is_model_id(id))
-            return vf_cp_set_source(cp, id, at + 1);
+            return vf_checkpoint_set_source(cp, id, at + 1);
     }
     const char *slash = strrchr(origin, '/');
     char *name = strdup(slash && slash[1] ? slash + 1 : origin); /* older snapshots kept a path */
@@ -889,7 +884,7 @@ const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
     return cp->findings;
 }
 
-vf_data_store *vf_cp_data(const vf_checkpoint *cp)
+vf_data_store *vf_checkpoint_data_store(const vf_checkpoint *cp)
 {
     return cp->data;
 }

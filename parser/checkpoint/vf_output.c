@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 
 struct vf_output {
     char *target;  /* the file renamed onto (symlinks resolved); NULL when written through */
@@ -65,11 +65,6 @@ static char *temp_name(const char *target)
     if (tmp)
         snprintf(tmp, n, "%.*s/.vramfit-XXXXXX", dir_len, dir);
     return tmp;
-}
-
-bool vf_same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
 /* VF_ERR_USAGE when st is the file of one of the inputs. */

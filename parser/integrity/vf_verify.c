@@ -20,7 +20,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "vf_internal.h"
+#include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_verify.h"
 
@@ -42,12 +42,7 @@ void vf_digest_of(const void *data, size_t len, vf_digest *out)
 
 const char *vf_digest_hex(const vf_digest *d, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof d->b; i++) {
-        out[2 * i] = hex[d->b[i] >> 4];
-        out[2 * i + 1] = hex[d->b[i] & 15];
-    }
-    out[2 * sizeof d->b] = '\0';
+    vf_hex_encode(d->b, sizeof d->b, out);
     return out;
 }
 

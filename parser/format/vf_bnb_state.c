@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vf_internal.h"
+#include "vf_format_internal.h"
 #include "vf_json.h"
 
 typedef struct bnb_ctx {

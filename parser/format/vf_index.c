@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vf_internal.h"
+#include "vf_format_internal.h"
 #include "vf_json.h"
 
 void vf_index_free(vf_index *ix)

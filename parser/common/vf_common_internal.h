@@ -1,0 +1,90 @@
+/* vf_common_internal.h - the parser's common layer (parser/common): arena, sorting, threads, large
+ * buffers, paths and the one way to open an input. Private to the library: the layers above
+ * (format, checkpoint, integrity, tensors, estimator) link vf_common and include this; the CLI may not. */
+#ifndef VRAMFIT_VF_COMMON_INTERNAL_H
+#define VRAMFIT_VF_COMMON_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vramfit/vf_error.h"
+#include "vramfit/vf_parser.h"
+
+/* Bump allocator for strings: chunks are never moved, so returned pointers stay valid until
+ * vf_arena_free. */
+typedef struct vf_arena_chunk vf_arena_chunk;
+typedef struct vf_arena {
+    vf_arena_chunk *head;
+    size_t chunk_size;
+} vf_arena;
+
+int vf_arena_init(vf_arena *a, size_t chunk_size);
+char *vf_arena_strdup(vf_arena *a, const char *s);      /* NULL on allocation failure */
+char *vf_arena_strndup(vf_arena *a, const char *s, size_t n);
+void *vf_arena_alloc(vf_arena *a, size_t n);             /* 8-byte aligned, zeroed */
+void *vf_arena_alloc_raw(vf_arena *a, size_t n);         /* 8-byte aligned, not zeroed */
+void vf_arena_free(vf_arena *a);
+
+/* Sorts idx[0..n) so that the char* found at byte `name_off` of element idx[i] of `base` (elements
+ * of `elem_size` bytes) ascends by strcmp. Stable merge sort, reentrant. */
+void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off);
+
+/* malloc(n) (freed with free()), for large buffers that are written in full soon: one spanning
+ * whole 2 MiB pages is aligned to them and those pages (and a nearly full last one, wasting at most
+ * 1/8 of it) are marked for transparent huge pages, so filling it takes one page fault per 2 MiB
+ * instead of one per 4 KiB. Where THP is off or unavailable the madvise fails harmlessly. */
+void *vf_alloc_large(size_t n);
+
+/* Data-parallel loops over [0, n). VF_PARALLEL_MAX bounds the threads. vf_parallel_ranges gives the
+ * number of ranges k worth running: one per online CPU, at most VF_PARALLEL_MAX, none smaller than
+ * min_per_range items, at least 1. vf_parallel_run calls run(&args[i]) for i < k (args: k elements of
+ * arg_size bytes), range 0 on this thread; a range whose thread cannot start runs here too. */
+#define VF_PARALLEL_MAX 8
+size_t vf_parallel_ranges(size_t n, size_t min_per_range);
+void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k);
+
+/* True when s ends with suffix. */
+bool vf_has_suffix(const char *s, const char *suffix);
+/* malloc'd "a/b"; NULL when out of memory. */
+char *vf_path_join(const char *a, const char *b);
+
+/* Binary search of `name` in base[0..n), elements of `size` bytes sorted by the char* at byte
+ * name_off (strcmp order); the index or -1. */
+long vf_find_sorted_name(const void *base, size_t n, size_t size, size_t name_off, const char *name);
+
+/* The one way the library opens a file it reads: open(O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC), so a
+ * FIFO, a device or a terminal never blocks; fstat() the descriptor and refuse anything that is not a
+ * regular file ("is a FIFO, not a regular file"); then clear O_NONBLOCK. fd and the fstat() out.
+ * Errors name `display`: VF_ERR_NOT_FOUND for a missing file or dangling symlink, VF_ERR_IO
+ * otherwise (symlink loop, permission, not a regular file). */
+struct stat;
+int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err);
+/* vf_open_input with the size only. */
+int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err);
+/* Same device and inode: the same file, whatever the names. */
+bool vf_same_file(const struct stat *a, const struct stat *b);
+/* "a FIFO", "a socket", "a character device", "a directory", ... for an st_mode. */
+const char *vf_file_kind(unsigned mode);
+/* pread loop: reads up to len bytes at off; *got < len only at end of file. */
+int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const char *display,
+               vf_error *err);
+/* Reads a whole small file (at most max bytes, else VF_ERR_UNSUPPORTED); caller frees *data. */
+int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
+                       vf_error *err);
+
+/* A cJSON number that is an exact non-negative integer <= 2^53 (argument: const cJSON *). */
+bool vf_cjson_u64(const void *cjson_item, uint64_t *out);
+
+/* Writes the n bytes as 2n lower-case hex digits and a NUL at out (2n + 1 bytes). */
+void vf_hex_encode(const uint8_t *bytes, size_t n, char *out);
+/* The n <= 8 little-endian bytes at p as an integer. */
+uint64_t vf_load_le(const uint8_t *p, unsigned n);
+
+/* The length of s when it is 1..64 lower-case hex digits (a digest), else 0. */
+size_t vf_lower_hex_len(const char *s);
+
+/* True when `name` is a plain file name: non-empty, no '/', no '\\', not "." or "..", no NUL. */
+bool vf_safe_file_name(const char *name);
+
+#endif

@@ -1,0 +1,60 @@
+/* vf_format_internal.h - the file-format layer (parser/format): safetensors headers, the shard
+ * index, bitsandbytes' quant state; the JSON scanner is in vf_json.h. Private to the library; links
+ * only down to parser/common. */
+#ifndef VRAMFIT_VF_FORMAT_INTERNAL_H
+#define VRAMFIT_VF_FORMAT_INTERNAL_H
+
+#include "vf_common_internal.h"
+
+/* The i-th tensor of h in name order, or NULL when i >= its count. */
+const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
+/* Reads the headers of the n files DIR/names[i] (named names[i] in errors) on up to one thread per
+ * CPU. On success out[i] holds file i's header. On failure every out[i] is NULL and err holds the
+ * error of the lowest-index file that failed: the error a sequential loop would report. */
+int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
+                     vf_error *err);
+/* Like vf_st_read_files, but in the background and every file is read whatever the others do: rc[i]
+ * is file i's status and out[i] its header when rc[i] == VF_OK (NULL otherwise); the errors
+ * themselves are not kept. Workers (one per CPU) start at once; vf_st_batch_finish has
+ * the calling thread read what is left, waits for the workers and frees the batch. NULL when out of
+ * memory (nothing started). */
+typedef struct vf_st_batch vf_st_batch;
+vf_st_batch *vf_st_batch_start(const char *dir, const char *const *names, size_t n, vf_st_header **out,
+                               int *rc);
+void vf_st_batch_finish(vf_st_batch *b);
+/* ---- bitsandbytes' packed 4-bit quant state (vf_bnb_state.c) ----------------------------------- */
+
+#define VF_BNB_MAX_DIMS 4
+typedef struct vf_bnb_state {
+    char quant_type[4];      /* "nf4" or "fp4" */
+    uint64_t blocksize;      /* values per absmax */
+    uint64_t shape[VF_BNB_MAX_DIMS]; /* the logical weight shape */
+    uint32_t ndim;           /* 1..VF_BNB_MAX_DIMS */
+    bool nested;             /* double quantization: nested_* keys present */
+    uint64_t nested_blocksize;
+} vf_bnb_state;
+/* Parses the len bytes of a quant_state tensor (`tensor` of shard `file`, both named in errors):
+ * strict JSON with exactly bitsandbytes' keys. Errors: VF_ERR_QUANT. */
+int vf_bnb_state_parse(const uint8_t *data, size_t len, const char *file, const char *tensor,
+                       vf_bnb_state *out, vf_error *err);
+
+/* Parsed model.safetensors.index.json. */
+typedef struct vf_index_entry {
+    const char *tensor;
+    uint32_t shard; /* into shards[] */
+} vf_index_entry;
+typedef struct vf_index {
+    vf_arena strings;
+    vf_index_entry *entries; /* sorted by tensor name */
+    size_t count;
+    const char **shards;     /* unique shard names, sorted */
+    size_t shard_count;
+    bool has_total;
+    uint64_t total_size;
+} vf_index;
+int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err);
+void vf_index_free(vf_index *ix);
+/* Entry index for a tensor name or -1. */
+long vf_index_find(const vf_index *ix, const char *tensor);
+
+#endif
