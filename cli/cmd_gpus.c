@@ -33,27 +33,27 @@ static void gpus_json(vf_buf *b)
 {
     size_t n;
     const vf_gpu_model *g = vf_gpu_table(&n);
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
-    vf_json_arr(&j, "gpus");
+    vf_jw j = {.b = b};
+    vf_jw_doc(&j);
+    vf_jw_arr(&j, "gpus");
     for (size_t i = 0; i < n; i++) {
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", g[i].name);
-        vf_json_u64(&j, "memory_bytes", g[i].bytes);
-        vf_json_str(&j, "spec", g[i].spec);
-        vf_json_arr(&j, "aliases");
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "name", g[i].name);
+        vf_jw_u64(&j, "memory_bytes", g[i].bytes);
+        vf_jw_str(&j, "spec", g[i].spec);
+        vf_jw_arr(&j, "aliases");
         for (const char *p = g[i].aliases; *p;) { /* comma-separated */
             size_t len = strcspn(p, ",");
             char alias[VF_GPU_NAME_MAX];
             snprintf(alias, sizeof alias, "%.*s", (int)len, p);
-            vf_json_str(&j, NULL, alias);
+            vf_jw_str(&j, NULL, alias);
             p += len + (p[len] == ',');
         }
-        vf_json_arr_end(&j);
-        vf_json_obj_end(&j);
+        vf_jw_arr_end(&j);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_obj_end(&j);
+    vf_jw_arr_end(&j);
+    vf_jw_obj_end(&j);
 }
 
 static int gpus_store(void *parsed, const vf_opt *opt, const char *val)

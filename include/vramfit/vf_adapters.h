@@ -160,6 +160,9 @@ typedef enum vf_adapter_kind {
 
 /* "lora", "lora_embedding", "osft", "modules_to_save", "bias"; "?" outside the enum. */
 const char *vf_adapter_kind_name(vf_adapter_kind k);
+/* True for a matrix the method adapts (LoRA, LoRA on an embedding, OSFT); false for a trainable copy
+ * (modules_to_save) or a trainable bias. */
+bool vf_adapter_kind_is_target(vf_adapter_kind k);
 
 typedef struct vf_adapter_matrix {
     vf_adapter_kind kind;
