@@ -191,6 +191,7 @@ static int inspect_run(int argc, char **argv)
     if (vf_model_open(line.operand, &line.open, &m, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_buf b = {0};
+    rc = VF_EXIT_OK;
     if (opts.json) {
         rc = inspect_json(&b, m, &opts);
     } else {
