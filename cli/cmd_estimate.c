@@ -52,7 +52,7 @@ static void estimate_footer(void)
 {
     print_gpu_table();
     printf("\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable (also --gpu auto without\n"
-           "a working nvidia-smi), 4 malformed checkpoint; with --check also 10 and 11.\n"
+           "a working nvidia-smi or rocm-smi), 4 malformed checkpoint; with --check also 10 and 11.\n"
            "example: vramfit estimate ./granite-3.3-2b-instruct --method sft --gpus 2 --gpu-memory 48GiB\n"
            "         --max-tokens-per-gpu 8192\n");
 }

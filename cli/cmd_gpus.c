@@ -85,9 +85,9 @@ const vf_command vf_gpus_command = {
     .summary = "the GPU names --gpu accepts, one per line",
     .synopsis = "usage: vramfit gpus [--verbose] [--json]\n\n"
                 "Lists the built-in accelerators that --gpu NAME accepts (estimate, plan), one name per\n"
-                "line, in table order; 'auto' (ask nvidia-smi) is accepted too but is not listed. Names\n"
-                "match ignoring case, spaces, '-' and '_'. With --verbose each line also gives the memory\n"
-                "per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n",
+                "line, in table order; 'auto' (ask nvidia-smi, else rocm-smi) is accepted too but is not\n"
+                "listed. Names match ignoring case, spaces, '-' and '_'. With --verbose each line also gives\n"
+                "the memory per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n",
     .options = gpus_table,
     .footer = "\nexit codes: 0 ok, 2 usage error.\n",
     .run = gpus_run,

@@ -482,6 +482,6 @@ const vf_command vf_plan_command = {
     .footer = "\n--quiet leaves out the notes; --verbose adds the target family and why, and the budget\n"
               "formula.\n\n"
               "exit codes: 0 ok (also when nothing fits), 2 usage error, 3 file missing or unreadable\n"
-              "(also --gpu auto without a working nvidia-smi), 4 malformed checkpoint.\n",
+              "(also --gpu auto without a working nvidia-smi or rocm-smi), 4 malformed checkpoint.\n",
     .run = plan_run_command,
 };

@@ -46,7 +46,13 @@ enum {
      "a built-in accelerator (see the table below), or 'auto': ask\n"                               \
      "`nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`\n"                   \
      "(first nvidia-smi on PATH; MiB as the driver reports; the smallest GPU\n"                     \
-     "when they differ; --gpus defaults to the number of GPUs found)",                              \
+     "when they differ; --gpus defaults to the number of GPUs found; only\n"                        \
+     "those CUDA_VISIBLE_DEVICES leaves visible); when it is absent, fails or\n"                    \
+     "lists none: `rocm-smi --showproductname --showmeminfo vram --showuniqueid\n"                  \
+     "--json` (VRAM Total Memory in bytes; ROCR_VISIBLE_DEVICES, then\n"                            \
+     "HIP_VISIBLE_DEVICES or else CUDA_VISIBLE_DEVICES among those it leaves:\n"                    \
+     "indices or GPU-<16 hex> UUIDs). Each tool: 10 s at most\n"                                    \
+     "(VRAMFIT_GPU_PROBE_TIMEOUT seconds), 64 KiB of output, no shell",                             \
      VF_VALUES_GPU, "auto"},                                                                        \
     VF_OPT_TEXT("training setup (Training Hub's parameters):"),                                     \
     {"max-tokens-per-gpu", 0, "T", VF_EOPT_MAX_TOKENS, "tokens per GPU per step (SFT, OSFT)"},      \
