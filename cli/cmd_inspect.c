@@ -38,7 +38,7 @@ typedef struct inspect_flags {
     bool json, tensors, by_layer;
 } inspect_flags;
 
-/* ---- JSON: the library's document (vf_report_inspect_json) ---------------------------------------- */
+/* ---- JSON: the library's document (vf_report_inspect_json) ------------------------------------- */
 
 static int inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
 {
