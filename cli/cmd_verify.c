@@ -218,15 +218,10 @@ static void structure_json(vf_buf *b, const char *path, const vf_verify_report *
 
 /* ---- data -------------------------------------------------------------------------------------- */
 
-typedef struct shard_data {
-    vf_digest digest, header_digest;
-    vf_tensor_hash *tensors;
-} shard_data;
-
 typedef struct data_run {
     const vf_checkpoint *cp;
     const vf_hub_report *hub; /* SHA-256 of the files, or NULL */
-    shard_data *shards;
+    vf_shard_hashes *shards;
     uint64_t bytes;
     double seconds;
 } data_run;
@@ -263,15 +258,13 @@ static int hash_all(data_run *d, bool bar, vf_error *err)
     int rc = VF_OK;
     for (size_t i = 0; rc == VF_OK && i < n; i++) {
         const vf_shard *s = vf_checkpoint_shard(cp, i);
-        size_t count = vf_st_header_count(s->header), raw_len;
-        const uint8_t *raw = vf_st_header_raw(s->header, &raw_len);
-        vf_digest_of(raw, raw_len, &d->shards[i].header_digest);
+        size_t count = vf_st_header_count(s->header);
         d->shards[i].tensors = calloc(count ? count : 1, sizeof *d->shards[i].tensors);
         char *path = join_path(vf_checkpoint_dir(cp), s->name);
         if (!d->shards[i].tensors || !path)
             rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
         else
-            rc = vf_hash_shard(path, s->name, s->header, &o, &d->shards[i].digest,
+            rc = vf_hash_shard(path, s->name, s->header, &o, &d->shards[i].file,
                                d->shards[i].tensors, err);
         free(path);
     }
@@ -381,7 +374,7 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
     char hex[VF_DIGEST_HEX], c1[32], r[32];
     vf_buf_printf(b, "Data        XXH3-128 of each file (as xxh128sum prints it)\n");
     for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++)
-        vf_buf_printf(b, "  %s  %s\n", vf_digest_hex(&d->shards[i].digest, hex),
+        vf_buf_printf(b, "  %s  %s\n", vf_digest_hex(&d->shards[i].file, hex),
                       vf_checkpoint_shard(d->cp, i)->name);
     print_data_findings(b, refs, n);
     double rate = d->seconds > 0 ? (double)d->bytes / d->seconds : 0;
@@ -463,177 +456,80 @@ static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf
     return false;
 }
 
-/* ---- manifest ---------------------------------------------------------------------------------- */
-
-static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t n)
-{
-    char hex[VF_DIGEST_HEX];
-    vf_jw j = {.b = b};
-    vf_jw_obj(&j, NULL);
-    vf_jw_str(&j, "format", "vramfit-manifest");
-    vf_jw_u64(&j, "version", 1);
-    vf_jw_str(&j, "hash", "xxh3-128");
-    vf_jw_str(&j, "path", vf_checkpoint_dir(d->cp));
-    vf_jw_arr(&j, "shards");
-    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
-        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        vf_jw_obj(&j, NULL);
-        vf_jw_str(&j, "name", s->name);
-        vf_jw_u64(&j, "size", vf_st_header_file_size(s->header));
-        vf_jw_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
-        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
-        const vf_hub_file *h = vf_hub_find(d->hub, s->name);
-        if (h && h->status == VF_OK)
-            vf_jw_str(&j, "sha256", h->sha256);
-        vf_jw_obj_end(&j);
-    }
-    vf_jw_arr_end(&j);
-    vf_jw_arr(&j, "tensors");
-    for (size_t i = 0; i < n; i++) {
-        const vf_st_tensor *t = refs[i].t;
-        vf_jw_obj(&j, NULL);
-        vf_jw_str(&j, "name", t->name);
-        vf_jw_str(&j, "file", refs[i].file);
-        vf_jw_str(&j, "dtype", vf_dtype_name(t->dtype));
-        vf_jw_shape(&j, "shape", t->shape, t->ndim);
-        vf_jw_u64(&j, "bytes", t->nbytes);
-        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&refs[i].hash->digest, hex));
-        vf_jw_bool(&j, "all_zero", refs[i].hash->all_zero);
-        if (refs[i].hash->float_checked)
-            vf_jw_u64(&j, "nonfinite", refs[i].hash->nonfinite);
-        vf_jw_obj_end(&j);
-    }
-    vf_jw_arr_end(&j);
-    vf_jw_obj_end(&j);
-}
-
-
 /* ---- comparison with a manifest ----------------------------------------------------------------- */
 
-static bool same_shape(const vf_st_tensor *t, const vf_manifest_tensor *m)
-{
-    if (t->ndim != m->ndim)
-        return false;
-    for (uint32_t i = 0; i < t->ndim; i++)
-        if (t->shape[i] != m->shape[i])
-            return false;
-    return true;
-}
-
-/* The manifest has a SHA-256 for the shard and the one read differs from it. */
-static bool sha256_differs(const vf_hub_report *hub, const vf_manifest_shard *ms)
-{
-    const vf_hub_file *h = vf_hub_find(hub, ms->name);
-    return ms->sha256[0] && h && h->status == VF_OK && strcmp(h->sha256, ms->sha256) != 0;
-}
-
-static size_t compare_files(vf_buf *b, const data_run *d, const vf_manifest *m, bool *seen)
+/* One line of the comparison (vf_manifest_compare decides; this prints). */
+static void print_file_diff(vf_buf *b, const vf_manifest_diff *x)
 {
     char h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX], c1[32], c2[32];
-    size_t diffs = 0;
-    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
-        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        long k = vf_manifest_find_shard(m, s->name);
-        if (k < 0) {
-            vf_buf_printf(b, "  extra    file %s (not in the manifest)\n", s->name);
-            diffs++;
-            continue;
-        }
-        seen[k] = true;
-        const vf_manifest_shard *ms = vf_manifest_shard_at(m, (size_t)k);
-        uint64_t size = vf_st_header_file_size(s->header);
-        if (size != ms->size) {
-            vf_buf_printf(b, "  differs  file %s: %s bytes, manifest %s\n", s->name,
-                          vf_fmt_count(size, c1), vf_fmt_count(ms->size, c2));
-            diffs++;
-        } else if (sha256_differs(d->hub, ms)) {
-            vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", s->name,
-                          vf_hub_find(d->hub, s->name)->sha256, ms->sha256);
-            diffs++;
-        } else if (!vf_digest_equal(&d->shards[i].digest, &ms->digest)) {
-            vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", s->name,
-                          vf_digest_hex(&d->shards[i].digest, h1), vf_digest_hex(&ms->digest, h2),
-                          vf_digest_equal(&d->shards[i].header_digest, &ms->header_digest)
-                              ? ""
-                              : " (header differs too)");
-            diffs++;
-        }
-    }
-    for (size_t k = 0; k < vf_manifest_shard_count(m); k++)
-        if (!seen[k]) {
-            vf_buf_printf(b, "  missing  file %s\n", vf_manifest_shard_at(m, k)->name);
-            diffs++;
-        }
-    return diffs;
+    const vf_manifest_shard *a = x->actual.shard, *e = x->expected.shard;
+    if (x->change == VF_MANIFEST_EXTRA)
+        vf_buf_printf(b, "  extra    file %s (not in the manifest)\n", a->name);
+    else if (x->change == VF_MANIFEST_MISSING)
+        vf_buf_printf(b, "  missing  file %s\n", e->name);
+    else if (x->fields & VF_MANIFEST_SIZE)
+        vf_buf_printf(b, "  differs  file %s: %s bytes, manifest %s\n", a->name, vf_fmt_count(a->size, c1),
+                      vf_fmt_count(e->size, c2));
+    else if (x->fields & VF_MANIFEST_SHA256)
+        vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", a->name, a->sha256, e->sha256);
+    else
+        vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", a->name,
+                      vf_digest_hex(&a->digest, h1), vf_digest_hex(&e->digest, h2),
+                      x->fields & VF_MANIFEST_HEADER ? " (header differs too)" : "");
 }
 
-/* "dtype BF16, manifest F16; shape ..." for one tensor; false when identical. */
-static bool tensor_diff(vf_buf *b, const tref *r, const vf_manifest_tensor *mt)
+/* "dtype BF16, manifest F16; shape ..." for one tensor. */
+static void print_tensor_diff(vf_buf *b, const vf_manifest_diff *x)
 {
     char s1[96], s2[96], h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX];
-    const vf_st_tensor *t = r->t;
-    bool dt = t->dtype != mt->dtype, sh = !same_shape(t, mt), file = strcmp(r->file, mt->file) != 0;
-    bool by = t->nbytes != mt->bytes, dg = !vf_digest_equal(&r->hash->digest, &mt->digest);
-    if (!dt && !sh && !file && !by && !dg)
-        return false;
-    vf_buf_printf(b, "  differs  tensor %s (%s):", t->name, r->file);
+    const vf_manifest_tensor *t = x->actual.tensor, *mt = x->expected.tensor;
+    if (x->change == VF_MANIFEST_EXTRA) {
+        vf_buf_printf(b, "  extra    tensor %s (%s, not in the manifest)\n", t->name, t->file);
+        return;
+    }
+    if (x->change == VF_MANIFEST_MISSING) {
+        vf_buf_printf(b, "  missing  tensor %s (expected in %s)\n", mt->name, mt->file);
+        return;
+    }
+    unsigned f = x->fields;
+    vf_buf_printf(b, "  differs  tensor %s (%s):", t->name, t->file);
     const char *sep = " ";
-    if (dt)
+    if (f & VF_MANIFEST_DTYPE)
         vf_buf_printf(b, "%sdtype %s, manifest %s", sep, vf_dtype_name(t->dtype), vf_dtype_name(mt->dtype)), sep = "; ";
-    if (sh)
+    if (f & VF_MANIFEST_SHAPE)
         vf_buf_printf(b, "%sshape %s, manifest %s", sep, vf_fmt_shape(t->shape, t->ndim, s1, sizeof s1),
                       vf_fmt_shape(mt->shape, mt->ndim, s2, sizeof s2)), sep = "; ";
-    if (file)
-        vf_buf_printf(b, "%sstored in %s, manifest %s", sep, r->file, mt->file), sep = "; ";
-    if (by)
-        vf_buf_printf(b, "%s%llu bytes, manifest %llu", sep, (unsigned long long)t->nbytes,
+    if (f & VF_MANIFEST_FILE)
+        vf_buf_printf(b, "%sstored in %s, manifest %s", sep, t->file, mt->file), sep = "; ";
+    if (f & VF_MANIFEST_BYTES)
+        vf_buf_printf(b, "%s%llu bytes, manifest %llu", sep, (unsigned long long)t->bytes,
                       (unsigned long long)mt->bytes), sep = "; ";
-    if (dg)
-        vf_buf_printf(b, "%sxxh3-128 %s, manifest %s", sep, vf_digest_hex(&r->hash->digest, h1),
+    if (f & VF_MANIFEST_XXH3)
+        vf_buf_printf(b, "%sxxh3-128 %s, manifest %s", sep, vf_digest_hex(&t->digest, h1),
                       vf_digest_hex(&mt->digest, h2));
     vf_buf_printf(b, "\n");
-    return true;
 }
 
-static size_t compare_tensors(vf_buf *b, const tref *refs, size_t n, const vf_manifest *m, bool *seen)
+/* Appends the comparison of the run's manifest with the one given; returns the number of
+ * differences, or (size_t)-1 with err set. */
+static size_t compare_manifest(vf_buf *b, const vf_manifest *actual, const vf_manifest *m, const char *name,
+                               vf_error *err)
 {
-    size_t diffs = 0;
-    for (size_t i = 0; i < n; i++) {
-        long k = vf_manifest_find_tensor(m, refs[i].t->name);
-        if (k < 0) {
-            vf_buf_printf(b, "  extra    tensor %s (%s, not in the manifest)\n", refs[i].t->name,
-                          refs[i].file);
-            diffs++;
-            continue;
-        }
-        seen[k] = true;
-        diffs += tensor_diff(b, &refs[i], vf_manifest_tensor_at(m, (size_t)k));
-    }
-    for (size_t k = 0; k < vf_manifest_tensor_count(m); k++)
-        if (!seen[k]) {
-            const vf_manifest_tensor *mt = vf_manifest_tensor_at(m, k);
-            vf_buf_printf(b, "  missing  tensor %s (expected in %s)\n", mt->name, mt->file);
-            diffs++;
-        }
-    return diffs;
-}
-
-/* Appends the comparison; returns the number of differences, or (size_t)-1 when out of memory. */
-static size_t compare_manifest(vf_buf *b, const data_run *d, const tref *refs, size_t n,
-                               const vf_manifest *m, const char *name)
-{
-    size_t ns = vf_manifest_shard_count(m), nt = vf_manifest_tensor_count(m);
-    bool *seen_s = calloc(ns ? ns : 1, 1), *seen_t = calloc(nt ? nt : 1, 1);
-    size_t diffs = (size_t)-1;
-    if (seen_s && seen_t) {
-        vf_buf_printf(b, "Against     %s\n", name);
-        diffs = compare_files(b, d, m, seen_s) + compare_tensors(b, refs, n, m, seen_t);
-        if (!diffs)
-            vf_buf_printf(b, "  identical: %zu files and %zu tensors match\n", ns, nt);
-    }
-    free(seen_s);
-    free(seen_t);
-    return diffs;
+    vf_manifest_diff *v = NULL;
+    size_t n = 0;
+    if (vf_manifest_compare(actual, m, &v, &n, err) != VF_OK)
+        return (size_t)-1;
+    vf_buf_printf(b, "Against     %s\n", name);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].tensor)
+            print_tensor_diff(b, &v[i]);
+        else
+            print_file_diff(b, &v[i]);
+    if (!n)
+        vf_buf_printf(b, "  identical: %zu files and %zu tensors match\n", vf_manifest_shard_count(m),
+                      vf_manifest_tensor_count(m));
+    free(v);
+    return n;
 }
 
 /* ---- command ----------------------------------------------------------------------------------- */
@@ -671,18 +567,19 @@ static int parse_verify_args(int argc, char **argv, const char **path, vf_open_o
     return VF_EXIT_OK;
 }
 
-/* --manifest OUT: the manifest prepared as an output (never PATH, --against or a checkpoint file);
- * VF_EXIT_OK with *o set, or the exit code (message printed). */
-static int prepare_manifest(const data_run *d, const tref *refs, size_t n, const verify_flags *f,
-                            const char *path, vf_output **o)
+/* --manifest OUT: the manifest written by the library and prepared as an output (never PATH,
+ * --against or a checkpoint file); VF_EXIT_OK with *o set, or the exit code (message printed). */
+static int prepare_manifest(const data_run *d, const vf_manifest *m, const verify_flags *f, const char *path,
+                            vf_output **o)
 {
-    vf_buf mb = {0};
-    manifest_json(&mb, d, refs, n);
+    char *json = NULL;
+    size_t len = 0;
+    vf_error err = {0};
+    if (vf_manifest_write(m, &json, &len, &err) != VF_OK)
+        return vf_cli_fail(&err);
     const char *const inputs[] = {path, f->against, NULL};
-    int rc = mb.failed ? (vf_diag("vramfit: error: ", "out of memory"), VF_EXIT_INTERNAL)
-                       : vf_cli_output_prepare(f->manifest_out, d->cp, inputs, mb.data ? mb.data : "",
-                                               mb.len, o);
-    vf_buf_free(&mb);
+    int rc = vf_cli_output_prepare(f->manifest_out, d->cp, inputs, json, len, o);
+    free(json);
     return rc;
 }
 
@@ -695,12 +592,16 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
     vf_error err = {0};
     size_t n = 0;
     tref *refs = NULL;
+    vf_manifest *run = NULL; /* this run as a manifest, for --manifest and --against */
     int rc = hash_all(&d, !f->quiet && !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
     if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
         rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc == VF_OK && (f->manifest_out || against))
+        rc = vf_manifest_build(cp, d.shards, hub, &run, &err);
     if (rc == VF_OK && f->manifest_out) {
-        int x = prepare_manifest(&d, refs, n, f, path, manifest);
+        int x = prepare_manifest(&d, run, f, path, manifest);
         if (x != VF_EXIT_OK) {
+            vf_manifest_free(run);
             free(refs);
             data_free(&d);
             return x;
@@ -710,10 +611,11 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
     if (rc == VF_OK) {
         print_data(b, &d, refs, n);
         if (against)
-            diffs = compare_manifest(b, &d, refs, n, against, f->against);
+            diffs = compare_manifest(b, run, against, f->against, &err);
         if (diffs == (size_t)-1)
-            rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+            rc = VF_ERR_NOMEM;
     }
+    vf_manifest_free(run);
     free(refs);
     data_free(&d);
     if (rc != VF_OK)
