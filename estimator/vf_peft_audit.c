@@ -907,11 +907,6 @@ const char *vf_audit_base_name(const vf_audit *a)
     return a && a->base ? vf_checkpoint_name(vf_model_checkpoint(a->base)) : NULL;
 }
 
-const char *vf_audit_base_dir(const vf_audit *a)
-{
-    return a && a->base ? vf_checkpoint_dir(vf_model_checkpoint(a->base)) : NULL;
-}
-
 int vf_audit_verdict(const vf_audit *a, vf_error *err)
 {
     if (!a || a->nd == 0)

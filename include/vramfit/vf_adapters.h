@@ -346,9 +346,6 @@ const vf_findings *vf_audit_findings(const vf_audit *a); /* explanations and not
 const vf_family *vf_audit_family(const vf_audit *a);
 /* The adapter's safetensors file name (for messages). */
 const char *vf_audit_file(const vf_audit *a);
-/* The base checkpoint's directory as vf_checkpoint_dir() gives it (a snapshot restores the original
- * one), or NULL without --base. */
-const char *vf_audit_base_dir(const vf_audit *a);
 /* The base's vf_checkpoint_name (ORG/NAME@REVISION or a base name), or NULL without a base. */
 const char *vf_audit_base_name(const vf_audit *a);
 /* VF_OK when there is no difference; else VF_ERR_MISMATCH with err naming the adapter file, the
