@@ -282,7 +282,7 @@ static void human_lora_rows(vf_buf *b, const vf_adapter_plan *p)
         vf_buf_printf(b, "%-64s %5s %-14s %8llu %8llu %-16s %-16s %14s %14s%s\n", name, layer, shape,
                       (unsigned long long)x->in, (unsigned long long)x->out, a, bb,
                       vf_fmt_count(x->params, c1), vf_fmt_count(x->bytes, c2),
-                      x->conv1d ? "  (Conv1D [in,out])" : x->kind == VF_ADAPT_LORA_EMBED ? "  (embedding)" : "");
+                      x->conv1d ? "  (Conv1D [in,out])" : x->kind == VF_ADAPTER_KIND_LORA_EMBED ? "  (embedding)" : "");
     }
     for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
@@ -290,7 +290,7 @@ static void human_lora_rows(vf_buf *b, const vf_adapter_plan *p)
             continue;
         vf_fmt_shape(x->tensor->shape, x->tensor->ndim, shape, sizeof shape);
         vf_buf_printf(b, "%-64s %5s %-14s %s %14s %14s\n", x->tensor->name, "", shape,
-                      x->kind == VF_ADAPT_SAVED ? "full trainable copy (modules_to_save)          "
+                      x->kind == VF_ADAPTER_KIND_SAVED ? "full trainable copy (modules_to_save)          "
                                                 : "trainable bias                                 ",
                       vf_fmt_count(x->params, c1), vf_fmt_count(x->bytes, c2));
     }

@@ -151,11 +151,11 @@ typedef struct vf_adapter_options {
     }
 
 typedef enum vf_adapter_kind {
-    VF_ADAPT_LORA,       /* LoRA on a linear weight (one expert of a fused tensor included) */
-    VF_ADAPT_LORA_EMBED, /* LoRA on an embedding */
-    VF_ADAPT_OSFT,       /* SVD of a target matrix */
-    VF_ADAPT_SAVED,      /* modules_to_save: a full trainable copy of a base tensor */
-    VF_ADAPT_BIAS,       /* a base bias made trainable by bias=all|lora_only */
+    VF_ADAPTER_KIND_LORA,       /* LoRA on a linear weight (one expert of a fused tensor included) */
+    VF_ADAPTER_KIND_LORA_EMBED, /* LoRA on an embedding */
+    VF_ADAPTER_KIND_OSFT,       /* SVD of a target matrix */
+    VF_ADAPTER_KIND_SAVED,      /* modules_to_save: a full trainable copy of a base tensor */
+    VF_ADAPTER_KIND_BIAS,       /* a base bias made trainable by bias=all|lora_only */
 } vf_adapter_kind;
 
 /* "lora", "lora_embedding", "osft", "modules_to_save", "bias"; "?" outside the enum. */
