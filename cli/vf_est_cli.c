@@ -222,16 +222,6 @@ int vf_est_resolve_hw(const vf_est_opts *opts, vf_est_hw *hw, vf_notes *notes)
     return VF_EXIT_OK;
 }
 
-/* ---- Training Hub's family rule on the path string (the rule itself: vf_th_path_family) ------- */
-
-static void path_rule(const char *path, vf_est_ctx *ctx)
-{
-    vf_family_by_name(vf_th_path_family(path, &ctx->path_key), &ctx->path_family);
-    snprintf(ctx->path_family.reason, sizeof ctx->path_family.reason,
-             ctx->path_key ? "'%s' occurs in the path string" : "no known name in the path string%s",
-             ctx->path_key ? ctx->path_key : "");
-}
-
 /* ---- model facts -------------------------------------------------------------------------------- */
 
 /* What P holds beside the language model, and what is stored but never loaded. */
@@ -338,7 +328,8 @@ int vf_est_ctx_open(vf_est_ctx *ctx, const vf_est_opts *opts, vf_error *err)
         return rc;
     }
     ctx->display_path = vf_checkpoint_name(vf_model_checkpoint(ctx->model));
-    path_rule(ctx->th_path, ctx); /* upstream matches the model_path it is given (vf_th_model_path) */
+    /* upstream matches the model_path it is given (vf_th_model_path) */
+    ctx->path_key = vf_th_family(ctx->th_path, &ctx->path_family);
     model_notes(ctx);
     return VF_OK;
 }
