@@ -167,7 +167,7 @@ static void matrix_name(const vf_adapter_matrix *x, char *buf, size_t n)
         snprintf(buf, n, "%s", x->tensor->name);
 }
 
-/* ---- JSON: the library's document (vf_report_adapters_json) --------------------------------------- */
+/* ---- JSON: the library's document (vf_report_adapters_json) ------------------------------------ */
 
 static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p, const adapters_opts *opts)
 {

@@ -22,7 +22,7 @@ typedef struct inspect_opts {
     bool json, tensors, by_layer;
 } inspect_opts;
 
-/* ---- JSON: the library's document (vf_report_inspect_json) ---------------------------------------- */
+/* ---- JSON: the library's document (vf_report_inspect_json) ------------------------------------- */
 
 static int inspect_json(vf_buf *b, const vf_model *m, const inspect_opts *opts)
 {

@@ -25,7 +25,7 @@ enum {
     VF_EXIT_NO_FIT = 11,  /* estimate --check: impossible */
 };
 
-/* ---- output buffer (vf_buf, vramfit/vf_report.h) ------------------------------------------------ */
+/* ---- output buffer (vf_buf, vramfit/vf_report.h) ----------------------------------------------- */
 /* Writes the buffer to stdout; returns VF_EXIT_OK (also when the reader has gone: EPIPE), or
  * VF_EXIT_INTERNAL when it is incomplete, VF_EXIT_IO when the write fails (one line on stderr). */
 int vf_buf_flush(vf_buf *b);
@@ -48,7 +48,7 @@ int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char 
  * code. o may be NULL. */
 int vf_cli_flush_commit(vf_buf *b, vf_output *o);
 
-/* ---- JSON: the writer vf_jw and the documents are the library's (vramfit/vf_report.h) ------------ */
+/* ---- JSON: the writer vf_jw and the documents are the library's (vramfit/vf_report.h) ---------- */
 
 /* ---- commands and their options ----------------------------------------------------------------
  * Every command is one vf_command: its name and summary (a line of `vramfit --help`), its operand,
