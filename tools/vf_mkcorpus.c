@@ -31,16 +31,16 @@
 #include <sys/types.h>
 #include <zlib.h>
 
+#include "vf_tool.h"
+
 #ifndef VF_MKCORPUS_ROOT
 #define VF_MKCORPUS_ROOT "."
 #endif
 
 #if defined(__GNUC__)
 #define MK_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define MK_NORETURN __attribute__((noreturn))
 #else
 #define MK_PRINTF(f, a)
-#define MK_NORETURN
 #endif
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -48,22 +48,11 @@
 #define WHOLE_FILE_MAX 16384u    /* real safetensors files up to this size are kept whole */
 #define MAX_KEYS 16              /* adapter_config keys after overrides */
 
+const char *const vf_tool_name = "vf_mkcorpus";
 static const char *g_root = VF_MKCORPUS_ROOT; /* source tree: testdata/ is read from here */
 static const char *g_out;                     /* corpus directory: KIND/NAME are written here */
 
 /* ---- errors and byte buffers --------------------------------------------------------------- */
-
-/* Prints "vf_mkcorpus: MESSAGE" on stderr and exits 1. */
-static MK_NORETURN MK_PRINTF(1, 2) void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("vf_mkcorpus: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 /* A growable byte string; zero-initialise, release with b_free. */
 typedef struct buf {
@@ -189,32 +178,6 @@ static uint64_t le64(const unsigned char *p)
 }
 
 /* ---- files --------------------------------------------------------------------------------- */
-
-/* Returns the NUL-terminated "a/b" in a malloc'd string. */
-static char *path_join(const char *a, const char *b)
-{
-    buf p = {0};
-    b_str(&p, a);
-    b_byte(&p, '/');
-    b_str(&p, b);
-    b_byte(&p, 0);
-    return (char *)p.p;
-}
-
-/* mkdir -p; dies when a component cannot be created. */
-static void mkdir_p(const char *path)
-{
-    char *p = path_join(path, "");
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            die("cannot create %s: %s", p, strerror(errno));
-        *s = '/';
-    }
-    free(p);
-}
 
 /* Reads ROOT/rel whole into out (which it resets). */
 static void read_root(buf *out, const char *rel)

@@ -44,21 +44,11 @@
 #include "vfgen.h"
 #include "vramfit/vf_parser.h"
 
+const char *const vf_tool_name = "vfgen";
+
 #define VFG_SEED UINT64_C(0x9E3779B97F4A7C15)
 
 /* ---- errors -------------------------------------------------------------------------------- */
-
-/* Prints "vfgen: MESSAGE" on stderr and exits 1 (I/O error, out of memory). */
-VFG_NORETURN VFG_PRINTF(1, 2) void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("vfgen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 /* Prints the usage (after an optional one-line reason) on stderr and returns 2. */
 static int usage(const char *why)
@@ -73,14 +63,6 @@ static int usage(const char *why)
           "       vfgen adapter BASEDIR OUTDIR --r R --targets a,b [--wrong-rank]\n",
           stderr);
     return 2;
-}
-
-void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        die("out of memory");
-    return q;
 }
 
 /* ---- tensors ------------------------------------------------------------------------------- */
@@ -505,36 +487,6 @@ static void sb_json_str(sbuf *b, const char *s)
 
 /* ---- files --------------------------------------------------------------------------------- */
 
-char *path_join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = xrealloc(NULL, n);
-    snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
-/* mkdir -p; dies when a component cannot be created or is not a directory. */
-void mkdir_p(const char *path)
-{
-    char *p = xrealloc(NULL, strlen(path) + 1);
-    strcpy(p, path);
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            die("cannot create directory %s: %s", p, strerror(errno));
-        *s = saved;
-        if (!saved)
-            break;
-    }
-    struct stat st;
-    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-        die("not a directory: %s", p);
-    free(p);
-}
-
 static void write_all(int fd, const void *buf, size_t n, const char *path)
 {
     const char *c = buf;
@@ -618,12 +570,6 @@ static uint16_t f32_to_f16(float f)
         exp++;
     }
     return (uint16_t)(sign | (uint16_t)(exp << 10) | (uint16_t)(mant >> 13));
-}
-
-bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 /* Value of element k of t: causal mask for GPT-2 attn.bias, ~1 for norm weights, else small. */
