@@ -13,60 +13,42 @@
 #include "vf_cli.h"
 #include "vramfit/vf_verify.h"
 
-enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET, OPT_SHA256, OPT_NO_SHA256, OPT_JSON };
+enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_SHA256, OPT_NO_SHA256, OPT_JSON };
 
-static const vf_opt verify_opts[] = {
-    {"data", 0, false, OPT_DATA},         {"manifest", 0, true, OPT_MANIFEST},
-    {"against", 0, true, OPT_AGAINST},    {"quiet", 'q', false, OPT_QUIET},
-    {"sha256", 0, false, OPT_SHA256},     {"no-sha256", 0, false, OPT_NO_SHA256},
-    {"json", 0, false, OPT_JSON},         VF_COMMON_OPTS,
-    {NULL, 0, false, 0},
+static const vf_opt verify_table[] = {
+    VF_OPT_COLUMN(18),
+    {"data", 0, NULL, OPT_DATA, "read every tensor's bytes once, sequentially, and hash them with\n"
+                                "XXH3-128 per tensor and per shard file (the file digest equals\n"
+                                "`xxh128sum FILE`); report tensors byte-identical to another, all-zero\n"
+                                "tensors, and NaN/Inf values in F16/BF16/F32/F64 tensors; print the\n"
+                                "read throughput. A progress bar goes to stderr when it is a terminal."},
+    {"sha256", 0, NULL, OPT_SHA256, "SHA-256 of every file, read once, files in parallel. In a Hugging Face\n"
+                                    "cache each file is checked against the blob it links to, whose name is\n"
+                                    "the Hub's own checksum (SHA-256 for LFS files, the git blob id for files\n"
+                                    "kept in git); elsewhere the digests are listed as `sha256sum` prints\n"
+                                    "them. On by default with --data inside a cache, and whenever the\n"
+                                    "--against manifest holds SHA-256 digests; manifests written with it\n"
+                                    "carry each file's SHA-256"},
+    {"no-sha256", 0, NULL, OPT_NO_SHA256, "not by default with --data inside a cache"},
+    {"json", 0, NULL, OPT_JSON, "the structural report as one JSON document (the digests of --data are\n"
+                                "JSON in the --manifest file)"},
+    {"manifest", 0, "FILE", OPT_MANIFEST, "write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
+                                          "shape); implies --data. Written via a temporary file and rename.",
+     VF_VALUES_FILE},
+    {"against", 0, "FILE", OPT_AGAINST, "re-hash PATH and compare with a manifest made elsewhere, listing every\n"
+                                        "missing, extra or differing file and tensor; implies --data",
+     VF_VALUES_FILE},
+    VF_OPEN_OPTS,
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
 #define FINDINGS_SHOWN 10 /* per kind; the manifest has them all */
 
-static void verify_help(void)
-{
-    printf("usage: vramfit verify PATH [--data] [--sha256] [--manifest OUT.json] [--against MANIFEST.json]\n"
-           "                      [--json] [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
-           "Checks a checkpoint's integrity. Without --data: every structural check of the header\n"
-           "parser and the index, with one verdict per file (each shard is checked on its own, so\n"
-           "one bad shard does not hide the others) and a summary. PATH may be a .vfsnap snapshot\n"
-           "(its fingerprints and headers are checked; it holds no tensor data).\n\n"
-           "  --data          read every tensor's bytes once, sequentially, and hash them with\n"
-           "                  XXH3-128 per tensor and per shard file (the file digest equals\n"
-           "                  `xxh128sum FILE`); report tensors byte-identical to another, all-zero\n"
-           "                  tensors, and NaN/Inf values in F16/BF16/F32/F64 tensors; print the\n"
-           "                  read throughput. A progress bar goes to stderr when it is a terminal.\n"
-           "  --sha256        SHA-256 of every file, read once, files in parallel. In a Hugging Face\n"
-           "                  cache each file is checked against the blob it links to, whose name is\n"
-           "                  the Hub's own checksum (SHA-256 for LFS files, the git blob id for files\n"
-           "                  kept in git); elsewhere the digests are listed as `sha256sum` prints\n"
-           "                  them. On by default with --data inside a cache, and whenever the\n"
-           "                  --against manifest holds SHA-256 digests; manifests written with it\n"
-           "                  carry each file's SHA-256\n"
-           "  --no-sha256     not by default with --data inside a cache\n"
-           "  --json          the structural report as one JSON document (the digests of --data are\n"
-           "                  JSON in the --manifest file)\n"
-           "  --manifest FILE write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
-           "                  shape); implies --data. Written via a temporary file and rename.\n"
-           "  --against FILE  re-hash PATH and compare with a manifest made elsewhere, listing every\n"
-           "                  missing, extra or differing file and tensor; implies --data\n"
-           "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-           "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
-    vf_print_global_help();
-    printf("\n--quiet: no progress bar and no warnings about the index; --verbose also names the\n"
-           "directory PATH resolved to.\n\n"
-           "exit codes: 0 sound (and identical to the manifest), 2 usage, 3 I/O error (including a\n"
-           "file that changes or shrinks while being read), 4 a file is malformed (the report on\n"
-           "stdout gives every file's verdict), 5 differences from the --against manifest or from the\n"
-           "Hub's checksums.\n");
-}
-
-typedef struct verify_flags {
-    bool data, quiet, sha256, no_sha256, json;
+typedef struct verify_opts {
+    bool data, sha256, no_sha256, json;
     const char *manifest_out, *against;
-} verify_flags;
+} verify_opts;
 
 static double now_seconds(void)
 {
@@ -169,10 +151,8 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
     }
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     const vf_findings *fs = cp && !vf_ui_quiet() ? vf_checkpoint_findings(cp) : NULL;
-    for (size_t i = 0; fs && i < vf_findings_count(fs); i++)
-        vf_buf_printf(b, "  %s: %s\n",
-                      vf_findings_get(fs, i)->severity == VF_SEV_WARNING ? "warning" : "info",
-                      vf_findings_get(fs, i)->message);
+    if (fs)
+        vf_cli_findings(b, "  ", fs);
     if (vf_verify_sound(r))
         vf_buf_printf(b, "Structure   sound: %s shard%s, %s tensors, %s bytes\n",
                       vf_fmt_count(shards, c1), shards == 1 ? "" : "s", vf_fmt_count(tensors, c2),
@@ -444,7 +424,7 @@ static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
 }
 
 /* SHA-256 is wanted: asked for, the default for --data in a cache, or needed by the manifest. */
-static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf_manifest *against)
+static bool want_sha256(const verify_opts *f, const vf_checkpoint *cp, const vf_manifest *against)
 {
     if (f->no_sha256)
         return false;
@@ -534,42 +514,21 @@ static size_t compare_manifest(vf_buf *b, const vf_manifest *actual, const vf_ma
 
 /* ---- command ----------------------------------------------------------------------------------- */
 
-static int parse_verify_args(int argc, char **argv, const char **path, vf_open_options *oo,
-                             verify_flags *f)
+static int verify_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    vf_args a = {argc, 1, argv, verify_opts, "verify", false};
-    const char *val;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return verify_help(), -1;
-        if (id == 0 && *path)
-            return vf_usage_error("verify", "more than one PATH given ('%s')", val);
-        if (id == 0)
-            *path = val;
-        f->data |= id == OPT_DATA || id == OPT_MANIFEST || id == OPT_AGAINST;
-        f->quiet |= id == OPT_QUIET;
-        f->sha256 |= id == OPT_SHA256;
-        f->no_sha256 |= id == OPT_NO_SHA256;
-        f->json |= id == OPT_JSON;
-        if (id == OPT_MANIFEST)
-            f->manifest_out = val;
-        if (id == OPT_AGAINST)
-            f->against = val;
-        vf_common_opt(id, val, oo);
-    }
-    if (!*path)
-        return vf_usage_error("verify", "missing PATH (see 'vramfit verify --help')");
-    if (f->json && (f->data || f->sha256))
-        return vf_usage_error("verify", "--json reports the structure; the digests of --data and "
-                                        "--sha256 are JSON in the --manifest FILE");
+    verify_opts *f = parsed;
+    f->data |= opt->id == OPT_DATA || opt->id == OPT_MANIFEST || opt->id == OPT_AGAINST;
+    f->sha256 |= opt->id == OPT_SHA256;
+    f->no_sha256 |= opt->id == OPT_NO_SHA256;
+    f->json |= opt->id == OPT_JSON;
+    f->manifest_out = opt->id == OPT_MANIFEST ? val : f->manifest_out;
+    f->against = opt->id == OPT_AGAINST ? val : f->against;
     return VF_EXIT_OK;
 }
 
 /* --manifest OUT: the manifest written by the library and prepared as an output (never PATH,
  * --against or a checkpoint file); VF_EXIT_OK with *o set, or the exit code (message printed). */
-static int prepare_manifest(const data_run *d, const vf_manifest *m, const verify_flags *f, const char *path,
+static int prepare_manifest(const data_run *d, const vf_manifest *m, const verify_opts *f, const char *path,
                             vf_output **o)
 {
     char *json = NULL;
@@ -585,7 +544,7 @@ static int prepare_manifest(const data_run *d, const vf_manifest *m, const verif
 
 /* The --data part: hash, report, manifest (prepared into *manifest, committed by the caller after
  * stdout), comparison. Returns an exit code; *b holds stdout. */
-static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_flags *f,
+static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_opts *f,
                        const vf_manifest *against, const vf_hub_report *hub, vf_output **manifest)
 {
     data_run d = {.cp = cp, .hub = hub};
@@ -593,7 +552,7 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
     size_t n = 0;
     tref *refs = NULL;
     vf_manifest *run = NULL; /* this run as a manifest, for --manifest and --against */
-    int rc = hash_all(&d, !f->quiet && !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
+    int rc = hash_all(&d, !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
     if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
         rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK && (f->manifest_out || against))
@@ -633,20 +592,23 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
     return out != VF_EXIT_OK ? out : vf_cli_fail(&err);
 }
 
-int vf_cmd_verify(int argc, char **argv)
+static int verify_run(int argc, char **argv)
 {
-    const char *path = NULL;
-    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
-    verify_flags f = {0};
-    int rc = parse_verify_args(argc, argv, &path, &oo, &f);
-    if (rc != VF_EXIT_OK)
-        return rc < 0 ? VF_EXIT_OK : rc;
+    vf_cmdline line;
+    verify_opts f = {0};
+    int rc = vf_cli_parse(&vf_verify_command, argc, argv, &line, &f, verify_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
+    if (f.json && (f.data || f.sha256))
+        return vf_usage_error("verify", "--json reports the structure; the digests of --data and "
+                                        "--sha256 are JSON in the --manifest FILE");
+    const char *path = line.operand;
     vf_error err = {0};
     vf_manifest *against = NULL;
     if (f.against && vf_manifest_read_file(f.against, NULL, &against, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_verify_report *r = NULL;
-    if (vf_verify_structure(path, &oo, &r, &err) != VF_OK) {
+    if (vf_verify_structure(path, &line.open, &r, &err) != VF_OK) {
         vf_manifest_free(against);
         return vf_cli_fail(&err);
     }
@@ -699,3 +661,24 @@ int vf_cmd_verify(int argc, char **argv)
     vf_manifest_free(against);
     return rc;
 }
+
+const vf_command vf_verify_command = {
+    .name = "verify",
+    .summary = "check integrity: per-file verdicts; --data hashes every tensor",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit verify PATH [--data] [--sha256] [--manifest OUT.json] [--against MANIFEST.json]\n"
+        "                      [--json] [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
+        "Checks a checkpoint's integrity. Without --data: every structural check of the header\n"
+        "parser and the index, with one verdict per file (each shard is checked on its own, so\n"
+        "one bad shard does not hide the others) and a summary. PATH may be a .vfsnap snapshot\n"
+        "(its fingerprints and headers are checked; it holds no tensor data).\n\n",
+    .options = verify_table,
+    .footer = "\n--quiet: no progress bar and no warnings about the index; --verbose also names the\n"
+              "directory PATH resolved to.\n\n"
+              "exit codes: 0 sound (and identical to the manifest), 2 usage, 3 I/O error (including a\n"
+              "file that changes or shrinks while being read), 4 a file is malformed (the report on\n"
+              "stdout gives every file's verdict), 5 differences from the --against manifest or from the\n"
+              "Hub's checksums.\n",
+    .run = verify_run,
+};
