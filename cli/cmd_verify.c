@@ -30,8 +30,8 @@ static const vf_opt verify_table[] = {
                                     "--against manifest holds SHA-256 digests; manifests written with it\n"
                                     "carry each file's SHA-256"},
     {"no-sha256", 0, NULL, OPT_NO_SHA256, "not by default with --data inside a cache"},
-    {"json", 0, NULL, OPT_JSON, "the structural report as one JSON document (the digests of --data are\n"
-                                "JSON in the --manifest file)"},
+    {"json", 0, NULL, OPT_JSON, "the report as one JSON document: the structure and, with --data,\n"
+                                "--sha256 or --against, the digests, findings and differences"},
     {"manifest", 0, "FILE", OPT_MANIFEST, "write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
                                           "shape); implies --data. Written via a temporary file and rename.",
      VF_VALUES_FILE},
@@ -165,11 +165,12 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
 
 static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapshot"};
 
-/* --json: {schema, model..., sound, checks: [{kind, name, ok, error, tensors, size_bytes}]}. */
-static void structure_json(vf_buf *b, const char *path, const vf_verify_report *r)
+/* --json: opens the document {schema, model..., sound, checks: [{kind, name, ok, error, tensors,
+ * size_bytes}], findings; the caller adds the --sha256 and --data members and closes it. */
+static void structure_members(vf_jw *jp, const char *path, const vf_verify_report *r)
 {
     char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    vf_jw j = {.b = b};
+    vf_jw j = *jp;
     vf_jw_doc(&j);
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     if (cp)
@@ -193,7 +194,7 @@ static void structure_json(vf_buf *b, const char *path, const vf_verify_report *
     }
     vf_jw_arr_end(&j);
     vf_jw_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
-    vf_jw_obj_end(&j);
+    *jp = j;
 }
 
 /* ---- data -------------------------------------------------------------------------------------- */
@@ -222,32 +223,39 @@ static char *join_path(const char *a, const char *b)
     return p;
 }
 
+/* Hashes every shard (in parallel, vf_hash_shards); err gets the lowest-index shard's failure. */
 static int hash_all(data_run *d, bool bar, vf_error *err)
 {
     const vf_checkpoint *cp = d->cp;
     size_t n = vf_checkpoint_shard_count(cp);
     progress p = {.on = bar, .start = now_seconds()};
-    for (size_t i = 0; i < n; i++)
-        p.total += vf_st_header_file_size(vf_checkpoint_shard(cp, i)->header);
     d->shards = calloc(n ? n : 1, sizeof *d->shards);
-    if (!d->shards)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    vf_hash_options o = VF_HASH_OPTIONS_INIT;
-    o.progress = progress_cb;
-    o.user = &p;
-    int rc = VF_OK;
+    vf_hash_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    int rc = d->shards && jobs ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; rc == VF_OK && i < n; i++) {
         const vf_shard *s = vf_checkpoint_shard(cp, i);
         size_t count = vf_st_header_count(s->header);
+        p.total += vf_st_header_file_size(s->header);
         d->shards[i].tensors = calloc(count ? count : 1, sizeof *d->shards[i].tensors);
-        char *path = join_path(vf_checkpoint_dir(cp), s->name);
-        if (!d->shards[i].tensors || !path)
+        jobs[i] = (vf_hash_job){.path = join_path(vf_checkpoint_dir(cp), s->name), .display = s->name,
+                                .header = s->header, .tensors = d->shards[i].tensors};
+        if (!d->shards[i].tensors || !jobs[i].path)
             rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-        else
-            rc = vf_hash_shard(path, s->name, s->header, &o, &d->shards[i].file,
-                               d->shards[i].tensors, err);
-        free(path);
     }
+    vf_hash_options o = VF_HASH_OPTIONS_INIT;
+    o.progress = progress_cb;
+    o.user = &p;
+    if (rc == VF_OK && (rc = vf_hash_shards(jobs, n, &o)) != VF_OK)
+        for (size_t i = 0; i < n; i++)
+            if (jobs[i].status != VF_OK) {
+                *err = jobs[i].error;
+                break;
+            }
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        d->shards[i].file = jobs[i].digest;
+    for (size_t i = 0; jobs && i < n; i++)
+        free((char *)jobs[i].path);
+    free(jobs);
     progress_end(&p);
     d->bytes = p.done;
     d->seconds = now_seconds() - p.start;
@@ -303,15 +311,16 @@ static void more_line(vf_buf *b, size_t shown, size_t total, const char *what)
                       vf_fmt_count(total - shown, c), what);
 }
 
-static void print_duplicates(vf_buf *b, tref *refs, size_t n)
+/* Calls fn(ctx, dup, first) for every non-empty, not all-zero tensor whose bytes equal those of an
+ * earlier one `first` (by digest and size; name order within a group). Returns how many, or
+ * (size_t)-1 when out of memory. */
+static size_t each_duplicate(const tref *refs, size_t n, void (*fn)(void *, const tref *, const tref *),
+                             void *ctx)
 {
-    char c[32];
     size_t k = 0, total = 0;
     tref *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v) {
-        b->failed = true;
-        return;
-    }
+    if (!v)
+        return (size_t)-1;
     for (size_t i = 0; i < n; i++) /* zero tensors are reported as such, empty ones say nothing */
         if (refs[i].t->nbytes && !refs[i].hash->all_zero)
             v[k++] = refs[i];
@@ -323,12 +332,35 @@ static void print_duplicates(vf_buf *b, tref *refs, size_t n)
             first = i;
             continue;
         }
-        if (total++ < FINDINGS_SHOWN)
-            vf_buf_printf(b, "  duplicate  %s: bytes identical to %s (%s bytes)\n", v[i].t->name,
-                          v[first].t->name, vf_fmt_count(v[i].t->nbytes, c));
+        fn(ctx, &v[i], &v[first]);
+        total++;
     }
-    more_line(b, FINDINGS_SHOWN, total, "duplicates");
     free(v);
+    return total;
+}
+
+typedef struct dup_lines {
+    vf_buf *b;
+    size_t shown;
+} dup_lines;
+
+static void duplicate_line(void *ctx, const tref *dup, const tref *first)
+{
+    dup_lines *l = ctx;
+    char c[32];
+    if (l->shown++ < FINDINGS_SHOWN)
+        vf_buf_printf(l->b, "  duplicate  %s: bytes identical to %s (%s bytes)\n", dup->t->name,
+                      first->t->name, vf_fmt_count(dup->t->nbytes, c));
+}
+
+static void print_duplicates(vf_buf *b, tref *refs, size_t n)
+{
+    dup_lines l = {b, 0};
+    size_t total = each_duplicate(refs, n, duplicate_line, &l);
+    if (total == (size_t)-1)
+        b->failed = true;
+    else
+        more_line(b, FINDINGS_SHOWN, total, "duplicates");
 }
 
 static size_t print_data_findings(vf_buf *b, tref *refs, size_t n)
@@ -366,17 +398,26 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
 
 /* One line per file; returns the number that differ from their blob names, *failed the first file
  * that could not be read. */
+/* The files whose digest differs from their blob name; *failed the first unreadable one. */
+static size_t hub_tally(const vf_hub_report *h, const vf_hub_file **failed)
+{
+    size_t differ = 0;
+    *failed = NULL;
+    for (size_t i = 0; i < vf_hub_file_count(h); i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        differ += f->status == VF_OK && f->kind != VF_HUB_UNNAMED && !f->match;
+        if (f->status != VF_OK && !*failed)
+            *failed = f;
+    }
+    return differ;
+}
+
 static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **failed)
 {
     char c1[32];
-    size_t n = vf_hub_file_count(h), differ = 0, bad = 0;
-    *failed = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const vf_hub_file *f = vf_hub_file_at(h, i);
-        differ += f->status == VF_OK && f->kind != VF_HUB_UNNAMED && !f->match;
-        if (f->status != VF_OK && !bad++)
-            *failed = f;
-    }
+    size_t n = vf_hub_file_count(h), differ = hub_tally(h, failed), bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += vf_hub_file_at(h, i)->status != VF_OK;
     if (vf_hub_in_cache(h))
         vf_buf_printf(b, "SHA-256     %zu file%s in a Hugging Face cache: %zu match%s the Hub's checksum, "
                          "%zu differ%s, %zu unreadable\n", n, n == 1 ? "" : "s", n - differ - bad,
@@ -402,6 +443,16 @@ static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **f
     return differ;
 }
 
+/* The exit of a cache whose files differ from their blob names (one line on stderr). */
+static int fail_hub_differs(const vf_checkpoint *cp, size_t differ)
+{
+    vf_error err = {0};
+    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
+                 "%zu file%s differ%s from the Hub's checksums (their blob names): the cache is corrupt; "
+                 "download them again", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
+    return vf_cli_fail(&err);
+}
+
 /* --sha256: hashes, prints, and returns an exit code (VF_EXIT_OK when every checked file matches). */
 static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
 {
@@ -415,12 +466,7 @@ static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
     int rc = vf_buf_flush(b);
     if (rc != VF_EXIT_OK)
         return rc;
-    if (failed)
-        return vf_cli_fail(&failed->error);
-    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
-                 "%zu file%s differ%s from the Hub's checksums (their blob names): the cache is corrupt; "
-                 "download them again", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
-    return vf_cli_fail(&err);
+    return failed ? vf_cli_fail(&failed->error) : fail_hub_differs(cp, differ);
 }
 
 /* SHA-256 is wanted: asked for, the default for --data in a cache, or needed by the manifest. */
@@ -542,6 +588,32 @@ static int prepare_manifest(const data_run *d, const vf_manifest *m, const verif
     return rc;
 }
 
+/* Hashes the data for --data: *refs every tensor by name; *run this run as a manifest when
+ * --manifest or --against needs one, written into *manifest (prepared) for --manifest. Returns an
+ * exit code (a failure printed; nothing for stdout). */
+static int hash_for_report(data_run *d, const verify_opts *f, const char *path, tref **refs, size_t *n,
+                           vf_manifest **run, vf_output **manifest)
+{
+    vf_error err = {0};
+    int rc = hash_all(d, !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
+    if (rc == VF_OK && !(*refs = all_tensors(d, n)))
+        rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc == VF_OK && (f->manifest_out || f->against))
+        rc = vf_manifest_build(d->cp, d->shards, d->hub, run, &err);
+    if (rc != VF_OK)
+        return vf_cli_fail(&err);
+    return f->manifest_out ? prepare_manifest(d, *run, f, path, manifest) : VF_EXIT_OK;
+}
+
+/* The exit of differences from the --against manifest (one line on stderr). */
+static int fail_manifest_differs(const vf_checkpoint *cp, size_t diffs, const char *name)
+{
+    vf_error err = {0};
+    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL, "%zu difference%s from the manifest %s",
+                 diffs, diffs == 1 ? "" : "s", name);
+    return vf_cli_fail(&err);
+}
+
 /* The --data part: hash, report, manifest (prepared into *manifest, committed by the caller after
  * stdout), comparison. Returns an exit code; *b holds stdout. */
 static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_opts *f,
@@ -549,36 +621,20 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
 {
     data_run d = {.cp = cp, .hub = hub};
     vf_error err = {0};
-    size_t n = 0;
+    size_t n = 0, diffs = 0;
     tref *refs = NULL;
     vf_manifest *run = NULL; /* this run as a manifest, for --manifest and --against */
-    int rc = hash_all(&d, !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
-    if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
-        rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    if (rc == VF_OK && (f->manifest_out || against))
-        rc = vf_manifest_build(cp, d.shards, hub, &run, &err);
-    if (rc == VF_OK && f->manifest_out) {
-        int x = prepare_manifest(&d, run, f, path, manifest);
-        if (x != VF_EXIT_OK) {
-            vf_manifest_free(run);
-            free(refs);
-            data_free(&d);
-            return x;
-        }
-    }
-    size_t diffs = 0;
-    if (rc == VF_OK) {
+    int rc = hash_for_report(&d, f, path, &refs, &n, &run, manifest);
+    if (rc == VF_EXIT_OK) {
         print_data(b, &d, refs, n);
-        if (against)
-            diffs = compare_manifest(b, run, against, f->against, &err);
-        if (diffs == (size_t)-1)
-            rc = VF_ERR_NOMEM;
+        if (against && (diffs = compare_manifest(b, run, against, f->against, &err)) == (size_t)-1)
+            rc = vf_cli_fail(&err);
     }
     vf_manifest_free(run);
     free(refs);
     data_free(&d);
-    if (rc != VF_OK)
-        return vf_cli_fail(&err);
+    if (rc != VF_EXIT_OK)
+        return rc;
     if (f->manifest_out)
         vf_buf_printf(b, "Manifest    %s\n", f->manifest_out);
     if (!diffs)
@@ -587,9 +643,230 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
                   vf_sty(VF_STY_RESET), f->against);
     int out = vf_cli_flush_commit(b, *manifest); /* the manifest is sound: differences are a result */
     *manifest = NULL;
-    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
-                 "%zu difference%s from the manifest %s", diffs, diffs == 1 ? "" : "s", f->against);
-    return out != VF_EXIT_OK ? out : vf_cli_fail(&err);
+    return out != VF_EXIT_OK ? out : fail_manifest_differs(cp, diffs, f->against);
+}
+
+/* ---- --json: one document ------------------------------------------------------------------------ */
+
+static const char *const hub_kind_names[] = {"lfs", "git", "unnamed"};
+
+/* "sha256": {in_cache, files: [{name, kind, size_bytes, sha256, git_sha1 (git), expected, matches,
+ * error}]}: expected is the blob name (null outside a cache), matches null when nothing was checked. */
+static void hub_json(vf_jw *j, const vf_hub_report *h)
+{
+    vf_jw_obj(j, "sha256");
+    vf_jw_bool(j, "in_cache", vf_hub_in_cache(h));
+    vf_jw_arr(j, "files");
+    for (size_t i = 0; i < vf_hub_file_count(h); i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        bool ok = f->status == VF_OK, named = f->kind != VF_HUB_UNNAMED;
+        vf_jw_obj(j, NULL);
+        vf_jw_str(j, "name", f->name);
+        vf_jw_str(j, "kind", hub_kind_names[f->kind]);
+        vf_jw_u64(j, "size_bytes", f->size);
+        vf_jw_str(j, "sha256", ok ? f->sha256 : NULL);
+        if (f->kind == VF_HUB_GIT)
+            vf_jw_str(j, "git_sha1", ok ? f->git_sha1 : NULL);
+        vf_jw_str(j, "expected", named ? f->expected : NULL);
+        if (ok && named)
+            vf_jw_bool(j, "matches", f->match);
+        else
+            vf_jw_null(j, "matches");
+        vf_jw_str(j, "error", ok ? NULL : f->error.message);
+        vf_jw_obj_end(j);
+    }
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
+}
+
+static void tensor_ref_json(vf_jw *j, const tref *r)
+{
+    vf_jw_str(j, "tensor", r->t->name);
+    vf_jw_str(j, "file", r->file);
+    vf_jw_str(j, "dtype", vf_dtype_name(r->t->dtype));
+    vf_jw_u64(j, "tensor_bytes", r->t->nbytes);
+}
+
+static void duplicate_json(void *ctx, const tref *dup, const tref *first)
+{
+    vf_jw *j = ctx;
+    vf_jw_obj(j, NULL);
+    tensor_ref_json(j, dup);
+    vf_jw_str(j, "same_as", first->t->name);
+    vf_jw_obj_end(j);
+}
+
+/* "data": {hash, read_bytes, seconds, files: [{name, size_bytes, header_xxh3_128, xxh3_128}],
+ * duplicates, all_zero, nonfinite: every such tensor [{tensor, file, dtype, tensor_bytes, ...}]}. */
+static void data_json(vf_jw *j, const data_run *d, const tref *refs, size_t n)
+{
+    char hex[VF_DIGEST_HEX];
+    vf_jw_obj(j, "data");
+    vf_jw_str(j, "hash", "xxh3-128");
+    vf_jw_u64(j, "read_bytes", d->bytes);
+    vf_jw_double(j, "seconds", d->seconds);
+    vf_jw_arr(j, "files");
+    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
+        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
+        vf_jw_obj(j, NULL);
+        vf_jw_str(j, "name", s->name);
+        vf_jw_u64(j, "size_bytes", vf_st_header_file_size(s->header));
+        size_t raw_len;
+        const uint8_t *raw = vf_st_header_raw(s->header, &raw_len);
+        vf_digest header;
+        vf_digest_of(raw, raw_len, &header);
+        vf_jw_str(j, "header_xxh3_128", vf_digest_hex(&header, hex));
+        vf_jw_str(j, "xxh3_128", vf_digest_hex(&d->shards[i].file, hex));
+        vf_jw_obj_end(j);
+    }
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "duplicates");
+    if (each_duplicate(refs, n, duplicate_json, j) == (size_t)-1)
+        j->b->failed = true;
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "all_zero");
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].hash->all_zero) {
+            vf_jw_obj(j, NULL);
+            tensor_ref_json(j, &refs[i]);
+            vf_jw_obj_end(j);
+        }
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "nonfinite");
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].hash->nonfinite) {
+            vf_jw_obj(j, NULL);
+            tensor_ref_json(j, &refs[i]);
+            vf_jw_u64(j, "count", refs[i].hash->nonfinite);
+            vf_jw_obj_end(j);
+        }
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
+}
+
+static const char *const change_names[] = {"extra", "missing", "differs"};
+
+/* The names of the fields a difference lists (vf_manifest_diff.fields), as the manifest keys them. */
+static void diff_fields_json(vf_jw *j, unsigned fields)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{VF_MANIFEST_SIZE, "size"},   {VF_MANIFEST_SHA256, "sha256"}, {VF_MANIFEST_XXH3, "xxh3_128"},
+                 {VF_MANIFEST_HEADER, "header_xxh3_128"}, {VF_MANIFEST_DTYPE, "dtype"},
+                 {VF_MANIFEST_SHAPE, "shape"}, {VF_MANIFEST_FILE, "file"}, {VF_MANIFEST_BYTES, "bytes"}};
+    vf_jw_arr(j, "fields");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (fields & names[i].bit)
+            vf_jw_str(j, NULL, names[i].name);
+    vf_jw_arr_end(j);
+}
+
+/* One difference: {kind (file, tensor), name, change (extra, missing, differs), fields, xxh3_128 and
+ * expected_xxh3_128 (each null on the side that lacks it)}. */
+static void diff_json(vf_jw *j, const vf_manifest_diff *x)
+{
+    char h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX];
+    const vf_digest *a = NULL, *e = NULL;
+    const char *name;
+    if (x->tensor) {
+        a = x->actual.tensor ? &x->actual.tensor->digest : NULL;
+        e = x->expected.tensor ? &x->expected.tensor->digest : NULL;
+        name = x->actual.tensor ? x->actual.tensor->name : x->expected.tensor->name;
+    } else {
+        a = x->actual.shard ? &x->actual.shard->digest : NULL;
+        e = x->expected.shard ? &x->expected.shard->digest : NULL;
+        name = x->actual.shard ? x->actual.shard->name : x->expected.shard->name;
+    }
+    vf_jw_obj(j, NULL);
+    vf_jw_str(j, "kind", x->tensor ? "tensor" : "file");
+    vf_jw_str(j, "name", name);
+    vf_jw_str(j, "change", change_names[x->change]);
+    diff_fields_json(j, x->change == VF_MANIFEST_DIFFERS ? x->fields : 0);
+    vf_jw_str(j, "xxh3_128", a ? vf_digest_hex(a, h1) : NULL);
+    vf_jw_str(j, "expected_xxh3_128", e ? vf_digest_hex(e, h2) : NULL);
+    vf_jw_obj_end(j);
+}
+
+/* "against": {manifest, identical, differences: [diff_json]}. Returns the number of differences, or
+ * (size_t)-1 with err set. */
+static size_t against_json(vf_jw *j, const vf_manifest *run, const vf_manifest *m, const char *name,
+                           vf_error *err)
+{
+    vf_manifest_diff *v = NULL;
+    size_t n = 0;
+    if (vf_manifest_compare(run, m, &v, &n, err) != VF_OK)
+        return (size_t)-1;
+    vf_jw_obj(j, "against");
+    vf_jw_str(j, "manifest", name);
+    vf_jw_bool(j, "identical", n == 0);
+    vf_jw_arr(j, "differences");
+    for (size_t i = 0; i < n; i++)
+        diff_json(j, &v[i]);
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
+    free(v);
+    return n;
+}
+
+/* The exit code after the document: unsound, an unreadable file, Hub or manifest differences. */
+static int json_verdict(const vf_verify_report *r, const vf_hub_report *hub, size_t diffs, const char *against)
+{
+    const vf_hub_file *failed = NULL;
+    size_t differ = hub ? hub_tally(hub, &failed) : 0;
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    if (!vf_verify_sound(r))
+        return vf_cli_fail(vf_verify_first_error(r));
+    if (failed)
+        return vf_cli_fail(&failed->error);
+    if (differ)
+        return fail_hub_differs(cp, differ);
+    return diffs ? fail_manifest_differs(cp, diffs, against) : VF_EXIT_OK;
+}
+
+/* --json: the structure, and with --sha256 / --data their results, as one document on stdout
+ * (nothing there when reading the data fails). */
+static int verify_json(const char *path, const verify_opts *f, const vf_verify_report *r,
+                       const vf_manifest *against)
+{
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    bool deep = vf_verify_sound(r) && (f->data || f->sha256);
+    vf_hub_report *hub = NULL;
+    data_run d = {.cp = cp};
+    tref *refs = NULL;
+    size_t n = 0, diffs = 0;
+    vf_manifest *run = NULL;
+    vf_output *manifest = NULL;
+    vf_error err = {0};
+    int rc = VF_EXIT_OK;
+    if (deep && want_sha256(f, cp, against) && vf_hub_hash(cp, &hub, &err) != VF_OK)
+        rc = vf_cli_fail(&err);
+    d.hub = hub;
+    if (rc == VF_EXIT_OK && deep && f->data)
+        rc = hash_for_report(&d, f, path, &refs, &n, &run, &manifest);
+    if (rc == VF_EXIT_OK) {
+        vf_buf b = {0};
+        vf_jw j = {.b = &b};
+        structure_members(&j, path, r);
+        if (hub)
+            hub_json(&j, hub);
+        if (refs)
+            data_json(&j, &d, refs, n);
+        if (refs && against && (diffs = against_json(&j, run, against, f->against, &err)) == (size_t)-1)
+            b.failed = true; /* out of memory: no document */
+        vf_jw_obj_end(&j);
+        rc = vf_cli_flush_commit(&b, manifest); /* frees manifest */
+        manifest = NULL;
+        vf_buf_free(&b);
+    }
+    if (rc == VF_EXIT_OK)
+        rc = json_verdict(r, hub, diffs, f->against);
+    vf_output_free(manifest);
+    vf_manifest_free(run);
+    free(refs);
+    data_free(&d);
+    vf_hub_report_free(hub);
+    return rc;
 }
 
 static int verify_run(int argc, char **argv)
@@ -599,9 +876,6 @@ static int verify_run(int argc, char **argv)
     int rc = vf_cli_parse(&vf_verify_command, argc, argv, &line, &f, verify_store);
     if (rc != VF_CLI_CONTINUE)
         return rc;
-    if (f.json && (f.data || f.sha256))
-        return vf_usage_error("verify", "--json reports the structure; the digests of --data and "
-                                        "--sha256 are JSON in the --manifest FILE");
     const char *path = line.operand;
     vf_error err = {0};
     vf_manifest *against = NULL;
@@ -621,11 +895,7 @@ static int verify_run(int argc, char **argv)
     }
     vf_buf b = {0};
     if (f.json) {
-        structure_json(&b, path, r);
-        rc = vf_buf_flush(&b);
-        if (rc == VF_EXIT_OK && !vf_verify_sound(r))
-            rc = vf_cli_fail(vf_verify_first_error(r));
-        vf_buf_free(&b);
+        rc = verify_json(path, &f, r, against);
         vf_verify_report_free(r);
         vf_manifest_free(against);
         return rc;

@@ -89,11 +89,15 @@ bool vf_verify_is_snapshot(const vf_verify_report *r);
 
 /* ---- data hashing ------------------------------------------------------------------------------ */
 
-/* Called after every block read with the number of bytes just read. */
+/* Called after every block read with the number of bytes just read; by vf_hash_shards from its
+ * worker threads, one call at a time. */
 typedef void (*vf_progress_fn)(void *user, uint64_t bytes);
 
 #define VF_HASH_OPTIONS_VERSION 1u
-#define VF_HASH_DEFAULT_BLOCK (8u << 20) /* 8 MiB */
+/* 256 KiB (page-aligned): the block stays in the core's cache while the file hash, the tensor hash
+ * and the scans read it (BENCHMARKS.md); the kernel's read-ahead, widened by POSIX_FADV_SEQUENTIAL,
+ * still reads storage in large requests. */
+#define VF_HASH_DEFAULT_BLOCK (256u << 10)
 typedef struct vf_hash_options {
     unsigned version;      /* VF_HASH_OPTIONS_VERSION */
     size_t block_size;     /* read size; 0 = VF_HASH_DEFAULT_BLOCK; at least 4096 */
@@ -118,6 +122,22 @@ typedef struct vf_tensor_hash {
 int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
                   const vf_hash_options *o, vf_digest *file_digest, vf_tensor_hash *tensors,
                   vf_error *err);
+
+/* One shard for vf_hash_shards: the inputs of vf_hash_shard, and its results. */
+typedef struct vf_hash_job {
+    const char *path, *display;  /* display may be NULL (path) */
+    const vf_st_header *header;
+    vf_tensor_hash *tensors;     /* vf_st_header_count(header) entries, filled */
+    vf_digest digest;            /* out: XXH3-128 of the whole file */
+    int status;                  /* out: VF_OK or the failure in `error` */
+    vf_error error;
+} vf_hash_job;
+
+/* vf_hash_shard for every job, in parallel: one thread per CPU each hashing whole shards (largest
+ * first) when there are at least as many shards as CPUs, else a reader and a hasher thread per
+ * shard. Every shard is read to its end or its failure; returns VF_OK, or the status of the
+ * lowest-index job that failed. */
+int vf_hash_shards(vf_hash_job *jobs, size_t n, const vf_hash_options *o);
 
 /* ---- manifests --------------------------------------------------------------------------------- */
 
