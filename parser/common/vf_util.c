@@ -1,12 +1,11 @@
 /* vf_util.c - arena, reentrant index sort and bounded file reads for the parser layer. */
-#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -220,25 +219,6 @@ int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const c
     return VF_OK;
 }
 
-#define VF_HUGE_PAGE ((size_t)2 << 20)
-
-void *vf_alloc_large(size_t n)
-{
-#if defined(MADV_HUGEPAGE)
-    if (n >= VF_HUGE_PAGE && n <= SIZE_MAX - VF_HUGE_PAGE) {
-        size_t whole = n & ~(VF_HUGE_PAGE - 1), rest = n - whole;
-        if (rest >= VF_HUGE_PAGE - VF_HUGE_PAGE / 8) /* a nearly full last page: take all of it */
-            n = whole += VF_HUGE_PAGE;
-        void *p = NULL;
-        if (posix_memalign(&p, VF_HUGE_PAGE, n) != 0)
-            return NULL;
-        (void)madvise(p, whole, MADV_HUGEPAGE);
-        return p;
-    }
-#endif
-    return malloc(n ? n : 1);
-}
-
 int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
                        vf_error *err)
 {
@@ -254,7 +234,7 @@ int vf_read_small_file(const char *path, const char *display, size_t max, uint8_
                             "file has %llu bytes, more than the %zu this reader accepts",
                             (unsigned long long)size, max);
     }
-    uint8_t *buf = vf_alloc_large((size_t)size + 1);
+    uint8_t *buf = malloc((size_t)size + 1);
     size_t got = 0;
     rc = buf ? vf_read_at(fd, buf, (size_t)size, 0, &got, display, err)
              : vf_error_set(err, VF_ERR_NOMEM, display, NULL, "out of memory");
@@ -315,21 +295,94 @@ size_t vf_parallel_ranges(size_t n, size_t min_per_range)
     return k;
 }
 
+/* ---- the job runner ---------------------------------------------------------------------------- */
+
+typedef struct jobs {
+    int (*job)(void *ctx, size_t i, vf_error *err);
+    void *ctx;
+    size_t n;
+    atomic_size_t next;   /* the next job to take */
+    atomic_size_t failed; /* the lowest failed job so far, n while none */
+} jobs;
+
+typedef struct jobs_worker {
+    jobs *j;
+    size_t failed; /* the lowest job this worker saw fail, j->n when none */
+    int rc;        /* its status */
+    vf_error err;  /* its error */
+} jobs_worker;
+
+/* Takes jobs in index order until none is left or every one left is above a known failure (a
+ * sequential loop would have stopped before it). */
+static void *jobs_work(void *arg)
+{
+    jobs_worker *w = arg;
+    jobs *j = w->j;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n && i < atomic_load(&j->failed);) {
+        vf_error e = {0};
+        int rc = j->job(j->ctx, i, &e);
+        if (rc == VF_OK || i >= w->failed)
+            continue;
+        w->failed = i;
+        w->rc = rc;
+        w->err = e;
+        for (size_t cur = atomic_load(&j->failed); i < cur;)
+            if (atomic_compare_exchange_weak(&j->failed, &cur, i))
+                break;
+    }
+    return NULL;
+}
+
+int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t i, vf_error *err), void *ctx,
+                vf_error *err)
+{
+    jobs j = {.job = job, .ctx = ctx, .n = n};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, n);
+    jobs_worker w[VF_PARALLEL_MAX];
+    pthread_t tid[VF_PARALLEL_MAX];
+    size_t started = 1;
+    if (threads < 1)
+        threads = 1;
+    if (threads > VF_PARALLEL_MAX)
+        threads = VF_PARALLEL_MAX;
+    for (size_t t = 0; t < threads; t++)
+        w[t] = (jobs_worker){.j = &j, .failed = n};
+    for (; started < threads; started++) /* worker 0 is this thread; one that cannot start is not needed */
+        if (pthread_create(&tid[started], NULL, jobs_work, &w[started]) != 0)
+            break;
+    jobs_work(&w[0]);
+    size_t worst = 0;
+    for (size_t t = 1; t < started; t++) {
+        pthread_join(tid[t], NULL);
+        if (w[t].failed < w[worst].failed)
+            worst = t;
+    }
+    if (w[worst].failed == n)
+        return VF_OK;
+    if (err)
+        *err = w[worst].err;
+    return w[worst].rc;
+}
+
+typedef struct ranges {
+    void *(*run)(void *);
+    unsigned char *args;
+    size_t arg_size;
+} ranges;
+
+static int range_job(void *ctx, size_t i, vf_error *err)
+{
+    const ranges *r = ctx;
+    (void)err;
+    r->run(r->args + i * r->arg_size);
+    return VF_OK;
+}
+
 void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k)
 {
-    pthread_t tid[VF_PARALLEL_MAX];
-    bool started[VF_PARALLEL_MAX] = {false};
-    unsigned char *a = args;
-    if (k > VF_PARALLEL_MAX)
-        k = VF_PARALLEL_MAX;
-    for (size_t i = 1; i < k; i++)
-        started[i] = pthread_create(&tid[i], NULL, run, a + i * arg_size) == 0;
-    run(a);
-    for (size_t i = 1; i < k; i++)
-        if (started[i])
-            pthread_join(tid[i], NULL);
-        else
-            run(a + i * arg_size);
+    ranges r = {run, args, arg_size};
+    (void)vf_jobs_run(k, k, range_job, &r, NULL);
 }
 
 bool vf_has_suffix(const char *s, const char *suffix)
