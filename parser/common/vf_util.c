@@ -92,46 +92,119 @@ static const char *key_name(const name_key *k, uint32_t i)
     return p;
 }
 
-static void merge_pass(const name_key *k, const uint32_t *src, uint32_t *dst, size_t n, size_t width)
+static int key_cmp(const name_key *k, uint32_t a, uint32_t b)
 {
-    for (size_t lo = 0; lo < n; lo += 2 * width) {
-        size_t mid = lo + width < n ? lo + width : n;
-        size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-        size_t i = lo, j = mid, o = lo;
-        while (i < mid && j < hi)
-            dst[o++] = strcmp(key_name(k, src[i]), key_name(k, src[j])) <= 0 ? src[i++] : src[j++];
-        while (i < mid)
-            dst[o++] = src[i++];
-        while (j < hi)
-            dst[o++] = src[j++];
+    return strcmp(key_name(k, a), key_name(k, b));
+}
+
+/* The end of the stretch of src[i..n) that goes before (take_equal: not after) `key`: galloping,
+ * 1, 3, 7, ... ahead, then a binary search in the last step. src[i] is known to qualify. */
+static size_t gallop(const name_key *k, const uint32_t *src, size_t i, size_t n, uint32_t key,
+                     bool take_equal)
+{
+    size_t ok = i, step = 1; /* src[ok] qualifies */
+    size_t bad = n;          /* src[bad] does not (n: past the end) */
+    while (ok + step < n) {
+        int c = key_cmp(k, src[ok + step], key);
+        if (take_equal ? c > 0 : c >= 0) {
+            bad = ok + step;
+            break;
+        }
+        ok += step;
+        step *= 2;
     }
+    while (bad - ok > 1) {
+        size_t mid = ok + (bad - ok) / 2;
+        int c = key_cmp(k, src[mid], key);
+        if (take_equal ? c > 0 : c >= 0)
+            bad = mid;
+        else
+            ok = mid;
+    }
+    return ok + 1;
+}
+
+#define VF_GALLOP_AFTER 7 /* wins in a row from one side before it gallops (as timsort's MIN_GALLOP) */
+
+/* Stable merge of the sorted a[0..na) and b[0..nb) into dst. Runs that take long stretches from one
+ * side (shards of a name-sorted list) cost about one comparison per stretch. */
+static void merge_two(const name_key *k, const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+                      uint32_t *dst)
+{
+    size_t i = 0, j = 0, o = 0, wins_a = 0, wins_b = 0;
+    while (i < na && j < nb) {
+        if (key_cmp(k, a[i], b[j]) <= 0) {
+            size_t e = ++wins_a >= VF_GALLOP_AFTER ? gallop(k, a, i, na, b[j], true) : i + 1;
+            memcpy(dst + o, a + i, (e - i) * sizeof *a);
+            o += e - i, i = e, wins_b = 0;
+        } else {
+            size_t e = ++wins_b >= VF_GALLOP_AFTER ? gallop(k, b, j, nb, a[i], false) : j + 1;
+            memcpy(dst + o, b + j, (e - j) * sizeof *b);
+            o += e - j, j = e, wins_a = 0;
+        }
+    }
+    memcpy(dst + o, a + i, (na - i) * sizeof *a);
+    memcpy(dst + o + na - i, b + j, (nb - j) * sizeof *b);
+}
+
+/* Merges adjacent runs pairwise until one is left; ends[r] is the end of run r (ends[nruns-1] = n).
+ * The runs' bounds are rewritten in place. */
+static void merge_runs(const name_key *k, uint32_t *idx, uint32_t *tmp, size_t *ends, size_t nruns)
+{
+    uint32_t *src = idx, *dst = tmp;
+    while (nruns > 1) {
+        size_t out = 0, begin = 0;
+        for (size_t r = 0; r < nruns; r += 2) {
+            size_t mid = ends[r], end = r + 1 < nruns ? ends[r + 1] : mid;
+            merge_two(k, src + begin, mid - begin, src + mid, end - mid, dst + begin);
+            ends[out++] = end;
+            begin = end;
+        }
+        nruns = out;
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != idx)
+        memcpy(idx, src, ends[0] * sizeof *idx);
+}
+
+/* In place, without memory: the contract kept by an insertion sort. */
+static void insertion_sort(const name_key *k, uint32_t *idx, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && key_cmp(k, idx[j - 1], idx[j]) > 0; j--) {
+            uint32_t t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
 }
 
 void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off)
 {
     if (n < 2)
         return;
-    uint32_t *tmp = malloc(n * sizeof *tmp);
     name_key k = {base, elem_size, name_off};
-    if (!tmp) { /* insertion sort fallback keeps the contract without memory */
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && strcmp(key_name(&k, idx[j - 1]), key_name(&k, idx[j])) > 0; j--) {
-                uint32_t t = idx[j];
-                idx[j] = idx[j - 1];
-                idx[j - 1] = t;
-            }
+    size_t nruns = 1;
+    for (size_t i = 1; i < n; i++) /* the input's ascending runs */
+        nruns += key_cmp(&k, idx[i - 1], idx[i]) > 0;
+    if (nruns == 1)
+        return;
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    size_t *ends = malloc(nruns * sizeof *ends);
+    if (!tmp || !ends) {
+        free(tmp);
+        free(ends);
+        insertion_sort(&k, idx, n);
         return;
     }
-    uint32_t *src = idx, *dst = tmp;
-    for (size_t width = 1; width < n; width *= 2) {
-        merge_pass(&k, src, dst, n, width);
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != idx)
-        memcpy(idx, src, n * sizeof *idx);
+    for (size_t i = 1, r = 0; i < n; i++)
+        if (key_cmp(&k, idx[i - 1], idx[i]) > 0)
+            ends[r++] = i;
+    ends[nruns - 1] = n;
+    merge_runs(&k, idx, tmp, ends, nruns);
     free(tmp);
+    free(ends);
 }
 
 /* ---- files ------------------------------------------------------------------------------------- */
