@@ -181,7 +181,7 @@ static int parse_args(int argc, char **argv, adapters_args *x, bool *help)
 
 static bool is_target(const vf_adapter_matrix *x)
 {
-    return x->kind == VF_ADAPT_LORA || x->kind == VF_ADAPT_LORA_EMBED || x->kind == VF_ADAPT_OSFT;
+    return vf_adapter_kind_is_target(x->kind);
 }
 
 static void layer_str(const vf_adapter_matrix *x, char *buf, size_t n)
@@ -206,165 +206,18 @@ static void matrix_name(const vf_adapter_matrix *x, char *buf, size_t n)
         snprintf(buf, n, "%s", x->tensor->name);
 }
 
-/* ---- JSON -------------------------------------------------------------------------------------- */
+/* ---- JSON: the library's document (vf_report_adapters_json) --------------------------------------- */
 
-static void json_pair(vf_json *j, const char *key, uint64_t a, uint64_t b)
+static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p, const adapters_args *x)
 {
-    uint64_t v[2] = {a, b};
-    vf_json_shape(j, key, v, 2);
-}
-
-static void json_int_or_null(vf_json *j, const char *key, int32_t v)
-{
-    if (v >= 0)
-        vf_json_i64(j, key, v);
-    else
-        vf_json_null(j, key);
-}
-
-static void json_matrix_common(vf_json *j, const vf_adapter_matrix *x)
-{
-    vf_json_str(j, "name", x->tensor->name);
-    vf_json_str(j, "module", x->module);
-    vf_json_str(j, "kind", vf_adapter_kind_name(x->kind));
-    json_int_or_null(j, "layer", x->layer);
-    json_int_or_null(j, "expert", x->expert);
-    json_pair(j, "shape", x->rows, x->cols);
-}
-
-static void json_lora_matrix(vf_json *j, const vf_adapter_matrix *x)
-{
-    vf_json_obj(j, NULL);
-    json_matrix_common(j, x);
-    vf_json_bool(j, "conv1d", x->conv1d);
-    vf_json_u64(j, "in", x->in);
-    vf_json_u64(j, "out", x->out);
-    vf_json_u64(j, "rank", x->rank);
-    json_pair(j, "a", x->rank, x->in);
-    json_pair(j, "b", x->out, x->rank);
-    vf_json_u64(j, "magnitude", x->magnitude);
-    vf_json_u64(j, "params", x->params);
-    vf_json_u64(j, "bytes", x->bytes);
-    vf_json_obj_end(j);
-}
-
-static void json_usv(vf_json *j, const char *key, const vf_adapter_matrix *x, uint64_t k)
-{
-    uint64_t s[1] = {k}, p = x->rows * k + k + k * x->cols; /* <= params: sized without overflow */
-    if (key)
-        vf_json_obj(j, key);
-    json_pair(j, "u", x->rows, k);
-    vf_json_shape(j, "s", s, 1);
-    json_pair(j, "v", k, x->cols);
-    vf_json_u64(j, "params", p);
-    if (key)
-        vf_json_obj_end(j);
-}
-
-static void json_osft_matrix(vf_json *j, const vf_adapter_matrix *x)
-{
-    vf_json_obj(j, NULL);
-    json_matrix_common(j, x);
-    json_usv(j, NULL, x, x->rank);
-    vf_json_u64(j, "bytes", x->bytes);
-    vf_json_u64(j, "frozen_rank", x->frozen_rank);
-    vf_json_u64(j, "trainable_rank", x->trainable_rank);
-    vf_json_u64(j, "trainable_params", x->trainable_params);
-    json_usv(j, "frozen", x, x->frozen_rank);
-    json_usv(j, "trainable", x, x->trainable_rank);
-    vf_json_obj_end(j);
-}
-
-static void json_head(vf_json *j, const vf_adapter_plan *p, const adapters_args *x)
-{
-    const vf_family *f = vf_adapter_plan_family(p);
-    bool lora = x->o.method == VF_ADAPTER_LORA;
-    vf_json_str(j, "method", lora ? "lora" : "osft");
-    if (lora)
-        vf_json_u64(j, "rank", x->o.rank);
-    else
-        vf_json_double(j, "unfreeze_rank_ratio", x->o.unfreeze_rank_ratio);
-    vf_json_arr(j, "targets");
-    for (size_t i = 0; i < vf_adapter_plan_target_count(p); i++)
-        vf_json_str(j, NULL, vf_adapter_plan_target(p, i));
-    vf_json_arr_end(j);
-    vf_json_bool(j, "family_targets", !x->o.target.modules && !x->o.target.regex);
-    vf_json_str(j, "family", f->name);
-    vf_json_str(j, "family_reason", f->reason);
-    vf_json_str(j, "adapter_dtype", vf_dtype_name(x->o.adapter_dtype));
-    if (lora) {
-        vf_json_bool(j, "use_dora", x->o.use_dora);
-        vf_json_str(j, "bias", vf_lora_bias_name(x->o.bias));
-    }
-}
-
-static void json_totals(vf_json *j, const vf_adapter_totals *t, bool lora)
-{
-    vf_json_u64(j, "matrix_count", t->matrices);
-    vf_json_u64(j, "parameters", t->parameters);
-    vf_json_u64(j, "trainable_parameters", t->trainable);
-    vf_json_u64(j, "base_parameters", t->base_parameters);
-    if (lora) {
-        vf_json_u64(j, "modules_to_save_parameters", t->saved);
-        vf_json_u64(j, "bias_parameters", t->biases);
-        vf_json_u64(j, "all_parameters", t->all_parameters);
-    } else {
-        vf_json_u64(j, "osft_parameters", t->osft_total);
-    }
-    vf_json_u64(j, "lora_dim_sum", t->lora_dim_sum);
-    vf_json_u64(j, "bytes", t->bytes);
-    vf_json_double(j, "share_of_base", t->base_parameters ? (double)t->parameters / (double)t->base_parameters : 0);
-}
-
-static void json_layers(vf_json *j, const vf_adapter_plan *p)
-{
-    size_t n;
-    const uint64_t *lp = vf_adapter_plan_layer_params(p, &n);
-    vf_json_arr(j, "layers");
-    for (size_t i = 0; i + 1 < n; i++) {
-        vf_json_obj(j, NULL);
-        vf_json_u64(j, "layer", i);
-        vf_json_u64(j, "params", lp[i]);
-        vf_json_obj_end(j);
-    }
-    vf_json_arr_end(j);
-    vf_json_u64(j, "non_layer_params", n ? lp[n - 1] : 0);
-}
-
-static void adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p,
-                          const adapters_args *x)
-{
-    const bool lora = x->o.method == VF_ADAPTER_LORA;
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
-    vf_json_origin(&j, vf_model_checkpoint(model));
-    json_head(&j, p, x);
-    json_totals(&j, vf_adapter_plan_totals(p), lora);
-    vf_json_arr(&j, "matrices");
-    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
-        const vf_adapter_matrix *m = vf_adapter_plan_matrix(p, i);
-        if (is_target(m))
-            (lora ? json_lora_matrix : json_osft_matrix)(&j, m);
-    }
-    vf_json_arr_end(&j);
-    vf_json_arr(&j, "trainable_copies");
-    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
-        const vf_adapter_matrix *m = vf_adapter_plan_matrix(p, i);
-        if (is_target(m))
-            continue;
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", m->tensor->name);
-        vf_json_str(&j, "kind", vf_adapter_kind_name(m->kind));
-        vf_json_shape(&j, "shape", m->tensor->shape, m->tensor->ndim);
-        vf_json_u64(&j, "params", m->params);
-        vf_json_u64(&j, "bytes", m->bytes);
-        vf_json_obj_end(&j);
-    }
-    vf_json_arr_end(&j);
-    json_layers(&j, p);
-    vf_json_findings(&j, "findings", vf_adapter_plan_findings(p));
-    vf_json_obj_end(&j);
-    vf_buf_put(b, "\n", 1);
+    char *doc = NULL;
+    vf_error err = {0};
+    if (vf_report_adapters_json(model, p, &x->o, &doc, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    vf_buf_put(b, doc, strlen(doc));
+    vf_buf_put(b, "\n", 1); /* adapters --json has always ended with an empty line */
+    vf_report_free(doc);
+    return VF_EXIT_OK;
 }
 
 /* ---- CSV --------------------------------------------------------------------------------------- */
@@ -617,11 +470,11 @@ static void human_findings(vf_buf *b, const vf_findings *f)
 
 /* ---- command ----------------------------------------------------------------------------------- */
 
-static void render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_args *x)
+static int render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_args *x)
 {
     bool lora = x->o.method == VF_ADAPTER_LORA;
     if (x->json) {
-        adapters_json(b, m, p, x);
+        return adapters_json(b, m, p, x);
     } else if (x->csv) {
         adapters_csv(b, p, lora);
     } else {
@@ -634,6 +487,7 @@ static void render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const
         if (!vf_ui_quiet())
             human_findings(b, vf_adapter_plan_findings(p));
     }
+    return VF_EXIT_OK;
 }
 
 int vf_cmd_adapters(int argc, char **argv)
@@ -656,12 +510,11 @@ int vf_cmd_adapters(int argc, char **argv)
         return vf_cli_fail(&err);
     }
     vf_buf b = {0};
-    render(&b, m, p, &x);
+    rc = render(&b, m, p, &x);
     vf_output *svg = NULL;
     const vf_checkpoint *cp = vf_model_checkpoint(m);
-    rc = x.svg && !b.failed
-             ? vf_svg_adapters_prepare(x.svg, p, vf_checkpoint_name(cp), &x.o, cp, x.path, &svg)
-             : VF_EXIT_OK;
+    if (rc == VF_EXIT_OK && x.svg && !b.failed)
+        rc = vf_svg_adapters_prepare(x.svg, p, vf_checkpoint_name(cp), &x.o, cp, x.path, &svg);
     vf_adapter_plan_free(p);
     vf_model_free(m);
     free(rules);

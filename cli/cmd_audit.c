@@ -38,101 +38,101 @@ static void audit_help(void)
 
 /* ---- JSON -------------------------------------------------------------------------------------- */
 
-static void json_tensor(vf_json *j, const char *key, const vf_st_tensor *t)
+static void json_tensor(vf_jw *j, const char *key, const vf_st_tensor *t)
 {
     if (!t) {
-        vf_json_null(j, key);
+        vf_jw_null(j, key);
         return;
     }
-    vf_json_obj(j, key);
-    vf_json_str(j, "name", t->name);
-    vf_json_str(j, "dtype", vf_dtype_name(t->dtype));
-    vf_json_shape(j, "shape", t->shape, t->ndim);
-    vf_json_obj_end(j);
+    vf_jw_obj(j, key);
+    vf_jw_str(j, "name", t->name);
+    vf_jw_str(j, "dtype", vf_dtype_name(t->dtype));
+    vf_jw_shape(j, "shape", t->shape, t->ndim);
+    vf_jw_obj_end(j);
 }
 
-static void json_config(vf_json *j, const vf_peft_config *c)
+static void json_config(vf_jw *j, const vf_peft_config *c)
 {
-    vf_json_obj(j, "config");
-    vf_json_u64(j, "r", c->r);
-    vf_json_double(j, "lora_alpha", c->lora_alpha);
-    vf_json_str(j, "target_modules", c->target_modules ? c->target_modules : c->target_regex);
-    vf_json_bool(j, "target_modules_is_regex", !c->target_modules && c->target_regex);
-    vf_json_str(j, "exclude_modules", c->exclude_modules ? c->exclude_modules : c->exclude_regex);
-    vf_json_obj(j, "rank_pattern");
+    vf_jw_obj(j, "config");
+    vf_jw_u64(j, "r", c->r);
+    vf_jw_double(j, "lora_alpha", c->lora_alpha);
+    vf_jw_str(j, "target_modules", c->target_modules ? c->target_modules : c->target_regex);
+    vf_jw_bool(j, "target_modules_is_regex", !c->target_modules && c->target_regex);
+    vf_jw_str(j, "exclude_modules", c->exclude_modules ? c->exclude_modules : c->exclude_regex);
+    vf_jw_obj(j, "rank_pattern");
     for (size_t i = 0; i < c->rank_pattern_count; i++)
-        vf_json_u64(j, c->rank_pattern[i].pattern, c->rank_pattern[i].rank);
-    vf_json_obj_end(j);
-    vf_json_obj(j, "alpha_pattern");
+        vf_jw_u64(j, c->rank_pattern[i].pattern, c->rank_pattern[i].rank);
+    vf_jw_obj_end(j);
+    vf_jw_obj(j, "alpha_pattern");
     for (size_t i = 0; i < c->alpha_pattern_count; i++)
-        vf_json_double(j, c->alpha_pattern[i].pattern, c->alpha_pattern[i].alpha);
-    vf_json_obj_end(j);
-    vf_json_bool(j, "use_dora", c->use_dora);
-    vf_json_bool(j, "use_rslora", c->use_rslora);
-    vf_json_str(j, "bias", vf_lora_bias_name(c->bias));
-    vf_json_str(j, "modules_to_save", c->modules_to_save);
-    vf_json_str(j, "task_type", c->task_type);
-    vf_json_str(j, "base_model_name_or_path", c->base_model);
-    vf_json_obj_end(j);
+        vf_jw_double(j, c->alpha_pattern[i].pattern, c->alpha_pattern[i].alpha);
+    vf_jw_obj_end(j);
+    vf_jw_bool(j, "use_dora", c->use_dora);
+    vf_jw_bool(j, "use_rslora", c->use_rslora);
+    vf_jw_str(j, "bias", vf_lora_bias_name(c->bias));
+    vf_jw_str(j, "modules_to_save", c->modules_to_save);
+    vf_jw_str(j, "task_type", c->task_type);
+    vf_jw_str(j, "base_model_name_or_path", c->base_model);
+    vf_jw_obj_end(j);
 }
 
-static void json_entry(vf_json *j, const vf_audit_entry *e)
+static void json_entry(vf_jw *j, const vf_audit_entry *e)
 {
     bool pair = e->kind == VF_AUDIT_LORA || e->kind == VF_AUDIT_LORA_EMBED;
-    vf_json_obj(j, NULL);
-    vf_json_str(j, "module", e->module);
-    vf_json_str(j, "kind", vf_audit_kind_name(e->kind));
+    vf_jw_obj(j, NULL);
+    vf_jw_str(j, "module", e->module);
+    vf_jw_str(j, "kind", vf_audit_kind_name(e->kind));
     if (e->layer >= 0)
-        vf_json_i64(j, "layer", e->layer);
+        vf_jw_i64(j, "layer", e->layer);
     else
-        vf_json_null(j, "layer");
+        vf_jw_null(j, "layer");
     json_tensor(j, pair ? "lora_A" : "tensor", e->a);
     if (pair) {
         json_tensor(j, "lora_B", e->b);
-        vf_json_u64(j, "rank", e->rank);
-        vf_json_u64(j, "in", e->in);
-        vf_json_u64(j, "out", e->out);
+        vf_jw_u64(j, "rank", e->rank);
+        vf_jw_u64(j, "in", e->in);
+        vf_jw_u64(j, "out", e->out);
     }
-    vf_json_u64(j, "params", e->params);
-    vf_json_str(j, "base", e->base);
-    vf_json_str(j, "note", e->note);
-    vf_json_obj_end(j);
+    vf_jw_u64(j, "params", e->params);
+    vf_jw_str(j, "base", e->base);
+    vf_jw_str(j, "note", e->note);
+    vf_jw_obj_end(j);
 }
 
 static void audit_json(vf_buf *b, const vf_audit *a, const char *base)
 {
     const vf_audit_totals *t = vf_audit_get_totals(a);
     const vf_family *f = vf_audit_family(a);
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
-    vf_json_str(&j, "adapter", vf_audit_file(a));
-    vf_json_str(&j, "base", base);
-    vf_json_str(&j, "family", f ? f->name : NULL);
+    vf_jw j = {.b = b};
+    vf_jw_doc(&j);
+    vf_jw_str(&j, "adapter", vf_audit_file(a));
+    vf_jw_str(&j, "base", base);
+    vf_jw_str(&j, "family", f ? f->name : NULL);
     json_config(&j, vf_audit_config(a));
-    vf_json_u64(&j, "tensors", t->tensors);
-    vf_json_u64(&j, "parameters", t->parameters);
-    vf_json_u64(&j, "lora_parameters", t->lora_params);
-    vf_json_u64(&j, "other_parameters", t->other_params);
-    vf_json_u64(&j, "bytes", t->bytes);
+    vf_jw_u64(&j, "tensors", t->tensors);
+    vf_jw_u64(&j, "parameters", t->parameters);
+    vf_jw_u64(&j, "lora_parameters", t->lora_params);
+    vf_jw_u64(&j, "other_parameters", t->other_params);
+    vf_jw_u64(&j, "bytes", t->bytes);
     if (base)
-        vf_json_u64(&j, "expected_parameters", t->expected_params);
+        vf_jw_u64(&j, "expected_parameters", t->expected_params);
     else
-        vf_json_null(&j, "expected_parameters");
-    vf_json_arr(&j, "entries");
+        vf_jw_null(&j, "expected_parameters");
+    vf_jw_arr(&j, "entries");
     for (size_t i = 0; i < vf_audit_entry_count(a); i++)
         json_entry(&j, vf_audit_entry_at(a, i));
-    vf_json_arr_end(&j);
-    vf_json_arr(&j, "differences");
+    vf_jw_arr_end(&j);
+    vf_jw_arr(&j, "differences");
     for (size_t i = 0; i < vf_audit_diff_count(a); i++) {
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "tensor", vf_audit_diff_at(a, i)->tensor);
-        vf_json_str(&j, "message", vf_audit_diff_at(a, i)->message);
-        vf_json_obj_end(&j);
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "tensor", vf_audit_diff_at(a, i)->tensor);
+        vf_jw_str(&j, "message", vf_audit_diff_at(a, i)->message);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_findings(&j, "findings", vf_audit_findings(a));
-    vf_json_bool(&j, "agrees", vf_audit_diff_count(a) == 0);
-    vf_json_obj_end(&j);
+    vf_jw_arr_end(&j);
+    vf_jw_findings(&j, "findings", vf_audit_findings(a));
+    vf_jw_bool(&j, "agrees", vf_audit_diff_count(a) == 0);
+    vf_jw_obj_end(&j);
     vf_buf_put(b, "\n", 1);
 }
 

@@ -66,7 +66,7 @@ static void estimate_help(void)
            "target family with its reason. 'vramfit gpus' lists the --gpu names one per line.\n\n");
     print_gpu_table();
     printf("\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable (also --gpu auto without\n"
-           "a working nvidia-smi), 4 malformed checkpoint; with --check also 10 and 11.\n"
+           "a working nvidia-smi or rocm-smi), 4 malformed checkpoint; with --check also 10 and 11.\n"
            "example: vramfit estimate ./granite-3.3-2b-instruct --method sft --gpus 2 --gpu-memory 48GiB\n"
            "         --max-tokens-per-gpu 8192\n");
 }
@@ -118,52 +118,52 @@ static void run_method(vf_est_ctx *c, const vf_est_opts *o, const vf_est_hw *hw,
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
 
-static void json_tokens(vf_json *j, const vf_est_result *r)
+static void json_tokens(vf_jw *j, const vf_est_result *r)
 {
     if (r->tokens_num % r->tokens_den == 0)
-        vf_json_u64(j, "tokens_per_gpu", r->tokens_num / r->tokens_den);
+        vf_jw_u64(j, "tokens_per_gpu", r->tokens_num / r->tokens_den);
     else
-        vf_json_double(j, "tokens_per_gpu", r->tokens_per_gpu);
-    vf_json_str(j, "tokens_source",
+        vf_jw_double(j, "tokens_per_gpu", r->tokens_per_gpu);
+    vf_jw_str(j, "tokens_source",
                 r->tokens_source == VF_TOKENS_MAX_TOKENS ? "max_tokens_per_gpu" : "batch_size");
 }
 
-static void json_inputs(vf_json *j, const est_run *x, const vf_est_ctx *c)
+static void json_inputs(vf_jw *j, const est_run *x, const vf_est_ctx *c)
 {
-    vf_json_obj(j, "inputs");
-    vf_json_u64(j, "parameters", x->model.parameters);
-    vf_json_u64(j, "layers", x->model.layers);
-    vf_json_u64(j, "hidden_size", x->model.hidden_size);
-    vf_json_u64(j, "vocab_size", x->model.vocab_size);
+    vf_jw_obj(j, "inputs");
+    vf_jw_u64(j, "parameters", x->model.parameters);
+    vf_jw_u64(j, "layers", x->model.layers);
+    vf_jw_u64(j, "hidden_size", x->model.hidden_size);
+    vf_jw_u64(j, "vocab_size", x->model.vocab_size);
     if (x->method == VF_METHOD_LORA || x->method == VF_METHOD_QLORA) {
-        vf_json_u64(j, "lora_r", x->setup.lora_r);
-        vf_json_u64(j, "lora_dim_sum", x->model.lora_dim_sum);
-        vf_json_u64(j, "lora_params", x->model.lora_dim_sum * x->setup.lora_r);
+        vf_jw_u64(j, "lora_r", x->setup.lora_r);
+        vf_jw_u64(j, "lora_dim_sum", x->model.lora_dim_sum);
+        vf_jw_u64(j, "lora_params", x->model.lora_dim_sum * x->setup.lora_r);
     }
     if (x->method == VF_METHOD_OSFT) {
-        vf_json_double(j, "unfreeze_rank_ratio", x->setup.unfreeze_rank_ratio);
-        vf_json_u64(j, "osft_params", x->model.osft_params);
+        vf_jw_double(j, "unfreeze_rank_ratio", x->setup.unfreeze_rank_ratio);
+        vf_jw_u64(j, "osft_params", x->model.osft_params);
     }
     if (x->method != VF_METHOD_SFT)
-        vf_json_str(j, "family", vf_est_opts_has_target(c->opts) ? NULL : c->adapters.family.name);
-    vf_json_obj_end(j);
+        vf_jw_str(j, "family", vf_est_opts_has_target(c->opts) ? NULL : c->adapters.family.name);
+    vf_jw_obj_end(j);
 }
 
-static void json_per_gpu(vf_json *j, const vf_est_result *r)
+static void json_per_gpu(vf_jw *j, const vf_est_result *r)
 {
-    vf_json_obj(j, "per_gpu");
-    vf_json_u64(j, "parameters_bytes", r->parameters);
-    vf_json_u64(j, "gradients_bytes", r->gradients);
-    vf_json_u64(j, "optimizer_bytes", r->optimizer);
-    vf_json_u64(j, "activations_bytes", r->activations);
-    vf_json_u64(j, "outputs_bytes", r->outputs);
-    vf_json_u64(j, "additional_bytes", r->additional);
-    vf_json_u64(j, "subtotal_bytes", r->subtotal);
-    vf_json_u64(j, "low_bytes", r->low);
-    vf_json_u64(j, "expected_bytes", r->expected);
-    vf_json_u64(j, "high_bytes", r->high);
-    vf_json_u64(j, "overhead_bytes", r->overhead);
-    vf_json_obj_end(j);
+    vf_jw_obj(j, "per_gpu");
+    vf_jw_u64(j, "parameters_bytes", r->parameters);
+    vf_jw_u64(j, "gradients_bytes", r->gradients);
+    vf_jw_u64(j, "optimizer_bytes", r->optimizer);
+    vf_jw_u64(j, "activations_bytes", r->activations);
+    vf_jw_u64(j, "outputs_bytes", r->outputs);
+    vf_jw_u64(j, "additional_bytes", r->additional);
+    vf_jw_u64(j, "subtotal_bytes", r->subtotal);
+    vf_jw_u64(j, "low_bytes", r->low);
+    vf_jw_u64(j, "expected_bytes", r->expected);
+    vf_jw_u64(j, "high_bytes", r->high);
+    vf_jw_u64(j, "overhead_bytes", r->overhead);
+    vf_jw_obj_end(j);
 }
 
 static const char *peak_name(vf_peak_rule p)
@@ -172,64 +172,64 @@ static const char *peak_name(vf_peak_rule p)
                                                                                    : "sum_all";
 }
 
-static void json_notes(vf_json *j, const vf_notes *a, const vf_notes *b, const vf_notes *c)
+static void json_notes(vf_jw *j, const vf_notes *a, const vf_notes *b, const vf_notes *c)
 {
-    vf_json_arr(j, "notes");
+    vf_jw_arr(j, "notes");
     const vf_notes *lists[3] = {a, b, c};
     for (int k = 0; k < 3; k++)
         for (size_t i = 0; lists[k] && i < lists[k]->n; i++)
-            vf_json_str(j, NULL, lists[k]->text[i]);
-    vf_json_arr_end(j);
+            vf_jw_str(j, NULL, lists[k]->text[i]);
+    vf_jw_arr_end(j);
 }
 
 /* One method's result: the whole document (key NULL) or the member `key` of "methods". */
-static void json_run(vf_json *j, const char *key, const est_run *x, const vf_est_ctx *c,
+static void json_run(vf_jw *j, const char *key, const est_run *x, const vf_est_ctx *c,
                      const vf_est_hw *hw, const vf_notes *hw_notes)
 {
     const vf_est_result *r = &x->result;
     if (key)
-        vf_json_obj(j, key);
+        vf_jw_obj(j, key);
     else
-        vf_json_doc(j);
-    vf_json_str(j, "method", vf_method_name(x->method));
-    vf_json_origin(j, vf_model_checkpoint(c->model));
-    vf_json_bool(j, "compat", c->opts->compat);
-    vf_json_u64(j, "gpus", hw->gpus);
-    vf_json_u64(j, "gpu_memory_bytes", hw->gpu_memory);
-    vf_json_str(j, "gpu", *hw->label ? hw->label : NULL);
+        vf_jw_doc(j);
+    vf_jw_str(j, "method", vf_method_name(x->method));
+    vf_jw_origin(j, vf_model_checkpoint(c->model));
+    vf_jw_bool(j, "compat", c->opts->compat);
+    vf_jw_u64(j, "gpus", hw->gpus);
+    vf_jw_u64(j, "gpu_memory_bytes", hw->gpu_memory);
+    vf_jw_str(j, "gpu", *hw->label ? hw->label : NULL);
     if (x->rc != VF_OK) {
-        vf_json_str(j, "error", x->error);
-        vf_json_null(j, "verdict");
+        vf_jw_str(j, "error", x->error);
+        vf_jw_null(j, "verdict");
         json_notes(j, hw_notes, &c->notes, NULL);
-        vf_json_obj_end(j);
+        vf_jw_obj_end(j);
         return;
     }
     json_tokens(j, r);
-    vf_json_bool(j, "liger", r->liger);
+    vf_jw_bool(j, "liger", r->liger);
     json_inputs(j, x, c);
     json_per_gpu(j, r);
-    vf_json_obj(j, "total");
-    vf_json_u64(j, "low_bytes", r->total_low);
-    vf_json_u64(j, "expected_bytes", r->total_expected);
-    vf_json_u64(j, "high_bytes", r->total_high);
-    vf_json_obj_end(j);
-    vf_json_obj(j, "multipliers");
-    vf_json_double(j, "low", r->mult_low);
-    vf_json_double(j, "expected", r->mult_expected);
-    vf_json_double(j, "high", r->mult_high);
-    vf_json_obj_end(j);
-    vf_json_str(j, "peak_rule", peak_name(r->peak_rule));
-    vf_json_u64(j, "peak_dropped_bytes", r->peak_dropped);
-    vf_json_bool(j, "model_bound", r->model_bound);
-    vf_json_str(j, "verdict", vf_verdict_name(r->verdict));
-    vf_json_str(j, "decision", vf_verdict_text(r->verdict));
-    vf_json_obj(j, "extra_needed_per_gpu");
-    vf_json_u64(j, "low_bytes", r->need_low);
-    vf_json_u64(j, "expected_bytes", r->need_expected);
-    vf_json_u64(j, "high_bytes", r->need_high);
-    vf_json_obj_end(j);
+    vf_jw_obj(j, "total");
+    vf_jw_u64(j, "low_bytes", r->total_low);
+    vf_jw_u64(j, "expected_bytes", r->total_expected);
+    vf_jw_u64(j, "high_bytes", r->total_high);
+    vf_jw_obj_end(j);
+    vf_jw_obj(j, "multipliers");
+    vf_jw_double(j, "low", r->mult_low);
+    vf_jw_double(j, "expected", r->mult_expected);
+    vf_jw_double(j, "high", r->mult_high);
+    vf_jw_obj_end(j);
+    vf_jw_str(j, "peak_rule", peak_name(r->peak_rule));
+    vf_jw_u64(j, "peak_dropped_bytes", r->peak_dropped);
+    vf_jw_bool(j, "model_bound", r->model_bound);
+    vf_jw_str(j, "verdict", vf_verdict_name(r->verdict));
+    vf_jw_str(j, "decision", vf_verdict_text(r->verdict));
+    vf_jw_obj(j, "extra_needed_per_gpu");
+    vf_jw_u64(j, "low_bytes", r->need_low);
+    vf_jw_u64(j, "expected_bytes", r->need_expected);
+    vf_jw_u64(j, "high_bytes", r->need_high);
+    vf_jw_obj_end(j);
     json_notes(j, hw_notes, &c->notes, &x->notes);
-    vf_json_obj_end(j);
+    vf_jw_obj_end(j);
 }
 
 /* ---- human: one method -------------------------------------------------------------------------- */
@@ -654,16 +654,16 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
     if (!ok)
         return fail_run(&runs[first_fail]);
     vf_buf b = {0};
-    vf_json j = {.b = &b};
+    vf_jw j = {.b = &b};
     if (k->json && k->all) { /* --method all: {"schema", "methods": {"sft": {...}, ...}} */
-        vf_json_doc(&j);
-        vf_json_obj(&j, "methods");
+        vf_jw_doc(&j);
+        vf_jw_obj(&j, "methods");
     }
     for (int i = 0; k->json && i < n; i++)
         json_run(&j, k->all ? vf_method_name(runs[i].method) : NULL, &runs[i], c, hw, hw_notes);
     if (k->json && k->all) {
-        vf_json_obj_end(&j);
-        vf_json_obj_end(&j);
+        vf_jw_obj_end(&j);
+        vf_jw_obj_end(&j);
     }
     if (!k->json && k->all)
         human_all(&b, runs, c, hw, hw_notes);

@@ -249,101 +249,101 @@ static void lever_notes(dt_run *x)
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
 
-static void json_levers(vf_json *j, const dt_run *x)
+static void json_levers(vf_jw *j, const dt_run *x)
 {
     const vf_dt_options *o = &x->o;
-    vf_json_obj(j, "levers");
-    vf_json_str(j, "dtype", lv(VF_LEVER_PRECISION, (int)o->dtype));
-    vf_json_str(j, "amp", lv(VF_LEVER_AMP, (int)o->amp));
-    vf_json_str(j, "optimizer", lv(VF_LEVER_OPTIMIZER, (int)o->optimizer));
-    vf_json_bool(j, "optimizer_in_backward", o->optimizer_in_backward);
-    vf_json_str(j, "gradient_checkpointing", lv(VF_LEVER_CKPT, (int)o->checkpointing));
-    vf_json_bool(j, "activation_offload", o->activation_offload);
-    vf_json_bool(j, "compile", o->compile);
-    vf_json_str(j, "attention", lv(VF_LEVER_ATTENTION, (int)o->attention));
-    vf_json_str(j, "loss", lv(VF_LEVER_LOSS, (int)o->loss));
-    vf_json_str(j, "sharding", lv(VF_LEVER_SHARDING, (int)o->sharding));
-    vf_json_str(j, "offload", lv(VF_LEVER_OFFLOAD, (int)o->offload));
-    vf_json_u64(j, "nodes", o->nodes);
-    vf_json_u64(j, "batch_size", o->batch_size);
-    vf_json_u64(j, "max_seq_len", o->seq_len);
-    vf_json_u64(j, "grad_accum", o->grad_accum);
-    vf_json_u64(j, "tokens_per_gpu", x->r.tokens);
-    vf_json_u64(j, "tokens_per_step", x->r.grad_accum_tokens);
-    vf_json_str(j, "adapter_dtype", vf_dtype_name(o->adapter_dtype));
-    vf_json_obj_end(j);
+    vf_jw_obj(j, "levers");
+    vf_jw_str(j, "dtype", lv(VF_LEVER_PRECISION, (int)o->dtype));
+    vf_jw_str(j, "amp", lv(VF_LEVER_AMP, (int)o->amp));
+    vf_jw_str(j, "optimizer", lv(VF_LEVER_OPTIMIZER, (int)o->optimizer));
+    vf_jw_bool(j, "optimizer_in_backward", o->optimizer_in_backward);
+    vf_jw_str(j, "gradient_checkpointing", lv(VF_LEVER_CKPT, (int)o->checkpointing));
+    vf_jw_bool(j, "activation_offload", o->activation_offload);
+    vf_jw_bool(j, "compile", o->compile);
+    vf_jw_str(j, "attention", lv(VF_LEVER_ATTENTION, (int)o->attention));
+    vf_jw_str(j, "loss", lv(VF_LEVER_LOSS, (int)o->loss));
+    vf_jw_str(j, "sharding", lv(VF_LEVER_SHARDING, (int)o->sharding));
+    vf_jw_str(j, "offload", lv(VF_LEVER_OFFLOAD, (int)o->offload));
+    vf_jw_u64(j, "nodes", o->nodes);
+    vf_jw_u64(j, "batch_size", o->batch_size);
+    vf_jw_u64(j, "max_seq_len", o->seq_len);
+    vf_jw_u64(j, "grad_accum", o->grad_accum);
+    vf_jw_u64(j, "tokens_per_gpu", x->r.tokens);
+    vf_jw_u64(j, "tokens_per_step", x->r.grad_accum_tokens);
+    vf_jw_str(j, "adapter_dtype", vf_dtype_name(o->adapter_dtype));
+    vf_jw_obj_end(j);
 }
 
-static void json_model(vf_json *j, const vf_dt_model *m)
+static void json_model(vf_jw *j, const vf_dt_model *m)
 {
-    vf_json_obj(j, "architecture");
-    vf_json_u64(j, "parameters", m->parameters);
-    vf_json_u64(j, "trainable_parameters", m->trainable);
-    vf_json_u64(j, "layers", m->layers);
-    vf_json_u64(j, "hidden_size", m->hidden);
-    vf_json_u64(j, "intermediate_size", m->intermediate);
-    vf_json_u64(j, "moe_intermediate_size", m->moe_intermediate);
-    vf_json_u64(j, "moe_layers", m->moe_layers);
-    vf_json_u64(j, "experts", m->experts);
-    vf_json_u64(j, "top_k", m->top_k);
-    vf_json_u64(j, "q_dim", m->q_dim);
-    vf_json_u64(j, "kv_dim", m->kv_dim);
-    vf_json_u64(j, "heads", m->heads);
-    vf_json_str(j, "heads_source", m->heads_from_config ? "config.json" : "head_dim 128 assumed");
-    vf_json_u64(j, "vocab_size", m->vocab);
-    vf_json_obj_end(j);
+    vf_jw_obj(j, "architecture");
+    vf_jw_u64(j, "parameters", m->parameters);
+    vf_jw_u64(j, "trainable_parameters", m->trainable);
+    vf_jw_u64(j, "layers", m->layers);
+    vf_jw_u64(j, "hidden_size", m->hidden);
+    vf_jw_u64(j, "intermediate_size", m->intermediate);
+    vf_jw_u64(j, "moe_intermediate_size", m->moe_intermediate);
+    vf_jw_u64(j, "moe_layers", m->moe_layers);
+    vf_jw_u64(j, "experts", m->experts);
+    vf_jw_u64(j, "top_k", m->top_k);
+    vf_jw_u64(j, "q_dim", m->q_dim);
+    vf_jw_u64(j, "kv_dim", m->kv_dim);
+    vf_jw_u64(j, "heads", m->heads);
+    vf_jw_str(j, "heads_source", m->heads_from_config ? "config.json" : "head_dim 128 assumed");
+    vf_jw_u64(j, "vocab_size", m->vocab);
+    vf_jw_obj_end(j);
 }
 
-static void json_per_gpu(vf_json *j, const vf_dt_result *r)
+static void json_per_gpu(vf_jw *j, const vf_dt_result *r)
 {
-    vf_json_obj(j, "per_gpu");
-    vf_json_u64(j, "weights_bytes", r->weights);
-    vf_json_u64(j, "master_weights_bytes", r->master_weights);
-    vf_json_u64(j, "gradients_bytes", r->gradients);
-    vf_json_u64(j, "optimizer_bytes", r->optimizer);
-    vf_json_u64(j, "activations_bytes", r->activations);
-    vf_json_u64(j, "logits_bytes", r->logits);
-    vf_json_u64(j, "temporary_bytes", r->temporary);
-    vf_json_u64(j, "optimizer_step_temporary_bytes", r->step_temporary);
-    vf_json_u64(j, "forward_backward_bytes", r->forward_backward);
-    vf_json_u64(j, "optimizer_step_bytes", r->optimizer_step);
-    vf_json_u64(j, "peak_allocated_bytes", r->peak_allocated);
-    vf_json_u64(j, "peak_reserved_bytes", r->peak_reserved);
-    vf_json_u64(j, "overhead_bytes", r->overhead);
-    vf_json_u64(j, "total_bytes", r->total);
-    vf_json_obj_end(j);
+    vf_jw_obj(j, "per_gpu");
+    vf_jw_u64(j, "weights_bytes", r->weights);
+    vf_jw_u64(j, "master_weights_bytes", r->master_weights);
+    vf_jw_u64(j, "gradients_bytes", r->gradients);
+    vf_jw_u64(j, "optimizer_bytes", r->optimizer);
+    vf_jw_u64(j, "activations_bytes", r->activations);
+    vf_jw_u64(j, "logits_bytes", r->logits);
+    vf_jw_u64(j, "temporary_bytes", r->temporary);
+    vf_jw_u64(j, "optimizer_step_temporary_bytes", r->step_temporary);
+    vf_jw_u64(j, "forward_backward_bytes", r->forward_backward);
+    vf_jw_u64(j, "optimizer_step_bytes", r->optimizer_step);
+    vf_jw_u64(j, "peak_allocated_bytes", r->peak_allocated);
+    vf_jw_u64(j, "peak_reserved_bytes", r->peak_reserved);
+    vf_jw_u64(j, "overhead_bytes", r->overhead);
+    vf_jw_u64(j, "total_bytes", r->total);
+    vf_jw_obj_end(j);
 }
 
 static void json_report(vf_buf *b, const dt_run *x)
 {
-    vf_json j = {.b = b};
+    vf_jw j = {.b = b};
     const vf_dt_result *r = &x->r;
-    vf_json_doc(&j);
-    vf_json_str(&j, "estimator", "detailed");
-    vf_json_str(&j, "method", vf_method_name(x->o.method));
-    vf_json_origin(&j, vf_model_checkpoint(x->c->model));
-    vf_json_u64(&j, "gpus", x->hw.gpus);
-    vf_json_u64(&j, "gpu_memory_bytes", x->hw.gpu_memory);
-    vf_json_str(&j, "gpu", *x->hw.label ? x->hw.label : NULL);
+    vf_jw_doc(&j);
+    vf_jw_str(&j, "estimator", "detailed");
+    vf_jw_str(&j, "method", vf_method_name(x->o.method));
+    vf_jw_origin(&j, vf_model_checkpoint(x->c->model));
+    vf_jw_u64(&j, "gpus", x->hw.gpus);
+    vf_jw_u64(&j, "gpu_memory_bytes", x->hw.gpu_memory);
+    vf_jw_str(&j, "gpu", *x->hw.label ? x->hw.label : NULL);
     json_levers(&j, x);
     json_model(&j, &x->m);
     json_per_gpu(&j, r);
-    vf_json_str(&j, "peak_phase", r->peak_phase == VF_PHASE_OPTIMIZER_STEP ? "optimizer_step"
+    vf_jw_str(&j, "peak_phase", r->peak_phase == VF_PHASE_OPTIMIZER_STEP ? "optimizer_step"
                                                                           : "forward_backward");
-    vf_json_bool(&j, "fits", r->fits);
-    vf_json_u64(&j, "host_offload_bytes", r->host_offload);
-    vf_json_obj(&j, "save");
-    vf_json_bool(&j, "full_state_dict", x->o.full_state_dict);
-    vf_json_u64(&j, "gpu_peak_bytes", r->save_gpu_peak);
-    vf_json_u64(&j, "host_peak_bytes", r->save_host_peak);
-    vf_json_bool(&j, "exceeds_gpu", r->save_exceeds_gpu);
-    vf_json_bool(&j, "exceeds_host", r->save_exceeds_host);
-    vf_json_obj_end(&j);
-    vf_json_arr(&j, "notes");
+    vf_jw_bool(&j, "fits", r->fits);
+    vf_jw_u64(&j, "host_offload_bytes", r->host_offload);
+    vf_jw_obj(&j, "save");
+    vf_jw_bool(&j, "full_state_dict", x->o.full_state_dict);
+    vf_jw_u64(&j, "gpu_peak_bytes", r->save_gpu_peak);
+    vf_jw_u64(&j, "host_peak_bytes", r->save_host_peak);
+    vf_jw_bool(&j, "exceeds_gpu", r->save_exceeds_gpu);
+    vf_jw_bool(&j, "exceeds_host", r->save_exceeds_host);
+    vf_jw_obj_end(&j);
+    vf_jw_arr(&j, "notes");
     for (size_t i = 0; i < x->notes.n; i++)
-        vf_json_str(&j, NULL, x->notes.text[i]);
-    vf_json_arr_end(&j);
-    vf_json_obj_end(&j);
+        vf_jw_str(&j, NULL, x->notes.text[i]);
+    vf_jw_arr_end(&j);
+    vf_jw_obj_end(&j);
     vf_buf_printf(b, "\n");
 }
 

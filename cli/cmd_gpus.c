@@ -19,9 +19,9 @@ static void gpus_help(void)
 {
     printf("usage: vramfit gpus [--verbose] [--json]\n\n"
            "Lists the built-in accelerators that --gpu NAME accepts (estimate, plan), one name per\n"
-           "line, in table order; 'auto' (ask nvidia-smi) is accepted too but is not listed. Names\n"
-           "match ignoring case, spaces, '-' and '_'. With --verbose each line also gives the memory\n"
-           "per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n"
+           "line, in table order; 'auto' (ask nvidia-smi, else rocm-smi) is accepted too but is not\n"
+           "listed. Names match ignoring case, spaces, '-' and '_'. With --verbose each line also gives\n"
+           "the memory per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n"
            "  --json    one JSON document: \"gpus\": [{name, memory_bytes, spec, aliases}]\n");
     vf_print_global_help();
     printf("\nexit codes: 0 ok, 2 usage error.\n");
@@ -44,27 +44,27 @@ static void gpus_json(vf_buf *b)
 {
     size_t n;
     const vf_gpu_model *g = vf_gpu_table(&n);
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
-    vf_json_arr(&j, "gpus");
+    vf_jw j = {.b = b};
+    vf_jw_doc(&j);
+    vf_jw_arr(&j, "gpus");
     for (size_t i = 0; i < n; i++) {
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", g[i].name);
-        vf_json_u64(&j, "memory_bytes", g[i].bytes);
-        vf_json_str(&j, "spec", g[i].spec);
-        vf_json_arr(&j, "aliases");
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "name", g[i].name);
+        vf_jw_u64(&j, "memory_bytes", g[i].bytes);
+        vf_jw_str(&j, "spec", g[i].spec);
+        vf_jw_arr(&j, "aliases");
         for (const char *p = g[i].aliases; *p;) { /* comma-separated */
             size_t len = strcspn(p, ",");
             char alias[VF_GPU_NAME_MAX];
             snprintf(alias, sizeof alias, "%.*s", (int)len, p);
-            vf_json_str(&j, NULL, alias);
+            vf_jw_str(&j, NULL, alias);
             p += len + (p[len] == ',');
         }
-        vf_json_arr_end(&j);
-        vf_json_obj_end(&j);
+        vf_jw_arr_end(&j);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_obj_end(&j);
+    vf_jw_arr_end(&j);
+    vf_jw_obj_end(&j);
 }
 
 int vf_cmd_gpus(int argc, char **argv)

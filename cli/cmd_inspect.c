@@ -38,163 +38,18 @@ typedef struct inspect_flags {
     bool json, tensors, by_layer;
 } inspect_flags;
 
-/* ---- JSON -------------------------------------------------------------------------------------- */
+/* ---- JSON: the library's document (vf_report_inspect_json) ---------------------------------------- */
 
-static void json_dtypes(vf_json *j, const vf_totals *t)
+static int inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
 {
-    vf_json_obj(j, "dtypes");
-    for (int d = 0; d < VF_DTYPE_COUNT; d++) {
-        const vf_dtype_stats *s = &t->by_dtype[d];
-        if (!s->tensors)
-            continue;
-        vf_json_obj(j, vf_dtype_name((vf_dtype)d));
-        vf_json_u64(j, "tensors", s->tensors);
-        vf_json_u64(j, "elements", s->elements);
-        vf_json_u64(j, "bytes", s->bytes);
-        vf_json_obj_end(j);
-    }
-    vf_json_obj_end(j);
-}
-
-static void json_arch(vf_json *j, const vf_arch *a)
-{
-    vf_json_obj(j, "architecture");
-    vf_json_u64(j, "layers", a->layers);
-    vf_json_u64(j, "hidden_size", a->hidden_size);
-    vf_json_u64(j, "vocab_size", a->vocab_size);
-    vf_json_bool(j, "tied_embeddings", a->tied_embeddings);
-    vf_json_u64(j, "experts", a->experts);
-    vf_json_str(j, "embedding", a->embedding);
-    vf_json_str(j, "lm_head", a->lm_head);
-    vf_json_str(j, "kind", vf_model_kind_name(a->kind));
-    vf_json_u64(j, "shared_expert_layers", a->shared_experts_layers);
-    vf_json_obj_end(j);
-}
-
-/* Only for a quantized checkpoint: unquantized output stays as it was. */
-static void json_quant(vf_json *j, const vf_quant *q)
-{
-    if (q->scheme == VF_QUANT_NONE)
-        return;
-    vf_json_obj(j, "quantization");
-    vf_json_str(j, "scheme", vf_quant_scheme_name(q->scheme));
-    vf_json_u64(j, "bits", q->bits);
-    vf_json_u64(j, "group_size", q->group_size);
-    vf_json_bool(j, "double_quant", q->double_quant);
-    vf_json_str(j, "config_method", *q->config_method ? q->config_method : NULL);
-    vf_json_bool(j, "peft_all_linear", q->peft_linear);
-    vf_json_u64(j, "quantized_tensors", q->quantized_tensors);
-    vf_json_u64(j, "logical_elements", q->logical_elements);
-    vf_json_u64(j, "stored_elements", q->stored_elements);
-    vf_json_u64(j, "metadata_tensors", q->metadata_tensors);
-    vf_json_u64(j, "metadata_bytes", q->metadata_bytes);
-    vf_json_obj_end(j);
-}
-
-static void json_components(vf_json *j, const vf_model *m)
-{
-    vf_json_arr(j, "components");
-    for (size_t i = 0; i < vf_model_component_count(m); i++) {
-        const vf_component_stats *c = vf_model_component(m, i);
-        vf_json_obj(j, NULL);
-        vf_json_str(j, "name", vf_component_name(c->component));
-        vf_json_u64(j, "tensors", c->tensors);
-        vf_json_u64(j, "parameters", c->parameters);
-        vf_json_u64(j, "bytes", c->bytes);
-        vf_json_u64(j, "layers", c->layers);
-        vf_json_bool(j, "loaded", c->loaded);
-        vf_json_obj_end(j);
-    }
-    vf_json_arr_end(j);
-}
-
-static void json_index(vf_json *j, const vf_checkpoint *cp)
-{
-    uint64_t total;
-    vf_json_obj(j, "index");
-    vf_json_bool(j, "present", vf_checkpoint_has_index(cp));
-    if (vf_checkpoint_index_total_size(cp, &total))
-        vf_json_u64(j, "total_size", total);
-    else
-        vf_json_null(j, "total_size");
-    vf_json_bool(j, "consistent", vf_checkpoint_index_consistent(cp));
-    vf_json_obj_end(j);
-}
-
-static void json_tensor(vf_json *j, const vf_tensor *t)
-{
-    vf_json_obj(j, NULL);
-    vf_json_str(j, "name", t->name);
-    vf_json_str(j, "dtype", vf_dtype_name(t->dtype));
-    vf_json_shape(j, "shape", t->shape, t->ndim);
-    vf_json_u64(j, "numel", t->numel);
-    vf_json_u64(j, "bytes", t->bytes);
-    vf_json_str(j, "file", t->file);
-    if (t->layer >= 0)
-        vf_json_i64(j, "layer", t->layer);
-    else
-        vf_json_null(j, "layer");
-    if (t->expert >= 0)
-        vf_json_i64(j, "expert", t->expert);
-    else
-        vf_json_null(j, "expert");
-    vf_json_str(j, "role", vf_role_name(t->role));
-    vf_json_bool(j, "buffer", t->buffer);
-    vf_json_str(j, "component", vf_component_name(t->component));
-    vf_json_str(j, "module", vf_module_kind_name(t->module));
-    vf_json_bool(j, "ignored", t->ignored);
-    if (t->quant != VF_QPART_NONE) {
-        vf_json_str(j, "quant", vf_quant_part_name(t->quant));
-        vf_json_u64(j, "logical_numel", t->logical_numel);
-    }
-    vf_json_obj_end(j);
-}
-
-static void json_layers(vf_json *j, const vf_model *m)
-{
-    size_t n;
-    const uint64_t *lp = vf_model_layer_params(m, &n);
-    vf_json_arr(j, "layers");
-    char kind[64];
-    for (size_t i = 0; i + 1 < n; i++) {
-        vf_json_obj(j, NULL);
-        vf_json_u64(j, "layer", i);
-        vf_json_u64(j, "parameters", lp[i]);
-        vf_json_str(j, "kind", vf_layer_kind_format(vf_model_layer_kind(m, i), kind, sizeof kind));
-        vf_json_obj_end(j);
-    }
-    vf_json_arr_end(j);
-    vf_json_u64(j, "non_layer_parameters", n ? lp[n - 1] : 0);
-}
-
-static void inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
-{
-    const vf_totals *t = vf_model_totals(m);
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
-    vf_json_str(&j, "format", "safetensors");
-    vf_json_origin(&j, vf_model_checkpoint(m));
-    vf_json_u64(&j, "files", t->files);
-    vf_json_u64(&j, "tensors", t->tensors);
-    vf_json_u64(&j, "parameters", t->parameters);
-    vf_json_u64(&j, "buffers", t->buffers);
-    vf_json_u64(&j, "buffer_tensors", t->buffer_tensors);
-    vf_json_u64(&j, "bytes", t->bytes);
-    json_quant(&j, vf_model_quant(m));
-    json_dtypes(&j, t);
-    json_arch(&j, vf_model_arch(m));
-    json_components(&j, m);
-    json_index(&j, vf_model_checkpoint(m));
-    vf_json_findings(&j, "findings", vf_model_findings(m));
-    if (f->by_layer)
-        json_layers(&j, m);
-    if (f->tensors) {
-        vf_json_arr(&j, "tensor_list");
-        for (size_t i = 0; i < vf_model_tensor_count(m); i++)
-            json_tensor(&j, vf_model_tensor(m, i));
-        vf_json_arr_end(&j);
-    }
-    vf_json_obj_end(&j);
+    char *doc = NULL;
+    vf_error err = {0};
+    unsigned flags = (f->tensors ? VF_REPORT_TENSORS : 0u) | (f->by_layer ? VF_REPORT_BY_LAYER : 0u);
+    if (vf_report_inspect_json(m, flags, &doc, &err) != VF_OK)
+        return vf_cli_fail(&err);
+    vf_buf_put(b, doc, strlen(doc));
+    vf_report_free(doc);
+    return VF_EXIT_OK;
 }
 
 /* ---- human ------------------------------------------------------------------------------------- */
@@ -361,8 +216,9 @@ int vf_cmd_inspect(int argc, char **argv)
     if (vf_model_open(path, &oo, &m, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_buf b = {0};
+    int rc = VF_EXIT_OK;
     if (f.json) {
-        inspect_json(&b, m, &f);
+        rc = inspect_json(&b, m, &f);
     } else {
         human_summary(&b, m);
         if (f.by_layer)
@@ -371,7 +227,8 @@ int vf_cmd_inspect(int argc, char **argv)
             human_tensors(&b, m);
     }
     vf_model_free(m);
-    int rc = vf_buf_flush(&b);
+    if (rc == VF_EXIT_OK)
+        rc = vf_buf_flush(&b);
     vf_buf_free(&b);
     return rc;
 }

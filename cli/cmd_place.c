@@ -198,39 +198,39 @@ static const char *verdict_text(vf_place_verdict v)
 
 static void json_out(vf_buf *b, const vf_placement *p, const vf_model *m)
 {
-    vf_json j = {.b = b};
+    vf_jw j = {.b = b};
     char l[16];
-    vf_json_doc(&j);
-    vf_json_origin(&j, vf_model_checkpoint(m));
-    vf_json_obj(&j, "device_map");
+    vf_jw_doc(&j);
+    vf_jw_origin(&j, vf_model_checkpoint(m));
+    vf_jw_obj(&j, "device_map");
     for (size_t i = 0; i < vf_placement_count(p); i++) {
         const vf_place_entry *e = vf_placement_entry(p, i);
         const vf_place_device *d = vf_placement_device(p, e->device);
         if (d->kind == VF_PLACE_GPU)
-            vf_json_u64(&j, e->module, d->index);
+            vf_jw_u64(&j, e->module, d->index);
         else
-            vf_json_str(&j, e->module, dev_label(d, l, sizeof l));
+            vf_jw_str(&j, e->module, dev_label(d, l, sizeof l));
     }
-    vf_json_obj_end(&j);
-    vf_json_arr(&j, "devices");
+    vf_jw_obj_end(&j);
+    vf_jw_arr(&j, "devices");
     for (size_t i = 0; i < vf_placement_device_count(p); i++) {
         const vf_place_device *d = vf_placement_device(p, i);
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "device", dev_label(d, l, sizeof l));
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "device", dev_label(d, l, sizeof l));
         if (d->kind == VF_PLACE_DISK)
-            vf_json_null(&j, "max_memory_bytes");
+            vf_jw_null(&j, "max_memory_bytes");
         else
-            vf_json_u64(&j, "max_memory_bytes", d->max_memory);
-        vf_json_u64(&j, "used_bytes", vf_placement_used(p, i));
-        vf_json_obj_end(&j);
+            vf_jw_u64(&j, "max_memory_bytes", d->max_memory);
+        vf_jw_u64(&j, "used_bytes", vf_placement_used(p, i));
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_u64(&j, "model_bytes", vf_placement_model_bytes(p));
-    vf_json_u64(&j, "max_layer_bytes", vf_placement_max_layer(p));
-    vf_json_str(&j, "verdict", vf_placement_verdict(p) == VF_PLACE_FITS_GPUS  ? "fits_gpus"
+    vf_jw_arr_end(&j);
+    vf_jw_u64(&j, "model_bytes", vf_placement_model_bytes(p));
+    vf_jw_u64(&j, "max_layer_bytes", vf_placement_max_layer(p));
+    vf_jw_str(&j, "verdict", vf_placement_verdict(p) == VF_PLACE_FITS_GPUS  ? "fits_gpus"
                                : vf_placement_verdict(p) == VF_PLACE_NEEDS_CPU ? "needs_cpu"
                                                                                : "needs_disk");
-    vf_json_obj_end(&j);
+    vf_jw_obj_end(&j);
     vf_buf_printf(b, "\n");
 }
 

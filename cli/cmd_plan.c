@@ -49,7 +49,7 @@ static void plan_help(void)
     printf("\n--quiet leaves out the notes; --verbose adds the target family and why, and the budget\n"
            "formula.\n\n");
     printf("exit codes: 0 ok (also when nothing fits), 2 usage error, 3 file missing or unreadable\n"
-           "(also --gpu auto without a working nvidia-smi), 4 malformed checkpoint.\n");
+           "(also --gpu auto without a working nvidia-smi or rocm-smi), 4 malformed checkpoint.\n");
 }
 
 /* ---- one method --------------------------------------------------------------------------------- */
@@ -189,33 +189,33 @@ static void plan_notes(const plan_cmd *k, vf_est_ctx *c, const plan_row *rows, v
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
 
-static void json_opt_u64(vf_json *j, const char *key, uint64_t v, bool present)
+static void json_opt_u64(vf_jw *j, const char *key, uint64_t v, bool present)
 {
     if (present)
-        vf_json_u64(j, key, v);
+        vf_jw_u64(j, key, v);
     else
-        vf_json_null(j, key);
+        vf_jw_null(j, key);
 }
 
-static void json_row(vf_json *j, const plan_row *r, const vf_est_hw *hw)
+static void json_row(vf_jw *j, const plan_row *r, const vf_est_hw *hw)
 {
     const bool lora = r->method == VF_METHOD_LORA || r->method == VF_METHOD_QLORA;
-    vf_json_obj(j, NULL);
-    vf_json_str(j, "method", vf_method_name(r->method));
+    vf_jw_obj(j, NULL);
+    vf_jw_str(j, "method", vf_method_name(r->method));
     if (r->rc != VF_OK) {
-        vf_json_str(j, "error", r->error);
-        vf_json_bool(j, "fits", false);
-        vf_json_obj_end(j);
+        vf_jw_str(j, "error", r->error);
+        vf_jw_bool(j, "fits", false);
+        vf_jw_obj_end(j);
         return;
     }
     if (r->now.tokens_num % r->now.tokens_den == 0)
-        vf_json_u64(j, "tokens_per_gpu", r->now.tokens_num / r->now.tokens_den);
+        vf_jw_u64(j, "tokens_per_gpu", r->now.tokens_num / r->now.tokens_den);
     else
-        vf_json_double(j, "tokens_per_gpu", r->now.tokens_per_gpu);
-    vf_json_u64(j, "expected_bytes", r->now.expected);
-    vf_json_str(j, "verdict", vf_verdict_name(r->now.verdict));
-    vf_json_bool(j, "fits", r->fits);
-    vf_json_bool(j, "max_tokens_unbounded", r->max_tokens == UINT64_MAX);
+        vf_jw_double(j, "tokens_per_gpu", r->now.tokens_per_gpu);
+    vf_jw_u64(j, "expected_bytes", r->now.expected);
+    vf_jw_str(j, "verdict", vf_verdict_name(r->now.verdict));
+    vf_jw_bool(j, "fits", r->fits);
+    vf_jw_bool(j, "max_tokens_unbounded", r->max_tokens == UINT64_MAX);
     json_opt_u64(j, "max_tokens_per_gpu", r->max_tokens, r->max_tokens && r->max_tokens != UINT64_MAX);
     json_opt_u64(j, "usual_tokens_per_gpu", r->usual, r->usual != 0);
     if (lora)
@@ -224,46 +224,46 @@ static void json_row(vf_json *j, const plan_row *r, const vf_est_hw *hw)
     json_opt_u64(j, "min_gpus", r->min_gpus, r->min_gpus != 0);
     if (lora) {
         json_opt_u64(j, "max_lora_r", r->max_rank, r->max_rank != 0);
-        vf_json_u64(j, "lora_r_limit", r->rank_limit);
+        vf_jw_u64(j, "lora_r_limit", r->rank_limit);
     }
     if (r->method == VF_METHOD_OSFT) {
         if (r->max_ratio > 0)
-            vf_json_double(j, "max_unfreeze_rank_ratio", r->max_ratio);
+            vf_jw_double(j, "max_unfreeze_rank_ratio", r->max_ratio);
         else
-            vf_json_null(j, "max_unfreeze_rank_ratio");
+            vf_jw_null(j, "max_unfreeze_rank_ratio");
     }
-    vf_json_obj_end(j);
+    vf_jw_obj_end(j);
 }
 
 static void plan_json(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw,
                       const plan_row *rows, const vf_notes *notes)
 {
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
-    vf_json_origin(&j, vf_model_checkpoint(c->model));
-    vf_json_bool(&j, "compat", k->o.compat);
-    vf_json_u64(&j, "gpus", hw->gpus);
-    vf_json_u64(&j, "gpu_memory_bytes", hw->gpu_memory);
-    vf_json_str(&j, "gpu", *hw->label ? hw->label : NULL);
-    vf_json_double(&j, "margin", k->margin);
-    vf_json_u64(&j, "budget_bytes", budget_of(hw->gpu_memory, k->margin));
-    vf_json_str(&j, "bound", "expected");
-    vf_json_arr(&j, "methods");
+    vf_jw j = {.b = b};
+    vf_jw_doc(&j);
+    vf_jw_origin(&j, vf_model_checkpoint(c->model));
+    vf_jw_bool(&j, "compat", k->o.compat);
+    vf_jw_u64(&j, "gpus", hw->gpus);
+    vf_jw_u64(&j, "gpu_memory_bytes", hw->gpu_memory);
+    vf_jw_str(&j, "gpu", *hw->label ? hw->label : NULL);
+    vf_jw_double(&j, "margin", k->margin);
+    vf_jw_u64(&j, "budget_bytes", budget_of(hw->gpu_memory, k->margin));
+    vf_jw_str(&j, "bound", "expected");
+    vf_jw_arr(&j, "methods");
     for (int i = 0; i < VF_METHOD_COUNT; i++)
         json_row(&j, &rows[i], hw);
-    vf_json_arr_end(&j);
-    vf_json_arr(&j, "ranking");
+    vf_jw_arr_end(&j);
+    vf_jw_arr(&j, "ranking");
     for (int i = 0; i < VF_METHOD_COUNT; i++)
         if (rows[i].rc == VF_OK && rows[i].fits)
-            vf_json_str(&j, NULL, vf_method_name(rows[i].method));
-    vf_json_arr_end(&j);
-    vf_json_arr(&j, "notes");
+            vf_jw_str(&j, NULL, vf_method_name(rows[i].method));
+    vf_jw_arr_end(&j);
+    vf_jw_arr(&j, "notes");
     for (size_t i = 0; i < c->notes.n; i++)
-        vf_json_str(&j, NULL, c->notes.text[i]);
+        vf_jw_str(&j, NULL, c->notes.text[i]);
     for (size_t i = 0; i < notes->n; i++)
-        vf_json_str(&j, NULL, notes->text[i]);
-    vf_json_arr_end(&j);
-    vf_json_obj_end(&j);
+        vf_jw_str(&j, NULL, notes->text[i]);
+    vf_jw_arr_end(&j);
+    vf_jw_obj_end(&j);
 }
 
 /* ---- human -------------------------------------------------------------------------------------- */

@@ -77,32 +77,32 @@ static void summary(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t 
 
 static void summary_json(vf_buf *b, const vf_checkpoint *cp, const char *out, size_t written)
 {
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
-    vf_json_str(&j, "snapshot", out);
-    vf_json_origin(&j, cp);
+    vf_jw j = {.b = b};
+    vf_jw_doc(&j);
+    vf_jw_str(&j, "snapshot", out);
+    vf_jw_origin(&j, cp);
     uint64_t tensors = 0;
-    vf_json_arr(&j, "shards");
+    vf_jw_arr(&j, "shards");
     for (size_t i = 0; i < vf_checkpoint_shard_count(cp); i++) {
         const vf_shard *s = vf_checkpoint_shard(cp, i);
         size_t len;
         vf_st_header_raw(s->header, &len);
         tensors += vf_st_header_count(s->header);
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", s->name);
-        vf_json_u64(&j, "tensors", vf_st_header_count(s->header));
-        vf_json_u64(&j, "header_bytes", len);
-        vf_json_obj_end(&j);
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "name", s->name);
+        vf_jw_u64(&j, "tensors", vf_st_header_count(s->header));
+        vf_jw_u64(&j, "header_bytes", len);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_u64(&j, "tensors", tensors);
-    vf_json_arr(&j, "files");
+    vf_jw_arr_end(&j);
+    vf_jw_u64(&j, "tensors", tensors);
+    vf_jw_arr(&j, "files");
     for (size_t i = 0; i < sizeof aux_names / sizeof aux_names[0]; i++)
         if (vf_checkpoint_aux(cp, aux_names[i], NULL))
-            vf_json_str(&j, NULL, aux_names[i]);
-    vf_json_arr_end(&j);
-    vf_json_u64(&j, "size_bytes", written);
-    vf_json_obj_end(&j);
+            vf_jw_str(&j, NULL, aux_names[i]);
+    vf_jw_arr_end(&j);
+    vf_jw_u64(&j, "size_bytes", written);
+    vf_jw_obj_end(&j);
 }
 
 /* An existing regular OUT that is not a snapshot is most likely a mistake (a shard, a config). A

@@ -189,31 +189,31 @@ static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapsh
 static void structure_json(vf_buf *b, const char *path, const vf_verify_report *r)
 {
     char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    vf_json j = {.b = b};
-    vf_json_doc(&j);
+    vf_jw j = {.b = b};
+    vf_jw_doc(&j);
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     if (cp)
-        vf_json_origin(&j, cp);
+        vf_jw_origin(&j, cp);
     else
-        vf_json_str(&j, "path", path);
-    vf_json_bool(&j, "sound", vf_verify_sound(r));
-    vf_json_arr(&j, "checks");
+        vf_jw_str(&j, "path", path);
+    vf_jw_bool(&j, "sound", vf_verify_sound(r));
+    vf_jw_arr(&j, "checks");
     for (size_t i = 0; i < vf_verify_item_count(r); i++) {
         const vf_verify_item *it = vf_verify_item_at(r, i);
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "kind", (unsigned)it->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[it->kind] : "?");
-        vf_json_str(&j, "name", it->name);
-        vf_json_bool(&j, "ok", it->status == VF_OK);
-        vf_json_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "kind", (unsigned)it->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[it->kind] : "?");
+        vf_jw_str(&j, "name", it->name);
+        vf_jw_bool(&j, "ok", it->status == VF_OK);
+        vf_jw_str(&j, "error", it->status == VF_OK ? NULL : vf_error_format(&it->error, line, sizeof line));
         if (it->kind == VF_VERIFY_SHARD || it->kind == VF_VERIFY_INDEX)
-            vf_json_u64(&j, "tensors", it->tensors);
+            vf_jw_u64(&j, "tensors", it->tensors);
         if (it->kind == VF_VERIFY_SHARD)
-            vf_json_u64(&j, "size_bytes", it->size);
-        vf_json_obj_end(&j);
+            vf_jw_u64(&j, "size_bytes", it->size);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
-    vf_json_obj_end(&j);
+    vf_jw_arr_end(&j);
+    vf_jw_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
+    vf_jw_obj_end(&j);
 }
 
 /* ---- data -------------------------------------------------------------------------------------- */
@@ -468,43 +468,43 @@ static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf
 static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t n)
 {
     char hex[VF_DIGEST_HEX];
-    vf_json j = {.b = b};
-    vf_json_obj(&j, NULL);
-    vf_json_str(&j, "format", "vramfit-manifest");
-    vf_json_u64(&j, "version", 1);
-    vf_json_str(&j, "hash", "xxh3-128");
-    vf_json_str(&j, "path", vf_checkpoint_dir(d->cp));
-    vf_json_arr(&j, "shards");
+    vf_jw j = {.b = b};
+    vf_jw_obj(&j, NULL);
+    vf_jw_str(&j, "format", "vramfit-manifest");
+    vf_jw_u64(&j, "version", 1);
+    vf_jw_str(&j, "hash", "xxh3-128");
+    vf_jw_str(&j, "path", vf_checkpoint_dir(d->cp));
+    vf_jw_arr(&j, "shards");
     for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
         const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", s->name);
-        vf_json_u64(&j, "size", vf_st_header_file_size(s->header));
-        vf_json_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
-        vf_json_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "name", s->name);
+        vf_jw_u64(&j, "size", vf_st_header_file_size(s->header));
+        vf_jw_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
+        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
         const vf_hub_file *h = vf_hub_find(d->hub, s->name);
         if (h && h->status == VF_OK)
-            vf_json_str(&j, "sha256", h->sha256);
-        vf_json_obj_end(&j);
+            vf_jw_str(&j, "sha256", h->sha256);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_arr(&j, "tensors");
+    vf_jw_arr_end(&j);
+    vf_jw_arr(&j, "tensors");
     for (size_t i = 0; i < n; i++) {
         const vf_st_tensor *t = refs[i].t;
-        vf_json_obj(&j, NULL);
-        vf_json_str(&j, "name", t->name);
-        vf_json_str(&j, "file", refs[i].file);
-        vf_json_str(&j, "dtype", vf_dtype_name(t->dtype));
-        vf_json_shape(&j, "shape", t->shape, t->ndim);
-        vf_json_u64(&j, "bytes", t->nbytes);
-        vf_json_str(&j, "xxh3_128", vf_digest_hex(&refs[i].hash->digest, hex));
-        vf_json_bool(&j, "all_zero", refs[i].hash->all_zero);
+        vf_jw_obj(&j, NULL);
+        vf_jw_str(&j, "name", t->name);
+        vf_jw_str(&j, "file", refs[i].file);
+        vf_jw_str(&j, "dtype", vf_dtype_name(t->dtype));
+        vf_jw_shape(&j, "shape", t->shape, t->ndim);
+        vf_jw_u64(&j, "bytes", t->nbytes);
+        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&refs[i].hash->digest, hex));
+        vf_jw_bool(&j, "all_zero", refs[i].hash->all_zero);
         if (refs[i].hash->float_checked)
-            vf_json_u64(&j, "nonfinite", refs[i].hash->nonfinite);
-        vf_json_obj_end(&j);
+            vf_jw_u64(&j, "nonfinite", refs[i].hash->nonfinite);
+        vf_jw_obj_end(&j);
     }
-    vf_json_arr_end(&j);
-    vf_json_obj_end(&j);
+    vf_jw_arr_end(&j);
+    vf_jw_obj_end(&j);
 }
 
 

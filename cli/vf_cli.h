@@ -1,5 +1,5 @@
 /* vf_cli.h - what the vramfit subcommands share: the output buffer (nothing reaches stdout until a
- * command has fully succeeded), a JSON writer, option parsing, number formatting and exit codes.
+ * command has fully succeeded), option parsing, number formatting and exit codes.
  * The CLI includes only the library's public headers. */
 #ifndef VF_CLI_H
 #define VF_CLI_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "vramfit/vf_error.h"
+#include "vramfit/vf_report.h"
 #include "vramfit/vf_tensors.h"
 
 /* Exit codes, documented in `vramfit --help` and README.md. */
@@ -24,20 +25,7 @@ enum {
     VF_EXIT_NO_FIT = 11,  /* estimate --check: impossible */
 };
 
-/* ---- output buffer ----------------------------------------------------------------------------- */
-typedef struct vf_buf {
-    char *data;
-    size_t len, cap;
-    bool failed; /* an allocation failed; the content is incomplete */
-} vf_buf;
-
-void vf_buf_printf(vf_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-void vf_buf_put(vf_buf *b, const char *s, size_t n);
-void vf_buf_free(vf_buf *b);
+/* ---- output buffer (vf_buf, vramfit/vf_report.h) ------------------------------------------------ */
 /* Writes the buffer to stdout; returns VF_EXIT_OK (also when the reader has gone: EPIPE), or
  * VF_EXIT_INTERNAL when it is incomplete, VF_EXIT_IO when the write fails (one line on stderr). */
 int vf_buf_flush(vf_buf *b);
@@ -60,35 +48,7 @@ int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char 
  * code. o may be NULL. */
 int vf_cli_flush_commit(vf_buf *b, vf_output *o);
 
-/* ---- JSON writer (compact, exact integers) ----------------------------------------------------- */
-#define VF_JSON_MAX_DEPTH 32
-typedef struct vf_json {
-    vf_buf *b;
-    int depth;
-    bool first[VF_JSON_MAX_DEPTH];
-} vf_json;
-
-/* `key` is the member name inside an object and NULL inside an array or at the top level. */
-void vf_json_obj(vf_json *j, const char *key);
-void vf_json_obj_end(vf_json *j);
-void vf_json_arr(vf_json *j, const char *key);
-void vf_json_arr_end(vf_json *j);
-void vf_json_u64(vf_json *j, const char *key, uint64_t v);
-void vf_json_i64(vf_json *j, const char *key, int64_t v);
-void vf_json_double(vf_json *j, const char *key, double v); /* shortest round-trip form */
-void vf_json_str(vf_json *j, const char *key, const char *s); /* NULL writes null */
-void vf_json_bool(vf_json *j, const char *key, bool v);
-void vf_json_null(vf_json *j, const char *key);
-void vf_json_shape(vf_json *j, const char *key, const uint64_t *dims, uint32_t ndim);
-void vf_json_findings(vf_json *j, const char *key, const vf_findings *f);
-/* Opens a top-level JSON document: "{" and "schema": VF_JSON_SCHEMA, the version of the vocabulary
- * every command's documents share (docs/vramfit.1, JSON OUTPUT). */
-#define VF_JSON_SCHEMA "vramfit/1"
-void vf_json_doc(vf_json *j);
-/* The checkpoint's origin: "model" (vf_checkpoint_name: ORG/NAME@REVISION or the directory's base
- * name), "repo_id" and "revision" (null unless from the Hugging Face cache) and "path" (the
- * directory read on this machine; a snapshot's stored name for a .vfsnap). */
-void vf_json_origin(vf_json *j, const vf_checkpoint *cp);
+/* ---- JSON: the writer vf_jw and the documents are the library's (vramfit/vf_report.h) ------------ */
 
 /* ---- options ----------------------------------------------------------------------------------- */
 typedef struct vf_opt {
@@ -146,10 +106,7 @@ const char *vf_fmt_size_like(uint64_t bytes, uint64_t like, char *buf);
 const char *vf_fmt_shape(const uint64_t *dims, uint32_t ndim, char *buf, size_t n);
 
 /* ---- text -------------------------------------------------------------------------------------- */
-/* Decodes one UTF-8 character of s (s[0] != 0) into *cp, UINT32_MAX when the bytes are not valid
- * UTF-8 (overlong, surrogate, beyond U+10FFFF, bad continuation). Returns the bytes consumed, >= 1;
- * never reads past a NUL. */
-size_t vf_utf8_char(const unsigned char *s, uint32_t *cp);
+/* (vf_utf8_char, the UTF-8 decoder, is the library's: vramfit/vf_report.h.) */
 /* Appends s with every control character (C0, DEL, C1), newline included, and every byte that is not
  * valid UTF-8 written as \xHH: the text of a one-line diagnostic, whatever a file name or an
  * argument holds. */

@@ -1,4 +1,4 @@
-/* vf_cli_util.c - output buffer, JSON writer, option parsing and formatting for the CLI. */
+/* vf_cli_util.c - stdout and output files, option parsing and formatting for the CLI. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,57 +14,6 @@
 #include "vf_cli.h"
 
 /* ---- output buffer ----------------------------------------------------------------------------- */
-
-static bool buf_reserve(vf_buf *b, size_t extra)
-{
-    if (b->failed)
-        return false;
-    if (b->len + extra + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->failed = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *d = realloc(b->data, cap);
-    if (!d) {
-        b->failed = true;
-        return false;
-    }
-    b->data = d;
-    b->cap = cap;
-    return true;
-}
-
-void vf_buf_put(vf_buf *b, const char *s, size_t n)
-{
-    if (!buf_reserve(b, n))
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void vf_buf_printf(vf_buf *b, const char *fmt, ...)
-{
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && buf_reserve(b, (size_t)n))
-        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2), b->len += (size_t)n;
-    va_end(ap2);
-}
-
-void vf_buf_free(vf_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
 
 /* Style markers: vf_sty() emits STYLE_MARK + digit, turned into an SGR sequence only on the way to a
  * terminal, so that every other control byte (from tensor names, paths) can be neutralised there. */
@@ -233,54 +182,7 @@ void vf_print_global_help(void)
            "  -h, --help            this help\n");
 }
 
-/* ---- text: UTF-8, JSON strings, diagnostics ----------------------------------------------------- */
-
-size_t vf_utf8_char(const unsigned char *s, uint32_t *cp)
-{
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    unsigned c = s[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-             : c >= 0xF0 && c <= 0xF4                 ? 4
-                                                      : 0;
-    if (n == 0) {
-        *cp = UINT32_MAX;
-        return 1;
-    }
-    uint32_t v = n == 1 ? c : c & (0xFFu >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = UINT32_MAX;
-            return i;
-        }
-        v = v << 6 | (s[i] & 0x3Fu);
-    }
-    *cp = v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? UINT32_MAX : v;
-    return n;
-}
-
-/* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
- * control characters escaped, and each byte that is not part of valid UTF-8 written as U+FFFD, so
- * that the document is valid UTF-8 for any strict reader. */
-static void json_string(vf_buf *b, const char *s)
-{
-    vf_buf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        uint32_t cp;
-        size_t n = vf_utf8_char(p, &cp);
-        if (cp == UINT32_MAX) {
-            vf_buf_put(b, "\\ufffd", 6);
-        } else if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            vf_buf_put(b, esc, 2);
-        } else if (*p < 0x20) {
-            vf_buf_printf(b, "\\u%04x", *p);
-        } else {
-            vf_buf_put(b, (const char *)p, n);
-        }
-        p += n;
-    }
-    vf_buf_put(b, "\"", 1);
-}
+/* ---- text: diagnostics ------------------------------------------------------------------------- */
 
 void vf_text_escape(vf_buf *b, const char *s)
 {
@@ -314,127 +216,6 @@ void vf_diagv(const char *label, const char *fmt, va_list ap)
     vf_text_escape(&b, msg);
     fprintf(stderr, "%s%s\n", label ? label : "", b.failed || !b.data ? "(out of memory)" : b.data);
     vf_buf_free(&b);
-}
-
-/* Comma and key before a value. */
-static void json_pre(vf_json *j, const char *key)
-{
-    if (j->depth > 0) {
-        if (!j->first[j->depth])
-            vf_buf_put(j->b, ",", 1);
-        j->first[j->depth] = false;
-    }
-    if (key) {
-        json_string(j->b, key);
-        vf_buf_put(j->b, ":", 1);
-    }
-}
-
-static void json_open(vf_json *j, const char *key, char c)
-{
-    json_pre(j, key);
-    vf_buf_put(j->b, &c, 1);
-    if (j->depth + 1 < VF_JSON_MAX_DEPTH)
-        j->depth++;
-    j->first[j->depth] = true;
-}
-
-static void json_close(vf_json *j, char c)
-{
-    vf_buf_put(j->b, &c, 1);
-    if (j->depth > 0)
-        j->depth--;
-    if (j->depth == 0)
-        vf_buf_put(j->b, "\n", 1);
-}
-
-void vf_json_obj(vf_json *j, const char *key) { json_open(j, key, '{'); }
-void vf_json_obj_end(vf_json *j) { json_close(j, '}'); }
-void vf_json_arr(vf_json *j, const char *key) { json_open(j, key, '['); }
-void vf_json_arr_end(vf_json *j) { json_close(j, ']'); }
-
-void vf_json_u64(vf_json *j, const char *key, uint64_t v)
-{
-    json_pre(j, key);
-    vf_buf_printf(j->b, "%llu", (unsigned long long)v);
-}
-
-void vf_json_i64(vf_json *j, const char *key, int64_t v)
-{
-    json_pre(j, key);
-    vf_buf_printf(j->b, "%lld", (long long)v);
-}
-
-void vf_json_double(vf_json *j, const char *key, double v)
-{
-    json_pre(j, key);
-    if (!isfinite(v)) {
-        vf_buf_put(j->b, "null", 4);
-        return;
-    }
-    char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    vf_buf_printf(j->b, "%s", tmp);
-}
-
-void vf_json_str(vf_json *j, const char *key, const char *s)
-{
-    json_pre(j, key);
-    if (s)
-        json_string(j->b, s);
-    else
-        vf_buf_put(j->b, "null", 4);
-}
-
-void vf_json_bool(vf_json *j, const char *key, bool v)
-{
-    json_pre(j, key);
-    vf_buf_printf(j->b, "%s", v ? "true" : "false");
-}
-
-void vf_json_null(vf_json *j, const char *key)
-{
-    json_pre(j, key);
-    vf_buf_put(j->b, "null", 4);
-}
-
-void vf_json_shape(vf_json *j, const char *key, const uint64_t *dims, uint32_t ndim)
-{
-    vf_json_arr(j, key);
-    for (uint32_t i = 0; i < ndim; i++)
-        vf_json_u64(j, NULL, dims[i]);
-    vf_json_arr_end(j);
-}
-
-void vf_json_findings(vf_json *j, const char *key, const vf_findings *f)
-{
-    vf_json_arr(j, key);
-    for (size_t i = 0; i < vf_findings_count(f); i++) {
-        const vf_finding *x = vf_findings_get(f, i);
-        vf_json_obj(j, NULL);
-        vf_json_str(j, "severity", x->severity == VF_SEV_WARNING ? "warning" : "info");
-        vf_json_str(j, "message", x->message);
-        vf_json_obj_end(j);
-    }
-    vf_json_arr_end(j);
-}
-
-void vf_json_doc(vf_json *j)
-{
-    vf_json_obj(j, NULL);
-    vf_json_str(j, "schema", VF_JSON_SCHEMA);
-}
-
-void vf_json_origin(vf_json *j, const vf_checkpoint *cp)
-{
-    vf_json_str(j, "model", vf_checkpoint_name(cp));
-    vf_json_str(j, "repo_id", vf_checkpoint_repo_id(cp));
-    vf_json_str(j, "revision", vf_checkpoint_revision(cp));
-    vf_json_str(j, "path", vf_checkpoint_dir(cp));
 }
 
 /* ---- options ----------------------------------------------------------------------------------- */

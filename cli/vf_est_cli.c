@@ -17,7 +17,13 @@ const char vf_est_setup_help[] =
     "  --gpu NAME            a built-in accelerator (see the table below), or 'auto': ask\n"
     "                        `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`\n"
     "                        (first nvidia-smi on PATH; MiB as the driver reports; the smallest GPU\n"
-    "                        when they differ; --gpus defaults to the number of GPUs found)\n"
+    "                        when they differ; --gpus defaults to the number of GPUs found; only\n"
+    "                        those CUDA_VISIBLE_DEVICES leaves visible); when it is absent, fails or\n"
+    "                        lists none: `rocm-smi --showproductname --showmeminfo vram --showuniqueid\n"
+    "                        --json` (VRAM Total Memory in bytes; ROCR_VISIBLE_DEVICES, then\n"
+    "                        HIP_VISIBLE_DEVICES or else CUDA_VISIBLE_DEVICES among those it leaves:\n"
+    "                        indices or GPU-<16 hex> UUIDs). Each tool: 10 s at most\n"
+    "                        (VRAMFIT_GPU_PROBE_TIMEOUT seconds), 64 KiB of output, no shell\n"
     "training setup (Training Hub's parameters):\n"
     "  --max-tokens-per-gpu T  tokens per GPU per step (SFT, OSFT)\n"
     "  --batch-size B        samples per step; with --max-seq-len S gives B x S / GPUs tokens per\n"
@@ -154,32 +160,39 @@ const char *vf_est_method_label(vf_method m)
 
 /* ---- hardware ----------------------------------------------------------------------------------- */
 
+/* The note of what the tool reports per GPU. */
+static void probe_memory_note(const vf_gpu_probe *p, vf_notes *notes)
+{
+    char g[32];
+    bool amd = strcmp(p->tool, "rocm-smi") == 0;
+    vf_notes_add(notes, "--gpu auto: %s lists %u GPU%s; %s %llu %s (%s) per GPU%s", p->tool, (unsigned)p->count,
+                 p->count == 1 ? "" : "s", amd ? "VRAM Total Memory" : "memory.total",
+                 (unsigned long long)(amd ? p->bytes : p->bytes >> 20), amd ? "bytes" : "MiB", vf_fmt_size(p->bytes, g),
+                 p->mixed ? " for the smallest" : "");
+}
+
 static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
 {
     vf_gpu_probe p;
     char why[VF_GPU_MSG_MAX], g1[32], g2[32];
-    vf_probe_status st = vf_gpu_query_nvidia_smi(&p, why);
+    vf_probe_status st = vf_gpu_query_auto(&p, why);
     if (st != VF_PROBE_OK) {
         vf_usage_error(o->cmd, "%s", why);
         return VF_EXIT_IO;
     }
     hw->gpu_memory = p.bytes;
     hw->gpus = o->gpus ? o->gpus : p.count;
-    snprintf(hw->label, sizeof hw->label, "%s (nvidia-smi)", p.name);
-    vf_notes_add(notes, "--gpu auto: nvidia-smi lists %u GPU%s; memory.total %llu MiB (%s) per GPU%s",
-                 (unsigned)p.count, p.count == 1 ? "" : "s",
-                 (unsigned long long)(p.bytes >> 20), vf_fmt_size(p.bytes, g1),
-                 p.mixed ? " for the smallest" : "");
+    snprintf(hw->label, sizeof hw->label, "%s (%s)", p.name, p.tool);
+    probe_memory_note(&p, notes);
     if (p.mixed)
         vf_notes_add(notes, "the GPUs differ in memory (largest %s); the estimate uses the smallest, "
                             "%s, which is what limits a data-parallel run",
                      vf_fmt_size(p.largest, g2), vf_fmt_size(p.bytes, g1));
     if (p.filtered)
-        vf_notes_add(notes, "CUDA_VISIBLE_DEVICES leaves %u of the %u GPUs visible (indices in "
-                            "nvidia-smi's PCI bus order, as CUDA_DEVICE_ORDER=PCI_BUS_ID)",
-                     (unsigned)p.count, (unsigned)p.listed);
+        vf_notes_add(notes, "%s leaves %u of the %u GPUs visible (%s)", p.visible, (unsigned)p.count,
+                     (unsigned)p.listed, p.order);
     if (o->gpus && o->gpus != p.count)
-        vf_notes_add(notes, "--gpus %u given; nvidia-smi found %u on this machine", (unsigned)o->gpus,
+        vf_notes_add(notes, "--gpus %u given; %s found %u on this machine", (unsigned)o->gpus, p.tool,
                      (unsigned)p.count);
     return VF_EXIT_OK;
 }

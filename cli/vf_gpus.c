@@ -1,4 +1,5 @@
-/* vf_gpus.c - SIZE parsing, the built-in accelerator table and the nvidia-smi query (see vf_gpus.h). */
+/* vf_gpus.c - SIZE parsing, the built-in accelerator table and the nvidia-smi / rocm-smi queries of
+ * --gpu auto (see vf_gpus.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +11,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "vf_cli.h"
 #include "vf_gpus.h"
@@ -259,20 +262,20 @@ const vf_gpu_model *vf_gpu_find(const char *name)
     return NULL;
 }
 
-/* ---- nvidia-smi ---------------------------------------------------------------------------------- */
+/* ---- running a probe tool ------------------------------------------------------------------------ */
 
 #define SMI_OUTPUT_MAX (64 * 1024)
 
-/* First executable "nvidia-smi" in $PATH into out[n]; false when none. An empty PATH entry means
- * the current directory, as for execvp. */
-static bool find_on_path(char *out, size_t n)
+/* First executable `tool` in $PATH into out[n]; false when none. An empty PATH entry means the
+ * current directory, as for execvp. */
+static bool find_on_path(const char *tool, char *out, size_t n)
 {
     const char *path = getenv("PATH");
     if (!path)
         path = "/usr/bin:/bin";
     for (const char *p = path;;) {
         size_t len = strcspn(p, ":");
-        int w = snprintf(out, n, "%.*s/nvidia-smi", (int)(len ? len : 1), len ? p : ".");
+        int w = snprintf(out, n, "%.*s/%s", (int)(len ? len : 1), len ? p : ".", tool);
         if (w > 0 && (size_t)w < n && access(out, X_OK) == 0)
             return true;
         if (p[len] == '\0')
@@ -352,13 +355,11 @@ static int reap(pid_t pid, long long deadline, bool *killed)
     }
 }
 
-/* Runs exe with its query arguments in its own process group, stdout into buf (bounded, see
- * read_until), stderr discarded, for at most smi_timeout_ms(). Returns the exit status (128 +
- * signal when killed), -1 when it could not be started or timed out (why filled). */
-static int run_smi(const char *exe, char *buf, char *why)
+/* Runs exe with argv (no shell) in its own process group, stdout into buf (bounded, see
+ * read_until), stdin and stderr on /dev/null, for at most smi_timeout_ms(). Returns the exit status
+ * (128 + signal when killed), -1 when it could not be started or timed out (why filled). */
+static int run_smi(const char *exe, char *const *argv, char *buf, char *why)
 {
-    char *const argv[] = {(char *)"nvidia-smi", (char *)"--query-gpu=name,memory.total",
-                          (char *)"--format=csv,noheader,nounits", NULL};
     int fd[2];
     buf[0] = '\0';
     if (pipe(fd) != 0) {
@@ -426,6 +427,151 @@ static char *trim(char *line, size_t *n)
     return line;
 }
 
+/* ---- the GPUs a tool lists, and the ones the *_VISIBLE_DEVICES variables leave ----------------- */
+
+#define GPU_LIST_MAX 256 /* an MI300X node in CPX mode lists 64 */
+
+typedef struct gpu_dev {
+    char name[VF_GPU_NAME_MAX];
+    uint64_t bytes;
+    uint64_t uid; /* rocm-smi's Unique ID; 0 when unknown (nvidia-smi's list) */
+} gpu_dev;
+
+typedef struct gpu_list {
+    gpu_dev dev[GPU_LIST_MAX];
+    size_t n;
+} gpu_list;
+
+static bool list_add(gpu_list *l, const char *tool, const char *name, uint64_t bytes, uint64_t uid, char *why)
+{
+    if (l->n == GPU_LIST_MAX) {
+        snprintf(why, VF_GPU_MSG_MAX, "%s lists more than %d GPUs", tool, GPU_LIST_MAX);
+        return false;
+    }
+    gpu_dev *d = &l->dev[l->n++];
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->bytes = bytes;
+    d->uid = uid;
+    return true;
+}
+
+/* One *_VISIBLE_DEVICES variable: its entries, up to the first that is neither an index nor (where
+ * accepted) a UUID, as the runtimes read them. */
+typedef struct visible_set {
+    const char *var, *value; /* value NULL: unset, every GPU visible */
+    size_t n;
+    struct {
+        bool is_uid;
+        uint64_t v; /* an index, or the 64 bits of a ROCm UUID */
+    } e[64];
+} visible_set;
+
+static int hex_digit(char c)
+{
+    int l = lower((unsigned char)c);
+    return is_digit(c) ? c - '0' : l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
+}
+
+/* Reads up to 16 hex digits at *p into *v; the count, or -1 for more than 16. */
+static int read_hex(const char **p, uint64_t *v)
+{
+    int n = 0;
+    for (*v = 0; hex_digit(**p) >= 0; (*p)++, n++) {
+        if (n == 16)
+            return -1;
+        *v = *v << 4 | (uint64_t)hex_digit(**p);
+    }
+    return n;
+}
+
+/* A ROCm UUID entry at *p: "GPU-" and the 16 hex digits of the unique ID, as ROCr builds it
+ * (ROCm/ROCR-Runtime, amd_gpu_agent.cpp, HSA_AMD_AGENT_INFO_UUID: "GPU-" << setw(16) << hex <<
+ * UniqueID), which is what rocm-smi --showuniqueid prints as "0x...". */
+static bool read_rocm_uuid(const char **p, visible_set *v, char *why)
+{
+    const char *start = *p;
+    *p += 4;
+    uint64_t u;
+    int n = read_hex(p, &u);
+    if (n <= 0 || (**p && **p != ',' && **p != ' ')) {
+        snprintf(why, VF_GPU_MSG_MAX, "%s names a GPU by '%.*s', which is not ROCm's GPU-<16 hex digits> "
+                                      "form; give --gpu NAME or --gpu-memory SIZE with --gpus N",
+                 v->var, (int)strcspn(start, ","), start);
+        return false;
+    }
+    v->e[v->n].is_uid = true;
+    v->e[v->n++].v = u;
+    return true;
+}
+
+/* Reads $var into v; false with why filled for a UUID entry that cannot be mapped (any UUID when
+ * !uuids: nvidia-smi is not asked for UUIDs). */
+static bool read_visible(const char *var, bool uuids, visible_set *v, char *why)
+{
+    const char *s = getenv(var);
+    *v = (visible_set){.var = var, .value = s};
+    for (const char *p = s; p && *p && v->n < sizeof v->e / sizeof v->e[0];) {
+        while (*p == ' ')
+            p++;
+        bool gpu = strncmp(p, "GPU-", 4) == 0;
+        if (!uuids && (gpu || strncmp(p, "MIG-", 4) == 0)) {
+            snprintf(why, VF_GPU_MSG_MAX, "%s names GPUs by UUID ('%.60s'), which vramfit does not map; "
+                                          "give --gpu NAME or --gpu-memory SIZE with --gpus N", var, s);
+            return false;
+        }
+        uint64_t i;
+        if (gpu && !read_rocm_uuid(&p, v, why))
+            return false;
+        if (!gpu && read_digits(&p, &i, 6) <= 0) /* the runtimes stop at the first entry that is not an index */
+            break;
+        if (!gpu) {
+            v->e[v->n].is_uid = false;
+            v->e[v->n++].v = i;
+        }
+        while (*p == ' ')
+            p++;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    return true;
+}
+
+/* Keeps the GPUs of l that v lists (by their position in l or their UUID), in l's order. */
+static void keep_visible(gpu_list *l, const visible_set *v)
+{
+    if (!v->value)
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < v->n && !seen; k++)
+            seen = v->e[k].is_uid ? l->dev[i].uid && l->dev[i].uid == v->e[k].v : v->e[k].v == i;
+        if (seen)
+            l->dev[kept++] = l->dev[i];
+    }
+    l->n = kept;
+}
+
+/* The probe's summary of the visible GPUs: count, the smallest (its memory and name), the largest. */
+static void summarize(const gpu_list *l, vf_gpu_probe *p)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        uint64_t bytes = l->dev[i].bytes;
+        if (p->count && bytes != p->bytes)
+            p->mixed = true;
+        if (!p->count || bytes < p->bytes) {
+            p->bytes = bytes;
+            memcpy(p->name, l->dev[i].name, sizeof p->name);
+        }
+        if (bytes > p->largest)
+            p->largest = bytes;
+        p->count++;
+    }
+}
+
+/* ---- nvidia-smi ---------------------------------------------------------------------------------- */
+
 /* Parses one "NAME, MiB" line into name/bytes; false when it is not of that form. */
 static bool parse_smi_line(char *line, size_t n, char *name, uint64_t *bytes)
 {
@@ -445,108 +591,188 @@ static bool parse_smi_line(char *line, size_t n, char *name, uint64_t *bytes)
     return true;
 }
 
-/* The GPU indices CUDA_VISIBLE_DEVICES leaves visible. */
-typedef struct visible_set {
-    bool all;          /* unset: every GPU */
-    size_t n;
-    uint32_t idx[64];
-} visible_set;
-
-/* Reads CUDA_VISIBLE_DEVICES; false with why filled for UUID entries, which need nvidia-smi's uuid. */
-static bool read_visible(visible_set *v, char *why)
+/* Every non-empty line of out into l; false with why filled on a malformed line. */
+static bool parse_nvidia(char *out, gpu_list *l, char *why)
 {
-    const char *s = getenv("CUDA_VISIBLE_DEVICES");
-    *v = (visible_set){.all = s == NULL};
-    for (const char *p = s; p && *p && v->n < sizeof v->idx / sizeof v->idx[0];) {
-        while (*p == ' ')
-            p++;
-        if (strncmp(p, "GPU-", 4) == 0 || strncmp(p, "MIG-", 4) == 0) {
-            snprintf(why, VF_GPU_MSG_MAX, "CUDA_VISIBLE_DEVICES names GPUs by UUID ('%.60s'), "
-                                          "which vramfit does not map; give --gpu NAME or --gpu-memory SIZE "
-                                          "with --gpus N", s);
-            return false;
-        }
-        uint64_t i;
-        if (read_digits(&p, &i, 6) <= 0) /* CUDA stops at the first entry that is not an index */
-            break;
-        v->idx[v->n++] = (uint32_t)i;
-        while (*p == ' ')
-            p++;
-        if (*p != ',')
-            break;
-        p++;
-    }
-    return true;
-}
-
-static bool is_visible(const visible_set *v, uint32_t index)
-{
-    for (size_t i = 0; i < v->n; i++)
-        if (v->idx[i] == index)
-            return true;
-    return v->all;
-}
-
-/* Parses every non-empty line of out into *probe, keeping the GPUs CUDA_VISIBLE_DEVICES leaves
- * visible; false with why filled on a malformed line. */
-static bool parse_smi(char *out, vf_gpu_probe *probe, char *why)
-{
-    memset(probe, 0, sizeof *probe);
-    visible_set vis;
-    if (!read_visible(&vis, why))
-        return false;
-    probe->filtered = !vis.all;
     for (char *line = out; *line;) {
         size_t n = strcspn(line, "\n");
         char *next = line + n + (line[n] == '\n');
         line[n] = '\0';
         size_t tn = n;
         char *t = trim(line, &tn);
-        if (*t == '\0') {
-            line = next;
-            continue;
-        }
         char name[VF_GPU_NAME_MAX], shown[128];
         uint64_t bytes;
         first_line(t, shown, sizeof shown);
-        if (!parse_smi_line(t, tn, name, &bytes)) {
+        if (*t && !parse_smi_line(t, tn, name, &bytes)) {
             snprintf(why, VF_GPU_MSG_MAX, "unexpected nvidia-smi output line '%s' (expected 'NAME, MiB')",
                      shown);
             return false;
         }
-        if (!is_visible(&vis, probe->listed++)) {
-            line = next;
-            continue;
-        }
-        if (probe->count && bytes != probe->bytes)
-            probe->mixed = true;
-        if (!probe->count || bytes < probe->bytes) {
-            probe->bytes = bytes;
-            memcpy(probe->name, name, sizeof probe->name);
-        }
-        if (bytes > probe->largest)
-            probe->largest = bytes;
-        probe->count++;
+        if (*t && !list_add(l, "nvidia-smi", name, bytes, 0, why))
+            return false;
         line = next;
-    }
-    if (!probe->count && probe->listed) {
-        snprintf(why, VF_GPU_MSG_MAX, "CUDA_VISIBLE_DEVICES='%.60s' leaves none of the %u GPUs nvidia-smi "
-                                      "lists visible", getenv("CUDA_VISIBLE_DEVICES"), (unsigned)probe->listed);
-        return false;
-    }
-    if (!probe->count) {
-        snprintf(why, VF_GPU_MSG_MAX, "nvidia-smi listed no GPU");
-        return false;
     }
     return true;
 }
 
-vf_probe_status vf_gpu_query_nvidia_smi(vf_gpu_probe *out, char *why)
+/* CUDA_VISIBLE_DEVICES, by index in nvidia-smi's order; UUIDs refused. */
+static bool nvidia_visible(gpu_list *l, vf_gpu_probe *p, char *why)
 {
-    char exe[4096];
-    if (!find_on_path(exe, sizeof exe)) {
-        snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: nvidia-smi was not found on PATH; name the GPU "
-                                      "with --gpu NAME or give --gpu-memory SIZE");
+    visible_set cuda;
+    if (!read_visible("CUDA_VISIBLE_DEVICES", false, &cuda, why))
+        return false;
+    keep_visible(l, &cuda);
+    p->filtered = cuda.value != NULL;
+    snprintf(p->visible, sizeof p->visible, "CUDA_VISIBLE_DEVICES");
+    p->order = "indices in nvidia-smi's PCI bus order, as CUDA_DEVICE_ORDER=PCI_BUS_ID";
+    if (!l->n && p->listed)
+        snprintf(why, VF_GPU_MSG_MAX, "CUDA_VISIBLE_DEVICES='%.60s' leaves none of the %u GPUs nvidia-smi "
+                                      "lists visible", cuda.value, (unsigned)p->listed);
+    return l->n > 0;
+}
+
+/* ---- rocm-smi ------------------------------------------------------------------------------------
+ * `rocm-smi --showproductname --showmeminfo vram --showuniqueid --json` prints one JSON object
+ * with a member "card<N>" per GPU, N = 0, 1, ... in rocm-smi's order, each an object of strings
+ * (ROCm/rocm_smi_lib, python_smi_tools/rocm_smi.py: formatJson, showProduct, showMemInfo, showUId):
+ *   {"card0": {"Card Series": "AMD Instinct MI300X", ..., "VRAM Total Memory (B)": "206141652992",
+ *              "VRAM Total Used Memory (B)": "...", "Unique ID": "0x..."}}
+ * "Card Series" was "Card series" before rocm_smi_lib 4b5ccb5 (2024-02); keys are matched ignoring
+ * case. Other members (e.g. "system") are ignored. */
+
+/* The string member `key` of obj (case-insensitive), or NULL. */
+static const char *json_text(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* "card<N>" with N the next index; false otherwise. */
+static bool card_key(const char *key, size_t want)
+{
+    if (!key || strncmp(key, "card", 4) != 0)
+        return false;
+    const char *p = key + 4;
+    uint64_t n;
+    return read_digits(&p, &n, 6) > 0 && !*p && n == want;
+}
+
+/* rocm-smi's "Unique ID", "0x" and hex digits; 0 for "N/A" or anything else (no UUID match). */
+static uint64_t unique_id(const char *s)
+{
+    const char *p = s ? s + 2 : NULL;
+    uint64_t u;
+    return s && strncmp(s, "0x", 2) == 0 && read_hex(&p, &u) > 0 && !*p ? u : 0;
+}
+
+/* One "cardN" object into l; false with why filled when a field is missing or malformed. */
+static bool rocm_card(const cJSON *card, gpu_list *l, char *why)
+{
+    const char *name = json_text(card, "Card Series"), *vram = json_text(card, "VRAM Total Memory (B)");
+    const char *p = vram;
+    uint64_t bytes = 0;
+    if (!cJSON_IsObject(card) || !name || !*name) {
+        snprintf(why, VF_GPU_MSG_MAX, "unexpected rocm-smi output: %.40s has no \"Card Series\"", card->string);
+        return false;
+    }
+    if (!vram || read_digits(&p, &bytes, 19) <= 0 || *p || bytes == 0) {
+        snprintf(why, VF_GPU_MSG_MAX, "unexpected rocm-smi output: %.40s \"VRAM Total Memory (B)\" is '%.40s', "
+                                      "not a byte count", card->string, vram ? vram : "missing");
+        return false;
+    }
+    return list_add(l, "rocm-smi", name, bytes, unique_id(json_text(card, "Unique ID")), why);
+}
+
+/* rocm-smi's --json output into l; nothing at all (rocm-smi found no GPU: it prints "No JSON data to
+ * report" on stderr) is an empty list. */
+static bool parse_rocm(char *out, gpu_list *l, char *why)
+{
+    if (!out[strspn(out, " \t\r\n")])
+        return true;
+    cJSON *root = cJSON_ParseWithLength(out, strlen(out));
+    char shown[128];
+    first_line(out, shown, sizeof shown);
+    bool ok = cJSON_IsObject(root);
+    if (!ok)
+        snprintf(why, VF_GPU_MSG_MAX, "unexpected rocm-smi output '%s' (expected its --json object)", shown);
+    for (const cJSON *c = ok ? root->child : NULL; c && ok; c = c->next) {
+        if (c->string && strncmp(c->string, "card", 4) != 0)
+            continue;
+        ok = card_key(c->string, l->n);
+        if (!ok)
+            snprintf(why, VF_GPU_MSG_MAX, "unexpected rocm-smi output: '%.40s' where card%u was expected",
+                     c->string, (unsigned)l->n);
+        ok = ok && rocm_card(c, l, why);
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
+/* The variables of a and b that are set, "A then B", with their values when asked. */
+static void describe_visible(const visible_set *a, const visible_set *b, bool values, char *out, size_t n)
+{
+    const visible_set *v[2] = {a, b};
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < 2; i++) {
+        if (!v[i]->value || o >= n)
+            continue;
+        int w = values ? snprintf(out + o, n - o, "%s%s='%.40s'", o ? " then " : "", v[i]->var, v[i]->value)
+                       : snprintf(out + o, n - o, "%s%s", o ? " then " : "", v[i]->var);
+        o += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* ROCR_VISIBLE_DEVICES first (indices into rocm-smi's list, or UUIDs), then HIP_VISIBLE_DEVICES, or
+ * CUDA_VISIBLE_DEVICES when it is unset, among the GPUs ROCr leaves (HIP's own indices): the
+ * ROCm documentation's GPU isolation rules (rocm.docs.amd.com, "GPU isolation techniques"; HIP
+ * environment variables: "HIP_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES"), composed as PyTorch's
+ * torch.cuda._parse_visible_devices does (HIP_VISIBLE_DEVICES preferred). */
+static bool rocm_visible(gpu_list *l, vf_gpu_probe *p, char *why)
+{
+    visible_set rocr, hip;
+    const char *hip_var = getenv("HIP_VISIBLE_DEVICES") ? "HIP_VISIBLE_DEVICES" : "CUDA_VISIBLE_DEVICES";
+    if (!read_visible("ROCR_VISIBLE_DEVICES", true, &rocr, why) || !read_visible(hip_var, true, &hip, why))
+        return false;
+    keep_visible(l, &rocr);
+    keep_visible(l, &hip);
+    p->filtered = rocr.value || hip.value;
+    char values[200];
+    describe_visible(&rocr, &hip, false, p->visible, sizeof p->visible);
+    describe_visible(&rocr, &hip, true, values, sizeof values);
+    p->order = "indices in rocm-smi's order; HIP's among the GPUs ROCR_VISIBLE_DEVICES leaves";
+    if (!l->n && p->listed)
+        snprintf(why, VF_GPU_MSG_MAX, "%s leaves none of the %u GPUs rocm-smi lists visible", values,
+                 (unsigned)p->listed);
+    return l->n > 0;
+}
+
+/* ---- --gpu auto ---------------------------------------------------------------------------------- */
+
+typedef struct smi_tool {
+    const char *name;
+    char *const *argv;
+    bool (*parse)(char *out, gpu_list *l, char *why);
+    bool (*visible)(gpu_list *l, vf_gpu_probe *p, char *why);
+} smi_tool;
+
+static char *const nvidia_argv[] = {(char *)"nvidia-smi", (char *)"--query-gpu=name,memory.total",
+                                    (char *)"--format=csv,noheader,nounits", NULL};
+static char *const rocm_argv[] = {(char *)"rocm-smi", (char *)"--showproductname", (char *)"--showmeminfo",
+                                  (char *)"vram", (char *)"--showuniqueid", (char *)"--json", NULL};
+static const smi_tool nvidia_smi = {"nvidia-smi", nvidia_argv, parse_nvidia, nvidia_visible};
+static const smi_tool rocm_smi = {"rocm-smi", rocm_argv, parse_rocm, rocm_visible};
+
+/* Runs one tool into *out (zeroed first; out->listed counts what it listed, set once its output
+ * parsed); a one-line reason in why otherwise. */
+static vf_probe_status query_tool(const smi_tool *t, gpu_list *l, vf_gpu_probe *out, char *why)
+{
+    char exe[4096], reason[VF_GPU_MSG_MAX];
+    memset(out, 0, sizeof *out);
+    out->tool = t->name;
+    l->n = 0;
+    if (!find_on_path(t->name, exe, sizeof exe)) {
+        snprintf(why, VF_GPU_MSG_MAX, "%s was not found on PATH", t->name);
         return VF_PROBE_ABSENT;
     }
     char *buf = malloc(SMI_OUTPUT_MAX);
@@ -554,22 +780,54 @@ vf_probe_status vf_gpu_query_nvidia_smi(vf_gpu_probe *out, char *why)
         snprintf(why, VF_GPU_MSG_MAX, "out of memory");
         return VF_PROBE_FAILED;
     }
-    char reason[VF_GPU_MSG_MAX];
-    vf_probe_status st = VF_PROBE_OK;
-    int rc = run_smi(exe, buf, reason);
-    if (rc != 0) {
-        char line[128];
-        first_line(buf, line, sizeof line);
-        if (rc < 0)
-            snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: %.400s", reason);
-        else
-            snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: %.200s exited with status %d%s%.128s", exe, rc,
-                     *line ? ": " : "", line);
-        st = VF_PROBE_FAILED;
-    } else if (!parse_smi(buf, out, reason)) {
-        snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: %.400s", reason);
-        st = VF_PROBE_FAILED;
-    }
+    vf_probe_status st = VF_PROBE_FAILED;
+    int rc = run_smi(exe, t->argv, buf, reason);
+    char line[128];
+    first_line(buf, line, sizeof line);
+    if (rc < 0)
+        snprintf(why, VF_GPU_MSG_MAX, "%.400s", reason);
+    else if (rc != 0)
+        snprintf(why, VF_GPU_MSG_MAX, "%.200s exited with status %d%s%.128s", exe, rc, *line ? ": " : "", line);
+    else if (!t->parse(buf, l, reason))
+        snprintf(why, VF_GPU_MSG_MAX, "%.400s", reason);
+    else if (!l->n)
+        snprintf(why, VF_GPU_MSG_MAX, "%s listed no GPU", t->name);
+    else
+        st = VF_PROBE_OK;
     free(buf);
+    if (st != VF_PROBE_OK)
+        return st;
+    out->listed = (uint32_t)l->n;
+    if (!t->visible(l, out, reason)) {
+        snprintf(why, VF_GPU_MSG_MAX, "%.400s", reason);
+        return VF_PROBE_FAILED;
+    }
+    summarize(l, out);
     return st;
+}
+
+vf_probe_status vf_gpu_query_auto(vf_gpu_probe *out, char *why)
+{
+    gpu_list *l = malloc(sizeof *l);
+    char nv[VF_GPU_MSG_MAX], amd[VF_GPU_MSG_MAX];
+    if (!l) {
+        snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: out of memory");
+        return VF_PROBE_FAILED;
+    }
+    vf_probe_status a = query_tool(&nvidia_smi, l, out, nv), b = VF_PROBE_ABSENT;
+    if (a != VF_PROBE_OK && !out->listed) /* no NVIDIA GPU listed: ask rocm-smi */
+        b = query_tool(&rocm_smi, l, out, amd);
+    free(l);
+    if (a == VF_PROBE_OK || b == VF_PROBE_OK)
+        return VF_PROBE_OK;
+    if (a == VF_PROBE_ABSENT && b == VF_PROBE_ABSENT)
+        snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: nvidia-smi was not found on PATH, nor rocm-smi; name the GPU "
+                                      "with --gpu NAME or give --gpu-memory SIZE");
+    else if (b == VF_PROBE_ABSENT)
+        snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: %.480s", nv);
+    else if (a == VF_PROBE_ABSENT)
+        snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: %.480s", amd);
+    else
+        snprintf(why, VF_GPU_MSG_MAX, "--gpu auto: %.240s; %.240s", nv, amd);
+    return a == VF_PROBE_ABSENT && b == VF_PROBE_ABSENT ? VF_PROBE_ABSENT : VF_PROBE_FAILED;
 }

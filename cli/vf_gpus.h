@@ -1,5 +1,5 @@
 /* vf_gpus.h - what the estimate and plan commands know about GPUs: memory SIZE strings, a built-in
- * table of common accelerators and the `nvidia-smi` query behind `--gpu auto`.
+ * table of common accelerators and the `nvidia-smi` / `rocm-smi` queries behind `--gpu auto`.
  *
  * Nothing here prints: failures come back as a one-line message in a caller-owned buffer, and the
  * caller decides the exit code. */
@@ -40,30 +40,46 @@ const vf_gpu_model *vf_gpu_table(size_t *count);
  * MI300X), against names and aliases. NULL when unknown. */
 const vf_gpu_model *vf_gpu_find(const char *name);
 
-/* ---- nvidia-smi --------------------------------------------------------------------------------- */
+/* ---- --gpu auto: nvidia-smi, then rocm-smi -------------------------------------------------------- */
 typedef struct vf_gpu_probe {
-    uint32_t count;             /* GPUs listed */
-    uint64_t bytes;             /* memory.total of the smallest GPU, in bytes (MiB x 2^20) */
-    char name[VF_GPU_NAME_MAX]; /* name of that smallest GPU */
+    const char *tool;           /* "nvidia-smi" or "rocm-smi": the tool that answered */
+    uint32_t count;             /* GPUs visible */
+    uint64_t bytes;             /* memory of the smallest of them, in bytes */
+    char name[VF_GPU_NAME_MAX]; /* name of that smallest GPU, as the tool prints it */
     bool mixed;                 /* GPUs differ in memory */
-    uint64_t largest;           /* memory.total of the largest GPU, in bytes */
-    uint32_t listed;            /* GPUs nvidia-smi listed before CUDA_VISIBLE_DEVICES applied */
-    bool filtered;              /* CUDA_VISIBLE_DEVICES was set: count is what it leaves visible */
+    uint64_t largest;           /* memory of the largest GPU, in bytes */
+    uint32_t listed;            /* GPUs the tool listed before the *_VISIBLE_DEVICES variables applied */
+    bool filtered;              /* a *_VISIBLE_DEVICES variable was set: count is what it leaves visible */
+    char visible[96];           /* the variables that applied ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES
+                                 * then HIP_VISIBLE_DEVICES") */
+    const char *order;          /* how their indices count the GPUs, for a note */
 } vf_gpu_probe;
 
 typedef enum vf_probe_status {
     VF_PROBE_OK,
-    VF_PROBE_ABSENT, /* no executable nvidia-smi on PATH */
-    VF_PROBE_FAILED, /* it could not be run, failed, or printed something unexpected */
+    VF_PROBE_ABSENT, /* neither tool is an executable on PATH */
+    VF_PROBE_FAILED, /* a tool could not be run, failed, or printed something unexpected */
 } vf_probe_status;
 
-/* Runs `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`, the first
- * executable `nvidia-smi` found in the directories of $PATH, and parses one "NAME, MiB" line per GPU.
- * CUDA_VISIBLE_DEVICES, when set, keeps the GPUs it lists by index as CUDA reads it (entries up to
- * the first that is not an index; "" or "-1": none). nvidia-smi numbers GPUs in PCI bus order, which
- * CUDA uses too under CUDA_DEVICE_ORDER=PCI_BUS_ID. UUID entries (GPU-..., MIG-...) are refused
- * (VF_PROBE_FAILED: name the GPU with --gpu or --gpu-memory).
- * Fills *out on VF_PROBE_OK; otherwise writes a one-line reason into why[VF_GPU_MSG_MAX]. */
-vf_probe_status vf_gpu_query_nvidia_smi(vf_gpu_probe *out, char *why);
+/* The GPUs of this machine, asked of the first executable of each name in the directories of $PATH,
+ * each run without a shell, stdin/stderr on /dev/null, its output bounded to 64 KiB and its run to
+ * $VRAMFIT_GPU_PROBE_TIMEOUT seconds (default 10; killed with its process group after):
+ *
+ * nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits: one "NAME, MiB" line per
+ * GPU. CUDA_VISIBLE_DEVICES, when set, keeps the GPUs it lists by index as CUDA reads it (entries up
+ * to the first that is not an index; "" or "-1": none). nvidia-smi numbers GPUs in PCI bus order,
+ * which CUDA uses too under CUDA_DEVICE_ORDER=PCI_BUS_ID. UUID entries (GPU-..., MIG-...) are
+ * refused (name the GPU with --gpu or --gpu-memory).
+ *
+ * rocm-smi --showproductname --showmeminfo vram --showuniqueid --json, asked when nvidia-smi is
+ * absent, fails or lists no GPU: "Card Series" and "VRAM Total Memory (B)" (bytes) of each
+ * "cardN". ROCR_VISIBLE_DEVICES keeps the GPUs it lists by index in rocm-smi's order or by UUID
+ * ("GPU-" and the 16 hex digits of rocm-smi's Unique ID, as rocminfo shows them); then
+ * HIP_VISIBLE_DEVICES (or CUDA_VISIBLE_DEVICES when it is unset: HIP reads both) keeps, among
+ * those, the ones it lists by their index there or by UUID. Same entry rules as CUDA's.
+ *
+ * Fills *out on VF_PROBE_OK; otherwise writes a one-line reason, starting "--gpu auto: ", into
+ * why[VF_GPU_MSG_MAX]. */
+vf_probe_status vf_gpu_query_auto(vf_gpu_probe *out, char *why);
 
 #endif

@@ -1,12 +1,13 @@
 # The installable library (libvramfit.so with SONAME, libvramfit.a), headers, CLI, pkg-config file
 # and CMake package (find_package(vramfit) -> vramfit::vramfit). The module libraries vf_common,
-# vf_format, vf_checkpoint, vf_integrity, vf_tensors and vf_estimator stay the in-tree build units
-# that enforce the layering.
+# vf_format, vf_checkpoint, vf_integrity, vf_tensors, vf_estimator and vf_report stay the in-tree
+# build units that enforce the layering.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 file(GLOB VF_LIB_SOURCES CONFIGURE_DEPENDS
-     ${PROJECT_SOURCE_DIR}/parser/*/*.c ${PROJECT_SOURCE_DIR}/tensors/*.c ${PROJECT_SOURCE_DIR}/estimator/*.c)
+     ${PROJECT_SOURCE_DIR}/parser/*/*.c ${PROJECT_SOURCE_DIR}/tensors/*.c ${PROJECT_SOURCE_DIR}/estimator/*.c
+     ${PROJECT_SOURCE_DIR}/report/*.c)
 
 function(vf_public_library target kind)
   add_library(${target} ${kind} ${VF_LIB_SOURCES})
@@ -14,7 +15,8 @@ function(vf_public_library target kind)
     PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
            $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
     PRIVATE ${PROJECT_SOURCE_DIR}/parser/common ${PROJECT_SOURCE_DIR}/parser/format
-            ${PROJECT_SOURCE_DIR}/parser/checkpoint ${PROJECT_SOURCE_DIR}/parser/integrity ${PROJECT_SOURCE_DIR}/tensors ${PROJECT_SOURCE_DIR}/estimator)
+            ${PROJECT_SOURCE_DIR}/parser/checkpoint ${PROJECT_SOURCE_DIR}/parser/integrity ${PROJECT_SOURCE_DIR}/tensors ${PROJECT_SOURCE_DIR}/estimator
+            ${PROJECT_SOURCE_DIR}/report)
   target_compile_options(${target} PRIVATE ${VF_WARNINGS})
   target_link_libraries(${target} PRIVATE PkgConfig::CJSON PkgConfig::XXHASH PkgConfig::ZLIB PkgConfig::CRYPTO PkgConfig::PCRE2 Threads::Threads m)
   set_target_properties(${target} PROPERTIES OUTPUT_NAME vramfit POSITION_INDEPENDENT_CODE ON

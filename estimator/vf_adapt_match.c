@@ -36,6 +36,11 @@ const char *vf_adapter_kind_name(vf_adapter_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
+bool vf_adapter_kind_is_target(vf_adapter_kind k)
+{
+    return k == VF_ADAPT_LORA || k == VF_ADAPT_LORA_EMBED || k == VF_ADAPT_OSFT;
+}
+
 const char *vf_audit_kind_name(vf_audit_kind k)
 {
     static const char *const names[] = {"lora", "lora_embedding", "dora_magnitude", "modules_to_save",

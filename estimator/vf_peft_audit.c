@@ -6,6 +6,7 @@
  * lora_A.weight [r, in], lora_B.weight [out, r], lora_embedding_A [r, num_embeddings],
  * lora_embedding_B [dim, r], lora_magnitude_vector[.weight] [out] (DoRA); modules_to_save copies and
  * trained biases keep their own leaf (weight, bias). */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,8 +394,16 @@ static int config_targets(vf_audit *a, const char *module, bool *known)
         *known = false;
         return 0;
     }
+    /* PEFT check_target_module_exists: exclude_modules as a string is re.fullmatch on the key,
+     * as a list an exact name or a ".name" suffix. */
     if (hit && c->exclude_modules && vf_peft_list_match(module, c->exclude_modules))
         hit = 0;
+    if (hit && c->exclude_regex) {
+        int ex = vf_name_regex_match(vf_peft_config_exclude_regex(c), module, a->err);
+        if (ex < 0)
+            return config_regex_error(a, ex, "exclude_modules");
+        hit = !ex;
+    }
     return hit;
 }
 
@@ -695,7 +704,8 @@ static int accept_new_head(vf_audit *a, vf_audit_entry *e)
 /* True when the base stores the tensor of stored key `key`, with or without the prefix. */
 static bool base_has(vf_audit *a, const char *key)
 {
-    const char *rest = key + strlen(PEFT_PREFIX); /* SAVED keys always carry PEFT_PREFIX */
+    assert(strncmp(key, PEFT_PREFIX, strlen(PEFT_PREFIX)) == 0); /* SAVED keys carry PEFT_PREFIX */
+    const char *rest = key + strlen(PEFT_PREFIX);
     size_t p = strlen(a->prefix);
     if (vf_model_find(a->base, rest) >= 0)
         return true;

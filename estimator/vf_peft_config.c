@@ -17,6 +17,7 @@ typedef struct peft_owned {
     vf_rank_rule *rank_rules;
     vf_alpha_rule *alpha_rules;
     vf_name_regex *target_re;  /* target_modules as a regex (not all-linear), compiled once */
+    vf_name_regex *exclude_re; /* exclude_modules as a regex, compiled once */
     vf_name_regex **rank_re;   /* rank_pattern[i] compiled, rank_pattern_count entries */
 } peft_owned;
 
@@ -37,6 +38,7 @@ void vf_peft_config_free(vf_peft_config *cfg)
     free(c->rank_rules);
     free(c->alpha_rules);
     vf_name_regex_free(c->target_re);
+    vf_name_regex_free(c->exclude_re);
     for (size_t i = 0; c->rank_re && i < c->pub.rank_pattern_count; i++)
         vf_name_regex_free(c->rank_re[i]);
     free(c->rank_re);
@@ -359,7 +361,7 @@ static int check_regexes(pctx *x)
     if (c->target_regex && strcmp(c->target_regex, "all-linear") != 0)
         rc = check_regex(x, c->target_regex, false, "target_modules", &x->c->target_re);
     if (rc == VF_OK && c->exclude_regex)
-        rc = check_regex(x, c->exclude_regex, false, "exclude_modules", NULL);
+        rc = check_regex(x, c->exclude_regex, false, "exclude_modules", &x->c->exclude_re);
     if (rc == VF_OK && c->rank_pattern_count &&
         !(x->c->rank_re = calloc(c->rank_pattern_count, sizeof *x->c->rank_re)))
         return vf_error_set(x->err, VF_ERR_NOMEM, x->file, NULL, "out of memory");
@@ -443,6 +445,11 @@ int vf_peft_config_parse(const uint8_t *buf, size_t len, const char *file, vf_pe
 const vf_name_regex *vf_peft_config_target_regex(const vf_peft_config *cfg)
 {
     return cfg ? ((const peft_owned *)cfg)->target_re : NULL;
+}
+
+const vf_name_regex *vf_peft_config_exclude_regex(const vf_peft_config *cfg)
+{
+    return cfg ? ((const peft_owned *)cfg)->exclude_re : NULL;
 }
 
 const vf_name_regex *vf_peft_config_rank_regex(const vf_peft_config *cfg, size_t i)

@@ -172,6 +172,27 @@ Test(audit, rank_pattern_and_regex_targets_are_honoured)
     free(dir);
 }
 
+/* exclude_modules given as a string is a regex (PEFT check_target_module_exists: re.fullmatch on
+ * the module name): the config-only audit applies it as the prediction does, so an adapter that
+ * stores a matrix the regex excludes disagrees with its config both ways. */
+Test(audit, exclude_modules_regex_is_applied_with_and_without_a_base)
+{
+    char *dir = adapter_with_config("{\"peft_type\":\"LORA\",\"r\":4,\"target_modules\":[\"q_proj\",\"v_proj\"],"
+                                    "\"exclude_modules\":\"model\\\\.layers\\\\.0\\\\.self_attn\\\\.q_proj\"}");
+    const char *bases[] = {NULL, TINY};
+    for (size_t i = 0; i < 2; i++) {
+        cJSON *j = audit_json(dir, bases[i], 5);
+        char *diffs = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "differences"));
+        cr_assert_not_null(diffs);
+        cr_assert(strstr(diffs, "layers.0.self_attn.q_proj"), "%s base: the excluded layers.0 q_proj must disagree: %s",
+                  bases[i] ? "with" : "without", diffs);
+        free(diffs);
+        cJSON_Delete(j);
+    }
+    vft_rmtree(dir);
+    free(dir);
+}
+
 Test(audit, errors_are_one_line_with_documented_exit_codes)
 {
     char *dir = vft_tempdir();

@@ -84,6 +84,8 @@ static void expect_missing(const char *why, const char *root_in_message)
     vf_error err = {0};
     cr_expect_eq(open_id("org/tiny", NULL, NULL, &cp, &err), VF_ERR_NOT_FOUND, "%s", why);
     cr_expect(strstr(err.message, root_in_message), "%s: want '%s' in: %s", why, root_in_message, err.message);
+    cr_expect(strncmp(err.message, "not a local path and not in the Hugging Face cache at ", 54) == 0,
+              "%s: a PATH naming neither a file nor a cached model says both: %s", why, err.message);
     vf_checkpoint_free(cp);
 }
 

@@ -149,6 +149,9 @@ typedef enum vf_adapter_kind {
 
 /* "lora", "lora_embedding", "osft", "modules_to_save", "bias"; "?" outside the enum. */
 const char *vf_adapter_kind_name(vf_adapter_kind k);
+/* True for a matrix the method adapts (LoRA, LoRA on an embedding, OSFT); false for a trainable copy
+ * (modules_to_save) or a trainable bias. */
+bool vf_adapter_kind_is_target(vf_adapter_kind k);
 
 typedef struct vf_adapter_matrix {
     vf_adapter_kind kind;
@@ -264,9 +267,10 @@ int vf_peft_config_parse(const uint8_t *buf, size_t len, const char *file, vf_pe
                          vf_error *err);
 void vf_peft_config_free(vf_peft_config *c); /* NULL is a no-op */
 /* The config's regexes as parsing compiled them (owned by the config; one thread at a time, see
- * vf_name_regex): target_modules given as a regex other than "all-linear" (else NULL), and
- * rank_pattern[i] (NULL when i is out of range). */
+ * vf_name_regex): target_modules given as a regex other than "all-linear" (else NULL),
+ * exclude_modules given as a regex (else NULL), and rank_pattern[i] (NULL when i is out of range). */
 const vf_name_regex *vf_peft_config_target_regex(const vf_peft_config *c);
+const vf_name_regex *vf_peft_config_exclude_regex(const vf_peft_config *c);
 const vf_name_regex *vf_peft_config_rank_regex(const vf_peft_config *c, size_t i);
 
 /* ---- audit of a PEFT adapter directory -------------------------------------------------------- */

@@ -39,7 +39,7 @@
  * flags, declared sizes against the file and the caps, gzip stream (corrupt, truncated, trailing
  * data, size other than declared), snapshot fingerprint, payload structure, names, per-file
  * fingerprints, then every header through vf_st_parse_header and the checkpoint cross-checks
- * (vf_cp_finish) exactly as for files on disk. The reader reads the snapshot file and nothing else;
+ * (vf_checkpoint_finish) exactly as for files on disk. The reader reads the snapshot file and nothing else;
  * allocations grow with the bytes actually decompressed, never with a size the file merely claims. */
 #ifndef VRAMFIT_VF_SNAPSHOT_H
 #define VRAMFIT_VF_SNAPSHOT_H

@@ -44,7 +44,7 @@ struct vf_checkpoint {
 
 /* ---- builder ----------------------------------------------------------------------------------- */
 
-vf_checkpoint *vf_cp_new(const char *dir)
+vf_checkpoint *vf_checkpoint_new(const char *dir)
 {
     vf_checkpoint *cp = calloc(1, sizeof *cp);
     if (!cp)
@@ -84,7 +84,7 @@ void vf_checkpoint_free(vf_checkpoint *cp)
     free(cp);
 }
 
-int vf_cp_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err)
+int vf_checkpoint_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err)
 {
     if (cp->count == cp->cap) {
         size_t cap = cp->cap ? cp->cap * 2 : 8;
@@ -119,7 +119,7 @@ static long aux_slot(const char *name)
     return -1;
 }
 
-int vf_cp_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err)
+int vf_checkpoint_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err)
 {
     long slot = aux_slot(name);
     if (slot < 0)
@@ -312,7 +312,7 @@ static int check_unique_across(vf_checkpoint *cp, vf_error *err)
     return rc;
 }
 
-int vf_cp_finish(vf_checkpoint *cp, vf_error *err)
+int vf_checkpoint_finish(vf_checkpoint *cp, vf_error *err)
 {
     int rc = sort_shards(cp, err);
     if (rc != VF_OK)
@@ -350,7 +350,7 @@ static int load_shard(vf_checkpoint *cp, const char *name, vf_error *err)
     vf_st_header *h = NULL;
     int rc = vf_st_read_file(path, name, &h, err);
     free(path);
-    return rc == VF_OK ? vf_cp_add_shard(cp, name, h, err) : rc;
+    return rc == VF_OK ? vf_checkpoint_add_shard(cp, name, h, err) : rc;
 }
 
 /* Reads the shards names[0..n) in parallel and adds them in that order. */
@@ -360,9 +360,9 @@ static int load_shards(vf_checkpoint *cp, const char *const *names, size_t n, vf
     if (!hs)
         return vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
     int rc = vf_st_read_files(cp->dir, names, n, hs, err);
-    for (size_t i = 0; i < n; i++) /* vf_cp_add_shard owns hs[i] from here, also on failure */
+    for (size_t i = 0; i < n; i++) /* vf_checkpoint_add_shard owns hs[i] from here, also on failure */
         if (rc == VF_OK)
-            rc = vf_cp_add_shard(cp, names[i], hs[i], err);
+            rc = vf_checkpoint_add_shard(cp, names[i], hs[i], err);
         else
             vf_st_header_free(hs[i]);
     free(hs);
@@ -550,7 +550,7 @@ static char *dir_base_name(const char *dir)
 
 static int open_directory(const char *dir, const char *single, vf_checkpoint **out, vf_error *err)
 {
-    vf_checkpoint *cp = vf_cp_new(dir);
+    vf_checkpoint *cp = vf_checkpoint_new(dir);
     if (!cp || !(cp->name = dir_base_name(dir))) {
         vf_checkpoint_free(cp);
         return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
@@ -565,7 +565,7 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
         rc = load_directory_shards(cp, err);
     }
     if (rc == VF_OK)
-        rc = vf_cp_finish(cp, err);
+        rc = vf_checkpoint_finish(cp, err);
     if (rc == VF_OK)
         rc = vf_data_store_read(cp->data, cp->dir, cp->shards, cp->count, err);
     if (rc != VF_OK) {
@@ -642,16 +642,11 @@ static int check_containment(vf_checkpoint *cp, const char *cache_root, vf_error
 static int open_cached(const char *id, const vf_open_options *opts, vf_checkpoint **out, vf_error *err)
 {
     vf_hf_location loc;
-    int rc = vf_hf_resolve(id, opts, &loc, err);
-    if (rc == VF_ERR_NOT_FOUND && err && strncmp(err->message, "not in the", 10) == 0) {
-        char msg[VF_ERROR_MESSAGE_MAX];
-        snprintf(msg, sizeof msg, "not a local path and %s", err->message);
-        snprintf(err->message, sizeof err->message, "%s", msg);
-    }
+    int rc = vf_hf_resolve_path(id, opts, &loc, err);
     if (rc != VF_OK)
         return rc;
     rc = vf_hf_download_hint(&loc, open_directory(loc.snapshot_dir, NULL, out, err), err);
-    if (rc == VF_OK && vf_cp_set_source(*out, loc.repo_id, loc.revision) != VF_OK)
+    if (rc == VF_OK && vf_checkpoint_set_source(*out, loc.repo_id, loc.revision) != VF_OK)
         rc = vf_error_set(err, VF_ERR_NOMEM, id, NULL, "out of memory");
     else if (rc == VF_OK)
         rc = check_containment(*out, loc.cache_root, err);
@@ -703,7 +698,7 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
 
 /* ---- names --------------------------------------------------------------------------------------- */
 
-int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision)
+int vf_checkpoint_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision)
 {
     size_t n = strlen(repo_id) + strlen(revision) + 2;
     char *name = malloc(n), *id = strdup(repo_id), *rev = strdup(revision);
@@ -717,7 +712,7 @@ int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revisio
     return VF_OK;
 }
 
-int vf_cp_set_origin(vf_checkpoint *cp, const char *origin)
+int vf_checkpoint_set_origin(vf_checkpoint *cp, const char *origin)
 {
     const char *at = strrchr(origin, '@');
     char id[128];
@@ -725,7 +720,7 @@ int vf_cp_set_origin(vf_checkpoint *cp, const char *origin)
         memcpy(id, origin, (size_t)(at - origin));
         id[at - origin] = '\0';
         if (vf_hf_is_model_id(id))
-            return vf_cp_set_source(cp, id, at + 1);
+            return vf_checkpoint_set_source(cp, id, at + 1);
     }
     const char *slash = strrchr(origin, '/');
     char *name = strdup(slash && slash[1] ? slash + 1 : origin); /* older snapshots kept a path */
@@ -801,7 +796,7 @@ const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp)
     return cp->findings;
 }
 
-vf_data_store *vf_cp_data(const vf_checkpoint *cp)
+vf_data_store *vf_checkpoint_data_store(const vf_checkpoint *cp)
 {
     return cp->data;
 }

@@ -10,6 +10,9 @@
  * describes, or NULL when st is none of them. */
 const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *st);
 /* ---- Hugging Face cache (vf_hfcache.c) ---------------------------------------------------------- */
+/* vf_hf_resolve for a PATH argument that named no file: a model missing from the cache is "not a
+ * local path and not in the Hugging Face cache ...". */
+int vf_hf_resolve_path(const char *id, const vf_open_options *opts, vf_hf_location *loc, vf_error *err);
 /* os.path.expandvars + expanduser of s; malloc'd, NULL when out of memory or over 4096 bytes. */
 char *vf_hf_expand_path(const char *s);
 /* After a failure rc opening loc's snapshot: when the cache shows an interrupted download (a blob
@@ -26,24 +29,25 @@ int vf_hf_download_hint(const vf_hf_location *loc, int rc, vf_error *err);
 #define VF_AUX_MAX_BYTES (16u * 1024u * 1024u)
 extern const char *const vf_aux_names[]; /* NULL-terminated list of auxiliary JSON files kept */
 
-vf_checkpoint *vf_cp_new(const char *dir);
+vf_checkpoint *vf_checkpoint_new(const char *dir);
 /* Takes ownership of h (also on failure). */
-int vf_cp_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err);
+int vf_checkpoint_add_shard(vf_checkpoint *cp, const char *name, vf_st_header *h, vf_error *err);
 /* Copies the bytes of an auxiliary file. */
-int vf_cp_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len, vf_error *err);
+int vf_checkpoint_set_aux(vf_checkpoint *cp, const char *name, const uint8_t *data, size_t len,
+                          vf_error *err);
 /* Names the checkpoint ID@REVISION from the Hugging Face cache (VF_OK or VF_ERR_NOMEM). */
-int vf_cp_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision);
+int vf_checkpoint_set_source(vf_checkpoint *cp, const char *repo_id, const char *revision);
 /* Names a checkpoint read from a snapshot by the origin it stores: "ID@REVISION", else a base name
  * (older snapshots stored a path: its last component). VF_OK or VF_ERR_NOMEM. */
-int vf_cp_set_origin(vf_checkpoint *cp, const char *origin);
+int vf_checkpoint_set_origin(vf_checkpoint *cp, const char *origin);
 /* Cross-checks shards against the index aux (when present) or for duplicates, sorts shards. */
-int vf_cp_finish(vf_checkpoint *cp, vf_error *err);
-/* The checkpoint's small tensor data (never NULL for a checkpoint made by vf_cp_new). */
+int vf_checkpoint_finish(vf_checkpoint *cp, vf_error *err);
+/* The checkpoint's small tensor data (never NULL for a checkpoint made by vf_checkpoint_new). */
 typedef struct vf_data_store vf_data_store;
-vf_data_store *vf_cp_data(const vf_checkpoint *cp);
+vf_data_store *vf_checkpoint_data_store(const vf_checkpoint *cp);
 
 /* ---- small tensor data (vf_tensor_data.c) ------------------------------------------------------
- * Entries are keyed by (shard index after vf_cp_finish, tensor index in that header). */
+ * Entries are keyed by (shard index after vf_checkpoint_finish, tensor index in that header). */
 vf_data_store *vf_data_store_new(void);
 void vf_data_store_free(vf_data_store *s); /* NULL is a no-op */
 size_t vf_data_store_count(const vf_data_store *s);

@@ -305,28 +305,30 @@ static int resolve_revision(vf_hf_location *loc, const char *rev, vf_error *err)
 
 /* ---- resolution -------------------------------------------------------------------------------- */
 
-/* The repository is not under root: says so, with a hint when root looks like HF_HOME (it has a
- * hub/ directory holding the model). */
-static int missing_repo(const char *id, const char *root, const char *source, const char *folder,
-                        vf_error *err)
+/* The repository is not under root: says so (after `lead`), with a hint when root looks like HF_HOME
+ * (it has a hub/ directory holding the model). */
+static int missing_repo(const char *lead, const char *id, const char *root, const char *source,
+                        const char *folder, vf_error *err)
 {
     char *hub = vf_path_join(root, "hub"), *there = hub ? vf_path_join(hub, folder) : NULL;
     bool home_given = there && is_dir(there);
     int rc = home_given
                  ? vf_error_set(err, VF_ERR_NOT_FOUND, id, NULL,
-                                "not in the Hugging Face cache at %s (from %s), but in %s: that is "
+                                "%snot in the Hugging Face cache at %s (from %s), but in %s: that is "
                                 "HF_HOME; the hub cache is its hub/ directory (--hf-cache %s)",
-                                root, source, hub, hub)
+                                lead, root, source, hub, hub)
                  : vf_error_set(err, VF_ERR_NOT_FOUND, id, NULL,
-                                "not in the Hugging Face cache at %s (from %s; vramfit never "
+                                "%snot in the Hugging Face cache at %s (from %s; vramfit never "
                                 "downloads: 'hf download %s' fetches it)",
-                                root, source, id);
+                                lead, root, source, id);
     free(hub);
     free(there);
     return rc;
 }
 
-int vf_hf_resolve(const char *id, const vf_open_options *opts, vf_hf_location *loc, vf_error *err)
+/* vf_hf_resolve, a missing repository's message starting with `lead`. */
+static int resolve(const char *lead, const char *id, const vf_open_options *opts, vf_hf_location *loc,
+                   vf_error *err)
 {
     *loc = (vf_hf_location){0};
     const char *rev = opts && opts->revision ? opts->revision : "main";
@@ -344,7 +346,7 @@ int vf_hf_resolve(const char *id, const vf_open_options *opts, vf_hf_location *l
                  ? VF_OK
                  : vf_error_set(err, VF_ERR_NOMEM, id, NULL, "out of memory or cache path too long");
     if (rc == VF_OK && !is_dir(loc->repo_dir))
-        rc = missing_repo(id, loc->cache_root, source, folder, err);
+        rc = missing_repo(lead, id, loc->cache_root, source, folder, err);
     free(folder);
     if (rc == VF_OK)
         rc = resolve_revision(loc, rev, err);
@@ -396,4 +398,14 @@ int vf_hf_download_hint(const vf_hf_location *loc, int rc, vf_error *err)
              loc->repo_id, rev, loc->repo_id, rev);
     snprintf(err->message, sizeof err->message, "%s", msg);
     return rc;
+}
+
+int vf_hf_resolve(const char *id, const vf_open_options *opts, vf_hf_location *loc, vf_error *err)
+{
+    return resolve("", id, opts, loc, err);
+}
+
+int vf_hf_resolve_path(const char *id, const vf_open_options *opts, vf_hf_location *loc, vf_error *err)
+{
+    return resolve("not a local path and ", id, opts, loc, err);
 }

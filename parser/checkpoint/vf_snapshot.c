@@ -27,14 +27,6 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = n; i-- > 0;)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void fingerprint(const void *data, size_t len, uint8_t out[FP_BYTES])
 {
     XXH128_canonical_t c;
@@ -57,12 +49,6 @@ static int snapshot_fingerprint(const uint8_t *head, const uint8_t *payload, siz
     XXH3_freeState(st);
     memcpy(out, c.digest, FP_BYTES);
     return VF_OK;
-}
-
-static void hex16(const uint8_t fp[FP_BYTES], char out[2 * FP_BYTES + 1])
-{
-    for (unsigned i = 0; i < FP_BYTES; i++)
-        snprintf(out + 2 * i, 3, "%02x", fp[i]);
 }
 
 /* ---- writing ----------------------------------------------------------------------------------- */
@@ -290,12 +276,12 @@ int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, v
         if (d)
             aux[naux++] = (vf_snapshot_file){vf_aux_names[i], 0, d, len};
     }
-    size_t nd = vf_data_store_count(vf_cp_data(cp));
+    size_t nd = vf_data_store_count(vf_checkpoint_data_store(cp));
     vf_snapshot_data *data = calloc(nd ? nd : 1, sizeof *data);
     int rc = data ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; rc == VF_OK && i < nd; i++) {
         uint32_t shard, tensor;
-        vf_data_store_get(vf_cp_data(cp), i, &shard, &tensor, &data[i].data, &data[i].len);
+        vf_data_store_get(vf_checkpoint_data_store(cp), i, &shard, &tensor, &data[i].data, &data[i].len);
         const vf_shard *s = vf_checkpoint_shard(cp, shard);
         data[i].shard = s->name;
         data[i].tensor = vf_st_header_tensor(s->header, tensor)->name;
@@ -364,10 +350,10 @@ static int check_outer(const uint8_t *buf, size_t len, const char *file, outer *
         return vf_error_set(err, VF_ERR_SNAPSHOT, file, NULL,
                             "truncated: %zu bytes, shorter than the %u-byte snapshot header", len,
                             VF_SNAPSHOT_HEADER_BYTES);
-    o->version = (uint32_t)get_le(buf + 8, 4);
-    o->flags = (uint32_t)get_le(buf + 12, 4);
-    o->payload_len = get_le(buf + 16, 8);
-    o->compressed_len = get_le(buf + 24, 8);
+    o->version = (uint32_t)vf_load_le(buf + 8, 4);
+    o->flags = (uint32_t)vf_load_le(buf + 12, 4);
+    o->payload_len = vf_load_le(buf + 16, 8);
+    o->compressed_len = vf_load_le(buf + 24, 8);
     o->fp = buf + 32;
     if (o->version < VF_SNAPSHOT_VERSION_MIN || o->version > VF_SNAPSHOT_VERSION)
         return vf_error_set(err, VF_ERR_UNSUPPORTED, file, NULL,
@@ -484,7 +470,7 @@ static int take_le(cursor *c, unsigned n, uint64_t *v, const char *what)
 {
     int rc = need(c, n, what);
     if (rc == VF_OK) {
-        *v = get_le(c->p, n);
+        *v = vf_load_le(c->p, n);
         c->p += n;
         c->left -= n;
     }
@@ -551,8 +537,8 @@ static int take_record(cursor *c, bool shard, uint64_t max_len, record *r)
     fingerprint(r->data, r->len, got);
     if (memcmp(got, fp, FP_BYTES) != 0) {
         char want_hex[33], got_hex[33];
-        hex16(fp, want_hex);
-        hex16(got, got_hex);
+        vf_hex_encode(fp, FP_BYTES, want_hex);
+        vf_hex_encode(got, FP_BYTES, got_hex);
         return vf_error_set(c->err, VF_ERR_CHECKSUM, c->file, NULL,
                             "%s: %s fingerprint mismatch (stored %s, computed %s)", r->name,
                             shard ? "header" : "file", want_hex, got_hex);
@@ -617,7 +603,7 @@ static int read_shards(cursor *c, vf_checkpoint *cp, vf_error *err)
         if (rc == VF_OK)
             rc = vf_st_parse_header(r.data, r.len, r.file_size, member, &h, err);
         if (rc == VF_OK)
-            rc = vf_cp_add_shard(cp, r.name, h, err);
+            rc = vf_checkpoint_add_shard(cp, r.name, h, err);
     }
     return rc;
 }
@@ -639,7 +625,7 @@ static int read_aux(cursor *c, vf_checkpoint *cp, vf_error *err)
         if (rc == VF_OK && vf_checkpoint_aux(cp, r.name, NULL))
             rc = vf_error_set(err, VF_ERR_SNAPSHOT, c->file, NULL, "%s is stored twice", r.name);
         if (rc == VF_OK)
-            rc = vf_cp_set_aux(cp, r.name, r.data, r.len, err);
+            rc = vf_checkpoint_set_aux(cp, r.name, r.data, r.len, err);
         if (rc == VF_ERR_UNSUPPORTED)
             rc = vf_error_set(err, VF_ERR_SNAPSHOT, c->file, NULL,
                               "'%s' is not an auxiliary file a snapshot may hold", r.name);
@@ -720,7 +706,8 @@ static int read_data_record(cursor *c, vf_checkpoint *cp, char *shard, char *ten
         return vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, tensor,
                             "stored tensor data is not the %llu bytes of a tensor vramfit reads",
                             (unsigned long long)vf_st_header_tensor(h, (size_t)ti)->nbytes);
-    return vf_data_store_add(vf_cp_data(cp), (uint32_t)si, (uint32_t)ti, data, (size_t)len, c->err);
+    return vf_data_store_add(vf_checkpoint_data_store(cp), (uint32_t)si, (uint32_t)ti, data, (size_t)len,
+                             c->err);
 }
 
 /* Version 2: the tensor data section, read after the shards are finished (sorted). */
@@ -738,7 +725,7 @@ static int read_data(cursor *c, vf_checkpoint *cp)
         free(shard);
         free(tensor);
     }
-    if (rc == VF_OK && !vf_data_store_sort(vf_cp_data(cp)))
+    if (rc == VF_OK && !vf_data_store_sort(vf_checkpoint_data_store(cp)))
         rc = vf_error_set(c->err, VF_ERR_SNAPSHOT, c->file, NULL, "a tensor's data is stored twice");
     return rc;
 }
@@ -750,10 +737,10 @@ static int no_trailing(const cursor *c)
                    : VF_OK;
 }
 
-/* vf_cp_finish, naming the snapshot member in its errors. */
+/* vf_checkpoint_finish, naming the snapshot member in its errors. */
 static int finish(vf_checkpoint *cp, const char *file, vf_error *err)
 {
-    int rc = vf_cp_finish(cp, err); /* sorts shards by name, cross-checks like a directory */
+    int rc = vf_checkpoint_finish(cp, err); /* sorts shards by name, cross-checks like a directory */
     if (rc != VF_OK && err && strncmp(err->file, file, strlen(file)) != 0) {
         char member[MEMBER_MAX];
         member_name(member, file, err->file);
@@ -773,8 +760,8 @@ static int parse_payload(const uint8_t *p, size_t len, uint32_t version, const c
     int rc = read_origin(&c, &origin);
     if (rc != VF_OK)
         return rc;
-    vf_checkpoint *cp = vf_cp_new(origin);
-    if (cp && vf_cp_set_origin(cp, origin) != VF_OK) {
+    vf_checkpoint *cp = vf_checkpoint_new(origin);
+    if (cp && vf_checkpoint_set_origin(cp, origin) != VF_OK) {
         vf_checkpoint_free(cp);
         cp = NULL;
     }
@@ -821,8 +808,8 @@ int vf_snapshot_parse(const uint8_t *buf, size_t len, const char *display, vf_ch
         rc = vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
     else if (memcmp(fp, o.fp, FP_BYTES) != 0) {
         char want_hex[33], got_hex[33];
-        hex16(o.fp, want_hex);
-        hex16(fp, got_hex);
+        vf_hex_encode(o.fp, FP_BYTES, want_hex);
+        vf_hex_encode(fp, FP_BYTES, got_hex);
         rc = vf_error_set(err, VF_ERR_CHECKSUM, file, NULL,
                           "snapshot fingerprint mismatch (stored %s, computed %s)", want_hex, got_hex);
     }

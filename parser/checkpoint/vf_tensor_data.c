@@ -2,6 +2,7 @@
  * tensor data"): bitsandbytes' packed quant state and compressed-tensors' weight_shape. On disk they
  * are read with one bounded pread per tensor when the checkpoint is opened; a version-2 snapshot
  * carries them. Nothing else of the tensor data is ever read. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -178,7 +179,10 @@ static int read_shard_data(vf_data_store *s, uint32_t si, const char *dir, const
         uint8_t *dst;
         size_t got = 0;
         rc = store_room(s, si, (uint32_t)i, (size_t)t->nbytes, &dst, err);
-        if (rc == VF_OK) /* begin/end were checked against the file size by the header parser */
+        /* the header parser checked begin/end against the file size */
+        assert(t->begin <= t->end && t->end - t->begin == t->nbytes &&
+               vf_st_header_data_start(h) + t->end <= vf_st_header_file_size(h));
+        if (rc == VF_OK)
             rc = vf_read_at(fd, dst, (size_t)t->nbytes, vf_st_header_data_start(h) + t->begin, &got,
                             sh->name, err);
         if (rc == VF_OK && got != t->nbytes)
@@ -213,7 +217,7 @@ int vf_checkpoint_tensor_data(const vf_checkpoint *cp, size_t shard, const char 
                             "vramfit reads the data of small (<= %u bytes) bitsandbytes quant_state "
                             "and weight_shape tensors only (this one has %llu bytes)",
                             VF_TENSOR_DATA_MAX, (unsigned long long)t->nbytes);
-    const blob *b = store_find(vf_cp_data(cp), (uint32_t)shard, (uint32_t)i);
+    const blob *b = store_find(vf_checkpoint_data_store(cp), (uint32_t)shard, (uint32_t)i);
     if (!b)
         return vf_error_set(err, VF_ERR_SNAPSHOT, sh->name, name,
                             "the snapshot carries no data for this tensor (snapshot format 1 holds "

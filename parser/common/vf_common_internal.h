@@ -77,6 +77,11 @@ int vf_read_small_file(const char *path, const char *display, size_t max, uint8_
 /* A cJSON number that is an exact non-negative integer <= 2^53 (argument: const cJSON *). */
 bool vf_cjson_u64(const void *cjson_item, uint64_t *out);
 
+/* Writes the n bytes as 2n lower-case hex digits and a NUL at out (2n + 1 bytes). */
+void vf_hex_encode(const uint8_t *bytes, size_t n, char *out);
+/* The n <= 8 little-endian bytes at p as an integer. */
+uint64_t vf_load_le(const uint8_t *p, unsigned n);
+
 /* The length of s when it is 1..64 lower-case hex digits (a digest), else 0. */
 size_t vf_lower_hex_len(const char *s);
 

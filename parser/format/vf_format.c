@@ -74,18 +74,10 @@ static bool is_space(uint8_t c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* 8-byte length N that fits the file, then a JSON object (leading whitespace allowed). */
 static bool looks_safetensors(const uint8_t *h, size_t len, uint64_t size)
 {
-    if (len < 9 || size < 8 || le64(h) > size - 8)
+    if (len < 9 || size < 8 || vf_load_le(h, 8) > size - 8)
         return false;
     size_t i = 8;
     while (i < len && is_space(h[i]))

@@ -38,14 +38,6 @@ struct vf_st_header {
 
 /* ---- prefix ------------------------------------------------------------------------------------ */
 
-static uint64_t read_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_size, const char *file,
                        uint64_t *header_len, vf_error *err)
 {
@@ -53,7 +45,7 @@ int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_s
         return vf_error_set(err, VF_ERR_HEADER_TOO_SMALL, file, NULL,
                             "file has %llu bytes, fewer than the 8-byte header length prefix",
                             (unsigned long long)file_size);
-    uint64_t n = read_le64(prefix);
+    uint64_t n = vf_load_le(prefix, 8);
     /* The prefix is not echoed: in a file that is not safetensors these are 8 bytes of its content
      * (a secret, say), and a number would print them. */
     if (n > VF_ST_MAX_HEADER)

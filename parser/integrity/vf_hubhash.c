@@ -29,19 +29,6 @@ struct vf_hub_report {
     vf_arena strings;
 };
 
-/* ---- hex -------------------------------------------------------------------------------------- */
-
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-
 /* ---- hashing one file ------------------------------------------------------------------------- */
 
 typedef struct digests {
@@ -80,7 +67,7 @@ static void final_hex(EVP_MD_CTX *ctx, char *out)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
     if (EVP_DigestFinal_ex(ctx, md, &len))
-        to_hex(md, len, out);
+        vf_hex_encode(md, len, out);
 }
 
 /* Reads f's file once and fills its digests; the file must keep the size it had when opened. */

@@ -42,12 +42,7 @@ void vf_digest_of(const void *data, size_t len, vf_digest *out)
 
 const char *vf_digest_hex(const vf_digest *d, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof d->b; i++) {
-        out[2 * i] = hex[d->b[i] >> 4];
-        out[2 * i + 1] = hex[d->b[i] & 15];
-    }
-    out[2 * sizeof d->b] = '\0';
+    vf_hex_encode(d->b, sizeof d->b, out);
     return out;
 }
 

@@ -20,13 +20,14 @@ Hub's main (memory_estimator.py at 04ec040) to the byte, text included. The mirr
                                          model_path="ibm-granite/granite-3.3-2b-instruct",
                                          max_tokens_per_gpu=8192, verbose=2).estimate()
 
-``inspect(path)`` and ``adapters(path, ...)`` return the dictionaries that ``vramfit inspect --json``
-and ``vramfit adapters --json`` print.
+``inspect(path)`` and ``adapters(path, ...)`` return the documents that ``vramfit inspect --json``
+and ``vramfit adapters --json`` print: the library writes them (vf_report.h) for both.
 """
 import ctypes
+import json
 
 from . import _native
-from ._core import VramfitError, _b, _lib, _Model, _s
+from ._core import VramfitError, _b, _lib, _Model
 from ._estimator import (BasicEstimator, LoRAEstimator, OSFTEstimator, OSFTEstimatorExperimental,
                          QLoRAEstimator, estimate)
 
@@ -41,130 +42,38 @@ def library_version():
     return _lib.vf_version().decode()
 
 
-# ---- inspect ---------------------------------------------------------------------------------
+# ---- documents: the library writes them (vf_report.h), byte for byte what the CLI prints --------
 
-def _dtypes(totals):
-    out = {}
-    for i, s in enumerate(totals.by_dtype):
-        if s.tensors:
-            out[_s(_lib.vf_dtype_name(i))] = {"tensors": s.tensors, "elements": s.elements, "bytes": s.bytes}
-    return out
+_VF_REPORT_TENSORS = 1 << 0   # vf_report.h
+_VF_REPORT_BY_LAYER = 1 << 1
 
 
-def _findings(handle):
-    out = []
-    for i in range(_lib.vf_findings_count(handle)):
-        f = _lib.vf_findings_get(handle, i).contents
-        out.append({"severity": "warning" if f.severity == 1 else "info", "message": _s(f.message)})
-    return out
-
-
-def _index(cp):
-    total = ctypes.c_uint64()
-    has_total = _lib.vf_checkpoint_index_total_size(cp, ctypes.byref(total))
-    return {"present": bool(_lib.vf_checkpoint_has_index(cp)), "total_size": total.value if has_total else None,
-            "consistent": bool(_lib.vf_checkpoint_index_consistent(cp))}
-
-
-def _tensor(t):
-    d = {"name": _s(t.name), "dtype": _s(_lib.vf_dtype_name(t.dtype)),
-         "shape": [t.shape[i] for i in range(t.ndim)], "numel": t.numel, "bytes": t.bytes,
-         "file": _s(t.file), "layer": t.layer if t.layer >= 0 else None,
-         "expert": t.expert if t.expert >= 0 else None, "role": _s(_lib.vf_role_name(t.role)),
-         "buffer": bool(t.buffer), "component": _s(_lib.vf_component_name(t.component)),
-         "module": _s(_lib.vf_module_kind_name(t.module)), "ignored": bool(t.ignored)}
-    if t.quant:
-        d.update({"quant": _s(_lib.vf_quant_part_name(t.quant)), "logical_numel": t.logical_numel})
-    return d
-
-
-def _layer_kind(handle, i):
-    buf = ctypes.create_string_buffer(64)
-    return _s(_lib.vf_layer_kind_format(_lib.vf_model_layer_kind(handle, i), buf, 64))
-
-
-def _components(handle):
-    out = []
-    for i in range(_lib.vf_model_component_count(handle)):
-        c = _lib.vf_model_component(handle, i).contents
-        out.append({"name": _s(_lib.vf_component_name(c.component)), "tensors": c.tensors,
-                    "parameters": c.parameters, "bytes": c.bytes, "layers": c.layers,
-                    "loaded": bool(c.loaded)})
-    return out
-
-
-def _quant(handle):
-    """inspect's "quantization" object, or None for an unquantized checkpoint."""
-    q = _lib.vf_model_quant(handle).contents
-    if not q.scheme:
-        return None
-    return {"scheme": _s(_lib.vf_quant_scheme_name(q.scheme)), "bits": q.bits, "group_size": q.group_size,
-            "double_quant": bool(q.double_quant), "config_method": q.config_method.decode() or None,
-            "peft_all_linear": bool(q.peft_linear), "quantized_tensors": q.quantized_tensors,
-            "logical_elements": q.logical_elements, "stored_elements": q.stored_elements,
-            "metadata_tensors": q.metadata_tensors, "metadata_bytes": q.metadata_bytes}
-
-
-def _layers(handle, doc):
-    n = ctypes.c_size_t()
-    lp = _lib.vf_model_layer_params(handle, ctypes.byref(n))
-    doc["layers"] = [{"layer": i, "parameters": lp[i], "kind": _layer_kind(handle, i)}
-                     for i in range(n.value - 1)] if n.value else []
-    doc["non_layer_parameters"] = lp[n.value - 1] if n.value else 0
+def _document(write, *args):
+    """Calls a vf_report_*_json function (its leading arguments in args) and returns the parsed
+    document; the library's text is released whatever happens."""
+    text = ctypes.c_void_p()
+    err = _native.VfError()
+    if write(*args, ctypes.byref(text), ctypes.byref(err)) != 0:
+        raise VramfitError(err)
+    try:
+        return json.loads(ctypes.string_at(text).decode("utf-8"))
+    finally:
+        _lib.vf_report_free(text)
 
 
 def inspect(path, tensors=False, by_layer=False, revision=None, hf_cache=None):
-    """What ``vramfit inspect --json [--tensors] [--by-layer] PATH`` prints, as a dict."""
+    """The document ``vramfit inspect --json [--tensors] [--by-layer] PATH`` prints, as a dict."""
+    flags = (_VF_REPORT_TENSORS if tensors else 0) | (_VF_REPORT_BY_LAYER if by_layer else 0)
     with _Model(path, revision, hf_cache) as m:
-        cp = _lib.vf_model_checkpoint(m)
-        t = ctypes.cast(_lib.vf_model_totals(m), ctypes.POINTER(_lib.VfTotals)).contents
-        a = _lib.vf_model_arch(m).contents
-        doc = {"schema": "vramfit/1", "format": "safetensors", "model": _s(_lib.vf_checkpoint_name(cp)),
-               "repo_id": _s(_lib.vf_checkpoint_repo_id(cp)), "revision": _s(_lib.vf_checkpoint_revision(cp)),
-               "path": _s(_lib.vf_checkpoint_dir(cp)), "files": t.files,
-               "tensors": t.tensors, "parameters": t.parameters, "buffers": t.buffers,
-               "buffer_tensors": t.buffer_tensors, "bytes": t.bytes, "dtypes": _dtypes(t),
-               "architecture": {"layers": a.layers, "hidden_size": a.hidden_size, "vocab_size": a.vocab_size,
-                                "tied_embeddings": bool(a.tied_embeddings), "experts": a.experts,
-                                "embedding": _s(a.embedding), "lm_head": _s(a.lm_head),
-                                "kind": _s(_lib.vf_model_kind_name(a.kind)),
-                                "shared_expert_layers": a.shared_experts_layers},
-               "components": _components(m),
-               "index": _index(cp), "findings": _findings(_lib.vf_model_findings(m))}
-        quant = _quant(m)
-        if quant:
-            doc["quantization"] = quant
-        if by_layer:
-            _layers(m, doc)
-        if tensors:
-            doc["tensor_list"] = [_tensor(_lib.vf_model_tensor(m, i).contents)
-                                  for i in range(_lib.vf_model_tensor_count(m))]
-        return doc
-
-
-# ---- adapters --------------------------------------------------------------------------------
-
-def _matrix(x, lora):
-    t = x.tensor.contents
-    d = {"name": _s(t.name), "module": _s(x.module), "kind": _s(_lib.vf_adapter_kind_name(x.kind)),
-         "layer": x.layer if x.layer >= 0 else None, "expert": x.expert if x.expert >= 0 else None,
-         "shape": [x.rows, x.cols], "params": x.params, "bytes": x.bytes}
-    if lora:
-        d.update({"in": x.in_, "out": x.out, "rank": x.rank, "a": [x.rank, x.in_], "b": [x.out, x.rank]})
-    else:
-        k = x.rank
-        d.update({"u": [x.rows, k], "s": [k], "v": [k, x.cols], "frozen_rank": x.frozen_rank,
-                  "trainable_rank": x.trainable_rank, "trainable_params": x.trainable_params})
-    return d
+        return _document(_lib.vf_report_inspect_json, m, flags)
 
 
 def adapters(path, method="lora", rank=32, target=None, target_regex=None, exclude=None,
              unfreeze_rank_ratio=0.25, revision=None, hf_cache=None):
-    """Adapter sizes per matrix, as ``vramfit adapters --json`` reports them (a subset of its keys:
-    method, rank or unfreeze_rank_ratio, targets, family, family_reason, parameters,
-    trainable_parameters, base_parameters, bytes and per-matrix entries). ``target`` is a
-    comma-separated list or a list of PEFT module names, "all-linear", or None for the family
-    detected from the tensor names."""
+    """The document ``vramfit adapters --json`` prints (with ``--method``, ``--rank``, ``--target``,
+    ``--target-regex``, ``--exclude`` and ``--unfreeze-rank-ratio`` as given here), as a dict.
+    ``target`` is a comma-separated list or a list of PEFT module names, "all-linear", or None for
+    the family detected from the tensor names."""
     if isinstance(target, (list, tuple)):
         target = ",".join(target)
     if method not in ("lora", "osft"):
@@ -179,17 +88,7 @@ def adapters(path, method="lora", rank=32, target=None, target_regex=None, exclu
         if _lib.vf_adapter_plan_build(m, ctypes.byref(opts), ctypes.byref(plan), ctypes.byref(err)) != 0:
             raise VramfitError(err)
         try:
-            t = _lib.vf_adapter_plan_totals(plan).contents
-            fam = _lib.vf_adapter_plan_family(plan).contents
-            doc = {"method": method, "targets": [_s(_lib.vf_adapter_plan_target(plan, i))
-                                                 for i in range(_lib.vf_adapter_plan_target_count(plan))],
-                   "family": _s(fam.name), "family_reason": fam.reason.decode(),
-                   "parameters": t.parameters, "trainable_parameters": t.trainable,
-                   "base_parameters": t.base_parameters, "bytes": t.bytes,
-                   "matrices": [_matrix(_lib.vf_adapter_plan_matrix(plan, i).contents, lora)
-                                for i in range(_lib.vf_adapter_plan_count(plan))]}
-            doc["rank" if lora else "unfreeze_rank_ratio"] = int(rank) if lora else float(unfreeze_rank_ratio)
-            return doc
+            return _document(_lib.vf_report_adapters_json, m, plan, ctypes.byref(opts))
         finally:
             _lib.vf_adapter_plan_free(plan)
 

@@ -191,6 +191,12 @@ _SIGNATURES = {
     "vf_adapter_plan_target_count": (c_size_t, [c_void_p]),
     "vf_adapter_plan_target": (c_char_p, [c_void_p, c_size_t]),
     "vf_adapter_kind_name": (c_char_p, [c_int]),
+    # vf_report.h: the text comes back as a void pointer (a c_char_p result would be copied and the
+    # library's allocation lost) and goes back to vf_report_free.
+    "vf_report_inspect_json": (c_int, [c_void_p, ctypes.c_uint, ctypes.POINTER(c_void_p), ctypes.POINTER(VfError)]),
+    "vf_report_adapters_json": (c_int, [c_void_p, c_void_p, ctypes.POINTER(VfAdapterOptions),
+                                        ctypes.POINTER(c_void_p), ctypes.POINTER(VfError)]),
+    "vf_report_free": (None, [c_void_p]),
 }
 
 _MIRRORED = {"vf_error": VfError, "vf_arch": VfArch, "vf_tensor": VfTensor, "vf_quant": VfQuant,

@@ -1,0 +1,171 @@
+/* vf_report_adapters.c - the document of `vramfit adapters --json` (vf_report_adapters_json): the
+ * method and its options, targets, family, totals, every adapted matrix, the trainable copies, layer
+ * totals and findings. */
+#include "vf_report_internal.h"
+
+static void json_pair(vf_jw *j, const char *key, uint64_t a, uint64_t b)
+{
+    uint64_t v[2] = {a, b};
+    vf_jw_shape(j, key, v, 2);
+}
+
+static void json_int_or_null(vf_jw *j, const char *key, int32_t v)
+{
+    if (v >= 0)
+        vf_jw_i64(j, key, v);
+    else
+        vf_jw_null(j, key);
+}
+
+static void json_matrix_common(vf_jw *j, const vf_adapter_matrix *x)
+{
+    vf_jw_str(j, "name", x->tensor->name);
+    vf_jw_str(j, "module", x->module);
+    vf_jw_str(j, "kind", vf_adapter_kind_name(x->kind));
+    json_int_or_null(j, "layer", x->layer);
+    json_int_or_null(j, "expert", x->expert);
+    json_pair(j, "shape", x->rows, x->cols);
+}
+
+static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x)
+{
+    vf_jw_obj(j, NULL);
+    json_matrix_common(j, x);
+    vf_jw_bool(j, "conv1d", x->conv1d);
+    vf_jw_u64(j, "in", x->in);
+    vf_jw_u64(j, "out", x->out);
+    vf_jw_u64(j, "rank", x->rank);
+    json_pair(j, "a", x->rank, x->in);
+    json_pair(j, "b", x->out, x->rank);
+    vf_jw_u64(j, "magnitude", x->magnitude);
+    vf_jw_u64(j, "params", x->params);
+    vf_jw_u64(j, "bytes", x->bytes);
+    vf_jw_obj_end(j);
+}
+
+static void json_usv(vf_jw *j, const char *key, const vf_adapter_matrix *x, uint64_t k)
+{
+    uint64_t s[1] = {k}, p = x->rows * k + k + k * x->cols; /* <= params: sized without overflow */
+    if (key)
+        vf_jw_obj(j, key);
+    json_pair(j, "u", x->rows, k);
+    vf_jw_shape(j, "s", s, 1);
+    json_pair(j, "v", k, x->cols);
+    vf_jw_u64(j, "params", p);
+    if (key)
+        vf_jw_obj_end(j);
+}
+
+static void json_osft_matrix(vf_jw *j, const vf_adapter_matrix *x)
+{
+    vf_jw_obj(j, NULL);
+    json_matrix_common(j, x);
+    json_usv(j, NULL, x, x->rank);
+    vf_jw_u64(j, "bytes", x->bytes);
+    vf_jw_u64(j, "frozen_rank", x->frozen_rank);
+    vf_jw_u64(j, "trainable_rank", x->trainable_rank);
+    vf_jw_u64(j, "trainable_params", x->trainable_params);
+    json_usv(j, "frozen", x, x->frozen_rank);
+    json_usv(j, "trainable", x, x->trainable_rank);
+    vf_jw_obj_end(j);
+}
+
+static void json_head(vf_jw *j, const vf_adapter_plan *p, const vf_adapter_options *o)
+{
+    const vf_family *f = vf_adapter_plan_family(p);
+    bool lora = o->method == VF_ADAPTER_LORA;
+    vf_jw_str(j, "method", lora ? "lora" : "osft");
+    if (lora)
+        vf_jw_u64(j, "rank", o->rank);
+    else
+        vf_jw_double(j, "unfreeze_rank_ratio", o->unfreeze_rank_ratio);
+    vf_jw_arr(j, "targets");
+    for (size_t i = 0; i < vf_adapter_plan_target_count(p); i++)
+        vf_jw_str(j, NULL, vf_adapter_plan_target(p, i));
+    vf_jw_arr_end(j);
+    vf_jw_bool(j, "family_targets", !o->target.modules && !o->target.regex);
+    vf_jw_str(j, "family", f->name);
+    vf_jw_str(j, "family_reason", f->reason);
+    vf_jw_str(j, "adapter_dtype", vf_dtype_name(o->adapter_dtype));
+    if (lora) {
+        vf_jw_bool(j, "use_dora", o->use_dora);
+        vf_jw_str(j, "bias", vf_lora_bias_name(o->bias));
+    }
+}
+
+static void json_totals(vf_jw *j, const vf_adapter_totals *t, bool lora)
+{
+    vf_jw_u64(j, "matrix_count", t->matrices);
+    vf_jw_u64(j, "parameters", t->parameters);
+    vf_jw_u64(j, "trainable_parameters", t->trainable);
+    vf_jw_u64(j, "base_parameters", t->base_parameters);
+    if (lora) {
+        vf_jw_u64(j, "modules_to_save_parameters", t->saved);
+        vf_jw_u64(j, "bias_parameters", t->biases);
+        vf_jw_u64(j, "all_parameters", t->all_parameters);
+    } else {
+        vf_jw_u64(j, "osft_parameters", t->osft_total);
+    }
+    vf_jw_u64(j, "lora_dim_sum", t->lora_dim_sum);
+    vf_jw_u64(j, "bytes", t->bytes);
+    vf_jw_double(j, "share_of_base", t->base_parameters ? (double)t->parameters / (double)t->base_parameters : 0);
+}
+
+static void json_layers(vf_jw *j, const vf_adapter_plan *p)
+{
+    size_t n;
+    const uint64_t *lp = vf_adapter_plan_layer_params(p, &n);
+    vf_jw_arr(j, "layers");
+    for (size_t i = 0; i + 1 < n; i++) {
+        vf_jw_obj(j, NULL);
+        vf_jw_u64(j, "layer", i);
+        vf_jw_u64(j, "params", lp[i]);
+        vf_jw_obj_end(j);
+    }
+    vf_jw_arr_end(j);
+    vf_jw_u64(j, "non_layer_params", n ? lp[n - 1] : 0);
+}
+
+/* A modules_to_save copy or a trainable bias. */
+static void json_copy(vf_jw *j, const vf_adapter_matrix *x)
+{
+    vf_jw_obj(j, NULL);
+    vf_jw_str(j, "name", x->tensor->name);
+    vf_jw_str(j, "kind", vf_adapter_kind_name(x->kind));
+    vf_jw_shape(j, "shape", x->tensor->shape, x->tensor->ndim);
+    vf_jw_u64(j, "params", x->params);
+    vf_jw_u64(j, "bytes", x->bytes);
+    vf_jw_obj_end(j);
+}
+
+int vf_report_adapters_json(const vf_model *m, const vf_adapter_plan *p, const vf_adapter_options *o,
+                            char **out, vf_error *err)
+{
+    if (!m || !p || !o || !out)
+        return vf_report_null_arg("vf_report_adapters_json", out, err);
+    const bool lora = o->method == VF_ADAPTER_LORA;
+    vf_buf b = {0};
+    vf_jw j = {.b = &b};
+    vf_jw_doc(&j);
+    vf_jw_origin(&j, vf_model_checkpoint(m));
+    json_head(&j, p, o);
+    json_totals(&j, vf_adapter_plan_totals(p), lora);
+    vf_jw_arr(&j, "matrices");
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
+        if (vf_adapter_kind_is_target(x->kind))
+            (lora ? json_lora_matrix : json_osft_matrix)(&j, x);
+    }
+    vf_jw_arr_end(&j);
+    vf_jw_arr(&j, "trainable_copies");
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
+        if (!vf_adapter_kind_is_target(x->kind))
+            json_copy(&j, x);
+    }
+    vf_jw_arr_end(&j);
+    json_layers(&j, p);
+    vf_jw_findings(&j, "findings", vf_adapter_plan_findings(p));
+    vf_jw_obj_end(&j);
+    return vf_report_finish(&b, out, err);
+}

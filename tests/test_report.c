@@ -1,0 +1,144 @@
+/* test_report.c - the library's documents (vramfit/vf_report.h): vf_report_inspect_json and
+ * vf_report_adapters_json give the bytes `vramfit inspect --json` and `vramfit adapters --json` print,
+ * their contract (caller-owned text, status + vf_error), and the JSON writer vf_jw. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vf_test_support.h"
+#include "vramfit/vramfit.h"
+
+#define LLAMA VF_SOURCE_DIR "/testdata/tiny-llama"
+#define GPT2 VF_SOURCE_DIR "/testdata/tiny-gpt2"
+
+static vf_model *open_model(const char *path)
+{
+    vf_model *m = NULL;
+    vf_error err = {0};
+    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
+    cr_assert_eq(vf_model_open(path, &oo, &m, &err), VF_OK, "%s", err.message);
+    return m;
+}
+
+/* inspect: the library's text is the CLI's stdout, byte for byte, for each flag combination. */
+static void expect_inspect_like_cli(const char *path, unsigned flags, const char *a1, const char *a2)
+{
+    vf_model *m = open_model(path);
+    char *doc = NULL;
+    vf_error err = {0};
+    cr_assert_eq(vf_report_inspect_json(m, flags, &doc, &err), VF_OK, "%s", err.message);
+    vft_run r = vft_cli("inspect", path, "--json", a1, a2, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_expect_str_eq(doc, r.out, "%s flags %u", path, flags);
+    cr_expect_eq(doc[strlen(doc) - 1], '\n');
+    vft_run_free(&r);
+    vf_report_free(doc);
+    vf_model_free(m);
+}
+
+Test(report, inspect_is_the_cli_document)
+{
+    const char *paths[] = {LLAMA, GPT2};
+    for (size_t i = 0; i < 2; i++) {
+        expect_inspect_like_cli(paths[i], 0, NULL, NULL);
+        expect_inspect_like_cli(paths[i], VF_REPORT_TENSORS, "--tensors", NULL);
+        expect_inspect_like_cli(paths[i], VF_REPORT_BY_LAYER, "--by-layer", NULL);
+        expect_inspect_like_cli(paths[i], VF_REPORT_TENSORS | VF_REPORT_BY_LAYER, "--tensors", "--by-layer");
+    }
+}
+
+Test(report, inspect_keys_follow_the_flags)
+{
+    vf_model *m = open_model(LLAMA);
+    char *doc = NULL;
+    cr_assert_eq(vf_report_inspect_json(m, VF_REPORT_BY_LAYER, &doc, NULL), VF_OK);
+    cJSON *j = cJSON_Parse(doc);
+    cr_assert_not_null(j);
+    cr_expect_str_eq(cJSON_GetObjectItem(j, "schema")->valuestring, VF_REPORT_SCHEMA);
+    cr_expect_not_null(cJSON_GetObjectItem(j, "layers"));
+    cr_expect_null(cJSON_GetObjectItem(j, "tensor_list"), "no tensor table without VF_REPORT_TENSORS");
+    cr_expect_eq(cJSON_GetObjectItem(j, "tensors")->valuedouble, (double)vf_model_tensor_count(m));
+    cJSON_Delete(j);
+    vf_report_free(doc);
+    vf_model_free(m);
+}
+
+/* adapters: the CLI prints the library's document followed by the empty line it always ended with. */
+static void expect_adapters_like_cli(const char *path, const vf_adapter_options *o, const char *const *args)
+{
+    vf_model *m = open_model(path);
+    vf_adapter_plan *p = NULL;
+    vf_error err = {0};
+    cr_assert_eq(vf_adapter_plan_build(m, o, &p, &err), VF_OK, "%s", err.message);
+    char *doc = NULL;
+    cr_assert_eq(vf_report_adapters_json(m, p, o, &doc, &err), VF_OK, "%s", err.message);
+    vft_run r = vft_cli_opts(NULL, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    size_t n = strlen(doc);
+    cr_expect_eq(r.out_len, n + 1, "%s", r.out);
+    cr_expect(strncmp(r.out, doc, n) == 0 && r.out[n] == '\n', "library:\n%s\nCLI:\n%s", doc, r.out);
+    vft_run_free(&r);
+    vf_report_free(doc);
+    vf_adapter_plan_free(p);
+    vf_model_free(m);
+}
+
+Test(report, adapters_is_the_cli_document)
+{
+    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
+    const char *family[] = {"adapters", LLAMA, "--json", NULL};
+    expect_adapters_like_cli(LLAMA, &o, family);
+    o.rank = 4;
+    o.target.modules = "q_proj,v_proj";
+    o.use_dora = true;
+    const char *lora[] = {"adapters", LLAMA, "--json", "-r", "4", "--target", "q_proj,v_proj", "--use-dora", NULL};
+    expect_adapters_like_cli(LLAMA, &o, lora);
+    vf_adapter_options osft = VF_ADAPTER_OPTIONS_INIT;
+    osft.method = VF_ADAPTER_OSFT;
+    osft.unfreeze_rank_ratio = 0.5;
+    osft.target.modules = "c_attn";
+    const char *os[] = {"adapters", GPT2, "--json", "--method", "osft", "--unfreeze-rank-ratio", "0.5",
+                        "--target", "c_attn", NULL};
+    expect_adapters_like_cli(GPT2, &osft, os);
+}
+
+Test(report, null_arguments_are_a_usage_error)
+{
+    vf_model *m = open_model(LLAMA);
+    char *doc = (char *)"untouched";
+    vf_error err = {0};
+    cr_expect_eq(vf_report_inspect_json(NULL, 0, &doc, &err), VF_ERR_USAGE);
+    cr_expect_null(doc, "*out is NULL on failure");
+    cr_expect(strstr(err.message, "vf_report_inspect_json"), "%s", err.message);
+    cr_expect_eq(vf_report_inspect_json(m, 0, NULL, NULL), VF_ERR_USAGE);
+    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
+    doc = (char *)"untouched";
+    cr_expect_eq(vf_report_adapters_json(m, NULL, &o, &doc, &err), VF_ERR_USAGE);
+    cr_expect_null(doc);
+    vf_report_free(NULL);
+    vf_model_free(m);
+}
+
+Test(report, writer_escapes_and_keeps_exact_integers)
+{
+    vf_buf b = {0};
+    vf_jw j = {.b = &b};
+    vf_jw_doc(&j);
+    vf_jw_u64(&j, "max", UINT64_MAX);
+    vf_jw_i64(&j, "neg", INT64_MIN);
+    vf_jw_double(&j, "third", 1.0 / 3.0);
+    vf_jw_double(&j, "inf", INFINITY);
+    vf_jw_str(&j, "s", "q\"b\\\n\x01\xff");
+    vf_jw_str(&j, "none", NULL);
+    vf_jw_arr(&j, "e");
+    vf_jw_arr_end(&j);
+    vf_jw_obj_end(&j);
+    cr_assert(!b.failed);
+    cr_expect_str_eq(b.data, "{\"schema\":\"vramfit/1\",\"max\":18446744073709551615,\"neg\":-9223372036854775808,"
+                             "\"third\":0.3333333333333333,\"inf\":null,\"s\":\"q\\\"b\\\\\\u000a\\u0001\\ufffd\","
+                             "\"none\":null,\"e\":[]}\n");
+    vf_buf_free(&b);
+    cr_expect_null(b.data);
+}
