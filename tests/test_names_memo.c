@@ -7,19 +7,11 @@
 #include <string.h>
 
 #include "vf_names.h"
+#include "vf_test_names.h"
 #include "vf_test_support.h"
 #include "vramfit/vf_tensors.h"
 
 static vf_name_memo memo; /* large: not on the stack */
-
-static bool same_info(const vf_name_info *a, const vf_name_info *b)
-{
-    return a->layer == b->layer && a->expert == b->expert && a->role == b->role && a->buffer == b->buffer &&
-           a->in_experts == b->in_experts && a->component == b->component && a->module == b->module &&
-           a->experts_layout == b->experts_layout && a->shared_expert == b->shared_expert &&
-           a->kind_hints == b->kind_hints && a->layout_marks == b->layout_marks &&
-           a->layout_sensitive == b->layout_sensitive;
-}
 
 /* The number of names compared. */
 static size_t check_model(const char *path)
@@ -37,7 +29,7 @@ static size_t check_model(const char *path)
                 vf_name_info direct, memoised;
                 vf_name_classify_in(t->name, t->ndim, layouts, &direct);
                 vf_name_classify_memo(&memo, t->name, t->ndim, layouts, &memoised);
-                cr_assert(same_info(&direct, &memoised), "%s: %s (layouts %u, pass %d)", path, t->name,
+                cr_assert(vft_same_name_info(&direct, &memoised), "%s: %s (layouts %u, pass %d)", path, t->name,
                           layouts, pass);
                 compared++;
             }

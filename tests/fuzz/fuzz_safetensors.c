@@ -14,6 +14,7 @@
 #include "vf_format_internal.h"
 #include "vf_fuzz.h"
 #include "vf_names.h"
+#include "vf_test_names.h"
 #include "vramfit/vf_parser.h"
 #include "vramfit/vf_tensors.h"
 
@@ -98,15 +99,6 @@ static void check_fast_path(const uint8_t *data, size_t size)
     vf_st_header_free(b);
 }
 
-static bool same_info(const vf_name_info *a, const vf_name_info *b)
-{
-    return a->layer == b->layer && a->expert == b->expert && a->role == b->role && a->buffer == b->buffer &&
-           a->in_experts == b->in_experts && a->component == b->component && a->module == b->module &&
-           a->experts_layout == b->experts_layout && a->shared_expert == b->shared_expert &&
-           a->kind_hints == b->kind_hints && a->layout_marks == b->layout_marks &&
-           a->layout_sensitive == b->layout_sensitive;
-}
-
 /* Every name twice through one memo (a miss, then a hit) against the direct classification. */
 static void check_name_memo(const vf_st_header *h)
 {
@@ -121,7 +113,7 @@ static void check_name_memo(const vf_st_header *h)
                     vf_name_info direct, memoised;
                     vf_name_classify_in(t->name, ndim, layouts, &direct);
                     vf_name_classify_memo(&memo, t->name, ndim, layouts, &memoised);
-                    VF_FUZZ_CHECK(same_info(&direct, &memoised));
+                    VF_FUZZ_CHECK(vft_same_name_info(&direct, &memoised));
                 }
         }
 }
