@@ -468,10 +468,48 @@ static vf_st_tensor *new_tensor(parse_ctx *c)
  * match *hit is set, f holds what the general parser would have gathered and c->j.p is past the
  * closing brace. On anything else *hit is false and the cursor and shape pool are untouched: the
  * general parser then reads the entry (and reports whatever is wrong exactly as before). */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The number of leading bytes of w (the lowest first) that are ASCII digits, 0..8. */
+static inline unsigned leading_digits(uint64_t w)
+{
+    const uint64_t low7 = UINT64_C(0x7F7F7F7F7F7F7F7F), high = UINT64_C(0x8080808080808080);
+    const uint64_t hi4 = UINT64_C(0xF0F0F0F0F0F0F0F0), lo4 = UINT64_C(0x0F0F0F0F0F0F0F0F);
+    /* a byte of m is non-zero unless its high nibble is 3 and its low nibble at most 9 */
+    uint64_t m = ((w & hi4) ^ UINT64_C(0x3030303030303030)) | (((w & lo4) + UINT64_C(0x0606060606060606)) & hi4);
+    uint64_t nonzero = (((m & low7) + low7) | m) & high;
+    return nonzero ? (unsigned)__builtin_ctzll(nonzero) >> 3 : 8;
+}
+
+/* The value of the eight ASCII digits of w, the first in the lowest byte (simdjson's
+ * parse_eight_digits_unrolled); bytes that are 0 count as leading zeros. */
+static inline uint64_t eight_digits(uint64_t w)
+{
+    w = ((w & UINT64_C(0x0F0F0F0F0F0F0F0F)) * 2561) >> 8;
+    w = ((w & UINT64_C(0x00FF00FF00FF00FF)) * 6553601) >> 16;
+    return ((w & UINT64_C(0x0000FFFF0000FFFF)) * UINT64_C(42949672960001)) >> 32;
+}
+#define FAST_UINT_WORDS 1
+#else
+#define FAST_UINT_WORDS 0
+#endif
+
 static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
     const uint8_t *q = p;
     uint64_t x = 0;
+#if FAST_UINT_WORDS
+    static const uint64_t pow10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    while (end - q >= 8 && q - p < 16) { /* up to eight digits at a time */
+        uint64_t w;
+        memcpy(&w, q, 8);
+        unsigned k = leading_digits(w);
+        if (k)
+            x = x * pow10[k] + eight_digits(w << (8 * (8 - k)));
+        q += k;
+        if (k < 8)
+            break;
+    }
+#endif
     while (q < end && (unsigned)(*q - '0') < 10u && q - p < 17) {
         x = x * 10 + (uint64_t)(*q - '0');
         q++;
@@ -678,6 +716,30 @@ static int parse_metadata(parse_ctx *c, unsigned depth)
     return vf_json_eat(&c->j, '}') ? VF_OK : vf_json_fail(&c->j);
 }
 
+/* A member's key (raw bytes, as vf_json_key gives them) and its ':', without copying the key: a
+ * tensor name is copied once, by parse_entry. */
+static int member_key(parse_ctx *c, const uint8_t **raw, size_t *raw_len, bool *esc)
+{
+    vf_json_ws(&c->j);
+    if (c->j.p >= c->j.end || *c->j.p != '"')
+        return vf_json_fail(&c->j);
+    int rc = vf_json_string(&c->j, raw, raw_len, esc);
+    if (rc == VF_OK && !vf_json_eat(&c->j, ':'))
+        rc = vf_json_fail(&c->j);
+    return rc;
+}
+
+/* True when the key (raw bytes) decodes to "__metadata__". */
+static bool is_metadata_key(const uint8_t *raw, size_t raw_len, bool esc)
+{
+    if (!esc)
+        return raw_len == 12 && memcmp(raw, "__metadata__", 12) == 0;
+    uint8_t key[128];
+    bool nul;
+    return raw_len < sizeof key && vf_json_decode(raw, raw_len, key, &nul) == 12 &&
+           memcmp(key, "__metadata__", 12) == 0;
+}
+
 /* The whole header: syntax errors returned at once, else the first semantic error (c->sem). */
 static int parse_document(parse_ctx *c)
 {
@@ -694,13 +756,12 @@ static int parse_document(parse_ctx *c)
         if (!vf_json_eat(&c->j, '}')) {
             do {
                 const uint8_t *raw;
-                size_t raw_len, klen;
+                size_t raw_len;
                 bool esc;
-                char key[128];
-                int rc = vf_json_key(&c->j, &raw, &raw_len, &esc, key, sizeof key, &klen);
+                int rc = member_key(c, &raw, &raw_len, &esc);
                 if (rc != VF_OK)
                     return rc;
-                if (klen == 12 && memcmp(key, "__metadata__", 12) == 0)
+                if (is_metadata_key(raw, raw_len, esc))
                     rc = parse_metadata(c, 1);
                 else
                     rc = parse_entry(c, raw, raw_len, esc, 1);
