@@ -172,7 +172,7 @@ static int fill_table(vf_model *m, vf_error *err)
         return vf_error_set(err, VF_ERR_UNSUPPORTED, NULL, NULL, "more than 2^32 tensors");
     if (n > SIZE_MAX / sizeof *m->tensors)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    m->tensors = malloc((n ? n : 1) * sizeof *m->tensors); /* every row is written below */
+    m->tensors = vf_alloc_large(n * sizeof *m->tensors); /* every row is written below */
     m->by_name = malloc((n ? n : 1) * sizeof *m->by_name);
     if (!m->tensors || !m->by_name)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");

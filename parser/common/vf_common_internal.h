@@ -30,6 +30,13 @@ void vf_arena_free(vf_arena *a);
  * of `elem_size` bytes) ascends by strcmp. Stable merge sort, reentrant. */
 void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off);
 
+/* The one large-buffer allocator: malloc(n) (freed with free()) for large buffers that are written
+ * in full soon (the tensor table, the index). One spanning whole 2 MiB pages is aligned to them and
+ * those pages (and a nearly full last one, wasting at most 1/8 of it) are marked for transparent
+ * huge pages, so filling it takes one page fault per 2 MiB instead of one per 4 KiB (measured:
+ * BENCHMARKS.md, third round). Where THP is off or unavailable the madvise fails harmlessly. */
+void *vf_alloc_large(size_t n);
+
 /* Data-parallel loops over [0, n). VF_PARALLEL_MAX bounds the threads. vf_parallel_ranges gives the
  * number of ranges k worth running: one per online CPU, at most VF_PARALLEL_MAX, none smaller than
  * min_per_range items, at least 1. vf_parallel_run calls run(&args[i]) for i < k (args: k elements of

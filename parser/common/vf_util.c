@@ -1,4 +1,5 @@
 /* vf_util.c - arena, reentrant index sort and bounded file reads for the parser layer. */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -292,6 +294,25 @@ int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const c
     return VF_OK;
 }
 
+#define VF_HUGE_PAGE ((size_t)2 << 20)
+
+void *vf_alloc_large(size_t n)
+{
+#if defined(MADV_HUGEPAGE)
+    if (n >= VF_HUGE_PAGE && n <= SIZE_MAX - VF_HUGE_PAGE) {
+        size_t whole = n & ~(VF_HUGE_PAGE - 1), rest = n - whole;
+        if (rest >= VF_HUGE_PAGE - VF_HUGE_PAGE / 8) /* a nearly full last page: take all of it */
+            n = whole += VF_HUGE_PAGE;
+        void *p = NULL;
+        if (posix_memalign(&p, VF_HUGE_PAGE, n) != 0)
+            return NULL;
+        (void)madvise(p, whole, MADV_HUGEPAGE);
+        return p;
+    }
+#endif
+    return malloc(n ? n : 1);
+}
+
 int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
                        vf_error *err)
 {
@@ -307,7 +328,7 @@ int vf_read_small_file(const char *path, const char *display, size_t max, uint8_
                             "file has %llu bytes, more than the %zu this reader accepts",
                             (unsigned long long)size, max);
     }
-    uint8_t *buf = malloc((size_t)size + 1);
+    uint8_t *buf = vf_alloc_large((size_t)size + 1);
     size_t got = 0;
     rc = buf ? vf_read_at(fd, buf, (size_t)size, 0, &got, display, err)
              : vf_error_set(err, VF_ERR_NOMEM, display, NULL, "out of memory");
