@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of the integrity reads, page cache warm: `vramfit verify --sha256` against
-# coreutils' sha256sum over the same files, and `vramfit verify --data` (XXH3-128) against `cat` (the
-# read floor) and xxh128sum. The data is a Hugging Face cache layout (blobs named by their SHA-256,
+# Side-by-side benchmark of the integrity reads, page cache warm: `vramfit verify --data` (XXH3-128
+# and the NaN/Inf/zero scans) against `cat` (the read floor), over all shards and over one, beside
+# xxh128sum when installed, and `vramfit verify --sha256` against coreutils' sha256sum. The data is a Hugging Face cache layout (blobs named by their SHA-256,
 # snapshot links) holding FILES safetensors shards of SIZE_MIB MiB of random bytes each.
 #   usage: bench/hash.sh [RUNS (default 5)] [FILES (default 2)] [SIZE_MIB (default 1024)]
-#   env:   VF_BENCH_BUILD (default /tmp/build-bench), VF_BENCH_DATA (default /tmp/vramfit-bench)
+#   env:   VF_BENCH_BUILD (default /tmp/build-bench), VF_BENCH_DATA (default /tmp/vramfit-bench),
+#          VF_BENCH_BEFORE (optional: another vramfit binary, timed beside this one)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-5}
@@ -40,38 +41,61 @@ if [ ! -f "$data/.complete" ]; then
   touch "$data/.complete"
 fi
 
-# median wall seconds of RUNS runs of a command (stdout discarded)
+# "WALL CPU": the median wall seconds and the median CPU seconds (user + system, all threads) of RUNS
+# runs of a command (stdout discarded). CPU seconds hardly move with the load of a shared machine;
+# wall seconds do, hence the load average in the machine line.
 median() {
-  local t=()
+  local w=() c=() tf
+  tf=$(mktemp)
   for ((r = 0; r < runs; r++)); do
-    local s e
-    s=$(date +%s.%N)
-    "$@" >/dev/null
-    e=$(date +%s.%N)
-    t+=("$(echo "$e - $s" | bc)")
+    /usr/bin/time -f '%e %U %S' -o "$tf" "$@" >/dev/null
+    read -r e u s <"$tf"
+    w+=("$e")
+    c+=("$(echo "$u + $s" | bc)")
   done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+  rm -f "$tf"
+  local mw mc
+  mw=$(printf '%s\n' "${w[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  mc=$(printf '%s\n' "${c[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  echo "$mw $mc"
 }
 
+first=$(ls "$snap"/* | head -1)
 bytes=$(cat "$snap"/* | wc -c)
+bytes1=$(wc -c <"$first")
 cat "$snap"/* >/dev/null # warm the page cache
-echo "machine: $(uname -m), $(nproc) CPUs, $(uname -sr); $files files x $mib MiB = $bytes bytes; $runs runs, medians;" \
-  "load average $(cut -d' ' -f1 /proc/loadavg)"
+echo "machine: $(uname -m), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -sr);" \
+  "$files files x $mib MiB = $bytes bytes; $runs runs, medians; load average $(cut -d' ' -f1 /proc/loadavg) at start"
 echo
-echo "| job | command | seconds | GB/s | ratio to peer |"
-echo "|---|---|---:|---:|---:|"
-row() { # job command seconds peer-seconds
-  printf '| %s | `%s` | %.3f | %.2f | %s |\n' "$1" "$2" "$3" "$(echo "$bytes / $3 / 1000000000" | bc -l)" "$4"
+echo "| job | command | wall s | GB/s | CPU s | against the peer (wall) |"
+echo "|---|---|---:|---:|---:|---:|"
+row() { # job command "wall cpu" bytes against
+  local w c
+  read -r w c <<<"$3"
+  printf '| %s | `%s` | %.3f | %.2f | %.2f | %s |\n' "$1" "$2" "$w" "$(echo "$4 / $w / 1000000000" | bc -l)" "$c" "$5"
 }
+pct() { printf '%.0f %% of the `cat` rate' "$(echo "100 * $1 / $2" | bc -l)"; }
+vf=(env HF_HUB_CACHE="$data/hub" "$build/vramfit")
+wall() { echo "${1%% *}"; }
+
 t_cat=$(median cat "$snap"/*)
-row "read floor" "cat FILES" "$t_cat" "-"
-t_sum=$(median sha256sum "$snap"/*)
-row "SHA-256 peer" "sha256sum FILES" "$t_sum" "-"
-t_vf=$(median env HF_HUB_CACHE="$data/hub" "$build/vramfit" verify bench/random --sha256)
-row "SHA-256" "vramfit verify --sha256" "$t_vf" "$(printf '%.2fx faster than sha256sum' "$(echo "$t_sum / $t_vf" | bc -l)")"
+row "read floor" "cat FILES" "$t_cat" "$bytes" "-"
+t_data=$(median "${vf[@]}" verify bench/random --data --no-sha256 -q)
+row "XXH3-128 + scans, $files shards" "vramfit verify --data --no-sha256" "$t_data" "$bytes" "$(pct "$(wall "$t_cat")" "$(wall "$t_data")")"
+if [ -n "${VF_BENCH_BEFORE:-}" ]; then # an older vramfit binary, for before/after in one run
+  t_old=$(median env HF_HUB_CACHE="$data/hub" "$VF_BENCH_BEFORE" verify bench/random --data --no-sha256 -q)
+  row "the same, before" "$VF_BENCH_BEFORE verify --data --no-sha256" "$t_old" "$bytes" "$(pct "$(wall "$t_cat")" "$(wall "$t_old")")"
+fi
+t_cat1=$(median cat "$first")
+row "read floor, one shard" "cat FILE" "$t_cat1" "$bytes1" "-"
+t_data1=$(median "${vf[@]}" verify "$first" --data --no-sha256 -q)
+row "XXH3-128 + scans, one shard" "vramfit verify FILE --data --no-sha256" "$t_data1" "$bytes1" "$(pct "$(wall "$t_cat1")" "$(wall "$t_data1")")"
 if command -v xxh128sum >/dev/null; then
   t_xxh=$(median xxh128sum "$snap"/*)
-  row "XXH3 peer" "xxh128sum FILES" "$t_xxh" "-"
+  row "XXH3 peer" "xxh128sum FILES" "$t_xxh" "$bytes" "$(pct "$(wall "$t_cat")" "$(wall "$t_xxh")")"
 fi
-t_data=$(median env HF_HUB_CACHE="$data/hub" "$build/vramfit" verify bench/random --data --no-sha256)
-row "XXH3-128 + scans" "vramfit verify --data --no-sha256" "$t_data" "$(printf '%.0f%% of the cat read rate' "$(echo "100 * $t_cat / $t_data" | bc -l)")"
+t_sum=$(median sha256sum "$snap"/*)
+row "SHA-256 peer" "sha256sum FILES" "$t_sum" "$bytes" "-"
+t_vf=$(median "${vf[@]}" verify bench/random --sha256 -q)
+row "SHA-256" "vramfit verify --sha256" "$t_vf" "$bytes" \
+  "$(printf '%.2fx faster than sha256sum' "$(echo "$(wall "$t_sum") / $(wall "$t_vf")" | bc -l)")"

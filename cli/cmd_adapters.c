@@ -14,121 +14,89 @@ enum {
     OPT_DORA, OPT_BIAS, OPT_SAVE, OPT_DTYPE, OPT_RATIO, OPT_JSON, OPT_CSV, OPT_SVG, OPT_MATRICES,
 };
 
-static const vf_opt adapters_opts[] = {
-    {"method", 0, true, OPT_METHOD},
-    {"target", 0, true, OPT_TARGET},
-    {"target-regex", 0, true, OPT_TARGET_REGEX},
-    {"exclude", 0, true, OPT_EXCLUDE},
-    {"family", 0, true, OPT_FAMILY},
-    {"rank", 'r', true, OPT_RANK},
-    {"rank-pattern", 0, true, OPT_RANK_PATTERN},
-    {"use-dora", 0, false, OPT_DORA},
-    {"lora-bias", 0, true, OPT_BIAS},
-    {"modules-to-save", 0, true, OPT_SAVE},
-    {"adapter-dtype", 0, true, OPT_DTYPE},
-    {"unfreeze-rank-ratio", 0, true, OPT_RATIO},
-    {"json", 0, false, OPT_JSON},
-    {"csv", 0, false, OPT_CSV},
-    {"svg", 0, true, OPT_SVG},
-    {"matrices", 0, false, OPT_MATRICES},
-    VF_COMMON_OPTS,
-    {NULL, 0, false, 0},
+static const vf_opt adapters_table[] = {
+    VF_OPT_COLUMN(23),
+    VF_OPT_TEXT("Target selection (LoRA and OSFT):"),
+    {"target", 0, "LIST", OPT_TARGET,
+     "comma-separated module names, PEFT semantics: X.weight is a target when\n"
+     "its module equals an entry or ends with '.'+entry (c_proj matches attn.c_proj\n"
+     "and mlp.c_proj); 'all-linear' = every 2-D linear weight except the input\n"
+     "embedding and the output head. An entry matching nothing is an error.",
+     VF_VALUES_LIST, "all-linear"},
+    {"target-regex", 0, "RE", OPT_TARGET_REGEX, "Python-dialect regex (PEFT's re.fullmatch) over the whole module name"},
+    {"exclude", 0, "LIST", OPT_EXCLUDE, "module names removed from the selection (PEFT semantics)"},
+    {"family", 0, "NAME", OPT_FAMILY,
+     "Training Hub family instead of detection, applied as Training Hub applies\n"
+     "it, to every 2-D weight (vision towers included): {values}",
+     VF_VALUES_FAMILY},
+    VF_OPT_TEXT("  (default)            Training Hub's family detected from the language model's tensor names\n"
+                "                       (printed with why); it targets the language model's matrices only\n"
+                "  all-linear follows PEFT: every nn.Linear of the model except the output layer, never\n"
+                "  embeddings, nn.Parameter tensors (fused experts, parameter routers) or convolutions.\n"
+                "  Only 2-D weights are targets; a fused 3-D expert tensor counts as E matrices (LoRA, as PEFT's\n"
+                "  target_parameters sizes it) with the in/out of its layout ([E,out,in] or bmm [E,in,out]).\n\n"
+                "LoRA (A is r x in, B is out x r; GPT-2 Conv1D weights are stored [in,out]):"),
+    {"rank", 'r', "R", OPT_RANK, "rank (default 32, as Training Hub)"},
+    {"rank-pattern", 0, "SPEC", OPT_RANK_PATTERN,
+     "per-module ranks 'REGEX=R,REGEX=R' (PEFT rank_pattern: REGEX matches the\n"
+     "end of the module name on a '.' boundary; first match wins)"},
+    {"use-dora", 0, NULL, OPT_DORA, "add DoRA's magnitude vector (out elements) per matrix"},
+    {"lora-bias", 0, "MODE", OPT_BIAS, "none (default), all (every bias trains), lora_only (biases of targets)",
+     VF_VALUES_LIST, "none all lora_only"},
+    {"modules-to-save", 0, "LIST", OPT_SAVE, "modules trained as full copies (e.g. lm_head,embed_tokens)"},
+    {"adapter-dtype", 0, "DT", OPT_DTYPE, "bytes of adapter matrices: F32 (default, as Training Hub), BF16, F16",
+     VF_VALUES_LIST, VF_ADAPTER_DTYPES},
+    VF_OPT_TEXT("\nOSFT (U m x R, S R, V R x n with R = min(m,n)):"),
+    {"unfreeze-rank-ratio", 0, "U", OPT_RATIO,
+     "trainable share u in (0,1] (default 0.25): frozen k = floor(R*(1-u)),\n"
+     "capped at R-1, trainable R-k"},
+    VF_OPT_TEXT("\nOutput:"),
+    {"matrices", 0, NULL, OPT_MATRICES, "also the per-matrix table (shapes of A and B, or U, S, V)"},
+    {"json", 0, NULL, OPT_JSON, "one JSON document (exact integers, every matrix)"},
+    {"csv", 0, NULL, OPT_CSV, "the per-matrix table as CSV"},
+    {"svg", 0, "FILE", OPT_SVG,
+     "also draw the adapter parameters of every layer, stacked by module,\n"
+     "as a self-contained SVG chart (written atomically, only on success;\n"
+     "exit 3 when FILE cannot be written)",
+     VF_VALUES_FILE},
+    VF_OPEN_OPTS,
+    {"method", 0, "M", OPT_METHOD, NULL, VF_VALUES_LIST, "lora osft"},
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
-static void adapters_help(void)
-{
-    printf(
-        "usage: vramfit adapters PATH [--method lora|osft] [options]\n\n"
-        "Counts what LoRA adds or OSFT decomposes, matrix by matrix, from the exact shapes in the\n"
-        "safetensors headers: per-module and per-layer summaries, totals, the share of the base model\n"
-        "and PEFT's 'trainable params: X || all params: Y || trainable%%: Z' line; --matrices adds the\n"
-        "table of every matrix.\n\n"
-        "Target selection (LoRA and OSFT):\n"
-        "  --target LIST        comma-separated module names, PEFT semantics: X.weight is a target when\n"
-        "                       its module equals an entry or ends with '.'+entry (c_proj matches attn.c_proj\n"
-        "                       and mlp.c_proj); 'all-linear' = every 2-D linear weight except the input\n"
-        "                       embedding and the output head. An entry matching nothing is an error.\n"
-        "  --target-regex RE    Python-dialect regex (PEFT's re.fullmatch) over the whole module name\n"
-        "  --exclude LIST       module names removed from the selection (PEFT semantics)\n"
-        "  --family NAME        Training Hub family instead of detection: llama, phi3, gpt2, gpt-j,\n"
-        "                       gpt-neo, opt, gpt-oss, qwen3.5, default; applied as Training Hub\n"
-        "                       applies it, to every 2-D weight (vision towers included)\n"
-        "  (default)            Training Hub's family detected from the language model's tensor names\n"
-        "                       (printed with why); it targets the language model's matrices only\n"
-        "  all-linear follows PEFT: every nn.Linear of the model except the output layer, never\n"
-        "  embeddings, nn.Parameter tensors (fused experts, parameter routers) or convolutions.\n"
-        "  Only 2-D weights are targets; a fused 3-D expert tensor counts as E matrices (LoRA, as PEFT's\n"
-        "  target_parameters sizes it) with the in/out of its layout ([E,out,in] or bmm [E,in,out]).\n\n"
-        "LoRA (A is r x in, B is out x r; GPT-2 Conv1D weights are stored [in,out]):\n"
-        "  -r, --rank R         rank (default 32, as Training Hub)\n"
-        "  --rank-pattern SPEC  per-module ranks 'REGEX=R,REGEX=R' (PEFT rank_pattern: REGEX matches the\n"
-        "                       end of the module name on a '.' boundary; first match wins)\n"
-        "  --use-dora           add DoRA's magnitude vector (out elements) per matrix\n"
-        "  --lora-bias MODE     none (default), all (every bias trains), lora_only (biases of targets)\n"
-        "  --modules-to-save LIST  modules trained as full copies (e.g. lm_head,embed_tokens)\n"
-        "  --adapter-dtype DT   bytes of adapter matrices: F32 (default, as Training Hub), BF16, F16\n\n"
-        "OSFT (U m x R, S R, V R x n with R = min(m,n)):\n"
-        "  --unfreeze-rank-ratio U  trainable share u in (0,1] (default 0.25): frozen k = floor(R*(1-u)),\n"
-        "                       capped at R-1, trainable R-k\n\n"
-        "Output:\n"
-        "  --matrices           also the per-matrix table (shapes of A and B, or U, S, V)\n"
-        "  --json               one JSON document (exact integers, every matrix)\n"
-        "  --csv                the per-matrix table as CSV\n"
-        "  --svg FILE           also draw the adapter parameters of every layer, stacked by module,\n"
-        "                       as a self-contained SVG chart (written atomically, only on success;\n"
-        "                       exit 3 when FILE cannot be written)\n"
-        "  --revision REV       Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-        "  --hf-cache DIR       Hugging Face hub cache directory to search\n");
-    vf_print_global_help();
-    printf(
-        "\n--quiet leaves out the notes and warnings; --verbose adds the formula of the counts.\n\n"
-        "Exit codes: 0 ok, 2 bad option or a target that matches nothing, 3 missing file, 4 malformed file.\n");
-}
-
-typedef struct adapters_args {
-    const char *path;
+typedef struct adapters_opts {
     vf_adapter_options o;
-    vf_open_options oo;
     const char *rank_pattern;
     bool json, csv, matrices; /* matrices: the per-matrix table in the human output */
     const char *svg;          /* --svg FILE or NULL */
-} adapters_args;
+} adapters_opts;
 
 /* ---- options ----------------------------------------------------------------------------------- */
 
-static int set_value_opt(adapters_args *x, int id, const char *val)
+static int set_value_opt(adapters_opts *x, const vf_opt *opt, const char *val)
 {
     uint64_t u;
-    switch (id) {
-    case OPT_METHOD: {
-        static const char *const methods[] = {"lora", "osft"};
-        long k = vf_choice(val, methods, 2);
-        char hint[64];
-        if (k < 0)
-            return vf_usage_error("adapters", "--method must be lora or osft, got '%s'%s", val,
-                                  vf_did_you_mean(val, methods, 2, hint, sizeof hint));
+    size_t k = 0;
+    int rc;
+    switch (opt->id) {
+    case OPT_METHOD:
+        rc = vf_opt_choice("adapters", opt, val, &k);
         x->o.method = k == 1 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
-        return VF_EXIT_OK;
-    }
+        return rc;
     case OPT_RANK:
         if (!vf_parse_u64("adapters", "rank", val, &u))
             return VF_EXIT_USAGE;
         x->o.rank = u;
         return VF_EXIT_OK;
     case OPT_BIAS: {
-        static const char *const biases[] = {"none", "all", "lora_only"};
-        long k = vf_choice(val, biases, 3);
-        return k >= 0 && vf_lora_bias_from_name(biases[k], &x->o.bias)
-                   ? VF_EXIT_OK
-                   : vf_usage_error("adapters", "--lora-bias must be none, all or lora_only, got '%s'", val);
+        static const vf_lora_bias biases[] = {VF_LORA_BIAS_NONE, VF_LORA_BIAS_ALL, VF_LORA_BIAS_LORA_ONLY};
+        rc = vf_opt_choice("adapters", opt, val, &k); /* the table's values, in this order */
+        x->o.bias = rc == VF_EXIT_OK ? biases[k] : x->o.bias;
+        return rc;
     }
-    case OPT_DTYPE: {
-        static const char *const dtypes[] = {"F32", "BF16", "F16"};
-        long k = vf_choice(val, dtypes, 3);
-        return k >= 0 && vf_dtype_from_name(dtypes[k], strlen(dtypes[k]), &x->o.adapter_dtype)
-                   ? VF_EXIT_OK
-                   : vf_usage_error("adapters", "--adapter-dtype must be F32, BF16 or F16, got '%s'", val);
-    }
+    case OPT_DTYPE:
+        return vf_cli_adapter_dtype("adapters", opt, val, &x->o.adapter_dtype);
     case OPT_RATIO:
         return vf_parse_double("adapters", "unfreeze-rank-ratio", val, &x->o.unfreeze_rank_ratio)
                    ? VF_EXIT_OK
@@ -138,43 +106,36 @@ static int set_value_opt(adapters_args *x, int id, const char *val)
     }
 }
 
-static int parse_args(int argc, char **argv, adapters_args *x, bool *help)
+static int adapters_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    vf_args a = {argc, 1, argv, adapters_opts, "adapters", false};
-    const char *val;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return *help = true, VF_EXIT_OK;
-        if (id == 0 && x->path)
-            return vf_usage_error("adapters", "more than one PATH given ('%s')", val);
-        x->path = id == 0 ? val : x->path;
-        x->o.target.modules = id == OPT_TARGET ? val : x->o.target.modules;
-        x->o.target.regex = id == OPT_TARGET_REGEX ? val : x->o.target.regex;
-        x->o.target.exclude = id == OPT_EXCLUDE ? val : x->o.target.exclude;
-        x->o.target.family = id == OPT_FAMILY ? val : x->o.target.family;
-        x->o.modules_to_save = id == OPT_SAVE ? val : x->o.modules_to_save;
-        x->rank_pattern = id == OPT_RANK_PATTERN ? val : x->rank_pattern;
-        x->o.use_dora |= id == OPT_DORA;
-        x->json |= id == OPT_JSON;
-        x->csv |= id == OPT_CSV;
-        x->matrices |= id == OPT_MATRICES;
-        x->svg = id == OPT_SVG ? val : x->svg;
-        vf_common_opt(id, val, &x->oo);
-        int rc = set_value_opt(x, id, val);
-        if (rc != VF_EXIT_OK)
-            return rc;
-    }
-    if (!x->path)
-        return vf_usage_error("adapters", "missing PATH (see 'vramfit adapters --help')");
+    adapters_opts *x = parsed;
+    int id = opt->id;
+    x->o.target.modules = id == OPT_TARGET ? val : x->o.target.modules;
+    x->o.target.regex = id == OPT_TARGET_REGEX ? val : x->o.target.regex;
+    x->o.target.exclude = id == OPT_EXCLUDE ? val : x->o.target.exclude;
+    x->o.target.family = id == OPT_FAMILY ? val : x->o.target.family;
+    x->o.modules_to_save = id == OPT_SAVE ? val : x->o.modules_to_save;
+    x->rank_pattern = id == OPT_RANK_PATTERN ? val : x->rank_pattern;
+    x->o.use_dora |= id == OPT_DORA;
+    x->json |= id == OPT_JSON;
+    x->csv |= id == OPT_CSV;
+    x->matrices |= id == OPT_MATRICES;
+    x->svg = id == OPT_SVG ? val : x->svg;
+    return set_value_opt(x, opt, val);
+}
+
+static int parse_args(int argc, char **argv, adapters_opts *x, vf_cmdline *line)
+{
+    int rc = vf_cli_parse(&vf_adapters_command, argc, argv, line, x, adapters_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
     if (x->json && x->csv)
         return vf_usage_error("adapters", "--json and --csv are exclusive");
     if (x->o.method == VF_ADAPTER_OSFT && (x->rank_pattern || x->o.use_dora || x->o.modules_to_save ||
                                            x->o.bias != VF_LORA_BIAS_NONE))
         return vf_usage_error("adapters", "--rank-pattern, --use-dora, --lora-bias and "
                                           "--modules-to-save apply to --method lora only");
-    return VF_EXIT_OK;
+    return VF_CLI_CONTINUE;
 }
 
 /* ---- shared formatting ------------------------------------------------------------------------- */
@@ -206,9 +167,9 @@ static void matrix_name(const vf_adapter_matrix *x, char *buf, size_t n)
         snprintf(buf, n, "%s", x->tensor->name);
 }
 
-/* ---- JSON: the library's document (vf_report_adapters_json) --------------------------------------- */
+/* ---- JSON: the library's document (vf_report_adapters_json) ------------------------------------ */
 
-static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p, const adapters_args *x)
+static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p, const adapters_opts *x)
 {
     char *doc = NULL;
     vf_error err = {0};
@@ -275,7 +236,7 @@ static void adapters_csv(vf_buf *b, const vf_adapter_plan *p, bool lora)
 
 /* ---- human ------------------------------------------------------------------------------------- */
 
-static void human_head(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_args *x)
+static void human_head(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_opts *x)
 {
     const vf_family *f = vf_adapter_plan_family(p);
     bool by_family = !x->o.target.modules && !x->o.target.regex;
@@ -431,7 +392,7 @@ static void human_layers(vf_buf *b, const vf_adapter_plan *p)
         vf_buf_printf(b, "  %-8s %16s\n", "other", vf_fmt_count(lp[n - 1], c));
 }
 
-static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_args *x)
+static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_opts *x)
 {
     const vf_adapter_totals *t = vf_adapter_plan_totals(p);
     char c1[32], c2[32], c3[32];
@@ -461,16 +422,9 @@ static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_arg
                       t->all_parameters ? 100.0 * (double)t->trainable / (double)t->all_parameters : 0.0);
 }
 
-static void human_findings(vf_buf *b, const vf_findings *f)
-{
-    for (size_t i = 0; i < vf_findings_count(f); i++)
-        vf_buf_printf(b, "%s: %s\n", vf_findings_get(f, i)->severity == VF_SEV_WARNING ? "warning" : "note",
-                      vf_findings_get(f, i)->message);
-}
-
 /* ---- command ----------------------------------------------------------------------------------- */
 
-static int render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_args *x)
+static int render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_opts *x)
 {
     bool lora = x->o.method == VF_ADAPTER_LORA;
     if (x->json) {
@@ -485,18 +439,18 @@ static int render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const 
         human_layers(b, p);
         human_totals(b, p, x);
         if (!vf_ui_quiet())
-            human_findings(b, vf_adapter_plan_findings(p));
+            vf_cli_findings(b, "", vf_adapter_plan_findings(p));
     }
     return VF_EXIT_OK;
 }
 
-int vf_cmd_adapters(int argc, char **argv)
+static int adapters_run(int argc, char **argv)
 {
-    adapters_args x = {.o = VF_ADAPTER_OPTIONS_INIT, .oo = VF_OPEN_OPTIONS_INIT};
-    bool help = false;
-    int rc = parse_args(argc, argv, &x, &help);
-    if (rc != VF_EXIT_OK || help)
-        return help ? (adapters_help(), VF_EXIT_OK) : rc;
+    adapters_opts x = {.o = VF_ADAPTER_OPTIONS_INIT};
+    vf_cmdline line;
+    int rc = parse_args(argc, argv, &x, &line);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
     vf_error err = {0};
     vf_rank_rule *rules = NULL;
     if (vf_rank_rules_parse(x.rank_pattern, &rules, &x.o.rank_rule_count, &err) != VF_OK)
@@ -504,7 +458,7 @@ int vf_cmd_adapters(int argc, char **argv)
     x.o.rank_rules = rules;
     vf_model *m = NULL;
     vf_adapter_plan *p = NULL;
-    if (vf_model_open(x.path, &x.oo, &m, &err) != VF_OK || vf_adapter_plan_build(m, &x.o, &p, &err) != VF_OK) {
+    if (vf_model_open(line.operand, &line.open, &m, &err) != VF_OK || vf_adapter_plan_build(m, &x.o, &p, &err) != VF_OK) {
         vf_model_free(m);
         free(rules);
         return vf_cli_fail(&err);
@@ -514,7 +468,7 @@ int vf_cmd_adapters(int argc, char **argv)
     vf_output *svg = NULL;
     const vf_checkpoint *cp = vf_model_checkpoint(m);
     if (rc == VF_EXIT_OK && x.svg && !b.failed)
-        rc = vf_svg_adapters_prepare(x.svg, p, vf_checkpoint_name(cp), &x.o, cp, x.path, &svg);
+        rc = vf_svg_adapters_prepare(x.svg, p, vf_checkpoint_name(cp), &x.o, cp, line.operand, &svg);
     vf_adapter_plan_free(p);
     vf_model_free(m);
     free(rules);
@@ -523,3 +477,19 @@ int vf_cmd_adapters(int argc, char **argv)
     vf_buf_free(&b);
     return rc;
 }
+
+const vf_command vf_adapters_command = {
+    .name = "adapters",
+    .summary = "exact LoRA / OSFT adapter sizes, matrix by matrix",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit adapters PATH [--method lora|osft] [options]\n\n"
+        "Counts what LoRA adds or OSFT decomposes, matrix by matrix, from the exact shapes in the\n"
+        "safetensors headers: per-module and per-layer summaries, totals, the share of the base model\n"
+        "and PEFT's 'trainable params: X || all params: Y || trainable%: Z' line; --matrices adds the\n"
+        "table of every matrix.\n\n",
+    .options = adapters_table,
+    .footer = "\n--quiet leaves out the notes and warnings; --verbose adds the formula of the counts.\n\n"
+              "Exit codes: 0 ok, 2 bad option or a target that matches nothing, 3 missing file, 4 malformed file.\n",
+    .run = adapters_run,
+};

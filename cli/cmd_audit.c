@@ -9,31 +9,27 @@
 
 enum { OPT_BASE = 1, OPT_JSON };
 
-static const vf_opt audit_opts[] = {
-    {"base", 0, true, OPT_BASE}, {"json", 0, false, OPT_JSON}, VF_COMMON_OPTS, {NULL, 0, false, 0},
+static const vf_opt audit_table[] = {
+    VF_OPT_COLUMN(19),
+    {"base", 0, "PATH", OPT_BASE, "base checkpoint (directory, file, index or HF id in the local cache)", VF_VALUES_FILE},
+    {"json", 0, NULL, OPT_JSON, "one JSON document on stdout"},
+    {"revision", 0, "REV", VF_OPT_REVISION, "Hugging Face cache snapshot of the base (branch, tag or commit)"},
+    {"hf-cache", 0, "DIR", VF_OPT_HF_CACHE, VF_OPT_HF_CACHE_HELP, VF_VALUES_DIR},
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
-static void audit_help(void)
+typedef struct audit_opts {
+    const char *base;
+    bool json;
+} audit_opts;
+
+static int audit_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    printf("usage: vramfit audit ADAPTER_DIR [--base PATH] [--json] [--revision REV] [--hf-cache DIR]\n\n"
-           "Reads a PEFT adapter directory (adapter_model.safetensors + adapter_config.json: r, lora_alpha,\n"
-           "target_modules as a list or a regex, rank_pattern, alpha_pattern, use_dora, modules_to_save,\n"
-           "bias) and reports per module the stored lora_A / lora_B shapes (keys such as\n"
-           "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight), ranks and totals.\n"
-           "Without --base the stored tensors are checked against the config (ranks, targets, DoRA,\n"
-           "biases, modules_to_save). With --base the adapter is predicted from the base checkpoint and\n"
-           "the config, and every difference is listed: missing or extra matrices, wrong ranks, shapes\n"
-           "that do not fit the base matrix. Task heads PEFT saves by itself (classifier/score for\n"
-           "SEQ_CLS and TOKEN_CLS, qa_outputs for QUESTION_ANS) are accepted and explained.\n\n"
-           "  --base PATH      base checkpoint (directory, file, index or HF id in the local cache)\n"
-           "  --json           one JSON document on stdout\n"
-           "  --revision REV   Hugging Face cache snapshot of the base (branch, tag or commit)\n"
-           "  --hf-cache DIR   Hugging Face hub cache directory to search\n");
-    vf_print_global_help();
-    printf("\n--quiet leaves out the notes; --verbose adds the explanation of each task head or\n"
-           "module PEFT saves by itself.\n\n"
-           "Exit codes: 0 the adapter agrees, 5 differences found (report on stdout, summary on stderr),\n"
-           "2 usage, 3 missing file, 4 malformed file or config.\n");
+    audit_opts *opts = parsed;
+    opts->base = opt->id == OPT_BASE ? val : opts->base;
+    opts->json |= opt->id == OPT_JSON;
+    return VF_EXIT_OK;
 }
 
 /* ---- JSON -------------------------------------------------------------------------------------- */
@@ -188,8 +184,8 @@ static void human_totals(vf_buf *b, const vf_audit *a, bool base)
         vf_buf_printf(b, "Predicted   %s parameters from the base and the config\n",
                       vf_fmt_count(t->expected_params, c1));
     const vf_findings *f = vf_audit_findings(a);
-    for (size_t i = 0; !vf_ui_quiet() && i < vf_findings_count(f); i++)
-        vf_buf_printf(b, "note: %s\n", vf_findings_get(f, i)->message);
+    if (!vf_ui_quiet())
+        vf_cli_findings(b, "", f);
     size_t n = vf_audit_diff_count(a);
     if (n == 0)
         vf_buf_printf(b, "\n%sOK%s: the adapter agrees with the %s\n", vf_sty(VF_STY_GREEN), vf_sty(VF_STY_RESET),
@@ -218,41 +214,51 @@ static void audit_human(vf_buf *b, const vf_audit *a, const char *base)
 
 /* ---- command ----------------------------------------------------------------------------------- */
 
-int vf_cmd_audit(int argc, char **argv)
+static int audit_run(int argc, char **argv)
 {
-    vf_args args = {argc, 1, argv, audit_opts, "audit", false};
-    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
-    const char *dir = NULL, *base = NULL, *val;
-    bool json = false;
-    for (int id; (id = vf_args_next(&args, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return audit_help(), VF_EXIT_OK;
-        if (id == 0 && dir)
-            return vf_usage_error("audit", "more than one ADAPTER_DIR given ('%s')", val);
-        dir = id == 0 ? val : dir;
-        base = id == OPT_BASE ? val : base;
-        json |= id == OPT_JSON;
-        vf_common_opt(id, val, &oo);
-    }
-    if (!dir)
-        return vf_usage_error("audit", "missing ADAPTER_DIR (see 'vramfit audit --help')");
+    vf_cmdline line;
+    audit_opts opts = {0};
+    int rc = vf_cli_parse(&vf_audit_command, argc, argv, &line, &opts, audit_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
     vf_error err = {0};
     vf_audit *a = NULL;
-    if (vf_audit_run(dir, base, &oo, &a, &err) != VF_OK)
+    if (vf_audit_run(line.operand, opts.base, &line.open, &a, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_buf b = {0};
-    base = vf_audit_base_name(a); /* --base, or base_model_name_or_path found in the local cache */
-    if (json)
+    const char *base = vf_audit_base_name(a); /* --base, or base_model_name_or_path in the cache */
+    if (opts.json)
         audit_json(&b, a, base);
     else
         audit_human(&b, a, base);
     int verdict = vf_audit_verdict(a, &err);
     vf_audit_free(a);
-    int rc = vf_buf_flush(&b);
+    rc = vf_buf_flush(&b);
     vf_buf_free(&b);
     if (rc != VF_EXIT_OK)
         return rc;
     return verdict == VF_OK ? VF_EXIT_OK : vf_cli_fail(&err);
 }
+
+const vf_command vf_audit_command = {
+    .name = "audit",
+    .summary = "check a PEFT adapter directory against its config and base",
+    .operand = "ADAPTER_DIR",
+    .synopsis =
+        "usage: vramfit audit ADAPTER_DIR [--base PATH] [--json] [--revision REV] [--hf-cache DIR]\n\n"
+        "Reads a PEFT adapter directory (adapter_model.safetensors + adapter_config.json: r, lora_alpha,\n"
+        "target_modules as a list or a regex, rank_pattern, alpha_pattern, use_dora, modules_to_save,\n"
+        "bias) and reports per module the stored lora_A / lora_B shapes (keys such as\n"
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight), ranks and totals.\n"
+        "Without --base the stored tensors are checked against the config (ranks, targets, DoRA,\n"
+        "biases, modules_to_save). With --base the adapter is predicted from the base checkpoint and\n"
+        "the config, and every difference is listed: missing or extra matrices, wrong ranks, shapes\n"
+        "that do not fit the base matrix. Task heads PEFT saves by itself (classifier/score for\n"
+        "SEQ_CLS and TOKEN_CLS, qa_outputs for QUESTION_ANS) are accepted and explained.\n\n",
+    .options = audit_table,
+    .footer = "\n--quiet leaves out the notes; --verbose adds the explanation of each task head or\n"
+              "module PEFT saves by itself.\n\n"
+              "Exit codes: 0 the adapter agrees, 5 differences found (report on stdout, summary on stderr),\n"
+              "2 usage, 3 missing file, 4 malformed file or config.\n",
+    .run = audit_run,
+};

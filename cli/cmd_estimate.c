@@ -12,20 +12,30 @@
 
 enum { OPT_METHOD = 1, OPT_JSON, OPT_CHECK, OPT_SVG };
 
-static const vf_opt estimate_opts[] = {
-    {"method", 'm', true, OPT_METHOD}, {"json", 0, false, OPT_JSON}, {"check", 0, false, OPT_CHECK},
-    {"svg", 0, true, OPT_SVG},
-    VF_EST_SETUP_OPTS, VF_DT_OPTS, VF_COMMON_OPTS, {NULL, 0, false, 0},
+static const vf_opt estimate_table[] = {
+    VF_OPT_COLUMN(24),
+    {"method", 'm', "M", OPT_METHOD,
+     "sft (full fine-tuning, default), osft, lora, qlora, or all (the\n"
+     "four side by side)",
+     VF_VALUES_LIST, "sft osft lora qlora all"},
+    {"json", 0, NULL, OPT_JSON,
+     "JSON on stdout, exact byte counts (--method all: \"methods\"\n"
+     "holds one document per method)"},
+    {"check", 0, NULL, OPT_CHECK,
+     "exit status from the decision: 0 should or will likely work,\n"
+     "10 may work but isn't recommended, 11 impossible (with --method\n"
+     "all: the best of the methods)"},
+    {"svg", 0, "FILE", OPT_SVG,
+     "also draw the estimate as a self-contained SVG chart: per-GPU\n"
+     "stacked bars of the components and the overhead for each method,\n"
+     "a line at the GPU memory, GiB labels; written (atomically) only\n"
+     "when the command succeeds; exit 3 when FILE cannot be written",
+     VF_VALUES_FILE},
+    VF_EST_SETUP_OPTS,
+    VF_DT_OPTS,
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
-
-/* The long name of option `id` in the table above. */
-static const char *opt_name(int id)
-{
-    for (const vf_opt *o = estimate_opts; o->name; o++)
-        if (o->id == id)
-            return o->name;
-    return "?";
-}
 
 static void print_gpu_table(void)
 {
@@ -37,33 +47,9 @@ static void print_gpu_table(void)
         printf("  %-14s %18s bytes  (%s)\n", g[i].name, vf_fmt_count(g[i].bytes, c), g[i].spec);
 }
 
-static void estimate_help(void)
+/* The end of --help: the built-in GPUs, the exit codes and an example. */
+static void estimate_footer(void)
 {
-    printf("usage: vramfit estimate PATH [--method sft|osft|lora|qlora|all] (--gpu NAME|auto |\n"
-           "                        --gpu-memory SIZE) [--gpus N] [setup options] [--json] [--check]\n\n"
-           "Estimates the GPU memory of fine-tuning the checkpoint at PATH with Red Hat Training Hub's\n"
-           "formulas (memory_estimator.py), fed with exact counts from the safetensors headers:\n"
-           "parameters P, layers L, hidden size H, vocabulary V, LoRA adapter parameters AB and OSFT\n"
-           "U/S/V sizes. Prints the expected memory with its low/high bounds (total and per GPU),\n"
-           "the per-GPU components, the overhead, the peak rule that applied and Training Hub's\n"
-           "decision: should work / will likely work / may work but isn't recommended / impossible,\n"
-           "with the extra memory per GPU each bound needs. Sizes are GiB (2^30 bytes).\n\n"
-           "  -m, --method M        sft (full fine-tuning, default), osft, lora, qlora, or all (the\n"
-           "                        four side by side)\n"
-           "  --json                JSON on stdout, exact byte counts (--method all: \"methods\"\n"
-           "                        holds one document per method)\n"
-           "  --check               exit status from the decision: 0 should or will likely work,\n"
-           "                        10 may work but isn't recommended, 11 impossible (with --method\n"
-           "                        all: the best of the methods)\n"
-           "  --svg FILE            also draw the estimate as a self-contained SVG chart: per-GPU\n"
-           "                        stacked bars of the components and the overhead for each method,\n"
-           "                        a line at the GPU memory, GiB labels; written (atomically) only\n"
-           "                        when the command succeeds; exit 3 when FILE cannot be written\n");
-    printf("%s", vf_est_setup_help);
-    vf_dt_print_help();
-    vf_print_global_help();
-    printf("\n--quiet leaves out the notes; --verbose adds the exact inputs of the formulas and the\n"
-           "target family with its reason. 'vramfit gpus' lists the --gpu names one per line.\n\n");
     print_gpu_table();
     printf("\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable (also --gpu auto without\n"
            "a working nvidia-smi or rocm-smi), 4 malformed checkpoint; with --check also 10 and 11.\n"
@@ -547,59 +533,52 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
 
 /* ---- command ------------------------------------------------------------------------------------ */
 
-typedef struct est_cmd {
+typedef struct estimate_opts {
     vf_est_opts o;
-    vf_dt_cli dt;   /* --estimator detailed and its levers */
+    vf_dt_opts dt;   /* --estimator detailed and its levers */
     bool all, json, check;
     const char *svg; /* --svg FILE or NULL */
     vf_method method;
-} est_cmd;
+} estimate_opts;
 
-/* Parses argv into *k; returns -1 to continue, else the exit code. */
-static int parse(int argc, char **argv, est_cmd *k)
+static int estimate_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    vf_args a = {argc, 1, argv, estimate_opts, "estimate", false};
-    const char *val;
-    vf_est_opts_init(&k->o, "estimate");
-    vf_dt_cli_init(&k->dt);
-    k->method = VF_METHOD_SFT;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return estimate_help(), VF_EXIT_OK;
-        if (id == 0 && k->o.path)
-            return vf_usage_error("estimate", "more than one PATH given ('%s')", val);
-        if (id == 0)
-            k->o.path = val;
-        if (id == OPT_METHOD) {
-            static const char *const methods[] = {"sft", "osft", "lora", "qlora", "all"};
-            long m = vf_choice(val, methods, 5);
-            char hint[64];
-            k->all = m == 4;
-            if (m < 0 || (!k->all && !vf_method_from_name(methods[m], &k->method)))
-                return vf_usage_error("estimate", "--method must be sft, osft, lora, qlora or all, "
-                                                  "got '%s'%s", val,
-                                      vf_did_you_mean(val, methods, 5, hint, sizeof hint));
-        }
-        k->json |= id == OPT_JSON;
-        k->check |= id == OPT_CHECK;
-        k->svg = id == OPT_SVG ? val : k->svg;
-        if (vf_est_opt(&k->o, id, val) < 0 || vf_dt_cli_opt(&k->dt, id, opt_name(id), val) < 0)
-            return VF_EXIT_USAGE;
-        vf_common_opt(id, val, &k->o.open);
+    estimate_opts *k = parsed;
+    if (opt->id == OPT_METHOD) {
+        size_t m = 0;
+        int rc = vf_opt_choice("estimate", opt, val, &m);
+        if (rc != VF_EXIT_OK)
+            return rc;
+        k->all = m == VF_METHOD_COUNT; /* "all", after the four method names */
+        if (!k->all && !vf_method_from_name(val, &k->method))
+            return VF_EXIT_INTERNAL; /* the table's values disagree with the library's names */
     }
-    if (!k->o.path)
-        return vf_usage_error("estimate", "missing PATH (see 'vramfit estimate --help')");
+    k->json |= opt->id == OPT_JSON;
+    k->check |= opt->id == OPT_CHECK;
+    k->svg = opt->id == OPT_SVG ? val : k->svg;
+    if (vf_est_opt(&k->o, opt->id, val) < 0 || vf_dt_opt(&k->dt, opt, val) < 0)
+        return VF_EXIT_USAGE;
+    return VF_EXIT_OK;
+}
+
+/* Parses argv into *k; returns VF_CLI_CONTINUE, else the exit code. */
+static int parse(int argc, char **argv, estimate_opts *k)
+{
+    vf_cmdline line;
+    vf_est_opts_init(&k->o, "estimate");
+    vf_dt_opts_init(&k->dt);
+    k->method = VF_METHOD_SFT;
+    int rc = vf_cli_parse(&vf_estimate_command, argc, argv, &line, k, estimate_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
+    k->o.path = line.operand;
+    k->o.open = line.open;
     if (!k->dt.detailed && k->dt.first_lever)
         return vf_usage_error("estimate", "--%s needs --estimator detailed (the Training Hub "
                                           "estimator has fixed assumptions)", k->dt.first_lever);
     if (k->dt.detailed && k->all)
         return vf_usage_error("estimate", "--estimator detailed estimates one --method at a time");
-    if (k->o.compat && (k->o.target.modules || k->o.target.regex))
-        return vf_usage_error("estimate", "--compat training-hub picks the targets from the path "
-                                          "string; it cannot be combined with --target or --target-regex");
-    return -1;
+    return vf_est_opts_check(&k->o);
 }
 
 /* Exit status for --check: the verdict of the single method, or the best one with --method all. */
@@ -614,7 +593,7 @@ static int check_code(const est_run *runs, int n)
 }
 
 /* --svg: draws the runs (a failed one as "not estimated") and prepares k->svg; returns the exit code. */
-static int prepare_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
+static int prepare_svg(const estimate_opts *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
                        int n, vf_output **o)
 {
     vf_svg_method m[VF_METHOD_COUNT];
@@ -625,16 +604,18 @@ static int prepare_svg(const est_cmd *k, const vf_est_ctx *c, const vf_est_hw *h
     return vf_svg_estimate_prepare(k->svg, &e, vf_model_checkpoint(c->model), k->o.path, o);
 }
 
+/* A failed method: a usage error names the command, any other is "vramfit: error:". */
 static int fail_run(const est_run *r)
 {
-    vf_diag("vramfit estimate: ", "%s", r->error);
-    return r->exit_code;
+    if (r->exit_code == VF_EXIT_USAGE)
+        return vf_usage_error("estimate", "%s", r->error);
+    return vf_cli_error(r->exit_code, "%s", r->error);
 }
 
 /* Runs the methods and renders; returns the exit code (output flushed only on success). A failing
  * method fails the command, except under --method all where it becomes a row of its own unless it
  * is a bad explicit --target (the user's mistake whatever the method) or every method fails. */
-static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf_notes *hw_notes,
+static int render(const estimate_opts *k, vf_est_ctx *c, const vf_est_hw *hw, const vf_notes *hw_notes,
                   est_run *runs)
 {
     int n = k->all ? VF_METHOD_COUNT : 1, ok = 0, first_fail = -1;
@@ -679,14 +660,14 @@ static int render(const est_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, const vf
     return rc;
 }
 
-int vf_cmd_estimate(int argc, char **argv)
+static int estimate_run(int argc, char **argv)
 {
-    est_cmd k = {0};
+    estimate_opts k = {0};
     int rc = parse(argc, argv, &k);
-    if (rc >= 0)
+    if (rc != VF_CLI_CONTINUE)
         return rc;
     if (k.dt.detailed)
-        return vf_dt_cli_run(&k.dt, &k.o, k.method, k.json, k.check, k.svg);
+        return vf_dt_run(&k.dt, &k.o, k.method, k.json, k.check, k.svg);
     vf_est_hw hw;
     vf_notes hw_notes = {0};
     if ((rc = vf_est_resolve_hw(&k.o, &hw, &hw_notes)) != VF_EXIT_OK)
@@ -695,8 +676,7 @@ int vf_cmd_estimate(int argc, char **argv)
     est_run *runs = calloc(VF_METHOD_COUNT, sizeof *runs);
     vf_error err = {0};
     if (!c || !runs) {
-        vf_diag("vramfit: error: ", "out of memory");
-        rc = VF_EXIT_INTERNAL;
+        rc = vf_cli_error(VF_EXIT_INTERNAL, "out of memory");
     } else if (vf_est_ctx_open(c, &k.o, &err) != VF_OK) {
         rc = vf_cli_fail(&err);
     } else {
@@ -708,3 +688,24 @@ int vf_cmd_estimate(int argc, char **argv)
     free(runs);
     return rc;
 }
+
+const vf_command vf_estimate_command = {
+    .name = "estimate",
+    .summary = "fine-tuning memory per GPU (Training Hub's formulas) and verdict",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit estimate PATH [--method sft|osft|lora|qlora|all] (--gpu NAME|auto |\n"
+        "                        --gpu-memory SIZE) [--gpus N] [setup options] [--json] [--check]\n\n"
+        "Estimates the GPU memory of fine-tuning the checkpoint at PATH with Red Hat Training Hub's\n"
+        "formulas (memory_estimator.py), fed with exact counts from the safetensors headers:\n"
+        "parameters P, layers L, hidden size H, vocabulary V, LoRA adapter parameters AB and OSFT\n"
+        "U/S/V sizes. Prints the expected memory with its low/high bounds (total and per GPU),\n"
+        "the per-GPU components, the overhead, the peak rule that applied and Training Hub's\n"
+        "decision: should work / will likely work / may work but isn't recommended / impossible,\n"
+        "with the extra memory per GPU each bound needs. Sizes are GiB (2^30 bytes).\n\n",
+    .options = estimate_table,
+    .footer = "\n--quiet leaves out the notes; --verbose adds the exact inputs of the formulas and the\n"
+              "target family with its reason. 'vramfit gpus' lists the --gpu names one per line.\n\n",
+    .footer_more = estimate_footer,
+    .run = estimate_run,
+};

@@ -8,67 +8,7 @@
 #include "vf_dt_cli.h"
 #include "vf_svg.h"
 
-static const char help_levers[] =
-    "detailed estimator (--estimator detailed; the default, training-hub, keeps Training Hub's\n"
-    "formulas and numbers):\n"
-    "  --estimator E         training-hub (default) or detailed: how people really train, from the\n"
-    "                        architecture the headers give, per GPU: weights, gradients, optimizer\n"
-    "                        states, activations, logits/loss, temporary buffers, overhead, then\n"
-    "                        peak allocated and peak reserved. It needs --batch-size and\n"
-    "                        --max-seq-len, the micro-batch per GPU (not --max-tokens-per-gpu);\n"
-    "                        --svg draws its two phases as stacked bars\n"
-    "  --dtype D             fp32|bf16|fp16: dtype the weights are loaded in (the frozen base for\n"
-    "                        LoRA/QLoRA/OSFT); default bf16. Trained fp16 weights get an fp32\n"
-    "                        master copy and fp32 optimizer states (GradScaler refuses fp16 grads)\n"
-    "  --amp A               none|bf16|fp16: autocast compute dtype (default none: compute in\n"
-    "                        --dtype; fp32 weights + --amp bf16 is classic AMP, adding one cast copy\n"
-    "                        of every projection; bf16 weights + none is pure bf16, where torch's\n"
-    "                        AdamW keeps its moments in bf16)\n"
-    "  --optimizer O         adamw (2 states in the parameter dtype, default) | adamw-8bit and\n"
-    "                        paged-adamw-8bit (bitsandbytes: 2 bytes + absmax per parameter; paged\n"
-    "                        states can spill to the host) | adafactor (factored second moment) |\n"
-    "                        sgd (no state) | sgd-momentum (one state)\n"
-    "  --optimizer-in-backward  step each parameter as its gradient is produced: no gradient\n"
-    "                        buffer and no optimizer-step phase\n"
-    "  --gradient-checkpointing C  none (default) | full (keep each layer's input, recompute one\n"
-    "                        layer in backward) | selective (recompute the attention core only)\n"
-    "  --activation-offload  saved activations go to host memory, one layer in flight\n"
-    "  --compile             torch.compile: pointwise intermediates are recomputed, not saved\n"
-    "  --attention K         eager (materialises the heads x seq x seq matrix) | sdpa (default;\n"
-    "                        k/v repeated to all heads) | flash (no matrix, no repeat)\n"
-    "  --loss L              full (default: logits in the compute dtype plus the fp32 upcast of\n"
-    "                        cross-entropy) | chunked (fp32 work on one of --loss-chunks chunks) |\n"
-    "                        liger (fused linear cross-entropy: logits never materialised; the\n"
-    "                        existing --liger keeps its Training Hub meaning)\n"
-    "  --loss-chunks N       chunks of --loss chunked (default 8, torchtune's)\n";
-
-static const char help_parallel[] =
-    "  --sharding S          none (DDP: gradient buckets copy the gradients) | zero1 (optimizer\n"
-    "                        states / ranks) | zero2 (+ gradients) | zero3 (+ weights, one block\n"
-    "                        gathered at a time) | fsdp-full (= zero3) | fsdp-grad-op (= zero2) |\n"
-    "                        fsdp-hybrid (full shard within a node, replicas across --nodes)\n"
-    "  --nodes N             nodes of --gpus GPUs each (default 1)\n"
-    "  --offload O           none (default) | optimizer (states and master weights on the host;\n"
-    "                        needs a ZeRO stage) | all (also weights and gradients; needs zero3 or\n"
-    "                        fsdp-*)\n"
-    "  --host-memory SIZE    host memory per node, to check offload and saving against\n"
-    "  --grad-accum N        micro-batches per optimizer step (default 1): it changes the tokens\n"
-    "                        per optimizer step, not the peak, except for the gradient buffer it\n"
-    "                        keeps alive through the forward passes\n"
-    "  --use-dora            LoRA as DoRA: magnitude vectors, base results kept, weight norms\n"
-    "  --adapter-dtype DT    F32 (default; PEFT's autocast_adapter_dtype), BF16 or F16: trainable\n"
-    "                        adapter parameters, their gradients and optimizer states\n"
-    "  --modules-to-save LIST  modules trained as full copies (e.g. lm_head,embed_tokens)\n"
-    "  --quant-block-size N  QLoRA 4-bit block size (default 64, bitsandbytes')\n"
-    "  --no-double-quant     QLoRA without nested quantization of the absmax\n"
-    "  --sharded-state-dict  saving writes per-rank shards: no full-model gather at save time\n";
-
-void vf_dt_print_help(void)
-{
-    printf("%s%s", help_levers, help_parallel);
-}
-
-void vf_dt_cli_init(vf_dt_cli *d)
+void vf_dt_opts_init(vf_dt_opts *d)
 {
     vf_dt_options o = VF_DT_OPTIONS_INIT;
     memset(d, 0, sizeof *d);
@@ -96,7 +36,7 @@ static int count(const char *opt, const char *val, uint32_t *out)
     return 1;
 }
 
-static int estimator(vf_dt_cli *d, const char *val)
+static int estimator(vf_dt_opts *d, const char *val)
 {
     if (strcmp(val, "detailed") == 0 || strcmp(val, "training-hub") == 0) {
         d->detailed = strcmp(val, "detailed") == 0;
@@ -106,28 +46,20 @@ static int estimator(vf_dt_cli *d, const char *val)
     return -1;
 }
 
-static int sizes(vf_dt_cli *d, int id, const char *val)
+static int host_memory(vf_dt_opts *d, const char *val)
 {
     char why[VF_GPU_MSG_MAX];
-    if (id == VF_DOPT_HOST_MEMORY) {
-        if (vf_parse_size(val, &d->o.host_memory, why))
-            return 1;
-        vf_usage_error("estimate", "--host-memory: %s", why);
-        return -1;
-    }
-    if (vf_dtype_from_name(val, strlen(val), &d->o.adapter_dtype) &&
-        (d->o.adapter_dtype == VF_DTYPE_F32 || d->o.adapter_dtype == VF_DTYPE_BF16 ||
-         d->o.adapter_dtype == VF_DTYPE_F16))
+    if (vf_parse_size(val, &d->o.host_memory, why))
         return 1;
-    vf_usage_error("estimate", "--adapter-dtype must be F32, BF16 or F16, got '%s'", val);
+    vf_usage_error("estimate", "--host-memory: %s", why);
     return -1;
 }
 
-static int store(vf_dt_cli *d, int id, const char *val)
+static int store(vf_dt_opts *d, const vf_opt *opt, const char *val)
 {
     vf_dt_options *o = &d->o;
     int v = 0, rc;
-    switch (id) {
+    switch (opt->id) {
     case VF_DOPT_DTYPE: rc = lever("dtype", VF_LEVER_PRECISION, val, &v); o->dtype = (vf_dt_precision)v; return rc;
     case VF_DOPT_AMP: rc = lever("amp", VF_LEVER_AMP, val, &v); o->amp = (vf_dt_amp)v; return rc;
     case VF_DOPT_OPTIMIZER:
@@ -159,19 +91,20 @@ static int store(vf_dt_cli *d, int id, const char *val)
     case VF_DOPT_SHARDED_STATE_DICT: o->full_state_dict = false; return 1;
     case VF_DOPT_DORA: d->use_dora = true; return 1;
     case VF_DOPT_SAVE: d->modules_to_save = val; return 1;
-    case VF_DOPT_HOST_MEMORY:
-    case VF_DOPT_ADAPTER_DTYPE: return sizes(d, id, val);
+    case VF_DOPT_HOST_MEMORY: return host_memory(d, val);
+    case VF_DOPT_ADAPTER_DTYPE:
+        return vf_cli_adapter_dtype("estimate", opt, val, &d->o.adapter_dtype) == VF_EXIT_OK ? 1 : -1;
     default: return 0;
     }
 }
 
-int vf_dt_cli_opt(vf_dt_cli *d, int id, const char *name, const char *val)
+int vf_dt_opt(vf_dt_opts *d, const vf_opt *opt, const char *val)
 {
-    if (id == VF_DOPT_ESTIMATOR)
+    if (opt->id == VF_DOPT_ESTIMATOR)
         return estimator(d, val);
-    int rc = store(d, id, val);
+    int rc = store(d, opt, val);
     if (rc != 0 && !d->first_lever)
-        d->first_lever = name;
+        d->first_lever = opt->name;
     return rc;
 }
 
@@ -446,7 +379,7 @@ static void human_report(vf_buf *b, const dt_run *x)
 
 /* ---- command ------------------------------------------------------------------------------------ */
 
-static void fill_options(const vf_dt_cli *d, const vf_est_opts *eo, const vf_est_hw *hw, vf_method method,
+static void fill_options(const vf_dt_opts *d, const vf_est_opts *eo, const vf_est_hw *hw, vf_method method,
                          vf_dt_options *o)
 {
     *o = d->o;
@@ -457,7 +390,7 @@ static void fill_options(const vf_dt_cli *d, const vf_est_opts *eo, const vf_est
     o->seq_len = eo->seq;
 }
 
-static int estimate(const vf_dt_cli *d, const vf_est_opts *eo, dt_run *x, vf_est_ctx *c)
+static int estimate(const vf_dt_opts *d, const vf_est_opts *eo, dt_run *x, vf_est_ctx *c)
 {
     vf_error err = {0};
     int rc = vf_est_ctx_open(c, eo, &err);
@@ -476,7 +409,7 @@ static int estimate(const vf_dt_cli *d, const vf_est_opts *eo, dt_run *x, vf_est
     return rc == VF_OK ? VF_EXIT_OK : vf_cli_fail(&err);
 }
 
-static int usage_checks(const vf_dt_cli *d, const vf_est_opts *eo, vf_method method)
+static int usage_checks(const vf_dt_opts *d, const vf_est_opts *eo, vf_method method)
 {
     if (eo->max_tokens)
         return vf_usage_error("estimate", "--max-tokens-per-gpu is Training Hub's; the detailed "
@@ -493,7 +426,7 @@ static int usage_checks(const vf_dt_cli *d, const vf_est_opts *eo, vf_method met
     return -1;
 }
 
-int vf_dt_cli_run(const vf_dt_cli *d, const vf_est_opts *eo, vf_method method, bool json, bool check,
+int vf_dt_run(const vf_dt_opts *d, const vf_est_opts *eo, vf_method method, bool json, bool check,
                   const char *svg)
 {
     int rc = usage_checks(d, eo, method);
@@ -504,8 +437,7 @@ int vf_dt_cli_run(const vf_dt_cli *d, const vf_est_opts *eo, vf_method method, b
     if (!x || !c) {
         free(x);
         free(c);
-        fprintf(stderr, "vramfit: error: out of memory\n");
-        return VF_EXIT_INTERNAL;
+        return vf_cli_error(VF_EXIT_INTERNAL, "out of memory");
     }
     if ((rc = vf_est_resolve_hw(eo, &x->hw, &x->notes)) == VF_EXIT_OK) {
         fill_options(d, eo, &x->hw, method, &x->o);

@@ -9,23 +9,12 @@
 
 enum { OPT_JSON = 1 };
 
-static const vf_opt gpus_opts[] = {
-    {"json", 0, false, OPT_JSON},
-    {"help", 'h', false, VF_OPT_HELP},
-    {NULL, 0, false, 0},
+static const vf_opt gpus_table[] = {
+    VF_OPT_COLUMN(12),
+    {"json", 0, NULL, OPT_JSON, "one JSON document: \"gpus\": [{name, memory_bytes, spec, aliases}]"},
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
-
-static void gpus_help(void)
-{
-    printf("usage: vramfit gpus [--verbose] [--json]\n\n"
-           "Lists the built-in accelerators that --gpu NAME accepts (estimate, plan), one name per\n"
-           "line, in table order; 'auto' (ask nvidia-smi, else rocm-smi) is accepted too but is not\n"
-           "listed. Names match ignoring case, spaces, '-' and '_'. With --verbose each line also gives\n"
-           "the memory per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n"
-           "  --json    one JSON document: \"gpus\": [{name, memory_bytes, spec, aliases}]\n");
-    vf_print_global_help();
-    printf("\nexit codes: 0 ok, 2 usage error.\n");
-}
 
 static void gpus_list(vf_buf *b, bool verbose)
 {
@@ -67,26 +56,39 @@ static void gpus_json(vf_buf *b)
     vf_jw_obj_end(&j);
 }
 
-int vf_cmd_gpus(int argc, char **argv)
+static int gpus_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    vf_args a = {argc, 1, argv, gpus_opts, "gpus", false};
-    const char *val;
+    (void)val;
+    *(bool *)parsed |= opt->id == OPT_JSON;
+    return VF_EXIT_OK;
+}
+
+static int gpus_run(int argc, char **argv)
+{
+    vf_cmdline line;
     bool json = false;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        json |= id == OPT_JSON;
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return gpus_help(), VF_EXIT_OK;
-        if (id == 0)
-            return vf_usage_error("gpus", "takes no argument ('%s')", val);
-    }
+    int rc = vf_cli_parse(&vf_gpus_command, argc, argv, &line, &json, gpus_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
     vf_buf b = {0};
     if (json)
         gpus_json(&b);
     else
         gpus_list(&b, vf_ui_verbose());
-    int rc = vf_buf_flush(&b);
+    rc = vf_buf_flush(&b);
     vf_buf_free(&b);
     return rc;
 }
+
+const vf_command vf_gpus_command = {
+    .name = "gpus",
+    .summary = "the GPU names --gpu accepts, one per line",
+    .synopsis = "usage: vramfit gpus [--verbose] [--json]\n\n"
+                "Lists the built-in accelerators that --gpu NAME accepts (estimate, plan), one name per\n"
+                "line, in table order; 'auto' (ask nvidia-smi, else rocm-smi) is accepted too but is not\n"
+                "listed. Names match ignoring case, spaces, '-' and '_'. With --verbose each line also gives\n"
+                "the memory per GPU in bytes, the vendor's figure and the aliases, separated by tabs.\n\n",
+    .options = gpus_table,
+    .footer = "\nexit codes: 0 ok, 2 usage error.\n",
+    .run = gpus_run,
+};

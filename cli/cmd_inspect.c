@@ -7,44 +7,28 @@
 
 enum { OPT_JSON = 1, OPT_TENSORS, OPT_BY_LAYER };
 
-static const vf_opt inspect_opts[] = {
-    {"json", 0, false, OPT_JSON}, {"tensors", 't', false, OPT_TENSORS},
-    {"by-layer", 0, false, OPT_BY_LAYER}, VF_COMMON_OPTS, {NULL, 0, false, 0},
+static const vf_opt inspect_table[] = {
+    VF_OPT_COLUMN(15),
+    {"json", 0, NULL, OPT_JSON, "one JSON document on stdout (exact integers)"},
+    {"tensors", 't', NULL, OPT_TENSORS, "the full tensor table (JSON: \"tensor_list\")"},
+    {"by-layer", 0, NULL, OPT_BY_LAYER, "parameter totals and kind (attention, mamba, linear_attention, moe) per\n"
+                                        "layer (JSON: \"layers\")"},
+    VF_OPEN_OPTS,
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
-static void inspect_help(void)
-{
-    printf("usage: vramfit inspect PATH [--json] [--tensors] [--by-layer] [--revision REV] [--hf-cache DIR]\n\n"
-           "Summarises a checkpoint from its headers: files, tensors, parameters (buffers such as\n"
-           "rotary inv_freq or causal masks excluded), bytes, dtypes, the architecture inferred from\n"
-           "shapes (layers, hidden size, vocabulary, tied embeddings, experts) and index consistency.\n"
-           "A pre-quantized checkpoint (bitsandbytes, GPTQ, AWQ, compressed-tensors, FP8, MXFP4) is\n"
-           "counted dequantized, with its scheme, stored elements and metadata bytes (JSON:\n"
-           "\"quantization\").\n"
-           "The architecture is the language model's; vision/audio towers, projectors and MTP blocks\n"
-           "are listed in a components table (JSON: \"components\"); MTP blocks transformers never\n"
-           "loads keep their bytes but are not parameters or layers.\n\n"
-           "  --json       one JSON document on stdout (exact integers)\n"
-           "  -t, --tensors  the full tensor table (JSON: \"tensor_list\")\n"
-           "  --by-layer   parameter totals and kind (attention, mamba, linear_attention, moe) per\n"
-           "               layer (JSON: \"layers\")\n"
-           "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-           "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
-    vf_print_global_help();
-    printf("\n--quiet leaves out the findings; --verbose lists every file with its tensors and bytes.\n");
-}
-
-typedef struct inspect_flags {
+typedef struct inspect_opts {
     bool json, tensors, by_layer;
-} inspect_flags;
+} inspect_opts;
 
-/* ---- JSON: the library's document (vf_report_inspect_json) ---------------------------------------- */
+/* ---- JSON: the library's document (vf_report_inspect_json) ------------------------------------- */
 
-static int inspect_json(vf_buf *b, const vf_model *m, const inspect_flags *f)
+static int inspect_json(vf_buf *b, const vf_model *m, const inspect_opts *opts)
 {
     char *doc = NULL;
     vf_error err = {0};
-    unsigned flags = (f->tensors ? VF_REPORT_TENSORS : 0u) | (f->by_layer ? VF_REPORT_BY_LAYER : 0u);
+    unsigned flags = (opts->tensors ? VF_REPORT_TENSORS : 0u) | (opts->by_layer ? VF_REPORT_BY_LAYER : 0u);
     if (vf_report_inspect_json(m, flags, &doc, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_buf_put(b, doc, strlen(doc));
@@ -69,11 +53,7 @@ static void human_files(vf_buf *b, const vf_checkpoint *cp)
 static void human_findings(vf_buf *b, const vf_findings *fs)
 {
     vf_buf_printf(b, "Findings      %s\n", vf_findings_count(fs) ? "" : "none");
-    for (size_t i = 0; i < vf_findings_count(fs); i++) {
-        bool warn = vf_findings_get(fs, i)->severity == VF_SEV_WARNING;
-        vf_buf_printf(b, "  %s%s%s: %s\n", warn ? vf_sty(VF_STY_YELLOW) : "", warn ? "warning" : "info",
-                      warn ? vf_sty(VF_STY_RESET) : "", vf_findings_get(fs, i)->message);
-    }
+    vf_cli_findings(b, "  ", fs);
 }
 
 /* Only for a quantized checkpoint: what is logical, what is stored, what is metadata. */
@@ -189,41 +169,36 @@ static void human_tensors(vf_buf *b, const vf_model *m)
     }
 }
 
-int vf_cmd_inspect(int argc, char **argv)
+static int inspect_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    vf_args a = {argc, 1, argv, inspect_opts, "inspect", false};
-    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
-    inspect_flags f = {0};
-    const char *path = NULL, *val;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return inspect_help(), VF_EXIT_OK;
-        if (id == 0 && path)
-            return vf_usage_error("inspect", "more than one PATH given ('%s')", val);
-        if (id == 0)
-            path = val;
-        f.json |= id == OPT_JSON;
-        f.tensors |= id == OPT_TENSORS;
-        f.by_layer |= id == OPT_BY_LAYER;
-        vf_common_opt(id, val, &oo);
-    }
-    if (!path)
-        return vf_usage_error("inspect", "missing PATH (see 'vramfit inspect --help')");
+    inspect_opts *opts = parsed;
+    (void)val;
+    opts->json |= opt->id == OPT_JSON;
+    opts->tensors |= opt->id == OPT_TENSORS;
+    opts->by_layer |= opt->id == OPT_BY_LAYER;
+    return VF_EXIT_OK;
+}
+
+static int inspect_run(int argc, char **argv)
+{
+    vf_cmdline line;
+    inspect_opts opts = {0};
+    int rc = vf_cli_parse(&vf_inspect_command, argc, argv, &line, &opts, inspect_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
     vf_model *m = NULL;
     vf_error err = {0};
-    if (vf_model_open(path, &oo, &m, &err) != VF_OK)
+    if (vf_model_open(line.operand, &line.open, &m, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_buf b = {0};
-    int rc = VF_EXIT_OK;
-    if (f.json) {
-        rc = inspect_json(&b, m, &f);
+    rc = VF_EXIT_OK;
+    if (opts.json) {
+        rc = inspect_json(&b, m, &opts);
     } else {
         human_summary(&b, m);
-        if (f.by_layer)
+        if (opts.by_layer)
             human_layers(&b, m);
-        if (f.tensors)
+        if (opts.tensors)
             human_tensors(&b, m);
     }
     vf_model_free(m);
@@ -232,3 +207,23 @@ int vf_cmd_inspect(int argc, char **argv)
     vf_buf_free(&b);
     return rc;
 }
+
+const vf_command vf_inspect_command = {
+    .name = "inspect",
+    .summary = "summarise a checkpoint's tensors, parameters and architecture",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit inspect PATH [--json] [--tensors] [--by-layer] [--revision REV] [--hf-cache DIR]\n\n"
+        "Summarises a checkpoint from its headers: files, tensors, parameters (buffers such as\n"
+        "rotary inv_freq or causal masks excluded), bytes, dtypes, the architecture inferred from\n"
+        "shapes (layers, hidden size, vocabulary, tied embeddings, experts) and index consistency.\n"
+        "A pre-quantized checkpoint (bitsandbytes, GPTQ, AWQ, compressed-tensors, FP8, MXFP4) is\n"
+        "counted dequantized, with its scheme, stored elements and metadata bytes (JSON:\n"
+        "\"quantization\").\n"
+        "The architecture is the language model's; vision/audio towers, projectors and MTP blocks\n"
+        "are listed in a components table (JSON: \"components\"); MTP blocks transformers never\n"
+        "loads keep their bytes but are not parameters or layers.\n\n",
+    .options = inspect_table,
+    .footer = "\n--quiet leaves out the findings; --verbose lists every file with its tensors and bytes.\n",
+    .run = inspect_run,
+};

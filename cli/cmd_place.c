@@ -6,46 +6,29 @@
 #include <string.h>
 
 #include "vf_cli.h"
-#include "vf_gpus.h"
+#include "vf_est_cli.h"
 #include "vramfit/vf_place.h"
 
 enum { OPT_GPUS = 1, OPT_GPU, OPT_GPU_MEMORY, OPT_MAX_MEMORY, OPT_HOST, OPT_DTYPE, OPT_NO_SPLIT, OPT_JSON };
 
-static const vf_opt place_opts[] = {
-    {"gpus", 0, true, OPT_GPUS},           {"gpu", 0, true, OPT_GPU},
-    {"gpu-memory", 0, true, OPT_GPU_MEMORY}, {"max-memory", 0, true, OPT_MAX_MEMORY},
-    {"host-memory", 0, true, OPT_HOST},    {"dtype", 0, true, OPT_DTYPE},
-    {"no-split", 0, true, OPT_NO_SPLIT},   {"json", 0, false, OPT_JSON},
-    VF_COMMON_OPTS,                        {NULL, 0, false, 0},
+static const vf_opt place_table[] = {
+    {"gpus", 0, "N", OPT_GPUS, "GPUs 0..N-1 (default 1) of --gpu-memory SIZE or --gpu NAME each"},
+    {"gpu-memory", 0, "SIZE", OPT_GPU_MEMORY, "memory per GPU (48GiB, 80GB, ...)"},
+    {"gpu", 0, "NAME", OPT_GPU, "a built-in accelerator ('vramfit gpus')", VF_VALUES_GPU},
+    {"max-memory", 0, "LIST", OPT_MAX_MEMORY, "accelerate's max_memory: 0=70GiB,1=80GiB,cpu=200GiB (instead of\n"
+                                              "--gpus/--gpu-memory); without cpu=, what does not fit goes to disk"},
+    {"host-memory", 0, "SIZE", OPT_HOST, "the CPU's share (max_memory['cpu']) with --gpus"},
+    {"dtype", 0, "D", OPT_DTYPE, "fp32|bf16|fp16: floating weights take min(D, stored) bytes, as\n"
+                                 "accelerate's dtype (default: as stored)", VF_VALUES_LIST, "fp32 bf16 fp16"},
+    {"no-split", 0, "LIST", OPT_NO_SPLIT, "modules kept whole, comma-separated, '*' one name component\n"
+                                          "(default: every transformer block, e.g. model.layers.*; 'none': none)"},
+    {"json", 0, NULL, OPT_JSON, "JSON: device_map (accelerate's module names), devices, verdict"},
+    VF_OPEN_OPTS,
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
-static void place_help(void)
-{
-    printf("usage: vramfit place PATH (--gpus N (--gpu-memory SIZE | --gpu NAME) | --max-memory LIST)\n"
-           "                     [--host-memory SIZE] [--dtype fp32|bf16|fp16] [--no-split LIST] [--json]\n\n"
-           "The inference device map accelerate's infer_auto_device_map computes for the checkpoint:\n"
-           "modules in order onto GPU 0, 1, ..., then the CPU, then disk, no-split blocks kept whole,\n"
-           "room kept on GPU 0 and the CPU for the largest layer an offloaded module brings back\n"
-           "(accelerate utils/modeling.py, reproduced from the headers). Prints each module of the\n"
-           "map with its device and size, the memory used per device, and the verdict: fits on GPUs /\n"
-           "needs CPU offload / does not fit (disk offload).\n\n"
-           "  --gpus N              GPUs 0..N-1 (default 1) of --gpu-memory SIZE or --gpu NAME each\n"
-           "  --gpu-memory SIZE     memory per GPU (48GiB, 80GB, ...)\n"
-           "  --gpu NAME            a built-in accelerator ('vramfit gpus')\n"
-           "  --max-memory LIST     accelerate's max_memory: 0=70GiB,1=80GiB,cpu=200GiB (instead of\n"
-           "                        --gpus/--gpu-memory); without cpu=, what does not fit goes to disk\n"
-           "  --host-memory SIZE    the CPU's share (max_memory['cpu']) with --gpus\n"
-           "  --dtype D             fp32|bf16|fp16: floating weights take min(D, stored) bytes, as\n"
-           "                        accelerate's dtype (default: as stored)\n"
-           "  --no-split LIST       modules kept whole, comma-separated, '*' one name component\n"
-           "                        (default: every transformer block, e.g. model.layers.*; 'none': none)\n"
-           "  --json                JSON: device_map (accelerate's module names), devices, verdict\n");
-    vf_print_global_help();
-    printf("\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable, 4 malformed checkpoint.\n"
-           "example: vramfit place ./Mixtral-8x7B --max-memory 0=40GiB,1=40GiB,cpu=64GiB --dtype bf16\n");
-}
-
-typedef struct place_cmd {
+typedef struct place_opts {
     const char *path;
     vf_open_options open;
     uint64_t gpus, gpu_memory, host;
@@ -54,7 +37,7 @@ typedef struct place_cmd {
     bool json;
     vf_place_device dev[VF_PLACE_MAX_DEVICES];
     size_t ndev;
-} place_cmd;
+} place_opts;
 
 static int size_opt(const char *opt, const char *val, uint64_t *out)
 {
@@ -64,18 +47,19 @@ static int size_opt(const char *opt, const char *val, uint64_t *out)
     return vf_usage_error("place", "--%s: %s", opt, why);
 }
 
-static int dtype_opt(place_cmd *k, const char *val)
+/* --dtype: the bytes of "fp32 bf16 fp16" (the table's values). */
+static int dtype_opt(place_opts *k, const vf_opt *opt, const char *val)
 {
-    if (strcmp(val, "fp32") == 0 || strcmp(val, "bf16") == 0 || strcmp(val, "fp16") == 0) {
-        k->dtype_bytes = strcmp(val, "fp32") == 0 ? 4 : 2;
-        return VF_EXIT_OK;
-    }
-    return vf_usage_error("place", "--dtype must be fp32, bf16 or fp16, got '%s'", val);
+    size_t i = 0;
+    int rc = vf_opt_choice("place", opt, val, &i);
+    k->dtype_bytes = i == 0 ? 4 : 2;
+    return rc;
 }
 
-static int store(place_cmd *k, int id, const char *val)
+static int place_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    switch (id) {
+    place_opts *k = parsed;
+    switch (opt->id) {
     case OPT_GPUS:
         if (!vf_parse_u64("place", "gpus", val, &k->gpus))
             return VF_EXIT_USAGE;
@@ -86,7 +70,7 @@ static int store(place_cmd *k, int id, const char *val)
     case OPT_GPU_MEMORY: return size_opt("gpu-memory", val, &k->gpu_memory);
     case OPT_HOST: return size_opt("host-memory", val, &k->host);
     case OPT_MAX_MEMORY: k->max_memory = val; return VF_EXIT_OK;
-    case OPT_DTYPE: return dtype_opt(k, val);
+    case OPT_DTYPE: return dtype_opt(k, opt, val);
     case OPT_NO_SPLIT: k->no_split = strcmp(val, "none") == 0 ? "" : val; return VF_EXIT_OK;
     case OPT_JSON: k->json = true; return VF_EXIT_OK;
     default: return VF_EXIT_OK;
@@ -94,7 +78,7 @@ static int store(place_cmd *k, int id, const char *val)
 }
 
 /* One "KEY=SIZE" of --max-memory: KEY a GPU ordinal or "cpu". */
-static int max_memory_item(place_cmd *k, const char *s, size_t len)
+static int max_memory_item(place_opts *k, const char *s, size_t len)
 {
     char item[128], why[VF_GPU_MSG_MAX];
     if (len >= sizeof item || k->ndev >= VF_PLACE_MAX_DEVICES - 1)
@@ -120,7 +104,7 @@ static int max_memory_item(place_cmd *k, const char *s, size_t len)
     return VF_EXIT_OK;
 }
 
-static int devices(place_cmd *k)
+static int devices(place_opts *k)
 {
     if (k->max_memory) {
         if (k->gpus || k->gpu || k->gpu_memory || k->host)
@@ -140,9 +124,10 @@ static int devices(place_cmd *k)
         return vf_usage_error("place", "give --max-memory, or --gpu-memory SIZE or --gpu NAME (one)");
     uint64_t mem = k->gpu_memory;
     if (k->gpu) {
-        const vf_gpu_model *g = vf_gpu_find(k->gpu);
-        if (!g)
-            return vf_usage_error("place", "unknown --gpu '%s' (see 'vramfit gpus')", k->gpu);
+        const vf_gpu_model *g = NULL;
+        int rc = vf_cli_find_gpu("place", k->gpu, &g);
+        if (rc != VF_EXIT_OK)
+            return rc;
         mem = g->bytes;
     }
     for (uint64_t i = 0; i < (k->gpus ? k->gpus : 1); i++)
@@ -152,29 +137,15 @@ static int devices(place_cmd *k)
     return VF_EXIT_OK;
 }
 
-static int parse(int argc, char **argv, place_cmd *k)
+static int parse(int argc, char **argv, place_opts *k)
 {
-    vf_args a = {argc, 1, argv, place_opts, "place", false};
-    const char *val;
-    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
-    k->open = oo;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return place_help(), VF_EXIT_OK;
-        if (id == 0 && k->path)
-            return vf_usage_error("place", "more than one PATH given ('%s')", val);
-        if (id == 0)
-            k->path = val;
-        int rc = store(k, id, val);
-        if (rc != VF_EXIT_OK)
-            return rc;
-        vf_common_opt(id, val, &k->open);
-    }
-    if (!k->path)
-        return vf_usage_error("place", "missing PATH (see 'vramfit place --help')");
-    int rc = devices(k);
+    vf_cmdline line;
+    int rc = vf_cli_parse(&vf_place_command, argc, argv, &line, k, place_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
+    k->path = line.operand;
+    k->open = line.open;
+    rc = devices(k);
     return rc == VF_EXIT_OK ? -1 : rc;
 }
 
@@ -269,9 +240,9 @@ static void human_out(vf_buf *b, const vf_placement *p, const char *path)
                          "bytes)\n");
 }
 
-int vf_cmd_place(int argc, char **argv)
+static int place_run(int argc, char **argv)
 {
-    place_cmd k = {0};
+    place_opts k = {0};
     int rc = parse(argc, argv, &k);
     if (rc >= 0)
         return rc;
@@ -298,3 +269,22 @@ int vf_cmd_place(int argc, char **argv)
     vf_model_free(m);
     return rc;
 }
+
+const vf_command vf_place_command = {
+    .name = "place",
+    .summary = "inference device map across GPUs, CPU, disk (accelerate's algorithm)",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit place PATH (--gpus N (--gpu-memory SIZE | --gpu NAME) | --max-memory LIST)\n"
+        "                     [--host-memory SIZE] [--dtype fp32|bf16|fp16] [--no-split LIST] [--json]\n\n"
+        "The inference device map accelerate's infer_auto_device_map computes for the checkpoint:\n"
+        "modules in order onto GPU 0, 1, ..., then the CPU, then disk, no-split blocks kept whole,\n"
+        "room kept on GPU 0 and the CPU for the largest layer an offloaded module brings back\n"
+        "(accelerate utils/modeling.py, reproduced from the headers). Prints each module of the\n"
+        "map with its device and size, the memory used per device, and the verdict: fits on GPUs /\n"
+        "needs CPU offload / does not fit (disk offload).\n\n",
+    .options = place_table,
+    .footer = "\nexit codes: 0 ok, 2 usage error, 3 file missing or unreadable, 4 malformed checkpoint.\n"
+              "example: vramfit place ./Mixtral-8x7B --max-memory 0=40GiB,1=40GiB,cpu=64GiB --dtype bf16\n",
+    .run = place_run,
+};

@@ -12,9 +12,16 @@
 
 enum { OPT_JSON = 1, OPT_MARGIN, OPT_MAX_GPUS };
 
-static const vf_opt plan_opts[] = {
-    {"json", 0, false, OPT_JSON}, {"margin", 0, true, OPT_MARGIN}, {"max-gpus", 0, true, OPT_MAX_GPUS},
-    VF_EST_SETUP_OPTS, VF_COMMON_OPTS, {NULL, 0, false, 0},
+static const vf_opt plan_table[] = {
+    VF_OPT_COLUMN(24),
+    {"margin", 0, "F", OPT_MARGIN,
+     "fraction of each GPU's memory the expected estimate may use, in\n"
+     "(0, 1] (default 0.90)"},
+    {"max-gpus", 0, "N", OPT_MAX_GPUS, "largest GPU count tried for 'fewest GPUs' (default 1024)"},
+    {"json", 0, NULL, OPT_JSON, "JSON on stdout (exact byte counts)"},
+    VF_EST_SETUP_OPTS,
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
 #define PLAN_DEFAULT_BATCH 4u    /* Training Hub's example notebook */
@@ -23,34 +30,6 @@ static const vf_opt plan_opts[] = {
 #define PLAN_RANK_LIMIT 65536u   /* when the hidden size is unknown */
 
 static const uint64_t usual_tokens[] = {16384, 8192, 4096, 2048, 1024, 512, 256};
-
-static void plan_help(void)
-{
-    printf("usage: vramfit plan PATH (--gpu NAME|auto | --gpu-memory SIZE) [--gpus N] [--margin F]\n"
-           "                    [setup options] [--json]\n\n"
-           "Suggests, for each method (SFT, OSFT, LoRA, QLoRA) on the given GPUs, with Training Hub's\n"
-           "estimator on the checkpoint's exact counts:\n"
-           "  - the largest tokens per GPU whose expected memory stays within the margin (solved\n"
-           "    exactly; for LoRA/QLoRA pick batch size x sequence length <= that x GPUs), and the\n"
-           "    largest of the usual values 16384, 8192, 4096, 2048, 1024, 512, 256 below it;\n"
-           "  - the fewest GPUs that fit at the given tokens;\n"
-           "  - the largest LoRA rank (up to the hidden size) and OSFT unfreeze ratio (0.01 steps)\n"
-           "    that fit at the given tokens;\n"
-           "then ranks the methods that fit at the given tokens by how much of the model they train:\n"
-           "SFT (all of it), OSFT, LoRA, QLoRA (quantized base).\n"
-           "Tokens: as given; without --max-tokens-per-gpu or --batch-size/--max-seq-len, Training\n"
-           "Hub's example defaults --batch-size 4 --max-seq-len 4096 (LoRA/QLoRA always need a batch).\n\n"
-           "  --margin F            fraction of each GPU's memory the expected estimate may use, in\n"
-           "                        (0, 1] (default 0.90)\n"
-           "  --max-gpus N          largest GPU count tried for 'fewest GPUs' (default 1024)\n"
-           "  --json                JSON on stdout (exact byte counts)\n");
-    printf("%s", vf_est_setup_help);
-    vf_print_global_help();
-    printf("\n--quiet leaves out the notes; --verbose adds the target family and why, and the budget\n"
-           "formula.\n\n");
-    printf("exit codes: 0 ok (also when nothing fits), 2 usage error, 3 file missing or unreadable\n"
-           "(also --gpu auto without a working nvidia-smi or rocm-smi), 4 malformed checkpoint.\n");
-}
 
 /* ---- one method --------------------------------------------------------------------------------- */
 
@@ -69,12 +48,12 @@ typedef struct plan_row {
     double max_ratio;         /* OSFT; 0 when none */
 } plan_row;
 
-typedef struct plan_cmd {
+typedef struct plan_opts {
     vf_est_opts o;
     bool json;
     double margin;
     uint32_t max_gpus;
-} plan_cmd;
+} plan_opts;
 
 static void row_fail(plan_row *r, int rc, const char *msg)
 {
@@ -119,7 +98,7 @@ static uint64_t usual_below(uint64_t t)
 }
 
 /* The searches of one method; the first failure is recorded. */
-static void row_search(plan_row *r, const vf_est_model *m, const plan_cmd *k, uint64_t hidden)
+static void row_search(plan_row *r, const vf_est_model *m, const plan_opts *k, uint64_t hidden)
 {
     vf_error err = {0};
     int rc = vf_est_max_tokens(m, &r->setup, VF_BOUND_EXPECTED, k->margin, &r->max_tokens, &err);
@@ -138,7 +117,7 @@ static void row_search(plan_row *r, const vf_est_model *m, const plan_cmd *k, ui
         row_fail_err(r, rc, &err);
 }
 
-static void plan_method(vf_est_ctx *c, const plan_cmd *k, const vf_est_hw *hw, vf_method method,
+static void plan_method(vf_est_ctx *c, const plan_opts *k, const vf_est_hw *hw, vf_method method,
                         plan_row *r)
 {
     vf_est_opts mo = method_opts(&k->o, method);
@@ -166,7 +145,7 @@ static void plan_method(vf_est_ctx *c, const plan_cmd *k, const vf_est_hw *hw, v
 
 /* ---- notes -------------------------------------------------------------------------------------- */
 
-static void plan_notes(const plan_cmd *k, vf_est_ctx *c, const plan_row *rows, vf_notes *n)
+static void plan_notes(const plan_opts *k, vf_est_ctx *c, const plan_row *rows, vf_notes *n)
 {
     vf_notes tn = {0};
     vf_est_model m;
@@ -235,7 +214,7 @@ static void json_row(vf_jw *j, const plan_row *r, const vf_est_hw *hw)
     vf_jw_obj_end(j);
 }
 
-static void plan_json(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw,
+static void plan_json(vf_buf *b, const plan_opts *k, const vf_est_ctx *c, const vf_est_hw *hw,
                       const plan_row *rows, const vf_notes *notes)
 {
     vf_jw j = {.b = b};
@@ -268,7 +247,7 @@ static void plan_json(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const v
 
 /* ---- human -------------------------------------------------------------------------------------- */
 
-static void plan_header(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw)
+static void plan_header(vf_buf *b, const plan_opts *k, const vf_est_ctx *c, const vf_est_hw *hw)
 {
     char n1[32], n2[32], n3[32], g[32], bud[32];
     const vf_est_model *m = &c->base;
@@ -334,7 +313,7 @@ static void plan_row_human(vf_buf *b, const plan_row *r)
         vf_buf_printf(b, " %10s\n", r->method == VF_METHOD_OSFT ? "none" : "-");
 }
 
-static void plan_ranking(vf_buf *b, const plan_cmd *k, const vf_est_hw *hw, const plan_row *rows)
+static void plan_ranking(vf_buf *b, const plan_opts *k, const vf_est_hw *hw, const plan_row *rows)
 {
     char e[32], t[32];
     int rank = 0;
@@ -358,7 +337,7 @@ static void plan_ranking(vf_buf *b, const plan_cmd *k, const vf_est_hw *hw, cons
                          "GPUs') or choose larger GPUs\n");
 }
 
-static void plan_human(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const vf_est_hw *hw,
+static void plan_human(vf_buf *b, const plan_opts *k, const vf_est_ctx *c, const vf_est_hw *hw,
                        const plan_row *rows, const vf_notes *notes)
 {
     plan_header(b, k, c, hw);
@@ -385,7 +364,7 @@ static void plan_human(vf_buf *b, const plan_cmd *k, const vf_est_ctx *c, const 
 
 /* ---- command ------------------------------------------------------------------------------------ */
 
-static int parse_margin(plan_cmd *k, const char *val)
+static int parse_margin(plan_opts *k, const char *val)
 {
     if (!vf_parse_double("plan", "margin", val, &k->margin))
         return VF_EXIT_USAGE;
@@ -394,7 +373,7 @@ static int parse_margin(plan_cmd *k, const char *val)
     return -1;
 }
 
-static int parse_max_gpus(plan_cmd *k, const char *val)
+static int parse_max_gpus(plan_opts *k, const char *val)
 {
     uint64_t v;
     if (!vf_parse_u64("plan", "max-gpus", val, &v))
@@ -405,44 +384,32 @@ static int parse_max_gpus(plan_cmd *k, const char *val)
     return -1;
 }
 
-/* Parses argv into *k; returns -1 to continue, else the exit code. */
-static int parse(int argc, char **argv, plan_cmd *k)
+static int plan_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    vf_args a = {argc, 1, argv, plan_opts, "plan", false};
-    const char *val;
-    int rc = -1;
+    plan_opts *k = parsed;
+    k->json |= opt->id == OPT_JSON;
+    int rc = opt->id == OPT_MARGIN ? parse_margin(k, val) : opt->id == OPT_MAX_GPUS ? parse_max_gpus(k, val) : -1;
+    if (rc >= 0)
+        return rc;
+    return vf_est_opt(&k->o, opt->id, val) < 0 ? VF_EXIT_USAGE : VF_EXIT_OK;
+}
+
+/* Parses argv into *k; returns VF_CLI_CONTINUE, else the exit code. */
+static int parse(int argc, char **argv, plan_opts *k)
+{
+    vf_cmdline line;
     vf_est_opts_init(&k->o, "plan");
     k->margin = 0.90;
     k->max_gpus = PLAN_DEFAULT_MAX_GPUS;
-    for (int id; rc < 0 && (id = vf_args_next(&a, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return plan_help(), VF_EXIT_OK;
-        if (id == 0 && k->o.path)
-            return vf_usage_error("plan", "more than one PATH given ('%s')", val);
-        if (id == 0)
-            k->o.path = val;
-        k->json |= id == OPT_JSON;
-        if (id == OPT_MARGIN)
-            rc = parse_margin(k, val);
-        if (id == OPT_MAX_GPUS)
-            rc = parse_max_gpus(k, val);
-        if (vf_est_opt(&k->o, id, val) < 0)
-            return VF_EXIT_USAGE;
-        vf_common_opt(id, val, &k->o.open);
-    }
-    if (rc >= 0)
+    int rc = vf_cli_parse(&vf_plan_command, argc, argv, &line, k, plan_store);
+    if (rc != VF_CLI_CONTINUE)
         return rc;
-    if (!k->o.path)
-        return vf_usage_error("plan", "missing PATH (see 'vramfit plan --help')");
-    if (k->o.compat && (k->o.target.modules || k->o.target.regex))
-        return vf_usage_error("plan", "--compat training-hub picks the targets from the path string; "
-                                      "it cannot be combined with --target or --target-regex");
-    return -1;
+    k->o.path = line.operand;
+    k->o.open = line.open;
+    return vf_est_opts_check(&k->o);
 }
 
-static int plan_run(const plan_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, vf_notes *notes,
+static int plan_run(const plan_opts *k, vf_est_ctx *c, const vf_est_hw *hw, vf_notes *notes,
                     plan_row *rows)
 {
     for (int i = 0; i < VF_METHOD_COUNT; i++) {
@@ -450,8 +417,7 @@ static int plan_run(const plan_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, vf_no
         /* a bad explicit --target is the user's mistake, not a property of the method */
         if (rows[i].rc == VF_ERR_USAGE && i != VF_METHOD_SFT && vf_est_opts_has_target(&k->o) &&
             c->adapters_rc != VF_OK) {
-            vf_diag("vramfit plan: ", "%s", rows[i].error);
-            return VF_EXIT_USAGE;
+            return vf_usage_error("plan", "%s", rows[i].error);
         }
     }
     plan_notes(k, c, rows, notes);
@@ -465,11 +431,11 @@ static int plan_run(const plan_cmd *k, vf_est_ctx *c, const vf_est_hw *hw, vf_no
     return rc;
 }
 
-int vf_cmd_plan(int argc, char **argv)
+static int plan_run_command(int argc, char **argv)
 {
-    plan_cmd k = {0};
+    plan_opts k = {0};
     int rc = parse(argc, argv, &k);
-    if (rc >= 0)
+    if (rc != VF_CLI_CONTINUE)
         return rc;
     vf_est_hw hw;
     vf_notes *notes = calloc(1, sizeof *notes);
@@ -477,8 +443,7 @@ int vf_cmd_plan(int argc, char **argv)
     plan_row *rows = calloc(VF_METHOD_COUNT, sizeof *rows);
     vf_error err = {0};
     if (!notes || !c || !rows) {
-        fprintf(stderr, "vramfit: %s out of memory\n", vf_error_label());
-        rc = VF_EXIT_INTERNAL;
+        rc = vf_cli_error(VF_EXIT_INTERNAL, "out of memory");
     } else if ((rc = vf_est_resolve_hw(&k.o, &hw, notes)) != VF_EXIT_OK) {
         /* message already printed */
     } else if (vf_est_ctx_open(c, &k.o, &err) != VF_OK) {
@@ -493,3 +458,30 @@ int vf_cmd_plan(int argc, char **argv)
     free(rows);
     return rc;
 }
+
+const vf_command vf_plan_command = {
+    .name = "plan",
+    .summary = "largest tokens per GPU, fewest GPUs, LoRA rank, OSFT ratio that fit",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit plan PATH (--gpu NAME|auto | --gpu-memory SIZE) [--gpus N] [--margin F]\n"
+        "                    [setup options] [--json]\n\n"
+        "Suggests, for each method (SFT, OSFT, LoRA, QLoRA) on the given GPUs, with Training Hub's\n"
+        "estimator on the checkpoint's exact counts:\n"
+        "  - the largest tokens per GPU whose expected memory stays within the margin (solved\n"
+        "    exactly; for LoRA/QLoRA pick batch size x sequence length <= that x GPUs), and the\n"
+        "    largest of the usual values 16384, 8192, 4096, 2048, 1024, 512, 256 below it;\n"
+        "  - the fewest GPUs that fit at the given tokens;\n"
+        "  - the largest LoRA rank (up to the hidden size) and OSFT unfreeze ratio (0.01 steps)\n"
+        "    that fit at the given tokens;\n"
+        "then ranks the methods that fit at the given tokens by how much of the model they train:\n"
+        "SFT (all of it), OSFT, LoRA, QLoRA (quantized base).\n"
+        "Tokens: as given; without --max-tokens-per-gpu or --batch-size/--max-seq-len, Training\n"
+        "Hub's example defaults --batch-size 4 --max-seq-len 4096 (LoRA/QLoRA always need a batch).\n\n",
+    .options = plan_table,
+    .footer = "\n--quiet leaves out the notes; --verbose adds the target family and why, and the budget\n"
+              "formula.\n\n"
+              "exit codes: 0 ok (also when nothing fits), 2 usage error, 3 file missing or unreadable\n"
+              "(also --gpu auto without a working nvidia-smi or rocm-smi), 4 malformed checkpoint.\n",
+    .run = plan_run_command,
+};

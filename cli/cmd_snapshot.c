@@ -11,31 +11,29 @@
 
 enum { OPT_OUTPUT = 1, OPT_FORCE, OPT_JSON };
 
-static const vf_opt snapshot_opts[] = {
-    {"output", 'o', true, OPT_OUTPUT}, {"force", 'f', false, OPT_FORCE}, {"json", 0, false, OPT_JSON},
-    VF_COMMON_OPTS,
-    {NULL, 0, false, 0},
+static const vf_opt snapshot_table[] = {
+    VF_OPT_COLUMN(21),
+    {"output", 'o', "FILE", OPT_OUTPUT, "snapshot to write (by convention *.vfsnap); written to a temporary\n"
+                                        "file beside it and renamed, so FILE is never half-written", VF_VALUES_FILE},
+    {"force", 'f', NULL, OPT_FORCE, "overwrite FILE even when it is not a vramfit snapshot"},
+    {"json", 0, NULL, OPT_JSON, "the summary as one JSON document (exact sizes)"},
+    VF_OPEN_OPTS,
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
-static void snapshot_help(void)
+typedef struct snapshot_opts {
+    const char *out;
+    bool force, json;
+} snapshot_opts;
+
+static int snapshot_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    printf("usage: vramfit snapshot PATH -o OUT.vfsnap [--force] [--json] [--revision REV] [--hf-cache DIR]\n\n"
-           "Writes a header snapshot of the checkpoint at PATH: every shard's file name, file size\n"
-           "and verbatim header bytes, the index, config.json, generation_config.json and\n"
-           "adapter_config.json when present, with an XXH3-128 fingerprint of each header and of\n"
-           "the whole, gzip-compressed. A few kilobytes instead of gigabytes: carry it across an air\n"
-           "gap and run inspect, estimate, plan, adapters or audit --base on it anywhere; output is\n"
-           "byte-for-byte what the checkpoint itself gives. Tensor data is never read or stored.\n"
-           "Format: docs/snapshot-format.md.\n\n"
-           "  -o, --output FILE  snapshot to write (by convention *.vfsnap); written to a temporary\n"
-           "                     file beside it and renamed, so FILE is never half-written\n"
-           "  -f, --force        overwrite FILE even when it is not a vramfit snapshot\n"
-           "  --json             the summary as one JSON document (exact sizes)\n"
-           "  --revision REV     Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-           "  --hf-cache DIR     Hugging Face hub cache directory to search\n");
-    vf_print_global_help();
-    printf("\n--verbose lists every shard stored with its header size.\n\n"
-           "exit codes: 0 written, 2 usage, 3 I/O error, 4 invalid checkpoint or snapshot.\n");
+    snapshot_opts *opts = parsed;
+    opts->out = opt->id == OPT_OUTPUT ? val : opts->out;
+    opts->force |= opt->id == OPT_FORCE;
+    opts->json |= opt->id == OPT_JSON;
+    return VF_EXIT_OK;
 }
 
 /* The auxiliary files a snapshot carries beside the headers. */
@@ -129,49 +127,34 @@ static int prepare_snapshot(const vf_checkpoint *cp, const char *path, const cha
     return rc;
 }
 
-int vf_cmd_snapshot(int argc, char **argv)
+static int snapshot_run(int argc, char **argv)
 {
-    vf_args a = {argc, 1, argv, snapshot_opts, "snapshot", false};
-    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
-    const char *path = NULL, *out = NULL, *val;
-    bool force = false, json = false;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        json |= id == OPT_JSON;
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return snapshot_help(), VF_EXIT_OK;
-        if (id == 0 && path)
-            return vf_usage_error("snapshot", "more than one PATH given ('%s')", val);
-        if (id == 0)
-            path = val;
-        if (id == OPT_OUTPUT)
-            out = val;
-        force |= id == OPT_FORCE;
-        vf_common_opt(id, val, &oo);
-    }
-    if (!path)
-        return vf_usage_error("snapshot", "missing PATH (see 'vramfit snapshot --help')");
+    vf_cmdline line;
+    snapshot_opts opts = {0};
+    int rc = vf_cli_parse(&vf_snapshot_command, argc, argv, &line, &opts, snapshot_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
+    const char *path = line.operand, *out = opts.out;
     if (!out || !*out)
         return vf_usage_error("snapshot", "missing -o OUT.vfsnap (see 'vramfit snapshot --help')");
-    if (!force && refuse_overwrite(out))
+    if (!opts.force && refuse_overwrite(out))
         return vf_usage_error("snapshot",
                               "%s exists and is not a vramfit snapshot; refusing to overwrite it "
                               "(use --force)",
                               out);
     vf_checkpoint *cp = NULL;
     vf_error err = {0};
-    if (vf_checkpoint_open(path, &oo, &cp, &err) != VF_OK)
+    if (vf_checkpoint_open(path, &line.open, &cp, &err) != VF_OK)
         return vf_cli_fail(&err);
     size_t written = 0;
     vf_output *o = NULL;
-    int rc = prepare_snapshot(cp, path, out, &written, &o);
+    rc = prepare_snapshot(cp, path, out, &written, &o);
     if (rc != VF_EXIT_OK) {
         vf_checkpoint_free(cp);
         return rc;
     }
     vf_buf b = {0};
-    if (json)
+    if (opts.json)
         summary_json(&b, cp, out, written);
     else
         summary(&b, cp, out, written);
@@ -180,3 +163,22 @@ int vf_cmd_snapshot(int argc, char **argv)
     vf_buf_free(&b);
     return rc;
 }
+
+const vf_command vf_snapshot_command = {
+    .name = "snapshot",
+    .summary = "write a header-only .vfsnap bundle that every command reads",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit snapshot PATH -o OUT.vfsnap [--force] [--json] [--revision REV] [--hf-cache DIR]\n\n"
+        "Writes a header snapshot of the checkpoint at PATH: every shard's file name, file size\n"
+        "and verbatim header bytes, the index, config.json, generation_config.json and\n"
+        "adapter_config.json when present, with an XXH3-128 fingerprint of each header and of\n"
+        "the whole, gzip-compressed. A few kilobytes instead of gigabytes: carry it across an air\n"
+        "gap and run inspect, estimate, plan, adapters or audit --base on it anywhere; output is\n"
+        "byte-for-byte what the checkpoint itself gives. Tensor data is never read or stored.\n"
+        "Format: docs/snapshot-format.md.\n\n",
+    .options = snapshot_table,
+    .footer = "\n--verbose lists every shard stored with its header size.\n\n"
+              "exit codes: 0 written, 2 usage, 3 I/O error, 4 invalid checkpoint or snapshot.\n",
+    .run = snapshot_run,
+};

@@ -13,60 +13,42 @@
 #include "vf_cli.h"
 #include "vramfit/vf_verify.h"
 
-enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_QUIET, OPT_SHA256, OPT_NO_SHA256, OPT_JSON };
+enum { OPT_DATA = 1, OPT_MANIFEST, OPT_AGAINST, OPT_SHA256, OPT_NO_SHA256, OPT_JSON };
 
-static const vf_opt verify_opts[] = {
-    {"data", 0, false, OPT_DATA},         {"manifest", 0, true, OPT_MANIFEST},
-    {"against", 0, true, OPT_AGAINST},    {"quiet", 'q', false, OPT_QUIET},
-    {"sha256", 0, false, OPT_SHA256},     {"no-sha256", 0, false, OPT_NO_SHA256},
-    {"json", 0, false, OPT_JSON},         VF_COMMON_OPTS,
-    {NULL, 0, false, 0},
+static const vf_opt verify_table[] = {
+    VF_OPT_COLUMN(18),
+    {"data", 0, NULL, OPT_DATA, "read every tensor's bytes once, sequentially, and hash them with\n"
+                                "XXH3-128 per tensor and per shard file (the file digest equals\n"
+                                "`xxh128sum FILE`); report tensors byte-identical to another, all-zero\n"
+                                "tensors, and NaN/Inf values in F16/BF16/F32/F64 tensors; print the\n"
+                                "read throughput. A progress bar goes to stderr when it is a terminal."},
+    {"sha256", 0, NULL, OPT_SHA256, "SHA-256 of every file, read once, files in parallel. In a Hugging Face\n"
+                                    "cache each file is checked against the blob it links to, whose name is\n"
+                                    "the Hub's own checksum (SHA-256 for LFS files, the git blob id for files\n"
+                                    "kept in git); elsewhere the digests are listed as `sha256sum` prints\n"
+                                    "them. On by default with --data inside a cache, and whenever the\n"
+                                    "--against manifest holds SHA-256 digests; manifests written with it\n"
+                                    "carry each file's SHA-256"},
+    {"no-sha256", 0, NULL, OPT_NO_SHA256, "not by default with --data inside a cache"},
+    {"json", 0, NULL, OPT_JSON, "the report as one JSON document: the structure and, with --data,\n"
+                                "--sha256 or --against, the digests, findings and differences"},
+    {"manifest", 0, "FILE", OPT_MANIFEST, "write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
+                                          "shape); implies --data. Written via a temporary file and rename.",
+     VF_VALUES_FILE},
+    {"against", 0, "FILE", OPT_AGAINST, "re-hash PATH and compare with a manifest made elsewhere, listing every\n"
+                                        "missing, extra or differing file and tensor; implies --data",
+     VF_VALUES_FILE},
+    VF_OPEN_OPTS,
+    VF_GLOBAL_OPTS,
+    VF_OPT_END,
 };
 
 #define FINDINGS_SHOWN 10 /* per kind; the manifest has them all */
 
-static void verify_help(void)
-{
-    printf("usage: vramfit verify PATH [--data] [--sha256] [--manifest OUT.json] [--against MANIFEST.json]\n"
-           "                      [--json] [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
-           "Checks a checkpoint's integrity. Without --data: every structural check of the header\n"
-           "parser and the index, with one verdict per file (each shard is checked on its own, so\n"
-           "one bad shard does not hide the others) and a summary. PATH may be a .vfsnap snapshot\n"
-           "(its fingerprints and headers are checked; it holds no tensor data).\n\n"
-           "  --data          read every tensor's bytes once, sequentially, and hash them with\n"
-           "                  XXH3-128 per tensor and per shard file (the file digest equals\n"
-           "                  `xxh128sum FILE`); report tensors byte-identical to another, all-zero\n"
-           "                  tensors, and NaN/Inf values in F16/BF16/F32/F64 tensors; print the\n"
-           "                  read throughput. A progress bar goes to stderr when it is a terminal.\n"
-           "  --sha256        SHA-256 of every file, read once, files in parallel. In a Hugging Face\n"
-           "                  cache each file is checked against the blob it links to, whose name is\n"
-           "                  the Hub's own checksum (SHA-256 for LFS files, the git blob id for files\n"
-           "                  kept in git); elsewhere the digests are listed as `sha256sum` prints\n"
-           "                  them. On by default with --data inside a cache, and whenever the\n"
-           "                  --against manifest holds SHA-256 digests; manifests written with it\n"
-           "                  carry each file's SHA-256\n"
-           "  --no-sha256     not by default with --data inside a cache\n"
-           "  --json          the structural report as one JSON document (the digests of --data are\n"
-           "                  JSON in the --manifest file)\n"
-           "  --manifest FILE write a JSON manifest (per shard and per tensor: digest, size, dtype,\n"
-           "                  shape); implies --data. Written via a temporary file and rename.\n"
-           "  --against FILE  re-hash PATH and compare with a manifest made elsewhere, listing every\n"
-           "                  missing, extra or differing file and tensor; implies --data\n"
-           "  --revision REV  Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-           "  --hf-cache DIR  Hugging Face hub cache directory to search\n");
-    vf_print_global_help();
-    printf("\n--quiet: no progress bar and no warnings about the index; --verbose also names the\n"
-           "directory PATH resolved to.\n\n"
-           "exit codes: 0 sound (and identical to the manifest), 2 usage, 3 I/O error (including a\n"
-           "file that changes or shrinks while being read), 4 a file is malformed (the report on\n"
-           "stdout gives every file's verdict), 5 differences from the --against manifest or from the\n"
-           "Hub's checksums.\n");
-}
-
-typedef struct verify_flags {
-    bool data, quiet, sha256, no_sha256, json;
+typedef struct verify_opts {
+    bool data, sha256, no_sha256, json;
     const char *manifest_out, *against;
-} verify_flags;
+} verify_opts;
 
 static double now_seconds(void)
 {
@@ -169,10 +151,8 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
     }
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     const vf_findings *fs = cp && !vf_ui_quiet() ? vf_checkpoint_findings(cp) : NULL;
-    for (size_t i = 0; fs && i < vf_findings_count(fs); i++)
-        vf_buf_printf(b, "  %s: %s\n",
-                      vf_findings_get(fs, i)->severity == VF_SEV_WARNING ? "warning" : "info",
-                      vf_findings_get(fs, i)->message);
+    if (fs)
+        vf_cli_findings(b, "  ", fs);
     if (vf_verify_sound(r))
         vf_buf_printf(b, "Structure   sound: %s shard%s, %s tensors, %s bytes\n",
                       vf_fmt_count(shards, c1), shards == 1 ? "" : "s", vf_fmt_count(tensors, c2),
@@ -185,11 +165,12 @@ static void print_structure_summary(vf_buf *b, const vf_verify_report *r)
 
 static const char *const kind_names[] = {"shard", "index", "checkpoint", "snapshot"};
 
-/* --json: {schema, model..., sound, checks: [{kind, name, ok, error, tensors, size_bytes}]}. */
-static void structure_json(vf_buf *b, const char *path, const vf_verify_report *r)
+/* --json: opens the document {schema, model..., sound, checks: [{kind, name, ok, error, tensors,
+ * size_bytes}], findings; the caller adds the --sha256 and --data members and closes it. */
+static void structure_members(vf_jw *jp, const char *path, const vf_verify_report *r)
 {
     char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-    vf_jw j = {.b = b};
+    vf_jw j = *jp;
     vf_jw_doc(&j);
     const vf_checkpoint *cp = vf_verify_checkpoint(r);
     if (cp)
@@ -213,20 +194,15 @@ static void structure_json(vf_buf *b, const char *path, const vf_verify_report *
     }
     vf_jw_arr_end(&j);
     vf_jw_findings(&j, "findings", cp ? vf_checkpoint_findings(cp) : NULL); /* NULL: [] */
-    vf_jw_obj_end(&j);
+    *jp = j;
 }
 
 /* ---- data -------------------------------------------------------------------------------------- */
 
-typedef struct shard_data {
-    vf_digest digest, header_digest;
-    vf_tensor_hash *tensors;
-} shard_data;
-
 typedef struct data_run {
     const vf_checkpoint *cp;
     const vf_hub_report *hub; /* SHA-256 of the files, or NULL */
-    shard_data *shards;
+    vf_shard_hashes *shards;
     uint64_t bytes;
     double seconds;
 } data_run;
@@ -247,34 +223,39 @@ static char *join_path(const char *a, const char *b)
     return p;
 }
 
+/* Hashes every shard (in parallel, vf_hash_shards); err gets the lowest-index shard's failure. */
 static int hash_all(data_run *d, bool bar, vf_error *err)
 {
     const vf_checkpoint *cp = d->cp;
     size_t n = vf_checkpoint_shard_count(cp);
     progress p = {.on = bar, .start = now_seconds()};
-    for (size_t i = 0; i < n; i++)
-        p.total += vf_st_header_file_size(vf_checkpoint_shard(cp, i)->header);
     d->shards = calloc(n ? n : 1, sizeof *d->shards);
-    if (!d->shards)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    vf_hash_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    int rc = d->shards && jobs ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; rc == VF_OK && i < n; i++) {
+        const vf_shard *s = vf_checkpoint_shard(cp, i);
+        size_t count = vf_st_header_count(s->header);
+        p.total += vf_st_header_file_size(s->header);
+        d->shards[i].tensors = calloc(count ? count : 1, sizeof *d->shards[i].tensors);
+        jobs[i] = (vf_hash_job){.path = join_path(vf_checkpoint_dir(cp), s->name), .display = s->name,
+                                .header = s->header, .tensors = d->shards[i].tensors};
+        if (!d->shards[i].tensors || !jobs[i].path)
+            rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
     vf_hash_options o = VF_HASH_OPTIONS_INIT;
     o.progress = progress_cb;
     o.user = &p;
-    int rc = VF_OK;
-    for (size_t i = 0; rc == VF_OK && i < n; i++) {
-        const vf_shard *s = vf_checkpoint_shard(cp, i);
-        size_t count = vf_st_header_count(s->header), raw_len;
-        const uint8_t *raw = vf_st_header_raw(s->header, &raw_len);
-        vf_digest_of(raw, raw_len, &d->shards[i].header_digest);
-        d->shards[i].tensors = calloc(count ? count : 1, sizeof *d->shards[i].tensors);
-        char *path = join_path(vf_checkpoint_dir(cp), s->name);
-        if (!d->shards[i].tensors || !path)
-            rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-        else
-            rc = vf_hash_shard(path, s->name, s->header, &o, &d->shards[i].digest,
-                               d->shards[i].tensors, err);
-        free(path);
-    }
+    if (rc == VF_OK && (rc = vf_hash_shards(jobs, n, &o)) != VF_OK)
+        for (size_t i = 0; i < n; i++)
+            if (jobs[i].status != VF_OK) {
+                *err = jobs[i].error;
+                break;
+            }
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        d->shards[i].file = jobs[i].digest;
+    for (size_t i = 0; jobs && i < n; i++)
+        free((char *)jobs[i].path);
+    free(jobs);
     progress_end(&p);
     d->bytes = p.done;
     d->seconds = now_seconds() - p.start;
@@ -330,15 +311,16 @@ static void more_line(vf_buf *b, size_t shown, size_t total, const char *what)
                       vf_fmt_count(total - shown, c), what);
 }
 
-static void print_duplicates(vf_buf *b, tref *refs, size_t n)
+/* Calls fn(ctx, dup, first) for every non-empty, not all-zero tensor whose bytes equal those of an
+ * earlier one `first` (by digest and size; name order within a group). Returns how many, or
+ * (size_t)-1 when out of memory. */
+static size_t each_duplicate(const tref *refs, size_t n, void (*fn)(void *, const tref *, const tref *),
+                             void *ctx)
 {
-    char c[32];
     size_t k = 0, total = 0;
     tref *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v) {
-        b->failed = true;
-        return;
-    }
+    if (!v)
+        return (size_t)-1;
     for (size_t i = 0; i < n; i++) /* zero tensors are reported as such, empty ones say nothing */
         if (refs[i].t->nbytes && !refs[i].hash->all_zero)
             v[k++] = refs[i];
@@ -350,12 +332,35 @@ static void print_duplicates(vf_buf *b, tref *refs, size_t n)
             first = i;
             continue;
         }
-        if (total++ < FINDINGS_SHOWN)
-            vf_buf_printf(b, "  duplicate  %s: bytes identical to %s (%s bytes)\n", v[i].t->name,
-                          v[first].t->name, vf_fmt_count(v[i].t->nbytes, c));
+        fn(ctx, &v[i], &v[first]);
+        total++;
     }
-    more_line(b, FINDINGS_SHOWN, total, "duplicates");
     free(v);
+    return total;
+}
+
+typedef struct dup_lines {
+    vf_buf *b;
+    size_t shown;
+} dup_lines;
+
+static void duplicate_line(void *ctx, const tref *dup, const tref *first)
+{
+    dup_lines *l = ctx;
+    char c[32];
+    if (l->shown++ < FINDINGS_SHOWN)
+        vf_buf_printf(l->b, "  duplicate  %s: bytes identical to %s (%s bytes)\n", dup->t->name,
+                      first->t->name, vf_fmt_count(dup->t->nbytes, c));
+}
+
+static void print_duplicates(vf_buf *b, tref *refs, size_t n)
+{
+    dup_lines l = {b, 0};
+    size_t total = each_duplicate(refs, n, duplicate_line, &l);
+    if (total == (size_t)-1)
+        b->failed = true;
+    else
+        more_line(b, FINDINGS_SHOWN, total, "duplicates");
 }
 
 static size_t print_data_findings(vf_buf *b, tref *refs, size_t n)
@@ -381,7 +386,7 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
     char hex[VF_DIGEST_HEX], c1[32], r[32];
     vf_buf_printf(b, "Data        XXH3-128 of each file (as xxh128sum prints it)\n");
     for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++)
-        vf_buf_printf(b, "  %s  %s\n", vf_digest_hex(&d->shards[i].digest, hex),
+        vf_buf_printf(b, "  %s  %s\n", vf_digest_hex(&d->shards[i].file, hex),
                       vf_checkpoint_shard(d->cp, i)->name);
     print_data_findings(b, refs, n);
     double rate = d->seconds > 0 ? (double)d->bytes / d->seconds : 0;
@@ -393,17 +398,26 @@ static void print_data(vf_buf *b, const data_run *d, tref *refs, size_t n)
 
 /* One line per file; returns the number that differ from their blob names, *failed the first file
  * that could not be read. */
+/* The files whose digest differs from their blob name; *failed the first unreadable one. */
+static size_t hub_tally(const vf_hub_report *h, const vf_hub_file **failed)
+{
+    size_t differ = 0;
+    *failed = NULL;
+    for (size_t i = 0; i < vf_hub_file_count(h); i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        differ += f->status == VF_OK && f->kind != VF_HUB_UNNAMED && !f->match;
+        if (f->status != VF_OK && !*failed)
+            *failed = f;
+    }
+    return differ;
+}
+
 static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **failed)
 {
     char c1[32];
-    size_t n = vf_hub_file_count(h), differ = 0, bad = 0;
-    *failed = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const vf_hub_file *f = vf_hub_file_at(h, i);
-        differ += f->status == VF_OK && f->kind != VF_HUB_UNNAMED && !f->match;
-        if (f->status != VF_OK && !bad++)
-            *failed = f;
-    }
+    size_t n = vf_hub_file_count(h), differ = hub_tally(h, failed), bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += vf_hub_file_at(h, i)->status != VF_OK;
     if (vf_hub_in_cache(h))
         vf_buf_printf(b, "SHA-256     %zu file%s in a Hugging Face cache: %zu match%s the Hub's checksum, "
                          "%zu differ%s, %zu unreadable\n", n, n == 1 ? "" : "s", n - differ - bad,
@@ -429,6 +443,16 @@ static size_t print_hub(vf_buf *b, const vf_hub_report *h, const vf_hub_file **f
     return differ;
 }
 
+/* The exit of a cache whose files differ from their blob names (one line on stderr). */
+static int fail_hub_differs(const vf_checkpoint *cp, size_t differ)
+{
+    vf_error err = {0};
+    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
+                 "%zu file%s differ%s from the Hub's checksums (their blob names): the cache is corrupt; "
+                 "download them again", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
+    return vf_cli_fail(&err);
+}
+
 /* --sha256: hashes, prints, and returns an exit code (VF_EXIT_OK when every checked file matches). */
 static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
 {
@@ -442,16 +466,11 @@ static int verify_hub(vf_buf *b, const vf_checkpoint *cp, vf_hub_report **out)
     int rc = vf_buf_flush(b);
     if (rc != VF_EXIT_OK)
         return rc;
-    if (failed)
-        return vf_cli_fail(&failed->error);
-    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
-                 "%zu file%s differ%s from the Hub's checksums (their blob names): the cache is corrupt; "
-                 "download them again", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
-    return vf_cli_fail(&err);
+    return failed ? vf_cli_fail(&failed->error) : fail_hub_differs(cp, differ);
 }
 
 /* SHA-256 is wanted: asked for, the default for --data in a cache, or needed by the manifest. */
-static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf_manifest *against)
+static bool want_sha256(const verify_opts *f, const vf_checkpoint *cp, const vf_manifest *against)
 {
     if (f->no_sha256)
         return false;
@@ -463,261 +482,159 @@ static bool want_sha256(const verify_flags *f, const vf_checkpoint *cp, const vf
     return false;
 }
 
-/* ---- manifest ---------------------------------------------------------------------------------- */
-
-static void manifest_json(vf_buf *b, const data_run *d, const tref *refs, size_t n)
-{
-    char hex[VF_DIGEST_HEX];
-    vf_jw j = {.b = b};
-    vf_jw_obj(&j, NULL);
-    vf_jw_str(&j, "format", "vramfit-manifest");
-    vf_jw_u64(&j, "version", 1);
-    vf_jw_str(&j, "hash", "xxh3-128");
-    vf_jw_str(&j, "path", vf_checkpoint_dir(d->cp));
-    vf_jw_arr(&j, "shards");
-    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
-        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        vf_jw_obj(&j, NULL);
-        vf_jw_str(&j, "name", s->name);
-        vf_jw_u64(&j, "size", vf_st_header_file_size(s->header));
-        vf_jw_str(&j, "header_xxh3_128", vf_digest_hex(&d->shards[i].header_digest, hex));
-        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&d->shards[i].digest, hex));
-        const vf_hub_file *h = vf_hub_find(d->hub, s->name);
-        if (h && h->status == VF_OK)
-            vf_jw_str(&j, "sha256", h->sha256);
-        vf_jw_obj_end(&j);
-    }
-    vf_jw_arr_end(&j);
-    vf_jw_arr(&j, "tensors");
-    for (size_t i = 0; i < n; i++) {
-        const vf_st_tensor *t = refs[i].t;
-        vf_jw_obj(&j, NULL);
-        vf_jw_str(&j, "name", t->name);
-        vf_jw_str(&j, "file", refs[i].file);
-        vf_jw_str(&j, "dtype", vf_dtype_name(t->dtype));
-        vf_jw_shape(&j, "shape", t->shape, t->ndim);
-        vf_jw_u64(&j, "bytes", t->nbytes);
-        vf_jw_str(&j, "xxh3_128", vf_digest_hex(&refs[i].hash->digest, hex));
-        vf_jw_bool(&j, "all_zero", refs[i].hash->all_zero);
-        if (refs[i].hash->float_checked)
-            vf_jw_u64(&j, "nonfinite", refs[i].hash->nonfinite);
-        vf_jw_obj_end(&j);
-    }
-    vf_jw_arr_end(&j);
-    vf_jw_obj_end(&j);
-}
-
-
 /* ---- comparison with a manifest ----------------------------------------------------------------- */
 
-static bool same_shape(const vf_st_tensor *t, const vf_manifest_tensor *m)
-{
-    if (t->ndim != m->ndim)
-        return false;
-    for (uint32_t i = 0; i < t->ndim; i++)
-        if (t->shape[i] != m->shape[i])
-            return false;
-    return true;
-}
-
-/* The manifest has a SHA-256 for the shard and the one read differs from it. */
-static bool sha256_differs(const vf_hub_report *hub, const vf_manifest_shard *ms)
-{
-    const vf_hub_file *h = vf_hub_find(hub, ms->name);
-    return ms->sha256[0] && h && h->status == VF_OK && strcmp(h->sha256, ms->sha256) != 0;
-}
-
-static size_t compare_files(vf_buf *b, const data_run *d, const vf_manifest *m, bool *seen)
+/* One line of the comparison (vf_manifest_compare decides; this prints). */
+static void print_file_diff(vf_buf *b, const vf_manifest_diff *x)
 {
     char h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX], c1[32], c2[32];
-    size_t diffs = 0;
-    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
-        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
-        long k = vf_manifest_find_shard(m, s->name);
-        if (k < 0) {
-            vf_buf_printf(b, "  extra    file %s (not in the manifest)\n", s->name);
-            diffs++;
-            continue;
-        }
-        seen[k] = true;
-        const vf_manifest_shard *ms = vf_manifest_shard_at(m, (size_t)k);
-        uint64_t size = vf_st_header_file_size(s->header);
-        if (size != ms->size) {
-            vf_buf_printf(b, "  differs  file %s: %s bytes, manifest %s\n", s->name,
-                          vf_fmt_count(size, c1), vf_fmt_count(ms->size, c2));
-            diffs++;
-        } else if (sha256_differs(d->hub, ms)) {
-            vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", s->name,
-                          vf_hub_find(d->hub, s->name)->sha256, ms->sha256);
-            diffs++;
-        } else if (!vf_digest_equal(&d->shards[i].digest, &ms->digest)) {
-            vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", s->name,
-                          vf_digest_hex(&d->shards[i].digest, h1), vf_digest_hex(&ms->digest, h2),
-                          vf_digest_equal(&d->shards[i].header_digest, &ms->header_digest)
-                              ? ""
-                              : " (header differs too)");
-            diffs++;
-        }
-    }
-    for (size_t k = 0; k < vf_manifest_shard_count(m); k++)
-        if (!seen[k]) {
-            vf_buf_printf(b, "  missing  file %s\n", vf_manifest_shard_at(m, k)->name);
-            diffs++;
-        }
-    return diffs;
+    const vf_manifest_shard *a = x->actual.shard, *e = x->expected.shard;
+    if (x->change == VF_MANIFEST_EXTRA)
+        vf_buf_printf(b, "  extra    file %s (not in the manifest)\n", a->name);
+    else if (x->change == VF_MANIFEST_MISSING)
+        vf_buf_printf(b, "  missing  file %s\n", e->name);
+    else if (x->fields & VF_MANIFEST_SIZE)
+        vf_buf_printf(b, "  differs  file %s: %s bytes, manifest %s\n", a->name, vf_fmt_count(a->size, c1),
+                      vf_fmt_count(e->size, c2));
+    else if (x->fields & VF_MANIFEST_SHA256)
+        vf_buf_printf(b, "  differs  file %s: sha256 %s, manifest %s\n", a->name, a->sha256, e->sha256);
+    else
+        vf_buf_printf(b, "  differs  file %s: xxh3-128 %s, manifest %s%s\n", a->name,
+                      vf_digest_hex(&a->digest, h1), vf_digest_hex(&e->digest, h2),
+                      x->fields & VF_MANIFEST_HEADER ? " (header differs too)" : "");
 }
 
-/* "dtype BF16, manifest F16; shape ..." for one tensor; false when identical. */
-static bool tensor_diff(vf_buf *b, const tref *r, const vf_manifest_tensor *mt)
+/* "dtype BF16, manifest F16; shape ..." for one tensor. */
+static void print_tensor_diff(vf_buf *b, const vf_manifest_diff *x)
 {
     char s1[96], s2[96], h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX];
-    const vf_st_tensor *t = r->t;
-    bool dt = t->dtype != mt->dtype, sh = !same_shape(t, mt), file = strcmp(r->file, mt->file) != 0;
-    bool by = t->nbytes != mt->bytes, dg = !vf_digest_equal(&r->hash->digest, &mt->digest);
-    if (!dt && !sh && !file && !by && !dg)
-        return false;
-    vf_buf_printf(b, "  differs  tensor %s (%s):", t->name, r->file);
+    const vf_manifest_tensor *t = x->actual.tensor, *mt = x->expected.tensor;
+    if (x->change == VF_MANIFEST_EXTRA) {
+        vf_buf_printf(b, "  extra    tensor %s (%s, not in the manifest)\n", t->name, t->file);
+        return;
+    }
+    if (x->change == VF_MANIFEST_MISSING) {
+        vf_buf_printf(b, "  missing  tensor %s (expected in %s)\n", mt->name, mt->file);
+        return;
+    }
+    unsigned f = x->fields;
+    vf_buf_printf(b, "  differs  tensor %s (%s):", t->name, t->file);
     const char *sep = " ";
-    if (dt)
+    if (f & VF_MANIFEST_DTYPE)
         vf_buf_printf(b, "%sdtype %s, manifest %s", sep, vf_dtype_name(t->dtype), vf_dtype_name(mt->dtype)), sep = "; ";
-    if (sh)
+    if (f & VF_MANIFEST_SHAPE)
         vf_buf_printf(b, "%sshape %s, manifest %s", sep, vf_fmt_shape(t->shape, t->ndim, s1, sizeof s1),
                       vf_fmt_shape(mt->shape, mt->ndim, s2, sizeof s2)), sep = "; ";
-    if (file)
-        vf_buf_printf(b, "%sstored in %s, manifest %s", sep, r->file, mt->file), sep = "; ";
-    if (by)
-        vf_buf_printf(b, "%s%llu bytes, manifest %llu", sep, (unsigned long long)t->nbytes,
+    if (f & VF_MANIFEST_FILE)
+        vf_buf_printf(b, "%sstored in %s, manifest %s", sep, t->file, mt->file), sep = "; ";
+    if (f & VF_MANIFEST_BYTES)
+        vf_buf_printf(b, "%s%llu bytes, manifest %llu", sep, (unsigned long long)t->bytes,
                       (unsigned long long)mt->bytes), sep = "; ";
-    if (dg)
-        vf_buf_printf(b, "%sxxh3-128 %s, manifest %s", sep, vf_digest_hex(&r->hash->digest, h1),
+    if (f & VF_MANIFEST_XXH3)
+        vf_buf_printf(b, "%sxxh3-128 %s, manifest %s", sep, vf_digest_hex(&t->digest, h1),
                       vf_digest_hex(&mt->digest, h2));
     vf_buf_printf(b, "\n");
-    return true;
 }
 
-static size_t compare_tensors(vf_buf *b, const tref *refs, size_t n, const vf_manifest *m, bool *seen)
+/* Appends the comparison of the run's manifest with the one given; returns the number of
+ * differences, or (size_t)-1 with err set. */
+static size_t compare_manifest(vf_buf *b, const vf_manifest *actual, const vf_manifest *m, const char *name,
+                               vf_error *err)
 {
-    size_t diffs = 0;
-    for (size_t i = 0; i < n; i++) {
-        long k = vf_manifest_find_tensor(m, refs[i].t->name);
-        if (k < 0) {
-            vf_buf_printf(b, "  extra    tensor %s (%s, not in the manifest)\n", refs[i].t->name,
-                          refs[i].file);
-            diffs++;
-            continue;
-        }
-        seen[k] = true;
-        diffs += tensor_diff(b, &refs[i], vf_manifest_tensor_at(m, (size_t)k));
-    }
-    for (size_t k = 0; k < vf_manifest_tensor_count(m); k++)
-        if (!seen[k]) {
-            const vf_manifest_tensor *mt = vf_manifest_tensor_at(m, k);
-            vf_buf_printf(b, "  missing  tensor %s (expected in %s)\n", mt->name, mt->file);
-            diffs++;
-        }
-    return diffs;
-}
-
-/* Appends the comparison; returns the number of differences, or (size_t)-1 when out of memory. */
-static size_t compare_manifest(vf_buf *b, const data_run *d, const tref *refs, size_t n,
-                               const vf_manifest *m, const char *name)
-{
-    size_t ns = vf_manifest_shard_count(m), nt = vf_manifest_tensor_count(m);
-    bool *seen_s = calloc(ns ? ns : 1, 1), *seen_t = calloc(nt ? nt : 1, 1);
-    size_t diffs = (size_t)-1;
-    if (seen_s && seen_t) {
-        vf_buf_printf(b, "Against     %s\n", name);
-        diffs = compare_files(b, d, m, seen_s) + compare_tensors(b, refs, n, m, seen_t);
-        if (!diffs)
-            vf_buf_printf(b, "  identical: %zu files and %zu tensors match\n", ns, nt);
-    }
-    free(seen_s);
-    free(seen_t);
-    return diffs;
+    vf_manifest_diff *v = NULL;
+    size_t n = 0;
+    if (vf_manifest_compare(actual, m, &v, &n, err) != VF_OK)
+        return (size_t)-1;
+    vf_buf_printf(b, "Against     %s\n", name);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].tensor)
+            print_tensor_diff(b, &v[i]);
+        else
+            print_file_diff(b, &v[i]);
+    if (!n)
+        vf_buf_printf(b, "  identical: %zu files and %zu tensors match\n", vf_manifest_shard_count(m),
+                      vf_manifest_tensor_count(m));
+    free(v);
+    return n;
 }
 
 /* ---- command ----------------------------------------------------------------------------------- */
 
-static int parse_verify_args(int argc, char **argv, const char **path, vf_open_options *oo,
-                             verify_flags *f)
+static int verify_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    vf_args a = {argc, 1, argv, verify_opts, "verify", false};
-    const char *val;
-    for (int id; (id = vf_args_next(&a, &val)) != -1;) {
-        if (id == -2)
-            return VF_EXIT_USAGE;
-        if (id == VF_OPT_HELP)
-            return verify_help(), -1;
-        if (id == 0 && *path)
-            return vf_usage_error("verify", "more than one PATH given ('%s')", val);
-        if (id == 0)
-            *path = val;
-        f->data |= id == OPT_DATA || id == OPT_MANIFEST || id == OPT_AGAINST;
-        f->quiet |= id == OPT_QUIET;
-        f->sha256 |= id == OPT_SHA256;
-        f->no_sha256 |= id == OPT_NO_SHA256;
-        f->json |= id == OPT_JSON;
-        if (id == OPT_MANIFEST)
-            f->manifest_out = val;
-        if (id == OPT_AGAINST)
-            f->against = val;
-        vf_common_opt(id, val, oo);
-    }
-    if (!*path)
-        return vf_usage_error("verify", "missing PATH (see 'vramfit verify --help')");
-    if (f->json && (f->data || f->sha256))
-        return vf_usage_error("verify", "--json reports the structure; the digests of --data and "
-                                        "--sha256 are JSON in the --manifest FILE");
+    verify_opts *f = parsed;
+    f->data |= opt->id == OPT_DATA || opt->id == OPT_MANIFEST || opt->id == OPT_AGAINST;
+    f->sha256 |= opt->id == OPT_SHA256;
+    f->no_sha256 |= opt->id == OPT_NO_SHA256;
+    f->json |= opt->id == OPT_JSON;
+    f->manifest_out = opt->id == OPT_MANIFEST ? val : f->manifest_out;
+    f->against = opt->id == OPT_AGAINST ? val : f->against;
     return VF_EXIT_OK;
 }
 
-/* --manifest OUT: the manifest prepared as an output (never PATH, --against or a checkpoint file);
- * VF_EXIT_OK with *o set, or the exit code (message printed). */
-static int prepare_manifest(const data_run *d, const tref *refs, size_t n, const verify_flags *f,
-                            const char *path, vf_output **o)
+/* --manifest OUT: the manifest written by the library and prepared as an output (never PATH,
+ * --against or a checkpoint file); VF_EXIT_OK with *o set, or the exit code (message printed). */
+static int prepare_manifest(const data_run *d, const vf_manifest *m, const verify_opts *f, const char *path,
+                            vf_output **o)
 {
-    vf_buf mb = {0};
-    manifest_json(&mb, d, refs, n);
+    char *json = NULL;
+    size_t len = 0;
+    vf_error err = {0};
+    if (vf_manifest_write(m, &json, &len, &err) != VF_OK)
+        return vf_cli_fail(&err);
     const char *const inputs[] = {path, f->against, NULL};
-    int rc = mb.failed ? (vf_diag("vramfit: error: ", "out of memory"), VF_EXIT_INTERNAL)
-                       : vf_cli_output_prepare(f->manifest_out, d->cp, inputs, mb.data ? mb.data : "",
-                                               mb.len, o);
-    vf_buf_free(&mb);
+    int rc = vf_cli_output_prepare(f->manifest_out, d->cp, inputs, json, len, o);
+    free(json);
     return rc;
+}
+
+/* Hashes the data for --data: *refs every tensor by name; *run this run as a manifest when
+ * --manifest or --against needs one, written into *manifest (prepared) for --manifest. Returns an
+ * exit code (a failure printed; nothing for stdout). */
+static int hash_for_report(data_run *d, const verify_opts *f, const char *path, tref **refs, size_t *n,
+                           vf_manifest **run, vf_output **manifest)
+{
+    vf_error err = {0};
+    int rc = hash_all(d, !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
+    if (rc == VF_OK && !(*refs = all_tensors(d, n)))
+        rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc == VF_OK && (f->manifest_out || f->against))
+        rc = vf_manifest_build(d->cp, d->shards, d->hub, run, &err);
+    if (rc != VF_OK)
+        return vf_cli_fail(&err);
+    return f->manifest_out ? prepare_manifest(d, *run, f, path, manifest) : VF_EXIT_OK;
+}
+
+/* The exit of differences from the --against manifest (one line on stderr). */
+static int fail_manifest_differs(const vf_checkpoint *cp, size_t diffs, const char *name)
+{
+    vf_error err = {0};
+    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL, "%zu difference%s from the manifest %s",
+                 diffs, diffs == 1 ? "" : "s", name);
+    return vf_cli_fail(&err);
 }
 
 /* The --data part: hash, report, manifest (prepared into *manifest, committed by the caller after
  * stdout), comparison. Returns an exit code; *b holds stdout. */
-static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_flags *f,
+static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, const verify_opts *f,
                        const vf_manifest *against, const vf_hub_report *hub, vf_output **manifest)
 {
     data_run d = {.cp = cp, .hub = hub};
     vf_error err = {0};
-    size_t n = 0;
+    size_t n = 0, diffs = 0;
     tref *refs = NULL;
-    int rc = hash_all(&d, !f->quiet && !vf_ui_quiet() && isatty(STDERR_FILENO), &err);
-    if (rc == VF_OK && !(refs = all_tensors(&d, &n)))
-        rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    if (rc == VF_OK && f->manifest_out) {
-        int x = prepare_manifest(&d, refs, n, f, path, manifest);
-        if (x != VF_EXIT_OK) {
-            free(refs);
-            data_free(&d);
-            return x;
-        }
-    }
-    size_t diffs = 0;
-    if (rc == VF_OK) {
+    vf_manifest *run = NULL; /* this run as a manifest, for --manifest and --against */
+    int rc = hash_for_report(&d, f, path, &refs, &n, &run, manifest);
+    if (rc == VF_EXIT_OK) {
         print_data(b, &d, refs, n);
-        if (against)
-            diffs = compare_manifest(b, &d, refs, n, against, f->against);
-        if (diffs == (size_t)-1)
-            rc = vf_error_set(&err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+        if (against && (diffs = compare_manifest(b, run, against, f->against, &err)) == (size_t)-1)
+            rc = vf_cli_fail(&err);
     }
+    vf_manifest_free(run);
     free(refs);
     data_free(&d);
-    if (rc != VF_OK)
-        return vf_cli_fail(&err);
+    if (rc != VF_EXIT_OK)
+        return rc;
     if (f->manifest_out)
         vf_buf_printf(b, "Manifest    %s\n", f->manifest_out);
     if (!diffs)
@@ -726,25 +643,246 @@ static int verify_data(vf_buf *b, const vf_checkpoint *cp, const char *path, con
                   vf_sty(VF_STY_RESET), f->against);
     int out = vf_cli_flush_commit(b, *manifest); /* the manifest is sound: differences are a result */
     *manifest = NULL;
-    vf_error_set(&err, VF_ERR_MISMATCH, vf_checkpoint_dir(cp), NULL,
-                 "%zu difference%s from the manifest %s", diffs, diffs == 1 ? "" : "s", f->against);
-    return out != VF_EXIT_OK ? out : vf_cli_fail(&err);
+    return out != VF_EXIT_OK ? out : fail_manifest_differs(cp, diffs, f->against);
 }
 
-int vf_cmd_verify(int argc, char **argv)
+/* ---- --json: one document ------------------------------------------------------------------------ */
+
+static const char *const hub_kind_names[] = {"lfs", "git", "unnamed"};
+
+/* "sha256": {in_cache, files: [{name, kind, size_bytes, sha256, git_sha1 (git), expected, matches,
+ * error}]}: expected is the blob name (null outside a cache), matches null when nothing was checked. */
+static void hub_json(vf_jw *j, const vf_hub_report *h)
 {
-    const char *path = NULL;
-    vf_open_options oo = VF_OPEN_OPTIONS_INIT;
-    verify_flags f = {0};
-    int rc = parse_verify_args(argc, argv, &path, &oo, &f);
-    if (rc != VF_EXIT_OK)
-        return rc < 0 ? VF_EXIT_OK : rc;
+    vf_jw_obj(j, "sha256");
+    vf_jw_bool(j, "in_cache", vf_hub_in_cache(h));
+    vf_jw_arr(j, "files");
+    for (size_t i = 0; i < vf_hub_file_count(h); i++) {
+        const vf_hub_file *f = vf_hub_file_at(h, i);
+        bool ok = f->status == VF_OK, named = f->kind != VF_HUB_UNNAMED;
+        vf_jw_obj(j, NULL);
+        vf_jw_str(j, "name", f->name);
+        vf_jw_str(j, "kind", hub_kind_names[f->kind]);
+        vf_jw_u64(j, "size_bytes", f->size);
+        vf_jw_str(j, "sha256", ok ? f->sha256 : NULL);
+        if (f->kind == VF_HUB_GIT)
+            vf_jw_str(j, "git_sha1", ok ? f->git_sha1 : NULL);
+        vf_jw_str(j, "expected", named ? f->expected : NULL);
+        if (ok && named)
+            vf_jw_bool(j, "matches", f->match);
+        else
+            vf_jw_null(j, "matches");
+        vf_jw_str(j, "error", ok ? NULL : f->error.message);
+        vf_jw_obj_end(j);
+    }
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
+}
+
+static void tensor_ref_json(vf_jw *j, const tref *r)
+{
+    vf_jw_str(j, "tensor", r->t->name);
+    vf_jw_str(j, "file", r->file);
+    vf_jw_str(j, "dtype", vf_dtype_name(r->t->dtype));
+    vf_jw_u64(j, "tensor_bytes", r->t->nbytes);
+}
+
+static void duplicate_json(void *ctx, const tref *dup, const tref *first)
+{
+    vf_jw *j = ctx;
+    vf_jw_obj(j, NULL);
+    tensor_ref_json(j, dup);
+    vf_jw_str(j, "same_as", first->t->name);
+    vf_jw_obj_end(j);
+}
+
+/* "data": {hash, read_bytes, seconds, files: [{name, size_bytes, header_xxh3_128, xxh3_128}],
+ * duplicates, all_zero, nonfinite: every such tensor [{tensor, file, dtype, tensor_bytes, ...}]}. */
+static void data_json(vf_jw *j, const data_run *d, const tref *refs, size_t n)
+{
+    char hex[VF_DIGEST_HEX];
+    vf_jw_obj(j, "data");
+    vf_jw_str(j, "hash", "xxh3-128");
+    vf_jw_u64(j, "read_bytes", d->bytes);
+    vf_jw_double(j, "seconds", d->seconds);
+    vf_jw_arr(j, "files");
+    for (size_t i = 0; i < vf_checkpoint_shard_count(d->cp); i++) {
+        const vf_shard *s = vf_checkpoint_shard(d->cp, i);
+        vf_jw_obj(j, NULL);
+        vf_jw_str(j, "name", s->name);
+        vf_jw_u64(j, "size_bytes", vf_st_header_file_size(s->header));
+        size_t raw_len;
+        const uint8_t *raw = vf_st_header_raw(s->header, &raw_len);
+        vf_digest header;
+        vf_digest_of(raw, raw_len, &header);
+        vf_jw_str(j, "header_xxh3_128", vf_digest_hex(&header, hex));
+        vf_jw_str(j, "xxh3_128", vf_digest_hex(&d->shards[i].file, hex));
+        vf_jw_obj_end(j);
+    }
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "duplicates");
+    if (each_duplicate(refs, n, duplicate_json, j) == (size_t)-1)
+        j->b->failed = true;
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "all_zero");
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].hash->all_zero) {
+            vf_jw_obj(j, NULL);
+            tensor_ref_json(j, &refs[i]);
+            vf_jw_obj_end(j);
+        }
+    vf_jw_arr_end(j);
+    vf_jw_arr(j, "nonfinite");
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].hash->nonfinite) {
+            vf_jw_obj(j, NULL);
+            tensor_ref_json(j, &refs[i]);
+            vf_jw_u64(j, "count", refs[i].hash->nonfinite);
+            vf_jw_obj_end(j);
+        }
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
+}
+
+static const char *const change_names[] = {"extra", "missing", "differs"};
+
+/* The names of the fields a difference lists (vf_manifest_diff.fields), as the manifest keys them. */
+static void diff_fields_json(vf_jw *j, unsigned fields)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{VF_MANIFEST_SIZE, "size"},   {VF_MANIFEST_SHA256, "sha256"}, {VF_MANIFEST_XXH3, "xxh3_128"},
+                 {VF_MANIFEST_HEADER, "header_xxh3_128"}, {VF_MANIFEST_DTYPE, "dtype"},
+                 {VF_MANIFEST_SHAPE, "shape"}, {VF_MANIFEST_FILE, "file"}, {VF_MANIFEST_BYTES, "bytes"}};
+    vf_jw_arr(j, "fields");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (fields & names[i].bit)
+            vf_jw_str(j, NULL, names[i].name);
+    vf_jw_arr_end(j);
+}
+
+/* One difference: {kind (file, tensor), name, change (extra, missing, differs), fields, xxh3_128 and
+ * expected_xxh3_128 (each null on the side that lacks it)}. */
+static void diff_json(vf_jw *j, const vf_manifest_diff *x)
+{
+    char h1[VF_DIGEST_HEX], h2[VF_DIGEST_HEX];
+    const vf_digest *a = NULL, *e = NULL;
+    const char *name;
+    if (x->tensor) {
+        a = x->actual.tensor ? &x->actual.tensor->digest : NULL;
+        e = x->expected.tensor ? &x->expected.tensor->digest : NULL;
+        name = x->actual.tensor ? x->actual.tensor->name : x->expected.tensor->name;
+    } else {
+        a = x->actual.shard ? &x->actual.shard->digest : NULL;
+        e = x->expected.shard ? &x->expected.shard->digest : NULL;
+        name = x->actual.shard ? x->actual.shard->name : x->expected.shard->name;
+    }
+    vf_jw_obj(j, NULL);
+    vf_jw_str(j, "kind", x->tensor ? "tensor" : "file");
+    vf_jw_str(j, "name", name);
+    vf_jw_str(j, "change", change_names[x->change]);
+    diff_fields_json(j, x->change == VF_MANIFEST_DIFFERS ? x->fields : 0);
+    vf_jw_str(j, "xxh3_128", a ? vf_digest_hex(a, h1) : NULL);
+    vf_jw_str(j, "expected_xxh3_128", e ? vf_digest_hex(e, h2) : NULL);
+    vf_jw_obj_end(j);
+}
+
+/* "against": {manifest, identical, differences: [diff_json]}. Returns the number of differences, or
+ * (size_t)-1 with err set. */
+static size_t against_json(vf_jw *j, const vf_manifest *run, const vf_manifest *m, const char *name,
+                           vf_error *err)
+{
+    vf_manifest_diff *v = NULL;
+    size_t n = 0;
+    if (vf_manifest_compare(run, m, &v, &n, err) != VF_OK)
+        return (size_t)-1;
+    vf_jw_obj(j, "against");
+    vf_jw_str(j, "manifest", name);
+    vf_jw_bool(j, "identical", n == 0);
+    vf_jw_arr(j, "differences");
+    for (size_t i = 0; i < n; i++)
+        diff_json(j, &v[i]);
+    vf_jw_arr_end(j);
+    vf_jw_obj_end(j);
+    free(v);
+    return n;
+}
+
+/* The exit code after the document: unsound, an unreadable file, Hub or manifest differences. */
+static int json_verdict(const vf_verify_report *r, const vf_hub_report *hub, size_t diffs, const char *against)
+{
+    const vf_hub_file *failed = NULL;
+    size_t differ = hub ? hub_tally(hub, &failed) : 0;
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    if (!vf_verify_sound(r))
+        return vf_cli_fail(vf_verify_first_error(r));
+    if (failed)
+        return vf_cli_fail(&failed->error);
+    if (differ)
+        return fail_hub_differs(cp, differ);
+    return diffs ? fail_manifest_differs(cp, diffs, against) : VF_EXIT_OK;
+}
+
+/* --json: the structure, and with --sha256 / --data their results, as one document on stdout
+ * (nothing there when reading the data fails). */
+static int verify_json(const char *path, const verify_opts *f, const vf_verify_report *r,
+                       const vf_manifest *against)
+{
+    const vf_checkpoint *cp = vf_verify_checkpoint(r);
+    bool deep = vf_verify_sound(r) && (f->data || f->sha256);
+    vf_hub_report *hub = NULL;
+    data_run d = {.cp = cp};
+    tref *refs = NULL;
+    size_t n = 0, diffs = 0;
+    vf_manifest *run = NULL;
+    vf_output *manifest = NULL;
+    vf_error err = {0};
+    int rc = VF_EXIT_OK;
+    if (deep && want_sha256(f, cp, against) && vf_hub_hash(cp, &hub, &err) != VF_OK)
+        rc = vf_cli_fail(&err);
+    d.hub = hub;
+    if (rc == VF_EXIT_OK && deep && f->data)
+        rc = hash_for_report(&d, f, path, &refs, &n, &run, &manifest);
+    if (rc == VF_EXIT_OK) {
+        vf_buf b = {0};
+        vf_jw j = {.b = &b};
+        structure_members(&j, path, r);
+        if (hub)
+            hub_json(&j, hub);
+        if (refs)
+            data_json(&j, &d, refs, n);
+        if (refs && against && (diffs = against_json(&j, run, against, f->against, &err)) == (size_t)-1)
+            b.failed = true; /* out of memory: no document */
+        vf_jw_obj_end(&j);
+        rc = vf_cli_flush_commit(&b, manifest); /* frees manifest */
+        manifest = NULL;
+        vf_buf_free(&b);
+    }
+    if (rc == VF_EXIT_OK)
+        rc = json_verdict(r, hub, diffs, f->against);
+    vf_output_free(manifest);
+    vf_manifest_free(run);
+    free(refs);
+    data_free(&d);
+    vf_hub_report_free(hub);
+    return rc;
+}
+
+static int verify_run(int argc, char **argv)
+{
+    vf_cmdline line;
+    verify_opts f = {0};
+    int rc = vf_cli_parse(&vf_verify_command, argc, argv, &line, &f, verify_store);
+    if (rc != VF_CLI_CONTINUE)
+        return rc;
+    const char *path = line.operand;
     vf_error err = {0};
     vf_manifest *against = NULL;
     if (f.against && vf_manifest_read_file(f.against, NULL, &against, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_verify_report *r = NULL;
-    if (vf_verify_structure(path, &oo, &r, &err) != VF_OK) {
+    if (vf_verify_structure(path, &line.open, &r, &err) != VF_OK) {
         vf_manifest_free(against);
         return vf_cli_fail(&err);
     }
@@ -757,11 +895,7 @@ int vf_cmd_verify(int argc, char **argv)
     }
     vf_buf b = {0};
     if (f.json) {
-        structure_json(&b, path, r);
-        rc = vf_buf_flush(&b);
-        if (rc == VF_EXIT_OK && !vf_verify_sound(r))
-            rc = vf_cli_fail(vf_verify_first_error(r));
-        vf_buf_free(&b);
+        rc = verify_json(path, &f, r, against);
         vf_verify_report_free(r);
         vf_manifest_free(against);
         return rc;
@@ -797,3 +931,24 @@ int vf_cmd_verify(int argc, char **argv)
     vf_manifest_free(against);
     return rc;
 }
+
+const vf_command vf_verify_command = {
+    .name = "verify",
+    .summary = "check integrity: per-file verdicts; --data hashes every tensor",
+    .operand = "PATH",
+    .synopsis =
+        "usage: vramfit verify PATH [--data] [--sha256] [--manifest OUT.json] [--against MANIFEST.json]\n"
+        "                      [--json] [--quiet] [--revision REV] [--hf-cache DIR]\n\n"
+        "Checks a checkpoint's integrity. Without --data: every structural check of the header\n"
+        "parser and the index, with one verdict per file (each shard is checked on its own, so\n"
+        "one bad shard does not hide the others) and a summary. PATH may be a .vfsnap snapshot\n"
+        "(its fingerprints and headers are checked; it holds no tensor data).\n\n",
+    .options = verify_table,
+    .footer = "\n--quiet: no progress bar and no warnings about the index; --verbose also names the\n"
+              "directory PATH resolved to.\n\n"
+              "exit codes: 0 sound (and identical to the manifest), 2 usage, 3 I/O error (including a\n"
+              "file that changes or shrinks while being read), 4 a file is malformed (the report on\n"
+              "stdout gives every file's verdict), 5 differences from the --against manifest or from the\n"
+              "Hub's checksums.\n",
+    .run = verify_run,
+};

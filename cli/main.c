@@ -4,22 +4,16 @@
 
 #include "vf_cli.h"
 
-typedef struct command {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} command;
+static const vf_command *const commands[] = {
+    &vf_inspect_command, &vf_adapters_command, &vf_audit_command,
+    &vf_snapshot_command, &vf_verify_command, &vf_estimate_command,
+    &vf_plan_command, &vf_place_command, &vf_gpus_command,
+};
 
-static const command commands[] = {
-    {"inspect", vf_cmd_inspect, "summarise a checkpoint's tensors, parameters and architecture"},
-    {"adapters", vf_cmd_adapters, "exact LoRA / OSFT adapter sizes, matrix by matrix"},
-    {"audit", vf_cmd_audit, "check a PEFT adapter directory against its config and base"},
-    {"snapshot", vf_cmd_snapshot, "write a header-only .vfsnap bundle that every command reads"},
-    {"verify", vf_cmd_verify, "check integrity: per-file verdicts; --data hashes every tensor"},
-    {"estimate", vf_cmd_estimate, "fine-tuning memory per GPU (Training Hub's formulas) and verdict"},
-    {"plan", vf_cmd_plan, "largest tokens per GPU, fewest GPUs, LoRA rank, OSFT ratio that fit"},
-    {"place", vf_cmd_place, "inference device map across GPUs, CPU, disk (accelerate's algorithm)"},
-    {"gpus", vf_cmd_gpus, "the GPU names --gpu accepts, one per line"},
+/* The options before a command name, for `vramfit __options` (the completions). */
+static const vf_opt main_options[] = {
+    {"help", 'h', NULL, 0, NULL}, {"version", 'V', NULL, 0, NULL}, {"quiet", 'q', NULL, 0, NULL},
+    {"verbose", 'v', NULL, 0, NULL}, VF_OPT_END,
 };
 
 static void usage(FILE *f)
@@ -29,7 +23,7 @@ static void usage(FILE *f)
                "the network) and answers how big it is, what it is, and whether training fits.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f,
             "\nPATH: a checkpoint directory (model.safetensors.index.json, model.safetensors or a set of\n"
             "*.safetensors), one .safetensors file, an index file, a .vfsnap snapshot, or a Hugging Face\n"
@@ -57,11 +51,11 @@ static void usage(FILE *f)
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
-static const command *find_command(const char *name)
+static const vf_command *find_command(const char *name)
 {
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        if (strcmp(name, commands[i].name) == 0)
-            return &commands[i];
+        if (strcmp(name, commands[i]->name) == 0)
+            return commands[i];
     return NULL;
 }
 
@@ -69,7 +63,7 @@ static int unknown_command(const char *name)
 {
     const char *names[COMMAND_COUNT];
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        names[i] = commands[i].name;
+        names[i] = commands[i]->name;
     const char *hit = vf_suggest(name, names, COMMAND_COUNT);
     if (hit)
         return vf_usage_error(NULL, "unknown command '%s' (did you mean '%s'? see 'vramfit --help')", name, hit);
@@ -78,9 +72,27 @@ static int unknown_command(const char *name)
 
 static int run_help(const char *name)
 {
-    const command *c = find_command(name);
+    const vf_command *c = find_command(name);
     char *argv[] = {(char *)name, (char *)"--help", NULL};
     return c ? c->run(2, argv) : unknown_command(name);
+}
+
+/* Hidden, for the completions and the tests: `__commands` lists NAME, OPERAND (or "-") and SUMMARY
+ * tab-separated, `__options [CMD]` the option table of CMD (of vramfit itself without CMD) as
+ * vf_cli_list_options prints it. */
+static int list_table(int argc, char **argv)
+{
+    if (strcmp(argv[1], "__commands") == 0) {
+        for (size_t i = 0; i < COMMAND_COUNT; i++)
+            printf("%s\t%s\t%s\n", commands[i]->name, commands[i]->operand ? commands[i]->operand : "-",
+                   commands[i]->summary);
+        return VF_EXIT_OK;
+    }
+    const vf_command *c = argc > 2 ? find_command(argv[2]) : NULL;
+    if (argc > 2 && !c)
+        return unknown_command(argv[2]);
+    vf_cli_list_options(c ? c->options : main_options);
+    return VF_EXIT_OK;
 }
 
 static int run(int argc, char **argv)
@@ -105,7 +117,9 @@ static int run(int argc, char **argv)
         printf("vramfit %s\n", VF_VERSION_STRING);
         return VF_EXIT_OK;
     }
-    const command *c = find_command(cmd);
+    if (strcmp(cmd, "__commands") == 0 || strcmp(cmd, "__options") == 0)
+        return list_table(argc, argv);
+    const vf_command *c = find_command(cmd);
     return c ? c->run(argc - 1, argv + 1) : unknown_command(cmd);
 }
 

@@ -25,7 +25,7 @@ enum {
     VF_EXIT_NO_FIT = 11,  /* estimate --check: impossible */
 };
 
-/* ---- output buffer (vf_buf, vramfit/vf_report.h) ------------------------------------------------ */
+/* ---- output buffer (vf_buf, vramfit/vf_report.h) ----------------------------------------------- */
 /* Writes the buffer to stdout; returns VF_EXIT_OK (also when the reader has gone: EPIPE), or
  * VF_EXIT_INTERNAL when it is incomplete, VF_EXIT_IO when the write fails (one line on stderr). */
 int vf_buf_flush(vf_buf *b);
@@ -48,27 +48,108 @@ int vf_cli_output_prepare(const char *path, const vf_checkpoint *cp, const char 
  * code. o may be NULL. */
 int vf_cli_flush_commit(vf_buf *b, vf_output *o);
 
-/* ---- JSON: the writer vf_jw and the documents are the library's (vramfit/vf_report.h) ------------ */
+/* ---- JSON: the writer vf_jw and the documents are the library's (vramfit/vf_report.h) ---------- */
 
-/* ---- options ----------------------------------------------------------------------------------- */
+/* ---- commands and their options ----------------------------------------------------------------
+ * Every command is one vf_command: its name and summary (a line of `vramfit --help`), its operand,
+ * the text of its --help around the options and one option table. The table is the only list of a
+ * command's options: vf_cli_parse matches argv against it, vf_cli_help prints the option lines of
+ * --help from it, and the hidden `vramfit __options CMD` lists it for the shell completions and the
+ * tests that check the man page (tests/test_completion.sh, tests/test_docs.sh). */
+typedef enum vf_opt_values {
+    VF_VALUES_NONE,   /* a free value (or a flag): nothing to offer */
+    VF_VALUES_LIST,   /* the words of .values */
+    VF_VALUES_FILE,   /* a file name */
+    VF_VALUES_DIR,    /* a directory */
+    VF_VALUES_GPU,    /* the words of .values (may be NULL), then the built-in GPU names */
+    VF_VALUES_FAMILY, /* the library's Training Hub families (vf_family_name_at) */
+    VF_VALUES_LEVER,  /* the names of the detailed estimator's lever .lever (vf_dt_lever_name) */
+} vf_opt_values;
+
+/* One row of an option table. A row without a name is a line of help text (`help`, printed as is
+ * with a newline), a column change (`column` > 0: where the option help starts from here on) or,
+ * all zero, the end of the table. */
 typedef struct vf_opt {
-    const char *name; /* long name without "--" */
-    char shortc;      /* 0 when none */
-    bool arg;         /* takes a value */
-    int id;
+    const char *name;   /* long name without "--" */
+    char shortc;        /* 0 when none */
+    const char *meta;   /* the value's placeholder in --help ("N", "SIZE"); NULL: a flag */
+    int id;             /* what the command's handler switches on */
+    const char *help;   /* help text; lines after the first start at the column; "{values}" is
+                           replaced by the values, wrapped; NULL: a neighbouring text row says it */
+    vf_opt_values complete;
+    const char *values; /* space-separated, for VF_VALUES_LIST and VF_VALUES_GPU */
+    int lever;          /* the vf_dt_lever of VF_VALUES_LEVER */
+    int column;         /* only in a column row */
 } vf_opt;
 
-typedef struct vf_args {
-    int argc, i;
-    char **argv;
-    const vf_opt *opts;
-    const char *cmd;
-    bool only_positional; /* after "--" */
-} vf_args;
+#define VF_OPT_END {0}
+#define VF_OPT_TEXT(text) {.help = (text)}
+#define VF_OPT_COLUMN(n) {.column = (n)}
 
-/* Returns the id of the next option (value in *val), 0 for a positional argument (in *val), -1 at
- * the end, -2 on an unknown option or a missing value (message on stderr). */
-int vf_args_next(vf_args *a, const char **val);
+/* Ids of the options several commands share; a command's own ids are small positive numbers. */
+enum { VF_OPT_REVISION = 1000, VF_OPT_HF_CACHE, VF_OPT_HELP, VF_OPT_QUIET, VF_OPT_VERBOSE };
+#define VF_OPT_REVISION_HELP "Hugging Face cache snapshot (branch, tag or commit) instead of main"
+#define VF_OPT_HF_CACHE_HELP "Hugging Face hub cache directory to search"
+/* --revision REV and --hf-cache DIR, stored by vf_cli_parse in vf_cmdline.open. */
+#define VF_OPEN_OPTS                                                                                \
+    {"revision", 0, "REV", VF_OPT_REVISION, VF_OPT_REVISION_HELP},                                  \
+        {"hf-cache", 0, "DIR", VF_OPT_HF_CACHE, VF_OPT_HF_CACHE_HELP, VF_VALUES_DIR}
+/* -q, -v and -h of every command, the last rows of every table: -q/-v set the verbosity wherever
+ * they stand (vf_ui_global_opt), -h prints the help. */
+#define VF_GLOBAL_OPTS                                                                              \
+    VF_OPT_COLUMN(24), {"quiet", 'q', NULL, VF_OPT_QUIET, "results only: no notes, findings or progress on stderr"}, \
+        {"verbose", 'v', NULL, VF_OPT_VERBOSE, "more detail (files, target family, formulas)"},     \
+        {"help", 'h', NULL, VF_OPT_HELP, "this help"}
+
+/* What the argument loop stores itself. */
+typedef struct vf_cmdline {
+    const char *operand;   /* PATH (ADAPTER_DIR); NULL when the command takes none */
+    vf_open_options open;  /* --revision, --hf-cache */
+} vf_cmdline;
+
+/* A command's option handler: stores `opt` (with `val`, NULL for a flag) into the command's parsed
+ * options `opts`; returns VF_EXIT_OK, or the exit code after one line on stderr. */
+typedef int (*vf_opt_handler)(void *opts, const vf_opt *opt, const char *val);
+
+typedef struct vf_command {
+    const char *name;
+    const char *summary;  /* its line in `vramfit --help` */
+    const char *operand;  /* "PATH", "ADAPTER_DIR", or NULL when it takes no argument */
+    const char *synopsis; /* --help before the options: usage and description, ending "\n\n" */
+    const vf_opt *options;
+    const char *footer;   /* --help after the options */
+    void (*footer_more)(void); /* prints the rest of the help after footer; may be NULL */
+    int (*run)(int argc, char **argv);
+} vf_command;
+
+#define VF_CLI_CONTINUE (-1) /* vf_cli_parse: the command has its options and runs */
+
+/* The argument loop of every command: -q/-v anywhere, "--" ends the options, --name=VALUE, an
+ * unknown option gets "did you mean" among the table's names; the operand (one) and the open
+ * options go into *line, every other option to store(opts, ...). Returns VF_CLI_CONTINUE, or the
+ * exit code: VF_EXIT_OK after --help (printed), VF_EXIT_USAGE or the handler's code after one line
+ * on stderr (also for a missing or second operand). */
+int vf_cli_parse(const vf_command *cmd, int argc, char **argv, vf_cmdline *line, void *opts,
+                 vf_opt_handler store);
+/* Prints the command's --help on stdout: synopsis, the option rows, footer. */
+void vf_cli_help(const vf_command *cmd);
+/* `vramfit __options CMD`: one line per option of the table, tab-separated:
+ * --NAME, -S or "-", META or "-", KIND (flag, value, list, file, dir), the values space-separated
+ * (KIND list only, else empty). */
+void vf_cli_list_options(const vf_opt *options);
+
+/* The commands, in the order of `vramfit --help`. */
+extern const vf_command vf_inspect_command, vf_adapters_command, vf_audit_command, vf_snapshot_command,
+    vf_verify_command, vf_estimate_command, vf_plan_command, vf_place_command, vf_gpus_command;
+
+/* --adapter-dtype of adapters and estimate --estimator detailed: the library's names
+ * (vf_adapter_dtype_from_name), ignoring case; an error names them. */
+#define VF_ADAPTER_DTYPES "F32 BF16 F16"
+int vf_cli_adapter_dtype(const char *cmd, const vf_opt *opt, const char *val, vf_dtype *out);
+
+/* "--method must be sft, osft, lora, qlora or all, got 'X' (did you mean 'Y'?)" unless val is one of
+ * the words of opt->values (ignoring case); *index is the word's position. */
+int vf_opt_choice(const char *cmd, const vf_opt *opt, const char *val, size_t *index);
 
 /* Parses a non-negative integer option value; prints an error and returns false when invalid. */
 bool vf_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
@@ -124,9 +205,21 @@ void vf_diagv(const char *label, const char *fmt, va_list ap)
 #endif
     ;
 
-/* ---- errors ------------------------------------------------------------------------------------ */
-/* Prints "vramfit: error: <formatted>" on stderr and returns the exit code for err->code. */
+/* ---- errors and findings -------------------------------------------------------------------------
+ * Every error is one line on stderr in one of two forms: a bad command line names the command,
+ * "vramfit CMD: MESSAGE" (vf_usage_error, exit 2); anything else is "vramfit: error: MESSAGE"
+ * (vf_cli_error, vf_cli_fail), "error:" red when stderr is a colored terminal. */
+/* Prints "vramfit: error: <formatted>" on stderr and returns exit_code. */
+int vf_cli_error(int exit_code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* vf_cli_error with err formatted (file, tensor, message); returns the exit code for err->code. */
 int vf_cli_fail(const vf_error *err);
+/* The one way findings are shown to people: each as "<indent>SEVERITY: MESSAGE" with the severity
+ * word of the JSON documents ("warning", yellow on a terminal, or "info"). */
+void vf_cli_findings(vf_buf *b, const char *indent, const vf_findings *f);
 int vf_exit_code(int status);
 /* Prints "vramfit CMD: MESSAGE" on stderr and returns VF_EXIT_USAGE. */
 int vf_usage_error(const char *cmd, const char *fmt, ...)
@@ -134,14 +227,6 @@ int vf_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-
-/* Options every command that opens a checkpoint accepts: --revision REV and --hf-cache DIR. Returns
- * true when the option id was one of them and has been stored. */
-enum { VF_OPT_REVISION = 1000, VF_OPT_HF_CACHE, VF_OPT_HELP };
-#define VF_COMMON_OPTS                                                                              \
-    {"revision", 0, true, VF_OPT_REVISION}, {"hf-cache", 0, true, VF_OPT_HF_CACHE},                  \
-        {"help", 'h', false, VF_OPT_HELP}
-bool vf_common_opt(int id, const char *val, vf_open_options *o);
 
 /* ---- user interface: verbosity and color --------------------------------------------------------
  * -q/--quiet and -v/--verbose are accepted by every command (vf_args_next handles them before the
@@ -163,18 +248,5 @@ const char *vf_sty(vf_style s);
 const char *vf_error_label(void);
 /* Sets the verbosity when arg is -q, --quiet, -v or --verbose; returns whether it was one. */
 bool vf_ui_global_opt(const char *arg);
-/* Prints the --help lines of -q/--quiet and -v/--verbose on stdout (every command's help has them). */
-void vf_print_global_help(void);
-
-/* ---- subcommands ------------------------------------------------------------------------------- */
-int vf_cmd_inspect(int argc, char **argv);
-int vf_cmd_adapters(int argc, char **argv);
-int vf_cmd_audit(int argc, char **argv);
-int vf_cmd_snapshot(int argc, char **argv);
-int vf_cmd_verify(int argc, char **argv);
-int vf_cmd_estimate(int argc, char **argv);
-int vf_cmd_plan(int argc, char **argv);
-int vf_cmd_place(int argc, char **argv);
-int vf_cmd_gpus(int argc, char **argv);
 
 #endif

@@ -62,22 +62,14 @@ static int stdout_failed(int e)
     if (e == EPIPE || stdout_reader_gone())
         return VF_EXIT_OK;
     if (e)
-        vf_diag("vramfit: error: ", "cannot write to stdout: %s", strerror(e));
-    else
-        vf_diag("vramfit: error: ", "cannot write to stdout");
-    return VF_EXIT_IO;
+        return vf_cli_error(VF_EXIT_IO, "cannot write to stdout: %s", strerror(e));
+    return vf_cli_error(VF_EXIT_IO, "cannot write to stdout");
 }
 
 int vf_buf_flush(vf_buf *b)
 {
-    if (b->failed) {
-        fprintf(stderr, "vramfit: %s out of memory while building the output\n", vf_error_label());
-        return VF_EXIT_INTERNAL;
-    }
-    if (isatty(STDOUT_FILENO) && vf_buf_for_terminal(b) != 0) {
-        fprintf(stderr, "vramfit: %s out of memory while building the output\n", vf_error_label());
-        return VF_EXIT_INTERNAL;
-    }
+    if (b->failed || (isatty(STDOUT_FILENO) && vf_buf_for_terminal(b) != 0))
+        return vf_cli_error(VF_EXIT_INTERNAL, "out of memory while building the output");
     errno = 0;
     if ((b->len && fwrite(b->data, 1, b->len, stdout) != b->len) || fflush(stdout) != 0)
         return stdout_failed(errno);
@@ -175,13 +167,6 @@ bool vf_ui_global_opt(const char *arg)
     return true;
 }
 
-void vf_print_global_help(void)
-{
-    printf("  -q, --quiet           results only: no notes, findings or progress on stderr\n"
-           "  -v, --verbose         more detail (files, target family, formulas)\n"
-           "  -h, --help            this help\n");
-}
-
 /* ---- text: diagnostics ------------------------------------------------------------------------- */
 
 void vf_text_escape(vf_buf *b, const char *s)
@@ -218,87 +203,7 @@ void vf_diagv(const char *label, const char *fmt, va_list ap)
     vf_buf_free(&b);
 }
 
-/* ---- options ----------------------------------------------------------------------------------- */
-
-static const vf_opt *find_long(const vf_opt *opts, const char *name, size_t len)
-{
-    for (; opts->name; opts++)
-        if (strlen(opts->name) == len && strncmp(opts->name, name, len) == 0)
-            return opts;
-    return NULL;
-}
-
-static const vf_opt *find_short(const vf_opt *opts, char c)
-{
-    for (; opts->name; opts++)
-        if (opts->shortc && opts->shortc == c)
-            return opts;
-    return NULL;
-}
-
-/* "unknown option '--jsn' (did you mean '--json'? see ...)": long options of the command and of
- * every command. */
-static void unknown_option(const vf_args *a, const char *s)
-{
-    const char *names[128];
-    size_t n = 0;
-    names[n++] = "quiet";
-    names[n++] = "verbose";
-    for (const vf_opt *o = a->opts; o->name && n < sizeof names / sizeof names[0]; o++)
-        names[n++] = o->name;
-    char word[80];
-    const char *hit = NULL;
-    if (s[1] == '-') {
-        snprintf(word, sizeof word, "%.*s", (int)strcspn(s + 2, "="), s + 2);
-        hit = vf_suggest(word, names, n);
-    }
-    if (hit)
-        vf_usage_error(a->cmd, "unknown option '%s' (did you mean '--%s'? see 'vramfit %s --help')", s, hit,
-                       a->cmd);
-    else
-        vf_usage_error(a->cmd, "unknown option '%s' (see 'vramfit %s --help')", s, a->cmd);
-}
-
-int vf_args_next(vf_args *a, const char **val)
-{
-    if (a->i >= a->argc)
-        return -1;
-    const char *s = a->argv[a->i++];
-    *val = NULL;
-    if (a->only_positional || s[0] != '-' || s[1] == '\0') {
-        *val = s;
-        return 0;
-    }
-    if (strcmp(s, "--") == 0) {
-        a->only_positional = true;
-        return vf_args_next(a, val);
-    }
-    if (vf_ui_global_opt(s))
-        return vf_args_next(a, val);
-    const vf_opt *o;
-    const char *inline_val = NULL;
-    if (s[1] == '-') {
-        const char *eq = strchr(s + 2, '=');
-        o = find_long(a->opts, s + 2, eq ? (size_t)(eq - s - 2) : strlen(s + 2));
-        inline_val = eq ? eq + 1 : NULL;
-    } else {
-        o = s[2] == '\0' ? find_short(a->opts, s[1]) : NULL;
-    }
-    if (!o)
-        return unknown_option(a, s), -2;
-    if (!o->arg) {
-        if (inline_val)
-            return vf_usage_error(a->cmd, "option --%s takes no value", o->name), -2;
-        return o->id;
-    }
-    if (!inline_val) {
-        if (a->i >= a->argc)
-            return vf_usage_error(a->cmd, "option --%s needs a value", o->name), -2;
-        inline_val = a->argv[a->i++];
-    }
-    *val = inline_val;
-    return o->id;
-}
+/* ---- option values ----------------------------------------------------------------------------- */
 
 bool vf_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out)
 {
@@ -329,17 +234,6 @@ bool vf_parse_double(const char *cmd, const char *opt, const char *s, double *ou
         return false;
     }
     *out = v;
-    return true;
-}
-
-bool vf_common_opt(int id, const char *val, vf_open_options *o)
-{
-    if (id == VF_OPT_REVISION)
-        o->revision = val;
-    else if (id == VF_OPT_HF_CACHE)
-        o->hf_cache = val;
-    else
-        return false;
     return true;
 }
 
@@ -521,12 +415,30 @@ int vf_exit_code(int status)
     }
 }
 
+int vf_cli_error(int exit_code, const char *fmt, ...)
+{
+    char label[64];
+    snprintf(label, sizeof label, "vramfit: %s ", vf_error_label());
+    va_list ap;
+    va_start(ap, fmt);
+    vf_diagv(label, fmt, ap);
+    va_end(ap);
+    return exit_code;
+}
+
 int vf_cli_fail(const vf_error *err)
 {
-    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32], label[64];
-    snprintf(label, sizeof label, "vramfit: %s ", vf_error_label());
-    vf_diag(label, "%s", vf_error_format(err, line, sizeof line));
-    return vf_exit_code(err->code);
+    char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
+    return vf_cli_error(vf_exit_code(err->code), "%s", vf_error_format(err, line, sizeof line));
+}
+
+void vf_cli_findings(vf_buf *b, const char *indent, const vf_findings *f)
+{
+    for (size_t i = 0; i < vf_findings_count(f); i++) {
+        bool warn = vf_findings_get(f, i)->severity == VF_SEV_WARNING;
+        vf_buf_printf(b, "%s%s%s%s: %s\n", indent, warn ? vf_sty(VF_STY_YELLOW) : "", warn ? "warning" : "info",
+                      warn ? vf_sty(VF_STY_RESET) : "", vf_findings_get(f, i)->message);
+    }
 }
 
 int vf_usage_error(const char *cmd, const char *fmt, ...)

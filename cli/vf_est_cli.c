@@ -8,43 +8,6 @@
 
 #include "vf_est_cli.h"
 
-const char vf_est_setup_help[] =
-    "hardware (one of --gpu and --gpu-memory is required):\n"
-    "  --gpus N              number of GPUs (default 1, or the count --gpu auto finds)\n"
-    "  --gpu-memory SIZE     memory per GPU with its unit: 48GiB, 80GB, 81920MiB, 1.5TiB, 7B;\n"
-    "                        GB/MB/KB/TB are powers of 1000 (80GB = 80,000,000,000 bytes),\n"
-    "                        GiB/MiB/KiB/TiB powers of 1024 (48GiB = 51,539,607,552 bytes)\n"
-    "  --gpu NAME            a built-in accelerator (see the table below), or 'auto': ask\n"
-    "                        `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`\n"
-    "                        (first nvidia-smi on PATH; MiB as the driver reports; the smallest GPU\n"
-    "                        when they differ; --gpus defaults to the number of GPUs found; only\n"
-    "                        those CUDA_VISIBLE_DEVICES leaves visible); when it is absent, fails or\n"
-    "                        lists none: `rocm-smi --showproductname --showmeminfo vram --showuniqueid\n"
-    "                        --json` (VRAM Total Memory in bytes; ROCR_VISIBLE_DEVICES, then\n"
-    "                        HIP_VISIBLE_DEVICES or else CUDA_VISIBLE_DEVICES among those it leaves:\n"
-    "                        indices or GPU-<16 hex> UUIDs). Each tool: 10 s at most\n"
-    "                        (VRAMFIT_GPU_PROBE_TIMEOUT seconds), 64 KiB of output, no shell\n"
-    "training setup (Training Hub's parameters):\n"
-    "  --max-tokens-per-gpu T  tokens per GPU per step (SFT, OSFT)\n"
-    "  --batch-size B        samples per step; with --max-seq-len S gives B x S / GPUs tokens per\n"
-    "  --max-seq-len S       GPU (required by LoRA/QLoRA; SFT/OSFT take the smaller of the two)\n"
-    "  --lora-r R            LoRA rank (default 32)\n"
-    "  --unfreeze-rank-ratio U  OSFT fraction of each matrix's rank that is trained, in (0, 1]\n"
-    "                        (default 0.25)\n"
-    "  --liger, --no-liger   Liger kernels (no stored outputs); default on for OSFT, off otherwise\n"
-    "targets of LoRA and OSFT (default: the family detected from the tensor names):\n"
-    "  --target LIST         comma-separated module names or suffixes (PEFT target_modules), or\n"
-    "                        'all-linear'\n"
-    "  --target-regex RE     Python-dialect regex full-matched against module names\n"
-    "  --exclude LIST        modules removed from the selection\n"
-    "comparison:\n"
-    "  --compat training-hub  reproduce Training Hub's own numbers: P leaves out an untied lm_head\n"
-    "                        (its headless AutoModel does), the target family is picked from the\n"
-    "                        PATH string as given by upstream's substring rule; rules of Training\n"
-    "                        Hub's main (04ec040): OSFT --no-liger adds outputs 4 x T x V x 7/3\n"
-    "  --revision REV        Hugging Face cache snapshot (branch, tag or commit) instead of main\n"
-    "  --hf-cache DIR        Hugging Face hub cache directory to search\n";
-
 /* ---- options ------------------------------------------------------------------------------------ */
 
 void vf_est_opts_init(vf_est_opts *o, const char *cmd)
@@ -135,6 +98,14 @@ int vf_est_opt(vf_est_opts *o, int id, const char *val)
     }
 }
 
+int vf_est_opts_check(const vf_est_opts *o)
+{
+    vf_error err = {0};
+    if (o->compat && vf_th_check_targets(&o->target, &err) != VF_OK)
+        return vf_usage_error(o->cmd, "%s", err.message);
+    return VF_CLI_CONTINUE;
+}
+
 bool vf_est_opts_has_target(const vf_est_opts *o)
 {
     return o->target.modules || o->target.regex || o->target.exclude;
@@ -198,7 +169,7 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
 }
 
 /* "unknown --gpu 'H10O'" with the table name whose name or alias is closest, or a sample. */
-static int unknown_gpu(const vf_est_opts *o)
+static int unknown_gpu(const char *cmd, const char *gpu)
 {
     size_t n, k = 0;
     const vf_gpu_model *t = vf_gpu_table(&n);
@@ -211,14 +182,20 @@ static int unknown_gpu(const vf_est_opts *o)
                 snprintf(spelled[k], VF_GPU_NAME_MAX, "%.*s", (int)len, p);
                 names[k] = spelled[k], k++;
             }
-    const char *hit = vf_suggest(o->gpu, names, k);
+    const char *hit = vf_suggest(gpu, names, k);
     const vf_gpu_model *g = hit ? vf_gpu_find(hit) : NULL;
     if (g)
-        return vf_usage_error(o->cmd, "unknown --gpu '%s' (did you mean '%s'? 'vramfit gpus' lists them all, "
-                                      "or give --gpu-memory SIZE)", o->gpu, g->name);
-    return vf_usage_error(o->cmd, "unknown --gpu '%s' (known: A100-40GB, A100-80GB, H100-80GB, "
-                                  "H200, B200, L40S, L4, A10G, RTX-4090, MI300X, Gaudi3, ...; see 'vramfit gpus', "
-                                  "or give --gpu-memory SIZE)", o->gpu);
+        return vf_usage_error(cmd, "unknown --gpu '%s' (did you mean '%s'? 'vramfit gpus' lists them all, "
+                                   "or give --gpu-memory SIZE)", gpu, g->name);
+    return vf_usage_error(cmd, "unknown --gpu '%s' (known: A100-40GB, A100-80GB, H100-80GB, "
+                               "H200, B200, L40S, L4, A10G, RTX-4090, MI300X, Gaudi3, ...; see 'vramfit gpus', "
+                               "or give --gpu-memory SIZE)", gpu);
+}
+
+int vf_cli_find_gpu(const char *cmd, const char *name, const vf_gpu_model **out)
+{
+    *out = vf_gpu_find(name);
+    return *out ? VF_EXIT_OK : unknown_gpu(cmd, name);
 }
 
 int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
@@ -236,9 +213,10 @@ int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
         hw->gpu_memory = o->gpu_memory;
         return VF_EXIT_OK;
     }
-    const vf_gpu_model *g = vf_gpu_find(o->gpu);
-    if (!g)
-        return unknown_gpu(o);
+    const vf_gpu_model *g = NULL;
+    int rc = vf_cli_find_gpu(o->cmd, o->gpu, &g);
+    if (rc != VF_EXIT_OK)
+        return rc;
     hw->gpu_memory = g->bytes;
     snprintf(hw->label, sizeof hw->label, "%s", g->name);
     return VF_EXIT_OK;
@@ -345,19 +323,20 @@ int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
     int rc = vf_model_open(o->path, &o->open, &c->model, err);
     if (rc != VF_OK)
         return rc;
-    /* P, L, H, V: Training Hub's (headless AutoModel) under compat, else exact; the former also
-     * gives the untied head's size for the notes. */
-    vf_est_model th;
+    /* P, L, H, V, computed once: Training Hub's (headless AutoModel) under compat, else exact; the
+     * untied head's size for the notes either way. */
     c->th_path = vf_th_model_path(c->model, o->path);
-    rc = vf_est_model_training_hub(c->model, c->th_path, VF_METHOD_SFT, o->lora_r, &th,
-                                   &c->lm_head_params, err);
-    if (rc == VF_OK && !o->compat)
-        rc = vf_est_model_from(c->model, VF_METHOD_SFT, NULL, o->lora_r, &th, err);
+    if (o->compat) {
+        rc = vf_est_model_training_hub(c->model, c->th_path, VF_METHOD_SFT, o->lora_r, &c->base,
+                                       &c->lm_head_params, err);
+    } else {
+        rc = vf_est_model_from(c->model, VF_METHOD_SFT, NULL, o->lora_r, &c->base, err);
+        c->lm_head_params = vf_th_untied_head_params(c->model);
+    }
     if (rc != VF_OK) {
         vf_est_ctx_close(c);
         return rc;
     }
-    c->base = th;
     c->display_path = vf_checkpoint_name(vf_model_checkpoint(c->model));
     path_rule(c->th_path, c); /* upstream matches the model_path it is given (vf_th_model_path) */
     model_notes(c);

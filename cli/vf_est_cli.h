@@ -3,7 +3,7 @@
  * (with `--compat training-hub`), the target selection for LoRA/OSFT and the notes explaining where
  * vramfit's exact figures differ from Training Hub's.
  *
- * Option ids live in [2000, 2100) so that they never clash with a command's own or VF_COMMON_OPTS. */
+ * Option ids live in [2000, 2100) so that they never clash with a command's own or the shared ones. */
 #ifndef VF_EST_CLI_H
 #define VF_EST_CLI_H
 
@@ -33,19 +33,52 @@ enum {
     VF_EOPT_COMPAT,
 };
 
-/* The setup options, for a command's vf_opt table. */
+/* The setup rows of an option table (with their --help text; column 24), ending with --revision
+ * and --hf-cache. */
 #define VF_EST_SETUP_OPTS                                                                           \
-    {"gpus", 0, true, VF_EOPT_GPUS}, {"gpu", 0, true, VF_EOPT_GPU},                                 \
-        {"gpu-memory", 0, true, VF_EOPT_GPU_MEMORY},                                                \
-        {"max-tokens-per-gpu", 0, true, VF_EOPT_MAX_TOKENS},                                        \
-        {"batch-size", 0, true, VF_EOPT_BATCH}, {"max-seq-len", 0, true, VF_EOPT_SEQ},              \
-        {"lora-r", 0, true, VF_EOPT_LORA_R}, {"unfreeze-rank-ratio", 0, true, VF_EOPT_RATIO},       \
-        {"liger", 0, false, VF_EOPT_LIGER}, {"no-liger", 0, false, VF_EOPT_NO_LIGER},               \
-        {"target", 0, true, VF_EOPT_TARGET}, {"target-regex", 0, true, VF_EOPT_TARGET_REGEX},       \
-        {"exclude", 0, true, VF_EOPT_EXCLUDE}, {"compat", 0, true, VF_EOPT_COMPAT}
-
-/* The --help text of the options above (shared wording), ending with a newline. */
-extern const char vf_est_setup_help[];
+    VF_OPT_COLUMN(24), VF_OPT_TEXT("hardware (one of --gpu and --gpu-memory is required):"),        \
+    {"gpus", 0, "N", VF_EOPT_GPUS, "number of GPUs (default 1, or the count --gpu auto finds)"},    \
+    {"gpu-memory", 0, "SIZE", VF_EOPT_GPU_MEMORY,                                                   \
+     "memory per GPU with its unit: 48GiB, 80GB, 81920MiB, 1.5TiB, 7B;\n"                           \
+     "GB/MB/KB/TB are powers of 1000 (80GB = 80,000,000,000 bytes),\n"                              \
+     "GiB/MiB/KiB/TiB powers of 1024 (48GiB = 51,539,607,552 bytes)"},                              \
+    {"gpu", 0, "NAME", VF_EOPT_GPU,                                                                 \
+     "a built-in accelerator (see the table below), or 'auto': ask\n"                               \
+     "`nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`\n"                   \
+     "(first nvidia-smi on PATH; MiB as the driver reports; the smallest GPU\n"                     \
+     "when they differ; --gpus defaults to the number of GPUs found; only\n"                        \
+     "those CUDA_VISIBLE_DEVICES leaves visible); when it is absent, fails or\n"                    \
+     "lists none: `rocm-smi --showproductname --showmeminfo vram --showuniqueid\n"                  \
+     "--json` (VRAM Total Memory in bytes; ROCR_VISIBLE_DEVICES, then\n"                            \
+     "HIP_VISIBLE_DEVICES or else CUDA_VISIBLE_DEVICES among those it leaves:\n"                    \
+     "indices or GPU-<16 hex> UUIDs). Each tool: 10 s at most\n"                                    \
+     "(VRAMFIT_GPU_PROBE_TIMEOUT seconds), 64 KiB of output, no shell",                             \
+     VF_VALUES_GPU, "auto"},                                                                        \
+    VF_OPT_TEXT("training setup (Training Hub's parameters):"),                                     \
+    {"max-tokens-per-gpu", 0, "T", VF_EOPT_MAX_TOKENS, "tokens per GPU per step (SFT, OSFT)"},      \
+    {"batch-size", 0, "B", VF_EOPT_BATCH,                                                           \
+     "samples per step; with --max-seq-len S gives B x S / GPUs tokens per"},                       \
+    {"max-seq-len", 0, "S", VF_EOPT_SEQ,                                                            \
+     "GPU (required by LoRA/QLoRA; SFT/OSFT take the smaller of the two)"},                         \
+    {"lora-r", 0, "R", VF_EOPT_LORA_R, "LoRA rank (default 32)"},                                   \
+    {"unfreeze-rank-ratio", 0, "U", VF_EOPT_RATIO,                                                  \
+     "OSFT fraction of each matrix's rank that is trained, in (0, 1]\n(default 0.25)"},             \
+    VF_OPT_TEXT("  --liger, --no-liger   Liger kernels (no stored outputs); default on for OSFT, off otherwise"), \
+    {"liger", 0, NULL, VF_EOPT_LIGER, NULL}, {"no-liger", 0, NULL, VF_EOPT_NO_LIGER, NULL},        \
+    VF_OPT_TEXT("targets of LoRA and OSFT (default: the family detected from the tensor names):"),  \
+    {"target", 0, "LIST", VF_EOPT_TARGET,                                                           \
+     "comma-separated module names or suffixes (PEFT target_modules), or\n'all-linear'",            \
+     VF_VALUES_LIST, "all-linear"},                                                                 \
+    {"target-regex", 0, "RE", VF_EOPT_TARGET_REGEX, "Python-dialect regex full-matched against module names"}, \
+    {"exclude", 0, "LIST", VF_EOPT_EXCLUDE, "modules removed from the selection"},                  \
+    VF_OPT_TEXT("comparison:"),                                                                     \
+    {"compat", 0, "training-hub", VF_EOPT_COMPAT,                                                   \
+     "reproduce Training Hub's own numbers: P leaves out an untied lm_head\n"                       \
+     "(its headless AutoModel does), the target family is picked from the\n"                        \
+     "PATH string as given by upstream's substring rule; rules of Training\n"                       \
+     "Hub's main (04ec040): OSFT --no-liger adds outputs 4 x T x V x 7/3",                          \
+     VF_VALUES_LIST, "training-hub"},                                                               \
+    VF_OPEN_OPTS
 
 /* ---- options ------------------------------------------------------------------------------------ */
 typedef struct vf_est_opts {
@@ -69,6 +102,15 @@ void vf_est_opts_init(vf_est_opts *o, const char *cmd);
 /* Stores option `id` with value `val`. Returns 1 when stored, 0 when id is not a setup option, -1 on
  * a bad value (the message is already on stderr; exit with VF_EXIT_USAGE). */
 int vf_est_opt(vf_est_opts *o, int id, const char *val);
+
+/* The built-in GPU `name` into *out: VF_EXIT_OK, or VF_EXIT_USAGE after "unknown --gpu 'X'" with
+ * the closest name or alias ("did you mean"), for every command that takes --gpu NAME. */
+int vf_cli_find_gpu(const char *cmd, const char *name, const vf_gpu_model **out);
+
+/* What the options allow together, after parsing: --compat training-hub refuses every target
+ * option, as Training Hub would (vf_th_check_targets). VF_CLI_CONTINUE, or VF_EXIT_USAGE after the
+ * message. */
+int vf_est_opts_check(const vf_est_opts *o);
 
 /* True when --target, --target-regex or --exclude was given. */
 bool vf_est_opts_has_target(const vf_est_opts *o);

@@ -262,7 +262,7 @@ const vf_gpu_model *vf_gpu_find(const char *name)
     return NULL;
 }
 
-/* ---- running a probe tool ------------------------------------------------------------------------ */
+/* ---- running a probe tool ---------------------------------------------------------------------- */
 
 #define SMI_OUTPUT_MAX (64 * 1024)
 
@@ -747,7 +747,7 @@ static bool rocm_visible(gpu_list *l, vf_gpu_probe *p, char *why)
     return l->n > 0;
 }
 
-/* ---- --gpu auto ---------------------------------------------------------------------------------- */
+/* ---- --gpu auto -------------------------------------------------------------------------------- */
 
 typedef struct smi_tool {
     const char *name;

@@ -40,7 +40,7 @@ const vf_gpu_model *vf_gpu_table(size_t *count);
  * MI300X), against names and aliases. NULL when unknown. */
 const vf_gpu_model *vf_gpu_find(const char *name);
 
-/* ---- --gpu auto: nvidia-smi, then rocm-smi -------------------------------------------------------- */
+/* ---- --gpu auto: nvidia-smi, then rocm-smi ----------------------------------------------------- */
 typedef struct vf_gpu_probe {
     const char *tool;           /* "nvidia-smi" or "rocm-smi": the tool that answered */
     uint32_t count;             /* GPUs visible */

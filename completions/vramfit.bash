@@ -1,5 +1,7 @@
-# bash completion for vramfit(1): subcommands, each subcommand's options (read from its --help, so
-# they never go stale), --method values, --gpu names (from `vramfit gpus`), and paths.
+# bash completion for vramfit(1): subcommands, each subcommand's options and the values they take
+# (--method, --gpu, --family, ... and which take files or directories), all read from vramfit's own
+# option tables through the hidden `vramfit __commands` and `vramfit __options CMD`, so they never
+# go stale; PATH completes files and directories.
 # Installed as share/bash-completion/completions/vramfit; or `source completions/vramfit.bash`.
 
 # The vramfit being completed: the word typed, when it can be run, else the one on PATH.
@@ -11,52 +13,33 @@ _vramfit_bin()
     printf '%s\n' "$bin"
 }
 
-# The subcommands, from the "commands:" section of `vramfit --help`.
+# The subcommands: `vramfit __commands` prints NAME, OPERAND (or -) and SUMMARY, tab-separated.
 _vramfit_commands()
 {
-    "$1" --help 2>/dev/null | awk '/^commands:/ { f = 1; next } f && /^$/ { exit } f { print $1 }'
+    "$1" __commands 2>/dev/null | cut -f1
 }
 
-# The long options of subcommand $2: those in its usage lines and at the start of its option lines.
+# The option table of subcommand $2 (of vramfit itself when $2 is empty): one option per line,
+# --NAME, -S (or -), META (or -), KIND (flag, value, list, file, dir), VALUES, tab-separated.
+_vramfit_table()
+{
+    "$1" __options ${2:+"$2"} 2>/dev/null
+}
+
+# The long options of subcommand $2, one per line.
 _vramfit_options()
 {
-    "$1" "$2" --help 2>/dev/null | awk '
-        function scan(s) {
-            while (match(s, /--[a-z][a-z0-9-]*/)) {
-                print substr(s, RSTART, RLENGTH)
-                s = substr(s, RSTART + RLENGTH)
-            }
-        }
-        /^$/ { body = 1 }
-        !body { scan($0); next }
-        match($0, /^ +(-[A-Za-z], )?--[a-z][a-z0-9-]*( [A-Za-z_.|-]+)?(, --[a-z][a-z0-9-]*)*/) {
-            scan(substr($0, RSTART, RLENGTH))
-        }' | sort -u
+    _vramfit_table "$1" "$2" | cut -f1
 }
 
-# Values of option $1 of subcommand $2 (with binary $3); status 1 when $1 takes no listed values.
-_vramfit_values()
+# Status 0 when subcommand $2 takes an operand (PATH, ADAPTER_DIR).
+_vramfit_takes_operand()
 {
-    case $1 in
-    -m | --method)
-        if [[ $2 == adapters ]]; then echo "lora osft"; else echo "sft osft lora qlora all"; fi ;;
-    --gpu) echo auto; "$3" gpus 2>/dev/null ;;
-    --lora-bias) echo "none all lora_only" ;;
-    --adapter-dtype) echo "F32 BF16 F16" ;;
-    --family) echo "llama phi3 gpt2 gpt-j gpt-neo opt gpt-oss qwen3.5 default" ;;
-    --compat) echo training-hub ;;
-    --target) echo all-linear ;;
-    --estimator) echo "training-hub detailed" ;;
-    --dtype) echo "fp32 bf16 fp16" ;;
-    --amp) echo "none bf16 fp16" ;;
-    --optimizer) echo "adamw adamw-8bit paged-adamw-8bit adafactor sgd sgd-momentum" ;;
-    --gradient-checkpointing) echo "none full selective" ;;
-    --attention) echo "eager sdpa flash" ;;
-    --loss) echo "full chunked liger" ;;
-    --sharding) echo "none zero1 zero2 zero3 fsdp-full fsdp-grad-op fsdp-hybrid" ;;
-    --offload) echo "none optimizer all" ;;
-    *) return 1 ;;
-    esac
+    local name operand summary
+    while IFS=$'\t' read -r name operand summary; do
+        [[ $name == "$2" ]] && { [[ $operand != - ]]; return; }
+    done < <("$1" __commands 2>/dev/null)
+    return 1
 }
 
 _vramfit_files()
@@ -65,9 +48,27 @@ _vramfit_files()
     mapfile -t COMPREPLY < <(compgen "$1" -- "$2")
 }
 
+# Completes the value of option $1 from its row in table $2; status 1 when $1 is a flag or unknown.
+_vramfit_value()
+{
+    local long short meta kind values
+    while IFS=$'\t' read -r long short meta kind values; do
+        [[ $1 == "$long" || ($short != - && $1 == "$short") ]] || continue
+        case $kind in
+        list) mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur") ;;
+        file) _vramfit_files -f "$cur" ;;
+        dir) _vramfit_files -d "$cur" ;;
+        value) ;; # a free value: nothing to offer
+        *) return 1 ;;
+        esac
+        return 0
+    done <<<"$2"
+    return 1
+}
+
 _vramfit()
 {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} bin cmd= i
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} bin cmd= i table
     # --opt=value: bash splits it at '=' (COMP_WORDBREAKS)
     if [[ $cur == "=" ]]; then
         cur=
@@ -84,30 +85,18 @@ _vramfit()
     COMPREPLY=()
     if [[ -z $cmd ]]; then
         if [[ $cur == -* ]]; then
-            mapfile -t COMPREPLY < <(compgen -W "--help --version --quiet --verbose" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "$(_vramfit_options "$bin" "")" -- "$cur")
         else
             mapfile -t COMPREPLY < <(compgen -W "$(_vramfit_commands "$bin")" -- "$cur")
         fi
         return 0
     fi
-    local values
-    if values=$(_vramfit_values "$prev" "$cmd" "$bin"); then
-        mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
-        return 0
-    fi
-    case $prev in
-    --hf-cache) _vramfit_files -d "$cur"; return 0 ;;
-    --base | -o | --output | --manifest | --against) _vramfit_files -f "$cur"; return 0 ;;
-    --revision | --gpus | --gpu-memory | --max-tokens-per-gpu | --batch-size | --max-seq-len | \
-        --lora-r | --unfreeze-rank-ratio | -r | --rank | --rank-pattern | --target-regex | \
-        --exclude | --modules-to-save | --margin | --max-gpus | --nodes | --grad-accum | \
-        --quant-block-size | --loss-chunks | --host-memory | --max-memory | --no-split)
-        return 0 ;;
-    esac
+    table=$(_vramfit_table "$bin" "$cmd")
+    _vramfit_value "$prev" "$table" && return 0
     if [[ $cur == -* ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "$(_vramfit_options "$bin" "$cmd")" -- "$cur")
-    elif [[ $cmd != gpus ]]; then
-        _vramfit_files -f "$cur" # PATH: a directory, a .safetensors, index or .vfsnap file
+        mapfile -t COMPREPLY < <(compgen -W "$(cut -f1 <<<"$table")" -- "$cur")
+    elif _vramfit_takes_operand "$bin" "$cmd"; then
+        _vramfit_files -f "$cur" # the operand: a directory, a .safetensors, index or .vfsnap file
     fi
     return 0
 }

@@ -73,6 +73,21 @@ static void set_family(vf_family *out, const char *name)
         }
 }
 
+const char *vf_family_name_at(size_t i)
+{
+    return i < sizeof families / sizeof families[0] ? families[i].name : NULL;
+}
+
+const char *vf_family_list(char *buf, size_t n)
+{
+    size_t len = 0;
+    if (n)
+        buf[0] = '\0';
+    for (size_t i = 0; vf_family_name_at(i) && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", vf_family_name_at(i));
+    return buf;
+}
+
 bool vf_family_by_name(const char *name, vf_family *out)
 {
     if (!name || !out)

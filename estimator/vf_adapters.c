@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vramfit/vf_adapters.h"
 #include "vramfit/vf_checked.h"
@@ -732,8 +733,7 @@ static int check_options(const vf_adapter_options *o, vf_error *err)
         !(o->unfreeze_rank_ratio > 0.0 && o->unfreeze_rank_ratio <= 1.0))
         return vf_error_set(err, VF_ERR_USAGE, NULL, "--unfreeze-rank-ratio",
                             "unfreeze rank ratio must be in (0, 1], got %g", o->unfreeze_rank_ratio);
-    if (o->adapter_dtype != VF_DTYPE_F32 && o->adapter_dtype != VF_DTYPE_BF16 &&
-        o->adapter_dtype != VF_DTYPE_F16)
+    if (!vf_adapter_dtype_supported(o->adapter_dtype))
         return vf_error_set(err, VF_ERR_USAGE, NULL, "--adapter-dtype",
                             "adapter dtype must be F32, BF16 or F16, got %s",
                             vf_dtype_name(o->adapter_dtype));
@@ -790,10 +790,10 @@ static int copy_targets(vf_adapter_plan *p, const selector *s, const vf_target_s
 
 static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_spec *t, vf_error *err)
 {
+    char names[160];
     if (t->family && !vf_family_by_name(t->family, &p->family))
-        return vf_error_set(err, VF_ERR_USAGE, NULL, "--family",
-                            "unknown family '%s' (llama, phi3, gpt2, gpt-j, gpt-neo, opt, gpt-oss, "
-                            "qwen3.5, default)", t->family);
+        return vf_error_set(err, VF_ERR_USAGE, NULL, "--family", "unknown family '%s' (%s)", t->family,
+                            vf_family_list(names, sizeof names));
     if (!t->family)
         vf_family_detect(m, &p->family);
     return VF_OK;
@@ -817,6 +817,18 @@ static int quant_skip_note(build_ctx *c)
     return VF_OK;
 }
 
+/* Nothing selected. When the targets came from the detected family (a Mamba or other checkpoint
+ * whose projections no family names), the error says how to choose them instead. */
+static int no_targets(build_ctx *c, const vf_target_spec *t)
+{
+    bool detected = !t->modules && !t->regex && !t->family;
+    return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), NULL,
+                        "no weight matrix matches the targets (family %s)%s", c->p->family.name,
+                        detected ? "; none of its patterns is in this checkpoint: give --target all-linear "
+                                   "(every linear weight, as PEFT) or --target LIST"
+                                 : "");
+}
+
 static int build(build_ctx *c)
 {
     const vf_target_spec *t = &c->o->target;
@@ -838,8 +850,7 @@ static int build(build_ctx *c)
     if (rc == VF_OK)
         rc = quant_skip_note(c);
     if (rc == VF_OK && c->p->n == 0)
-        return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), NULL,
-                            "no weight matrix matches the targets (family %s)", c->p->family.name);
+        return no_targets(c, t);
     if (rc == VF_OK && c->o->method == VF_ADAPTER_LORA)
         rc = add_saved(c);
     if (rc == VF_OK)
@@ -944,4 +955,20 @@ int vf_adapter_estimator_input(const vf_model *m, const vf_target_spec *target, 
     vf_adapter_plan_free(lora);
     vf_adapter_plan_free(osft);
     return rc;
+}
+
+bool vf_adapter_dtype_supported(vf_dtype d)
+{
+    return d == VF_DTYPE_F32 || d == VF_DTYPE_BF16 || d == VF_DTYPE_F16;
+}
+
+bool vf_adapter_dtype_from_name(const char *name, vf_dtype *out)
+{
+    static const vf_dtype supported[] = {VF_DTYPE_F32, VF_DTYPE_BF16, VF_DTYPE_F16};
+    for (size_t i = 0; name && i < sizeof supported / sizeof supported[0]; i++)
+        if (strcasecmp(name, vf_dtype_name(supported[i])) == 0) {
+            *out = supported[i];
+            return true;
+        }
+    return false;
 }

@@ -43,6 +43,7 @@
  * The fragmentation allowance and the fixed overhead are stated assumptions, not measurements. */
 #include <string.h>
 
+#include "vramfit/vf_adapters.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_detailed.h"
 
@@ -407,8 +408,7 @@ static int check_enums(const vf_dt_options *o, vf_error *err)
         (unsigned)o->loss >= VF_LOSS_COUNT || (unsigned)o->sharding >= VF_SHARD_COUNT ||
         (unsigned)o->offload >= VF_OFFLOAD_COUNT)
         return invalid(err, "detailed estimate: a lever is out of range");
-    if (o->adapter_dtype != VF_DTYPE_F32 && o->adapter_dtype != VF_DTYPE_BF16 &&
-        o->adapter_dtype != VF_DTYPE_F16)
+    if (!vf_adapter_dtype_supported(o->adapter_dtype))
         return invalid(err, "detailed estimate: the adapter dtype must be F32, BF16 or F16");
     return VF_OK;
 }

@@ -1,8 +1,8 @@
 /* vf_detailed_model.c - the facts the detailed estimate needs, counted from the tensor table (and,
  * for the head and top-k counts that shapes cannot give, from config.json when present). */
-#include <cjson/cJSON.h>
 #include <string.h>
 
+#include "vf_json.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_detailed.h"
 
@@ -23,25 +23,26 @@ static void acc(facts *f, uint64_t *dst, uint64_t v) { f->overflow |= vf_acc_u64
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-/* A positive integer config.json key (top level or text_config), else 0. */
-static uint64_t config_u64(const cJSON *cfg, const char *key)
+/* A positive integer config.json key (top level or text_config) under the one integer rule, at
+ * most 2^20, else 0. */
+static uint64_t config_u64(const vf_jdoc *d, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
-    if (!v && cJSON_IsObject(text))
-        v = cJSON_GetObjectItemCaseSensitive(text, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1.0 && v->valuedouble <= 1048576.0) ||
-        v->valuedouble != (double)(uint64_t)v->valuedouble)
-        return 0;
-    return (uint64_t)v->valuedouble;
+    const vf_jnode *cfg = vf_jdoc_root(d), *v = vf_jdoc_get(d, cfg, key);
+    if (!v)
+        v = vf_jdoc_get(d, vf_jdoc_get(d, cfg, "text_config"), key);
+    uint64_t u = 0;
+    return vf_jnode_u64(v, &u) && u >= 1 && u <= 1048576 ? u : 0;
 }
 
 static void read_config(const vf_model *m, facts *f)
 {
     size_t len = 0;
     const uint8_t *raw = vf_checkpoint_aux(vf_model_checkpoint(m), "config.json", &len);
-    cJSON *cfg = raw ? cJSON_ParseWithLength((const char *)raw, len) : NULL;
-    if (cJSON_IsObject(cfg)) {
+    vf_jdoc *cfg = NULL;
+    vf_error e = {0};
+    if (!raw || vf_jdoc_parse(raw, len, "config.json", "the file", VF_ERR_CONFIG, &cfg, &e) != VF_OK)
+        return; /* inspect's comparison reports a malformed config.json */
+    if (vf_jnode_is(vf_jdoc_root(cfg), VF_JOBJECT)) {
         f->d->heads = config_u64(cfg, "num_attention_heads");
         if (!f->d->heads) /* GPT-2 spells it n_head */
             f->d->heads = config_u64(cfg, "n_head");
@@ -50,7 +51,7 @@ static void read_config(const vf_model *m, facts *f)
         f->intermediate = config_u64(cfg, "intermediate_size");
         f->d->top_k = (uint32_t)config_u64(cfg, "num_experts_per_tok");
     }
-    cJSON_Delete(cfg);
+    vf_jdoc_free(cfg);
 }
 
 static bool is_projection(vf_role r)

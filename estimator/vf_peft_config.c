@@ -1,13 +1,13 @@
 /* vf_peft_config.c - a strict reader of PEFT's adapter_config.json, from (bytes, len).
  *
- * The file is hostile: bounded size, UTF-8, one JSON object, case-sensitive keys, no duplicate keys,
- * type-checked values, counts as exact non-negative integers read from valuedouble (never valueint,
- * which saturates). Errors name the file and the key (vf_error.tensor) in one line. */
-#include <cjson/cJSON.h>
-#include <math.h>
+ * The file is hostile: bounded size, then the library's one JSON reader (vf_json.h: strict UTF-8 and
+ * syntax, no duplicate key in any object, counts under its integer rule), one JSON object,
+ * case-sensitive keys, type-checked values. Errors name the file and the key (vf_error.tensor) in
+ * one line. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_json.h"
 #include "vramfit/vf_adapters.h"
 
 typedef struct peft_owned {
@@ -25,6 +25,7 @@ typedef struct pctx {
     peft_owned *c;
     const char *file;
     vf_error *err;
+    const vf_jdoc *doc;
 } pctx;
 
 void vf_peft_config_free(vf_peft_config *cfg)
@@ -79,204 +80,151 @@ static char *own(pctx *x, const char *s, size_t n)
     return p;
 }
 
-/* ---- input checks ------------------------------------------------------------------------------ */
+/* ---- typed fields ------------------------------------------------------------------------------ */
 
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
- * or len. */
-static size_t utf8_bad_at(const uint8_t *s, size_t len)
+/* A count under the one integer rule (vf_jnode_u64), in [lo, hi]. */
+static bool exact_u64(const vf_jnode *v, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (n == 0 || i + n > len || (n == 2 && c < 0xC2))
-            return i;
-        uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return i;
-        i += n;
-    }
-    return len;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Fails when an object holds the same key twice (cJSON keeps both; lookups see the first). */
-static int check_duplicates(pctx *x, const cJSON *obj, const char *where)
-{
-    size_t n = 0;
-    for (const cJSON *e = obj->child; e; e = e->next)
-        n++;
-    if (n < 2)
-        return VF_OK;
-    const char **keys = malloc(n * sizeof *keys);
-    if (!keys)
-        return nomem(x);
-    n = 0;
-    for (const cJSON *e = obj->child; e; e = e->next)
-        keys[n++] = e->string ? e->string : "";
-    qsort(keys, n, sizeof *keys, cmp_str);
-    int rc = VF_OK;
-    for (size_t i = 1; i < n && rc == VF_OK; i++)
-        if (strcmp(keys[i - 1], keys[i]) == 0)
-            rc = vf_error_set(x->err, VF_ERR_CONFIG, x->file, keys[i], "key appears twice in %s", where);
-    free(keys);
-    return rc;
-}
-
-/* Exact integer in [lo, hi] from a JSON number. */
-static bool exact_u64(const cJSON *v, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (!cJSON_IsNumber(v))
-        return false;
-    double d = v->valuedouble;
-    if (!isfinite(d) || d < 0 || d != floor(d) || d > 9007199254740992.0)
-        return false;
-    uint64_t u = (uint64_t)d;
-    if (u < lo || u > hi)
+    uint64_t u;
+    if (!vf_jnode_u64(v, &u) || u < lo || u > hi)
         return false;
     *out = u;
     return true;
 }
 
-/* ---- typed fields ------------------------------------------------------------------------------ */
-
-static const cJSON *field(const cJSON *root, const char *key)
+static const vf_jnode *field(const pctx *x, const vf_jnode *root, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    return v && !cJSON_IsNull(v) ? v : NULL;
+    const vf_jnode *v = vf_jdoc_get(x->doc, root, key);
+    return v && v->type != VF_JNULL ? v : NULL;
 }
 
 /* Optional string: *out NULL when absent or null. */
-static int get_string(pctx *x, const cJSON *root, const char *key, const char **out)
+static int get_string(pctx *x, const vf_jnode *root, const char *key, const char **out)
 {
-    const cJSON *v = field(root, key);
+    const vf_jnode *v = field(x, root, key);
+    const char *s = vf_jnode_string(v);
     *out = NULL;
     if (!v)
         return VF_OK;
-    if (!cJSON_IsString(v) || !v->valuestring)
+    if (!s)
         return bad(x, VF_ERR_CONFIG, key, "must be a string or null");
-    if (!(*out = own(x, v->valuestring, strlen(v->valuestring))))
+    if (!(*out = own(x, s, strlen(s))))
         return nomem(x);
     return VF_OK;
 }
 
-static int get_bool(pctx *x, const cJSON *root, const char *key, bool *out)
+static int get_bool(pctx *x, const vf_jnode *root, const char *key, bool *out)
 {
-    const cJSON *v = field(root, key);
+    const vf_jnode *v = field(x, root, key);
     *out = false;
-    if (v && !cJSON_IsBool(v))
+    if (v && v->type != VF_JTRUE && v->type != VF_JFALSE)
         return bad(x, VF_ERR_CONFIG, key, "must be true, false or null");
-    *out = v && cJSON_IsTrue(v);
+    *out = vf_jnode_is(v, VF_JTRUE);
     return VF_OK;
 }
 
 /* Module entries: a list of non-empty strings without ',' (joined into *list) or one string
  * (*regex). Both NULL when absent or null. */
-static int get_modules(pctx *x, const cJSON *root, const char *key, const char **list, const char **regex)
+static int get_modules(pctx *x, const vf_jnode *root, const char *key, const char **list, const char **regex)
 {
-    const cJSON *v = field(root, key);
+    const vf_jnode *v = field(x, root, key);
     *list = *regex = NULL;
     if (!v)
         return VF_OK;
-    if (cJSON_IsString(v) && v->valuestring) {
-        if (!*v->valuestring)
-            return bad(x, VF_ERR_CONFIG, key, "must not be an empty string");
-        return (*regex = own(x, v->valuestring, strlen(v->valuestring))) ? VF_OK : nomem(x);
+    if (v->type == VF_JSTRING) {
+        const char *s = vf_jnode_string(v);
+        if (!s || !*s)
+            return bad(x, VF_ERR_CONFIG, key, s ? "must not be an empty string" : "must not contain U+0000");
+        return (*regex = own(x, s, strlen(s))) ? VF_OK : nomem(x);
     }
-    if (!cJSON_IsArray(v))
+    if (v->type != VF_JARRAY)
         return bad(x, VF_ERR_CONFIG, key, "must be a list of module names, a regex string or null");
-    size_t total = 0, n = 0;
-    for (const cJSON *e = v->child; e; e = e->next, n++) {
-        if (!cJSON_IsString(e) || !e->valuestring || !*e->valuestring || strchr(e->valuestring, ','))
+    size_t total = 0;
+    for (const vf_jnode *e = vf_jdoc_first(x->doc, v); e; e = vf_jdoc_next(x->doc, e)) {
+        const char *s = vf_jnode_string(e);
+        if (!s || !*s || strchr(s, ','))
             return bad(x, VF_ERR_CONFIG, key, "entries must be non-empty module names without ','");
-        total += strlen(e->valuestring) + 1;
+        total += strlen(s) + 1;
     }
-    if (n == 0)
+    if (v->count == 0)
         return VF_OK;
     char *joined = own_alloc(x, total);
     if (!joined)
         return nomem(x);
     size_t o = 0;
-    for (const cJSON *e = v->child; e; e = e->next) {
-        size_t k = strlen(e->valuestring);
+    for (const vf_jnode *e = vf_jdoc_first(x->doc, v); e; e = vf_jdoc_next(x->doc, e)) {
+        size_t k = strlen(e->str);
         if (o)
             joined[o++] = ',';
-        memcpy(joined + o, e->valuestring, k);
+        memcpy(joined + o, e->str, k);
         o += k;
     }
     *list = joined;
     return VF_OK;
 }
 
-static int get_rank_pattern(pctx *x, const cJSON *root)
+/* An object of pattern -> value (rank_pattern, alpha_pattern): its members, or NULL when absent. */
+static int pattern_object(pctx *x, const vf_jnode *root, const char *key, const char *what,
+                          const vf_jnode **out)
 {
-    const char *key = "rank_pattern";
-    const cJSON *v = field(root, key);
+    const vf_jnode *v = field(x, root, key);
+    *out = NULL;
     if (!v)
         return VF_OK;
-    if (!cJSON_IsObject(v))
-        return bad(x, VF_ERR_CONFIG, key, "must be an object of module pattern -> rank");
-    int rc = check_duplicates(x, v, key);
-    size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
-    if (rc != VF_OK || n == 0)
-        return rc;
-    if (!(x->c->rank_rules = calloc(n, sizeof *x->c->rank_rules)))
-        return nomem(x);
-    for (const cJSON *e = v->child; e; e = e->next, i++) {
-        if (!e->string || !*e->string ||
-            !exact_u64(e, 1, VF_ADAPTER_RANK_MAX, &x->c->rank_rules[i].rank))
-            return vf_error_set(x->err, VF_ERR_CONFIG, x->file, key,
-                                "entry '%s' must map a non-empty pattern to an integer rank 1..2^32",
-                                e->string ? e->string : "");
-        if (!(x->c->rank_rules[i].pattern = own(x, e->string, strlen(e->string))))
-            return nomem(x);
-    }
-    x->c->pub.rank_pattern = x->c->rank_rules;
-    x->c->pub.rank_pattern_count = n;
+    if (v->type != VF_JOBJECT)
+        return vf_error_set(x->err, VF_ERR_CONFIG, x->file, key, "must be an object of module pattern -> %s",
+                            what);
+    *out = v;
     return VF_OK;
 }
 
-static int get_alpha_pattern(pctx *x, const cJSON *root)
+static int get_rank_pattern(pctx *x, const vf_jnode *root)
+{
+    const char *key = "rank_pattern";
+    const vf_jnode *v;
+    int rc = pattern_object(x, root, key, "rank", &v);
+    if (rc != VF_OK || !v || v->count == 0)
+        return rc;
+    if (!(x->c->rank_rules = calloc(v->count, sizeof *x->c->rank_rules)))
+        return nomem(x);
+    size_t i = 0;
+    for (const vf_jnode *e = vf_jdoc_first(x->doc, v); e; e = vf_jdoc_next(x->doc, e), i++) {
+        if (e->nul || !*e->key || !exact_u64(e, 1, VF_ADAPTER_RANK_MAX, &x->c->rank_rules[i].rank))
+            return vf_error_set(x->err, VF_ERR_CONFIG, x->file, key,
+                                "entry '%s' must map a non-empty pattern to an integer rank 1..2^32", e->key);
+        if (!(x->c->rank_rules[i].pattern = own(x, e->key, strlen(e->key))))
+            return nomem(x);
+    }
+    x->c->pub.rank_pattern = x->c->rank_rules;
+    x->c->pub.rank_pattern_count = v->count;
+    return VF_OK;
+}
+
+static int get_alpha_pattern(pctx *x, const vf_jnode *root)
 {
     const char *key = "alpha_pattern";
-    const cJSON *v = field(root, key);
-    if (!v)
-        return VF_OK;
-    if (!cJSON_IsObject(v))
-        return bad(x, VF_ERR_CONFIG, key, "must be an object of module pattern -> alpha");
-    int rc = check_duplicates(x, v, key);
-    size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
-    if (rc != VF_OK || n == 0)
+    const vf_jnode *v;
+    int rc = pattern_object(x, root, key, "alpha", &v);
+    if (rc != VF_OK || !v || v->count == 0)
         return rc;
-    if (!(x->c->alpha_rules = calloc(n, sizeof *x->c->alpha_rules)))
+    if (!(x->c->alpha_rules = calloc(v->count, sizeof *x->c->alpha_rules)))
         return nomem(x);
-    for (const cJSON *e = v->child; e; e = e->next, i++) {
-        if (!e->string || !*e->string || !cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+    size_t i = 0;
+    for (const vf_jnode *e = vf_jdoc_first(x->doc, v); e; e = vf_jdoc_next(x->doc, e), i++) {
+        if (e->nul || !*e->key || !vf_jnode_double(e, &x->c->alpha_rules[i].alpha))
             return vf_error_set(x->err, VF_ERR_CONFIG, x->file, key,
-                                "entry '%s' must map a non-empty pattern to a number",
-                                e->string ? e->string : "");
-        x->c->alpha_rules[i].alpha = e->valuedouble;
-        if (!(x->c->alpha_rules[i].pattern = own(x, e->string, strlen(e->string))))
+                                "entry '%s' must map a non-empty pattern to a number", e->key);
+        if (!(x->c->alpha_rules[i].pattern = own(x, e->key, strlen(e->key))))
             return nomem(x);
     }
     x->c->pub.alpha_pattern = x->c->alpha_rules;
-    x->c->pub.alpha_pattern_count = n;
+    x->c->pub.alpha_pattern_count = v->count;
     return VF_OK;
 }
 
 /* ---- the document ------------------------------------------------------------------------------ */
 
-static int get_core(pctx *x, const cJSON *root)
+static int get_core(pctx *x, const vf_jnode *root)
 {
     vf_peft_config *c = &x->c->pub;
     int rc = get_string(x, root, "peft_type", &c->peft_type);
@@ -289,19 +237,19 @@ static int get_core(pctx *x, const cJSON *root)
         rc = get_string(x, root, "base_model_name_or_path", &c->base_model);
     if (rc != VF_OK)
         return rc;
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(root, "r");
+    const vf_jnode *r = vf_jdoc_get(x->doc, root, "r");
     if (!r)
         return bad(x, VF_ERR_CONFIG, "r", "missing (the LoRA rank)");
     if (!exact_u64(r, 1, VF_ADAPTER_RANK_MAX, &c->r))
         return bad(x, VF_ERR_CONFIG, "r", "must be an integer 1..2^32");
-    const cJSON *a = field(root, "lora_alpha");
-    if (a && (!cJSON_IsNumber(a) || !isfinite(a->valuedouble) || a->valuedouble < 0))
+    const vf_jnode *a = field(x, root, "lora_alpha");
+    c->lora_alpha = 0.0;
+    if (a && (!vf_jnode_double(a, &c->lora_alpha) || c->lora_alpha < 0))
         return bad(x, VF_ERR_CONFIG, "lora_alpha", "must be a non-negative number");
-    c->lora_alpha = a ? a->valuedouble : 0.0;
     return VF_OK;
 }
 
-static int get_flags(pctx *x, const cJSON *root)
+static int get_flags(pctx *x, const vf_jnode *root)
 {
     vf_peft_config *c = &x->c->pub;
     const char *bias = NULL;
@@ -318,21 +266,22 @@ static int get_flags(pctx *x, const cJSON *root)
 }
 
 /* Settings that change which tensors exist in ways vramfit does not model. */
-static int check_unsupported(pctx *x, const cJSON *root)
+static int check_unsupported(pctx *x, const vf_jnode *root)
 {
     static const char *const keys[] = {"layers_to_transform", "layer_replication", "trainable_token_indices",
                                         NULL};
     for (const char *const *k = keys; *k; k++)
-        if (field(root, *k))
+        if (field(x, root, *k))
             return bad(x, VF_ERR_UNSUPPORTED, *k, "is set; vramfit does not model this setting");
-    const cJSON *tp = field(root, "target_parameters");
-    if (tp && !(cJSON_IsArray(tp) && cJSON_GetArraySize(tp) == 0))
+    const vf_jnode *tp = field(x, root, "target_parameters");
+    if (tp && !(tp->type == VF_JARRAY && tp->count == 0))
         return bad(x, VF_ERR_UNSUPPORTED, "target_parameters",
                    "is set; LoRA on raw parameters is not modelled");
-    const cJSON *lb = field(root, "lora_bias");
-    if (lb && !cJSON_IsBool(lb))
-        return bad(x, VF_ERR_CONFIG, "lora_bias", "must be true, false or null");
-    if (lb && cJSON_IsTrue(lb))
+    bool lb;
+    int rc = get_bool(x, root, "lora_bias", &lb);
+    if (rc != VF_OK)
+        return rc;
+    if (lb)
         return bad(x, VF_ERR_UNSUPPORTED, "lora_bias", "is true; a bias on lora_B is not modelled");
     return VF_OK;
 }
@@ -372,14 +321,12 @@ static int check_regexes(pctx *x)
     return rc;
 }
 
-static int parse_root(pctx *x, const cJSON *root)
+static int parse_root(pctx *x, const vf_jnode *root)
 {
     vf_peft_config *c = &x->c->pub;
-    if (!cJSON_IsObject(root))
+    if (!vf_jnode_is(root, VF_JOBJECT))
         return bad(x, VF_ERR_CONFIG, NULL, "not a JSON object");
-    int rc = check_duplicates(x, root, "the top-level object");
-    if (rc == VF_OK)
-        rc = get_core(x, root);
+    int rc = get_core(x, root);
     if (rc == VF_OK)
         rc = get_modules(x, root, "target_modules", &c->target_modules, &c->target_regex);
     if (rc == VF_OK)
@@ -403,15 +350,6 @@ static int parse_root(pctx *x, const cJSON *root)
     return rc;
 }
 
-/* Whitespace only from p to end. */
-static bool only_space(const char *p, const char *end)
-{
-    for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            return false;
-    return true;
-}
-
 int vf_peft_config_parse(const uint8_t *buf, size_t len, const char *file, vf_peft_config **out,
                          vf_error *err)
 {
@@ -421,19 +359,13 @@ int vf_peft_config_parse(const uint8_t *buf, size_t len, const char *file, vf_pe
         return vf_error_set(err, VF_ERR_USAGE, file, NULL, "no buffer");
     if (len > VF_PEFT_CONFIG_MAX)
         return vf_error_set(err, VF_ERR_CONFIG, file, NULL, "larger than %u bytes", VF_PEFT_CONFIG_MAX);
-    size_t at = utf8_bad_at(buf, len);
-    if (at != len)
-        return vf_error_set(err, VF_ERR_CONFIG, file, NULL, "not valid UTF-8 at byte %zu", at);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, len, &end, 0);
-    if (!root || !only_space(end, (const char *)buf + len)) {
-        size_t pos = end && end >= (const char *)buf ? (size_t)(end - (const char *)buf) : 0;
-        cJSON_Delete(root);
-        return vf_error_set(err, VF_ERR_CONFIG, file, NULL, "not valid JSON (at byte %zu)", pos);
-    }
-    pctx x = {calloc(1, sizeof(peft_owned)), file, err};
-    int rc = x.c ? parse_root(&x, root) : nomem(&x);
-    cJSON_Delete(root);
+    vf_jdoc *doc = NULL;
+    int rc = vf_jdoc_parse(buf, len, file, "adapter config", VF_ERR_CONFIG, &doc, err);
+    if (rc != VF_OK)
+        return rc;
+    pctx x = {calloc(1, sizeof(peft_owned)), file, err, doc};
+    rc = x.c ? parse_root(&x, vf_jdoc_root(doc)) : nomem(&x);
+    vf_jdoc_free(doc);
     if (rc != VF_OK) {
         vf_peft_config_free(x.c ? &x.c->pub : NULL);
         return rc;

@@ -52,6 +52,21 @@ const char *vf_th_path_family(const char *path, const char **key)
     return "default";
 }
 
+int vf_th_check_targets(const vf_target_spec *target, vf_error *err)
+{
+    const char *given = !target                 ? NULL
+                        : target->modules       ? "--target"
+                        : target->regex         ? "--target-regex"
+                        : target->exclude       ? "--exclude"
+                        : target->exclude_regex ? "an exclusion regex"
+                                                : NULL;
+    if (!given)
+        return VF_OK;
+    return vf_error_set(err, VF_ERR_USAGE, NULL, NULL,
+                        "--compat training-hub picks the targets from the path string (Training Hub's "
+                        "estimate() takes no target list); it cannot be combined with %s", given);
+}
+
 const char *vf_th_model_path(const vf_model *m, const char *path)
 {
     const vf_checkpoint *cp = vf_model_checkpoint(m);
@@ -62,8 +77,7 @@ const char *vf_th_model_path(const vf_model *m, const char *path)
     return vf_checkpoint_dir(cp);
 }
 
-/* numel of a separately stored (untied) output head, else 0. */
-static uint64_t untied_head_params(const vf_model *m)
+uint64_t vf_th_untied_head_params(const vf_model *m)
 {
     const vf_arch *a = vf_model_arch(m);
     long head = a->lm_head && !a->tied_embeddings ? vf_model_find(m, a->lm_head) : -1;
@@ -77,7 +91,7 @@ int vf_est_model_training_hub(const vf_model *m, const char *model_path, vf_meth
     int rc = vf_est_model_from(m, VF_METHOD_SFT, NULL, lora_r, out, err); /* P, L, H, V */
     if (rc != VF_OK)
         return rc;
-    const uint64_t head = untied_head_params(m);
+    const uint64_t head = vf_th_untied_head_params(m);
     if (lm_head_params)
         *lm_head_params = head;
     if (head < out->parameters)

@@ -27,12 +27,12 @@
  *    isinstance(module, (nn.Linear, Conv1D)) only; bnb Linear4bit/Linear8bitLt, FP8Linear and
  *    CompressedLinear are nn.Linear subclasses, GPTQ's BaseQuantLinear and AWQ's WQLinear_GEMM are
  *    not (explicit targets still reach them: tuners/lora/gptq.py, awq.py dispatchers). */
-#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vf_format_internal.h"
+#include "vf_json.h"
 #include "vf_quant.h"
 #include "vramfit/vf_checked.h"
 
@@ -41,6 +41,7 @@ typedef struct qconfig {
     char method[32];
     uint64_t bits, group, block; /* 0 when absent; group UINT64_MAX for GPTQ's group_size -1 */
     bool awq_gemv;
+    const char *refused; /* a count key whose number the integer rule refused, or NULL */
 } qconfig;
 
 typedef struct qctx {
@@ -486,20 +487,43 @@ static int mxfp4(qctx *c, vf_tensor *b)
 
 /* ---- config.json ------------------------------------------------------------------------------- */
 
-static uint64_t cfg_uint(const cJSON *o, const char *key)
+/* A count of the quantization config under the one integer rule; 0 when absent or refused (a
+ * refused number is one finding naming the key: *bad). */
+static uint64_t cfg_uint(const vf_jdoc *d, const vf_jnode *o, const char *key, const char **bad)
 {
     uint64_t v = 0;
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
-    return vf_cjson_u64(x, &v) ? v : 0;
+    const vf_jnode *x = vf_jdoc_get(d, o, key);
+    if (vf_jnode_u64(x, &v))
+        return v;
+    if (vf_jnode_is(x, VF_JNUMBER))
+        *bad = key;
+    return 0;
 }
 
 /* The first config group's weights (compressed-tensors config_groups.*.weights). */
-static const cJSON *ct_weights(const cJSON *qc)
+static const vf_jnode *ct_weights(const vf_jdoc *d, const vf_jnode *qc)
 {
-    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(qc, "config_groups");
-    const cJSON *g = cJSON_IsObject(groups) ? groups->child : NULL;
-    const cJSON *w = cJSON_IsObject(g) ? cJSON_GetObjectItemCaseSensitive(g, "weights") : NULL;
-    return cJSON_IsObject(w) ? w : NULL;
+    const vf_jnode *g = vf_jdoc_first(d, vf_jdoc_get(d, qc, "config_groups"));
+    const vf_jnode *w = vf_jdoc_get(d, g, "weights");
+    return vf_jnode_is(w, VF_JOBJECT) ? w : NULL;
+}
+
+static void read_quant_config(qctx *c, const vf_jdoc *d, const vf_jnode *qc)
+{
+    const char *m = vf_jnode_string(vf_jdoc_get(d, qc, "quant_method"));
+    if (m && strlen(m) < sizeof c->cfg.method)
+        strcpy(c->cfg.method, m);
+    const vf_jnode *w = ct_weights(d, qc), *src = w ? w : qc;
+    c->cfg.bits = cfg_uint(d, src, w ? "num_bits" : "bits", &c->cfg.refused);
+    const vf_jnode *g = vf_jdoc_get(d, src, "group_size");
+    bool minus_one = vf_jnode_is(g, VF_JNUMBER) && g->neg && g->is_int && g->u == 1;
+    c->cfg.group = minus_one ? UINT64_MAX : cfg_uint(d, src, "group_size", &c->cfg.refused);
+    const char *v = vf_jnode_string(vf_jdoc_get(d, qc, "version"));
+    c->cfg.awq_gemv = v && strcmp(v, "gemv") == 0;
+    const vf_jnode *blk = vf_jdoc_get(d, qc, "weight_block_size");
+    uint64_t b0 = 0;
+    if (vf_jnode_is(blk, VF_JARRAY) && vf_jnode_u64(vf_jdoc_first(d, blk), &b0))
+        c->cfg.block = b0;
 }
 
 /* Reads what the shapes do not say; a missing or malformed config.json leaves everything 0
@@ -508,31 +532,27 @@ static void read_config(qctx *c)
 {
     size_t len;
     const uint8_t *raw = vf_checkpoint_aux(vf_model_checkpoint(c->m), "config.json", &len);
-    cJSON *cfg = raw ? cJSON_ParseWithLength((const char *)raw, len) : NULL;
-    const cJSON *qc = cJSON_GetObjectItemCaseSensitive(cfg, "quantization_config");
-    if (cJSON_IsObject(qc)) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(qc, "quant_method");
-        if (cJSON_IsString(m) && strlen(m->valuestring) < sizeof c->cfg.method)
-            strcpy(c->cfg.method, m->valuestring);
-        const cJSON *w = ct_weights(qc), *src = w ? w : qc;
-        c->cfg.bits = cfg_uint(src, w ? "num_bits" : "bits");
-        const cJSON *g = cJSON_GetObjectItemCaseSensitive(src, "group_size");
-        c->cfg.group = cJSON_IsNumber(g) && g->valuedouble == -1 ? UINT64_MAX : cfg_uint(src, "group_size");
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(qc, "version");
-        c->cfg.awq_gemv = cJSON_IsString(v) && strcmp(v->valuestring, "gemv") == 0;
-        const cJSON *blk = cJSON_GetObjectItemCaseSensitive(qc, "weight_block_size");
-        uint64_t b0 = 0;
-        if (cJSON_IsArray(blk) && vf_cjson_u64(cJSON_GetArrayItem(blk, 0), &b0))
-            c->cfg.block = b0;
-    }
-    cJSON_Delete(cfg);
+    vf_jdoc *d = NULL;
+    vf_error e = {0};
+    if (raw && vf_jdoc_parse(raw, len, "config.json", "the file", VF_ERR_CONFIG, &d, &e) != VF_OK)
+        return;
+    const vf_jnode *qc = vf_jdoc_get(d, vf_jdoc_root(d), "quantization_config");
+    if (vf_jnode_is(qc, VF_JOBJECT))
+        read_quant_config(c, d, qc);
+    vf_jdoc_free(d);
 }
 
 static int config_findings(qctx *c)
 {
     const char *method = c->cfg.method, *family = scheme_family(c->q->scheme);
     int rc = VF_OK;
-    if (*method && c->q->scheme == VF_QUANT_NONE)
+    if (c->cfg.refused)
+        rc = vf_findings_add(c->f, VF_SEV_WARNING,
+                             "config.json: quantization_config.%s is not an integer in 0..2^53; ignored",
+                             c->cfg.refused);
+    if (rc != VF_OK)
+        ;
+    else if (*method && c->q->scheme == VF_QUANT_NONE)
         rc = vf_findings_add(c->f, VF_SEV_WARNING,
                              "config.json: quantization_config.quant_method is '%s' but no quantized "
                              "weight is stored; counted as an unquantized checkpoint", method);

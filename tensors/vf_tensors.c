@@ -1,9 +1,9 @@
 /* vf_tensors.c - the owned tensor table and the architecture inferred from shapes. */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vf_format_internal.h"
+#include "vf_json.h"
 #include "vf_names.h"
 #include "vf_quant.h"
 #include "vramfit/vf_checked.h"
@@ -425,31 +425,37 @@ static int infer_arch(vf_model *m, vf_error *err)
 
 /* ---- config.json comparison -------------------------------------------------------------------- */
 
-static const cJSON *config_key(const cJSON *cfg, const char *const *keys)
+static const vf_jnode *config_key(const vf_jdoc *doc, const char *const *keys)
 {
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
+    const vf_jnode *cfg = vf_jdoc_root(doc), *text = vf_jdoc_get(doc, cfg, "text_config");
     for (const char *const *k = keys; *k; k++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, *k);
-        if (!v && cJSON_IsObject(text))
-            v = cJSON_GetObjectItemCaseSensitive(text, *k);
+        const vf_jnode *v = vf_jdoc_get(doc, cfg, *k);
+        if (!v)
+            v = vf_jdoc_get(doc, text, *k);
         if (v)
             return v;
     }
     return NULL;
 }
 
-static int compare_number(vf_model *m, const cJSON *cfg, const char *const *keys, uint64_t actual,
+/* A count config.json claims, compared with the headers'. A number outside the integer rule
+ * (vf_jnode_u64) is refused with a finding naming the key, never rounded; other types are not
+ * claims. */
+static int compare_number(vf_model *m, const vf_jdoc *doc, const char *const *keys, uint64_t actual,
                           const char *what)
 {
-    const cJSON *v = config_key(cfg, keys);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0)
+    const vf_jnode *v = config_key(doc, keys);
+    uint64_t claimed;
+    if (!vf_jnode_is(v, VF_JNUMBER))
         return VF_OK;
-    uint64_t claimed = (uint64_t)v->valuedouble;
+    if (!vf_jnode_u64(v, &claimed))
+        return vf_findings_add(m->findings, VF_SEV_WARNING,
+                               "config.json: %s is %.40s, not an integer in 0..2^53; ignored", v->key, v->str);
     if (claimed == actual)
         return VF_OK;
     return vf_findings_add(m->findings, VF_SEV_WARNING,
                            "config.json: %s is %llu but the headers give %llu (%s); the headers win",
-                           v->string, (unsigned long long)claimed, (unsigned long long)actual, what);
+                           v->key, (unsigned long long)claimed, (unsigned long long)actual, what);
 }
 
 static int compare_config(vf_model *m)
@@ -458,9 +464,15 @@ static int compare_config(vf_model *m)
     const uint8_t *raw = vf_checkpoint_aux(m->cp, "config.json", &len);
     if (!raw)
         return VF_OK;
-    cJSON *cfg = cJSON_ParseWithLength((const char *)raw, len);
-    if (!cJSON_IsObject(cfg)) {
-        cJSON_Delete(cfg);
+    vf_jdoc *cfg = NULL;
+    vf_error e = {0};
+    int rc = vf_jdoc_parse(raw, len, "config.json", "the file", VF_ERR_CONFIG, &cfg, &e);
+    if (rc == VF_ERR_NOMEM)
+        return rc;
+    if (rc != VF_OK) /* the one reader's verdict: bad UTF-8, a syntax error, a duplicate key */
+        return vf_findings_add(m->findings, VF_SEV_WARNING, "config.json: %s; ignored", e.message);
+    if (!vf_jnode_is(vf_jdoc_root(cfg), VF_JOBJECT)) {
+        vf_jdoc_free(cfg);
         return vf_findings_add(m->findings, VF_SEV_WARNING, "config.json: not a JSON object; ignored");
     }
     static const char *const vocab[] = {"vocab_size", NULL}, *const hidden[] = {"hidden_size", "n_embd", "d_model", NULL},
@@ -468,7 +480,6 @@ static int compare_config(vf_model *m)
                              *const experts[] = {"num_local_experts", "n_routed_experts", "num_experts", NULL},
                              *const tie[] = {"tie_word_embeddings", NULL};
     const vf_arch *a = &m->arch;
-    int rc = VF_OK;
     if (a->embedding) {
         rc |= compare_number(m, cfg, vocab, a->vocab_size, "rows of the input embedding");
         rc |= compare_number(m, cfg, hidden, a->hidden_size, "columns of the input embedding");
@@ -476,14 +487,14 @@ static int compare_config(vf_model *m)
     rc |= compare_number(m, cfg, layers, a->layers, "distinct layer indices in tensor names");
     if (a->experts)
         rc |= compare_number(m, cfg, experts, a->experts, "experts found in tensor names");
-    const cJSON *t = config_key(cfg, tie);
-    if (a->embedding && cJSON_IsBool(t) && cJSON_IsTrue(t) != a->tied_embeddings)
+    const vf_jnode *t = config_key(cfg, tie);
+    bool is_bool = vf_jnode_is(t, VF_JTRUE) || vf_jnode_is(t, VF_JFALSE), tied = vf_jnode_is(t, VF_JTRUE);
+    if (a->embedding && is_bool && tied != a->tied_embeddings)
         rc |= vf_findings_add(m->findings, VF_SEV_WARNING,
                               "config.json: tie_word_embeddings is %s but the checkpoint %s a separate "
                               "output head; the headers win",
-                              cJSON_IsTrue(t) ? "true" : "false",
-                              a->tied_embeddings ? "stores no" : "stores");
-    cJSON_Delete(cfg);
+                              tied ? "true" : "false", a->tied_embeddings ? "stores no" : "stores");
+    vf_jdoc_free(cfg);
     return rc == VF_OK ? VF_OK : VF_ERR_NOMEM;
 }
 

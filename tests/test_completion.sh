@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bash completion, run for real: the script is sourced into bash and _vramfit is called with
-# COMP_WORDS / COMP_CWORD set as readline would, checking COMPREPLY. The zsh completion is checked
-# with `zsh -n` when zsh is installed (it is not a dependency).
+# COMP_WORDS / COMP_CWORD set as readline would, checking COMPREPLY, both for fixed cases and against
+# the option tables themselves (`vramfit __commands`, `vramfit __options CMD`). The zsh completion is
+# checked with `zsh -n` when zsh is installed (it is not a dependency).
 # Usage: test_completion.sh VRAMFIT SOURCE_DIR
 set -uo pipefail
 cli=$1 src=$2
@@ -40,7 +41,11 @@ expect_has() {
     complete_words "$@" | grep -xF -- "$item" >/dev/null && ok || bad "$what: [$*] does not offer '$item'"
 }
 
-all_commands=$("$cli" --help | awk '/^commands:/ { f = 1; next } f && /^$/ { exit } f { print $1 }' | sort | paste -sd' ')
+all_commands=$("$cli" __commands | cut -f1 | sort | paste -sd' ')
+[ "$(wc -w <<<"$all_commands")" -ge 8 ] && ok || bad "vramfit __commands lists too few commands: $all_commands"
+for cmd in $all_commands; do
+    grep -qE "^  $cmd +[a-z]" < <("$cli" --help) && ok || bad "vramfit --help does not list $cmd"
+done
 expect "subcommands" "$all_commands" ""
 expect "subcommands after a global option" "$all_commands" -q ""
 expect "subcommand prefix" "estimate" est
@@ -70,10 +75,21 @@ expect "estimate --gradient-checkpointing values" "full none selective" estimate
 expect_has "estimate offers the detailed levers" "--activation-offload" estimate --act
 expect "no value offered for --grad-accum" "" estimate --grad-accum ""
 
+# Against the tables: every command offers exactly its table's long options, and every option that
+# lists values offers exactly those values.
 for cmd in $all_commands; do
     n=$(complete_words "$cmd" -- | wc -l)
     [ "$n" -ge 3 ] && ok || bad "vramfit $cmd -- offers only $n options"
+    want=$("$cli" __options "$cmd" | cut -f1 | sort | paste -sd' ')
+    expect "vramfit $cmd -- offers its option table" "$want" "$cmd" --
+    while IFS=$'\t' read -r long short meta kind values; do
+        [ "$kind" = list ] || continue
+        expect "vramfit $cmd $long offers its table's values" "$(tr ' ' '\n' <<<"$values" | sort | paste -sd' ')" \
+            "$cmd" "$long" ""
+    done < <("$cli" __options "$cmd")
 done
+families=$("$cli" __options adapters | awk -F'\t' '$1 == "--family" { print $5 }')
+[ "$(wc -w <<<"$families")" -ge 9 ] && ok || bad "adapters --family lists too few families: '$families'"
 
 # PATH: files and directories
 tmp=$(mktemp -d)

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "vf_test_support.h"
+#include "vramfit/vf_adapters.h"
+#include "vramfit/vf_estimator.h"
 
 #define LLAMA VF_SOURCE_DIR "/testdata/tiny-llama"
 #define LORA VF_SOURCE_DIR "/testdata/tiny-llama-lora"
@@ -52,6 +54,7 @@ Test(conventions, every_command_has_json_with_the_schema)
         {"plan", vft_cli("plan", LLAMA, "--gpu-memory", "24GiB", "--json", NULL)},
         {"snapshot", vft_cli("snapshot", LLAMA, "-o", snap, "--json", NULL)},
         {"verify", vft_cli("verify", LLAMA, "--json", NULL)},
+        {"verify --data", vft_cli("verify", LLAMA, "--json", "--data", "--sha256", NULL)},
         {"gpus", vft_cli("gpus", "--json", NULL)},
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
@@ -84,9 +87,6 @@ Test(conventions, every_command_has_json_with_the_schema)
     d = cJSON_Parse(r.out);
     cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(d, "sound")), "%s", r.out);
     cJSON_Delete(d);
-    vft_run_free(&r);
-    r = vft_cli("verify", LLAMA, "--json", "--data", NULL);
-    cr_expect_eq(r.status, 2, "--json with --data: %s", r.err);
     vft_run_free(&r);
     free(bad);
     free(snap);
@@ -198,6 +198,56 @@ Test(conventions, enumerated_values_ignore_case)
     a = vft_cli("adapters", LLAMA, "--lora-bias", "ALL", NULL);
     cr_expect_eq(a.status, 0, "%s", a.err);
     vft_run_free(&a);
+    /* --adapter-dtype is one option of two commands: estimate --estimator detailed takes it as
+     * adapters does (it was case-sensitive there) */
+    a = vft_cli("estimate", LLAMA, "--estimator", "detailed", "--method", "lora", "--gpu", "L4", "--batch-size",
+                "1", "--max-seq-len", "64", "--adapter-dtype", "bf16", "--json", NULL);
+    b = vft_cli("estimate", LLAMA, "--estimator", "detailed", "--method", "lora", "--gpu", "L4", "--batch-size",
+                "1", "--max-seq-len", "64", "--adapter-dtype", "BF16", "--json", NULL);
+    cr_expect_eq(a.status, 0, "%s", a.err);
+    cr_expect_str_eq(a.out, b.out);
+    vft_run_free(&a), vft_run_free(&b);
+    expect_usage(vft_cli("estimate", LLAMA, "--estimator", "detailed", "--adapter-dtype", "fp8", NULL),
+                 "--adapter-dtype must be F32, BF16 or F16, got 'fp8'");
+    /* place --dtype as well */
+    a = vft_cli("place", LLAMA, "--gpu", "L4", "--dtype", "BF16", "--json", NULL);
+    b = vft_cli("place", LLAMA, "--gpu", "L4", "--dtype", "bf16", "--json", NULL);
+    cr_expect_eq(a.status, 0, "%s", a.err);
+    cr_expect_str_eq(a.out, b.out);
+    vft_run_free(&a), vft_run_free(&b);
+}
+
+/* Every command that takes --gpu NAME looks it up alike, with "did you mean". */
+Test(conventions, unknown_gpu_names_the_closest_in_every_command)
+{
+    expect_usage(vft_cli("place", LLAMA, "--gpu", "H10O-80GB", NULL), "unknown --gpu 'H10O-80GB' (did you mean 'H100-80GB'?");
+    expect_usage(vft_cli("estimate", LLAMA, "--gpu", "H10O-80GB", "--max-tokens-per-gpu", "64", NULL),
+                 "unknown --gpu 'H10O-80GB' (did you mean 'H100-80GB'?");
+    expect_usage(vft_cli("plan", LLAMA, "--gpu", "H10O-80GB", NULL), "unknown --gpu 'H10O-80GB' (did you mean 'H100-80GB'?");
+}
+
+/* Training Hub's estimate() takes no target list: --compat training-hub refuses each target option
+ * (--exclude was silently dropped), in estimate and plan alike. */
+Test(conventions, compat_refuses_every_target_option)
+{
+    static const char *const cmds[] = {"estimate", "plan"};
+    static const char *const opts[][2] = {{"--target", "q_proj"}, {"--target-regex", ".*q_proj"}, {"--exclude", "q_proj"}};
+    for (size_t c = 0; c < 2; c++)
+        for (size_t o = 0; o < 3; o++) {
+            char want[96];
+            snprintf(want, sizeof want, "it cannot be combined with %s", opts[o][0]);
+            expect_usage(vft_cli(cmds[c], LLAMA, "--gpu", "L4", "--batch-size", "1", "--max-seq-len", "64", "--compat",
+                                 "training-hub", opts[o][0], opts[o][1], NULL),
+                         want);
+        }
+    /* the rule is the library's */
+    vf_target_spec t = {0};
+    vf_error err = {0};
+    cr_expect_eq(vf_th_check_targets(&t, &err), VF_OK);
+    cr_expect_eq(vf_th_check_targets(NULL, &err), VF_OK);
+    t.exclude = "lm_head";
+    cr_expect_eq(vf_th_check_targets(&t, &err), VF_ERR_USAGE);
+    cr_expect(strstr(err.message, "--exclude"), "%s", err.message);
 }
 
 /* GPU names as nvidia-smi and rocm-smi print them, and the accelerators added in issue 11. */

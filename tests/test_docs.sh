@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The man page renders without a groff warning, and it cannot drift from the program: every command
-# that `vramfit --help` lists has its own --help and a section in docs/vramfit.1, and every long
-# option that a command's --help shows appears in the rendered page.
+# of vramfit's command table (`vramfit __commands`) has its own --help and a section in
+# docs/vramfit.1, and every long option of a command's option table (`vramfit __options CMD`) is in
+# that --help and in the rendered page, as are the families --family lists.
 # Usage: test_docs.sh VRAMFIT SOURCE_DIR
 set -uo pipefail
 cli=$1 src=$2
@@ -11,12 +12,9 @@ export GROFF_NO_SGR=1 # overstrike, removed below, rather than escape sequences
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-# Long options of a command's --help: the completion script's own reader (usage lines and the start
-# of option lines), so the man page, the completion and the program agree on one rule.
-# shellcheck source=/dev/null
-source "$src/completions/vramfit.bash" || { echo "FAIL: cannot source the bash completion"; exit 1; }
-help_options() {
-    _vramfit_options "$cli" "$1"
+# Long options of a command: its option table, the list the completions offer too.
+table_options() {
+    "$cli" __options "$1" | cut -f1
 }
 
 warnings=$(groff -man -Tutf8 -ww "$man" 2>&1 >/dev/null)
@@ -26,7 +24,7 @@ warnings=$(groff -man -Tutf8 -ww -rLL=60n "$man" 2>&1 >/dev/null)
 text=$(groff -man -Tutf8 "$man" 2>/dev/null | sed 's/.\x08//g')
 [ -n "$text" ] && ok || bad "the man page renders empty"
 
-commands=$("$cli" --help | awk '/^commands:/ { f = 1; next } f && /^$/ { exit } f { print $1 }')
+commands=$("$cli" __commands | cut -f1)
 [ "$(echo "$commands" | wc -l)" -ge 8 ] && ok || bad "vramfit --help lists too few commands: $commands"
 total=0
 for cmd in $commands; do
@@ -34,13 +32,19 @@ for cmd in $commands; do
     rc=$?
     { [ $rc -eq 0 ] && [[ $out == "usage: vramfit $cmd"* ]]; } && ok || bad "vramfit $cmd --help (exit $rc)"
     grep -q "^   vramfit $cmd" <<<"$text" && ok || bad "no section 'vramfit $cmd' in the man page"
-    opts=$(help_options "$cmd")
+    opts=$(table_options "$cmd")
     for o in $opts; do
         total=$((total + 1))
         grep -qE -- "(^|[^a-z0-9-])$o([^a-z0-9-]|$)" <<<"$text" && ok || bad "vramfit $cmd $o is not in the man page"
+        grep -qE -- "(^|[^a-z0-9-])$o([^a-z0-9-]|$)" <<<"$out" && ok || bad "vramfit $cmd --help does not show $o"
     done
 done
 [ "$total" -ge 60 ] && ok || bad "only $total options found in the --help outputs; is the parsing broken?"
+families=$("$cli" __options adapters | awk -F'\t' '$1 == "--family" { print $5 }')
+[ "$(wc -w <<<"$families")" -ge 9 ] && ok || bad "adapters --family lists too few families: '$families'"
+for f in $families; do
+    grep -qE -- "(^|[^a-z0-9.-])$f([^a-z0-9-]|$)" <<<"$text" && ok || bad "family $f is not in the man page"
+done
 for code in 0 1 2 3 4 5 10 11; do
     sed -n '/^EXIT STATUS/,/^ENVIRONMENT/p' <<<"$text" | grep -E "^       $code( |$)" >/dev/null && ok || bad "exit code $code is not documented"
 done

@@ -838,6 +838,18 @@ Test(structure, mamba_embeddings_found_and_conv1d_never_linear)
     vft_run r = vft_cli("estimate", dir, "--gpu-memory", "24GiB", "--batch-size", "1", "--max-seq-len", "64", NULL);
     cr_expect_eq(r.status, 0, "%s", r.err);
     vft_run_free(&r);
+    /* LoRA with the detected (default) family matches nothing on Mamba: the error names the way out,
+     * and that way works */
+    r = vft_cli("estimate", dir, "--method", "lora", "--gpu-memory", "24GiB", "--batch-size", "1",
+                "--max-seq-len", "64", NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "no weight matrix matches") && strstr(r.err, "--target all-linear"), "%s", r.err);
+    cr_expect_eq(r.out_len, 0);
+    vft_run_free(&r);
+    r = vft_cli("estimate", dir, "--method", "lora", "--gpu-memory", "24GiB", "--batch-size", "1",
+                "--max-seq-len", "64", "--target", "all-linear", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    vft_run_free(&r);
     vft_rmtree(dir);
     free(dir);
 }

@@ -462,3 +462,184 @@ Test(verify, manifest_output_is_atomic)
     cr_assert_eq(r.out_len, 0);
     vft_run_free(&r);
 }
+
+/* ---- --json with --data, --sha256, --against; shards hashed in parallel -------------------------- */
+
+static const cJSON *member(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert_not_null(v, "member %s missing", key);
+    return v;
+}
+
+/* The one entry of array `key` of d.data, checked to name `tensor`. */
+static const cJSON *only_finding(const cJSON *data, const char *key, const char *tensor)
+{
+    const cJSON *a = member(data, key);
+    cr_assert(cJSON_IsArray(a) && cJSON_GetArraySize(a) == 1, "%s: one entry", key);
+    const cJSON *e = cJSON_GetArrayItem(a, 0);
+    cr_assert_str_eq(member(e, "tensor")->valuestring, tensor, "%s", key);
+    cr_assert_str_eq(member(e, "file")->valuestring, "model.safetensors");
+    return e;
+}
+
+Test(verify, data_json_is_one_document_with_the_findings)
+{
+    char *dir = vft_tempdir(), *path = vft_path(dir, "model.safetensors");
+    size_t len;
+    uint64_t start;
+    uint8_t *img = findings_file(&len, &start);
+    vft_write_file(path, img, len);
+    vft_run r = vft_cli("verify", "--data", "--json", dir, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cJSON *d = cJSON_Parse(r.out);
+    cr_assert(cJSON_IsObject(d), "one JSON document: %s", r.out);
+    cr_assert_str_eq(member(d, "schema")->valuestring, "vramfit/1");
+    cr_assert(cJSON_IsTrue(member(d, "sound")));
+    const cJSON *data = member(d, "data");
+    cr_assert_str_eq(member(data, "hash")->valuestring, "xxh3-128");
+    cr_assert_eq(member(data, "read_bytes")->valuedouble, (double)len);
+    const cJSON *file = cJSON_GetArrayItem(member(data, "files"), 0);
+    char hex[33];
+    hex_of(img, len, hex);
+    cr_assert_str_eq(member(file, "xxh3_128")->valuestring, hex, "the file digest is xxh128sum's");
+    hex_of(img + 8, start - 8, hex);
+    cr_assert_str_eq(member(file, "header_xxh3_128")->valuestring, hex);
+    cr_assert_eq(member(file, "size_bytes")->valuedouble, (double)len);
+    const cJSON *nan = only_finding(data, "nonfinite", "b");
+    cr_assert_eq(member(nan, "count")->valuedouble, 2);
+    cr_assert_str_eq(member(nan, "dtype")->valuestring, "F32");
+    cr_assert_eq(member(only_finding(data, "all_zero", "c"), "tensor_bytes")->valuedouble, 128);
+    cr_assert_str_eq(member(only_finding(data, "duplicates", "e"), "same_as")->valuestring, "d");
+    cr_assert_null(cJSON_GetObjectItem(d, "sha256"), "no SHA-256 unless asked outside a cache");
+    cr_assert_eq(r.err_len, 0, "%s", r.err);
+    cJSON_Delete(d);
+    vft_run_free(&r);
+    free(img);
+    free(path);
+    vft_rmtree(dir);
+    free(dir);
+}
+
+Test(verify, json_against_lists_the_differences_and_exits_5)
+{
+    char *work = vft_tempdir(), *manifest = vft_path(work, "m.json");
+    char *copy = copy_testdata("tiny-llama", llama_files), *shard = vft_path(copy, "model.safetensors");
+    vft_run r = vft_cli("verify", "--json", "--manifest", manifest, copy, NULL);
+    cr_assert_eq(r.status, 0, "--manifest implies --data: %s", r.err);
+    cJSON *d = cJSON_Parse(r.out);
+    cr_assert(cJSON_IsObject(member(d, "data")), "%s", r.out);
+    cJSON_Delete(d);
+    vft_run_free(&r);
+    r = vft_cli("verify", "--json", "--against", manifest, copy, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    d = cJSON_Parse(r.out);
+    cr_assert(cJSON_IsTrue(member(member(d, "against"), "identical")), "%s", r.out);
+    cJSON_Delete(d);
+    vft_run_free(&r);
+
+    flip_tensor_byte(shard, "model.norm.weight", 1);
+    r = vft_cli("verify", "--json", "--against", manifest, copy, NULL);
+    cr_assert_eq(r.status, 5, "%s", r.err);
+    cr_assert_eq(count_lines_with(r.err, "\n"), 1, "one stderr line: %s", r.err);
+    d = cJSON_Parse(r.out);
+    cr_assert(cJSON_IsObject(d), "the document before exit 5: %s", r.out);
+    const cJSON *against = member(d, "against");
+    cr_assert(cJSON_IsFalse(member(against, "identical")));
+    const cJSON *diffs = member(against, "differences");
+    cr_assert_eq(cJSON_GetArraySize(diffs), 2, "the file and the tensor: %s", r.out);
+    const char *want[2][2] = {{"file", "model.safetensors"}, {"tensor", "model.norm.weight"}};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *x = cJSON_GetArrayItem(diffs, i);
+        cr_assert_str_eq(member(x, "kind")->valuestring, want[i][0], "%s", r.out);
+        cr_assert_str_eq(member(x, "name")->valuestring, want[i][1], "%s", r.out);
+        cr_assert_str_eq(member(x, "change")->valuestring, "differs");
+        const cJSON *fields = member(x, "fields");
+        cr_assert(cJSON_GetArraySize(fields) == 1 && strcmp(fields->child->valuestring, "xxh3_128") == 0,
+                  "%s", r.out);
+        cr_assert(strcmp(member(x, "xxh3_128")->valuestring, member(x, "expected_xxh3_128")->valuestring) != 0);
+    }
+    cJSON_Delete(d);
+    vft_run_free(&r);
+    free(shard);
+    vft_rmtree(copy);
+    free(copy);
+    free(manifest);
+    vft_rmtree(work);
+    free(work);
+}
+
+Test(verify, json_sha256_outside_a_cache_lists_what_sha256sum_prints)
+{
+    const char *argv[] = {"/bin/sh", "-c", "sha256sum '" VF_SOURCE_DIR "/testdata/tiny-llama/model.safetensors'", NULL};
+    vft_run s = vft_exec(argv, NULL);
+    cr_assert_eq(s.status, 0, "%s", s.err);
+    s.out[64] = '\0';
+    vft_run r = vft_cli("verify", "--sha256", "--json", VF_SOURCE_DIR "/testdata/tiny-llama", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cJSON *d = cJSON_Parse(r.out);
+    const cJSON *sha = member(d, "sha256");
+    cr_assert(cJSON_IsFalse(member(sha, "in_cache")));
+    bool found = false;
+    for (const cJSON *f = member(sha, "files")->child; f; f = f->next) {
+        cr_assert(cJSON_IsNull(member(f, "matches")), "nothing to check against outside a cache");
+        cr_assert_str_eq(member(f, "kind")->valuestring, "unnamed");
+        if (strcmp(member(f, "name")->valuestring, "model.safetensors") == 0) {
+            cr_assert_str_eq(member(f, "sha256")->valuestring, s.out);
+            found = true;
+        }
+    }
+    cr_assert(found, "%s", r.out);
+    cr_assert_null(cJSON_GetObjectItem(d, "data"), "no --data: no data member");
+    cJSON_Delete(d);
+    vft_run_free(&r);
+    vft_run_free(&s);
+}
+
+/* vf_hash_shards (two jobs: one whole shard per thread on two CPUs) against vf_hash_shard one at a
+ * time (a reader and a hasher thread): the same digests; a failing job keeps its own error and the
+ * call returns the lowest-index failure while the other jobs complete. */
+Test(verify, parallel_shards_agree_with_one_at_a_time)
+{
+    vf_st_header *h[2] = {NULL, NULL};
+    vf_tensor_hash *one[2], *par[2];
+    vf_hash_job jobs[3];
+    char path[2][512];
+    vf_error err = {0};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path[i], sizeof path[i], "%s/testdata/tiny-gpt2/%s", VF_SOURCE_DIR, gpt2_files[i + 1]);
+        cr_assert_eq(vf_st_read_file(path[i], NULL, &h[i], &err), VF_OK, "%s", err.message);
+        size_t n = vf_st_header_count(h[i]);
+        one[i] = calloc(n, sizeof *one[i]);
+        par[i] = calloc(n, sizeof *par[i]);
+        vf_digest fd;
+        cr_assert_eq(vf_hash_shard(path[i], NULL, h[i], NULL, &fd, one[i], &err), VF_OK, "%s", err.message);
+        jobs[i] = (vf_hash_job){.path = path[i], .display = gpt2_files[i + 1], .header = h[i], .tensors = par[i]};
+        (void)fd;
+    }
+    jobs[2] = (vf_hash_job){.path = "/nonexistent/x.safetensors", .display = "x.safetensors", .header = h[0],
+                            .tensors = calloc(vf_st_header_count(h[0]), sizeof(vf_tensor_hash))};
+    cr_assert_eq(vf_hash_shards(jobs, 2, NULL), VF_OK);
+    for (int i = 0; i < 2; i++) {
+        vf_digest fd;
+        cr_assert_eq(vf_hash_shard(path[i], NULL, h[i], NULL, &fd, one[i], &err), VF_OK);
+        cr_assert(vf_digest_equal(&fd, &jobs[i].digest), "file digest of %s", path[i]);
+        for (size_t t = 0; t < vf_st_header_count(h[i]); t++) {
+            cr_assert(vf_digest_equal(&one[i][t].digest, &par[i][t].digest), "tensor %zu of %s", t, path[i]);
+            cr_assert_eq(one[i][t].all_zero, par[i][t].all_zero);
+            cr_assert_eq(one[i][t].nonfinite, par[i][t].nonfinite);
+        }
+    }
+    vf_hash_job swapped[3] = {jobs[1], jobs[2], jobs[0]};
+    cr_assert_eq(vf_hash_shards(swapped, 3, NULL), VF_ERR_NOT_FOUND);
+    cr_assert_eq(swapped[1].status, VF_ERR_NOT_FOUND);
+    cr_assert_str_eq(swapped[1].error.file, "x.safetensors");
+    cr_assert(swapped[0].status == VF_OK && swapped[2].status == VF_OK, "the other shards complete");
+    cr_assert(vf_digest_equal(&swapped[2].digest, &jobs[0].digest));
+    free(jobs[2].tensors);
+    for (int i = 0; i < 2; i++) {
+        free(one[i]);
+        free(par[i]);
+        vf_st_header_free(h[i]);
+    }
+}

@@ -43,8 +43,7 @@ extern "C" {
 #define VF_FAMILY_REASON_MAX 384
 
 typedef struct vf_family {
-    const char *name;            /* "llama", "phi3", "gpt2", "gpt-j", "gpt-neo", "opt", "gpt-oss",
-                                    "qwen3.5" or "default"; static storage */
+    const char *name;            /* one of vf_family_name_at's; static storage */
     const char *const *patterns; /* NULL-terminated substring patterns; static storage */
     char reason[VF_FAMILY_REASON_MAX]; /* why: the tensor name(s) that decided, one line */
 } vf_family;
@@ -55,6 +54,12 @@ typedef struct vf_family {
  * `linear_attn.out_proj` -> qwen3.5, attention sinks or a router with fused experts -> gpt-oss,
  * `self_attn.q_proj` -> llama (Llama, Mistral, Qwen, Gemma, Granite), else default. Cannot fail. */
 void vf_family_detect(const vf_model *m, vf_family *out);
+
+/* The families by name, the one list of them (the CLI's --family, its help and the completions read
+ * it): the i-th name, NULL past the last. */
+const char *vf_family_name_at(size_t i);
+/* The names joined by ", " ("llama, phi3, ..., default") into buf of size n; returns buf. */
+const char *vf_family_list(char *buf, size_t n);
 
 /* Looks a family up by name (as in vf_family.name); false when unknown. reason says "chosen by name". */
 bool vf_family_by_name(const char *name, vf_family *out);
@@ -103,6 +108,12 @@ typedef enum vf_lora_bias { VF_LORA_BIAS_NONE, VF_LORA_BIAS_ALL, VF_LORA_BIAS_LO
 const char *vf_lora_bias_name(vf_lora_bias b);
 /* Exact inverse of vf_lora_bias_name; false when unknown. */
 bool vf_lora_bias_from_name(const char *s, vf_lora_bias *out);
+
+/* The dtypes adapter parameters may take (PEFT's autocast_adapter_dtype keeps F32; BF16, F16):
+ * true for F32, BF16 and F16. */
+bool vf_adapter_dtype_supported(vf_dtype d);
+/* "F32", "BF16" or "F16" ignoring case into *out; false for any other name. */
+bool vf_adapter_dtype_from_name(const char *name, vf_dtype *out);
 
 /* One rank_pattern entry: modules matching `pattern` get `rank` instead of the default. */
 typedef struct vf_rank_rule {

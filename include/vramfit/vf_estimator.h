@@ -261,6 +261,10 @@ int vf_est_model_training_hub(const vf_model *m, const char *model_path, vf_meth
                               uint32_t lora_r, vf_est_model *out, uint64_t *lm_head_params,
                               vf_error *err);
 
+/* The numel of m's separately stored (untied) output head, 0 when tied or absent: what Training
+ * Hub's headless AutoModel leaves out of P (the *lm_head_params of vf_est_model_training_hub). */
+uint64_t vf_th_untied_head_params(const vf_model *m);
+
 /* The model_path string Training Hub would have been given for m opened from `path`: the Hugging
  * Face id when m came from the cache (vf_checkpoint_repo_id, also recorded in snapshots), else `path`
  * as the user typed it (never a resolved cache directory), except for a .vfsnap header snapshot of a
@@ -272,6 +276,12 @@ const char *vf_th_model_path(const vf_model *m, const char *path);
  * Returns the vramfit family name with the same patterns (vf_family_by_name accepts it) and sets
  * *key (may be NULL) to the matched key, or NULL when nothing matched. path NULL -> "default". */
 const char *vf_th_path_family(const char *path, const char **key);
+
+/* Training Hub's estimate() takes no target selection: under VF_COMPAT_TRAINING_HUB the LoRA/OSFT
+ * targets are the patterns of the path rule's family (vf_th_path_family). VF_OK when `target` (may
+ * be NULL) names no modules, regex or exclusion of its own; else VF_ERR_USAGE whose message names
+ * the first that it does with the CLI's option name (--target, --target-regex, --exclude). */
+int vf_th_check_targets(const vf_target_spec *target, vf_error *err);
 
 /* Opens PATH (as vf_model_open), derives the model facts (vf_est_model_from with the family
  * detected from the tensor names, or vf_est_model_training_hub with PATH as the model_path string

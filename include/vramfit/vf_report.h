@@ -79,7 +79,7 @@ void vf_jw_doc(vf_jw *j);
  * directory read on this machine; a snapshot's stored name for a .vfsnap). */
 void vf_jw_origin(vf_jw *j, const vf_checkpoint *cp);
 
-/* ---- documents ---------------------------------------------------------------------------------- */
+/* ---- documents --------------------------------------------------------------------------------- */
 /* What `vramfit inspect --json` prints for m: origin, totals, quantization (quantized checkpoints
  * only), dtypes, architecture, components, index, findings; with VF_REPORT_BY_LAYER also "layers"
  * and "non_layer_parameters", with VF_REPORT_TENSORS also "tensor_list". */

@@ -5,15 +5,20 @@
  * reads tensor data: once, sequentially, in large blocks. Digests are XXH3-128 in canonical
  * (big-endian) byte order, so a shard's file digest equals what `xxh128sum FILE` prints.
  *
- * MANIFEST (vf_manifest_parse reads what `vramfit verify --data --manifest` writes; it is untrusted
- * input):
- *   {"format": "vramfit-manifest", "version": 1, "hash": "xxh3-128", "path": "...",
+ * MANIFEST (vf_manifest_write writes it, vf_manifest_parse reads it back as untrusted input):
+ *   {"format": "vramfit-manifest", "version": 1, "hash": "xxh3-128",
+ *    "model": "ORG/NAME@REVISION" or the directory's base name (vf_checkpoint_name; optional),
+ *    "repo_id": "ORG/NAME", "revision": "..." (optional: a checkpoint from the Hugging Face cache),
  *    "shards":  [{"name": "model.safetensors", "size": 215792,
  *                 "header_xxh3_128": "<32 hex>", "xxh3_128": "<32 hex>",
- *                 "sha256": "<64 hex>" (optional: written by verify --sha256)}, ...],
+ *                 "sha256": "<64 hex>" (optional: written when the files' SHA-256 was read)}, ...],
  *    "tensors": [{"name": "...", "file": "model.safetensors", "dtype": "BF16", "shape": [256, 64],
- *                 "bytes": 32768, "xxh3_128": "<32 hex>"}, ...]}
- * Unknown members are ignored; every listed member is required with that type; names are unique. */
+ *                 "bytes": 32768, "xxh3_128": "<32 hex>",
+ *                 "all_zero": false, "nonfinite": 0 (both optional; nonfinite for float dtypes)}, ...]}
+ * A manifest never holds a path of the machine that made it; older manifests carried "path" and
+ * still read (vf_manifest_source gives its last component). Unknown members are ignored; every
+ * listed member is required with that type; names are unique. The JSON rules (UTF-8, syntax,
+ * integers, duplicate keys) are the library's one reader's. */
 #ifndef VRAMFIT_VF_VERIFY_H
 #define VRAMFIT_VF_VERIFY_H
 
@@ -84,11 +89,15 @@ bool vf_verify_is_snapshot(const vf_verify_report *r);
 
 /* ---- data hashing ------------------------------------------------------------------------------ */
 
-/* Called after every block read with the number of bytes just read. */
+/* Called after every block read with the number of bytes just read; by vf_hash_shards from its
+ * worker threads, one call at a time. */
 typedef void (*vf_progress_fn)(void *user, uint64_t bytes);
 
 #define VF_HASH_OPTIONS_VERSION 1u
-#define VF_HASH_DEFAULT_BLOCK (8u << 20) /* 8 MiB */
+/* 256 KiB (page-aligned): the block stays in the core's cache while the file hash, the tensor hash
+ * and the scans read it (BENCHMARKS.md); the kernel's read-ahead, widened by POSIX_FADV_SEQUENTIAL,
+ * still reads storage in large requests. */
+#define VF_HASH_DEFAULT_BLOCK (256u << 10)
 typedef struct vf_hash_options {
     unsigned version;      /* VF_HASH_OPTIONS_VERSION */
     size_t block_size;     /* read size; 0 = VF_HASH_DEFAULT_BLOCK; at least 4096 */
@@ -114,6 +123,22 @@ int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
                   const vf_hash_options *o, vf_digest *file_digest, vf_tensor_hash *tensors,
                   vf_error *err);
 
+/* One shard for vf_hash_shards: the inputs of vf_hash_shard, and its results. */
+typedef struct vf_hash_job {
+    const char *path, *display;  /* display may be NULL (path) */
+    const vf_st_header *header;
+    vf_tensor_hash *tensors;     /* vf_st_header_count(header) entries, filled */
+    vf_digest digest;            /* out: XXH3-128 of the whole file */
+    int status;                  /* out: VF_OK or the failure in `error` */
+    vf_error error;
+} vf_hash_job;
+
+/* vf_hash_shard for every job, in parallel: one thread per CPU each hashing whole shards (largest
+ * first) when there are at least as many shards as CPUs, else a reader and a hasher thread per
+ * shard. Every shard is read to its end or its failure; returns VF_OK, or the status of the
+ * lowest-index job that failed. */
+int vf_hash_shards(vf_hash_job *jobs, size_t n, const vf_hash_options *o);
+
 /* ---- manifests --------------------------------------------------------------------------------- */
 
 typedef struct vf_manifest_shard {
@@ -132,6 +157,9 @@ typedef struct vf_manifest_tensor {
     const uint64_t *shape;
     uint64_t bytes;
     vf_digest digest;
+    bool all_zero;      /* "all_zero" (false when absent) */
+    bool float_checked; /* "nonfinite" present */
+    uint64_t nonfinite;
 } vf_manifest_tensor;
 
 typedef struct vf_manifest vf_manifest;
@@ -155,6 +183,58 @@ const vf_manifest_tensor *vf_manifest_tensor_at(const vf_manifest *m, size_t i);
 /* Index of the shard / tensor with that name, or -1. */
 long vf_manifest_find_shard(const vf_manifest *m, const char *name);
 long vf_manifest_find_tensor(const vf_manifest *m, const char *name);
+/* What the manifest was made from: "ORG/NAME@REVISION" or a directory's base name; NULL when it
+ * names nothing. */
+const char *vf_manifest_source(const vf_manifest *m);
+
+/* One shard's digests from a --data run, as vf_hash_shard gives them. */
+typedef struct vf_shard_hashes {
+    vf_digest file;          /* XXH3-128 of the whole file */
+    vf_tensor_hash *tensors; /* vf_st_header_count entries, in the header's data-offset order */
+} vf_shard_hashes;
+
+typedef struct vf_hub_report vf_hub_report;
+
+/* The manifest of an opened checkpoint (not a snapshot) from a --data run: hashes[i] for shard i
+ * of cp; hub (may be NULL) gives each file's SHA-256. The manifest names cp by
+ * vf_checkpoint_name(cp), copies what it needs (cp may be freed after) and lists tensors by name. */
+int vf_manifest_build(const vf_checkpoint *cp, const vf_shard_hashes *hashes, const vf_hub_report *hub,
+                      vf_manifest **out, vf_error *err);
+/* m as one compact JSON document (the format above): *json malloc'd, NUL-terminated, *len bytes;
+ * free() it. */
+int vf_manifest_write(const vf_manifest *m, char **json, size_t *len, vf_error *err);
+
+/* How a copy differs from the manifest it is checked against. */
+typedef enum vf_manifest_change {
+    VF_MANIFEST_EXTRA,   /* in the actual manifest only */
+    VF_MANIFEST_MISSING, /* in the expected manifest only */
+    VF_MANIFEST_DIFFERS
+} vf_manifest_change;
+/* vf_manifest_diff.fields. A file differs by one reason, the most telling: its size, else its
+ * SHA-256 (when both sides have one), else its XXH3-128 (HEADER added when the header's digest
+ * differs too). A tensor lists every field that differs. */
+#define VF_MANIFEST_SIZE 0x01u
+#define VF_MANIFEST_SHA256 0x02u
+#define VF_MANIFEST_XXH3 0x04u
+#define VF_MANIFEST_HEADER 0x08u
+#define VF_MANIFEST_DTYPE 0x10u
+#define VF_MANIFEST_SHAPE 0x20u
+#define VF_MANIFEST_FILE 0x40u
+#define VF_MANIFEST_BYTES 0x80u
+typedef struct vf_manifest_diff {
+    vf_manifest_change change;
+    bool tensor;     /* a tensor; else a file (shard) */
+    unsigned fields; /* DIFFERS: VF_MANIFEST_* */
+    union {
+        const vf_manifest_shard *shard;
+        const vf_manifest_tensor *tensor;
+    } actual, expected; /* into the two manifests; actual NULL for MISSING, expected NULL for EXTRA */
+} vf_manifest_diff;
+/* Every difference between `actual` (vf_manifest_build of the copy) and `expected` (the manifest
+ * read back): files first, then tensors, each in name order of `actual` with the missing ones after.
+ * *diffs (free()) holds *count entries pointing into both manifests. */
+int vf_manifest_compare(const vf_manifest *actual, const vf_manifest *expected, vf_manifest_diff **diffs,
+                        size_t *count, vf_error *err);
 
 /* ---- the Hub's own checksums ------------------------------------------------------------------ */
 
@@ -178,8 +258,6 @@ typedef struct vf_hub_file {
     vf_error error;
     bool match;                  /* status VF_OK and the content's digest equals `expected` */
 } vf_hub_file;
-
-typedef struct vf_hub_report vf_hub_report;
 
 /* Hashes the files of an opened checkpoint (not a snapshot: its directory is a label) in one read
  * each, in parallel across files. Inside a Hugging Face cache (the checkpoint directory is

@@ -14,7 +14,7 @@
 #include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 
-#define INDEX_NAME "model.safetensors.index.json"
+#define INDEX_NAME VF_INDEX_NAME
 
 const char *const vf_aux_names[] = {"config.json", "generation_config.json", "adapter_config.json",
                                     INDEX_NAME, NULL};
@@ -580,22 +580,17 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
 
 static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
 {
-    char *copy = strdup(path);
-    if (!copy)
+    char *dir, *single;
+    if (vf_cp_locate(path, false, &dir, &single) != VF_OK)
         return vf_error_set(err, VF_ERR_NOMEM, path, NULL, "out of memory");
-    char *slash = strrchr(copy, '/');
-    const char *base = slash ? slash + 1 : copy;
-    const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
-    if (slash)
-        *slash = '\0';
-    bool index = strcmp(base, INDEX_NAME) == 0 || vf_has_suffix(base, ".index.json");
     vf_format f = VF_FORMAT_UNKNOWN;
-    int rc = index ? VF_OK : vf_format_of_file(path, base, &f, err);
+    int rc = single ? vf_format_of_file(path, single, &f, err) : VF_OK;
     if (rc == VF_OK && vf_format_is_foreign(f))
-        rc = vf_format_error(f, base, err);
+        rc = vf_format_error(f, single, err);
     else if (rc == VF_OK)
-        rc = index ? open_directory(dir, NULL, out, err) : open_directory(dir, base, out, err);
-    free(copy);
+        rc = open_directory(dir, single, out, err);
+    free(dir);
+    free(single);
     return rc;
 }
 
@@ -839,4 +834,38 @@ const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *
         if (cp->aux[i].present && dir_file_is(cp->dir, vf_aux_names[i], st))
             return vf_aux_names[i];
     return NULL;
+}
+
+/* ---- the files a local PATH names, for callers that check them one by one (verify) -------------- */
+
+int vf_cp_locate(const char *path, bool is_dir, char **dir, char **single)
+{
+    *single = NULL;
+    if (is_dir)
+        return (*dir = strdup(path)) ? VF_OK : VF_ERR_NOMEM;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+    bool index = strcmp(base, INDEX_NAME) == 0 || vf_has_suffix(base, ".index.json");
+    if (*dir && !index && !(*single = strdup(base))) {
+        free(*dir);
+        *dir = NULL;
+    }
+    return *dir ? VF_OK : VF_ERR_NOMEM;
+}
+
+int vf_cp_list_shards(const char *dir, char ***names, size_t *count, vf_error *err)
+{
+    int rc = list_shards(dir, names, count, err);
+    if (rc != VF_OK) {
+        free_names(*names, *count);
+        *names = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+void vf_cp_free_names(char **names, size_t count)
+{
+    free_names(names, count);
 }

@@ -6,6 +6,19 @@
 
 #include "vf_format_internal.h"
 
+#define VF_INDEX_NAME "model.safetensors.index.json"
+
+/* ---- the files a local PATH names, as vf_checkpoint_open reads them (for verify, which checks them
+ * one by one when the checkpoint does not open as a whole) ------------------------------------------ */
+/* The directory of PATH (is_dir: PATH itself) into *dir, and into *single the one shard file PATH
+ * names, or NULL when PATH is a directory or an index file (the directory's shards are meant). Both
+ * malloc'd. VF_OK or VF_ERR_NOMEM. */
+int vf_cp_locate(const char *path, bool is_dir, char **dir, char **single);
+/* The *.safetensors files of dir that the loader reads when there is no index: sorted, not hidden,
+ * model.safetensors alone when present. Freed with vf_cp_free_names; none on failure. */
+int vf_cp_list_shards(const char *dir, char ***names, size_t *count, vf_error *err);
+void vf_cp_free_names(char **names, size_t count);
+
 /* The name of the file of cp (shard, auxiliary file, or the snapshot it was read from) that st
  * describes, or NULL when st is none of them. */
 const char *vf_checkpoint_file_like(const vf_checkpoint *cp, const struct stat *st);

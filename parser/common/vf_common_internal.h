@@ -81,9 +81,6 @@ int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const c
 int vf_read_small_file(const char *path, const char *display, size_t max, uint8_t **data, size_t *len,
                        vf_error *err);
 
-/* A cJSON number that is an exact non-negative integer <= 2^53 (argument: const cJSON *). */
-bool vf_cjson_u64(const void *cjson_item, uint64_t *out);
-
 /* Writes the n bytes as 2n lower-case hex digits and a NUL at out (2n + 1 bytes). */
 void vf_hex_encode(const uint8_t *bytes, size_t n, char *out);
 /* The n <= 8 little-endian bytes at p as an integer. */

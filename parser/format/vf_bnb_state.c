@@ -40,7 +40,7 @@ static int bad(bnb_ctx *c, const char *fmt, ...)
 /* A syntax error from the scanner, with the tensor named. */
 static int syntax(bnb_ctx *c, int rc)
 {
-    if (rc != VF_OK && c->j.err)
+    if (rc < 0 && c->j.err)
         snprintf(c->j.err->tensor, sizeof c->j.err->tensor, "%s", c->tensor);
     return rc;
 }
@@ -119,31 +119,23 @@ static int member(bnb_ctx *c, int k)
 
 static int parse_object(bnb_ctx *c)
 {
-    if (!vf_json_eat(&c->j, '{'))
-        return syntax(c, vf_json_fail(&c->j));
-    if (vf_json_eat(&c->j, '}'))
-        return VF_OK;
-    do {
-        const uint8_t *raw;
-        size_t rn, klen;
-        bool esc;
-        char key[24];
-        int rc = syntax(c, vf_json_key(&c->j, &raw, &rn, &esc, key, sizeof key, &klen));
-        if (rc != VF_OK)
-            return rc;
+    vf_json_iter it = {.c = &c->j, .decode = true};
+    int r;
+    while ((r = syntax(c, vf_json_iter_next(&it))) > 0) {
         int k = 0;
-        while (k < K_COUNT && (klen == SIZE_MAX || strcmp(key, keys[k]) != 0))
+        while (k < K_COUNT && (it.klen == SIZE_MAX || strcmp(it.key, keys[k]) != 0))
             k++;
         if (k == K_COUNT)
             return bad(c, "quant_state: unknown key '%.40s' (QuantState.from_dict accepts none)",
-                       klen == SIZE_MAX ? "?" : key);
+                       it.klen == SIZE_MAX ? "?" : it.key);
         if (c->seen & (1u << k))
             return bad(c, "quant_state: key '%s' appears twice", keys[k]);
         c->seen |= 1u << k;
-        if ((rc = member(c, k)) != VF_OK)
+        int rc = member(c, k);
+        if (rc != VF_OK)
             return rc;
-    } while (vf_json_eat(&c->j, ','));
-    return vf_json_eat(&c->j, '}') ? VF_OK : syntax(c, vf_json_fail(&c->j));
+    }
+    return r;
 }
 
 static int check_ascii(bnb_ctx *c, const uint8_t *s, size_t n)

@@ -23,8 +23,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Parse state. Semantic errors are kept per stage and reported in the order of the checks: root
- * object, weight_map object, metadata, weight_map entries (first in document order); any syntax
- * error wins over all of them. */
+ * object, a repeated weight_map or metadata, weight_map object, metadata, weight_map entries (first
+ * in document order); any syntax error wins over all of them. */
 typedef struct ix_ctx {
     vf_json j;
     vf_index *ix;
@@ -32,7 +32,7 @@ typedef struct ix_ctx {
     const char **entry_shard; /* per entry: its shard name (interned for runs of equal names) */
     size_t cap, hint; /* hint: one ':' per member bounds the weight_map entries */
     bool root_bad, seen_wm, wm_ok, seen_meta;
-    vf_error meta_err, entry_err; /* code VF_OK while none */
+    vf_error dup_err, meta_err, entry_err; /* code VF_OK while none */
     int nomem;
 } ix_ctx;
 
@@ -66,19 +66,11 @@ static int parse_total(ix_ctx *c, unsigned depth)
             vf_error_set(&c->meta_err, VF_ERR_INDEX, c->file, "metadata", "\"metadata\" is not an object");
         return vf_json_skip(j, depth);
     }
-    j->p++;
-    if (vf_json_eat(j, '}'))
-        return VF_OK;
     bool seen = false;
-    do {
-        const uint8_t *raw;
-        size_t n, klen;
-        bool esc;
-        char key[64];
-        int rc = vf_json_key(j, &raw, &n, &esc, key, sizeof key, &klen);
-        if (rc != VF_OK)
-            return rc;
-        if (klen != 10 || memcmp(key, "total_size", 10) != 0) {
+    vf_json_iter it = {.c = j, .decode = true};
+    int r, rc;
+    while ((r = vf_json_iter_next(&it)) > 0) {
+        if (it.klen != 10 || memcmp(it.key, "total_size", 10) != 0) {
             if ((rc = vf_json_skip(j, depth + 1)) != VF_OK)
                 return rc;
             continue;
@@ -100,8 +92,8 @@ static int parse_total(ix_ctx *c, unsigned depth)
                          seen ? "total_size appears more than once"
                               : "total_size is not a non-negative integer <= 2^53");
         seen = true;
-    } while (vf_json_eat(j, ','));
-    return vf_json_eat(j, '}') ? VF_OK : vf_json_fail(j);
+    }
+    return r;
 }
 
 static int add_entry(ix_ctx *c, const char *tensor, const char *shard)
@@ -126,24 +118,20 @@ static int add_entry(ix_ctx *c, const char *tensor, const char *shard)
 static int parse_weight_map(ix_ctx *c, unsigned depth)
 {
     vf_json *j = &c->j;
-    j->p++; /* '{' */
-    if (vf_json_eat(j, '}'))
-        return VF_OK;
+    vf_json_iter it = {.c = j}; /* keys are tensor names: used raw, never decoded into it.key */
+    int r;
     const uint8_t *last_raw = NULL;
     size_t last_n = 0;
     const char *last = NULL;
     bool last_safe = false; /* vf_safe_file_name(last) */
-    do {
-        const uint8_t *kraw, *vraw;
-        size_t kn, vn, klen;
-        bool kesc, vesc, nul = false, vnul = false;
-        char key[8];
-        int rc = vf_json_key(j, &kraw, &kn, &kesc, key, sizeof key, &klen);
-        if (rc != VF_OK)
-            return rc;
+    while ((r = vf_json_iter_next(&it)) > 0) {
+        const uint8_t *vraw;
+        size_t vn;
+        bool vesc, nul = false, vnul = false;
+        int rc;
         vf_json_ws(j);
         bool record = !c->entry_err.code;
-        const char *tensor = record ? ix_string(c, kraw, kn, kesc, &nul) : NULL;
+        const char *tensor = record ? ix_string(c, it.raw, it.raw_len, it.escaped, &nul) : NULL;
         if (record && !tensor)
             return ix_nomem(c);
         if (j->p >= j->end || *j->p != '"') {
@@ -183,8 +171,30 @@ static int parse_weight_map(ix_ctx *c, unsigned depth)
                          shard);
         else if ((rc = add_entry(c, tensor, shard)) != VF_OK)
             return rc;
-    } while (vf_json_eat(j, ','));
-    return vf_json_eat(j, '}') ? VF_OK : vf_json_fail(j);
+    }
+    return r;
+}
+
+/* One member of the root object: the first weight_map object and metadata are read (a second
+ * one is refused, as every reader refuses a repeated key it uses); others are skipped. */
+static int root_member(ix_ctx *c, const vf_json_iter *it)
+{
+    vf_json *j = &c->j;
+    vf_json_ws(j);
+    bool wm = it->klen == 10 && memcmp(it->key, "weight_map", 10) == 0;
+    bool meta = it->klen == 8 && memcmp(it->key, "metadata", 8) == 0;
+    if ((wm && c->seen_wm) || (meta && c->seen_meta)) {
+        if (!c->dup_err.code)
+            vf_error_set(&c->dup_err, VF_ERR_INDEX, c->file, it->key, "\"%s\" appears more than once", it->key);
+        return vf_json_skip(j, 1);
+    }
+    c->seen_wm |= wm;
+    c->seen_meta |= meta;
+    if (wm && j->p < j->end && *j->p == '{') {
+        c->wm_ok = true;
+        return parse_weight_map(c, 1);
+    }
+    return meta ? parse_total(c, 1) : vf_json_skip(j, 1);
 }
 
 static int parse_doc(ix_ctx *c)
@@ -197,36 +207,13 @@ static int parse_doc(ix_ctx *c)
         if (rc != VF_OK)
             return rc;
     } else {
-        j->p++;
-        if (!vf_json_eat(j, '}')) {
-            do {
-                const uint8_t *raw;
-                size_t n, klen;
-                bool esc;
-                char key[16];
-                int rc = vf_json_key(j, &raw, &n, &esc, key, sizeof key, &klen);
-                if (rc != VF_OK)
-                    return rc;
-                vf_json_ws(j);
-                bool wm = klen == 10 && memcmp(key, "weight_map", 10) == 0;
-                bool meta = klen == 8 && memcmp(key, "metadata", 8) == 0;
-                /* the first weight_map and metadata count (as a lookup would find them) */
-                if (wm && !c->seen_wm && j->p < j->end && *j->p == '{') {
-                    rc = parse_weight_map(c, 1);
-                    c->wm_ok = true;
-                } else if (meta && !c->seen_meta) {
-                    rc = parse_total(c, 1);
-                } else {
-                    rc = vf_json_skip(j, 1);
-                }
-                if (rc != VF_OK)
-                    return rc;
-                c->seen_wm |= wm;
-                c->seen_meta |= meta;
-            } while (vf_json_eat(j, ','));
-            if (!vf_json_eat(j, '}'))
-                return vf_json_fail(j);
-        }
+        vf_json_iter it = {.c = j, .decode = true};
+        int r, rc;
+        while ((r = vf_json_iter_next(&it)) > 0)
+            if ((rc = root_member(c, &it)) != VF_OK)
+                return rc;
+        if (r < 0)
+            return r;
     }
     vf_json_ws(j);
     return j->p == j->end ? VF_OK : vf_json_fail(j);
@@ -300,6 +287,10 @@ static int sort_entries(ix_ctx *c)
 int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
 {
     memset(out, 0, sizeof *out);
+    bool has_nul;
+    size_t brackets, bad = vf_utf8_invalid_at(json, len, &has_nul, &brackets);
+    if (bad != len) /* the rule of every JSON input (vf_json.h) */
+        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "index is not valid UTF-8 (byte %zu of %zu)", bad, len);
     vf_arena_init(&out->strings, len / 8 + 4096); /* waste at most one small chunk */
     size_t colons = 0;
     for (const uint8_t *q = json, *e = json + len; (q = memchr(q, ':', (size_t)(e - q))) != NULL; q++)
@@ -311,6 +302,11 @@ int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *
         rc = c.nomem;
     if (rc == VF_OK && c.root_bad)
         rc = vf_error_set(err, VF_ERR_INDEX, file, NULL, "index is not a JSON object");
+    if (rc == VF_OK && c.dup_err.code) {
+        if (err)
+            *err = c.dup_err;
+        rc = c.dup_err.code;
+    }
     if (rc == VF_OK && !c.wm_ok)
         rc = vf_error_set(err, VF_ERR_INDEX, file, NULL, "index has no \"weight_map\" object");
     if (rc == VF_OK && (c.meta_err.code || c.entry_err.code)) {

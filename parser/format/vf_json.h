@@ -1,7 +1,22 @@
-/* vf_json.h - strict JSON scanner shared by the safetensors header and index parsers (private to the
- * parser layer). A vf_json cursor walks bytes that are valid UTF-8 without NUL; every function
- * validates what it consumes and, on a syntax error, records it in err (code `code`, message
- * "WHAT is not valid JSON (near byte N)"), sets failed and returns `code`. */
+/* vf_json.h - the one reader of untrusted JSON (private to the library: parser/format and the layers
+ * above it). Every JSON document vramfit reads goes through it:
+ *   - streaming, no tree (vf_json cursor, vf_json_iter): safetensors headers, the shard index,
+ *     bitsandbytes' quant state;
+ *   - a thin tree built by the same scanner (vf_jdoc, vf_json_tree.c): config.json,
+ *     adapter_config.json, verify manifests.
+ * One set of rules for all of them:
+ *   - UTF-8: strict (vf_utf8_invalid_at: no overlongs, no surrogates, <= U+10FFFF);
+ *   - syntax: RFC 8259 exactly (no comments, no trailing commas, no NaN, no leading zeros, nothing
+ *     after the value), nesting at most VF_JSON_MAX_DEPTH containers;
+ *   - integers: a count is an exact integer in [0, 2^53] decided on the decimal text, never through
+ *     a double: 9007199254740993 is refused (not read as 2^53), 1.0 and 1e3 are the integers they
+ *     denote, -0 is 0; a value outside the rule is refused by the reader that wanted it, with the
+ *     file and key named;
+ *   - duplicate keys: refused in every object a reader interprets (the tree refuses them in every
+ *     object of the document).
+ * A vf_json cursor walks bytes that are valid UTF-8; every function validates what it consumes and,
+ * on a syntax error, records it in err (code `code`, message "WHAT is not valid JSON (near byte N)"),
+ * sets failed and returns `code`. */
 #ifndef VRAMFIT_VF_JSON_H
 #define VRAMFIT_VF_JSON_H
 
@@ -56,5 +71,95 @@ int vf_json_skip(vf_json *c, unsigned depth);
  * bytes (*klen its length), else *klen is SIZE_MAX (it matches no key the caller knows). */
 int vf_json_key(vf_json *c, const uint8_t **raw, size_t *raw_len, bool *escaped, char *buf, size_t cap,
                 size_t *klen);
+
+/* ---- UTF-8 and member iteration (vf_json_read.c) ----------------------------------------------- */
+
+/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
+ * or len when valid. In the same pass: *has_nul tells whether a NUL byte occurs (before the first bad
+ * byte, or anywhere when valid) and *brackets counts the '[' bytes (a sizing hint). */
+size_t vf_utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul, size_t *brackets);
+/* Decodes one character of s[0..n) (n >= 1) into *cp, UINT32_MAX when the bytes are not valid
+ * UTF-8; returns the bytes consumed (>= 1: a bad lead byte, or a lead byte with the continuation
+ * bytes that fit, counts as one replacement). */
+size_t vf_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
+/* s as a JSON string literal, quotes included: '"', '\\' and control characters escaped, each
+ * invalid UTF-8 sequence (as vf_utf8_decode splits them) written \ufffd, so that the output is valid
+ * UTF-8 for any strict reader whatever a file name holds. malloc'd; NULL when out of memory. */
+char *vf_json_quote(const char *s);
+
+/* The members of one object, walked without a loop of the caller's own:
+ *     vf_json_iter it = {.c = cursor};              // cursor before the '{' (whitespace allowed)
+ *     int r;
+ *     while ((r = vf_json_iter_next(&it)) > 0) {    // it.raw/raw_len/escaped: the key as written;
+ *         ... consume the value (vf_json_skip, vf_json_string, vf_json_number, ...) ...
+ *     }                                             // r == 0: the closing '}' was consumed
+ *     if (r < 0) return r;                          // a syntax error, recorded in the cursor
+ * With decode set, the key is also decoded into key (klen its length; SIZE_MAX when it does not fit
+ * in sizeof key, then it matches no key the caller knows). */
+#define VF_JSON_KEY_MAX 64
+typedef struct vf_json_iter {
+    vf_json *c;
+    bool decode;
+    bool started;
+    const uint8_t *raw;
+    size_t raw_len;
+    bool escaped;
+    char key[VF_JSON_KEY_MAX];
+    size_t klen;
+} vf_json_iter;
+int vf_json_iter_next(vf_json_iter *it);
+
+/* ---- the thin tree (vf_json_tree.c) ------------------------------------------------------------ */
+
+typedef enum vf_jtype {
+    VF_JNULL,
+    VF_JFALSE,
+    VF_JTRUE,
+    VF_JNUMBER,
+    VF_JSTRING,
+    VF_JARRAY,
+    VF_JOBJECT
+} vf_jtype;
+
+typedef struct vf_jnode {
+    const char *key;  /* member of an object: its key, decoded and NUL-terminated; else NULL */
+    const char *str;  /* STRING: decoded and NUL-terminated; NUMBER: its text; else NULL */
+    uint64_t u;       /* NUMBER with is_int: the magnitude */
+    uint32_t len;     /* STRING: decoded length in bytes */
+    uint32_t child;   /* ARRAY, OBJECT: first member as node index + 1 (0: empty) */
+    uint32_t next;    /* next member of the enclosing container as node index + 1 (0: last) */
+    uint32_t count;   /* ARRAY, OBJECT: number of members */
+    uint8_t type;     /* vf_jtype */
+    bool is_int;      /* NUMBER: an exact integer of magnitude <= 2^53 (in u) */
+    bool neg;         /* NUMBER: below zero */
+    bool nul;         /* STRING or key: holds U+0000 (str and key then end early) */
+} vf_jnode;
+
+typedef struct vf_jdoc vf_jdoc;
+
+/* Reads len untrusted bytes as one JSON document into *out under the rules above. Errors name
+ * `file`, have status `code` and start with `what`: "WHAT is not valid UTF-8 (byte N of LEN)",
+ * "WHAT is not valid JSON (near byte N)", or (tensor field = the key) "key \"K\" appears twice";
+ * VF_ERR_NOMEM. Memory is bounded by the input: at most one node per input byte. *out is NULL on
+ * failure. */
+int vf_jdoc_parse(const uint8_t *s, size_t len, const char *file, const char *what, int code,
+                  vf_jdoc **out, vf_error *err);
+void vf_jdoc_free(vf_jdoc *d); /* NULL-safe */
+const vf_jnode *vf_jdoc_root(const vf_jdoc *d);
+/* The first member of an array or object, or NULL (empty, or n is not a container). */
+const vf_jnode *vf_jdoc_first(const vf_jdoc *d, const vf_jnode *n);
+/* The member after n in its container, or NULL. */
+const vf_jnode *vf_jdoc_next(const vf_jdoc *d, const vf_jnode *n);
+/* Member `key` of object o (keys are unique), or NULL when absent or o is not an object (o may be
+ * NULL). */
+const vf_jnode *vf_jdoc_get(const vf_jdoc *d, const vf_jnode *o, const char *key);
+/* The integer rule: true, with *out, when n is a number that is an exact integer in [0, 2^53]. */
+bool vf_jnode_u64(const vf_jnode *n, uint64_t *out);
+/* A finite number (as strtod reads the text in the C locale); false otherwise. */
+bool vf_jnode_double(const vf_jnode *n, double *out);
+/* Type tests; NULL is none of them. */
+bool vf_jnode_is(const vf_jnode *n, vf_jtype t);
+/* The string of a STRING node without U+0000, else NULL. */
+const char *vf_jnode_string(const vf_jnode *n);
 
 #endif

@@ -7,10 +7,7 @@
  *
  * The JSON is read by a purpose-built single-pass parser on the strict scanner of vf_json.c: no
  * tree, one read of the header bytes, which the header then keeps (vf_st_header_raw). Reentrant:
- * vf_st_read_files parses the shards of a checkpoint on one thread per CPU. cJSON is only used by
- * vf_cjson_u64 for the other readers. */
-#include <cjson/cJSON.h>
-#include <math.h>
+ * vf_st_read_files parses the shards of a checkpoint on one thread per CPU. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +18,6 @@
 #include "vf_json.h"
 #include "vramfit/vf_checked.h"
 
-#define VF_MAX_JSON_INT 9007199254740992.0 /* 2^53: larger doubles are not exact integers */
 
 struct vf_st_header {
     uint8_t *raw; /* the header text, owned */
@@ -60,89 +56,6 @@ int vf_st_check_prefix(const uint8_t *prefix, size_t prefix_len, uint64_t file_s
                             (unsigned long long)file_size);
     *header_len = n;
     return VF_OK;
-}
-
-/* ---- UTF-8 ------------------------------------------------------------------------------------- */
-
-/* Exact per-byte zero test: the high bit of each byte of the result is set iff that byte of x is 0. */
-static uint64_t zero_bytes(uint64_t x)
-{
-    const uint64_t low7 = UINT64_C(0x7F7F7F7F7F7F7F7F);
-    return ~(((x & low7) + low7) | x | low7);
-}
-
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
- * or len when valid. In the same pass: *has_nul tells whether a NUL byte occurs (before the first bad
- * byte, or anywhere when valid) and *brackets counts the '[' bytes (a sizing hint). */
-static size_t utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul, size_t *brackets)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-    size_t i = 0, br = 0;
-    uint64_t nul = 0;
-    while (i < len) {
-        uint64_t w;
-        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & high) == 0)) {
-            /* eight ASCII bytes */
-            nul |= zero_bytes(w);
-            br += (size_t)(((zero_bytes(w ^ (ones * '[')) >> 7) * ones) >> 56); /* bytes that are '[' */
-            i += 8;
-            continue;
-        }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            nul |= c == 0;
-            br += c == '[';
-            i++;
-            continue;
-        }
-        size_t need;
-        uint32_t min, cp;
-        if ((c & 0xE0) == 0xC0) {
-            need = 1, min = 0x80, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            need = 2, min = 0x800, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            need = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            goto bad;
-        }
-        if (len - i <= need)
-            goto bad;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            break;
-        i += need + 1;
-    }
-    *has_nul = nul != 0;
-    *brackets = br;
-    return i < len ? i : len;
-bad:
-    *has_nul = nul != 0;
-    *brackets = br;
-    return i;
-}
-
-/* ---- numbers ----------------------------------------------------------------------------------- */
-
-/* A JSON number that is a non-negative integer no larger than 2^53 (cJSON stores doubles). */
-static bool json_u64(const cJSON *item, uint64_t *out)
-{
-    if (!cJSON_IsNumber(item))
-        return false;
-    double d = item->valuedouble;
-    if (!isfinite(d) || d < 0 || d > VF_MAX_JSON_INT || floor(d) != d)
-        return false;
-    *out = (uint64_t)d;
-    return true;
-}
-
-bool vf_cjson_u64(const void *cjson_item, uint64_t *out)
-{
-    return json_u64(cjson_item, out);
 }
 
 /* Renders "[a,b,c]" into buf for messages. */
@@ -360,17 +273,17 @@ static int parse_entry_member(parse_ctx *c, entry_fields *f, const char *name, u
     }
     if (bit == F_SHAPE && first == '[') {
         c->j.p++;
-        return parse_shape_array(c, f, depth + 1);
+        return parse_shape_array(c, f, depth);
     }
     if (bit == F_OFFSETS && first == '[') {
         c->j.p++;
-        return parse_offsets_array(c, f, depth + 1);
+        return parse_offsets_array(c, f, depth);
     }
     if (bit == F_DTYPE)
         f->dtype = 2;
     else if (bit == F_SHAPE)
         f->shape = 2;
-    return vf_json_skip(&c->j, depth + 1);
+    return vf_json_skip(&c->j, depth);
 }
 
 /* Checks that the span holds exactly numel x dtype size bytes. */
@@ -881,7 +794,7 @@ static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char 
      * bytes. */
     size_t brackets = 0;
     bool has_nul = false;
-    size_t bad = utf8_invalid_at(raw, len, &has_nul, &brackets);
+    size_t bad = vf_utf8_invalid_at(raw, len, &has_nul, &brackets);
     parse_ctx c = {.j = {raw, raw, raw + len, file, "header", VF_ERR_JSON, err, false},
                    .file = file, .err = err, .h = h, .general_only = general_only,
                    .tensor_hint = brackets / 2 + 1,

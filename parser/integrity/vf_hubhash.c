@@ -236,7 +236,8 @@ typedef struct hash_job {
 static void *hash_worker(void *arg)
 {
     hash_job *j = arg;
-    uint8_t *buf = malloc(HUB_BLOCK);
+    uint8_t *buf = aligned_alloc(4096, HUB_BLOCK); /* page-aligned: the copy out of the page cache is
+                                                     * 3.6x slower into a malloc'd block (vf_verify.c) */
     for (;;) {
         size_t k = __atomic_fetch_add(j->next, 1, __ATOMIC_RELAXED);
         if (k >= j->r->count)

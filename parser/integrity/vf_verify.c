@@ -1,7 +1,5 @@
-/* vf_verify.c - structural verdicts per file, XXH3-128 hashing of tensor data and manifests
- * (vramfit/vf_verify.h). */
-#include <cjson/cJSON.h>
-#include <dirent.h>
+/* vf_verify.c - structural verdicts per file and XXH3-128 hashing of tensor data
+ * (vramfit/vf_verify.h; manifests are in vf_manifest.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,7 +22,6 @@
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_verify.h"
 
-#define INDEX_NAME "model.safetensors.index.json"
 
 /* ---- digests ----------------------------------------------------------------------------------- */
 
@@ -127,7 +124,7 @@ static int items_from_checkpoint(vf_verify_report *r, const vf_checkpoint *cp, v
                       vf_st_header_count(s->header), err);
     }
     if (rc == VF_OK && vf_checkpoint_has_index(cp))
-        rc = add_item(r, VF_VERIFY_INDEX, INDEX_NAME, NULL, 0, total, err);
+        rc = add_item(r, VF_VERIFY_INDEX, VF_INDEX_NAME, NULL, 0, total, err);
     return rc;
 }
 
@@ -146,58 +143,6 @@ static int verify_snapshot(vf_verify_report *r, const char *path, vf_error *err)
     return rc;
 }
 
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int cmp_cstr(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.safetensors files of dir, sorted; model.safetensors alone when present (as the loader). */
-static int list_safetensors(const char *dir, vf_arena *a, const char ***out, size_t *count,
-                            vf_error *err)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return vf_error_set(err, VF_ERR_IO, dir, NULL, "cannot list directory: %s", strerror(errno));
-    const char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = VF_OK;
-    for (struct dirent *de; rc == VF_OK && (de = readdir(d));) {
-        if (!has_suffix(de->d_name, ".safetensors") || de->d_name[0] == '.')
-            continue;
-        if (strcmp(de->d_name, "model.safetensors") == 0)
-            n = 0; /* the single-file layout wins over stray shards */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            const char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                rc = vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n++] = vf_arena_strdup(a, de->d_name)))
-            rc = vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
-        if (rc == VF_OK && n == 1 && strcmp(names[0], "model.safetensors") == 0)
-            break;
-    }
-    closedir(d);
-    if (rc != VF_OK) {
-        free(names);
-        return rc;
-    }
-    if (names)
-        qsort(names, n, sizeof *names, cmp_cstr);
-    *out = names;
-    *count = n;
-    return VF_OK;
-}
 
 static int check_one_shard(vf_verify_report *r, const char *dir, const char *name, vf_error *err)
 {
@@ -225,7 +170,7 @@ static int check_index_file(vf_verify_report *r, const char *dir, const char ***
 {
     *names = NULL;
     *n = 0;
-    char *path = vf_path_join(dir, INDEX_NAME);
+    char *path = vf_path_join(dir, VF_INDEX_NAME);
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     struct stat st;
@@ -235,14 +180,14 @@ static int check_index_file(vf_verify_report *r, const char *dir, const char ***
     vf_error e = {0};
     vf_index ix;
     memset(&ix, 0, sizeof ix);
-    int rc = present ? vf_read_small_file(path, INDEX_NAME, VF_AUX_MAX_BYTES, &data, &len, &e) : VF_OK;
+    int rc = present ? vf_read_small_file(path, VF_INDEX_NAME, VF_AUX_MAX_BYTES, &data, &len, &e) : VF_OK;
     free(path);
     if (!present)
         return VF_OK;
     if (rc == VF_OK)
-        rc = vf_index_parse(data, len, INDEX_NAME, &ix, &e);
+        rc = vf_index_parse(data, len, VF_INDEX_NAME, &ix, &e);
     free(data);
-    int arc = add_item(r, VF_VERIFY_INDEX, INDEX_NAME, rc == VF_OK ? NULL : &e, 0,
+    int arc = add_item(r, VF_VERIFY_INDEX, VF_INDEX_NAME, rc == VF_OK ? NULL : &e, 0,
                        rc == VF_OK ? ix.count : 0, err);
     if (rc == VF_OK && arc == VF_OK && ix.shard_count) {
         *names = calloc(ix.shard_count, sizeof **names);
@@ -259,37 +204,37 @@ static int check_index_file(vf_verify_report *r, const char *dir, const char ***
     return arc;
 }
 
+/* The shards of dir, one verdict each: those its index names when it has a usable one, else those
+ * the directory lists (as the loader picks them). */
+static int check_directory(vf_verify_report *r, const char *dir, vf_error *err)
+{
+    const char **indexed = NULL;
+    size_t n = 0;
+    int rc = check_index_file(r, dir, &indexed, &n, err);
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        rc = check_one_shard(r, dir, indexed[i], err);
+    if (rc != VF_OK || indexed) {
+        free(indexed);
+        return rc;
+    }
+    char **listed = NULL;
+    rc = vf_cp_list_shards(dir, &listed, &n, err);
+    for (size_t i = 0; rc == VF_OK && i < n; i++)
+        rc = check_one_shard(r, dir, listed[i], err);
+    vf_cp_free_names(listed, n);
+    return rc;
+}
+
 /* PATH exists but does not open as a checkpoint: one verdict per file it names. */
 static int verify_files(vf_verify_report *r, const char *path, const struct stat *st,
                         const vf_error *open_err, vf_error *err)
 {
-    char *copy = strdup(path);
-    if (!copy)
+    char *dir, *single;
+    if (vf_cp_locate(path, S_ISDIR(st->st_mode), &dir, &single) != VF_OK)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    const char *dir = copy, *single = NULL;
-    if (!S_ISDIR(st->st_mode)) {
-        char *slash = strrchr(copy, '/');
-        single = slash ? slash + 1 : copy;
-        dir = slash ? (slash == copy ? "/" : copy) : ".";
-        if (slash)
-            *slash = '\0';
-        if (strcmp(single, INDEX_NAME) == 0 || has_suffix(single, ".index.json"))
-            single = NULL;
-    }
-    const char **names = NULL;
-    size_t n = 0;
-    int rc = VF_OK;
-    if (single) {
-        rc = check_one_shard(r, dir, single, err);
-    } else {
-        rc = check_index_file(r, dir, &names, &n, err);
-        if (rc == VF_OK && !names)
-            rc = list_safetensors(dir, &r->strings, &names, &n, err);
-        for (size_t i = 0; rc == VF_OK && i < n; i++)
-            rc = check_one_shard(r, dir, names[i], err);
-    }
-    free(names);
-    free(copy);
+    int rc = single ? check_one_shard(r, dir, single, err) : check_directory(r, dir, err);
+    free(dir);
+    free(single);
     if (rc == VF_OK && r->first.code == VF_OK) /* every file is fine: the cross-checks failed */
         rc = add_item(r, VF_VERIFY_CHECKPOINT, path, open_err, 0, 0, err);
     return rc;
@@ -410,30 +355,75 @@ static uint64_t count_slow(const tscan *s, const uint8_t *p, size_t nelem)
     return c;
 }
 
-/* One pass over n bytes at p (whole elements when esize is 2 or 4): returns the OR of all bytes
- * (zero iff every byte is zero) and sets *flag when some element may have all exponent bits set
- * (NaN or Inf); the caller then counts exactly. SSE2 on x86-64; elsewhere 64-bit words, where the
- * masked lane value has its top bit clear, so adding 0x7FFF.. sets the top bit exactly in nonzero
- * lanes without carrying into the next lane. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define VF_SCAN_AVX2 1
+
+/* One AVX2 loop of scan_avx2: 64 bytes a step, the OR of the bytes into acc and, per element of
+ * CMPEQ's width, all exponent bits set into hit. No branch per element. */
+#define SCAN_AVX2_LOOP(CMPEQ)                                                                        \
+    for (; i + 64 <= n; i += 64) {                                                                   \
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));                       \
+        __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 32));                  \
+        acc = _mm256_or_si256(acc, _mm256_or_si256(a, b));                                           \
+        hit = _mm256_or_si256(hit, _mm256_or_si256(CMPEQ(_mm256_and_si256(a, m), m),                 \
+                                                   CMPEQ(_mm256_and_si256(b, m), m)));               \
+    }
+
+/* scan_block's bytes [0, n - n % 64) with AVX2 (chosen at run time): ORs them into *orv, sets *hit
+ * when an element of an F16/BF16/F32/F64 tensor has every exponent bit set; returns the bytes done. */
+__attribute__((target("avx2"))) static size_t scan_avx2(const tscan *s, const uint8_t *p, size_t n,
+                                                        uint64_t *orv, bool *any)
+{
+    __m256i acc = _mm256_setzero_si256(), hit = _mm256_setzero_si256();
+    __m256i m = s->esize == 2   ? _mm256_set1_epi16((short)s->expmask)
+                : s->esize == 4 ? _mm256_set1_epi32((int)s->expmask)
+                                : _mm256_set1_epi64x((long long)s->expmask);
+    size_t i = 0;
+    switch (s->esize) {
+    case 2: SCAN_AVX2_LOOP(_mm256_cmpeq_epi16) break;
+    case 4: SCAN_AVX2_LOOP(_mm256_cmpeq_epi32) break;
+    case 8: SCAN_AVX2_LOOP(_mm256_cmpeq_epi64) break;
+    default:
+        for (; i + 64 <= n; i += 64)
+            acc = _mm256_or_si256(acc, _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(const void *)(p + i)),
+                                                       _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 32))));
+    }
+    *orv |= !_mm256_testz_si256(acc, acc);
+    *any |= !_mm256_testz_si256(hit, hit);
+    return i;
+}
+#endif
+
+/* One pass over n bytes at p (whole elements when esize is not 0): returns zero iff every byte is
+ * zero and sets *flag when some element may have all exponent bits set (NaN or Inf); the caller
+ * then counts exactly. AVX2 where the CPU has it (every element checked), else SSE2 on x86-64 (F16,
+ * BF16 and F32; F64 elements are checked one by one), else 64-bit words, where the masked lane value
+ * has its top bit clear, so adding 0x7FFF.. sets the top bit exactly in nonzero lanes without carrying
+ * into the next lane. */
 static uint64_t scan_block(const tscan *s, const uint8_t *p, size_t n, bool *flag)
 {
-    size_t i = 0;
+    size_t i = 0, checked = 0; /* bytes ORed, and bytes whose elements were checked */
     uint64_t orv = 0;
-    bool lanes = s->esize == 2 || s->esize == 4;
+    bool lanes = s->esize == 2 || s->esize == 4, hit = false;
+#ifdef VF_SCAN_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        checked = i = scan_avx2(s, p, n, &orv, &hit);
+#endif
 #if defined(__SSE2__)
-    __m128i acc = _mm_setzero_si128(), hit = _mm_setzero_si128();
+    __m128i acc = _mm_setzero_si128(), h = _mm_setzero_si128();
     __m128i m = s->esize == 2 ? _mm_set1_epi16((short)s->expmask) : _mm_set1_epi32((int)s->expmask);
     if (lanes && s->esize == 2) {
         for (; i + 16 <= n; i += 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
             acc = _mm_or_si128(acc, v);
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi16(_mm_and_si128(v, m), m));
+            h = _mm_or_si128(h, _mm_cmpeq_epi16(_mm_and_si128(v, m), m));
         }
     } else if (lanes) {
         for (; i + 16 <= n; i += 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
             acc = _mm_or_si128(acc, v);
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi32(_mm_and_si128(v, m), m));
+            h = _mm_or_si128(h, _mm_cmpeq_epi32(_mm_and_si128(v, m), m));
         }
     } else {
         for (; i + 16 <= n; i += 16)
@@ -441,32 +431,33 @@ static uint64_t scan_block(const tscan *s, const uint8_t *p, size_t n, bool *fla
     }
     uint8_t tmp[16];
     _mm_storeu_si128((__m128i *)(void *)tmp, _mm_or_si128(acc, _mm_srli_si128(acc, 8)));
-    orv = load_le(tmp, 8);
-    _mm_storeu_si128((__m128i *)(void *)tmp, hit);
-    *flag = load_le(tmp, 8) | load_le(tmp + 8, 8);
+    orv |= load_le(tmp, 8);
+    _mm_storeu_si128((__m128i *)(void *)tmp, h);
+    hit |= (load_le(tmp, 8) | load_le(tmp + 8, 8)) != 0;
+    if (lanes)
+        checked = i;
 #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint64_t m = s->esize == 2 ? s->expmask * UINT64_C(0x0001000100010001)
                                : s->expmask * UINT64_C(0x0000000100000001);
     uint64_t k = s->esize == 2 ? UINT64_C(0x7FFF7FFF7FFF7FFF) : UINT64_C(0x7FFFFFFF7FFFFFFF);
     uint64_t hi = s->esize == 2 ? UINT64_C(0x8000800080008000) : UINT64_C(0x8000000080000000);
-    uint64_t hit = 0;
+    uint64_t h = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
         orv |= w;
         if (lanes)
-            hit |= ~(((w & m) ^ m) + k) & hi;
+            h |= ~(((w & m) ^ m) + k) & hi;
     }
-    *flag = hit != 0;
-#else
-    *flag = lanes;
+    hit |= h != 0;
+    if (lanes)
+        checked = i;
 #endif
-    if (lanes && !*flag) /* the scalar tail: whole elements (i is a multiple of the size) */
-        *flag = count_slow(s, p + i, (n - i) / s->esize) != 0;
+    if (s->esize && !hit) /* the elements no vector loop checked (checked is a multiple of esize) */
+        hit = count_slow(s, p + checked, (n - checked) / s->esize) != 0;
     for (; i < n; i++)
         orv |= p[i];
-    if (s->esize == 8)
-        *flag = true;
+    *flag = hit;
     return orv;
 }
 
@@ -499,9 +490,24 @@ static void tscan_feed(tscan *s, const uint8_t *p, size_t n)
     }
 }
 
-/* ---- data hashing: the sequential reader -------------------------------------------------------- */
+/* ---- data hashing: one pass over every byte ------------------------------------------------------
+ *
+ * Where the time goes (perf, 2 x 1 GiB page-cache-warm shards): copying the bytes out of the page
+ * cache dominates, and it costs three times as much into blocks larger than the core's L2 cache as
+ * into small ones (the copy then writes to memory, and every later pass reads it back from there).
+ * So blocks are small (VF_HASH_DEFAULT_BLOCK), and each block is hashed into the file digest,
+ * checked and hashed per tensor in PIECE-sized pieces while they are in L1/L2: one read of each
+ * byte from memory. A shard is read by one thread (the fused loop) when there are at least as many
+ * shards as CPUs; with fewer, each shard gets a reader and a hasher thread (the copy and the hashing
+ * overlap: the read rate is then that of the copy alone). */
 
-#define PIECE (64u * 1024u) /* bytes handled by every pass while they are in cache */
+#define PIECE (16u * 1024u) /* bytes every pass handles while they are in the core's cache */
+
+/* What the workers of one vf_hash_shards call share. */
+typedef struct hash_run {
+    const vf_hash_options *o;
+    pthread_mutex_t *progress_mu; /* serialises progress calls; NULL with one thread */
+} hash_run;
 
 typedef struct hasher {
     const vf_st_header *h;
@@ -515,6 +521,9 @@ typedef struct hasher {
     size_t ti, count;
     tscan scan;
     vf_tensor_hash *out;
+    int fd;
+    uint64_t size;
+    const hash_run *run;
 } hasher;
 
 static void start_tensor(hasher *x)
@@ -556,8 +565,8 @@ static void feed_data(hasher *x, const uint8_t *p, size_t n, uint64_t rel)
     }
 }
 
-/* Bytes [off, off+n) of the file for the tensor pass: the prefix and header are compared with the
- * parsed header, data bytes go to the tensors. Hashes in cache-sized pieces. */
+/* Bytes [off, off+n) of the file for the tensors: the prefix and header are compared with the
+ * parsed header, data bytes go to the tensors. */
 static int feed_tensors(hasher *x, const uint8_t *p, size_t n, uint64_t off)
 {
     while (n && off < x->data_start) {
@@ -574,96 +583,106 @@ static int feed_tensors(hasher *x, const uint8_t *p, size_t n, uint64_t off)
         n -= take;
         off += take;
     }
-    for (size_t i = 0; i < n; i += PIECE)
-        feed_data(x, p + i, n - i < PIECE ? n - i : PIECE, off + i - x->data_start);
+    if (n)
+        feed_data(x, p, n, off - x->data_start);
     return VF_OK;
 }
 
-/* Reads block [off, off+want) completely or fails; a short read means the file shrank. */
-static int read_block(hasher *x, int fd, uint8_t *buf, size_t want, uint64_t off, uint64_t size,
-                      vf_error *err)
+/* Block [off, off+n) of the file, every pass over one piece before the next piece. */
+static int consume_block(hasher *x, const uint8_t *p, size_t n, uint64_t off)
 {
-    size_t got = 0;
-    int rc = vf_read_at(fd, buf, want, off, &got, x->name, err);
-    if (rc == VF_OK && got < want)
-        rc = vf_error_set(err, VF_ERR_IO, x->name, NULL,
-                          "file shrank while being read: %llu bytes expected, only %llu found",
-                          (unsigned long long)size, (unsigned long long)(off + got));
-    return rc;
-}
-
-/* Fallback when no thread can be started: read, hash the file, feed the tensors, in turn. */
-static int hash_sequential(hasher *x, int fd, uint64_t size, const vf_hash_options *o, uint8_t *buf,
-                           size_t block)
-{
-    for (uint64_t off = 0; off < size;) {
-        size_t want = size - off < block ? (size_t)(size - off) : block;
-        int rc = read_block(x, fd, buf, want, off, size, x->err);
+    for (size_t i = 0; i < n; i += PIECE) {
+        size_t k = n - i < PIECE ? n - i : PIECE;
+        XXH3_128bits_update(x->file_state, p + i, k);
+        int rc = feed_tensors(x, p + i, k, off + i);
         if (rc != VF_OK)
             return rc;
-        if (o && o->progress)
-            o->progress(o->user, want);
-        XXH3_128bits_update(x->file_state, buf, want);
-        rc = feed_tensors(x, buf, want, off);
-        if (rc != VF_OK)
-            return rc;
-        off += want;
     }
     return VF_OK;
 }
 
-/* ---- the pipeline: the caller reads blocks into a ring; one worker hashes the whole file, another
- * hashes and checks the tensors. Reading, file hash and tensor hash overlap, so on two or more
- * cores the throughput is that of the slowest stage, normally the read. */
+static void report_progress(const hash_run *run, uint64_t bytes)
+{
+    if (!run->o || !run->o->progress)
+        return;
+    if (run->progress_mu)
+        pthread_mutex_lock(run->progress_mu);
+    run->o->progress(run->o->user, bytes);
+    if (run->progress_mu)
+        pthread_mutex_unlock(run->progress_mu);
+}
 
-#define SLOTS 4
-#define WORKERS 2
+/* Reads block [off, off+want) completely or fails (a short read means the file shrank), then
+ * reports it to the progress callback. */
+static int read_block(hasher *x, uint8_t *buf, size_t want, uint64_t off, vf_error *err)
+{
+    size_t got = 0;
+    int rc = vf_read_at(x->fd, buf, want, off, &got, x->name, err);
+    if (rc == VF_OK && got < want)
+        rc = vf_error_set(err, VF_ERR_IO, x->name, NULL,
+                          "file shrank while being read: %llu bytes expected, only %llu found",
+                          (unsigned long long)x->size, (unsigned long long)(off + got));
+    if (rc == VF_OK)
+        report_progress(x->run, want);
+    return rc;
+}
+
+/* One thread reads and hashes, block by block. */
+static int hash_fused(hasher *x, size_t block)
+{
+    uint8_t *buf = aligned_alloc(4096, block);
+    int rc = buf ? VF_OK : vf_error_set(x->err, VF_ERR_NOMEM, x->name, NULL, "out of memory");
+    for (uint64_t off = 0; rc == VF_OK && off < x->size;) {
+        size_t want = x->size - off < block ? (size_t)(x->size - off) : block;
+        rc = read_block(x, buf, want, off, x->err);
+        if (rc == VF_OK)
+            rc = consume_block(x, buf, want, off);
+        off += want;
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- data hashing: a reader and a hasher thread on one shard -------------------------------------
+ * The caller reads blocks into a ring (small enough to stay in the shared L3 cache); the hasher
+ * thread consumes them in order. */
+
+#define SLOTS 8
 
 typedef struct slot {
     uint8_t *buf;
     size_t len;
     uint64_t off;
-    int pending; /* workers still using the block */
+    bool full; /* read, not yet consumed */
 } slot;
 
 typedef struct pipeline {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     slot slots[SLOTS];
-    uint64_t produced; /* blocks published so far */
-    bool done, abort;
+    bool done, abort; /* done: the reader has published its last block */
     hasher *x;
-    vf_error tensor_err; /* the tensor worker's failure (x->err belongs to the reader) */
-    int tensor_rc;
+    vf_error hasher_err; /* the hasher thread's failure (x->err belongs to the reader) */
+    int hasher_rc;
 } pipeline;
 
-typedef struct worker {
-    pipeline *pl;
-    bool tensors; /* false: the whole-file hash */
-} worker;
-
-static void *worker_main(void *arg)
+static void *pipeline_hasher(void *arg)
 {
-    worker *w = arg;
-    pipeline *pl = w->pl;
-    for (uint64_t next = 0;; next++) {
+    pipeline *pl = arg;
+    for (uint64_t b = 0;; b++) {
+        slot *s = &pl->slots[b % SLOTS];
         pthread_mutex_lock(&pl->mu);
-        while (next == pl->produced && !pl->done && !pl->abort)
+        while (!s->full && !pl->done && !pl->abort)
             pthread_cond_wait(&pl->cv, &pl->mu);
-        bool stop = next == pl->produced || pl->abort;
-        slot *s = &pl->slots[next % SLOTS];
+        bool stop = !s->full || pl->abort;
         pthread_mutex_unlock(&pl->mu);
         if (stop)
             break;
-        int rc = VF_OK;
-        if (w->tensors)
-            rc = feed_tensors(pl->x, s->buf, s->len, s->off);
-        else
-            XXH3_128bits_update(pl->x->file_state, s->buf, s->len);
+        int rc = consume_block(pl->x, s->buf, s->len, s->off);
         pthread_mutex_lock(&pl->mu);
-        s->pending--;
+        s->full = false;
         if (rc != VF_OK) {
-            pl->tensor_rc = rc;
+            pl->hasher_rc = rc;
             pl->abort = true;
         }
         pthread_cond_broadcast(&pl->cv);
@@ -674,31 +693,28 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* The reader: fills slot b % SLOTS once both workers are done with its previous block. */
-static int pipeline_read(pipeline *pl, int fd, uint64_t size, const vf_hash_options *o, size_t block,
-                         vf_error *err)
+/* The reader: fills slot b % SLOTS once the hasher is done with its previous block. */
+static int pipeline_read(pipeline *pl, size_t block, vf_error *err)
 {
+    hasher *x = pl->x;
     int rc = VF_OK;
-    for (uint64_t off = 0, b = 0; rc == VF_OK && off < size; b++) {
+    for (uint64_t off = 0, b = 0; rc == VF_OK && off < x->size; b++) {
         slot *s = &pl->slots[b % SLOTS];
         pthread_mutex_lock(&pl->mu);
-        while (s->pending && !pl->abort)
+        while (s->full && !pl->abort)
             pthread_cond_wait(&pl->cv, &pl->mu);
         bool abort = pl->abort;
         pthread_mutex_unlock(&pl->mu);
         if (abort)
             break;
-        size_t want = size - off < block ? (size_t)(size - off) : block;
-        rc = read_block(pl->x, fd, s->buf, want, off, size, err);
+        size_t want = x->size - off < block ? (size_t)(x->size - off) : block;
+        rc = read_block(x, s->buf, want, off, err);
         if (rc != VF_OK)
             break;
-        if (o && o->progress)
-            o->progress(o->user, want);
         pthread_mutex_lock(&pl->mu);
         s->len = want;
         s->off = off;
-        s->pending = WORKERS;
-        pl->produced++;
+        s->full = true;
         pthread_cond_broadcast(&pl->cv);
         pthread_mutex_unlock(&pl->mu);
         off += want;
@@ -712,55 +728,45 @@ static int pipeline_read(pipeline *pl, int fd, uint64_t size, const vf_hash_opti
     return rc;
 }
 
-/* Runs the pipeline; *started is false when no worker could be started (nothing was read). */
-static int hash_pipelined(hasher *x, int fd, uint64_t size, const vf_hash_options *o, size_t block,
-                          bool *started)
+/* Runs the pipeline; *started is false when the hasher thread could not start (nothing was read). */
+static int hash_pipelined(hasher *x, size_t block, bool *started)
 {
     pipeline pl;
     memset(&pl, 0, sizeof pl);
     pl.x = x;
     *started = false;
-    int rc = VF_OK;
+    bool bufs = true;
     for (int i = 0; i < SLOTS; i++)
-        if (!(pl.slots[i].buf = malloc(block)))
-            rc = VF_ERR_NOMEM;
-    pthread_t th[WORKERS];
-    worker ws[WORKERS] = {{&pl, false}, {&pl, true}};
-    int n = 0;
-    bool sync_ok = rc == VF_OK && pthread_mutex_init(&pl.mu, NULL) == 0;
-    bool cv_ok = sync_ok && pthread_cond_init(&pl.cv, NULL) == 0;
+        bufs &= (pl.slots[i].buf = aligned_alloc(4096, block)) != NULL;
+    bool mu_ok = bufs && pthread_mutex_init(&pl.mu, NULL) == 0;
+    bool cv_ok = mu_ok && pthread_cond_init(&pl.cv, NULL) == 0;
+    pthread_t th;
+    int rc = VF_OK;
     if (cv_ok) {
         vf_error *reader_err = x->err;
-        x->err = &pl.tensor_err; /* only the tensor worker reports through x->err meanwhile */
-        for (; n < WORKERS; n++)
-            if (pthread_create(&th[n], NULL, worker_main, &ws[n]) != 0)
-                break;
-        if (n == WORKERS) {
-            *started = true;
-            rc = pipeline_read(&pl, fd, size, o, block, reader_err);
-        } else {
-            pthread_mutex_lock(&pl.mu);
-            pl.done = pl.abort = true;
-            pthread_cond_broadcast(&pl.cv);
-            pthread_mutex_unlock(&pl.mu);
+        x->err = &pl.hasher_err; /* only the hasher reports through x->err meanwhile */
+        *started = pthread_create(&th, NULL, pipeline_hasher, &pl) == 0;
+        if (*started) {
+            rc = pipeline_read(&pl, block, reader_err);
+            pthread_join(th, NULL);
         }
-        for (int i = 0; i < n; i++)
-            pthread_join(th[i], NULL);
         x->err = reader_err;
-        if (*started && rc == VF_OK && pl.tensor_rc != VF_OK) {
-            rc = pl.tensor_rc;
+        if (*started && rc == VF_OK && pl.hasher_rc != VF_OK) {
+            rc = pl.hasher_rc;
             if (reader_err)
-                *reader_err = pl.tensor_err;
+                *reader_err = pl.hasher_err;
         }
     }
     if (cv_ok)
         pthread_cond_destroy(&pl.cv);
-    if (sync_ok)
+    if (mu_ok)
         pthread_mutex_destroy(&pl.mu);
     for (int i = 0; i < SLOTS; i++)
         free(pl.slots[i].buf);
     return rc;
 }
+
+/* ---- data hashing: one shard, and shards in parallel ---------------------------------------------- */
 
 /* The file behind fd still has the size and modification time of `before`: a file that grew, shrank
  * or was rewritten while it was hashed has no trustworthy digest (VF_ERR_IO naming it). */
@@ -781,392 +787,146 @@ static int check_unchanged(int fd, const struct stat *before, const char *name, 
     return VF_OK;
 }
 
-int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
-                  const vf_hash_options *o, vf_digest *file_digest, vf_tensor_hash *tensors,
-                  vf_error *err)
+/* The read size: whole pages, for buffers aligned to a page. The kernel copies out of the page cache
+ * 3.6x slower into a buffer 16 bytes past a page boundary (where malloc puts large blocks) than into
+ * a page-aligned one on this machine's AMD EPYC (perf: _copy_to_iter): the old 8 MiB malloc'd blocks
+ * spent most of verify --data there. */
+static size_t block_size(const vf_hash_options *o)
 {
-    const char *name = display ? display : path;
     size_t block = o && o->block_size ? o->block_size : VF_HASH_DEFAULT_BLOCK;
-    if (block < 4096)
-        block = 4096;
-    int fd;
+    if (block > (SIZE_MAX >> 1))
+        block = SIZE_MAX >> 1;
+    return block < 4096 ? 4096 : (block + 4095) & ~(size_t)4095;
+}
+
+/* Hashes job j, with a hasher thread of its own when `pipelined` (else, or when that thread cannot
+ * start, on this thread alone). */
+static int hash_job(vf_hash_job *j, const hash_run *run, bool pipelined)
+{
+    const char *name = j->display ? j->display : j->path;
+    vf_error *err = &j->error;
+    const vf_st_header *h = j->header;
     struct stat before;
-    int rc = vf_open_input(path, name, &fd, &before, err);
+    hasher x = {.h = h, .name = name, .err = err, .count = vf_st_header_count(h), .out = j->tensors,
+                .run = run};
+    int rc = vf_open_input(j->path, name, &x.fd, &before, err);
     if (rc != VF_OK)
         return rc;
-    uint64_t size = (uint64_t)before.st_size;
-    if (size != vf_st_header_file_size(h)) {
-        close(fd);
+    x.size = (uint64_t)before.st_size;
+    if (x.size != vf_st_header_file_size(h)) {
+        close(x.fd);
         return vf_error_set(err, VF_ERR_IO, name, NULL,
                             "file has %llu bytes but its header was read from a %llu-byte file (it "
                             "changed since)",
-                            (unsigned long long)size, (unsigned long long)vf_st_header_file_size(h));
+                            (unsigned long long)x.size, (unsigned long long)vf_st_header_file_size(h));
     }
 #ifdef POSIX_FADV_SEQUENTIAL
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    (void)posix_fadvise(x.fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* larger read-ahead from storage */
 #endif
-    hasher x = {.h = h, .name = name, .err = err, .count = vf_st_header_count(h), .out = tensors};
     x.raw = vf_st_header_raw(h, &x.raw_len);
     x.data_start = vf_st_header_data_start(h);
     for (unsigned i = 0; i < VF_ST_PREFIX_BYTES; i++)
         x.prefix[i] = (uint8_t)((uint64_t)x.raw_len >> (8 * i));
     x.file_state = XXH3_createState();
     x.tensor_state = XXH3_createState();
-    uint8_t *buf = NULL;
     if (!x.file_state || !x.tensor_state) {
         rc = vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
     } else {
         if (x.count)
-            memset(tensors, 0, x.count * sizeof *tensors);
+            memset(x.out, 0, x.count * sizeof *x.out);
         XXH3_128bits_reset(x.file_state);
         start_tensor(&x);
         bool started = false;
-        rc = hash_pipelined(&x, fd, size, o, block, &started);
-        if (!started && !(buf = malloc(block))) /* no threads or ring: one block at a time */
-            rc = vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
-        else if (!started)
-            rc = hash_sequential(&x, fd, size, o, buf, block);
+        if (pipelined)
+            rc = hash_pipelined(&x, block_size(run->o), &started);
+        if (!started)
+            rc = hash_fused(&x, block_size(run->o));
     }
     if (rc == VF_OK && x.ti != x.count) /* cannot happen for a validated header */
         rc = vf_error_set(err, VF_ERR_INCOMPLETE, name, NULL, "data region ended inside a tensor");
     if (rc == VF_OK)
-        rc = check_unchanged(fd, &before, name, err);
+        rc = check_unchanged(x.fd, &before, name, err);
     if (rc == VF_OK)
-        digest_from_hash(XXH3_128bits_digest(x.file_state), file_digest);
-    free(buf);
+        digest_from_hash(XXH3_128bits_digest(x.file_state), &j->digest);
     XXH3_freeState(x.file_state);
     XXH3_freeState(x.tensor_state);
-    close(fd);
+    close(x.fd);
     return rc;
 }
 
-/* ---- manifests --------------------------------------------------------------------------------- */
+typedef struct sized {
+    uint64_t size;
+    size_t index;
+} sized;
 
-struct vf_manifest {
-    vf_arena strings;
-    vf_manifest_shard *shards;
-    size_t shard_count;
-    vf_manifest_tensor *tensors;
-    size_t tensor_count;
-};
-
-typedef struct mctx {
-    const char *file;
-    vf_error *err;
-    vf_manifest *m;
-} mctx;
-
-/* Member `key` of object o, required to appear exactly once; NULL (error set) otherwise. */
-/* Member `key` of object o into *hit (NULL when absent); VF_ERR_CONFIG when it appears twice. */
-static int optional_member(mctx *c, const cJSON *o, const char *key, const char *where, const cJSON **hit)
+static int cmp_size_desc(const void *a, const void *b)
 {
-    *hit = NULL;
-    for (const cJSON *k = o->child; k; k = k->next) {
-        if (!k->string || strcmp(k->string, key) != 0)
-            continue;
-        if (*hit) {
-            *hit = NULL;
-            return vf_error_set(c->err, VF_ERR_CONFIG, c->file, where, "member \"%s\" appears twice", key);
-        }
-        *hit = k;
+    const sized *x = a, *y = b;
+    return x->size < y->size ? 1 : x->size > y->size ? -1 : (x->index > y->index) - (x->index < y->index);
+}
+
+typedef struct job_worker {
+    vf_hash_job *jobs;
+    const sized *order;  /* jobs, largest file first */
+    size_t n, *next;     /* shared cursor into order */
+    const hash_run *run;
+    bool pipelined;
+} job_worker;
+
+static void *job_worker_main(void *arg)
+{
+    job_worker *w = arg;
+    for (size_t k; (k = __atomic_fetch_add(w->next, 1, __ATOMIC_RELAXED)) < w->n;) {
+        vf_hash_job *j = &w->jobs[w->order[k].index];
+        j->status = hash_job(j, w->run, w->pipelined);
     }
+    return NULL;
+}
+
+int vf_hash_shards(vf_hash_job *jobs, size_t n, const vf_hash_options *o)
+{
+    sized *order = malloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].status = order ? VF_OK : VF_ERR_NOMEM;
+        if (!order)
+            vf_error_set(&jobs[i].error, VF_ERR_NOMEM, jobs[i].display ? jobs[i].display : jobs[i].path,
+                         NULL, "out of memory");
+        else
+            order[i] = (sized){vf_st_header_file_size(jobs[i].header), i};
+    }
+    if (!order)
+        return n ? VF_ERR_NOMEM : VF_OK;
+    qsort(order, n, sizeof *order, cmp_size_desc); /* a large shard must not finish last, alone */
+    /* one thread per CPU: whole shards each when there are enough of them, else a reader and a
+     * hasher per shard */
+    size_t cpus = vf_parallel_ranges(SIZE_MAX, 1), k = n < cpus ? n : cpus;
+    bool pipelined = cpus >= 2 * (n ? n : 1);
+    pthread_mutex_t mu;
+    bool mu_ok = pthread_mutex_init(&mu, NULL) == 0;
+    hash_run run = {o, mu_ok && (k > 1 || pipelined) ? &mu : NULL};
+    size_t next = 0;
+    job_worker ws[VF_PARALLEL_MAX];
+    for (size_t i = 0; i < k; i++)
+        ws[i] = (job_worker){jobs, order, n, &next, &run, pipelined};
+    vf_parallel_run(job_worker_main, ws, sizeof *ws, k ? k : 1);
+    if (mu_ok)
+        pthread_mutex_destroy(&mu);
+    free(order);
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].status != VF_OK)
+            return jobs[i].status; /* the lowest-index failure */
     return VF_OK;
 }
 
-static const cJSON *member(mctx *c, const cJSON *o, const char *key, const char *where)
+int vf_hash_shard(const char *path, const char *display, const vf_st_header *h,
+                  const vf_hash_options *o, vf_digest *file_digest, vf_tensor_hash *tensors,
+                  vf_error *err)
 {
-    const cJSON *hit;
-    if (optional_member(c, o, key, where, &hit) == VF_OK && !hit)
-        vf_error_set(c->err, VF_ERR_CONFIG, c->file, where, "member \"%s\" is missing", key);
-    return hit;
-}
-
-static int get_string(mctx *c, const cJSON *o, const char *key, const char *where, const char **out)
-{
-    const cJSON *v = member(c, o, key, where);
-    if (!v)
-        return VF_ERR_CONFIG;
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, where, "\"%s\" is not a string", key);
-    *out = vf_arena_strdup(&c->m->strings, v->valuestring);
-    return *out ? VF_OK : vf_error_set(c->err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
-}
-
-static int get_u64(mctx *c, const cJSON *o, const char *key, const char *where, uint64_t *out)
-{
-    const cJSON *v = member(c, o, key, where);
-    if (!v)
-        return VF_ERR_CONFIG;
-    if (!vf_cjson_u64(v, out))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, where,
-                            "\"%s\" is not an integer in 0..2^53", key);
-    return VF_OK;
-}
-
-static int get_digest(mctx *c, const cJSON *o, const char *key, const char *where, vf_digest *out)
-{
-    const cJSON *v = member(c, o, key, where);
-    if (!v)
-        return VF_ERR_CONFIG;
-    if (!cJSON_IsString(v) || !vf_digest_from_hex(v->valuestring, out))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, where,
-                            "\"%s\" is not a 32-digit hex XXH3-128 digest", key);
-    return VF_OK;
-}
-
-static int get_name(mctx *c, const cJSON *o, const char *key, const char *where, const char **out)
-{
-    int rc = get_string(c, o, key, where, out);
-    if (rc == VF_OK && !vf_safe_file_name(*out))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, where,
-                            "\"%s\" is not a plain file name", key);
+    vf_hash_job j = {.path = path, .display = display, .header = h, .tensors = tensors};
+    int rc = vf_hash_shards(&j, 1, o);
+    if (rc == VF_OK)
+        *file_digest = j.digest;
+    else if (err)
+        *err = j.error;
     return rc;
-}
-
-/* The optional "sha256" member of shard entry o: absent, or once with 64 lower-case hex digits. */
-static int get_sha256(mctx *c, const cJSON *o, vf_manifest_shard *s)
-{
-    const cJSON *v;
-    int rc = optional_member(c, o, "sha256", s->name, &v);
-    if (rc != VF_OK || !v)
-        return rc;
-    const char *h = cJSON_IsString(v) ? v->valuestring : NULL;
-    if (!h || vf_lower_hex_len(h) != 64)
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, s->name,
-                            "\"sha256\" is not 64 lower-case hex digits");
-    memcpy(s->sha256, h, 65);
-    return VF_OK;
-}
-
-static int parse_shard(mctx *c, const cJSON *o, vf_manifest_shard *s)
-{
-    if (!cJSON_IsObject(o))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, "shards", "entry is not an object");
-    int rc = get_name(c, o, "name", "shards", &s->name);
-    if (rc == VF_OK)
-        rc = get_u64(c, o, "size", s->name, &s->size);
-    if (rc == VF_OK)
-        rc = get_digest(c, o, "header_xxh3_128", s->name, &s->header_digest);
-    if (rc == VF_OK)
-        rc = get_digest(c, o, "xxh3_128", s->name, &s->digest);
-    if (rc == VF_OK)
-        rc = get_sha256(c, o, s);
-    return rc;
-}
-
-static int parse_shape(mctx *c, const cJSON *o, vf_manifest_tensor *t)
-{
-    const cJSON *v = member(c, o, "shape", t->name);
-    if (!v)
-        return VF_ERR_CONFIG;
-    if (!cJSON_IsArray(v))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, t->name, "\"shape\" is not an array");
-    int n = cJSON_GetArraySize(v);
-    uint64_t *dims = vf_arena_alloc(&c->m->strings, (size_t)(n ? n : 1) * sizeof *dims);
-    if (!dims)
-        return vf_error_set(c->err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
-    int i = 0;
-    for (const cJSON *d = v->child; d; d = d->next, i++)
-        if (!vf_cjson_u64(d, &dims[i]))
-            return vf_error_set(c->err, VF_ERR_CONFIG, c->file, t->name,
-                                "shape entry %d is not an integer in 0..2^53", i);
-    t->ndim = (uint32_t)i;
-    t->shape = dims;
-    return VF_OK;
-}
-
-static int parse_tensor(mctx *c, const cJSON *o, vf_manifest_tensor *t)
-{
-    if (!cJSON_IsObject(o))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, "tensors", "entry is not an object");
-    const char *dtype = NULL;
-    int rc = get_string(c, o, "name", "tensors", &t->name);
-    if (rc == VF_OK)
-        rc = get_name(c, o, "file", t->name, &t->file);
-    if (rc == VF_OK)
-        rc = get_string(c, o, "dtype", t->name, &dtype);
-    if (rc == VF_OK && !vf_dtype_from_name(dtype, strlen(dtype), &t->dtype))
-        rc = vf_error_set(c->err, VF_ERR_CONFIG, c->file, t->name, "unknown dtype \"%s\"", dtype);
-    if (rc == VF_OK)
-        rc = parse_shape(c, o, t);
-    if (rc == VF_OK)
-        rc = get_u64(c, o, "bytes", t->name, &t->bytes);
-    if (rc == VF_OK)
-        rc = get_digest(c, o, "xxh3_128", t->name, &t->digest);
-    if (rc == VF_OK && vf_manifest_find_shard(c->m, t->file) < 0)
-        rc = vf_error_set(c->err, VF_ERR_CONFIG, c->file, t->name,
-                          "\"file\" %s is not one of the manifest's shards", t->file);
-    return rc;
-}
-
-/* Sorts `n` elements of `size` bytes (name pointer first) by name; fails on a duplicate. */
-static int sort_unique(mctx *c, void *base, size_t n, size_t size, const char *what)
-{
-    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
-    uint8_t *tmp = malloc((n ? n : 1) * size);
-    int rc = idx && tmp ? VF_OK : vf_error_set(c->err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
-    for (size_t i = 0; rc == VF_OK && i < n; i++)
-        idx[i] = (uint32_t)i;
-    if (rc == VF_OK) {
-        vf_sort_u32_by_name(idx, n, base, size, 0);
-        for (size_t i = 0; i < n; i++)
-            memcpy(tmp + i * size, (uint8_t *)base + idx[i] * size, size);
-        memcpy(base, tmp, n * size);
-    }
-    for (size_t i = 1; rc == VF_OK && i < n; i++) {
-        const char *a = *(const char *const *)((uint8_t *)base + (i - 1) * size);
-        const char *b = *(const char *const *)((uint8_t *)base + i * size);
-        if (strcmp(a, b) == 0)
-            rc = vf_error_set(c->err, VF_ERR_CONFIG, c->file, b, "%s listed twice", what);
-    }
-    free(idx);
-    free(tmp);
-    return rc;
-}
-
-static int parse_list(mctx *c, const cJSON *root, const char *key, bool shards)
-{
-    const cJSON *arr = member(c, root, key, NULL);
-    if (!arr)
-        return VF_ERR_CONFIG;
-    if (!cJSON_IsArray(arr))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, key, "\"%s\" is not an array", key);
-    size_t n = (size_t)cJSON_GetArraySize(arr); /* bounded by the JSON text */
-    if (n > UINT32_MAX)
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, key, "too many entries");
-    size_t size = shards ? sizeof(vf_manifest_shard) : sizeof(vf_manifest_tensor);
-    void *items = calloc(n ? n : 1, size);
-    if (!items)
-        return vf_error_set(c->err, VF_ERR_NOMEM, c->file, NULL, "out of memory");
-    if (shards) {
-        c->m->shards = items;
-        c->m->shard_count = n;
-    } else {
-        c->m->tensors = items;
-        c->m->tensor_count = n;
-    }
-    int rc = VF_OK;
-    size_t i = 0;
-    for (const cJSON *e = arr->child; rc == VF_OK && e; e = e->next, i++)
-        rc = shards ? parse_shard(c, e, &c->m->shards[i]) : parse_tensor(c, e, &c->m->tensors[i]);
-    if (rc == VF_OK)
-        rc = sort_unique(c, items, n, size, shards ? "shard" : "tensor");
-    return rc;
-}
-
-static int parse_manifest_root(mctx *c, const cJSON *root)
-{
-    if (!cJSON_IsObject(root))
-        return vf_error_set(c->err, VF_ERR_CONFIG, c->file, NULL, "manifest is not a JSON object");
-    const cJSON *f = member(c, root, "format", NULL);
-    if (!f)
-        return VF_ERR_CONFIG;
-    if (!cJSON_IsString(f) || strcmp(f->valuestring, "vramfit-manifest") != 0)
-        return vf_error_set(c->err, VF_ERR_UNSUPPORTED, c->file, NULL,
-                            "not a vramfit manifest (\"format\" is not \"vramfit-manifest\")");
-    uint64_t version;
-    int rc = get_u64(c, root, "version", NULL, &version);
-    if (rc == VF_OK && version != 1)
-        return vf_error_set(c->err, VF_ERR_UNSUPPORTED, c->file, NULL,
-                            "manifest version %llu is not supported (this vramfit reads version 1)",
-                            (unsigned long long)version);
-    const char *hash = NULL;
-    if (rc == VF_OK)
-        rc = get_string(c, root, "hash", NULL, &hash);
-    if (rc == VF_OK && strcmp(hash, "xxh3-128") != 0)
-        return vf_error_set(c->err, VF_ERR_UNSUPPORTED, c->file, NULL,
-                            "hash \"%s\" is not supported (only \"xxh3-128\")", hash);
-    if (rc == VF_OK)
-        rc = parse_list(c, root, "shards", true);
-    if (rc == VF_OK)
-        rc = parse_list(c, root, "tensors", false);
-    return rc;
-}
-
-int vf_manifest_parse(const uint8_t *json, size_t len, const char *display, vf_manifest **out,
-                      vf_error *err)
-{
-    const char *file = display ? display : "manifest";
-    *out = NULL;
-    vf_manifest *m = calloc(1, sizeof *m);
-    if (!m || vf_arena_init(&m->strings, 16384) != VF_OK) {
-        free(m);
-        return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)json, len, &end, 0);
-    int rc = VF_OK;
-    if (!root) {
-        size_t at = end && end >= (const char *)json ? (size_t)(end - (const char *)json) : 0;
-        rc = vf_error_set(err, VF_ERR_JSON, file, NULL, "not valid JSON (near byte %zu)", at);
-    } else {
-        for (size_t i = (size_t)(end - (const char *)json); i < len && rc == VF_OK; i++)
-            if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t')
-                rc = vf_error_set(err, VF_ERR_JSON, file, NULL, "trailing bytes after the JSON value");
-        mctx c = {file, err, m};
-        if (rc == VF_OK)
-            rc = parse_manifest_root(&c, root);
-    }
-    cJSON_Delete(root);
-    if (rc != VF_OK) {
-        vf_manifest_free(m);
-        return rc;
-    }
-    *out = m;
-    return VF_OK;
-}
-
-int vf_manifest_read_file(const char *path, const char *display, vf_manifest **out, vf_error *err)
-{
-    const char *file = display ? display : path;
-    uint8_t *data = NULL;
-    size_t len = 0;
-    *out = NULL;
-    int rc = vf_read_small_file(path, file, VF_MANIFEST_MAX_BYTES, &data, &len, err);
-    if (rc == VF_OK)
-        rc = vf_manifest_parse(data, len, file, out, err);
-    free(data);
-    return rc;
-}
-
-void vf_manifest_free(vf_manifest *m)
-{
-    if (!m)
-        return;
-    vf_arena_free(&m->strings);
-    free(m->shards);
-    free(m->tensors);
-    free(m);
-}
-
-size_t vf_manifest_shard_count(const vf_manifest *m)
-{
-    return m->shard_count;
-}
-
-const vf_manifest_shard *vf_manifest_shard_at(const vf_manifest *m, size_t i)
-{
-    return i < m->shard_count ? &m->shards[i] : NULL;
-}
-
-size_t vf_manifest_tensor_count(const vf_manifest *m)
-{
-    return m->tensor_count;
-}
-
-const vf_manifest_tensor *vf_manifest_tensor_at(const vf_manifest *m, size_t i)
-{
-    return i < m->tensor_count ? &m->tensors[i] : NULL;
-}
-
-/* Binary search in an array sorted by the name pointer at offset 0 of each element. */
-
-long vf_manifest_find_shard(const vf_manifest *m, const char *name)
-{
-    return vf_find_sorted_name(m->shards, m->shard_count, sizeof *m->shards, 0, name);
-}
-
-long vf_manifest_find_tensor(const vf_manifest *m, const char *name)
-{
-    return vf_find_sorted_name(m->tensors, m->tensor_count, sizeof *m->tensors, 0, name);
 }
