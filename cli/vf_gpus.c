@@ -635,8 +635,8 @@ static bool nvidia_visible(gpu_list *l, vf_gpu_probe *p, char *why)
  * `rocm-smi --showproductname --showmeminfo vram --showuniqueid --json` prints one JSON object
  * with a member "card<N>" per GPU, N = 0, 1, ... in rocm-smi's order, each an object of strings
  * (ROCm/rocm_smi_lib, python_smi_tools/rocm_smi.py: formatJson, showProduct, showMemInfo, showUId):
- *   {"card0": {"Card Series": "AMD Instinct MI300X", ..., "VRAM Total Memory (B)": "206141652992",
- *              "VRAM Total Used Memory (B)": "...", "Unique ID": "0x..."}}
+ *   {"card0": {"Card Series": "AMD Instinct MI300X", ..., "VRAM Total Memory (B)": "<bytes>",
+ *              "VRAM Total Used Memory (B)": "<bytes>", "Unique ID": "0x<hex>"}}
  * "Card Series" was "Card series" before rocm_smi_lib 4b5ccb5 (2024-02); keys are matched ignoring
  * case. Other members (e.g. "system") are ignored. */
 
@@ -660,9 +660,11 @@ static bool card_key(const char *key, size_t want)
 /* rocm-smi's "Unique ID", "0x" and hex digits; 0 for "N/A" or anything else (no UUID match). */
 static uint64_t unique_id(const char *s)
 {
-    const char *p = s ? s + 2 : NULL;
+    if (!s || strncmp(s, "0x", 2) != 0)
+        return 0;
+    const char *p = s + 2;
     uint64_t u;
-    return s && strncmp(s, "0x", 2) == 0 && read_hex(&p, &u) > 0 && !*p ? u : 0;
+    return read_hex(&p, &u) > 0 && !*p ? u : 0;
 }
 
 /* One "cardN" object into l; false with why filled when a field is missing or malformed. */

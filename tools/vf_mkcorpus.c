@@ -1,5 +1,5 @@
 /* vf_mkcorpus.c - writes the fuzzing seed corpora tests/fuzz/corpus/KIND from the project's
- * testdata/ and the named corruption classes (libc + zlib). Deterministic: the same tree every run.
+ * testdata/ and the named corruption classes (libc, zlib and the library's snapshot encoder). Deterministic: the same tree every run.
  *
  *   vf_mkcorpus [--root DIR] [--out DIR] [KIND...]
  *
@@ -10,11 +10,10 @@
  *
  * Seeds are small on purpose (libFuzzer's -max_len follows the largest seed). Real files whose data
  * region is large are cut after the header: the parser still walks every entry before it rejects the
- * missing data. JSON seeds are spelled compact and re-emitted in the layout Python's json.dumps gives
- * (indent=N, or the one-line ", "/": " form), and snapshot images are gzipped as Python 3.11's
- * gzip.compress(data, 6, mtime=0) did, so the corpus stays byte-identical to the one the former
- * Python generator wrote (ctest fuzz_corpus_regen checks it). Exit status: 0 ok, 1 I/O error,
- * 2 usage. */
+ * missing data. JSON seeds are written compact, as spelled here (the real files copied from testdata/
+ * bring the indented layouts); snapshot seeds are the library's own encoding (vf_snapshot_encode)
+ * with one field changed. The output is deterministic, so ctest fuzz_corpus_regen checks that the
+ * committed corpus is what this program writes. Exit status: 0 ok, 1 I/O error, 2 usage. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -31,16 +30,17 @@
 #include <sys/types.h>
 #include <zlib.h>
 
+#include "vf_tool.h"
+#include "vramfit/vf_snapshot.h"
+
 #ifndef VF_MKCORPUS_ROOT
 #define VF_MKCORPUS_ROOT "."
 #endif
 
 #if defined(__GNUC__)
 #define MK_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define MK_NORETURN __attribute__((noreturn))
 #else
 #define MK_PRINTF(f, a)
-#define MK_NORETURN
 #endif
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -48,22 +48,11 @@
 #define WHOLE_FILE_MAX 16384u    /* real safetensors files up to this size are kept whole */
 #define MAX_KEYS 16              /* adapter_config keys after overrides */
 
+const char *const vf_tool_name = "vf_mkcorpus";
 static const char *g_root = VF_MKCORPUS_ROOT; /* source tree: testdata/ is read from here */
 static const char *g_out;                     /* corpus directory: KIND/NAME are written here */
 
 /* ---- errors and byte buffers --------------------------------------------------------------- */
-
-/* Prints "vf_mkcorpus: MESSAGE" on stderr and exits 1. */
-static MK_NORETURN MK_PRINTF(1, 2) void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("vf_mkcorpus: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 /* A growable byte string; zero-initialise, release with b_free. */
 typedef struct buf {
@@ -158,21 +147,6 @@ static void b_le(buf *b, uint64_t v, unsigned n)
         b_byte(b, (unsigned char)(v >> (8 * i)));
 }
 
-/* Appends the length v as an n-byte little-endian integer; dies when it does not fit. */
-static void b_len(buf *b, uint64_t v, unsigned n)
-{
-    if (n < 8 && v >> (8 * n))
-        die("length %llu does not fit %u bytes", (unsigned long long)v, n);
-    b_le(b, v, n);
-}
-
-/* Appends len(s) as an n-byte little-endian length, then s. */
-static void b_counted(buf *b, bytes s, unsigned n)
-{
-    b_len(b, s.n, n);
-    b_bytes(b, s);
-}
-
 static void b_free(buf *b)
 {
     free(b->p);
@@ -189,32 +163,6 @@ static uint64_t le64(const unsigned char *p)
 }
 
 /* ---- files --------------------------------------------------------------------------------- */
-
-/* Returns the NUL-terminated "a/b" in a malloc'd string. */
-static char *path_join(const char *a, const char *b)
-{
-    buf p = {0};
-    b_str(&p, a);
-    b_byte(&p, '/');
-    b_str(&p, b);
-    b_byte(&p, 0);
-    return (char *)p.p;
-}
-
-/* mkdir -p; dies when a component cannot be created. */
-static void mkdir_p(const char *path)
-{
-    char *p = path_join(path, "");
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            die("cannot create %s: %s", p, strerror(errno));
-        *s = '/';
-    }
-    free(p);
-}
 
 /* Reads ROOT/rel whole into out (which it resets). */
 static void read_root(buf *out, const char *rel)
@@ -259,70 +207,12 @@ static void copy_seed(const char *kind, const char *name, const char *rel)
     b_free(&b);
 }
 
-/* ---- JSON layout --------------------------------------------------------------------------- */
+/* ---- JSON seeds ---------------------------------------------------------------------------- */
 
-/* Returns the index just past the string literal opening at s[i] == '"'; dies if unterminated. */
-static size_t json_string_end(const char *s, size_t i)
+/* Writes the JSON text json as OUT/kind/name. */
+static void json_seed(const char *kind, const char *name, const char *json)
 {
-    for (i++; s[i] && s[i] != '"'; i++)
-        if (s[i] == '\\' && s[i + 1])
-            i++;
-    if (s[i] != '"')
-        die("unterminated JSON string in a seed");
-    return i + 1;
-}
-
-/* Starts a new line at depth (indent >= 0) or does nothing (indent < 0). */
-static void json_newline(buf *o, int indent, int depth)
-{
-    if (indent < 0)
-        return;
-    b_byte(o, '\n');
-    b_fill(o, ' ', (size_t)indent * (size_t)(depth > 0 ? depth : 0));
-}
-
-/* Appends the compact JSON text s (no whitespace outside strings) laid out as Python's
- * json.dumps(v, indent=indent) does; indent < 0 gives json.dumps(v) (", " and ": ", one line).
- * Empty containers stay "{}" / "[]". */
-static void json_layout(buf *o, const char *s, int indent)
-{
-    int depth = 0;
-    for (size_t i = 0; s[i];) {
-        char c = s[i];
-        if (c == '"') {
-            size_t j = json_string_end(s, i);
-            b_put(o, s + i, j - i);
-            i = j;
-            continue;
-        }
-        if ((c == '{' && s[i + 1] == '}') || (c == '[' && s[i + 1] == ']')) {
-            b_put(o, s + i, 2);
-            i += 2;
-            continue;
-        }
-        if (c == '}' || c == ']')
-            json_newline(o, indent, --depth);
-        if (c == ':')
-            b_str(o, ": ");
-        else if (c == ',' && indent < 0)
-            b_str(o, ", ");
-        else
-            b_byte(o, (unsigned char)c);
-        if (c == '{' || c == '[')
-            json_newline(o, indent, ++depth);
-        else if (c == ',')
-            json_newline(o, indent, depth);
-        i++;
-    }
-}
-
-/* Writes the compact JSON text json, laid out with indent (see json_layout), as OUT/kind/name. */
-static void json_seed(const char *kind, const char *name, const char *json, int indent)
-{
-    buf b = {0};
-    json_layout(&b, json, indent);
-    write_seed(kind, name, buf_bytes(&b));
-    b_free(&b);
+    write_seed(kind, name, str_bytes(json));
 }
 
 /* ---- safetensors --------------------------------------------------------------------------- */
@@ -592,7 +482,7 @@ static void index_seeds(void)
 {
     copy_seed("index", "testdata_tiny_gpt2", "testdata/tiny-gpt2/model.safetensors.index.json");
     for (size_t i = 0; i < COUNT(index_json); i++)
-        json_seed("index", index_json[i][0], index_json[i][1], 1);
+        json_seed("index", index_json[i][0], index_json[i][1]);
     for (size_t i = 0; i < COUNT(index_raw); i++)
         write_seed("index", index_raw[i][0], str_bytes(index_raw[i][1]));
 }
@@ -687,8 +577,8 @@ static void kv_object(buf *o, const kv *m, size_t n)
 }
 
 /* Writes the base config with s->over applied (skipping key "drop" when not NULL) as
- * OUT/adapter_config/s->name, laid out with indent. */
-static void ac_write(const ac_seed *s, const char *drop, int indent)
+ * OUT/adapter_config/s->name. */
+static void ac_write(const ac_seed *s, const char *drop)
 {
     kv m[MAX_KEYS];
     size_t n = 0;
@@ -699,7 +589,7 @@ static void ac_write(const ac_seed *s, const char *drop, int indent)
         kv_set(m, &n, s->over[i]);
     buf json = {0};
     kv_object(&json, m, n);
-    json_seed("adapter_config", s->name, (const char *)json.p, indent);
+    json_seed("adapter_config", s->name, (const char *)json.p);
     b_free(&json);
 }
 
@@ -707,107 +597,68 @@ static void adapter_config_seeds(void)
 {
     copy_seed("adapter_config", "testdata_tiny_llama_lora", "testdata/tiny-llama-lora/adapter_config.json");
     for (size_t i = 0; i < COUNT(ac_seeds); i++)
-        ac_write(&ac_seeds[i], NULL, 2);
-    ac_write(&(ac_seed){"n_r_missing", {{0}}}, "r", -1);
+        ac_write(&ac_seeds[i], NULL);
+    ac_write(&(ac_seed){"n_r_missing", {{0}}}, "r");
     for (size_t i = 0; i < COUNT(ac_raw); i++)
         write_seed("adapter_config", ac_raw[i][0], str_bytes(ac_raw[i][1]));
 }
 
-/* ---- snapshot ------------------------------------------------------------------------------ */
+/* ---- snapshot ------------------------------------------------------------------------------ *
+ *
+ * Every image is the library's own encoding (vf_snapshot_encode); hostile classes are that image
+ * with one field changed. Payload seeds are the uncompressed payload of such an image: fuzz_snapshot
+ * recomputes their fingerprints and wraps them in a valid outer header. */
 
-/* A shard record of a snapshot payload: file name, file size, safetensors header. */
-typedef struct shard {
-    bytes name;
-    uint64_t size;
-    bytes hdr;
-} shard;
+#define SNAP_OUTER 48u /* magic 8, version 4, flags 4, payload length 8, compressed length 8, fp 16 */
 
-/* An auxiliary file record: name and content. */
-typedef struct aux {
-    bytes name, data;
-} aux;
-
-/* Appends an uncompressed snapshot payload (vf_snapshot.h) with zero fingerprints: fuzz_snapshot
- * recomputes them and wraps the payload in a valid outer header. */
-static void snap_payload(buf *o, bytes origin, const shard *s, size_t ns, const aux *a, size_t na)
+/* The image vf_snapshot_encode makes of origin, shards s and auxiliary files a, into img. */
+static void snap_encode(buf *img, const char *origin, const vf_snapshot_file *s, size_t ns,
+                        const vf_snapshot_file *a, size_t na)
 {
-    b_counted(o, origin, 4);
-    b_len(o, ns, 4);
-    for (size_t i = 0; i < ns; i++) {
-        b_counted(o, s[i].name, 2);
-        b_le(o, s[i].size, 8);
-        b_len(o, s[i].hdr.n, 4);
-        b_fill(o, 0, 16);
-        b_bytes(o, s[i].hdr);
-    }
-    b_len(o, na, 4);
-    for (size_t i = 0; i < na; i++) {
-        b_counted(o, a[i].name, 2);
-        b_len(o, a[i].data.n, 4);
-        b_fill(o, 0, 16);
-        b_bytes(o, a[i].data);
-    }
+    uint8_t *out = NULL;
+    size_t n = 0;
+    vf_error e = {0};
+    if (vf_snapshot_encode(origin, s, ns, a, na, &out, &n, &e) != VF_OK)
+        die("snapshot: %s", e.message);
+    b_free(img);
+    b_put(img, out, n);
+    free(out);
 }
 
-/* Appends gzip(data) as zlib writes it at level 6 (mtime 0, OS byte 3): what Python 3.11's
- * gzip.compress(data, 6, mtime=0) returned. */
-static void gzip_append(buf *o, bytes data)
+/* The payload of image img (its gzip stream inflated to the declared length), into o. */
+static void snap_payload_of(buf *o, const buf *img)
 {
-    if (data.n > UINT_MAX / 2)
-        die("payload too large to gzip");
+    if (img->len < SNAP_OUTER || le64(img->p + 16) > SIZE_MAX / 2 || img->len - SNAP_OUTER > UINT_MAX)
+        die("snapshot image too short or too large");
+    size_t plen = (size_t)le64(img->p + 16);
+    b_free(o);
+    b_reserve(o, plen + 1);
     z_stream z = {0};
-    if (deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        die("deflateInit2 failed");
-    size_t bound = deflateBound(&z, (uLong)data.n);
-    if (bound > UINT_MAX)
-        die("payload too large to gzip");
-    b_reserve(o, bound);
-    z.next_in = (Bytef *)(uintptr_t)data.p;
-    z.avail_in = (uInt)data.n;
-    z.next_out = o->p + o->len;
-    z.avail_out = (uInt)bound;
-    if (deflate(&z, Z_FINISH) != Z_STREAM_END)
-        die("deflate did not finish");
-    o->len += bound - z.avail_out;
-    deflateEnd(&z);
+    if (inflateInit2(&z, 31) != Z_OK)
+        die("inflateInit2 failed");
+    z.next_in = img->p + SNAP_OUTER;
+    z.avail_in = (uInt)(img->len - SNAP_OUTER);
+    z.next_out = o->p;
+    z.avail_out = (uInt)(plen + 1);
+    if (inflate(&z, Z_FINISH) != Z_STREAM_END || z.total_out != plen)
+        die("snapshot payload does not inflate to its declared length");
+    o->len = plen;
+    inflateEnd(&z);
 }
 
-/* Outer header fields of a .vfsnap image; plen/clen AUTO mean the true lengths. */
-typedef struct outer {
-    uint32_t version, flags;
-    uint64_t plen, clen;
-    bytes extra;
-} outer;
-
-static const outer OUTER_OK = {1, 0, AUTO, AUTO, SPAN("")};
-
-/* Outer classes that differ from OUTER_OK in fixed fields. */
-static const struct {
-    const char *name;
-    outer h;
-} outer_fixed[] = {
-    {"n_outer_version_2", {2, 0, AUTO, AUTO, SPAN("")}},
-    {"n_outer_flags", {1, 1, AUTO, AUTO, SPAN("")}},
-    {"n_outer_payload_huge", {1, 0, UINT64_C(1) << 40, AUTO, SPAN("")}},
-    {"n_outer_clen_past_eof", {1, 0, AUTO, 1000000, SPAN("")}},
-    {"n_outer_trailing", {1, 0, AUTO, AUTO, SPAN("\0\0\0")}},
-};
-
-/* Appends a whole .vfsnap image of payload with a zero (wrong) fingerprint: exercises the outer
- * checks. */
-static void snap_outer(buf *o, bytes payload, const outer *h)
+/* Stores the n-byte little-endian v at offset `at` of b. */
+static void put_le(buf *b, size_t at, uint64_t v, unsigned n)
 {
-    buf z = {0};
-    gzip_append(&z, payload);
-    b_str(o, "\x89VFSNAP\n");
-    b_le(o, h->version, 4);
-    b_le(o, h->flags, 4);
-    b_le(o, h->plen == AUTO ? payload.n : h->plen, 8);
-    b_le(o, h->clen == AUTO ? z.len : h->clen, 8);
-    b_fill(o, 0, 16);
-    b_bytes(o, buf_bytes(&z));
-    b_bytes(o, h->extra);
-    b_free(&z);
+    for (unsigned i = 0; i < n; i++)
+        b->p[at + i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Replaces every byte `from` of b by `to` (spells what vf_snapshot_encode's C strings cannot). */
+static void patch_byte(buf *b, unsigned char from, unsigned char to)
+{
+    for (size_t i = 0; i < b->len; i++)
+        if (b->p[i] == from)
+            b->p[i] = to;
 }
 
 /* Writes OUT/snapshot/name: data without its last `cut` bytes. */
@@ -818,54 +669,52 @@ static void snap_write(const char *name, const buf *data, size_t cut)
     write_seed("snapshot", name, (bytes){data->p, data->len - cut});
 }
 
-/* Writes snap_payload(origin, s, a) as OUT/snapshot/name. */
-static void payload_seed(const char *name, bytes origin, const shard *s, size_t ns, const aux *a,
-                         size_t na)
+/* Writes the payload of the snapshot of (origin, s, a) as OUT/snapshot/name. */
+static void payload_seed(const char *name, const char *origin, const vf_snapshot_file *s, size_t ns,
+                         const vf_snapshot_file *a, size_t na)
 {
-    buf b = {0};
-    snap_payload(&b, origin, s, ns, a, na);
-    snap_write(name, &b, 0);
-    b_free(&b);
-}
-
-/* Writes snap_outer(payload, h) as OUT/snapshot/name, minus its last `cut` bytes. */
-static void outer_seed(const char *name, bytes payload, const outer *h, size_t cut)
-{
-    buf b = {0};
-    snap_outer(&b, payload, h);
-    snap_write(name, &b, cut);
-    b_free(&b);
+    buf img = {0}, p = {0};
+    snap_encode(&img, origin, s, ns, a, na);
+    snap_payload_of(&p, &img);
+    snap_write(name, &p, 0);
+    b_free(&p);
+    b_free(&img);
 }
 
 /* Loads testdata/rel into f and returns its shard record (basename, file size, header). */
-static shard real_shard(buf *f, const char *rel)
+static vf_snapshot_file real_shard(buf *f, const char *rel)
 {
     char *path = path_join("testdata", rel);
     read_root(f, path);
     const char *base = strrchr(rel, '/');
-    shard s = {str_bytes(base ? base + 1 : rel), f->len, st_header(f, path)};
+    bytes h = st_header(f, path);
     free(path);
-    return s;
+    return (vf_snapshot_file){base ? base + 1 : rel, f->len, h.p, h.n};
+}
+
+static vf_snapshot_file aux_file(const char *name, const buf *b)
+{
+    return (vf_snapshot_file){name, 0, b->p, b->len};
 }
 
 #define TINY "{\"w\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}"
-#define ONE_AS(nm) ((shard){nm, 8 + sizeof(TINY) - 1 + 2, LIT(TINY)})
+#define ONE_AS(nm) ((vf_snapshot_file){nm, 8 + sizeof(TINY) - 1 + 2, (const uint8_t *)TINY, sizeof(TINY) - 1})
+#define AUX(nm, text) ((vf_snapshot_file){nm, 0, (const uint8_t *)(text), sizeof(text) - 1})
 
 /* Payloads built from the real testdata checkpoints. */
 static void snap_real_seeds(void)
 {
     buf llama = {0}, g1 = {0}, g2 = {0}, lcfg = {0}, gcfg = {0}, gidx = {0};
-    shard ls = real_shard(&llama, "tiny-llama/model.safetensors");
-    shard gs[2] = {real_shard(&g1, "tiny-gpt2/model-00001-of-00002.safetensors"),
-                   real_shard(&g2, "tiny-gpt2/model-00002-of-00002.safetensors")};
+    vf_snapshot_file ls = real_shard(&llama, "tiny-llama/model.safetensors");
+    vf_snapshot_file gs[2] = {real_shard(&g1, "tiny-gpt2/model-00001-of-00002.safetensors"),
+                              real_shard(&g2, "tiny-gpt2/model-00002-of-00002.safetensors")};
     read_root(&lcfg, "testdata/tiny-llama/config.json");
     read_root(&gcfg, "testdata/tiny-gpt2/config.json");
     read_root(&gidx, "testdata/tiny-gpt2/model.safetensors.index.json");
-    aux la[] = {{LIT("config.json"), buf_bytes(&lcfg)}};
-    aux ga[] = {{LIT("model.safetensors.index.json"), buf_bytes(&gidx)},
-                {LIT("config.json"), buf_bytes(&gcfg)}};
-    payload_seed("payload_tiny_llama", LIT("/models/tiny-llama"), &ls, 1, la, COUNT(la));
-    payload_seed("payload_tiny_gpt2_indexed", LIT("testdata/tiny-gpt2"), gs, 2, ga, COUNT(ga));
+    vf_snapshot_file la[] = {aux_file("config.json", &lcfg)};
+    vf_snapshot_file ga[] = {aux_file("model.safetensors.index.json", &gidx), aux_file("config.json", &gcfg)};
+    payload_seed("payload_tiny_llama", "/models/tiny-llama", &ls, 1, la, COUNT(la));
+    payload_seed("payload_tiny_gpt2_indexed", "testdata/tiny-gpt2", gs, 2, ga, COUNT(ga));
     buf *owned[] = {&llama, &g1, &g2, &lcfg, &gcfg, &gidx};
     for (size_t i = 0; i < COUNT(owned); i++)
         b_free(owned[i]);
@@ -874,70 +723,89 @@ static void snap_real_seeds(void)
 /* Payload corruption classes around one tiny shard. */
 static void snap_payload_seeds(void)
 {
-    const shard one[] = {ONE_AS(LIT("model.safetensors"))};
-    const shard two[] = {one[0], one[0]};
-    const aux cfg = {LIT("config.json"), LIT("{}")};
-    const aux all[] = {cfg, {LIT("generation_config.json"), LIT("{}")},
-                       {LIT("adapter_config.json"), LIT("{}")}};
-    const aux many[] = {cfg, cfg, cfg, cfg, cfg};
-    payload_seed("payload_one_tiny", LIT("d"), one, 1, NULL, 0);
-    payload_seed("payload_all_aux", LIT("d"), one, 1, all, COUNT(all));
-    payload_seed("n_payload_no_shard", LIT("d"), NULL, 0, NULL, 0);
-    payload_seed("n_payload_empty_origin", LIT(""), one, 1, NULL, 0);
-    payload_seed("n_payload_control_origin", LIT("a\nb"), one, 1, NULL, 0);
-    payload_seed("n_payload_slash_name", LIT("d"), &ONE_AS(LIT("sub/x.safetensors")), 1, NULL, 0);
-    payload_seed("n_payload_dotdot_name", LIT("d"), &ONE_AS(LIT("..")), 1, NULL, 0);
-    payload_seed("n_payload_nul_name", LIT("d"), &ONE_AS(LIT("a\0b")), 1, NULL, 0);
-    payload_seed("n_payload_dup_shard", LIT("d"), two, 2, NULL, 0);
-    payload_seed("n_payload_dup_aux", LIT("d"), one, 1, many, 2);
-    payload_seed("n_payload_unknown_aux", LIT("d"), one, 1, &(aux){LIT("secrets.txt"), LIT("x")}, 1);
-    payload_seed("n_payload_too_many_aux", LIT("d"), one, 1, many, COUNT(many));
-    payload_seed("n_payload_bad_header", LIT("d"),
-                 &(shard){LIT("model.safetensors"), 10, LIT("{\"a\":}")}, 1, NULL, 0);
-    payload_seed("n_payload_size_mismatch", LIT("d"),
-                 &(shard){LIT("model.safetensors"), 9999, LIT(TINY)}, 1, NULL, 0);
-    payload_seed("n_payload_index_mismatch", LIT("d"), one, 1,
-                 &(aux){LIT("model.safetensors.index.json"),
-                        LIT("{\"weight_map\":{\"w\":\"other.safetensors\"}}")},
-                 1);
-    const shard across[] = {one[0], ONE_AS(LIT("b.safetensors"))};
-    payload_seed("n_payload_dup_tensor_across", LIT("d"), across, 2, NULL, 0);
+    const vf_snapshot_file one[] = {ONE_AS("model.safetensors")};
+    const vf_snapshot_file two[] = {one[0], one[0]};
+    const vf_snapshot_file cfg = AUX("config.json", "{}");
+    const vf_snapshot_file all[] = {cfg, AUX("generation_config.json", "{}"), AUX("adapter_config.json", "{}")};
+    const vf_snapshot_file many[] = {cfg, cfg, cfg, cfg, cfg};
+    payload_seed("payload_one_tiny", "d", one, 1, NULL, 0);
+    payload_seed("payload_all_aux", "d", one, 1, all, COUNT(all));
+    payload_seed("n_payload_no_shard", "d", NULL, 0, NULL, 0);
+    payload_seed("n_payload_empty_origin", "", one, 1, NULL, 0);
+    payload_seed("n_payload_control_origin", "a\nb", one, 1, NULL, 0);
+    payload_seed("n_payload_slash_name", "d", &ONE_AS("sub/x.safetensors"), 1, NULL, 0);
+    payload_seed("n_payload_dotdot_name", "d", &ONE_AS(".."), 1, NULL, 0);
+    payload_seed("n_payload_dup_shard", "d", two, 2, NULL, 0);
+    payload_seed("n_payload_dup_aux", "d", one, 1, many, 2);
+    payload_seed("n_payload_unknown_aux", "d", one, 1, &AUX("secrets.txt", "x"), 1);
+    payload_seed("n_payload_too_many_aux", "d", one, 1, many, COUNT(many));
+    payload_seed("n_payload_bad_header", "d",
+                 &(vf_snapshot_file){"model.safetensors", 10, (const uint8_t *)"{\"a\":}", 6}, 1, NULL, 0);
+    payload_seed("n_payload_size_mismatch", "d", &(vf_snapshot_file){"model.safetensors", 9999,
+                 (const uint8_t *)TINY, sizeof(TINY) - 1}, 1, NULL, 0);
+    payload_seed("n_payload_index_mismatch", "d", one, 1,
+                 &AUX("model.safetensors.index.json", "{\"weight_map\":{\"w\":\"other.safetensors\"}}"), 1);
+    const vf_snapshot_file across[] = {one[0], ONE_AS("b.safetensors")};
+    payload_seed("n_payload_dup_tensor_across", "d", across, 2, NULL, 0);
+    buf img = {0}, p = {0};
+    snap_encode(&img, "d", &ONE_AS("a\x7f" "b"), 1, NULL, 0); /* U+007F marks where the NUL goes */
+    snap_payload_of(&p, &img);
+    patch_byte(&p, 0x7f, 0);
+    snap_write("n_payload_nul_name", &p, 0);
+    snap_encode(&img, "d", one, 1, NULL, 0);
+    snap_payload_of(&p, &img);
+    snap_write("n_payload_truncated", &p, 7);
+    b_str(&p, "xx");
+    snap_write("n_payload_trailing", &p, 0);
+    b_free(&p);
+    b_free(&img);
+}
+
+/* Writes img with field (offset at, n bytes) set to v and a zero (wrong) fingerprint, minus its
+ * last `cut` bytes, as OUT/snapshot/name: each exercises an outer check before the fingerprint. */
+static void outer_seed(const char *name, const buf *img, size_t at, uint64_t v, unsigned n, size_t cut)
+{
     buf b = {0};
-    snap_payload(&b, LIT("d"), one, 1, NULL, 0);
-    snap_write("n_payload_truncated", &b, 7);
-    b_str(&b, "xx");
-    snap_write("n_payload_trailing", &b, 0);
+    b_bytes(&b, buf_bytes(img));
+    if (n)
+        put_le(&b, at, v, n);
+    memset(b.p + 32, 0, 16);
+    snap_write(name, &b, cut);
     b_free(&b);
 }
 
-/* Outer-header corruption classes around payload_one_tiny. */
+/* Outer-header corruption classes around the image of payload_one_tiny. */
 static void snap_outer_seeds(void)
 {
-    buf p = {0}, img = {0};
-    snap_payload(&p, LIT("d"), (const shard[]){ONE_AS(LIT("model.safetensors"))}, 1, NULL, 0);
-    bytes base = buf_bytes(&p);
-    outer h = OUTER_OK;
-    outer_seed("n_outer_fingerprint_mismatch", base, &h, 0);
-    outer_seed("n_outer_truncated_gzip", base, &h, 9);
-    snap_outer(&img, base, &h);
-    snap_write("n_outer_short", &img, img.len < 20 ? 0 : img.len - 20);
+    buf img = {0};
+    snap_encode(&img, "d", &ONE_AS("model.safetensors"), 1, NULL, 0);
+    uint64_t plen = le64(img.p + 16);
+    outer_seed("n_outer_fingerprint_mismatch", &img, 0, 0, 0, 0);
+    outer_seed("n_outer_truncated_gzip", &img, 0, 0, 0, 9);
+    outer_seed("n_outer_short", &img, 0, 0, 0, img.len - 20);
     if (img.len < 68)
         die("outer image shorter than 68 bytes");
-    memset(img.p + 60, 0xff, 8);
-    snap_write("n_outer_corrupt_gzip", &img, 0);
-    for (size_t i = 0; i < COUNT(outer_fixed); i++)
-        outer_seed(outer_fixed[i].name, base, &outer_fixed[i].h, 0);
-    h.plen = base.n - 1;
-    outer_seed("n_outer_payload_short", base, &h, 0);
-    h.plen = base.n + 100;
-    outer_seed("n_outer_payload_long", base, &h, 0);
+    buf bad = {0};
+    b_bytes(&bad, buf_bytes(&img));
+    memset(bad.p + 60, 0xff, 8);
+    outer_seed("n_outer_corrupt_gzip", &bad, 0, 0, 0, 0);
+    b_free(&bad);
+    outer_seed("n_outer_version_2", &img, 8, 2, 4, 0);
+    outer_seed("n_outer_flags", &img, 12, 1, 4, 0);
+    outer_seed("n_outer_payload_huge", &img, 16, UINT64_C(1) << 40, 8, 0);
+    outer_seed("n_outer_clen_past_eof", &img, 24, 1000000, 8, 0);
+    outer_seed("n_outer_payload_short", &img, 16, plen - 1, 8, 0);
+    outer_seed("n_outer_payload_long", &img, 16, plen + 100, 8, 0);
+    b_bytes(&img, LIT("\0\0\0"));
+    outer_seed("n_outer_trailing", &img, 0, 0, 0, 0);
+    /* a config.json of 200,000 zero bytes (it compresses to a few hundred) claiming 1,000 */
     buf zeros = {0};
     b_fill(&zeros, 0, 200000);
-    h.plen = 1000;
-    outer_seed("n_outer_gzip_bomb_claim", buf_bytes(&zeros), &h, 0);
+    vf_snapshot_file z = aux_file("config.json", &zeros);
+    snap_encode(&img, "d", &ONE_AS("model.safetensors"), 1, &z, 1);
+    outer_seed("n_outer_gzip_bomb_claim", &img, 16, 1000, 8, 0);
     b_free(&zeros);
     b_free(&img);
-    b_free(&p);
 }
 
 static void snapshot_seeds(void)

@@ -1,4 +1,5 @@
-/* vfgen.c - the project's generator of test checkpoints in the safetensors format (libc only).
+/* vfgen.c - the project's generator of test checkpoints in the safetensors format (libc, and the
+ * library's safetensors reader for the base checkpoints it reads).
  *
  * safetensors: an 8-byte little-endian u64 N, N bytes of JSON header mapping each tensor name to
  * {"dtype","shape","data_offsets":[begin,end]} (offsets relative to the data region at 8+N),
@@ -41,23 +42,13 @@
 #include <unistd.h>
 
 #include "vfgen.h"
+#include "vramfit/vf_parser.h"
 
-#define VFG_HEADER_MAX 100000000u
+const char *const vf_tool_name = "vfgen";
+
 #define VFG_SEED UINT64_C(0x9E3779B97F4A7C15)
 
 /* ---- errors -------------------------------------------------------------------------------- */
-
-/* Prints "vfgen: MESSAGE" on stderr and exits 1 (I/O error, out of memory). */
-VFG_NORETURN VFG_PRINTF(1, 2) void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("vfgen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 /* Prints the usage (after an optional one-line reason) on stderr and returns 2. */
 static int usage(const char *why)
@@ -72,14 +63,6 @@ static int usage(const char *why)
           "       vfgen adapter BASEDIR OUTDIR --r R --targets a,b [--wrong-rank]\n",
           stderr);
     return 2;
-}
-
-void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        die("out of memory");
-    return q;
 }
 
 /* ---- tensors ------------------------------------------------------------------------------- */
@@ -504,36 +487,6 @@ static void sb_json_str(sbuf *b, const char *s)
 
 /* ---- files --------------------------------------------------------------------------------- */
 
-char *path_join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = xrealloc(NULL, n);
-    snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
-/* mkdir -p; dies when a component cannot be created or is not a directory. */
-void mkdir_p(const char *path)
-{
-    char *p = xrealloc(NULL, strlen(path) + 1);
-    strcpy(p, path);
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            die("cannot create directory %s: %s", p, strerror(errno));
-        *s = saved;
-        if (!saved)
-            break;
-    }
-    struct stat st;
-    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-        die("not a directory: %s", p);
-    free(p);
-}
-
 static void write_all(int fd, const void *buf, size_t n, const char *path)
 {
     const char *c = buf;
@@ -617,12 +570,6 @@ static uint16_t f32_to_f16(float f)
         exp++;
     }
     return (uint16_t)(sign | (uint16_t)(exp << 10) | (uint16_t)(mant >> 13));
-}
-
-bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 /* Value of element k of t: causal mask for GPT-2 attn.bias, ~1 for norm weights, else small. */
@@ -993,191 +940,29 @@ static int cmd_tiny(int argc, char **argv)
     return 0;
 }
 
-/* ---- header reader (for files vfgen writes) ------------------------------------------------ */
+/* ---- header reader: the library's (vf_st_read_file) -------------------------------------- */
 
-typedef struct scan {
-    const char *p, *end;
-} scan;
-
-static void sc_ws(scan *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\t' || *s->p == '\r'))
-        s->p++;
-}
-
-/* Consumes character c after whitespace; false when the next character differs. */
-static bool sc_eat(scan *s, char c)
-{
-    sc_ws(s);
-    if (s->p >= s->end || *s->p != c)
-        return false;
-    s->p++;
-    return true;
-}
-
-/* Reads a string without escapes into out[cap]; false on escapes, overlong strings or EOF. */
-static bool sc_str(scan *s, char *out, size_t cap)
-{
-    if (!sc_eat(s, '"'))
-        return false;
-    size_t n = 0;
-    while (s->p < s->end && *s->p != '"') {
-        if (*s->p == '\\' || n + 1 >= cap)
-            return false;
-        out[n++] = *s->p++;
-    }
-    out[n] = '\0';
-    return s->p < s->end && *s->p++ == '"';
-}
-
-/* Reads a non-negative integer below 2^53. */
-static bool sc_uint(scan *s, uint64_t *out)
-{
-    sc_ws(s);
-    uint64_t v = 0;
-    const char *start = s->p;
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
-        v = v * 10 + (uint64_t)(*s->p++ - '0');
-        if (v > (UINT64_C(1) << 53))
-            return false;
-    }
-    *out = v;
-    return s->p > start;
-}
-
-/* Skips one value (string, number, literal, object or array) by bracket depth. */
-static bool sc_skip(scan *s)
-{
-    char tmp[VFG_NAME_MAX];
-    int depth = 0;
-    sc_ws(s);
-    for (;;) {
-        if (s->p >= s->end)
-            return false;
-        char c = *s->p;
-        if (c == '"') {
-            if (!sc_str(s, tmp, sizeof tmp))
-                return false;
-        } else if (c == '{' || c == '[') {
-            depth++;
-            s->p++;
-        } else if (c == '}' || c == ']') {
-            if (depth-- == 0)
-                return true; /* end of an enclosing container: a primitive just ended */
-            s->p++;
-        } else if (c == ',' && depth == 0) {
-            return true;
-        } else {
-            s->p++;
-        }
-        if (depth == 0 && (c == '"' || c == '}' || c == ']'))
-            return true;
-    }
-}
-
-/* Reads the "shape" array into t. */
-static bool sc_shape(scan *s, tensor *t)
-{
-    if (!sc_eat(s, '['))
-        return false;
-    t->ndim = 0;
-    if (sc_eat(s, ']'))
-        return true;
-    do {
-        if (t->ndim == VFG_MAX_DIMS || !sc_uint(s, &t->shape[t->ndim++]))
-            return false;
-    } while (sc_eat(s, ','));
-    return sc_eat(s, ']');
-}
-
-/* Reads one tensor entry object {"dtype":..,"shape":..,"data_offsets":..} into t. */
-static bool sc_entry(scan *s, tensor *t)
-{
-    char key[32], val[16];
-    if (!sc_eat(s, '{'))
-        return false;
-    do {
-        if (!sc_str(s, key, sizeof key) || !sc_eat(s, ':'))
-            return false;
-        bool ok;
-        if (strcmp(key, "shape") == 0)
-            ok = sc_shape(s, t);
-        else if (strcmp(key, "dtype") == 0)
-            ok = sc_str(s, val, sizeof val) && (t->dtype = parse_dtype(val, DT_COUNT)) >= 0;
-        else
-            ok = sc_skip(s);
-        if (!ok)
-            return false;
-    } while (sc_eat(s, ','));
-    return sc_eat(s, '}');
-}
-
-
-/* Appends the tensors of one header (JSON text [p, end)) to l; false when malformed. */
-static bool parse_header(const char *p, const char *end, tlist *l)
-{
-    scan s = {p, end};
-    char name[VFG_NAME_MAX];
-    if (!sc_eat(&s, '{'))
-        return false;
-    if (sc_eat(&s, '}'))
-        return true;
-    do {
-        if (!sc_str(&s, name, sizeof name) || !sc_eat(&s, ':'))
-            return false;
-        if (strcmp(name, "__metadata__") == 0) {
-            if (!sc_skip(&s))
-                return false;
-            continue;
-        }
-        tensor *t = tl_push(l);
-        memcpy(t->name, name, sizeof name);
-        t->dtype = -1;
-        if (!sc_entry(&s, t) || t->dtype < 0)
-            return false;
-    } while (sc_eat(&s, ','));
-    return sc_eat(&s, '}');
-}
-
-/* Reads exactly n bytes at the current offset of fd; false on error or a short file. */
-static bool read_exact(int fd, void *buf, size_t n)
-{
-    char *c = buf;
-    while (n > 0) {
-        ssize_t r = read(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        c += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-/* Appends the tensors named in the safetensors header of path to l; dies on I/O or format errors.
- * Checks: 8-byte prefix present, N <= 100 MB, 8 + N within the file, header parses. */
+/* Appends the tensors named in the safetensors header of path to l, read and validated by the
+ * library's strict parser; dies on I/O or format errors, and on a tensor vfgen cannot hold (a
+ * name of VFG_NAME_MAX bytes or more, a dtype it does not write, more than VFG_MAX_DIMS dims). */
 static void read_st_header(const char *path, tlist *l)
 {
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    unsigned char pre[8];
-    if (fd < 0 || fstat(fd, &st) != 0)
-        die("cannot open %s: %s", path, strerror(errno));
-    if (st.st_size < 8 || !read_exact(fd, pre, 8))
-        die("%s: shorter than the 8-byte prefix", path);
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | pre[i];
-    if (n > VFG_HEADER_MAX || n > (uint64_t)st.st_size - 8)
-        die("%s: bad header length %" PRIu64, path, n);
-    char *h = xrealloc(NULL, (size_t)n);
-    if (!read_exact(fd, h, (size_t)n))
-        die("cannot read %s", path);
-    close(fd);
-    if (!parse_header(h, h + n, l))
-        die("%s: malformed header", path);
-    free(h);
+    vf_st_header *h = NULL;
+    vf_error e = {0};
+    char msg[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
+    if (vf_st_read_file(path, NULL, &h, &e) != VF_OK)
+        die("%s", vf_error_format(&e, msg, sizeof msg));
+    for (size_t i = 0; i < vf_st_header_count(h); i++) {
+        const vf_st_tensor *st = vf_st_header_tensor(h, i);
+        tensor *t = tl_push(l);
+        t->dtype = parse_dtype(vf_dtype_name(st->dtype), DT_COUNT);
+        if (strlen(st->name) >= sizeof t->name || t->dtype < 0 || st->ndim > VFG_MAX_DIMS)
+            die("%s: tensor %s: name, dtype or rank beyond what vfgen writes", path, st->name);
+        memcpy(t->name, st->name, strlen(st->name) + 1);
+        t->ndim = (int)st->ndim;
+        memcpy(t->shape, st->shape, st->ndim * sizeof *t->shape);
+    }
+    vf_st_header_free(h);
 }
 
 /* Reads every *.safetensors header in dir (adapter files excluded) into l, sorted by name. */

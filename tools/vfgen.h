@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vf_tool.h"
+
 #if defined(__GNUC__)
 #define VFG_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define VFG_NORETURN __attribute__((noreturn))
@@ -71,9 +73,6 @@ typedef struct sbuf {
     size_t n, cap;
 } sbuf;
 
-VFG_NORETURN VFG_PRINTF(1, 2) void die(const char *fmt, ...);
-void *xrealloc(void *p, size_t n);
-bool ends_with(const char *s, const char *suffix);
 
 uint64_t t_numel(const tensor *t);
 uint64_t t_bytes(const tensor *t);
@@ -85,8 +84,6 @@ void tl_sort(tlist *l);
 void tl_free(tlist *l);
 
 VFG_PRINTF(2, 3) void sb_printf(sbuf *b, const char *fmt, ...);
-char *path_join(const char *a, const char *b);
-void mkdir_p(const char *path);
 void write_text(const char *dir, const char *name, const sbuf *b);
 void write_checkpoint(const char *dir, const char *single, tlist *l, unsigned k, bool real);
 
