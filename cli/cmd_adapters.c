@@ -74,7 +74,7 @@ typedef struct adapters_opts {
 
 /* ---- options ----------------------------------------------------------------------------------- */
 
-static int set_value_opt(adapters_opts *x, const vf_opt *opt, const char *val)
+static int set_value_opt(adapters_opts *opts, const vf_opt *opt, const char *val)
 {
     uint64_t u;
     size_t k = 0;
@@ -82,23 +82,23 @@ static int set_value_opt(adapters_opts *x, const vf_opt *opt, const char *val)
     switch (opt->id) {
     case OPT_METHOD:
         rc = vf_opt_choice("adapters", opt, val, &k);
-        x->o.method = k == 1 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
+        opts->o.method = k == 1 ? VF_ADAPTER_OSFT : VF_ADAPTER_LORA;
         return rc;
     case OPT_RANK:
         if (!vf_parse_u64("adapters", "rank", val, &u))
             return VF_EXIT_USAGE;
-        x->o.rank = u;
+        opts->o.rank = u;
         return VF_EXIT_OK;
     case OPT_BIAS: {
         static const vf_lora_bias biases[] = {VF_LORA_BIAS_NONE, VF_LORA_BIAS_ALL, VF_LORA_BIAS_LORA_ONLY};
         rc = vf_opt_choice("adapters", opt, val, &k); /* the table's values, in this order */
-        x->o.bias = rc == VF_EXIT_OK ? biases[k] : x->o.bias;
+        opts->o.bias = rc == VF_EXIT_OK ? biases[k] : opts->o.bias;
         return rc;
     }
     case OPT_DTYPE:
-        return vf_cli_adapter_dtype("adapters", opt, val, &x->o.adapter_dtype);
+        return vf_cli_adapter_dtype("adapters", opt, val, &opts->o.adapter_dtype);
     case OPT_RATIO:
-        return vf_parse_double("adapters", "unfreeze-rank-ratio", val, &x->o.unfreeze_rank_ratio)
+        return vf_parse_double("adapters", "unfreeze-rank-ratio", val, &opts->o.unfreeze_rank_ratio)
                    ? VF_EXIT_OK
                    : VF_EXIT_USAGE;
     default:
@@ -108,31 +108,31 @@ static int set_value_opt(adapters_opts *x, const vf_opt *opt, const char *val)
 
 static int adapters_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    adapters_opts *x = parsed;
+    adapters_opts *opts = parsed;
     int id = opt->id;
-    x->o.target.modules = id == OPT_TARGET ? val : x->o.target.modules;
-    x->o.target.regex = id == OPT_TARGET_REGEX ? val : x->o.target.regex;
-    x->o.target.exclude = id == OPT_EXCLUDE ? val : x->o.target.exclude;
-    x->o.target.family = id == OPT_FAMILY ? val : x->o.target.family;
-    x->o.modules_to_save = id == OPT_SAVE ? val : x->o.modules_to_save;
-    x->rank_pattern = id == OPT_RANK_PATTERN ? val : x->rank_pattern;
-    x->o.use_dora |= id == OPT_DORA;
-    x->json |= id == OPT_JSON;
-    x->csv |= id == OPT_CSV;
-    x->matrices |= id == OPT_MATRICES;
-    x->svg = id == OPT_SVG ? val : x->svg;
-    return set_value_opt(x, opt, val);
+    opts->o.target.modules = id == OPT_TARGET ? val : opts->o.target.modules;
+    opts->o.target.regex = id == OPT_TARGET_REGEX ? val : opts->o.target.regex;
+    opts->o.target.exclude = id == OPT_EXCLUDE ? val : opts->o.target.exclude;
+    opts->o.target.family = id == OPT_FAMILY ? val : opts->o.target.family;
+    opts->o.modules_to_save = id == OPT_SAVE ? val : opts->o.modules_to_save;
+    opts->rank_pattern = id == OPT_RANK_PATTERN ? val : opts->rank_pattern;
+    opts->o.use_dora |= id == OPT_DORA;
+    opts->json |= id == OPT_JSON;
+    opts->csv |= id == OPT_CSV;
+    opts->matrices |= id == OPT_MATRICES;
+    opts->svg = id == OPT_SVG ? val : opts->svg;
+    return set_value_opt(opts, opt, val);
 }
 
-static int parse_args(int argc, char **argv, adapters_opts *x, vf_cmdline *line)
+static int parse_args(int argc, char **argv, adapters_opts *opts, vf_cmdline *line)
 {
-    int rc = vf_cli_parse(&vf_adapters_command, argc, argv, line, x, adapters_store);
+    int rc = vf_cli_parse(&vf_adapters_command, argc, argv, line, opts, adapters_store);
     if (rc != VF_CLI_CONTINUE)
         return rc;
-    if (x->json && x->csv)
+    if (opts->json && opts->csv)
         return vf_usage_error("adapters", "--json and --csv are exclusive");
-    if (x->o.method == VF_ADAPTER_OSFT && (x->rank_pattern || x->o.use_dora || x->o.modules_to_save ||
-                                           x->o.bias != VF_LORA_BIAS_NONE))
+    if (opts->o.method == VF_ADAPTER_OSFT && (opts->rank_pattern || opts->o.use_dora || opts->o.modules_to_save ||
+                                           opts->o.bias != VF_LORA_BIAS_NONE))
         return vf_usage_error("adapters", "--rank-pattern, --use-dora, --lora-bias and "
                                           "--modules-to-save apply to --method lora only");
     return VF_CLI_CONTINUE;
@@ -169,11 +169,11 @@ static void matrix_name(const vf_adapter_matrix *x, char *buf, size_t n)
 
 /* ---- JSON: the library's document (vf_report_adapters_json) ------------------------------------ */
 
-static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p, const adapters_opts *x)
+static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan *p, const adapters_opts *opts)
 {
     char *doc = NULL;
     vf_error err = {0};
-    if (vf_report_adapters_json(model, p, &x->o, &doc, &err) != VF_OK)
+    if (vf_report_adapters_json(model, p, &opts->o, &doc, &err) != VF_OK)
         return vf_cli_fail(&err);
     vf_buf_put(b, doc, strlen(doc));
     vf_buf_put(b, "\n", 1); /* adapters --json has always ended with an empty line */
@@ -236,30 +236,30 @@ static void adapters_csv(vf_buf *b, const vf_adapter_plan *p, bool lora)
 
 /* ---- human ------------------------------------------------------------------------------------- */
 
-static void human_head(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_opts *x)
+static void human_head(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_opts *opts)
 {
     const vf_family *f = vf_adapter_plan_family(p);
-    bool by_family = !x->o.target.modules && !x->o.target.regex;
+    bool by_family = !opts->o.target.modules && !opts->o.target.regex;
     vf_buf_printf(b, "Checkpoint  %s\n", vf_checkpoint_name(vf_model_checkpoint(m)));
-    if (x->o.method == VF_ADAPTER_LORA)
+    if (opts->o.method == VF_ADAPTER_LORA)
         vf_buf_printf(b, "Method      LoRA, rank %llu%s%s, adapter dtype %s, bias %s\n",
-                      (unsigned long long)x->o.rank, x->rank_pattern ? " (with --rank-pattern)" : "",
-                      x->o.use_dora ? ", DoRA" : "", vf_dtype_name(x->o.adapter_dtype),
-                      vf_lora_bias_name(x->o.bias));
+                      (unsigned long long)opts->o.rank, opts->rank_pattern ? " (with --rank-pattern)" : "",
+                      opts->o.use_dora ? ", DoRA" : "", vf_dtype_name(opts->o.adapter_dtype),
+                      vf_lora_bias_name(opts->o.bias));
     else
-        vf_buf_printf(b, "Method      OSFT, unfreeze rank ratio %g, dtype %s\n", x->o.unfreeze_rank_ratio,
-                      vf_dtype_name(x->o.adapter_dtype));
+        vf_buf_printf(b, "Method      OSFT, unfreeze rank ratio %g, dtype %s\n", opts->o.unfreeze_rank_ratio,
+                      vf_dtype_name(opts->o.adapter_dtype));
     vf_buf_printf(b, "Family      %s%s: %s\n", f->name, by_family ? "" : " (not used: explicit targets)",
                   f->reason);
     vf_buf_printf(b, "Targets     ");
     for (size_t i = 0; i < vf_adapter_plan_target_count(p); i++)
         vf_buf_printf(b, "%s%s", i ? ", " : "", vf_adapter_plan_target(p, i));
     vf_buf_printf(b, "\n");
-    if (x->o.target.exclude)
-        vf_buf_printf(b, "Excluded    %s\n", x->o.target.exclude);
-    if (vf_ui_verbose() && x->o.method == VF_ADAPTER_LORA)
+    if (opts->o.target.exclude)
+        vf_buf_printf(b, "Excluded    %s\n", opts->o.target.exclude);
+    if (vf_ui_verbose() && opts->o.method == VF_ADAPTER_LORA)
         vf_buf_printf(b, "Formula     params = r x (in + out)%s per matrix; bytes = params x %s size\n",
-                      x->o.use_dora ? " + out (DoRA magnitude)" : "", vf_dtype_name(x->o.adapter_dtype));
+                      opts->o.use_dora ? " + out (DoRA magnitude)" : "", vf_dtype_name(opts->o.adapter_dtype));
     else if (vf_ui_verbose())
         vf_buf_printf(b, "Formula     R = min(m,n), params = m x R + R + R x n; frozen k = "
                          "min(floor(R x (1-u)), R-1), trainable = m x (R-k) + (R-k) + (R-k) x n\n");
@@ -282,7 +282,7 @@ static void human_lora_rows(vf_buf *b, const vf_adapter_plan *p)
         vf_buf_printf(b, "%-64s %5s %-14s %8llu %8llu %-16s %-16s %14s %14s%s\n", name, layer, shape,
                       (unsigned long long)x->in, (unsigned long long)x->out, a, bb,
                       vf_fmt_count(x->params, c1), vf_fmt_count(x->bytes, c2),
-                      x->conv1d ? "  (Conv1D [in,out])" : x->kind == VF_ADAPT_LORA_EMBED ? "  (embedding)" : "");
+                      x->conv1d ? "  (Conv1D [in,out])" : x->kind == VF_ADAPTER_KIND_LORA_EMBED ? "  (embedding)" : "");
     }
     for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
@@ -290,7 +290,7 @@ static void human_lora_rows(vf_buf *b, const vf_adapter_plan *p)
             continue;
         vf_fmt_shape(x->tensor->shape, x->tensor->ndim, shape, sizeof shape);
         vf_buf_printf(b, "%-64s %5s %-14s %s %14s %14s\n", x->tensor->name, "", shape,
-                      x->kind == VF_ADAPT_SAVED ? "full trainable copy (modules_to_save)          "
+                      x->kind == VF_ADAPTER_KIND_SAVED ? "full trainable copy (modules_to_save)          "
                                                 : "trainable bias                                 ",
                       vf_fmt_count(x->params, c1), vf_fmt_count(x->bytes, c2));
     }
@@ -392,16 +392,16 @@ static void human_layers(vf_buf *b, const vf_adapter_plan *p)
         vf_buf_printf(b, "  %-8s %16s\n", "other", vf_fmt_count(lp[n - 1], c));
 }
 
-static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_opts *x)
+static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_opts *opts)
 {
     const vf_adapter_totals *t = vf_adapter_plan_totals(p);
     char c1[32], c2[32], c3[32];
     double share = t->base_parameters ? 100.0 * (double)t->parameters / (double)t->base_parameters : 0;
     vf_buf_printf(b, "\n%sTotals%s\n  matrices          %s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET),
                   vf_fmt_count(t->matrices, c1));
-    if (x->o.method == VF_ADAPTER_LORA) {
+    if (opts->o.method == VF_ADAPTER_LORA) {
         vf_buf_printf(b, "  adapter params    %s (A+B%s), %s bytes (%s)\n", vf_fmt_count(t->parameters, c1),
-                      x->o.use_dora ? "+magnitudes" : "", vf_fmt_count(t->bytes, c2), vf_fmt_size(t->bytes, c3));
+                      opts->o.use_dora ? "+magnitudes" : "", vf_fmt_count(t->bytes, c2), vf_fmt_size(t->bytes, c3));
         if (t->saved)
             vf_buf_printf(b, "  modules_to_save   %s (full copies)\n", vf_fmt_count(t->saved, c1));
         if (t->biases)
@@ -410,13 +410,13 @@ static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_opt
         vf_buf_printf(b, "  U+S+V params      %s, %s bytes (%s)\n", vf_fmt_count(t->parameters, c1),
                       vf_fmt_count(t->bytes, c2), vf_fmt_size(t->bytes, c3));
         vf_buf_printf(b, "  trainable params  %s (u = %g)\n", vf_fmt_count(t->trainable, c1),
-                      x->o.unfreeze_rank_ratio);
+                      opts->o.unfreeze_rank_ratio);
         vf_buf_printf(b, "  OSFT model params %s (targets as U,S,V; every other tensor as is)\n",
                       vf_fmt_count(t->osft_total, c1));
     }
     vf_buf_printf(b, "  base params       %s (buffers excluded)\n", vf_fmt_count(t->base_parameters, c1));
     vf_buf_printf(b, "  share of base     %.4f%%\n", share);
-    if (x->o.method == VF_ADAPTER_LORA)
+    if (opts->o.method == VF_ADAPTER_LORA)
         vf_buf_printf(b, "\ntrainable params: %s || all params: %s || trainable%%: %.4f\n",
                       vf_fmt_count(t->trainable, c1), vf_fmt_count(t->all_parameters, c2),
                       t->all_parameters ? 100.0 * (double)t->trainable / (double)t->all_parameters : 0.0);
@@ -424,20 +424,20 @@ static void human_totals(vf_buf *b, const vf_adapter_plan *p, const adapters_opt
 
 /* ---- command ----------------------------------------------------------------------------------- */
 
-static int render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_opts *x)
+static int render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const adapters_opts *opts)
 {
-    bool lora = x->o.method == VF_ADAPTER_LORA;
-    if (x->json) {
-        return adapters_json(b, m, p, x);
-    } else if (x->csv) {
+    bool lora = opts->o.method == VF_ADAPTER_LORA;
+    if (opts->json) {
+        return adapters_json(b, m, p, opts);
+    } else if (opts->csv) {
         adapters_csv(b, p, lora);
     } else {
-        human_head(b, m, p, x);
-        if (x->matrices)
+        human_head(b, m, p, opts);
+        if (opts->matrices)
             (lora ? human_lora_rows : human_osft_rows)(b, p);
         human_modules(b, p);
         human_layers(b, p);
-        human_totals(b, p, x);
+        human_totals(b, p, opts);
         if (!vf_ui_quiet())
             vf_cli_findings(b, "", vf_adapter_plan_findings(p));
     }
@@ -446,29 +446,29 @@ static int render(vf_buf *b, const vf_model *m, const vf_adapter_plan *p, const 
 
 static int adapters_run(int argc, char **argv)
 {
-    adapters_opts x = {.o = VF_ADAPTER_OPTIONS_INIT};
+    adapters_opts opts = {.o = VF_ADAPTER_OPTIONS_INIT};
     vf_cmdline line;
-    int rc = parse_args(argc, argv, &x, &line);
+    int rc = parse_args(argc, argv, &opts, &line);
     if (rc != VF_CLI_CONTINUE)
         return rc;
     vf_error err = {0};
     vf_rank_rule *rules = NULL;
-    if (vf_rank_rules_parse(x.rank_pattern, &rules, &x.o.rank_rule_count, &err) != VF_OK)
+    if (vf_rank_rules_parse(opts.rank_pattern, &rules, &opts.o.rank_rule_count, &err) != VF_OK)
         return vf_cli_fail(&err);
-    x.o.rank_rules = rules;
+    opts.o.rank_rules = rules;
     vf_model *m = NULL;
     vf_adapter_plan *p = NULL;
-    if (vf_model_open(line.operand, &line.open, &m, &err) != VF_OK || vf_adapter_plan_build(m, &x.o, &p, &err) != VF_OK) {
+    if (vf_model_open(line.operand, &line.open, &m, &err) != VF_OK || vf_adapter_plan_build(m, &opts.o, &p, &err) != VF_OK) {
         vf_model_free(m);
         free(rules);
         return vf_cli_fail(&err);
     }
     vf_buf b = {0};
-    rc = render(&b, m, p, &x);
+    rc = render(&b, m, p, &opts);
     vf_output *svg = NULL;
     const vf_checkpoint *cp = vf_model_checkpoint(m);
-    if (rc == VF_EXIT_OK && x.svg && !b.failed)
-        rc = vf_svg_adapters_prepare(x.svg, p, vf_checkpoint_name(cp), &x.o, cp, line.operand, &svg);
+    if (rc == VF_EXIT_OK && opts.svg && !b.failed)
+        rc = vf_svg_adapters_prepare(opts.svg, p, vf_checkpoint_name(cp), &opts.o, cp, line.operand, &svg);
     vf_adapter_plan_free(p);
     vf_model_free(m);
     free(rules);

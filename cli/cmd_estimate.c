@@ -70,36 +70,36 @@ typedef struct est_run {
     vf_notes notes;
 } est_run;
 
-static void run_fail(est_run *r, int rc, int exit_code, const char *msg)
+static void run_fail(est_run *run, int rc, int exit_code, const char *msg)
 {
-    r->rc = rc;
-    r->exit_code = exit_code;
-    snprintf(r->error, sizeof r->error, "%s", msg);
+    run->rc = rc;
+    run->exit_code = exit_code;
+    snprintf(run->error, sizeof run->error, "%s", msg);
 }
 
-/* Estimates one method into r (errors are recorded in r, not printed). */
-static void run_method(vf_est_ctx *c, const vf_est_opts *o, const vf_est_hw *hw, vf_method method,
-                       bool json, est_run *r)
+/* Estimates one method into run (errors are recorded in run, not printed). */
+static void run_method(vf_est_ctx *ctx, const vf_est_opts *o, const vf_est_hw *hw, vf_method method,
+                       bool json, est_run *run)
 {
     char msg[VF_ERROR_MESSAGE_MAX];
     vf_error err = {0};
-    r->method = method;
+    run->method = method;
     if (!vf_est_tokens_ok(o, method, msg, sizeof msg))
     {
-        run_fail(r, VF_ERR_USAGE, VF_EXIT_USAGE, msg);
+        run_fail(run, VF_ERR_USAGE, VF_EXIT_USAGE, msg);
         return;
     }
-    int rc = vf_est_ctx_model(c, method, &r->model, &r->notes, &err);
+    int rc = vf_est_ctx_model(ctx, method, &run->model, &run->notes, &err);
     if (rc == VF_OK) {
-        vf_est_setup_for(o, hw, method, &r->setup);
-        rc = vf_estimate(&r->model, &r->setup, &r->result, &err);
+        vf_est_setup_for(o, hw, method, &run->setup);
+        rc = vf_estimate(&run->model, &run->setup, &run->result, &err);
     }
     if (rc != VF_OK) {
         char line[VF_ERROR_FILE_MAX + VF_ERROR_TENSOR_MAX + VF_ERROR_MESSAGE_MAX + 32];
-        run_fail(r, rc, vf_exit_code(rc), vf_error_format(&err, line, sizeof line));
+        run_fail(run, rc, vf_exit_code(rc), vf_error_format(&err, line, sizeof line));
         return;
     }
-    vf_est_result_notes(o, &r->setup, &r->result, &r->model, json, &r->notes);
+    vf_est_result_notes(o, &run->setup, &run->result, &run->model, json, &run->notes);
 }
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
@@ -114,24 +114,24 @@ static void json_tokens(vf_jw *j, const vf_est_result *r)
                 r->tokens_source == VF_TOKENS_MAX_TOKENS ? "max_tokens_per_gpu" : "batch_size");
 }
 
-static void json_inputs(vf_jw *j, const est_run *x, const vf_est_ctx *c)
+static void json_inputs(vf_jw *j, const est_run *run, const vf_est_ctx *ctx)
 {
     vf_jw_obj(j, "inputs");
-    vf_jw_u64(j, "parameters", x->model.parameters);
-    vf_jw_u64(j, "layers", x->model.layers);
-    vf_jw_u64(j, "hidden_size", x->model.hidden_size);
-    vf_jw_u64(j, "vocab_size", x->model.vocab_size);
-    if (x->method == VF_METHOD_LORA || x->method == VF_METHOD_QLORA) {
-        vf_jw_u64(j, "lora_r", x->setup.lora_r);
-        vf_jw_u64(j, "lora_dim_sum", x->model.lora_dim_sum);
-        vf_jw_u64(j, "lora_params", x->model.lora_dim_sum * x->setup.lora_r);
+    vf_jw_u64(j, "parameters", run->model.parameters);
+    vf_jw_u64(j, "layers", run->model.layers);
+    vf_jw_u64(j, "hidden_size", run->model.hidden_size);
+    vf_jw_u64(j, "vocab_size", run->model.vocab_size);
+    if (run->method == VF_METHOD_LORA || run->method == VF_METHOD_QLORA) {
+        vf_jw_u64(j, "lora_r", run->setup.lora_r);
+        vf_jw_u64(j, "lora_dim_sum", run->model.lora_dim_sum);
+        vf_jw_u64(j, "lora_params", run->model.lora_dim_sum * run->setup.lora_r);
     }
-    if (x->method == VF_METHOD_OSFT) {
-        vf_jw_double(j, "unfreeze_rank_ratio", x->setup.unfreeze_rank_ratio);
-        vf_jw_u64(j, "osft_params", x->model.osft_params);
+    if (run->method == VF_METHOD_OSFT) {
+        vf_jw_double(j, "unfreeze_rank_ratio", run->setup.unfreeze_rank_ratio);
+        vf_jw_u64(j, "osft_params", run->model.osft_params);
     }
-    if (x->method != VF_METHOD_SFT)
-        vf_jw_str(j, "family", vf_est_opts_has_target(c->opts) ? NULL : c->adapters.family.name);
+    if (run->method != VF_METHOD_SFT)
+        vf_jw_str(j, "family", vf_est_opts_has_target(ctx->opts) ? NULL : ctx->adapters.family.name);
     vf_jw_obj_end(j);
 }
 
@@ -169,30 +169,30 @@ static void json_notes(vf_jw *j, const vf_notes *a, const vf_notes *b, const vf_
 }
 
 /* One method's result: the whole document (key NULL) or the member `key` of "methods". */
-static void json_run(vf_jw *j, const char *key, const est_run *x, const vf_est_ctx *c,
+static void json_run(vf_jw *j, const char *key, const est_run *run, const vf_est_ctx *ctx,
                      const vf_est_hw *hw, const vf_notes *hw_notes)
 {
-    const vf_est_result *r = &x->result;
+    const vf_est_result *r = &run->result;
     if (key)
         vf_jw_obj(j, key);
     else
         vf_jw_doc(j);
-    vf_jw_str(j, "method", vf_method_name(x->method));
-    vf_jw_origin(j, vf_model_checkpoint(c->model));
-    vf_jw_bool(j, "compat", c->opts->compat);
+    vf_jw_str(j, "method", vf_method_name(run->method));
+    vf_jw_origin(j, vf_model_checkpoint(ctx->model));
+    vf_jw_bool(j, "compat", ctx->opts->compat);
     vf_jw_u64(j, "gpus", hw->gpus);
     vf_jw_u64(j, "gpu_memory_bytes", hw->gpu_memory);
     vf_jw_str(j, "gpu", *hw->label ? hw->label : NULL);
-    if (x->rc != VF_OK) {
-        vf_jw_str(j, "error", x->error);
+    if (run->rc != VF_OK) {
+        vf_jw_str(j, "error", run->error);
         vf_jw_null(j, "verdict");
-        json_notes(j, hw_notes, &c->notes, NULL);
+        json_notes(j, hw_notes, &ctx->notes, NULL);
         vf_jw_obj_end(j);
         return;
     }
     json_tokens(j, r);
     vf_jw_bool(j, "liger", r->liger);
-    json_inputs(j, x, c);
+    json_inputs(j, run, ctx);
     json_per_gpu(j, r);
     vf_jw_obj(j, "total");
     vf_jw_u64(j, "low_bytes", r->total_low);
@@ -214,7 +214,7 @@ static void json_run(vf_jw *j, const char *key, const est_run *x, const vf_est_c
     vf_jw_u64(j, "expected_bytes", r->need_expected);
     vf_jw_u64(j, "high_bytes", r->need_high);
     vf_jw_obj_end(j);
-    json_notes(j, hw_notes, &c->notes, &x->notes);
+    json_notes(j, hw_notes, &ctx->notes, &run->notes);
     vf_jw_obj_end(j);
 }
 
@@ -237,10 +237,10 @@ static const char *const formulas[VF_METHOD_COUNT][5] = {
      "2 x T x V x 2"},
 };
 
-static void fill_components(const est_run *x, component comp[5])
+static void fill_components(const est_run *run, component comp[5])
 {
-    const vf_est_result *r = &x->result;
-    const char *const *f = formulas[x->method];
+    const vf_est_result *r = &run->result;
+    const char *const *f = formulas[run->method];
     component c[5] = {{"parameters", r->parameters, f[0]},
                       {"optimizer", r->optimizer, f[1]},
                       {"gradients", r->gradients, f[2]},
@@ -268,12 +268,12 @@ static void human_tokens(vf_buf *b, const vf_est_result *r)
                       r->tokens_per_gpu, vf_fmt_count(r->tokens_num, n), vf_fmt_count(r->tokens_den, d));
 }
 
-static void human_header(vf_buf *b, const vf_est_ctx *c, const vf_est_hw *hw, const char *what)
+static void human_header(vf_buf *b, const vf_est_ctx *ctx, const vf_est_hw *hw, const char *what)
 {
     char n1[32], n2[32], n3[32], g[32];
-    const vf_est_model *m = &c->base;
-    vf_buf_printf(b, "%s memory estimate for %s%s\n", what, c->display_path,
-                  c->opts->compat ? "  [--compat training-hub]" : "");
+    const vf_est_model *m = &ctx->base;
+    vf_buf_printf(b, "%s memory estimate for %s%s\n", what, ctx->display_path,
+                  ctx->opts->compat ? "  [--compat training-hub]" : "");
     vf_buf_printf(b, "  model   %s parameters, %llu layers, hidden size %s, vocabulary %s\n",
                   vf_fmt_count(m->parameters, n1), (unsigned long long)m->layers,
                   vf_fmt_count(m->hidden_size, n2), vf_fmt_count(m->vocab_size, n3));
@@ -293,12 +293,12 @@ static void human_summary(vf_buf *b, const vf_est_result *r, uint32_t gpus)
                   vf_fmt_size_like(r->low, r->high, l), vf_fmt_size(r->high, h));
 }
 
-static void human_breakdown(vf_buf *b, const est_run *x)
+static void human_breakdown(vf_buf *b, const est_run *run)
 {
-    const vf_est_result *r = &x->result;
+    const vf_est_result *r = &run->result;
     component comp[5];
     char g[32], n[32];
-    fill_components(x, comp);
+    fill_components(run, comp);
     vf_unit u = vf_table_unit(r->subtotal > r->overhead ? r->subtotal : r->overhead);
     vf_buf_printf(b, "\n%sComponent breakdown, per GPU%s %20s %7s %17s\n", vf_sty(VF_STY_BOLD),
                   vf_sty(VF_STY_RESET), "", u.name, "bytes");
@@ -321,22 +321,22 @@ static void human_breakdown(vf_buf *b, const est_run *x)
     vf_buf_printf(b, "  low / expected / high = x%.2f / x%.2f / x%.2f of the subtotal\n", r->mult_low,
                   r->mult_expected, r->mult_high);
     vf_buf_printf(b, "  P parameters, G GPUs, T tokens per GPU, L layers, H hidden size, V vocabulary%s\n",
-                  x->method == VF_METHOD_OSFT   ? ", u unfreeze rank ratio"
-                  : x->method == VF_METHOD_SFT ? ""
+                  run->method == VF_METHOD_OSFT   ? ", u unfreeze rank ratio"
+                  : run->method == VF_METHOD_SFT ? ""
                                                : ", AB LoRA adapter parameters");
 }
 
-static void human_peak(vf_buf *b, const est_run *x)
+static void human_peak(vf_buf *b, const est_run *run)
 {
-    const vf_est_result *r = &x->result;
+    const vf_est_result *r = &run->result;
     char g[32];
     vf_buf_printf(b, "\nPeak rule  ");
     if (r->peak_rule == VF_PEAK_SUM_ALL)
         vf_buf_printf(b, "%s: every component is held at once (summed)\n",
-                      vf_est_method_label(x->method));
+                      vf_est_method_label(run->method));
     else
         vf_buf_printf(b, "%s: gradients and outputs never coexist; the smaller, %s (%s), is left out\n",
-                      vf_est_method_label(x->method),
+                      vf_est_method_label(run->method),
                       r->peak_rule == VF_PEAK_DROP_OUTPUTS ? "outputs" : "gradients",
                       vf_fmt_size(r->peak_dropped, g));
     if (r->model_bound)
@@ -387,51 +387,51 @@ static void human_notes(vf_buf *b, const vf_notes *a, const vf_notes *c, const v
 }
 
 /* --verbose: the exact inputs of the formulas and the target family. */
-static void human_inputs(vf_buf *b, const est_run *x, const vf_est_ctx *c)
+static void human_inputs(vf_buf *b, const est_run *run, const vf_est_ctx *ctx)
 {
     char n1[32], n2[32];
-    const vf_est_model *m = &x->model;
+    const vf_est_model *m = &run->model;
     vf_buf_printf(b, "  inputs  P = %s, L = %llu, H = %llu, V = %llu", vf_fmt_count(m->parameters, n1),
                   (unsigned long long)m->layers, (unsigned long long)m->hidden_size,
                   (unsigned long long)m->vocab_size);
-    if (x->method == VF_METHOD_LORA || x->method == VF_METHOD_QLORA)
-        vf_buf_printf(b, ", AB = r x sum(in+out) = %u x %s", (unsigned)x->setup.lora_r,
+    if (run->method == VF_METHOD_LORA || run->method == VF_METHOD_QLORA)
+        vf_buf_printf(b, ", AB = r x sum(in+out) = %u x %s", (unsigned)run->setup.lora_r,
                       vf_fmt_count(m->lora_dim_sum, n2));
-    if (x->method == VF_METHOD_OSFT)
+    if (run->method == VF_METHOD_OSFT)
         vf_buf_printf(b, ", OSFT params = %s", vf_fmt_count(m->osft_params, n2));
     vf_buf_printf(b, "\n");
-    if (x->method != VF_METHOD_SFT && !vf_est_opts_has_target(c->opts))
-        vf_buf_printf(b, "  family  %s: %s\n", c->adapters.family.name, c->adapters.family.reason);
+    if (run->method != VF_METHOD_SFT && !vf_est_opts_has_target(ctx->opts))
+        vf_buf_printf(b, "  family  %s: %s\n", ctx->adapters.family.name, ctx->adapters.family.reason);
 }
 
-static void human_one(vf_buf *b, const est_run *x, const vf_est_ctx *c, const vf_est_hw *hw,
+static void human_one(vf_buf *b, const est_run *run, const vf_est_ctx *ctx, const vf_est_hw *hw,
                       const vf_notes *hw_notes)
 {
-    const vf_est_result *r = &x->result;
+    const vf_est_result *r = &run->result;
     char title[64];
-    snprintf(title, sizeof title, "%s", vf_est_method_label(x->method));
-    human_header(b, c, hw, title);
+    snprintf(title, sizeof title, "%s", vf_est_method_label(run->method));
+    human_header(b, ctx, hw, title);
     vf_buf_printf(b, "  setup   ");
     human_tokens(b, r);
     vf_buf_printf(b, " (%s), Liger %s",
                   r->tokens_source == VF_TOKENS_MAX_TOKENS ? "--max-tokens-per-gpu"
                                                            : "--batch-size x --max-seq-len / GPUs",
                   r->liger ? "on" : "off");
-    if (x->method == VF_METHOD_LORA || x->method == VF_METHOD_QLORA)
-        vf_buf_printf(b, ", LoRA rank %u", (unsigned)x->setup.lora_r);
-    if (x->method == VF_METHOD_OSFT)
-        vf_buf_printf(b, ", unfreeze rank ratio %g", x->setup.unfreeze_rank_ratio);
+    if (run->method == VF_METHOD_LORA || run->method == VF_METHOD_QLORA)
+        vf_buf_printf(b, ", LoRA rank %u", (unsigned)run->setup.lora_r);
+    if (run->method == VF_METHOD_OSFT)
+        vf_buf_printf(b, ", unfreeze rank ratio %g", run->setup.unfreeze_rank_ratio);
     vf_buf_printf(b, "\n");
     if (vf_ui_verbose())
-        human_inputs(b, x, c);
+        human_inputs(b, run, ctx);
     human_summary(b, r, hw->gpus);
-    human_breakdown(b, x);
-    human_peak(b, x);
+    human_breakdown(b, run);
+    human_peak(b, run);
     human_decision(b, r, hw->gpu_memory);
     if (vf_ui_quiet())
         return;
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
-    human_notes(b, hw_notes, &c->notes, &x->notes, "");
+    human_notes(b, hw_notes, &ctx->notes, &run->notes, "");
     vf_buf_printf(b, "  - sizes are binary, GiB (2^30 bytes) or MiB (2^20); Training Hub prints GiB "
                      "figures labelled "
                      "\"GB\"\n");
@@ -444,13 +444,13 @@ static void cell(vf_buf *b, uint64_t v, int width, vf_unit u)
     vf_buf_printf(b, " %*.1f", width, (double)v / u.bytes);
 }
 
-static void human_row(vf_buf *b, const est_run *x, vf_unit u)
+static void human_row(vf_buf *b, const est_run *run, vf_unit u)
 {
-    const vf_est_result *r = &x->result;
+    const vf_est_result *r = &run->result;
     char t[32], e[48];
-    vf_buf_printf(b, "%-6s", vf_est_method_label(x->method));
-    if (x->rc != VF_OK) {
-        vf_buf_printf(b, "  not estimated: %s\n", x->error);
+    vf_buf_printf(b, "%-6s", vf_est_method_label(run->method));
+    if (run->rc != VF_OK) {
+        vf_buf_printf(b, "  not estimated: %s\n", run->error);
         return;
     }
     if (r->tokens_num % r->tokens_den == 0)
@@ -496,10 +496,10 @@ static void human_all_notes(vf_buf *b, const est_run *runs)
     }
 }
 
-static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const vf_est_hw *hw,
+static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *ctx, const vf_est_hw *hw,
                       const vf_notes *hw_notes)
 {
-    human_header(b, c, hw, "All-method");
+    human_header(b, ctx, hw, "All-method");
     uint64_t largest = 0;
     for (int i = 0; i < VF_METHOD_COUNT; i++)
         if (runs[i].rc == VF_OK && runs[i].result.high > largest)
@@ -524,7 +524,7 @@ static void human_all(vf_buf *b, const est_run *runs, const vf_est_ctx *c, const
     if (vf_ui_quiet())
         return;
     vf_buf_printf(b, "\n%sNotes%s\n", vf_sty(VF_STY_BOLD), vf_sty(VF_STY_RESET));
-    human_notes(b, hw_notes, &c->notes, NULL, "");
+    human_notes(b, hw_notes, &ctx->notes, NULL, "");
     human_all_notes(b, runs);
     vf_buf_printf(b, "  - sizes are binary, GiB (2^30 bytes) or MiB (2^20); Training Hub prints GiB "
                      "figures labelled "
@@ -543,42 +543,42 @@ typedef struct estimate_opts {
 
 static int estimate_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    estimate_opts *k = parsed;
+    estimate_opts *opts = parsed;
     if (opt->id == OPT_METHOD) {
         size_t m = 0;
         int rc = vf_opt_choice("estimate", opt, val, &m);
         if (rc != VF_EXIT_OK)
             return rc;
-        k->all = m == VF_METHOD_COUNT; /* "all", after the four method names */
-        if (!k->all && !vf_method_from_name(val, &k->method))
+        opts->all = m == VF_METHOD_COUNT; /* "all", after the four method names */
+        if (!opts->all && !vf_method_from_name(val, &opts->method))
             return VF_EXIT_INTERNAL; /* the table's values disagree with the library's names */
     }
-    k->json |= opt->id == OPT_JSON;
-    k->check |= opt->id == OPT_CHECK;
-    k->svg = opt->id == OPT_SVG ? val : k->svg;
-    if (vf_est_opt(&k->o, opt->id, val) < 0 || vf_dt_opt(&k->dt, opt, val) < 0)
+    opts->json |= opt->id == OPT_JSON;
+    opts->check |= opt->id == OPT_CHECK;
+    opts->svg = opt->id == OPT_SVG ? val : opts->svg;
+    if (vf_est_opt(&opts->o, opt->id, val) < 0 || vf_dt_opt(&opts->dt, opt, val) < 0)
         return VF_EXIT_USAGE;
     return VF_EXIT_OK;
 }
 
-/* Parses argv into *k; returns VF_CLI_CONTINUE, else the exit code. */
-static int parse(int argc, char **argv, estimate_opts *k)
+/* Parses argv into *opts; returns VF_CLI_CONTINUE, else the exit code. */
+static int parse(int argc, char **argv, estimate_opts *opts)
 {
     vf_cmdline line;
-    vf_est_opts_init(&k->o, "estimate");
-    vf_dt_opts_init(&k->dt);
-    k->method = VF_METHOD_SFT;
-    int rc = vf_cli_parse(&vf_estimate_command, argc, argv, &line, k, estimate_store);
+    vf_est_opts_init(&opts->o, "estimate");
+    vf_dt_opts_init(&opts->dt);
+    opts->method = VF_METHOD_SFT;
+    int rc = vf_cli_parse(&vf_estimate_command, argc, argv, &line, opts, estimate_store);
     if (rc != VF_CLI_CONTINUE)
         return rc;
-    k->o.path = line.operand;
-    k->o.open = line.open;
-    if (!k->dt.detailed && k->dt.first_lever)
+    opts->o.path = line.operand;
+    opts->o.open = line.open;
+    if (!opts->dt.detailed && opts->dt.first_lever)
         return vf_usage_error("estimate", "--%s needs --estimator detailed (the Training Hub "
-                                          "estimator has fixed assumptions)", k->dt.first_lever);
-    if (k->dt.detailed && k->all)
+                                          "estimator has fixed assumptions)", opts->dt.first_lever);
+    if (opts->dt.detailed && opts->all)
         return vf_usage_error("estimate", "--estimator detailed estimates one --method at a time");
-    return vf_est_opts_check(&k->o);
+    return vf_est_opts_check(&opts->o);
 }
 
 /* Exit status for --check: the verdict of the single method, or the best one with --method all. */
@@ -592,43 +592,43 @@ static int check_code(const est_run *runs, int n)
                                                                              : VF_EXIT_NO_FIT;
 }
 
-/* --svg: draws the runs (a failed one as "not estimated") and prepares k->svg; returns the exit code. */
-static int prepare_svg(const estimate_opts *k, const vf_est_ctx *c, const vf_est_hw *hw, const est_run *runs,
+/* --svg: draws the runs (a failed one as "not estimated") and prepares opts->svg; returns the exit code. */
+static int prepare_svg(const estimate_opts *opts, const vf_est_ctx *ctx, const vf_est_hw *hw, const est_run *runs,
                        int n, vf_output **o)
 {
     vf_svg_method m[VF_METHOD_COUNT];
     for (int i = 0; i < n; i++)
         m[i] = (vf_svg_method){runs[i].method, runs[i].rc == VF_OK ? &runs[i].result : NULL,
                                runs[i].error};
-    vf_svg_estimate e = {c->display_path, hw->gpus, hw->gpu_memory, hw->label, m, (size_t)n};
-    return vf_svg_estimate_prepare(k->svg, &e, vf_model_checkpoint(c->model), k->o.path, o);
+    vf_svg_estimate e = {ctx->display_path, hw->gpus, hw->gpu_memory, hw->label, m, (size_t)n};
+    return vf_svg_estimate_prepare(opts->svg, &e, vf_model_checkpoint(ctx->model), opts->o.path, o);
 }
 
 /* A failed method: a usage error names the command, any other is "vramfit: error:". */
-static int fail_run(const est_run *r)
+static int fail_run(const est_run *run)
 {
-    if (r->exit_code == VF_EXIT_USAGE)
-        return vf_usage_error("estimate", "%s", r->error);
-    return vf_cli_error(r->exit_code, "%s", r->error);
+    if (run->exit_code == VF_EXIT_USAGE)
+        return vf_usage_error("estimate", "%s", run->error);
+    return vf_cli_error(run->exit_code, "%s", run->error);
 }
 
 /* Runs the methods and renders; returns the exit code (output flushed only on success). A failing
  * method fails the command, except under --method all where it becomes a row of its own unless it
  * is a bad explicit --target (the user's mistake whatever the method) or every method fails. */
-static int render(const estimate_opts *k, vf_est_ctx *c, const vf_est_hw *hw, const vf_notes *hw_notes,
+static int render(const estimate_opts *opts, vf_est_ctx *ctx, const vf_est_hw *hw, const vf_notes *hw_notes,
                   est_run *runs)
 {
-    int n = k->all ? VF_METHOD_COUNT : 1, ok = 0, first_fail = -1;
+    int n = opts->all ? VF_METHOD_COUNT : 1, ok = 0, first_fail = -1;
     for (int i = 0; i < n; i++) {
-        est_run *x = &runs[i];
-        run_method(c, &k->o, hw, k->all ? (vf_method)i : k->method, k->json || k->all, x);
-        if (x->rc == VF_OK) {
+        est_run *run = &runs[i];
+        run_method(ctx, &opts->o, hw, opts->all ? (vf_method)i : opts->method, opts->json || opts->all, run);
+        if (run->rc == VF_OK) {
             ok++;
             continue;
         }
-        if (!k->all || (x->rc == VF_ERR_USAGE && x->method != VF_METHOD_SFT &&
-                        vf_est_opts_has_target(&k->o) && c->adapters_rc != VF_OK))
-            return fail_run(x);
+        if (!opts->all || (run->rc == VF_ERR_USAGE && run->method != VF_METHOD_SFT &&
+                        vf_est_opts_has_target(&opts->o) && ctx->adapters_rc != VF_OK))
+            return fail_run(run);
         if (first_fail < 0)
             first_fail = i;
     }
@@ -636,55 +636,55 @@ static int render(const estimate_opts *k, vf_est_ctx *c, const vf_est_hw *hw, co
         return fail_run(&runs[first_fail]);
     vf_buf b = {0};
     vf_jw j = {.b = &b};
-    if (k->json && k->all) { /* --method all: {"schema", "methods": {"sft": {...}, ...}} */
+    if (opts->json && opts->all) { /* --method all: {"schema", "methods": {"sft": {...}, ...}} */
         vf_jw_doc(&j);
         vf_jw_obj(&j, "methods");
     }
-    for (int i = 0; k->json && i < n; i++)
-        json_run(&j, k->all ? vf_method_name(runs[i].method) : NULL, &runs[i], c, hw, hw_notes);
-    if (k->json && k->all) {
+    for (int i = 0; opts->json && i < n; i++)
+        json_run(&j, opts->all ? vf_method_name(runs[i].method) : NULL, &runs[i], ctx, hw, hw_notes);
+    if (opts->json && opts->all) {
         vf_jw_obj_end(&j);
         vf_jw_obj_end(&j);
     }
-    if (!k->json && k->all)
-        human_all(&b, runs, c, hw, hw_notes);
-    else if (!k->json)
-        human_one(&b, &runs[0], c, hw, hw_notes);
+    if (!opts->json && opts->all)
+        human_all(&b, runs, ctx, hw, hw_notes);
+    else if (!opts->json)
+        human_one(&b, &runs[0], ctx, hw, hw_notes);
     vf_output *svg = NULL;
-    int rc = k->svg && !b.failed ? prepare_svg(k, c, hw, runs, n, &svg) : VF_EXIT_OK;
+    int rc = opts->svg && !b.failed ? prepare_svg(opts, ctx, hw, runs, n, &svg) : VF_EXIT_OK;
     if (rc == VF_EXIT_OK)
         rc = vf_cli_flush_commit(&b, svg);
     vf_buf_free(&b);
-    if (rc == VF_EXIT_OK && k->check)
+    if (rc == VF_EXIT_OK && opts->check)
         rc = check_code(runs, n);
     return rc;
 }
 
 static int estimate_run(int argc, char **argv)
 {
-    estimate_opts k = {0};
-    int rc = parse(argc, argv, &k);
+    estimate_opts opts = {0};
+    int rc = parse(argc, argv, &opts);
     if (rc != VF_CLI_CONTINUE)
         return rc;
-    if (k.dt.detailed)
-        return vf_dt_run(&k.dt, &k.o, k.method, k.json, k.check, k.svg);
+    if (opts.dt.detailed)
+        return vf_dt_run(&opts.dt, &opts.o, opts.method, opts.json, opts.check, opts.svg);
     vf_est_hw hw;
     vf_notes hw_notes = {0};
-    if ((rc = vf_est_resolve_hw(&k.o, &hw, &hw_notes)) != VF_EXIT_OK)
+    if ((rc = vf_est_resolve_hw(&opts.o, &hw, &hw_notes)) != VF_EXIT_OK)
         return rc;
-    vf_est_ctx *c = calloc(1, sizeof *c);
+    vf_est_ctx *ctx = calloc(1, sizeof *ctx);
     est_run *runs = calloc(VF_METHOD_COUNT, sizeof *runs);
     vf_error err = {0};
-    if (!c || !runs) {
+    if (!ctx || !runs) {
         rc = vf_cli_error(VF_EXIT_INTERNAL, "out of memory");
-    } else if (vf_est_ctx_open(c, &k.o, &err) != VF_OK) {
+    } else if (vf_est_ctx_open(ctx, &opts.o, &err) != VF_OK) {
         rc = vf_cli_fail(&err);
     } else {
-        rc = render(&k, c, &hw, &hw_notes, runs);
+        rc = render(&opts, ctx, &hw, &hw_notes, runs);
     }
-    if (c)
-        vf_est_ctx_close(c);
-    free(c);
+    if (ctx)
+        vf_est_ctx_close(ctx);
+    free(ctx);
     free(runs);
     return rc;
 }

@@ -48,40 +48,40 @@ static int size_opt(const char *opt, const char *val, uint64_t *out)
 }
 
 /* --dtype: the bytes of "fp32 bf16 fp16" (the table's values). */
-static int dtype_opt(place_opts *k, const vf_opt *opt, const char *val)
+static int dtype_opt(place_opts *opts, const vf_opt *opt, const char *val)
 {
     size_t i = 0;
     int rc = vf_opt_choice("place", opt, val, &i);
-    k->dtype_bytes = i == 0 ? 4 : 2;
+    opts->dtype_bytes = i == 0 ? 4 : 2;
     return rc;
 }
 
 static int place_store(void *parsed, const vf_opt *opt, const char *val)
 {
-    place_opts *k = parsed;
+    place_opts *opts = parsed;
     switch (opt->id) {
     case OPT_GPUS:
-        if (!vf_parse_u64("place", "gpus", val, &k->gpus))
+        if (!vf_parse_u64("place", "gpus", val, &opts->gpus))
             return VF_EXIT_USAGE;
-        return k->gpus >= 1 && k->gpus <= VF_PLACE_MAX_DEVICES - 1
+        return opts->gpus >= 1 && opts->gpus <= VF_PLACE_MAX_DEVICES - 1
                    ? VF_EXIT_OK
                    : vf_usage_error("place", "--gpus must be between 1 and %u", VF_PLACE_MAX_DEVICES - 1);
-    case OPT_GPU: k->gpu = val; return VF_EXIT_OK;
-    case OPT_GPU_MEMORY: return size_opt("gpu-memory", val, &k->gpu_memory);
-    case OPT_HOST: return size_opt("host-memory", val, &k->host);
-    case OPT_MAX_MEMORY: k->max_memory = val; return VF_EXIT_OK;
-    case OPT_DTYPE: return dtype_opt(k, opt, val);
-    case OPT_NO_SPLIT: k->no_split = strcmp(val, "none") == 0 ? "" : val; return VF_EXIT_OK;
-    case OPT_JSON: k->json = true; return VF_EXIT_OK;
+    case OPT_GPU: opts->gpu = val; return VF_EXIT_OK;
+    case OPT_GPU_MEMORY: return size_opt("gpu-memory", val, &opts->gpu_memory);
+    case OPT_HOST: return size_opt("host-memory", val, &opts->host);
+    case OPT_MAX_MEMORY: opts->max_memory = val; return VF_EXIT_OK;
+    case OPT_DTYPE: return dtype_opt(opts, opt, val);
+    case OPT_NO_SPLIT: opts->no_split = strcmp(val, "none") == 0 ? "" : val; return VF_EXIT_OK;
+    case OPT_JSON: opts->json = true; return VF_EXIT_OK;
     default: return VF_EXIT_OK;
     }
 }
 
 /* One "KEY=SIZE" of --max-memory: KEY a GPU ordinal or "cpu". */
-static int max_memory_item(place_opts *k, const char *s, size_t len)
+static int max_memory_item(place_opts *opts, const char *s, size_t len)
 {
     char item[128], why[VF_GPU_MSG_MAX];
-    if (len >= sizeof item || k->ndev >= VF_PLACE_MAX_DEVICES - 1)
+    if (len >= sizeof item || opts->ndev >= VF_PLACE_MAX_DEVICES - 1)
         return vf_usage_error("place", "--max-memory: too long or too many devices");
     memcpy(item, s, len);
     item[len] = 0;
@@ -100,52 +100,52 @@ static int max_memory_item(place_opts *k, const char *s, size_t len)
     }
     if (!vf_parse_size(eq + 1, &d.max_memory, why))
         return vf_usage_error("place", "--max-memory %s: %s", item, why);
-    k->dev[k->ndev++] = d;
+    opts->dev[opts->ndev++] = d;
     return VF_EXIT_OK;
 }
 
-static int devices(place_opts *k)
+static int devices(place_opts *opts)
 {
-    if (k->max_memory) {
-        if (k->gpus || k->gpu || k->gpu_memory || k->host)
+    if (opts->max_memory) {
+        if (opts->gpus || opts->gpu || opts->gpu_memory || opts->host)
             return vf_usage_error("place", "--max-memory replaces --gpus, --gpu, --gpu-memory and "
                                            "--host-memory");
-        for (const char *s = k->max_memory; *s;) {
+        for (const char *s = opts->max_memory; *s;) {
             const char *e = strchr(s, ',');
             size_t len = e ? (size_t)(e - s) : strlen(s);
-            int rc = max_memory_item(k, s, len);
+            int rc = max_memory_item(opts, s, len);
             if (rc != VF_EXIT_OK)
                 return rc;
             s = e ? e + 1 : s + len;
         }
-        return k->ndev ? VF_EXIT_OK : vf_usage_error("place", "--max-memory lists no device");
+        return opts->ndev ? VF_EXIT_OK : vf_usage_error("place", "--max-memory lists no device");
     }
-    if (!!k->gpu == !!k->gpu_memory)
+    if (!!opts->gpu == !!opts->gpu_memory)
         return vf_usage_error("place", "give --max-memory, or --gpu-memory SIZE or --gpu NAME (one)");
-    uint64_t mem = k->gpu_memory;
-    if (k->gpu) {
+    uint64_t mem = opts->gpu_memory;
+    if (opts->gpu) {
         const vf_gpu_model *g = NULL;
-        int rc = vf_cli_find_gpu("place", k->gpu, &g);
+        int rc = vf_cli_find_gpu("place", opts->gpu, &g);
         if (rc != VF_EXIT_OK)
             return rc;
         mem = g->bytes;
     }
-    for (uint64_t i = 0; i < (k->gpus ? k->gpus : 1); i++)
-        k->dev[k->ndev++] = (vf_place_device){VF_PLACE_GPU, (uint32_t)i, mem};
-    if (k->host)
-        k->dev[k->ndev++] = (vf_place_device){VF_PLACE_CPU, 0, k->host};
+    for (uint64_t i = 0; i < (opts->gpus ? opts->gpus : 1); i++)
+        opts->dev[opts->ndev++] = (vf_place_device){VF_PLACE_GPU, (uint32_t)i, mem};
+    if (opts->host)
+        opts->dev[opts->ndev++] = (vf_place_device){VF_PLACE_CPU, 0, opts->host};
     return VF_EXIT_OK;
 }
 
-static int parse(int argc, char **argv, place_opts *k)
+static int parse(int argc, char **argv, place_opts *opts)
 {
     vf_cmdline line;
-    int rc = vf_cli_parse(&vf_place_command, argc, argv, &line, k, place_store);
+    int rc = vf_cli_parse(&vf_place_command, argc, argv, &line, opts, place_store);
     if (rc != VF_CLI_CONTINUE)
         return rc;
-    k->path = line.operand;
-    k->open = line.open;
-    rc = devices(k);
+    opts->path = line.operand;
+    opts->open = line.open;
+    rc = devices(opts);
     return rc == VF_EXIT_OK ? -1 : rc;
 }
 
@@ -242,23 +242,23 @@ static void human_out(vf_buf *b, const vf_placement *p, const char *path)
 
 static int place_run(int argc, char **argv)
 {
-    place_opts k = {0};
-    int rc = parse(argc, argv, &k);
+    place_opts opts = {0};
+    int rc = parse(argc, argv, &opts);
     if (rc >= 0)
         return rc;
     vf_model *m = NULL;
     vf_placement *p = NULL;
     vf_error err = {0};
     vf_place_options o = VF_PLACE_OPTIONS_INIT;
-    o.devices = k.dev;
-    o.device_count = k.ndev;
-    o.dtype_bytes = k.dtype_bytes;
-    o.no_split = k.no_split;
-    if (vf_model_open(k.path, &k.open, &m, &err) != VF_OK || vf_place(m, &o, &p, &err) != VF_OK) {
+    o.devices = opts.dev;
+    o.device_count = opts.ndev;
+    o.dtype_bytes = opts.dtype_bytes;
+    o.no_split = opts.no_split;
+    if (vf_model_open(opts.path, &opts.open, &m, &err) != VF_OK || vf_place(m, &o, &p, &err) != VF_OK) {
         rc = vf_cli_fail(&err);
     } else {
         vf_buf b = {0};
-        if (k.json)
+        if (opts.json)
             json_out(&b, p, m);
         else
             human_out(&b, p, vf_checkpoint_dir(vf_model_checkpoint(m)));

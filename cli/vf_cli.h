@@ -229,7 +229,7 @@ int vf_usage_error(const char *cmd, const char *fmt, ...)
     ;
 
 /* ---- user interface: verbosity and color --------------------------------------------------------
- * -q/--quiet and -v/--verbose are accepted by every command (vf_args_next handles them before the
+ * -q/--quiet and -v/--verbose are accepted by every command (vf_cli_parse handles them before the
  * command's own table; main.c before the command name). --quiet: results only, no notes, findings or
  * progress on stderr; --verbose: more detail. Color: human output on stdout only when it is a
  * terminal and NO_COLOR is unset or empty (https://no-color.org); "error:" on stderr likewise. JSON

@@ -10,26 +10,26 @@
 
 /* ---- options ------------------------------------------------------------------------------------ */
 
-void vf_est_opts_init(vf_est_opts *o, const char *cmd)
+void vf_est_opts_init(vf_est_opts *opts, const char *cmd)
 {
-    memset(o, 0, sizeof *o);
+    memset(opts, 0, sizeof *opts);
     vf_open_options oo = VF_OPEN_OPTIONS_INIT;
-    o->cmd = cmd;
-    o->open = oo;
-    o->lora_r = 32;
-    o->ratio = 0.25;
-    o->liger = -1;
+    opts->cmd = cmd;
+    opts->open = oo;
+    opts->lora_r = 32;
+    opts->ratio = 0.25;
+    opts->liger = -1;
 }
 
 /* Parses a positive integer no larger than max into *out; -1 with a message otherwise. */
-static int positive(const vf_est_opts *o, const char *opt, const char *val, uint64_t max,
+static int positive(const vf_est_opts *opts, const char *opt, const char *val, uint64_t max,
                     uint64_t *out)
 {
     uint64_t v;
-    if (!vf_parse_u64(o->cmd, opt, val, &v))
+    if (!vf_parse_u64(opts->cmd, opt, val, &v))
         return -1;
     if (v == 0 || v > max) {
-        vf_usage_error(o->cmd, "--%s must be between 1 and %llu, got '%s'", opt,
+        vf_usage_error(opts->cmd, "--%s must be between 1 and %llu, got '%s'", opt,
                        (unsigned long long)max, val);
         return -1;
     }
@@ -37,78 +37,78 @@ static int positive(const vf_est_opts *o, const char *opt, const char *val, uint
     return 1;
 }
 
-static int opt_size(vf_est_opts *o, const char *val)
+static int opt_size(vf_est_opts *opts, const char *val)
 {
     char why[VF_GPU_MSG_MAX];
-    if (!vf_parse_size(val, &o->gpu_memory, why)) {
-        vf_usage_error(o->cmd, "--gpu-memory: %s", why);
+    if (!vf_parse_size(val, &opts->gpu_memory, why)) {
+        vf_usage_error(opts->cmd, "--gpu-memory: %s", why);
         return -1;
     }
     return 1;
 }
 
-static int opt_ratio(vf_est_opts *o, const char *val)
+static int opt_ratio(vf_est_opts *opts, const char *val)
 {
-    if (!vf_parse_double(o->cmd, "unfreeze-rank-ratio", val, &o->ratio))
+    if (!vf_parse_double(opts->cmd, "unfreeze-rank-ratio", val, &opts->ratio))
         return -1;
-    if (!(o->ratio > 0.0 && o->ratio <= 1.0)) {
-        vf_usage_error(o->cmd, "--unfreeze-rank-ratio must be greater than 0 and at most 1, got '%s'",
+    if (!(opts->ratio > 0.0 && opts->ratio <= 1.0)) {
+        vf_usage_error(opts->cmd, "--unfreeze-rank-ratio must be greater than 0 and at most 1, got '%s'",
                        val);
         return -1;
     }
     return 1;
 }
 
-static int opt_compat(vf_est_opts *o, const char *val)
+static int opt_compat(vf_est_opts *opts, const char *val)
 {
     if (strcasecmp(val, "training-hub") != 0) {
-        vf_usage_error(o->cmd, "--compat accepts only 'training-hub', got '%s'", val);
+        vf_usage_error(opts->cmd, "--compat accepts only 'training-hub', got '%s'", val);
         return -1;
     }
-    o->compat = true;
+    opts->compat = true;
     return 1;
 }
 
-int vf_est_opt(vf_est_opts *o, int id, const char *val)
+int vf_est_opt(vf_est_opts *opts, int id, const char *val)
 {
     uint64_t v = 0;
     int rc;
     switch (id) {
     case VF_EOPT_GPUS:
-        rc = positive(o, "gpus", val, UINT32_MAX, &v);
-        o->gpus = (uint32_t)v;
+        rc = positive(opts, "gpus", val, UINT32_MAX, &v);
+        opts->gpus = (uint32_t)v;
         return rc;
-    case VF_EOPT_GPU: o->gpu = val; return 1;
-    case VF_EOPT_GPU_MEMORY: return opt_size(o, val);
-    case VF_EOPT_MAX_TOKENS: return positive(o, "max-tokens-per-gpu", val, VF_EST_EXACT_MAX, &o->max_tokens);
-    case VF_EOPT_BATCH: return positive(o, "batch-size", val, VF_EST_EXACT_MAX, &o->batch);
-    case VF_EOPT_SEQ: return positive(o, "max-seq-len", val, VF_EST_EXACT_MAX, &o->seq);
+    case VF_EOPT_GPU: opts->gpu = val; return 1;
+    case VF_EOPT_GPU_MEMORY: return opt_size(opts, val);
+    case VF_EOPT_MAX_TOKENS: return positive(opts, "max-tokens-per-gpu", val, VF_EST_EXACT_MAX, &opts->max_tokens);
+    case VF_EOPT_BATCH: return positive(opts, "batch-size", val, VF_EST_EXACT_MAX, &opts->batch);
+    case VF_EOPT_SEQ: return positive(opts, "max-seq-len", val, VF_EST_EXACT_MAX, &opts->seq);
     case VF_EOPT_LORA_R:
-        rc = positive(o, "lora-r", val, UINT32_MAX, &v);
-        o->lora_r = (uint32_t)v;
+        rc = positive(opts, "lora-r", val, UINT32_MAX, &v);
+        opts->lora_r = (uint32_t)v;
         return rc;
-    case VF_EOPT_RATIO: return opt_ratio(o, val);
-    case VF_EOPT_LIGER: o->liger = 1; return 1;
-    case VF_EOPT_NO_LIGER: o->liger = 0; return 1;
-    case VF_EOPT_TARGET: o->target.modules = val; return 1;
-    case VF_EOPT_TARGET_REGEX: o->target.regex = val; return 1;
-    case VF_EOPT_EXCLUDE: o->target.exclude = val; return 1;
-    case VF_EOPT_COMPAT: return opt_compat(o, val);
+    case VF_EOPT_RATIO: return opt_ratio(opts, val);
+    case VF_EOPT_LIGER: opts->liger = 1; return 1;
+    case VF_EOPT_NO_LIGER: opts->liger = 0; return 1;
+    case VF_EOPT_TARGET: opts->target.modules = val; return 1;
+    case VF_EOPT_TARGET_REGEX: opts->target.regex = val; return 1;
+    case VF_EOPT_EXCLUDE: opts->target.exclude = val; return 1;
+    case VF_EOPT_COMPAT: return opt_compat(opts, val);
     default: return 0;
     }
 }
 
-int vf_est_opts_check(const vf_est_opts *o)
+int vf_est_opts_check(const vf_est_opts *opts)
 {
     vf_error err = {0};
-    if (o->compat && vf_th_check_targets(&o->target, &err) != VF_OK)
-        return vf_usage_error(o->cmd, "%s", err.message);
+    if (opts->compat && vf_th_check_targets(&opts->target, &err) != VF_OK)
+        return vf_usage_error(opts->cmd, "%s", err.message);
     return VF_CLI_CONTINUE;
 }
 
-bool vf_est_opts_has_target(const vf_est_opts *o)
+bool vf_est_opts_has_target(const vf_est_opts *opts)
 {
-    return o->target.modules || o->target.regex || o->target.exclude;
+    return opts->target.modules || opts->target.regex || opts->target.exclude;
 }
 
 /* ---- notes -------------------------------------------------------------------------------------- */
@@ -142,17 +142,17 @@ static void probe_memory_note(const vf_gpu_probe *p, vf_notes *notes)
                  p->mixed ? " for the smallest" : "");
 }
 
-static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
+static int hw_from_probe(const vf_est_opts *opts, vf_est_hw *hw, vf_notes *notes)
 {
     vf_gpu_probe p;
     char why[VF_GPU_MSG_MAX], g1[32], g2[32];
     vf_probe_status st = vf_gpu_query_auto(&p, why);
     if (st != VF_PROBE_OK) {
-        vf_usage_error(o->cmd, "%s", why);
+        vf_usage_error(opts->cmd, "%s", why);
         return VF_EXIT_IO;
     }
     hw->gpu_memory = p.bytes;
-    hw->gpus = o->gpus ? o->gpus : p.count;
+    hw->gpus = opts->gpus ? opts->gpus : p.count;
     snprintf(hw->label, sizeof hw->label, "%s (%s)", p.name, p.tool);
     probe_memory_note(&p, notes);
     if (p.mixed)
@@ -162,8 +162,8 @@ static int hw_from_probe(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     if (p.filtered)
         vf_notes_add(notes, "%s leaves %u of the %u GPUs visible (%s)", p.visible, (unsigned)p.count,
                      (unsigned)p.listed, p.order);
-    if (o->gpus && o->gpus != p.count)
-        vf_notes_add(notes, "--gpus %u given; %s found %u on this machine", (unsigned)o->gpus, p.tool,
+    if (opts->gpus && opts->gpus != p.count)
+        vf_notes_add(notes, "--gpus %u given; %s found %u on this machine", (unsigned)opts->gpus, p.tool,
                      (unsigned)p.count);
     return VF_EXIT_OK;
 }
@@ -198,23 +198,23 @@ int vf_cli_find_gpu(const char *cmd, const char *name, const vf_gpu_model **out)
     return *out ? VF_EXIT_OK : unknown_gpu(cmd, name);
 }
 
-int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
+int vf_est_resolve_hw(const vf_est_opts *opts, vf_est_hw *hw, vf_notes *notes)
 {
     memset(hw, 0, sizeof *hw);
-    if (o->gpu && o->gpu_memory)
-        return vf_usage_error(o->cmd, "give either --gpu or --gpu-memory, not both");
-    if (!o->gpu && !o->gpu_memory)
-        return vf_usage_error(o->cmd, "missing GPU memory: give --gpu-memory SIZE, --gpu NAME or "
-                                      "--gpu auto (see 'vramfit %s --help')", o->cmd);
-    if (o->gpu && strcmp(o->gpu, "auto") == 0)
-        return hw_from_probe(o, hw, notes);
-    hw->gpus = o->gpus ? o->gpus : 1;
-    if (o->gpu_memory) {
-        hw->gpu_memory = o->gpu_memory;
+    if (opts->gpu && opts->gpu_memory)
+        return vf_usage_error(opts->cmd, "give either --gpu or --gpu-memory, not both");
+    if (!opts->gpu && !opts->gpu_memory)
+        return vf_usage_error(opts->cmd, "missing GPU memory: give --gpu-memory SIZE, --gpu NAME or "
+                                      "--gpu auto (see 'vramfit %s --help')", opts->cmd);
+    if (opts->gpu && strcmp(opts->gpu, "auto") == 0)
+        return hw_from_probe(opts, hw, notes);
+    hw->gpus = opts->gpus ? opts->gpus : 1;
+    if (opts->gpu_memory) {
+        hw->gpu_memory = opts->gpu_memory;
         return VF_EXIT_OK;
     }
     const vf_gpu_model *g = NULL;
-    int rc = vf_cli_find_gpu(o->cmd, o->gpu, &g);
+    int rc = vf_cli_find_gpu(opts->cmd, opts->gpu, &g);
     if (rc != VF_EXIT_OK)
         return rc;
     hw->gpu_memory = g->bytes;
@@ -222,78 +222,68 @@ int vf_est_resolve_hw(const vf_est_opts *o, vf_est_hw *hw, vf_notes *notes)
     return VF_EXIT_OK;
 }
 
-/* ---- Training Hub's family rule on the path string (the rule itself: vf_th_path_family) ------- */
-
-static void path_rule(const char *path, vf_est_ctx *c)
-{
-    vf_family_by_name(vf_th_path_family(path, &c->path_key), &c->path_family);
-    snprintf(c->path_family.reason, sizeof c->path_family.reason,
-             c->path_key ? "'%s' occurs in the path string" : "no known name in the path string%s",
-             c->path_key ? c->path_key : "");
-}
-
 /* ---- model facts -------------------------------------------------------------------------------- */
 
 /* What P holds beside the language model, and what is stored but never loaded. */
-static void component_notes(vf_est_ctx *c)
+static void component_notes(vf_est_ctx *ctx)
 {
     char n1[32], n2[32];
-    for (size_t i = 0; i < vf_model_component_count(c->model); i++) {
-        const vf_component_stats *s = vf_model_component(c->model, i);
+    for (size_t i = 0; i < vf_model_component_count(ctx->model); i++) {
+        const vf_component_stats *s = vf_model_component(ctx->model, i);
         if (s->component == VF_COMPONENT_LANGUAGE_MODEL)
             continue;
         if (s->loaded)
-            vf_notes_add(&c->notes, "P includes the '%s' component (%s parameters), which transformers loads "
+            vf_notes_add(&ctx->notes, "P includes the '%s' component (%s parameters), which transformers loads "
                                     "with the model; layers, hidden size and vocabulary are the language "
                                     "model's",
                          vf_component_name(s->component), vf_fmt_count(s->parameters, n1));
         else
-            vf_notes_add(&c->notes, "%s bytes of '%s' blocks (%s tensors) are stored but transformers "
+            vf_notes_add(&ctx->notes, "%s bytes of '%s' blocks (%s tensors) are stored but transformers "
                                     "never loads them: not in P",
                          vf_fmt_count(s->bytes, n1), vf_component_name(s->component),
                          vf_fmt_count(s->tensors, n2));
     }
 }
 
-static void model_notes(vf_est_ctx *c)
+static void model_notes(vf_est_ctx *ctx)
 {
-    const vf_totals *t = vf_model_totals(c->model);
+    const vf_totals *t = vf_model_totals(ctx->model);
     char n1[32], n2[32], n3[32];
-    if (c->lm_head_params && c->opts->compat)
-        vf_notes_add(&c->notes, "compat training-hub: P = %s leaves out the untied lm_head (%s "
+    if (ctx->lm_head_params && ctx->opts->compat)
+        vf_notes_add(&ctx->notes, "compat training-hub: P = %s leaves out the untied lm_head (%s "
                                 "parameters), as Training Hub's headless AutoModel does; the "
                                 "checkpoint holds %s",
-                     vf_fmt_count(c->base.parameters, n1), vf_fmt_count(c->lm_head_params, n2),
+                     vf_fmt_count(ctx->base.parameters, n1), vf_fmt_count(ctx->lm_head_params, n2),
                      vf_fmt_count(t->parameters, n3));
-    else if (c->lm_head_params)
-        vf_notes_add(&c->notes, "P = %s includes the untied lm_head (%s parameters) stored in the "
+    else if (ctx->lm_head_params)
+        vf_notes_add(&ctx->notes, "P = %s includes the untied lm_head (%s parameters) stored in the "
                                 "checkpoint; Training Hub's headless AutoModel leaves it out (P = %s; "
                                 "--compat training-hub reproduces that)",
-                     vf_fmt_count(c->base.parameters, n1), vf_fmt_count(c->lm_head_params, n2),
-                     vf_fmt_count(c->base.parameters - c->lm_head_params, n3));
+                     vf_fmt_count(ctx->base.parameters, n1), vf_fmt_count(ctx->lm_head_params, n2),
+                     vf_fmt_count(ctx->base.parameters - ctx->lm_head_params, n3));
     if (t->buffer_tensors)
-        vf_notes_add(&c->notes, "%s buffer elements in %s tensors (e.g. rotary inv_freq) are stored "
+        vf_notes_add(&ctx->notes, "%s buffer elements in %s tensors (e.g. rotary inv_freq) are stored "
                                 "but are not parameters; neither vramfit nor Training Hub counts them",
                      vf_fmt_count(t->buffers, n1), vf_fmt_count(t->buffer_tensors, n2));
-    component_notes(c);
-    const vf_quant *q = vf_model_quant(c->model);
+    component_notes(ctx);
+    const vf_quant *q = vf_model_quant(ctx->model);
     if (q->scheme != VF_QUANT_NONE)
-        vf_notes_add(&c->notes, "the checkpoint is quantized (%s, %u bits): P = %s counts the "
+        vf_notes_add(&ctx->notes, "the checkpoint is quantized (%s, %u bits): P = %s counts the "
                                 "parameters dequantized, as transformers loads them (stored: %s "
                                 "elements, and %s bytes of quantization metadata that are not "
                                 "parameters)",
                      vf_quant_scheme_name(q->scheme), q->bits, vf_fmt_count(t->parameters, n1),
                      vf_fmt_count(q->stored_elements, n2), vf_fmt_count(q->metadata_bytes, n3));
-    const vf_findings *f = vf_model_findings(c->model);
+    const vf_findings *f = vf_model_findings(ctx->model);
     for (size_t i = 0; i < vf_findings_count(f); i++)
         if (vf_findings_get(f, i)->severity == VF_SEV_WARNING)
-            vf_notes_add(&c->notes, "checkpoint: %s", vf_findings_get(f, i)->message);
+            vf_notes_add(&ctx->notes, "checkpoint: %s", vf_findings_get(f, i)->message);
 }
 
 /* What training does with a pre-quantized base, per method (the formulas are unchanged). */
-static void quant_notes(const vf_est_ctx *c, vf_method method, const vf_est_model *m, vf_notes *n)
+static void quant_notes(const vf_est_ctx *ctx, vf_method method, const vf_est_model *m, vf_notes *n)
 {
-    const vf_quant *q = vf_model_quant(c->model);
+    const vf_quant *q = vf_model_quant(ctx->model);
     const char *scheme = vf_quant_scheme_name(q->scheme);
     if (q->scheme == VF_QUANT_NONE || !n)
         return;
@@ -316,140 +306,141 @@ static void quant_notes(const vf_est_ctx *c, vf_method method, const vf_est_mode
                         "bytes per parameter (a 16-bit base)", scheme);
 }
 
-int vf_est_ctx_open(vf_est_ctx *c, const vf_est_opts *o, vf_error *err)
+int vf_est_ctx_open(vf_est_ctx *ctx, const vf_est_opts *opts, vf_error *err)
 {
-    memset(c, 0, sizeof *c);
-    c->opts = o;
-    int rc = vf_model_open(o->path, &o->open, &c->model, err);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->opts = opts;
+    int rc = vf_model_open(opts->path, &opts->open, &ctx->model, err);
     if (rc != VF_OK)
         return rc;
     /* P, L, H, V, computed once: Training Hub's (headless AutoModel) under compat, else exact; the
      * untied head's size for the notes either way. */
-    c->th_path = vf_th_model_path(c->model, o->path);
-    if (o->compat) {
-        rc = vf_est_model_training_hub(c->model, c->th_path, VF_METHOD_SFT, o->lora_r, &c->base,
-                                       &c->lm_head_params, err);
+    ctx->th_path = vf_th_model_path(ctx->model, opts->path);
+    if (opts->compat) {
+        rc = vf_est_model_training_hub(ctx->model, ctx->th_path, VF_METHOD_SFT, opts->lora_r, &ctx->base,
+                                       &ctx->lm_head_params, err);
     } else {
-        rc = vf_est_model_from(c->model, VF_METHOD_SFT, NULL, o->lora_r, &c->base, err);
-        c->lm_head_params = vf_th_untied_head_params(c->model);
+        rc = vf_est_model_from(ctx->model, VF_METHOD_SFT, NULL, opts->lora_r, &ctx->base, err);
+        ctx->lm_head_params = vf_th_untied_head_params(ctx->model);
     }
     if (rc != VF_OK) {
-        vf_est_ctx_close(c);
+        vf_est_ctx_close(ctx);
         return rc;
     }
-    c->display_path = vf_checkpoint_name(vf_model_checkpoint(c->model));
-    path_rule(c->th_path, c); /* upstream matches the model_path it is given (vf_th_model_path) */
-    model_notes(c);
+    ctx->display_path = vf_checkpoint_name(vf_model_checkpoint(ctx->model));
+    /* upstream matches the model_path it is given (vf_th_model_path) */
+    ctx->path_key = vf_th_family(ctx->th_path, &ctx->path_family);
+    model_notes(ctx);
     return VF_OK;
 }
 
-void vf_est_ctx_close(vf_est_ctx *c)
+void vf_est_ctx_close(vf_est_ctx *ctx)
 {
-    vf_model_free(c->model);
-    c->model = NULL;
+    vf_model_free(ctx->model);
+    ctx->model = NULL;
 }
 
 /* Computes the target selection once (the detected family, the --target options or, under compat,
  * the path-rule family). */
-static void ensure_adapters(vf_est_ctx *c)
+static void ensure_adapters(vf_est_ctx *ctx)
 {
-    if (c->adapters_done)
+    if (ctx->adapters_done)
         return;
-    vf_target_spec spec = c->opts->target;
-    if (c->opts->compat)
-        spec.family = c->path_family.name;
-    c->adapters_rc = vf_adapter_estimator_input(c->model, &spec, c->opts->lora_r, &c->adapters,
-                                                &c->adapters_err);
-    if (c->adapters_rc == VF_OK && c->opts->compat)
-        c->adapters.family = c->path_family;
-    c->adapters_done = true;
+    vf_target_spec spec = ctx->opts->target;
+    if (ctx->opts->compat)
+        spec.family = ctx->path_family.name;
+    ctx->adapters_rc = vf_adapter_estimator_input(ctx->model, &spec, ctx->opts->lora_r, &ctx->adapters,
+                                                &ctx->adapters_err);
+    if (ctx->adapters_rc == VF_OK && ctx->opts->compat)
+        ctx->adapters.family = ctx->path_family;
+    ctx->adapters_done = true;
 }
 
-static void family_notes(const vf_est_ctx *c, vf_notes *n)
+static void family_notes(const vf_est_ctx *ctx, vf_notes *n)
 {
-    const vf_family *f = &c->adapters.family;
-    if (vf_est_opts_has_target(c->opts)) {
+    const vf_family *f = &ctx->adapters.family;
+    if (vf_est_opts_has_target(ctx->opts)) {
         vf_notes_add(n, "targets chosen by --target/--target-regex/--exclude");
         return;
     }
-    if (c->opts->compat) {
+    if (ctx->opts->compat) {
         vf_family detected;
-        vf_family_detect(c->model, &detected);
+        vf_family_detect(ctx->model, &detected);
         vf_notes_add(n, "compat training-hub: target family '%s' chosen by Training Hub's path rule (%s)%s%s%s", f->name,
-                     c->path_family.reason, detected.patterns != f->patterns ? "; from the tensor "
+                     ctx->path_family.reason, detected.patterns != f->patterns ? "; from the tensor "
                      "names vramfit would choose '" : "", detected.patterns != f->patterns ?
                      detected.name : "", detected.patterns != f->patterns ? "'" : "");
         return;
     }
     vf_notes_add(n, "target family '%s' (%s)", f->name, f->reason);
-    if (c->path_family.patterns != f->patterns)
+    if (ctx->path_family.patterns != f->patterns)
         vf_notes_add(n, "Training Hub would use the '%s' patterns instead (its path rule: %s), "
                         "counting different targets; --compat training-hub reproduces that",
-                     c->path_family.name, c->path_family.reason);
+                     ctx->path_family.name, ctx->path_family.reason);
 }
 
-static void target_notes(const vf_est_ctx *c, vf_method method, const vf_est_model *m, vf_notes *n)
+static void target_notes(const vf_est_ctx *ctx, vf_method method, const vf_est_model *m, vf_notes *n)
 {
     char n1[32], n2[32], n3[32], n4[32];
-    family_notes(c, n);
+    family_notes(ctx, n);
     if (method == VF_METHOD_OSFT)
         vf_notes_add(n, "OSFT: %s target matrices as U, S, V; OSFT parameters %s%s",
-                     vf_fmt_count(c->adapters.osft_matrices, n1), vf_fmt_count(m->osft_params, n2),
-                     c->opts->compat && c->lm_head_params ? " (untied lm_head left out)" : "");
+                     vf_fmt_count(ctx->adapters.osft_matrices, n1), vf_fmt_count(m->osft_params, n2),
+                     ctx->opts->compat && ctx->lm_head_params ? " (untied lm_head left out)" : "");
     else
         vf_notes_add(n, "%s: %s target matrices, r = %u: A and B hold %s x %s = %s parameters",
-                     vf_est_method_label(method), vf_fmt_count(c->adapters.lora_matrices, n1),
-                     (unsigned)c->opts->lora_r, vf_fmt_count(c->adapters.lora_dim_sum, n2),
-                     vf_fmt_count(c->opts->lora_r, n3), vf_fmt_count(c->adapters.lora_params, n4));
+                     vf_est_method_label(method), vf_fmt_count(ctx->adapters.lora_matrices, n1),
+                     (unsigned)ctx->opts->lora_r, vf_fmt_count(ctx->adapters.lora_dim_sum, n2),
+                     vf_fmt_count(ctx->opts->lora_r, n3), vf_fmt_count(ctx->adapters.lora_params, n4));
 }
 
-int vf_est_ctx_model(vf_est_ctx *c, vf_method method, vf_est_model *out, vf_notes *tn,
+int vf_est_ctx_model(vf_est_ctx *ctx, vf_method method, vf_est_model *out, vf_notes *tn,
                      vf_error *err)
 {
-    *out = c->base;
-    quant_notes(c, method, out, tn);
+    *out = ctx->base;
+    quant_notes(ctx, method, out, tn);
     if (method == VF_METHOD_SFT)
         return VF_OK;
-    ensure_adapters(c);
-    if (c->adapters_rc != VF_OK) {
-        *err = c->adapters_err;
-        return c->adapters_rc;
+    ensure_adapters(ctx);
+    if (ctx->adapters_rc != VF_OK) {
+        *err = ctx->adapters_err;
+        return ctx->adapters_rc;
     }
-    out->lora_dim_sum = c->adapters.lora_dim_sum;
-    out->osft_params = c->adapters.osft_params;
-    if (c->opts->compat) {
-        int rc = vf_est_model_training_hub(c->model, c->th_path, method, c->opts->lora_r, out,
+    out->lora_dim_sum = ctx->adapters.lora_dim_sum;
+    out->osft_params = ctx->adapters.osft_params;
+    if (ctx->opts->compat) {
+        int rc = vf_est_model_training_hub(ctx->model, ctx->th_path, method, ctx->opts->lora_r, out,
                                            NULL, err);
         if (rc != VF_OK)
             return rc;
     }
     if (tn)
-        target_notes(c, method, out, tn);
+        target_notes(ctx, method, out, tn);
     return VF_OK;
 }
 
 /* ---- setup and tokens --------------------------------------------------------------------------- */
 
-void vf_est_setup_for(const vf_est_opts *o, const vf_est_hw *hw, vf_method method, vf_est_setup *s)
+void vf_est_setup_for(const vf_est_opts *opts, const vf_est_hw *hw, vf_method method, vf_est_setup *s)
 {
     vf_est_setup init = VF_EST_SETUP_INIT;
     *s = init;
     s->method = method;
     s->gpus = hw->gpus;
     s->gpu_memory = hw->gpu_memory;
-    s->max_tokens_per_gpu = o->max_tokens;
-    s->batch_size = o->batch;
-    s->max_seq_len = o->seq;
-    s->lora_r = o->lora_r;
-    s->unfreeze_rank_ratio = o->ratio;
-    s->liger = o->liger;
-    s->compat = o->compat ? VF_COMPAT_TRAINING_HUB : VF_COMPAT_NONE;
-    s->th_max_tokens_per_gpu = o->max_tokens ? (double)o->max_tokens : NAN;
+    s->max_tokens_per_gpu = opts->max_tokens;
+    s->batch_size = opts->batch;
+    s->max_seq_len = opts->seq;
+    s->lora_r = opts->lora_r;
+    s->unfreeze_rank_ratio = opts->ratio;
+    s->liger = opts->liger;
+    s->compat = opts->compat ? VF_COMPAT_TRAINING_HUB : VF_COMPAT_NONE;
+    s->th_max_tokens_per_gpu = opts->max_tokens ? (double)opts->max_tokens : NAN;
 }
 
-bool vf_est_tokens_ok(const vf_est_opts *o, vf_method method, char *msg, size_t n)
+bool vf_est_tokens_ok(const vf_est_opts *opts, vf_method method, char *msg, size_t n)
 {
-    const bool batch = o->batch && o->seq;
+    const bool batch = opts->batch && opts->seq;
     if (method == VF_METHOD_LORA || method == VF_METHOD_QLORA) {
         if (batch)
             return true;
@@ -458,18 +449,18 @@ bool vf_est_tokens_ok(const vf_est_opts *o, vf_method method, char *msg, size_t 
                  vf_est_method_label(method));
         return false;
     }
-    if (batch || o->max_tokens)
+    if (batch || opts->max_tokens)
         return true;
     snprintf(msg, n, "%s needs --max-tokens-per-gpu, or both --batch-size and --max-seq-len%s",
              vf_est_method_label(method),
-             o->batch || o->seq ? (o->batch ? " (--max-seq-len is missing)" : " (--batch-size is missing)")
+             opts->batch || opts->seq ? (opts->batch ? " (--max-seq-len is missing)" : " (--batch-size is missing)")
                                 : "");
     return false;
 }
 
 /* ---- result notes ------------------------------------------------------------------------------- */
 
-static void tokens_note(const vf_est_opts *o, const vf_est_setup *s, const vf_est_result *r,
+static void tokens_note(const vf_est_opts *opts, const vf_est_setup *s, const vf_est_result *r,
                         vf_notes *n)
 {
     const bool lora = s->method == VF_METHOD_LORA || s->method == VF_METHOD_QLORA;
@@ -477,14 +468,14 @@ static void tokens_note(const vf_est_opts *o, const vf_est_setup *s, const vf_es
         vf_notes_add(n, "%s takes tokens per GPU from --batch-size x --max-seq-len / GPUs; "
                         "--max-tokens-per-gpu is not used by that backend (as in Training Hub)",
                      vf_est_method_label(s->method));
-    else if (!lora && o->max_tokens && o->batch && o->seq)
+    else if (!lora && opts->max_tokens && opts->batch && opts->seq)
         vf_notes_add(n, "tokens per GPU: the smaller of --max-tokens-per-gpu (%llu) and batch x "
                         "sequence length / GPUs (%.6g): %s",
-                     (unsigned long long)o->max_tokens, (double)o->batch * (double)o->seq / s->gpus,
+                     (unsigned long long)opts->max_tokens, (double)opts->batch * (double)opts->seq / s->gpus,
                      r->tokens_source == VF_TOKENS_MAX_TOKENS ? "--max-tokens-per-gpu" : "the batch");
-    else if (!lora && o->max_tokens && (o->batch || o->seq))
+    else if (!lora && opts->max_tokens && (opts->batch || opts->seq))
         vf_notes_add(n, "--%s alone is ignored: tokens per GPU come from --max-tokens-per-gpu",
-                     o->batch ? "batch-size" : "max-seq-len");
+                     opts->batch ? "batch-size" : "max-seq-len");
 }
 
 static void peak_note(const vf_est_setup *s, const vf_est_result *r, vf_notes *n)
@@ -500,11 +491,11 @@ static void peak_note(const vf_est_setup *s, const vf_est_result *r, vf_notes *n
                      vf_est_method_label(s->method), vf_fmt_size(r->peak_dropped, g1));
 }
 
-void vf_est_result_notes(const vf_est_opts *o, const vf_est_setup *s, const vf_est_result *r,
+void vf_est_result_notes(const vf_est_opts *opts, const vf_est_setup *s, const vf_est_result *r,
                          const vf_est_model *m, bool json, vf_notes *n)
 {
     char g1[32], g2[32];
-    tokens_note(o, s, r, n);
+    tokens_note(opts, s, r, n);
     if (json)
         peak_note(s, r, n);
     if (s->method == VF_METHOD_QLORA && r->model_bound)

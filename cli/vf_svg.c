@@ -592,11 +592,11 @@ void vf_adapter_module_key(const vf_adapter_matrix *x, char *out, size_t n)
 {
     size_t o = 0;
     out[0] = '\0';
-    if (x->kind == VF_ADAPT_BIAS) {
+    if (x->kind == VF_ADAPTER_KIND_BIAS) {
         append(out, n, &o, "trainable biases", 16);
         return;
     }
-    if (x->kind == VF_ADAPT_SAVED)
+    if (x->kind == VF_ADAPTER_KIND_SAVED)
         append(out, n, &o, "copy: ", 6);
     const char *p = after_layer(x->module ? x->module : x->tensor->name, x->layer);
     for (bool first = true; *p; first = false) {

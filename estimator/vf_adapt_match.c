@@ -38,7 +38,7 @@ const char *vf_adapter_kind_name(vf_adapter_kind k)
 
 bool vf_adapter_kind_is_target(vf_adapter_kind k)
 {
-    return k == VF_ADAPT_LORA || k == VF_ADAPT_LORA_EMBED || k == VF_ADAPT_OSFT;
+    return k == VF_ADAPTER_KIND_LORA || k == VF_ADAPTER_KIND_LORA_EMBED || k == VF_ADAPTER_KIND_OSFT;
 }
 
 const char *vf_audit_kind_name(vf_audit_kind k)

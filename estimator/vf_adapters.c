@@ -524,7 +524,7 @@ static int add_target(build_ctx *c, const vf_tensor *t, const char *module, cons
         x.conv1d = !embed && is_conv1d(&c->p->family, module);
         x.in = embed || x.conv1d ? x.rows : x.cols;
         x.out = embed || x.conv1d ? x.cols : x.rows;
-        x.kind = osft ? VF_ADAPT_OSFT : embed ? VF_ADAPT_LORA_EMBED : VF_ADAPT_LORA;
+        x.kind = osft ? VF_ADAPTER_KIND_OSFT : embed ? VF_ADAPTER_KIND_LORA_EMBED : VF_ADAPTER_KIND_LORA;
         int rc = osft ? size_osft(&x, c->o, c->err) : size_lora(&x, rank, c->o, c->err);
         if (rc == VF_OK)
             rc = plan_push(c->p, &x, module, c->err);
@@ -605,7 +605,7 @@ static int add_whole(build_ctx *c, const vf_tensor *t, const char *module, vf_ad
 static bool is_saved(const vf_adapter_plan *p, const vf_tensor *t)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (p->v[i].kind == VF_ADAPT_SAVED && p->v[i].tensor == t)
+        if (p->v[i].kind == VF_ADAPTER_KIND_SAVED && p->v[i].tensor == t)
             return true;
     return false;
 }
@@ -619,7 +619,7 @@ static int add_saved(build_ctx *c)
         const vf_tensor *t = vf_model_tensor(c->m, i);
         if (any_module(t, module, sizeof module) && make_key(c, module, key, sizeof key) &&
             strlist_match(&l, key) >= 0)
-            rc = add_whole(c, t, module, VF_ADAPT_SAVED);
+            rc = add_whole(c, t, module, VF_ADAPTER_KIND_SAVED);
     }
     if (rc == VF_OK)
         rc = check_unmatched(c->m, &l, "modules_to_save", c->o->target.allow_unmatched,
@@ -631,7 +631,7 @@ static int add_saved(build_ctx *c)
 static bool is_lora_module(const vf_adapter_plan *p, const char *module)
 {
     for (size_t i = 0; i < p->n; i++)
-        if ((p->v[i].kind == VF_ADAPT_LORA || p->v[i].kind == VF_ADAPT_LORA_EMBED) &&
+        if ((p->v[i].kind == VF_ADAPTER_KIND_LORA || p->v[i].kind == VF_ADAPTER_KIND_LORA_EMBED) &&
             strcmp(p->v[i].module, module) == 0)
             return true;
     return false;
@@ -650,7 +650,7 @@ static int add_biases(build_ctx *c)
         bool take = c->o->bias == VF_LORA_BIAS_ALL ? strstr(t->name, "bias") != NULL
                                                    : strcmp(t->name + strlen(module), ".bias") == 0 &&
                                                          is_lora_module(c->p, module);
-        int rc = take ? add_whole(c, t, module, VF_ADAPT_BIAS) : VF_OK;
+        int rc = take ? add_whole(c, t, module, VF_ADAPTER_KIND_BIAS) : VF_OK;
         if (rc != VF_OK)
             return rc;
     }
@@ -683,20 +683,20 @@ static int compute_totals(vf_adapter_plan *p, const vf_model *m, bool osft, vf_e
     t->base_parameters = vf_model_totals(m)->parameters;
     for (size_t i = 0; i < p->n; i++) {
         const vf_adapter_matrix *x = &p->v[i];
-        bool target = x->kind == VF_ADAPT_LORA || x->kind == VF_ADAPT_LORA_EMBED || x->kind == VF_ADAPT_OSFT;
+        bool target = x->kind == VF_ADAPTER_KIND_LORA || x->kind == VF_ADAPTER_KIND_LORA_EMBED || x->kind == VF_ADAPTER_KIND_OSFT;
         of |= vf_acc_u64(&t->bytes, x->bytes);
         if (!target) {
-            of |= vf_acc_u64(x->kind == VF_ADAPT_SAVED ? &t->saved : &t->biases, x->params);
+            of |= vf_acc_u64(x->kind == VF_ADAPTER_KIND_SAVED ? &t->saved : &t->biases, x->params);
             continue;
         }
         t->matrices++;
         of |= vf_acc_u64(&t->parameters, x->params);
-        of |= vf_add_u64_overflow(&dims, x->kind == VF_ADAPT_OSFT ? x->rows : x->in,
-                                  x->kind == VF_ADAPT_OSFT ? x->cols : x->out);
+        of |= vf_add_u64_overflow(&dims, x->kind == VF_ADAPTER_KIND_OSFT ? x->rows : x->in,
+                                  x->kind == VF_ADAPTER_KIND_OSFT ? x->cols : x->out);
         of |= vf_acc_u64(&t->lora_dim_sum, dims);
         uint64_t numel; /* rows * cols: the logical size, more than numel for a quantized weight */
         of |= vf_mul_u64_overflow(&numel, x->rows, x->cols) || vf_acc_u64(&target_numel, numel);
-        if (x->kind == VF_ADAPT_OSFT)
+        if (x->kind == VF_ADAPTER_KIND_OSFT)
             of |= vf_acc_u64(&t->trainable, x->trainable_params);
     }
     if (osft) {

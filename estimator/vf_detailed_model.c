@@ -198,19 +198,19 @@ static void scan_plan(const vf_adapter_plan *p, facts *f, bool osft)
         d->adapter_base = t->parameters;
     for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
-        if (x->kind == VF_ADAPT_LORA) {
+        if (x->kind == VF_ADAPTER_KIND_LORA) {
             acc(f, &d->adapter_act_per_token, x->in + x->rank + x->magnitude);
             acc(f, &d->dora_base_per_token, x->magnitude);
             acc(f, &d->matrix_dim_sum, x->in + x->out + 2 * x->rank);
             acc(f, &d->vector_params, x->magnitude);
             if (x->magnitude)
                 d->dora_largest = max_u64(d->dora_largest, x->in * x->out);
-        } else if (x->kind == VF_ADAPT_OSFT) {
+        } else if (x->kind == VF_ADAPTER_KIND_OSFT) {
             acc(f, &d->osft_target_params, x->rows * x->cols);
             acc(f, &d->matrix_dim_sum, 2 * (x->rows + x->cols));
             acc(f, &d->vector_params, x->trainable_rank);
         } else {
-            acc(f, &d->adapter_act_per_token, x->kind == VF_ADAPT_LORA_EMBED ? x->rank : 0);
+            acc(f, &d->adapter_act_per_token, x->kind == VF_ADAPTER_KIND_LORA_EMBED ? x->rank : 0);
             acc(f, &d->vector_params, x->trainable_params);
         }
     }

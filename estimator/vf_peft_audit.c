@@ -613,7 +613,7 @@ static int compare_pair(vf_audit *a, const vf_adapter_matrix *x)
 {
     char s1[96];
     const char *module = fmt(a, "%s%s", a->prefix, x->module), *why;
-    vf_audit_kind want = x->kind == VF_ADAPT_LORA_EMBED ? VF_AUDIT_LORA_EMBED : VF_AUDIT_LORA;
+    vf_audit_kind want = x->kind == VF_ADAPTER_KIND_LORA_EMBED ? VF_AUDIT_LORA_EMBED : VF_AUDIT_LORA;
     vf_audit_kind other = want == VF_AUDIT_LORA ? VF_AUDIT_LORA_EMBED : VF_AUDIT_LORA;
     size_t i;
     uint64_t r;
@@ -667,7 +667,7 @@ static int compare_whole(vf_audit *a, const vf_adapter_matrix *x)
         e = find_key(a, fmt(a, PEFT_PREFIX "%s", x->tensor->name), &i);
     if (!e)
         return diff(a, key, "missing: %s of base '%s'",
-                    x->kind == VF_ADAPT_SAVED ? "modules_to_save copy" : "trainable bias",
+                    x->kind == VF_ADAPTER_KIND_SAVED ? "modules_to_save copy" : "trainable bias",
                     x->tensor->name);
     a->matched[i] = true;
     e->base = x->tensor->name;
@@ -773,7 +773,7 @@ static int audit_base(vf_audit *a, const char *base_path, const vf_open_options 
     rc = predict(a, &plan);
     for (size_t i = 0; rc == VF_OK && i < vf_adapter_plan_count(plan); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(plan, i);
-        rc = x->kind == VF_ADAPT_LORA || x->kind == VF_ADAPT_LORA_EMBED ? compare_pair(a, x) : compare_whole(a, x);
+        rc = x->kind == VF_ADAPTER_KIND_LORA || x->kind == VF_ADAPTER_KIND_LORA_EMBED ? compare_pair(a, x) : compare_whole(a, x);
     }
     if (rc == VF_OK && plan)
         vf_acc_u64(&a->totals.expected_params, vf_adapter_plan_totals(plan)->trainable);
@@ -905,11 +905,6 @@ const char *vf_audit_file(const vf_audit *a) { return a->file; }
 const char *vf_audit_base_name(const vf_audit *a)
 {
     return a && a->base ? vf_checkpoint_name(vf_model_checkpoint(a->base)) : NULL;
-}
-
-const char *vf_audit_base_dir(const vf_audit *a)
-{
-    return a && a->base ? vf_checkpoint_dir(vf_model_checkpoint(a->base)) : NULL;
 }
 
 int vf_audit_verdict(const vf_audit *a, vf_error *err)

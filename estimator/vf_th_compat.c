@@ -2,6 +2,7 @@
  * memory_estimator.py (main, last changed in 04ec040) derives from the model it loads through the
  * headless transformers.AutoModel, reproduced from the headers. The arithmetic rules of that mode are
  * in vf_estimator.c; the CLI and the Python binding only select the mode. */
+#include <stdio.h>
 #include <string.h>
 
 #include "vramfit/vf_adapters.h"
@@ -50,6 +51,15 @@ const char *vf_th_path_family(const char *path, const char **key)
             return path_keys[i].family;
         }
     return "default";
+}
+
+const char *vf_th_family(const char *model_path, vf_family *out)
+{
+    const char *key = NULL;
+    vf_family_by_name(vf_th_path_family(model_path, &key), out);
+    snprintf(out->reason, sizeof out->reason,
+             key ? "'%s' occurs in the path string" : "no known name in the path string", key);
+    return key;
 }
 
 int vf_th_check_targets(const vf_target_spec *target, vf_error *err)

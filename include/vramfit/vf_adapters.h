@@ -151,11 +151,11 @@ typedef struct vf_adapter_options {
     }
 
 typedef enum vf_adapter_kind {
-    VF_ADAPT_LORA,       /* LoRA on a linear weight (one expert of a fused tensor included) */
-    VF_ADAPT_LORA_EMBED, /* LoRA on an embedding */
-    VF_ADAPT_OSFT,       /* SVD of a target matrix */
-    VF_ADAPT_SAVED,      /* modules_to_save: a full trainable copy of a base tensor */
-    VF_ADAPT_BIAS,       /* a base bias made trainable by bias=all|lora_only */
+    VF_ADAPTER_KIND_LORA,       /* LoRA on a linear weight (one expert of a fused tensor included) */
+    VF_ADAPTER_KIND_LORA_EMBED, /* LoRA on an embedding */
+    VF_ADAPTER_KIND_OSFT,       /* SVD of a target matrix */
+    VF_ADAPTER_KIND_SAVED,      /* modules_to_save: a full trainable copy of a base tensor */
+    VF_ADAPTER_KIND_BIAS,       /* a base bias made trainable by bias=all|lora_only */
 } vf_adapter_kind;
 
 /* "lora", "lora_embedding", "osft", "modules_to_save", "bias"; "?" outside the enum. */
@@ -346,9 +346,6 @@ const vf_findings *vf_audit_findings(const vf_audit *a); /* explanations and not
 const vf_family *vf_audit_family(const vf_audit *a);
 /* The adapter's safetensors file name (for messages). */
 const char *vf_audit_file(const vf_audit *a);
-/* The base checkpoint's directory as vf_checkpoint_dir() gives it (a snapshot restores the original
- * one), or NULL without --base. */
-const char *vf_audit_base_dir(const vf_audit *a);
 /* The base's vf_checkpoint_name (ORG/NAME@REVISION or a base name), or NULL without a base. */
 const char *vf_audit_base_name(const vf_audit *a);
 /* VF_OK when there is no difference; else VF_ERR_MISMATCH with err naming the adapter file, the

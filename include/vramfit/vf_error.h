@@ -60,7 +60,7 @@ typedef enum vf_status {
 #define VF_ERROR_TENSOR_MAX 256
 #define VF_ERROR_MESSAGE_MAX 768
 
-/* Caller-owned; zero-initialise or vf_error_clear() before use. Strings are always NUL-terminated and
+/* Caller-owned; zero-initialise before use. Strings are always NUL-terminated and
  * truncated (never overflowed) when too long. */
 typedef struct vf_error {
     int code;                           /* VF_OK or a negative vf_status */
@@ -69,7 +69,6 @@ typedef struct vf_error {
     char message[VF_ERROR_MESSAGE_MAX]; /* what is wrong, one line, no trailing newline */
 } vf_error;
 
-void vf_error_clear(vf_error *err);
 
 /* Fills err (if non-NULL) and returns code, so callers can write `return vf_error_set(...)`.
  * file/tensor may be NULL. Control characters in any field are replaced by '?' so one error is one

@@ -59,6 +59,7 @@
 #include "vf_tensors.h"
 
 typedef struct vf_target_spec vf_target_spec;
+typedef struct vf_family vf_family;
 
 #ifdef __cplusplus
 extern "C" {
@@ -282,6 +283,11 @@ const char *vf_th_path_family(const char *path, const char **key);
  * be NULL) names no modules, regex or exclusion of its own; else VF_ERR_USAGE whose message names
  * the first that it does with the CLI's option name (--target, --target-regex, --exclude). */
 int vf_th_check_targets(const vf_target_spec *target, vf_error *err);
+
+/* vf_th_path_family as a whole vf_family: the family of model_path with its reason ("'granite'
+ * occurs in the path string", or "no known name in the path string"); returns the matched key, or
+ * NULL when none matched (the default family). */
+const char *vf_th_family(const char *model_path, vf_family *out);
 
 /* Opens PATH (as vf_model_open), derives the model facts (vf_est_model_from with the family
  * detected from the tensor names, or vf_est_model_training_hub with PATH as the model_path string

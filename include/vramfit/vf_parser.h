@@ -176,10 +176,6 @@ int vf_output_prepare(const char *path, const vf_checkpoint *cp, const char *con
 int vf_output_commit(vf_output *o, vf_error *err);
 void vf_output_free(vf_output *o); /* NULL is a no-op; removes an uncommitted temporary file */
 
-/* vf_output_prepare (no inputs) and vf_output_commit at once: readers see the old file or the whole
- * new one, never a part; on failure path is untouched and the temporary file removed. */
-int vf_write_file_atomic(const char *path, const void *data, size_t len, vf_error *err);
-
 /* ---- checkpoint: a set of shards, optionally indexed -------------------------------------------- */
 
 typedef struct vf_shard {

@@ -103,10 +103,6 @@ int vf_snapshot_encode_data(const char *origin, const vf_snapshot_file *shards, 
  * Fails with VF_ERR_UNSUPPORTED when the directory string has control characters or is too long. */
 int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, vf_error *err);
 
-/* vf_snapshot_write into `path`, atomically: a temporary file in the same directory, fsync, rename.
- * Nothing is left at `path` or beside it on failure. *written (may be NULL) gets the file size. */
-int vf_snapshot_save(const vf_checkpoint *cp, const char *path, size_t *written, vf_error *err);
-
 /* Decodes and validates a whole snapshot held in memory (fuzzing entry point) and builds the
  * checkpoint it describes. `display` names the snapshot in errors (NULL: "snapshot"); errors inside
  * it name "DISPLAY:SHARD". *out is NULL on failure. */

@@ -203,13 +203,3 @@ void vf_output_free(vf_output *o)
     free(o->display);
     free(o);
 }
-
-int vf_write_file_atomic(const char *path, const void *data, size_t len, vf_error *err)
-{
-    vf_output *o = NULL;
-    int rc = vf_output_prepare(path, NULL, NULL, data, len, &o, err);
-    if (rc == VF_OK)
-        rc = vf_output_commit(o, err);
-    vf_output_free(o);
-    return rc;
-}

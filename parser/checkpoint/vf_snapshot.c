@@ -294,20 +294,6 @@ int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, v
     return rc;
 }
 
-/* Writes all of buf to fd. */
-int vf_snapshot_save(const vf_checkpoint *cp, const char *path, size_t *written, vf_error *err)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = vf_snapshot_write(cp, &data, &len, err);
-    if (rc == VF_OK)
-        rc = vf_write_file_atomic(path, data, len, err);
-    free(data);
-    if (rc == VF_OK && written)
-        *written = len;
-    return rc;
-}
-
 /* ---- reading: outer header and decompression ---------------------------------------------------- */
 
 bool vf_snapshot_has_magic(const uint8_t *buf, size_t len)

@@ -4,12 +4,6 @@
 
 #include "vramfit/vf_error.h"
 
-void vf_error_clear(vf_error *err)
-{
-    if (err)
-        memset(err, 0, sizeof *err);
-}
-
 /* Copies src into dst (size bytes), truncating, and replaces control characters by '?'. */
 static void copy_line(char *dst, size_t size, const char *src)
 {
