@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_json.h"
 #include "vf_report_internal.h"
 
 static bool buf_reserve(vf_buf *b, size_t extra)
@@ -62,27 +63,11 @@ void vf_buf_free(vf_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The library's one UTF-8 decoder (vf_utf8_decode, parser/format); a NUL ends the sequence as any
+ * byte that is not a continuation byte does. */
 size_t vf_utf8_char(const unsigned char *s, uint32_t *cp)
 {
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    unsigned c = s[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-             : c >= 0xF0 && c <= 0xF4                 ? 4
-                                                      : 0;
-    if (n == 0) {
-        *cp = UINT32_MAX;
-        return 1;
-    }
-    uint32_t v = n == 1 ? c : c & (0xFFu >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = UINT32_MAX;
-            return i;
-        }
-        v = v << 6 | (s[i] & 0x3Fu);
-    }
-    *cp = v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? UINT32_MAX : v;
-    return n;
+    return vf_utf8_decode(s, strnlen((const char *)s, 4), cp);
 }
 
 int vf_report_finish(vf_buf *b, char **out, vf_error *err)

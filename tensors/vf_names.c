@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vf_names.h"
 #include "vramfit/vf_tensors.h"
 
 #define MAX_COMPONENTS 64
@@ -24,19 +25,42 @@ typedef struct word {
 } word;
 #define W(lit) {lit, sizeof(lit) - 1}
 
-/* Splits at '.' in one scan; names with more than MAX_COMPONENTS components keep the first ones. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SPLIT_WORDS 1
+#else
+#define SPLIT_WORDS 0
+#endif
+
+/* Splits at '.' in one scan, eight bytes at a time within the name's length (little-endian GCC or
+ * clang: the lowest byte is the first), the rest byte by byte; names with more than MAX_COMPONENTS
+ * components keep the first ones. */
 static void split(const char *name, comps *c)
 {
-    const char *start = name;
+    size_t start = 0, i = 0;
     c->n = 0;
-    for (const char *s = name;; s++) {
+#if SPLIT_WORDS
+    const uint64_t ones = UINT64_C(0x0101010101010101), low7 = UINT64_C(0x7F7F7F7F7F7F7F7F);
+    /* at most 8 dots a word: stop while any number of them fits */
+    for (size_t len = strlen(name); i + 8 <= len && c->n + 8 < MAX_COMPONENTS; i += 8) {
+        uint64_t w, x;
+        memcpy(&w, name + i, 8);
+        x = w ^ (ones * '.');
+        for (uint64_t dots = ~(((x & low7) + low7) | x | low7); dots; dots &= dots - 1) {
+            size_t at = i + (size_t)(__builtin_ctzll(dots) >> 3); /* the high bit of each '.' byte */
+            c->p[c->n] = name + start;
+            c->len[c->n++] = at - start;
+            start = at + 1;
+        }
+    }
+#endif
+    for (const char *s = name + i;; s++) {
         if (*s != '.' && *s != '\0')
             continue;
-        c->p[c->n] = start;
-        c->len[c->n++] = (size_t)(s - start);
+        c->p[c->n] = name + start;
+        c->len[c->n++] = (size_t)(s - (name + start));
         if (*s == '\0' || c->n == MAX_COMPONENTS)
             return;
-        start = s + 1;
+        start = (size_t)(s - name) + 1;
     }
 }
 
@@ -85,16 +109,33 @@ static int32_t number_at(const comps *c, size_t i)
 static const word layer_words[] = {W("layers"), W("h"), W("blocks"), W("layer"), W("block"),
                                    W("decoder_layers"), {NULL, 0}};
 
-/* Index in the component after the first of `words` that is followed by a number; -1. */
+/* Index in the component after the first of `words` that is followed by a number; -1. (The number
+ * is tested first: most components are not numbers.) */
 static int32_t index_after(const comps *c, const word *words)
 {
-    for (size_t i = 0; i + 1 < c->n; i++)
-        if (is_any(c, i, words)) {
-            int32_t v = number_at(c, i + 1);
-            if (v >= 0)
-                return v;
-        }
+    for (size_t i = 0; i + 1 < c->n; i++) {
+        int32_t v = number_at(c, i + 1);
+        if (v >= 0 && is_any(c, i, words))
+            return v;
+    }
     return -1;
+}
+
+static const word expert_words[] = {W("experts"), {NULL, 0}};
+
+/* index_after(c, layer_words) and index_after(c, expert_words) in one scan. */
+static void layer_and_expert(const comps *c, int32_t *layer, int32_t *expert)
+{
+    *layer = *expert = -1;
+    for (size_t i = 0; i + 1 < c->n && (*layer < 0 || *expert < 0); i++) {
+        int32_t v = number_at(c, i + 1);
+        if (v < 0)
+            continue;
+        if (*layer < 0 && is_any(c, i, layer_words))
+            *layer = v;
+        if (*expert < 0 && is_w(c, i, expert_words[0]))
+            *expert = v;
+    }
 }
 
 static bool is_buffer(const comps *c)
@@ -423,8 +464,6 @@ static vf_component component_of(const comps *c)
     return VF_COMPONENT_LANGUAGE_MODEL;
 }
 
-static const word expert_words[] = {W("experts"), {NULL, 0}};
-
 static unsigned layout_marks(const comps *c)
 {
     unsigned layouts = 0;
@@ -443,36 +482,127 @@ unsigned vf_name_layout(const char *name)
     return layout_marks(&c);
 }
 
-void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_name_info *out)
+/* Everything vf_name_classify_in says but the layer and expert indices: a function of the
+ * components that are not all digits, their positions, ndim and layouts (no rule, marker or word
+ * is all digits, and only index_after reads numbers), which is what the memo below relies on. */
+static void classify_split(const comps *c, uint32_t ndim, unsigned layouts, vf_name_info *out)
 {
-    comps c;
     const name_rule *rule;
-    split(name, &c);
-    out->layer = index_after(&c, layer_words);
-    out->expert = index_after(&c, expert_words);
     out->layout_sensitive = false;
-    out->role = role_of(&c, ndim, layouts, &rule, &out->layout_sensitive);
+    out->role = role_of(c, ndim, layouts, &rule, &out->layout_sensitive);
     out->buffer = out->role == VF_ROLE_BUFFER;
     out->in_experts = false;
     out->shared_expert = false;
-    for (size_t i = 0; i + 1 < c.n; i++) {
-        out->in_experts |= is_w(&c, i, expert_words[0]);
-        out->shared_expert |= is_any(&c, i, shared_words);
+    for (size_t i = 0; i + 1 < c->n; i++) {
+        out->in_experts |= is_w(c, i, expert_words[0]);
+        out->shared_expert |= is_any(c, i, shared_words);
     }
-    out->component = component_of(&c);
+    out->component = component_of(c);
     if (out->component == VF_COMPONENT_PROJECTOR && out->role == VF_ROLE_OTHER)
         out->role = VF_ROLE_PROJECTOR;
     out->module = rule && rule->module != MOD_DERIVE ? (vf_module_kind)rule->module
-                                                     : derive_module(&c, out->role, ndim);
+                                                     : derive_module(c, out->role, ndim);
     out->experts_layout = rule && ndim >= 3 ? rule->experts : VF_EXPERTS_NONE;
-    out->layout_marks = layout_marks(&c);
+    out->layout_marks = layout_marks(c);
     out->kind_hints = 0;
     /* The markers name embeddings and the attention holding q/k/v/o: other tensors skip the scan. */
     bool hinting = out->role == VF_ROLE_EMBED || (out->role >= VF_ROLE_ATTN_Q && out->role <= VF_ROLE_ATTN_O);
     for (size_t i = 0; hinting && i < sizeof kind_markers / sizeof kind_markers[0]; i++)
-        for (size_t k = 0; k < c.n; k++)
-            if (maybe_w(&c, k, kind_markers[i].p[0]) && path_at(&c, k, kind_markers[i].p, 2))
+        for (size_t k = 0; k < c->n; k++)
+            if (maybe_w(c, k, kind_markers[i].p[0]) && path_at(c, k, kind_markers[i].p, 2))
                 out->kind_hints |= kind_markers[i].layout;
+}
+
+void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_name_info *out)
+{
+    comps c;
+    split(name, &c);
+    layer_and_expert(&c, &out->layer, &out->expert);
+    classify_split(&c, ndim, layouts, out);
+}
+
+/* ---- the memo ---------------------------------------------------------------------------------- */
+
+/* The name's shape: its components joined by '.', each all-digit one as "#". False when it does not
+ * fit in cap bytes (the name is then classified without the memo). */
+static bool shape_key(const comps *c, char *key, size_t cap, size_t *len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        bool digits = c->len[i] > 0;
+        for (size_t k = 0; digits && k < c->len[i]; k++)
+            digits = c->p[i][k] >= '0' && c->p[i][k] <= '9';
+        size_t n = digits ? 1 : c->len[i];
+        if (n + 1 > cap - o)
+            return false;
+        if (i)
+            key[o++] = '.';
+        memcpy(key + o, digits ? "#" : c->p[i], n);
+        o += n;
+    }
+    *len = o;
+    return true;
+}
+
+static uint64_t key_hash(const char *key, size_t len, uint32_t ndim, unsigned layouts)
+{
+    uint64_t h = UINT64_C(14695981039346656037) ^ ((uint64_t)ndim << 8 | layouts) ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) { /* a word at a time: FNV-1a's step on 64-bit words */
+        uint64_t w;
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * UINT64_C(1099511628211);
+    }
+    for (; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * UINT64_C(1099511628211);
+    return h ^ (h >> 29);
+}
+
+#define MEMO_PROBES 8 /* slots tried per lookup: past them a name is classified without the memo */
+
+void vf_name_memo_init(vf_name_memo *m)
+{
+    memset(m->slot, 0, sizeof m->slot);
+    m->keys_used = 0;
+}
+
+void vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
+                           vf_name_info *out)
+{
+    comps c;
+    char key[VF_NAME_MEMO_KEY_MAX];
+    size_t len = 0;
+    split(name, &c);
+    layer_and_expert(&c, &out->layer, &out->expert);
+    if (!memo || !shape_key(&c, key, sizeof key, &len)) {
+        classify_split(&c, ndim, layouts, out);
+        return;
+    }
+    uint64_t h = key_hash(key, len, ndim, layouts);
+    vf_name_memo_slot *free_slot = NULL;
+    for (size_t k = 0; k < MEMO_PROBES; k++) {
+        vf_name_memo_slot *s = &memo->slot[(h + k) % VF_NAME_MEMO_SLOTS];
+        if (!s->used) {
+            free_slot = s;
+            break;
+        }
+        if (s->hash == h && s->key_len == len && s->ndim == ndim && s->layouts == layouts &&
+            memcmp(memo->keys + s->key_at, key, len) == 0) {
+            int32_t layer = out->layer, expert = out->expert;
+            *out = s->info;
+            out->layer = layer;
+            out->expert = expert;
+            return;
+        }
+    }
+    classify_split(&c, ndim, layouts, out);
+    if (free_slot && len <= sizeof memo->keys - memo->keys_used) {
+        memcpy(memo->keys + memo->keys_used, key, len);
+        *free_slot = (vf_name_memo_slot){.used = true, .hash = h, .key_at = (uint32_t)memo->keys_used,
+                                         .key_len = (uint32_t)len, .ndim = ndim, .layouts = layouts,
+                                         .info = *out};
+        memo->keys_used += len;
+    }
 }
 
 void vf_name_classify(const char *name, uint32_t ndim, vf_name_info *out)

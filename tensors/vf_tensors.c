@@ -4,6 +4,7 @@
 
 #include "vf_format_internal.h"
 #include "vf_json.h"
+#include "vf_names.h"
 #include "vf_quant.h"
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_tensors.h"
@@ -60,10 +61,11 @@ static void set_matrix_view(vf_tensor *t)
 /* Classifies t as in a checkpoint with `layouts`; adds the name's VF_LAYOUT_* marks to *marks,
  * sets *sensitive when other layouts could classify it otherwise, and returns its VF_HINT_* when t
  * is in the language model. */
-static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks, bool *sensitive)
+static unsigned classify(vf_name_memo *memo, vf_tensor *t, unsigned layouts, unsigned *marks,
+                         bool *sensitive)
 {
     vf_name_info ni;
-    vf_name_classify_in(t->name, t->ndim, layouts, &ni);
+    vf_name_classify_memo(memo, t->name, t->ndim, layouts, &ni);
     *sensitive = ni.layout_sensitive;
     t->layer = ni.layer;
     t->expert = ni.expert;
@@ -84,12 +86,11 @@ static unsigned classify(vf_tensor *t, unsigned layouts, unsigned *marks, bool *
     return t->component == VF_COMPONENT_LANGUAGE_MODEL ? ni.kind_hints : 0;
 }
 
-/* Fills and classifies the table rows [begin, end) (in shard order); pure per tensor, so ranges run
- * on separate threads. */
+/* Fills and classifies the table rows [begin, end) (in shard order), and sets by_name over them to
+ * each shard's name order; pure per tensor, so ranges run on separate threads. */
 typedef struct fill_range {
     vf_model *m;
     size_t begin, end;
-    bool sorted; /* names ascend (strcmp <=) over rows [begin, end) */
     unsigned hints; /* VF_HINT_* of the language-model rows that no layout can change */
     unsigned sensitive_hints; /* VF_HINT_* of the layout-sensitive rows */
     unsigned marks; /* VF_LAYOUT_* the rows' names switch on */
@@ -108,8 +109,9 @@ static void *fill_run(void *arg)
 {
     fill_range *r = arg;
     size_t row = 0, s = 0, shards = vf_checkpoint_shard_count(r->m->cp);
-    const char *prev = NULL;
-    bool sorted = true;
+    vf_name_memo *memo = malloc(sizeof *memo); /* without it: classified name by name */
+    if (memo)
+        vf_name_memo_init(memo);
     for (; s < shards; s++) { /* the shard holding row `begin` */
         size_t n = vf_st_header_count(vf_checkpoint_shard(r->m->cp, s)->header);
         if (row + n > r->begin)
@@ -123,18 +125,16 @@ static void *fill_run(void *arg)
             const vf_st_tensor *st = vf_st_header_tensor(sh->header, i);
             vf_tensor *t = &r->m->tensors[row + i];
             *t = header_row(st, sh->name, (uint32_t)s);
-            r->m->by_name[row + i] = (uint32_t)(row + i);
+            const vf_st_tensor *ith_by_name = vf_st_header_by_name(sh->header, i);
+            r->m->by_name[row + i] = (uint32_t)(row + (size_t)(ith_by_name - vf_st_header_tensor(sh->header, 0)));
             bool *sens = &r->sensitive[row + i];
-            unsigned hints = classify(t, 0, &r->marks, sens); /* first pass: no layouts yet */
+            unsigned hints = classify(memo, t, 0, &r->marks, sens); /* first pass: no layouts yet */
             *(*sens ? &r->sensitive_hints : &r->hints) |= hints;
-            if (sorted && prev && strcmp(prev, t->name) > 0)
-                sorted = false;
-            prev = t->name;
         }
         if (i < n)
             break;
     }
-    r->sorted = sorted;
+    free(memo);
     return NULL;
 }
 
@@ -145,6 +145,9 @@ static void *fill_run(void *arg)
 static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
 {
     unsigned hints = 0, marks = 0;
+    vf_name_memo *memo = malloc(sizeof *memo); /* without it: classified name by name */
+    if (memo)
+        vf_name_memo_init(memo);
     for (size_t i = 0; i < n; i++) {
         if (!sensitive[i])
             continue;
@@ -153,14 +156,14 @@ static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
                                  .numel = t->numel, .nbytes = t->bytes};
         *t = header_row(&st, t->file, t->shard);
         bool again;
-        hints |= classify(t, m->layouts, &marks, &again);
+        hints |= classify(memo, t, m->layouts, &marks, &again);
     }
+    free(memo);
     return hints;
 }
 
-/* Also sets *sorted: the rows' names ascend (shards split a name-sorted list: often already in
- * order), checked per range on the filling threads and across range boundaries here. */
-static int fill_table(vf_model *m, bool *sorted, vf_error *err)
+/* by_name is left as runs, one per shard (vf_model_from_checkpoint merges them). */
+static int fill_table(vf_model *m, vf_error *err)
 {
     size_t n = 0, shards = vf_checkpoint_shard_count(m->cp);
     for (size_t s = 0; s < shards; s++)
@@ -183,8 +186,7 @@ static int fill_table(vf_model *m, bool *sorted, vf_error *err)
      * a layout rule could change are classified again, with it. */
     unsigned marks = 0, sensitive_hints = 0;
     for (size_t i = 0; i < k; i++)
-        r[i] = (fill_range){.m = m, .begin = n * i / k, .end = n * (i + 1) / k, .sorted = true,
-                            .sensitive = sensitive};
+        r[i] = (fill_range){.m = m, .begin = n * i / k, .end = n * (i + 1) / k, .sensitive = sensitive};
     vf_parallel_run(fill_run, r, sizeof *r, k);
     for (size_t i = 0; i < k; i++) {
         marks |= r[i].marks;
@@ -197,10 +199,6 @@ static int fill_table(vf_model *m, bool *sorted, vf_error *err)
     m->hints |= sensitive_hints;
     free(sensitive);
     m->count = n;
-    *sorted = true;
-    for (size_t i = 0; i < k && *sorted; i++)
-        *sorted = r[i].sorted && (r[i].begin == 0 || r[i].begin >= r[i].end ||
-                                  strcmp(m->tensors[r[i].begin - 1].name, m->tensors[r[i].begin].name) <= 0);
     return VF_OK;
 }
 
@@ -523,14 +521,12 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     }
     m->cp = cp;
     m->findings = vf_findings_new();
-    bool sorted = true;
     int rc = m->findings && copy_findings(m) == VF_OK
-                 ? fill_table(m, &sorted, err)
+                 ? fill_table(m, err)
                  : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    if (rc == VF_OK) {
-        if (!sorted)
-            vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
-                                offsetof(vf_tensor, name));
+    if (rc == VF_OK) { /* the shards' name-sorted runs merged (one run: nothing moves) */
+        vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
+                            offsetof(vf_tensor, name));
         rc = vf_quant_apply(m, m->layouts, &m->quant, m->findings, err);
     }
     if (rc == VF_OK) {

@@ -619,6 +619,7 @@ Test(verify, parallel_shards_agree_with_one_at_a_time)
     }
     jobs[2] = (vf_hash_job){.path = "/nonexistent/x.safetensors", .display = "x.safetensors", .header = h[0],
                             .tensors = calloc(vf_st_header_count(h[0]), sizeof(vf_tensor_hash))};
+    cr_assert_eq(vf_hash_shards(jobs, 0, NULL), VF_OK, "no shards: nothing to do");
     cr_assert_eq(vf_hash_shards(jobs, 2, NULL), VF_OK);
     for (int i = 0; i < 2; i++) {
         vf_digest fd;

@@ -164,99 +164,112 @@ static long shard_by_name(const vf_checkpoint *cp, const char *name)
     return hit ? (long)(hit - cp->shards) : -1;
 }
 
-/* The usual case in one merge pass: per shard, its tensors in name order are exactly the index
- * entries placed in it, in name order (the entries are sorted by name). False when anything differs
- * or memory is short: the exact checks below then name the first difference. Large indexes are
- * checked in ranges of entries on separate threads, each range starting each shard where the
- * entries before it leave it. */
-typedef struct match_range {
-    const vf_checkpoint *cp;
-    const long *pos; /* index shard -> checkpoint shard */
-    size_t begin, end;
-    uint64_t sum;
-    bool ok;
-} match_range;
+/* The index against the shards in one merge per shard: the index entries placed in a shard (in name
+ * order, as the entries are sorted) are merged with its tensors in name order, marking each entry and
+ * tensor that has its counterpart. All marked is the usual case; otherwise the first tensor unmarked
+ * (shards in name order, tensors in offset order), then the first entry unmarked (in name order), is
+ * reported. */
+typedef struct index_marks {
+    size_t *start;      /* per checkpoint shard: its entries are group[start[s] .. start[s + 1]) */
+    uint32_t *group;    /* entry indices grouped by checkpoint shard, name order within a group */
+    size_t *first;      /* per checkpoint shard: the table position of its tensor 0 */
+    bool *entry_ok;     /* per entry: its shard stores it */
+    bool *tensor_ok;    /* per tensor (first[s] + offset-order index): the index places it here */
+} index_marks;
 
-static void *match_run(void *arg)
+static void index_marks_free(index_marks *k)
 {
-    match_range *r = arg;
-    const vf_checkpoint *cp = r->cp;
-    const vf_index *ix = &cp->index;
-    size_t *next = calloc(cp->count ? cp->count : 1, sizeof *next);
-    bool ok = next != NULL;
-    for (size_t e = 0; ok && e < r->begin; e++)
-        next[r->pos[ix->entries[e].shard]]++;
-    for (size_t e = r->begin; ok && e < r->end; e++) {
-        size_t s = (size_t)r->pos[ix->entries[e].shard];
-        const vf_st_tensor *t = vf_st_header_by_name(cp->headers[s], next[s]++);
-        ok = t && strcmp(t->name, ix->entries[e].tensor) == 0;
-        if (ok)
-            vf_acc_u64(&r->sum, t->nbytes);
-    }
-    free(next);
-    r->ok = ok;
-    return NULL;
+    free(k->start), free(k->group), free(k->first), free(k->entry_ok), free(k->tensor_ok);
 }
 
-#define VF_MATCH_PER_THREAD 8192 /* fewer entries than this per thread: not worth a thread */
-
-static bool index_matches(const vf_checkpoint *cp, uint64_t *sum)
+/* Groups the entries by the checkpoint shard holding their shard name (entries of a shard name not
+ * loaded stay unmarked) and merges each group with its shard's tensors. */
+static bool mark_index(const vf_checkpoint *cp, index_marks *k)
 {
     const vf_index *ix = &cp->index;
-    size_t total = 0;
-    for (size_t s = 0; s < cp->count; s++)
+    size_t total = 0, n = cp->count;
+    for (size_t s = 0; s < n; s++)
         total += vf_st_header_count(cp->headers[s]);
-    if (total != ix->count)
-        return false;
     long *pos = malloc((ix->shard_count ? ix->shard_count : 1) * sizeof *pos);
-    bool ok = pos != NULL;
-    for (size_t k = 0; ok && k < ix->shard_count; k++)
-        ok = (pos[k] = shard_by_name(cp, ix->shards[k])) >= 0;
-    if (ok) {
-        size_t n = ix->count, k = vf_parallel_ranges(n, VF_MATCH_PER_THREAD);
-        match_range r[VF_PARALLEL_MAX];
-        for (size_t i = 0; i < k; i++)
-            r[i] = (match_range){cp, pos, n * i / k, n * (i + 1) / k, 0, false};
-        vf_parallel_run(match_run, r, sizeof *r, k);
-        for (size_t i = 0; i < k; i++) { /* saturating sums: the order of addition does not matter */
-            ok = ok && r[i].ok;
-            vf_acc_u64(sum, r[i].sum);
+    *k = (index_marks){calloc(n + 2, sizeof *k->start), malloc((ix->count ? ix->count : 1) * sizeof *k->group),
+                       malloc((n ? n : 1) * sizeof *k->first), calloc(ix->count ? ix->count : 1, sizeof *k->entry_ok),
+                       calloc(total ? total : 1, sizeof *k->tensor_ok)};
+    if (!pos || !k->start || !k->group || !k->first || !k->entry_ok || !k->tensor_ok) {
+        free(pos);
+        return false;
+    }
+    for (size_t i = 0; i < ix->shard_count; i++)
+        pos[i] = shard_by_name(cp, ix->shards[i]);
+    for (size_t e = 0; e < ix->count; e++) /* counting sort by shard, stable */
+        if (pos[ix->entries[e].shard] >= 0)
+            k->start[pos[ix->entries[e].shard] + 2]++;
+    for (size_t s = 0; s < n; s++)
+        k->start[s + 2] += k->start[s + 1];
+    for (size_t e = 0; e < ix->count; e++)
+        if (pos[ix->entries[e].shard] >= 0)
+            k->group[k->start[pos[ix->entries[e].shard] + 1]++] = (uint32_t)e;
+    free(pos);
+    for (size_t s = 0, first = 0; s < n; first += vf_st_header_count(cp->headers[s]), s++) {
+        const vf_st_header *h = cp->headers[s];
+        size_t i = 0, g = k->start[s], count = vf_st_header_count(h);
+        k->first[s] = first;
+        while (i < count && g < k->start[s + 1]) {
+            const vf_st_tensor *t = vf_st_header_by_name(h, i);
+            int c = strcmp(t->name, ix->entries[k->group[g]].tensor);
+            if (c == 0) {
+                k->tensor_ok[first + (size_t)(t - vf_st_header_tensor(h, 0))] = true;
+                k->entry_ok[k->group[g]] = true;
+            }
+            i += c <= 0;
+            g += c >= 0;
         }
     }
-    free(pos);
-    return ok; /* every entry took a distinct tensor and the counts agree: all tensors were taken */
+    return true;
 }
 
-/* Every shard tensor is in the index under that shard; every index entry is in its shard. */
-static int cross_check_index(vf_checkpoint *cp, vf_error *err)
+/* The first tensor the index does not place in its shard, then the first entry its shard does not
+ * store; VF_OK when every one is marked. */
+static int index_mismatch(const vf_checkpoint *cp, const index_marks *k, vf_error *err)
 {
     const vf_index *ix = &cp->index;
-    uint64_t sum = 0;
-    bool matched = index_matches(cp, &sum);
-    if (!matched)
-        sum = 0;
-    for (size_t s = 0; !matched && s < cp->count; s++) {
+    for (size_t s = 0; s < cp->count; s++) {
         const vf_st_header *h = cp->headers[s];
         for (size_t i = 0; i < vf_st_header_count(h); i++) {
+            if (k->tensor_ok[k->first[s] + i])
+                continue;
             const vf_st_tensor *t = vf_st_header_tensor(h, i);
             long e = vf_index_find(ix, t->name);
             if (e < 0)
                 return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
                                     "tensor is not listed in " INDEX_NAME);
-            const char *want = ix->shards[ix->entries[e].shard];
-            if (strcmp(want, cp->names[s]) != 0)
-                return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
-                                    "tensor is stored here but " INDEX_NAME " places it in %s", want);
-            vf_acc_u64(&sum, t->nbytes);
+            return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
+                                "tensor is stored here but " INDEX_NAME " places it in %s",
+                                ix->shards[ix->entries[e].shard]);
         }
     }
-    for (size_t e = 0; !matched && e < ix->count; e++) {
-        long s = shard_by_name(cp, ix->shards[ix->entries[e].shard]);
-        if (s < 0 || vf_st_header_find(cp->headers[s], ix->entries[e].tensor) < 0)
+    for (size_t e = 0; e < ix->count; e++)
+        if (!k->entry_ok[e])
             return vf_error_set(err, VF_ERR_INDEX_MISMATCH, ix->shards[ix->entries[e].shard],
                                 ix->entries[e].tensor,
                                 "tensor is listed in " INDEX_NAME " but not stored in this shard");
-    }
+    return VF_OK;
+}
+
+/* Every shard tensor is in the index under that shard; every index entry is in its shard; then
+ * metadata.total_size against the tensors' bytes (a warning). */
+static int cross_check_index(vf_checkpoint *cp, vf_error *err)
+{
+    const vf_index *ix = &cp->index;
+    index_marks k;
+    int rc = mark_index(cp, &k) ? index_mismatch(cp, &k, err)
+                                : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    index_marks_free(&k);
+    if (rc != VF_OK)
+        return rc;
+    uint64_t sum = 0;
+    for (size_t s = 0; s < cp->count; s++)
+        for (size_t i = 0; i < vf_st_header_count(cp->headers[s]); i++)
+            vf_acc_u64(&sum, vf_st_header_tensor(cp->headers[s], i)->nbytes);
     if (ix->has_total && ix->total_size != sum) {
         cp->consistent = false;
         if (vf_findings_add(cp->findings, VF_SEV_WARNING,
@@ -492,102 +505,7 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* Shards read ahead: the *.safetensors files the directory lists are parsed on worker threads while
- * this thread reads the auxiliary files and parses the index. */
-typedef struct ahead {
-    const char *dir;
-    char **names; /* sorted */
-    size_t n;
-    vf_st_header **hs;
-    int *rcs;
-    vf_st_batch *batch; /* while running */
-} ahead;
-
-/* This thread joins the reading, then waits for the workers. */
-static void ahead_join(ahead *a)
-{
-    vf_st_batch_finish(a->batch);
-    a->batch = NULL;
-}
-
-static void ahead_free(ahead *a)
-{
-    ahead_join(a);
-    for (size_t i = 0; a->hs && i < a->n; i++)
-        vf_st_header_free(a->hs[i]);
-    free(a->hs);
-    free(a->rcs);
-    free_names(a->names, a->n);
-    *a = (ahead){0};
-}
-
-/* Starts the read-ahead; false (nothing to free) when it is not worth it or cannot start. */
-static bool ahead_start(const char *dir, ahead *a)
-{
-    vf_error lerr;
-    *a = (ahead){.dir = dir};
-    if (list_all_shards(dir, &a->names, &a->n, &lerr) != VF_OK || a->n < 8) {
-        free_names(a->names, a->n);
-        *a = (ahead){0};
-        return false;
-    }
-    a->hs = calloc(a->n, sizeof *a->hs);
-    a->rcs = malloc(a->n * sizeof *a->rcs);
-    if (!a->hs || !a->rcs ||
-        !(a->batch = vf_st_batch_start(dir, (const char *const *)a->names, a->n, a->hs, a->rcs))) {
-        ahead_free(a);
-        return false;
-    }
-    return true;
-}
-
-/* Adds the shards names[0..n) in that order, taking those read ahead and reading the others (absent
- * from the listing, or failed there: the error is produced again) now, in order: the result and the
- * error reported are those of load_shards(names). */
-static int load_shards_ahead(vf_checkpoint *cp, ahead *a, const char *const *names, size_t n,
-                             vf_error *err)
-{
-    ahead_join(a);
-    int rc = VF_OK;
-    size_t missing = 0;
-    vf_st_header **hs = calloc(n ? n : 1, sizeof *hs);
-    const char **miss = malloc((n ? n : 1) * sizeof *miss);
-    size_t *miss_at = malloc((n ? n : 1) * sizeof *miss_at);
-    if (!hs || !miss || !miss_at)
-        rc = vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
-    for (size_t k = 0; rc == VF_OK && k < n; k++) {
-        const char *name = names[k];
-        char **hit = bsearch(&name, a->names, a->n, sizeof *a->names, cmp_cstr);
-        size_t j = hit ? (size_t)(hit - a->names) : 0;
-        if (hit && a->rcs[j] == VF_OK && a->hs[j]) {
-            hs[k] = a->hs[j];
-            a->hs[j] = NULL; /* taken (names[] are distinct) */
-        } else {
-            miss[missing] = name;
-            miss_at[missing++] = k;
-        }
-    }
-    ahead_free(a); /* the shards not named are dropped */
-    if (rc == VF_OK && missing) {
-        vf_st_header **mh = calloc(missing, sizeof *mh);
-        rc = mh ? vf_st_read_files(cp->dir, miss, missing, mh, err)
-                : vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
-        for (size_t i = 0; rc == VF_OK && i < missing; i++)
-            hs[miss_at[i]] = mh[i];
-        free(mh);
-    }
-    for (size_t k = 0; hs && k < n; k++) /* vf_checkpoint_add_shard owns hs[k] from here, also on failure */
-        if (rc == VF_OK)
-            rc = vf_checkpoint_add_shard(cp, names[k], hs[k], err);
-        else
-            vf_st_header_free(hs[k]);
-    free(hs);
-    free(miss);
-    free(miss_at);
-    return rc;
-}
-
-static int load_directory_shards(vf_checkpoint *cp, ahead *a, vf_error *err)
+static int load_directory_shards(vf_checkpoint *cp, vf_error *err)
 {
     long slot = aux_slot(INDEX_NAME);
     if (cp->aux[slot].present) {
@@ -595,8 +513,7 @@ static int load_directory_shards(vf_checkpoint *cp, ahead *a, vf_error *err)
         if (rc != VF_OK)
             return rc;
         cp->has_index = true;
-        return a ? load_shards_ahead(cp, a, cp->index.shards, cp->index.shard_count, err)
-                 : load_shards(cp, cp->index.shards, cp->index.shard_count, err);
+        return load_shards(cp, cp->index.shards, cp->index.shard_count, err);
     }
     char **names = NULL;
     size_t n = 0;
@@ -604,8 +521,7 @@ static int load_directory_shards(vf_checkpoint *cp, ahead *a, vf_error *err)
     if (rc == VF_OK && n == 0)
         rc = name_foreign_weights(cp->dir, err);
     if (rc == VF_OK)
-        rc = a ? load_shards_ahead(cp, a, (const char *const *)names, n, err)
-               : load_shards(cp, (const char *const *)names, n, err);
+        rc = load_shards(cp, (const char *const *)names, n, err);
     free_names(names, n);
     return rc;
 }
@@ -639,8 +555,6 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
         vf_checkpoint_free(cp);
         return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
     }
-    ahead a = {0};
-    bool reading_ahead = !single && ahead_start(dir, &a);
     int rc = load_aux(cp, err);
     if (rc == VF_OK && single) {
         free(cp->aux[aux_slot(INDEX_NAME)].data); /* a single file named explicitly: no index */
@@ -648,10 +562,8 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
         cp->one_file = true;
         rc = load_shard(cp, single, err);
     } else if (rc == VF_OK) {
-        rc = load_directory_shards(cp, reading_ahead ? &a : NULL, err);
+        rc = load_directory_shards(cp, err);
     }
-    if (reading_ahead)
-        ahead_free(&a); /* a no-op when load_shards_ahead took it */
     if (rc == VF_OK)
         rc = vf_checkpoint_finish(cp, err);
     if (rc == VF_OK)

@@ -30,10 +30,11 @@ void vf_arena_free(vf_arena *a);
  * of `elem_size` bytes) ascends by strcmp. Stable merge sort, reentrant. */
 void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off);
 
-/* malloc(n) (freed with free()), for large buffers that are written in full soon: one spanning
- * whole 2 MiB pages is aligned to them and those pages (and a nearly full last one, wasting at most
- * 1/8 of it) are marked for transparent huge pages, so filling it takes one page fault per 2 MiB
- * instead of one per 4 KiB. Where THP is off or unavailable the madvise fails harmlessly. */
+/* The one large-buffer allocator: malloc(n) (freed with free()) for large buffers that are written
+ * in full soon (the tensor table, the index). One spanning whole 2 MiB pages is aligned to them and
+ * those pages (and a nearly full last one, wasting at most 1/8 of it) are marked for transparent
+ * huge pages, so filling it takes one page fault per 2 MiB instead of one per 4 KiB (measured:
+ * BENCHMARKS.md, third round). Where THP is off or unavailable the madvise fails harmlessly. */
 void *vf_alloc_large(size_t n);
 
 /* Data-parallel loops over [0, n). VF_PARALLEL_MAX bounds the threads. vf_parallel_ranges gives the
@@ -43,6 +44,13 @@ void *vf_alloc_large(size_t n);
 #define VF_PARALLEL_MAX 8
 size_t vf_parallel_ranges(size_t n, size_t min_per_range);
 void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k);
+/* The one job runner: job(ctx, i, err) for i in [0, n) on `threads` threads (this one included;
+ * at most VF_PARALLEL_MAX), taking jobs in index order. Once a job fails no job above it starts, and
+ * the result is that of a sequential loop that stops at the first failure: VF_OK, or the status and
+ * error of the lowest-index job that failed. A job's side effects must be undone by the caller on
+ * failure (jobs below the failed one, and some above it, may have run). */
+int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t i, vf_error *err), void *ctx,
+                vf_error *err);
 
 /* True when s ends with suffix. */
 bool vf_has_suffix(const char *s, const char *suffix);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,46 +94,119 @@ static const char *key_name(const name_key *k, uint32_t i)
     return p;
 }
 
-static void merge_pass(const name_key *k, const uint32_t *src, uint32_t *dst, size_t n, size_t width)
+static int key_cmp(const name_key *k, uint32_t a, uint32_t b)
 {
-    for (size_t lo = 0; lo < n; lo += 2 * width) {
-        size_t mid = lo + width < n ? lo + width : n;
-        size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-        size_t i = lo, j = mid, o = lo;
-        while (i < mid && j < hi)
-            dst[o++] = strcmp(key_name(k, src[i]), key_name(k, src[j])) <= 0 ? src[i++] : src[j++];
-        while (i < mid)
-            dst[o++] = src[i++];
-        while (j < hi)
-            dst[o++] = src[j++];
+    return strcmp(key_name(k, a), key_name(k, b));
+}
+
+/* The end of the stretch of src[i..n) that goes before (take_equal: not after) `key`: galloping,
+ * 1, 3, 7, ... ahead, then a binary search in the last step. src[i] is known to qualify. */
+static size_t gallop(const name_key *k, const uint32_t *src, size_t i, size_t n, uint32_t key,
+                     bool take_equal)
+{
+    size_t ok = i, step = 1; /* src[ok] qualifies */
+    size_t bad = n;          /* src[bad] does not (n: past the end) */
+    while (ok + step < n) {
+        int c = key_cmp(k, src[ok + step], key);
+        if (take_equal ? c > 0 : c >= 0) {
+            bad = ok + step;
+            break;
+        }
+        ok += step;
+        step *= 2;
     }
+    while (bad - ok > 1) {
+        size_t mid = ok + (bad - ok) / 2;
+        int c = key_cmp(k, src[mid], key);
+        if (take_equal ? c > 0 : c >= 0)
+            bad = mid;
+        else
+            ok = mid;
+    }
+    return ok + 1;
+}
+
+#define VF_GALLOP_AFTER 7 /* wins in a row from one side before it gallops (as timsort's MIN_GALLOP) */
+
+/* Stable merge of the sorted a[0..na) and b[0..nb) into dst. Runs that take long stretches from one
+ * side (shards of a name-sorted list) cost about one comparison per stretch. */
+static void merge_two(const name_key *k, const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+                      uint32_t *dst)
+{
+    size_t i = 0, j = 0, o = 0, wins_a = 0, wins_b = 0;
+    while (i < na && j < nb) {
+        if (key_cmp(k, a[i], b[j]) <= 0) {
+            size_t e = ++wins_a >= VF_GALLOP_AFTER ? gallop(k, a, i, na, b[j], true) : i + 1;
+            memcpy(dst + o, a + i, (e - i) * sizeof *a);
+            o += e - i, i = e, wins_b = 0;
+        } else {
+            size_t e = ++wins_b >= VF_GALLOP_AFTER ? gallop(k, b, j, nb, a[i], false) : j + 1;
+            memcpy(dst + o, b + j, (e - j) * sizeof *b);
+            o += e - j, j = e, wins_a = 0;
+        }
+    }
+    memcpy(dst + o, a + i, (na - i) * sizeof *a);
+    memcpy(dst + o + na - i, b + j, (nb - j) * sizeof *b);
+}
+
+/* Merges adjacent runs pairwise until one is left; ends[r] is the end of run r (ends[nruns-1] = n).
+ * The runs' bounds are rewritten in place. */
+static void merge_runs(const name_key *k, uint32_t *idx, uint32_t *tmp, size_t *ends, size_t nruns)
+{
+    uint32_t *src = idx, *dst = tmp;
+    while (nruns > 1) {
+        size_t out = 0, begin = 0;
+        for (size_t r = 0; r < nruns; r += 2) {
+            size_t mid = ends[r], end = r + 1 < nruns ? ends[r + 1] : mid;
+            merge_two(k, src + begin, mid - begin, src + mid, end - mid, dst + begin);
+            ends[out++] = end;
+            begin = end;
+        }
+        nruns = out;
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != idx)
+        memcpy(idx, src, ends[0] * sizeof *idx);
+}
+
+/* In place, without memory: the contract kept by an insertion sort. */
+static void insertion_sort(const name_key *k, uint32_t *idx, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && key_cmp(k, idx[j - 1], idx[j]) > 0; j--) {
+            uint32_t t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
 }
 
 void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off)
 {
     if (n < 2)
         return;
-    uint32_t *tmp = malloc(n * sizeof *tmp);
     name_key k = {base, elem_size, name_off};
-    if (!tmp) { /* insertion sort fallback keeps the contract without memory */
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && strcmp(key_name(&k, idx[j - 1]), key_name(&k, idx[j])) > 0; j--) {
-                uint32_t t = idx[j];
-                idx[j] = idx[j - 1];
-                idx[j - 1] = t;
-            }
+    size_t nruns = 1;
+    for (size_t i = 1; i < n; i++) /* the input's ascending runs */
+        nruns += key_cmp(&k, idx[i - 1], idx[i]) > 0;
+    if (nruns == 1)
+        return;
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    size_t *ends = malloc(nruns * sizeof *ends);
+    if (!tmp || !ends) {
+        free(tmp);
+        free(ends);
+        insertion_sort(&k, idx, n);
         return;
     }
-    uint32_t *src = idx, *dst = tmp;
-    for (size_t width = 1; width < n; width *= 2) {
-        merge_pass(&k, src, dst, n, width);
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != idx)
-        memcpy(idx, src, n * sizeof *idx);
+    for (size_t i = 1, r = 0; i < n; i++)
+        if (key_cmp(&k, idx[i - 1], idx[i]) > 0)
+            ends[r++] = i;
+    ends[nruns - 1] = n;
+    merge_runs(&k, idx, tmp, ends, nruns);
     free(tmp);
+    free(ends);
 }
 
 /* ---- files ------------------------------------------------------------------------------------- */
@@ -315,21 +389,94 @@ size_t vf_parallel_ranges(size_t n, size_t min_per_range)
     return k;
 }
 
+/* ---- the job runner ---------------------------------------------------------------------------- */
+
+typedef struct jobs {
+    int (*job)(void *ctx, size_t i, vf_error *err);
+    void *ctx;
+    size_t n;
+    atomic_size_t next;   /* the next job to take */
+    atomic_size_t failed; /* the lowest failed job so far, n while none */
+} jobs;
+
+typedef struct jobs_worker {
+    jobs *j;
+    size_t failed; /* the lowest job this worker saw fail, j->n when none */
+    int rc;        /* its status */
+    vf_error err;  /* its error */
+} jobs_worker;
+
+/* Takes jobs in index order until none is left or every one left is above a known failure (a
+ * sequential loop would have stopped before it). */
+static void *jobs_work(void *arg)
+{
+    jobs_worker *w = arg;
+    jobs *j = w->j;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n && i < atomic_load(&j->failed);) {
+        vf_error e = {0};
+        int rc = j->job(j->ctx, i, &e);
+        if (rc == VF_OK || i >= w->failed)
+            continue;
+        w->failed = i;
+        w->rc = rc;
+        w->err = e;
+        for (size_t cur = atomic_load(&j->failed); i < cur;)
+            if (atomic_compare_exchange_weak(&j->failed, &cur, i))
+                break;
+    }
+    return NULL;
+}
+
+int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t i, vf_error *err), void *ctx,
+                vf_error *err)
+{
+    jobs j = {.job = job, .ctx = ctx, .n = n};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, n);
+    jobs_worker w[VF_PARALLEL_MAX];
+    pthread_t tid[VF_PARALLEL_MAX];
+    size_t started = 1;
+    if (threads < 1)
+        threads = 1;
+    if (threads > VF_PARALLEL_MAX)
+        threads = VF_PARALLEL_MAX;
+    for (size_t t = 0; t < threads; t++)
+        w[t] = (jobs_worker){.j = &j, .failed = n};
+    for (; started < threads; started++) /* worker 0 is this thread; one that cannot start is not needed */
+        if (pthread_create(&tid[started], NULL, jobs_work, &w[started]) != 0)
+            break;
+    jobs_work(&w[0]);
+    size_t worst = 0;
+    for (size_t t = 1; t < started; t++) {
+        pthread_join(tid[t], NULL);
+        if (w[t].failed < w[worst].failed)
+            worst = t;
+    }
+    if (w[worst].failed == n)
+        return VF_OK;
+    if (err)
+        *err = w[worst].err;
+    return w[worst].rc;
+}
+
+typedef struct ranges {
+    void *(*run)(void *);
+    unsigned char *args;
+    size_t arg_size;
+} ranges;
+
+static int range_job(void *ctx, size_t i, vf_error *err)
+{
+    const ranges *r = ctx;
+    (void)err;
+    r->run(r->args + i * r->arg_size);
+    return VF_OK;
+}
+
 void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k)
 {
-    pthread_t tid[VF_PARALLEL_MAX];
-    bool started[VF_PARALLEL_MAX] = {false};
-    unsigned char *a = args;
-    if (k > VF_PARALLEL_MAX)
-        k = VF_PARALLEL_MAX;
-    for (size_t i = 1; i < k; i++)
-        started[i] = pthread_create(&tid[i], NULL, run, a + i * arg_size) == 0;
-    run(a);
-    for (size_t i = 1; i < k; i++)
-        if (started[i])
-            pthread_join(tid[i], NULL);
-        else
-            run(a + i * arg_size);
+    ranges r = {run, args, arg_size};
+    (void)vf_jobs_run(k, k, range_job, &r, NULL);
 }
 
 bool vf_has_suffix(const char *s, const char *suffix)

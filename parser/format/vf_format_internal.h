@@ -13,15 +13,11 @@ const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
  * error of the lowest-index file that failed: the error a sequential loop would report. */
 int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
                      vf_error *err);
-/* Like vf_st_read_files, but in the background and every file is read whatever the others do: rc[i]
- * is file i's status and out[i] its header when rc[i] == VF_OK (NULL otherwise); the errors
- * themselves are not kept. Workers (one per CPU) start at once; vf_st_batch_finish has
- * the calling thread read what is left, waits for the workers and frees the batch. NULL when out of
- * memory (nothing started). */
-typedef struct vf_st_batch vf_st_batch;
-vf_st_batch *vf_st_batch_start(const char *dir, const char *const *names, size_t n, vf_st_header **out,
-                               int *rc);
-void vf_st_batch_finish(vf_st_batch *b);
+/* vf_st_parse_header with every entry read by the general parser, never by the fast path for the
+ * reference writer's canonical entry: the same result and the same error on every input (the
+ * differential test in tests/fuzz/fuzz_safetensors.c holds the two to that). */
+int vf_st_parse_header_general(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
+                               vf_st_header **out, vf_error *err);
 /* ---- bitsandbytes' packed 4-bit quant state (vf_bnb_state.c) ----------------------------------- */
 
 #define VF_BNB_MAX_DIMS 4

@@ -80,7 +80,7 @@ int vf_json_key(vf_json *c, const uint8_t **raw, size_t *raw_len, bool *escaped,
 size_t vf_utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul, size_t *brackets);
 /* Decodes one character of s[0..n) (n >= 1) into *cp, UINT32_MAX when the bytes are not valid
  * UTF-8; returns the bytes consumed (>= 1: a bad lead byte, or a lead byte with the continuation
- * bytes that fit, counts as one replacement). */
+ * bytes that fit, counts as one replacement). The public vf_utf8_char (vf_report.h) is this. */
 size_t vf_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
 /* s as a JSON string literal, quotes included: '"', '\\' and control characters escaped, each
  * invalid UTF-8 sequence (as vf_utf8_decode splits them) written \ufffd, so that the output is valid

@@ -109,7 +109,11 @@ size_t vf_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 {
     static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
     unsigned c = s[0];
-    size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    size_t k = c < 0x80                 ? 1
+               : c >= 0xC2 && c <= 0xDF ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0; /* 0xC0, 0xC1 and 0xF5.. never start a character */
     if (k == 0) {
         *cp = UINT32_MAX;
         return 1;

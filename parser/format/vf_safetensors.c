@@ -8,17 +8,10 @@
  * The JSON is read by a purpose-built single-pass parser on the strict scanner of vf_json.c: no
  * tree, one read of the header bytes, which the header then keeps (vf_st_header_raw). Reentrant:
  * vf_st_read_files parses the shards of a checkpoint on one thread per CPU. */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, madvise, MADV_HUGEPAGE */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vf_format_internal.h"
@@ -26,74 +19,8 @@
 #include "vramfit/vf_checked.h"
 
 
-/* Raw header buffers of the shards one vf_st_read_files / vf_st_batch reads: carved by the workers
- * from one anonymous region on transparent huge pages (one fault per 2 MiB instead of 512 while
- * `pread` fills them), refcounted by the headers in it and the batch itself. Anonymous memory only:
- * file contents are read with pread, never mapped. A header that does not fit is malloc'd. */
-typedef struct raw_pool {
-    atomic_size_t used; /* bytes handed out (may run past cap: then nothing more fits) */
-    atomic_size_t refs;
-    uint8_t *base;
-    size_t cap;
-    void *map;
-    size_t map_len;
-} raw_pool;
-
-#define VF_RAW_POOL_RESERVE ((size_t)128 << 20) /* address space only: pages are used as touched */
-#define VF_RAW_POOL_ALIGN ((size_t)2 << 20)
-
-static raw_pool *raw_pool_new(void)
-{
-#if defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE) && defined(MAP_NORESERVE)
-    raw_pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    size_t len = VF_RAW_POOL_RESERVE + VF_RAW_POOL_ALIGN;
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) {
-        free(p);
-        return NULL;
-    }
-    uintptr_t a = ((uintptr_t)m + VF_RAW_POOL_ALIGN - 1) & ~(uintptr_t)(VF_RAW_POOL_ALIGN - 1);
-    p->map = m;
-    p->map_len = len;
-    p->base = (uint8_t *)a;
-    p->cap = VF_RAW_POOL_RESERVE;
-    (void)madvise(p->base, p->cap, MADV_HUGEPAGE); /* where THP is off: fails harmlessly */
-    atomic_init(&p->used, 0);
-    atomic_init(&p->refs, 1);
-    return p;
-#else
-    return NULL;
-#endif
-}
-
-static void raw_pool_release(raw_pool *p)
-{
-    if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
-        munmap(p->map, p->map_len);
-        free(p);
-    }
-}
-
-/* n bytes from the pool (taking a reference), or NULL when it has no room. */
-static uint8_t *raw_pool_take(raw_pool *p, size_t n)
-{
-    if (!p || n > p->cap)
-        return NULL;
-    size_t want = (n + 63) & ~(size_t)63; /* workers' buffers on separate cache lines */
-    if (want == 0)
-        want = 64;
-    size_t at = atomic_fetch_add(&p->used, want);
-    if (at > p->cap || p->cap - at < want)
-        return NULL;
-    atomic_fetch_add(&p->refs, 1);
-    return p->base + at;
-}
-
 struct vf_st_header {
-    uint8_t *raw;
-    raw_pool *pool; /* raw lives in this pool (a reference), or NULL: raw is malloc'd and owned */
+    uint8_t *raw; /* the header text, owned */
     size_t raw_len;
     uint64_t file_size;
     size_t count;
@@ -160,6 +87,7 @@ typedef struct parse_ctx {
     vf_error *err;
     vf_st_header *h;
     int sem;                   /* first semantic error, VF_OK while none */
+    bool general_only;         /* every entry through the general parser (the differential test) */
     size_t tensor_cap, tensor_hint, meta_cap;
     size_t shape_used, shape_cap, shape_hint;
 } parse_ctx;
@@ -453,10 +381,48 @@ static vf_st_tensor *new_tensor(parse_ctx *c)
  * match *hit is set, f holds what the general parser would have gathered and c->j.p is past the
  * closing brace. On anything else *hit is false and the cursor and shape pool are untouched: the
  * general parser then reads the entry (and reports whatever is wrong exactly as before). */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The number of leading bytes of w (the lowest first) that are ASCII digits, 0..8. */
+static inline unsigned leading_digits(uint64_t w)
+{
+    const uint64_t low7 = UINT64_C(0x7F7F7F7F7F7F7F7F), high = UINT64_C(0x8080808080808080);
+    const uint64_t hi4 = UINT64_C(0xF0F0F0F0F0F0F0F0), lo4 = UINT64_C(0x0F0F0F0F0F0F0F0F);
+    /* a byte of m is non-zero unless its high nibble is 3 and its low nibble at most 9 */
+    uint64_t m = ((w & hi4) ^ UINT64_C(0x3030303030303030)) | (((w & lo4) + UINT64_C(0x0606060606060606)) & hi4);
+    uint64_t nonzero = (((m & low7) + low7) | m) & high;
+    return nonzero ? (unsigned)__builtin_ctzll(nonzero) >> 3 : 8;
+}
+
+/* The value of the eight ASCII digits of w, the first in the lowest byte (simdjson's
+ * parse_eight_digits_unrolled); bytes that are 0 count as leading zeros. */
+static inline uint64_t eight_digits(uint64_t w)
+{
+    w = ((w & UINT64_C(0x0F0F0F0F0F0F0F0F)) * 2561) >> 8;
+    w = ((w & UINT64_C(0x00FF00FF00FF00FF)) * 6553601) >> 16;
+    return ((w & UINT64_C(0x0000FFFF0000FFFF)) * UINT64_C(42949672960001)) >> 32;
+}
+#define FAST_UINT_WORDS 1
+#else
+#define FAST_UINT_WORDS 0
+#endif
+
 static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
     const uint8_t *q = p;
     uint64_t x = 0;
+#if FAST_UINT_WORDS
+    static const uint64_t pow10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    while (end - q >= 8 && q - p < 16) { /* up to eight digits at a time */
+        uint64_t w;
+        memcpy(&w, q, 8);
+        unsigned k = leading_digits(w);
+        if (k)
+            x = x * pow10[k] + eight_digits(w << (8 * (8 - k)));
+        q += k;
+        if (k < 8)
+            break;
+    }
+#endif
     while (q < end && (unsigned)(*q - '0') < 10u && q - p < 17) {
         x = x * 10 + (uint64_t)(*q - '0');
         q++;
@@ -475,6 +441,9 @@ static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uin
         p += sizeof(lit) - 1;                                                                       \
     } while (0)
 
+/* The pair lives here: fast_entry only answers "handled" (*hit) or "not handled" (its one status is
+ * out of memory); every verdict on the input is the general parser's (parse_entry below), and vf_st_parse_header_general, which never takes the fast
+ * path, must agree with vf_st_parse_header on every input (tests/fuzz/fuzz_safetensors.c). */
 static int fast_entry(parse_ctx *c, entry_fields *f, bool *hit)
 {
     const uint8_t *p = c->j.p, *end = c->j.end;
@@ -557,7 +526,7 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
             entry_error(c, VF_ERR_HEADER, name, "tensor name contains U+0000");
     }
     entry_fields f; /* every field but the dtype_name buffer (written before it is read) */
-    if (c->sem == VF_OK) {
+    if (c->sem == VF_OK && !c->general_only) {
         bool hit;
         int rc = fast_entry(c, &f, &hit);
         if (rc != VF_OK)
@@ -660,6 +629,30 @@ static int parse_metadata(parse_ctx *c, unsigned depth)
     return vf_json_eat(&c->j, '}') ? VF_OK : vf_json_fail(&c->j);
 }
 
+/* A member's key (raw bytes, as vf_json_key gives them) and its ':', without copying the key: a
+ * tensor name is copied once, by parse_entry. */
+static int member_key(parse_ctx *c, const uint8_t **raw, size_t *raw_len, bool *esc)
+{
+    vf_json_ws(&c->j);
+    if (c->j.p >= c->j.end || *c->j.p != '"')
+        return vf_json_fail(&c->j);
+    int rc = vf_json_string(&c->j, raw, raw_len, esc);
+    if (rc == VF_OK && !vf_json_eat(&c->j, ':'))
+        rc = vf_json_fail(&c->j);
+    return rc;
+}
+
+/* True when the key (raw bytes) decodes to "__metadata__". */
+static bool is_metadata_key(const uint8_t *raw, size_t raw_len, bool esc)
+{
+    if (!esc)
+        return raw_len == 12 && memcmp(raw, "__metadata__", 12) == 0;
+    uint8_t key[128];
+    bool nul;
+    return raw_len < sizeof key && vf_json_decode(raw, raw_len, key, &nul) == 12 &&
+           memcmp(key, "__metadata__", 12) == 0;
+}
+
 /* The whole header: syntax errors returned at once, else the first semantic error (c->sem). */
 static int parse_document(parse_ctx *c)
 {
@@ -676,13 +669,12 @@ static int parse_document(parse_ctx *c)
         if (!vf_json_eat(&c->j, '}')) {
             do {
                 const uint8_t *raw;
-                size_t raw_len, klen;
+                size_t raw_len;
                 bool esc;
-                char key[128];
-                int rc = vf_json_key(&c->j, &raw, &raw_len, &esc, key, sizeof key, &klen);
+                int rc = member_key(c, &raw, &raw_len, &esc);
                 if (rc != VF_OK)
                     return rc;
-                if (klen == 12 && memcmp(key, "__metadata__", 12) == 0)
+                if (is_metadata_key(raw, raw_len, esc))
                     rc = parse_metadata(c, 1);
                 else
                     rc = parse_entry(c, raw, raw_len, esc, 1);
@@ -775,34 +767,24 @@ static void fix_shapes(vf_st_header *h)
     }
 }
 
-static void raw_free(uint8_t *raw, raw_pool *pool)
-{
-    if (pool)
-        raw_pool_release(pool);
-    else
-        free(raw);
-}
-
-/* Parses `raw` (len bytes, owned: malloc'd, or a reference to `pool` when that is not NULL; released
- * on failure, kept by the header on success). */
-static int parse_owned(uint8_t *raw, raw_pool *pool, size_t len, uint64_t file_size, const char *file,
+/* Parses `raw` (len bytes, malloc'd and owned: freed on failure, kept by the header on success). */
+static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char *file, bool general_only,
                        vf_st_header **out, vf_error *err)
 {
     *out = NULL;
     uint64_t data_start;
     if (vf_add_u64_overflow(&data_start, len, VF_ST_PREFIX_BYTES) || data_start > file_size) {
-        raw_free(raw, pool);
+        free(raw);
         return vf_error_set(err, VF_ERR_HEADER_LENGTH, file, NULL,
                             "header length %zu runs past the end of the %llu-byte file", len,
                             (unsigned long long)file_size);
     }
     vf_st_header *h = calloc(1, sizeof *h);
     if (!h) {
-        raw_free(raw, pool);
+        free(raw);
         return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
     }
     h->raw = raw;
-    h->pool = pool;
     h->raw_len = len;
     h->file_size = file_size;
     /* names and metadata strings never outgrow the header text that holds them */
@@ -813,18 +795,9 @@ static int parse_owned(uint8_t *raw, raw_pool *pool, size_t len, uint64_t file_s
     size_t brackets = 0;
     bool has_nul = false;
     size_t bad = vf_utf8_invalid_at(raw, len, &has_nul, &brackets);
-    {
-        /* Grow the heap once for the tables about to be allocated: glibc grows a thread's arena with
-         * one mprotect per allocation that does not fit, exactly by what it lacks (no top pad), and
-         * the parse threads allocate fresh memory only; a freed block stays at the top of the heap for
-         * the tables to be carved from. Small headers only (larger blocks would be mmapped). */
-        size_t t = brackets / 2 + 1, need = t * (sizeof(vf_st_tensor) + sizeof(uint32_t)) +
-                                            (brackets + 1) * sizeof(uint64_t) + len / 3 + 512;
-        void *volatile probe = need < 96 * 1024 ? malloc(need) : NULL; /* volatile: kept */
-        free(probe);
-    }
     parse_ctx c = {.j = {raw, raw, raw + len, file, "header", VF_ERR_JSON, err, false},
-                   .file = file, .err = err, .h = h, .tensor_hint = brackets / 2 + 1,
+                   .file = file, .err = err, .h = h, .general_only = general_only,
+                   .tensor_hint = brackets / 2 + 1,
                    .shape_hint = brackets + 1};
     int rc;
     if (bad != len)
@@ -848,15 +821,27 @@ static int parse_owned(uint8_t *raw, raw_pool *pool, size_t len, uint64_t file_s
     return VF_OK;
 }
 
-int vf_st_parse_header(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
-                       vf_st_header **out, vf_error *err)
+static int parse_copy(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
+                      bool general_only, vf_st_header **out, vf_error *err)
 {
     *out = NULL;
     uint8_t *raw = malloc(len ? len : 1);
     if (!raw)
         return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
     memcpy(raw, json, len);
-    return parse_owned(raw, NULL, len, file_size, file, out, err);
+    return parse_owned(raw, len, file_size, file, general_only, out, err);
+}
+
+int vf_st_parse_header(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
+                       vf_st_header **out, vf_error *err)
+{
+    return parse_copy(json, len, file_size, file, false, out, err);
+}
+
+int vf_st_parse_header_general(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
+                               vf_st_header **out, vf_error *err)
+{
+    return parse_copy(json, len, file_size, file, true, out, err);
 }
 
 int vf_st_parse_buffer(const uint8_t *buf, size_t len, const char *file, vf_st_header **out,
@@ -872,8 +857,7 @@ int vf_st_parse_buffer(const uint8_t *buf, size_t len, const char *file, vf_st_h
 
 /* ---- files ------------------------------------------------------------------------------------- */
 
-static int read_file_pooled(const char *path, const char *display, raw_pool *pool, vf_st_header **out,
-                            vf_error *err)
+int vf_st_read_file(const char *path, const char *display, vf_st_header **out, vf_error *err)
 {
     const char *name = display ? display : path;
     *out = NULL;
@@ -889,180 +873,55 @@ static int read_file_pooled(const char *path, const char *display, raw_pool *poo
     if (rc == VF_OK)
         rc = vf_st_check_prefix(prefix, got, file_size, name, &n, err);
     uint8_t *json = NULL;
-    raw_pool *in_pool = NULL;
-    if (rc == VF_OK && (json = raw_pool_take(pool, (size_t)n)) != NULL)
-        in_pool = pool;
-    if (rc == VF_OK && !json) {
-        /* the header text and, about as large again, its tables: one heap growth (see parse_owned) */
-        void *volatile probe = n < 40 * 1024 ? malloc(2 * (size_t)n + 2048) : NULL;
-        free(probe);
-        json = malloc(n ? (size_t)n : 1); /* n <= 100,000,000 and <= file size: bounded */
-    }
-    if (rc == VF_OK) {
-        rc = json ? vf_read_at(fd, json, (size_t)n, VF_ST_PREFIX_BYTES, &got, name, err)
-                  : vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
-    }
+    if (rc == VF_OK && !(json = malloc(n ? (size_t)n : 1))) /* n <= 100,000,000 and <= file size */
+        rc = vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
+    if (rc == VF_OK)
+        rc = vf_read_at(fd, json, (size_t)n, VF_ST_PREFIX_BYTES, &got, name, err);
     if (rc == VF_OK && got != n)
         rc = vf_error_set(err, VF_ERR_IO, name, NULL,
                           "file shrank while being read (header needs %llu bytes, got %zu)",
                           (unsigned long long)n, got);
     close(fd);
     if (rc != VF_OK) {
-        if (json)
-            raw_free(json, in_pool);
+        free(json);
         return rc;
     }
-    return parse_owned(json, in_pool, (size_t)n, file_size, name, out, err); /* takes the buffer */
-}
-
-int vf_st_read_file(const char *path, const char *display, vf_st_header **out, vf_error *err)
-{
-    return read_file_pooled(path, display, NULL, out, err);
+    return parse_owned(json, (size_t)n, file_size, name, false, out, err); /* takes the buffer */
 }
 
 /* ---- many files in parallel -------------------------------------------------------------------- */
 
-#define VF_READ_THREADS_MAX 8
-
 typedef struct read_job {
     const char *dir;
     const char *const *names;
-    size_t n;
     vf_st_header **out;
-    int *rcs;             /* vf_st_batch: every file's status, no early stop */
-    atomic_size_t next;   /* next file index to take */
-    atomic_size_t failed; /* lowest failing index so far, n when none */
-    raw_pool *pool;       /* the raw header buffers, or NULL */
 } read_job;
 
-typedef struct read_worker {
-    read_job *job;
-    size_t failed; /* lowest index this worker saw fail, job->n when none */
-    vf_error err;  /* its error */
-} read_worker;
-
-/* Parses files in index order as they come; skips those above an already known failure (a
- * sequential loop would not have reached them), so the error kept is the lowest-index one. */
-static void *read_worker_run(void *arg)
+static int read_one(void *ctx, size_t i, vf_error *err)
 {
-    read_worker *w = arg;
-    read_job *j = w->job;
-    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
-        if (!j->rcs && i > atomic_load(&j->failed))
-            break;
-        size_t dl = strlen(j->dir), nl = strlen(j->names[i]);
-        char *path = malloc(dl + nl + 2);
-        vf_error e;
-        int rc = VF_OK;
-        if (!path) {
-            rc = vf_error_set(&e, VF_ERR_NOMEM, j->names[i], NULL, "out of memory");
-        } else {
-            memcpy(path, j->dir, dl);
-            path[dl] = '/';
-            memcpy(path + dl + 1, j->names[i], nl + 1);
-            rc = read_file_pooled(path, j->names[i], j->pool, &j->out[i], &e);
-            free(path);
-        }
-        if (j->rcs) {
-            j->rcs[i] = rc;
-            continue;
-        }
-        if (rc != VF_OK && i < w->failed) {
-            w->failed = i;
-            w->err = e;
-            for (size_t cur = atomic_load(&j->failed); i < cur;)
-                if (atomic_compare_exchange_weak(&j->failed, &cur, i))
-                    break;
-        }
-    }
-    return NULL;
+    const read_job *j = ctx;
+    char *path = vf_path_join(j->dir, j->names[i]);
+    if (!path)
+        return vf_error_set(err, VF_ERR_NOMEM, j->names[i], NULL, "out of memory");
+    int rc = vf_st_read_file(path, j->names[i], &j->out[i], err);
+    free(path);
+    return rc;
 }
+
+#define VF_FILES_PER_THREAD 4 /* fewer files than this per thread: threads cost more than they save */
 
 int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
                      vf_error *err)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
-    read_job job = {.dir = dir, .names = names, .n = n, .out = out,
-                    .pool = n >= 8 ? raw_pool_new() : NULL};
-    atomic_init(&job.next, 0);
-    atomic_init(&job.failed, n);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t threads = cpus < 1 ? 1 : cpus > VF_READ_THREADS_MAX ? VF_READ_THREADS_MAX : (size_t)cpus;
-    if (threads > n / 4) /* small checkpoints: threads cost more than they save */
-        threads = n / 4 ? n / 4 : 1;
-    read_worker workers[VF_READ_THREADS_MAX];
-    pthread_t tids[VF_READ_THREADS_MAX];
-    size_t started = 1;
-    for (size_t t = 0; t < threads; t++)
-        workers[t] = (read_worker){.job = &job, .failed = n};
-    for (; started < threads; started++) /* worker 0 runs on the calling thread */
-        if (pthread_create(&tids[started], NULL, read_worker_run, &workers[started]) != 0)
-            break;
-    read_worker_run(&workers[0]);
-    for (size_t t = 1; t < started; t++)
-        pthread_join(tids[t], NULL);
-    raw_pool_release(job.pool); /* the headers keep their references */
-    size_t worst = 0;
-    for (size_t t = 1; t < started; t++)
-        if (workers[t].failed < workers[worst].failed)
-            worst = t;
-    if (workers[worst].failed == n)
-        return VF_OK;
-    if (err)
-        *err = workers[worst].err;
-    for (size_t i = 0; i < n; i++) {
+    read_job job = {dir, names, out};
+    int rc = vf_jobs_run(n, vf_parallel_ranges(n, VF_FILES_PER_THREAD), read_one, &job, err);
+    for (size_t i = 0; rc != VF_OK && i < n; i++) {
         vf_st_header_free(out[i]);
         out[i] = NULL;
     }
-    return workers[worst].err.code;
-}
-
-struct vf_st_batch {
-    read_job job;
-    read_worker workers[VF_READ_THREADS_MAX];
-    pthread_t tids[VF_READ_THREADS_MAX];
-    size_t started;
-};
-
-vf_st_batch *vf_st_batch_start(const char *dir, const char *const *names, size_t n, vf_st_header **out,
-                               int *rc)
-{
-    vf_st_batch *b = calloc(1, sizeof *b);
-    if (!b)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        out[i] = NULL;
-    b->job.dir = dir;
-    b->job.names = names;
-    b->job.n = n;
-    b->job.out = out;
-    b->job.rcs = rc;
-    b->job.pool = n >= 8 ? raw_pool_new() : NULL;
-    atomic_init(&b->job.next, 0);
-    atomic_init(&b->job.failed, n);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t threads = cpus < 1 ? 1 : cpus > VF_READ_THREADS_MAX ? VF_READ_THREADS_MAX : (size_t)cpus;
-    if (threads > n / 4)
-        threads = n / 4 ? n / 4 : 1;
-    for (; b->started < threads; b->started++) {
-        b->workers[b->started] = (read_worker){.job = &b->job, .failed = n};
-        if (pthread_create(&b->tids[b->started], NULL, read_worker_run, &b->workers[b->started]) != 0)
-            break;
-    }
-    return b;
-}
-
-void vf_st_batch_finish(vf_st_batch *b)
-{
-    if (!b)
-        return;
-    read_worker me = {.job = &b->job, .failed = b->job.n};
-    read_worker_run(&me); /* the files no worker has taken yet */
-    for (size_t t = 0; t < b->started; t++)
-        pthread_join(b->tids[t], NULL);
-    raw_pool_release(b->job.pool); /* the headers keep their references */
-    free(b);
+    return rc;
 }
 
 /* ---- accessors --------------------------------------------------------------------------------- */
@@ -1071,7 +930,7 @@ void vf_st_header_free(vf_st_header *h)
 {
     if (!h)
         return;
-    raw_free(h->raw, h->pool);
+    free(h->raw);
     free(h->tensors);
     free(h->by_name);
     free(h->shapes);

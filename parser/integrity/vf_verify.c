@@ -899,7 +899,7 @@ int vf_hash_shards(vf_hash_job *jobs, size_t n, const vf_hash_options *o)
     qsort(order, n, sizeof *order, cmp_size_desc); /* a large shard must not finish last, alone */
     /* one thread per CPU: whole shards each when there are enough of them, else a reader and a
      * hasher per shard */
-    size_t cpus = vf_parallel_ranges(SIZE_MAX, 1), k = n < cpus ? n : cpus;
+    size_t cpus = vf_parallel_ranges(SIZE_MAX, 1), k = n < cpus ? (n ? n : 1) : cpus;
     bool pipelined = cpus >= 2 * (n ? n : 1);
     pthread_mutex_t mu;
     bool mu_ok = pthread_mutex_init(&mu, NULL) == 0;
@@ -908,7 +908,7 @@ int vf_hash_shards(vf_hash_job *jobs, size_t n, const vf_hash_options *o)
     job_worker ws[VF_PARALLEL_MAX];
     for (size_t i = 0; i < k; i++)
         ws[i] = (job_worker){jobs, order, n, &next, &run, pipelined};
-    vf_parallel_run(job_worker_main, ws, sizeof *ws, k ? k : 1);
+    vf_parallel_run(job_worker_main, ws, sizeof *ws, k);
     if (mu_ok)
         pthread_mutex_destroy(&mu);
     free(order);

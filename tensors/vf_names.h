@@ -1,0 +1,42 @@
+/* vf_names.h - private to tensors/: a memo of name classifications for the table fill.
+ *
+ * Checkpoints repeat a few dozen name shapes tens of thousands of times
+ * (model.layers.N.mlp.experts.E.down_proj.weight). A name's classification is a function of its
+ * shape (the name with every all-digit component read as one placeholder), ndim and the layouts,
+ * except for the layer and expert indices, which are read from the name itself each time. The memo
+ * keeps the classification per shape; it is exactly vf_name_classify_in's answer (tests/test_names.c
+ * compares both on every name of the generated models). Not shared between threads: one per
+ * classifying thread. */
+#ifndef VRAMFIT_TENSORS_VF_NAMES_H
+#define VRAMFIT_TENSORS_VF_NAMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vramfit/vf_tensors.h"
+
+#define VF_NAME_MEMO_SLOTS 512
+#define VF_NAME_MEMO_KEY_MAX 256 /* longer shapes are not memoised */
+
+typedef struct vf_name_memo_slot {
+    bool used;
+    uint64_t hash;
+    uint32_t key_at, key_len; /* the shape: keys[key_at .. key_at + key_len) */
+    uint32_t ndim;
+    unsigned layouts;
+    vf_name_info info;        /* its classification (layer and expert: not used) */
+} vf_name_memo_slot;
+
+typedef struct vf_name_memo {
+    vf_name_memo_slot slot[VF_NAME_MEMO_SLOTS];
+    char keys[16384];
+    size_t keys_used;
+} vf_name_memo;
+
+void vf_name_memo_init(vf_name_memo *m);
+/* vf_name_classify_in(name, ndim, layouts, out), answered from the memo when it has the name's
+ * shape (and recorded there when not, while it has room). memo NULL: no memo. */
+void vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
+                           vf_name_info *out);
+
+#endif
