@@ -767,6 +767,8 @@ static void outer_seed(const char *name, const buf *img, size_t at, uint64_t v, 
 {
     buf b = {0};
     b_bytes(&b, buf_bytes(img));
+    if (b.len < 48)
+        die("snapshot image of %zu bytes has no fingerprint", b.len);
     if (n)
         put_le(&b, at, v, n);
     memset(b.p + 32, 0, 16);

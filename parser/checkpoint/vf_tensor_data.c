@@ -93,7 +93,7 @@ static int store_room(vf_data_store *s, uint32_t shard, uint32_t tensor, size_t 
 int vf_data_store_add(vf_data_store *s, uint32_t shard, uint32_t tensor, const uint8_t *data,
                       size_t len, vf_error *err)
 {
-    uint8_t *dst;
+    uint8_t *dst = NULL;
     int rc = store_room(s, shard, tensor, len, &dst, err);
     if (rc == VF_OK && len)
         memcpy(dst, data, len);
@@ -176,7 +176,7 @@ static int read_shard_data(vf_data_store *s, uint32_t si, const char *dir, const
             continue;
         if (fd < 0 && (rc = open_shard(dir, sh, t->name, &fd, err)) != VF_OK)
             break;
-        uint8_t *dst;
+        uint8_t *dst = NULL;
         size_t got = 0;
         rc = store_room(s, si, (uint32_t)i, (size_t)t->nbytes, &dst, err);
         /* the header parser checked begin/end against the file size */

@@ -117,7 +117,7 @@ static int tree_object(tree_ctx *t, unsigned depth, uint32_t at)
     uint32_t last = 0;
     int r;
     while ((r = vf_json_iter_next(&it)) > 0) {
-        const char *key;
+        const char *key = NULL;
         bool nul;
         int rc = own(t, it.raw, it.raw_len, it.escaped, &key, NULL, &nul);
         uint32_t c = 0;
