@@ -6,6 +6,9 @@
 
 #include "vf_report_internal.h"
 
+/* Bytes written as they are inside a JSON string. */
+static bool plain_ascii(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
 /* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
  * control characters escaped, and each byte that is not part of valid UTF-8 written as U+FFFD, so
  * that the document is valid UTF-8 for any strict reader. */
@@ -13,6 +16,13 @@ static void json_string(vf_buf *b, const char *s)
 {
     vf_buf_put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        const unsigned char *run = p;
+        while (plain_ascii(*p)) /* copied as they are, one run at a time */
+            p++;
+        if (p > run)
+            vf_buf_put(b, (const char *)run, (size_t)(p - run));
+        if (!*p)
+            break;
         uint32_t cp;
         size_t n = vf_utf8_char(p, &cp);
         if (cp == UINT32_MAX) {
@@ -70,7 +80,12 @@ void vf_jw_arr_end(vf_jw *j) { json_close(j, ']'); }
 void vf_jw_u64(vf_jw *j, const char *key, uint64_t v)
 {
     json_pre(j, key);
-    vf_buf_printf(j->b, "%llu", (unsigned long long)v);
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[sizeof digits - ++n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    vf_buf_put(j->b, digits + sizeof digits - n, n);
 }
 
 void vf_jw_i64(vf_jw *j, const char *key, int64_t v)
