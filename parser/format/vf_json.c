@@ -168,69 +168,74 @@ size_t vf_json_decode(const uint8_t *s, size_t n, uint8_t *out, bool *has_nul)
     return o;
 }
 
-/* A JSON number at c->p. *ok tells whether it is an exact integer in [0, 2^53] (value in *val):
- * decided on the decimal text, never through a double, so 9007199254740993 is not taken for 2^53
- * and 1.0, 1e3 or -0 are the integers they denote. */
-int vf_json_number(vf_json *c, uint64_t *val, bool *ok)
+/* The parts of a JSON number's text: sign, integer digits [i0, i1), fraction digits [f0, f1) and
+ * the decimal exponent (clamped at +-1,000,000). */
+typedef struct number_text {
+    bool neg;
+    const uint8_t *i0, *i1, *f0, *f1;
+    long exp;
+} number_text;
+
+static bool is_digit(const uint8_t *p, const uint8_t *end) { return p < end && *p >= '0' && *p <= '9'; }
+
+/* Scans the grammar of RFC 8259's number at c->p into *t, leaving c->p after it. */
+static int scan_number(vf_json *c, number_text *t)
 {
     const uint8_t *p = c->p, *end = c->end;
-    bool neg = p < end && *p == '-';
-    p += neg;
-    const uint8_t *i0 = p;
-    if (p >= end || *p < '0' || *p > '9') {
+    t->neg = p < end && *p == '-';
+    p += t->neg;
+    t->i0 = p;
+    if (!is_digit(p, end)) {
         c->p = p;
         return vf_json_fail(c);
     }
     if (*p == '0')
         p++;
     else
-        while (p < end && *p >= '0' && *p <= '9')
+        while (is_digit(p, end))
             p++;
-    const uint8_t *i1 = p, *f0 = p, *f1 = p;
+    t->i1 = t->f0 = t->f1 = p;
     if (p < end && *p == '.') {
-        f0 = ++p;
-        while (p < end && *p >= '0' && *p <= '9')
+        t->f0 = ++p;
+        while (is_digit(p, end))
             p++;
-        f1 = p;
-        if (f1 == f0) {
+        t->f1 = p;
+        if (t->f1 == t->f0) {
             c->p = p;
             return vf_json_fail(c);
         }
     }
-    long exp = 0;
+    t->exp = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         bool eneg = p < end && (*p == '-' || *p == '+') ? *p++ == '-' : false;
         const uint8_t *e0 = p;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (exp < 1000000)
-                exp = exp * 10 + (*p - '0');
-            p++;
-        }
+        for (; is_digit(p, end); p++)
+            if (t->exp < 1000000)
+                t->exp = t->exp * 10 + (*p - '0');
         if (p == e0) {
             c->p = p;
             return vf_json_fail(c);
         }
-        exp = eneg ? -exp : exp;
+        t->exp = eneg ? -t->exp : t->exp;
     }
     c->p = p;
-    *ok = false;
-    if (!neg && f0 == f1 && exp == 0 && i1 - i0 <= 16) { /* the common case: a plain integer */
-        uint64_t v = 0;
-        for (const uint8_t *q = i0; q < i1; q++)
-            v = v * 10 + (uint64_t)(*q - '0');
-        *ok = v <= (UINT64_C(1) << 53);
-        *val = v;
-        return VF_OK;
-    }
-    /* digits D = int digits then fraction digits; value = D x 10^(exp - fraction length) */
+    return VF_OK;
+}
+
+/* Whether the number t denotes is an integer in [0, 2^53]: value = D x 10^k with D the significant
+ * digits of the integer and fraction parts, trailing zeros folded into k. *val is set when the
+ * value is zero or has at most 16 significant digits and no fraction left (then it may exceed 2^53),
+ * untouched otherwise. */
+static bool exact_integer(const number_text *t, uint64_t *val)
+{
     char d[48];
     size_t nd = 0;
-    long k = exp - (long)(f1 - f0);
+    long k = t->exp - (long)(t->f1 - t->f0);
     bool too_long = false;
-    for (const uint8_t *q = i0; q < f1; q++) {
-        if (q == i1) {
-            q = f0 - 1; /* skip the '.' */
+    for (const uint8_t *q = t->i0; q < t->f1; q++) {
+        if (q == t->i1) {
+            q = t->f0 - 1; /* skip the '.' */
             continue;
         }
         if (nd == 0 && *q == '0')
@@ -248,18 +253,37 @@ int vf_json_number(vf_json *c, uint64_t *val, bool *ok)
     }
     if (nd == 0) { /* zero, whatever its sign or exponent */
         *val = 0;
-        *ok = true;
-        return VF_OK;
+        return true;
     }
-    if (neg || too_long || k < 0 || (long)nd + k > 16)
-        return VF_OK;
+    if (t->neg || too_long || k < 0 || (long)nd + k > 16)
+        return false;
     uint64_t v = 0;
     for (size_t i = 0; i < nd; i++)
         v = v * 10 + (uint64_t)(d[i] - '0');
     for (long i = 0; i < k; i++)
         v *= 10;
-    *ok = v <= (UINT64_C(1) << 53);
     *val = v;
+    return v <= (UINT64_C(1) << 53);
+}
+
+/* A JSON number at c->p. *ok tells whether it is an exact integer in [0, 2^53] (value in *val):
+ * decided on the decimal text, never through a double, so 9007199254740993 is not taken for 2^53
+ * and 1.0, 1e3 or -0 are the integers they denote. */
+int vf_json_number(vf_json *c, uint64_t *val, bool *ok)
+{
+    number_text t = {0};
+    int rc = scan_number(c, &t);
+    if (rc != VF_OK)
+        return rc;
+    if (!t.neg && t.f0 == t.f1 && t.exp == 0 && t.i1 - t.i0 <= 16) { /* common: a plain integer */
+        uint64_t v = 0;
+        for (const uint8_t *q = t.i0; q < t.i1; q++)
+            v = v * 10 + (uint64_t)(*q - '0');
+        *ok = v <= (UINT64_C(1) << 53);
+        *val = v;
+        return VF_OK;
+    }
+    *ok = exact_integer(&t, val);
     return VF_OK;
 }
 
