@@ -441,6 +441,32 @@ static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uin
         p += sizeof(lit) - 1;                                                                       \
     } while (0)
 
+/* The dimensions after `"shape":[` up to and including `]`, pushed as f's shape; *overflow when
+ * their product wraps. The position after `]`, or NULL when the text is not in the standard layout
+ * (*rc VF_OK) or out of memory (*rc set). */
+static const uint8_t *fast_shape(parse_ctx *c, const uint8_t *p, const uint8_t *end, entry_fields *f,
+                                 bool *overflow, int *rc)
+{
+    f->shape_at = c->shape_used;
+    f->ndim = 0;
+    uint64_t numel = 1;
+    if (p < end && *p == ']')
+        return p + 1;
+    for (;;) {
+        uint64_t d;
+        if (!(p = fast_uint(p, end, &d)))
+            return NULL;
+        if ((*rc = push_dim(c, d)) != VF_OK)
+            return NULL;
+        f->ndim++;
+        *overflow |= vf_mul_u64_overflow(&numel, numel, d);
+        if (p < end && *p == ',')
+            p++;
+        else
+            return p < end && *p == ']' ? p + 1 : NULL;
+    }
+}
+
 /* The pair lives here: fast_entry only answers "handled" (*hit) or "not handled" (its one status is
  * out of memory); every verdict on the input is the general parser's (parse_entry below), and vf_st_parse_header_general, which never takes the fast
  * path, must agree with vf_st_parse_header on every input (tests/fuzz/fuzz_safetensors.c). */
@@ -458,33 +484,10 @@ static int fast_entry(parse_ctx *c, entry_fields *f, bool *hit)
     if (dlen == 0 || dlen >= sizeof f->dtype_name)
         goto miss;
     FAST_LIT("\",\"shape\":[");
-    f->shape_at = c->shape_used;
-    f->ndim = 0;
-    uint64_t numel = 1;
     bool overflow = false;
-    if (p < end && *p == ']') {
-        p++;
-    } else {
-        for (;;) {
-            uint64_t d;
-            if (!(p = fast_uint(p, end, &d)))
-                goto miss;
-            int rc = push_dim(c, d);
-            if (rc != VF_OK)
-                return rc;
-            f->ndim++;
-            overflow |= vf_mul_u64_overflow(&numel, numel, d);
-            if (p < end && *p == ',') {
-                p++;
-                continue;
-            }
-            if (p < end && *p == ']') {
-                p++;
-                break;
-            }
-            goto miss;
-        }
-    }
+    int rc = VF_OK;
+    if (!(p = fast_shape(c, p, end, f, &overflow, &rc)))
+        goto miss_or_fail;
     FAST_LIT(",\"data_offsets\":[");
     uint64_t a, b;
     if (!(p = fast_uint(p, end, &a)))
@@ -507,8 +510,10 @@ static int fast_entry(parse_ctx *c, entry_fields *f, bool *hit)
     *hit = true;
     return VF_OK;
 miss:
+    rc = VF_OK;
+miss_or_fail:
     c->shape_used = shape_used0;
-    return VF_OK;
+    return rc;
 }
 #undef FAST_LIT
 
