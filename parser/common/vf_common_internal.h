@@ -52,6 +52,13 @@ void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k
 int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t i, vf_error *err), void *ctx,
                 vf_error *err);
 
+/* Runs job(ctx, worker, i) for every i in [0, n), every one whatever the others return (results
+ * stay with the item), on `threads` workers (worker < threads <= VF_PARALLEL_MAX; 0 counts as 1),
+ * each taking the item with the largest size_of(ctx, i) left (ties: lower index first) so a large
+ * item does not finish last, alone. VF_ERR_NOMEM when the order cannot be allocated (nothing ran). */
+int vf_run_largest_first(size_t n, size_t threads, uint64_t (*size_of)(void *ctx, size_t i),
+                         void (*job)(void *ctx, size_t worker, size_t i), void *ctx);
+
 /* True when s ends with suffix. */
 bool vf_has_suffix(const char *s, const char *suffix);
 /* malloc'd "a/b"; NULL when out of memory. */

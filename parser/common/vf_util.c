@@ -479,6 +479,50 @@ void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k
     (void)vf_jobs_run(k, k, range_job, &r, NULL);
 }
 
+typedef struct sized {
+    uint64_t size;
+    size_t index;
+} sized;
+
+static int cmp_size_desc(const void *a, const void *b)
+{
+    const sized *x = a, *y = b;
+    return x->size < y->size ? 1 : x->size > y->size ? -1 : (x->index > y->index) - (x->index < y->index);
+}
+
+typedef struct largest_worker {
+    const sized *order;
+    size_t n, *next, worker;
+    void (*job)(void *ctx, size_t worker, size_t i);
+    void *ctx;
+} largest_worker;
+
+static void *largest_worker_main(void *arg)
+{
+    largest_worker *w = arg;
+    for (size_t k; (k = __atomic_fetch_add(w->next, 1, __ATOMIC_RELAXED)) < w->n;)
+        w->job(w->ctx, w->worker, w->order[k].index);
+    return NULL;
+}
+
+int vf_run_largest_first(size_t n, size_t threads, uint64_t (*size_of)(void *ctx, size_t i),
+                         void (*job)(void *ctx, size_t worker, size_t i), void *ctx)
+{
+    sized *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order)
+        return VF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        order[i] = (sized){size_of(ctx, i), i};
+    qsort(order, n, sizeof *order, cmp_size_desc);
+    size_t k = threads == 0 ? 1 : threads > VF_PARALLEL_MAX ? VF_PARALLEL_MAX : threads, next = 0;
+    largest_worker ws[VF_PARALLEL_MAX];
+    for (size_t i = 0; i < k; i++)
+        ws[i] = (largest_worker){order, n, &next, i, job, ctx};
+    vf_parallel_run(largest_worker_main, ws, sizeof *ws, k);
+    free(order);
+    return VF_OK;
+}
+
 bool vf_has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);

@@ -222,32 +222,19 @@ static char *cache_blobs(const char *dir)
 
 /* ---- parallel hashing ------------------------------------------------------------------------- */
 
-typedef struct sized {
-    uint64_t size;
-    size_t index;
-} sized;
-
-typedef struct hash_job {
+typedef struct hash_all_ctx {
     vf_hub_report *r;
-    const sized *order;  /* files, largest first */
-    size_t *next;        /* shared cursor into order */
-} hash_job;
+    uint8_t *buf[VF_PARALLEL_MAX]; /* one read block per worker, NULL when it could not be had */
+} hash_all_ctx;
 
-static void *hash_worker(void *arg)
+static uint64_t file_size_of(void *ctx, size_t i) { return ((hash_all_ctx *)ctx)->r->files[i].size; }
+
+static void hash_one(void *ctx, size_t worker, size_t i)
 {
-    hash_job *j = arg;
-    uint8_t *buf = aligned_alloc(4096, HUB_BLOCK); /* page-aligned: the copy out of the page cache is
-                                                     * 3.6x slower into a malloc'd block (vf_verify.c) */
-    for (;;) {
-        size_t k = __atomic_fetch_add(j->next, 1, __ATOMIC_RELAXED);
-        if (k >= j->r->count)
-            break;
-        vf_hub_file *f = &j->r->files[j->order[k].index];
-        f->status = buf ? hash_file(f, f->path, buf, &f->error)
-                        : vf_error_set(&f->error, VF_ERR_NOMEM, f->name, NULL, "out of memory");
-    }
-    free(buf);
-    return NULL;
+    hash_all_ctx *c = ctx;
+    vf_hub_file *f = &c->r->files[i];
+    f->status = c->buf[worker] ? hash_file(f, f->path, c->buf[worker], &f->error)
+                               : vf_error_set(&f->error, VF_ERR_NOMEM, f->name, NULL, "out of memory");
 }
 
 static int cmp_file_name(const void *a, const void *b)
@@ -255,29 +242,19 @@ static int cmp_file_name(const void *a, const void *b)
     return strcmp(((const vf_hub_file *)a)->name, ((const vf_hub_file *)b)->name);
 }
 
-static int cmp_size_desc(const void *a, const void *b)
-{
-    const sized *x = a, *y = b;
-    return x->size < y->size ? 1 : x->size > y->size ? -1 : (x->index > y->index) - (x->index < y->index);
-}
-
-/* Hashes every file, one worker per CPU taking the largest file left (so one big shard does not
- * finish last behind small ones). Read errors stay with their file. */
+/* Hashes every file, one worker per CPU taking the largest file left. Read errors stay with their
+ * file. */
 static int hash_all(vf_hub_report *r, vf_error *err)
 {
-    sized *order = malloc((r->count ? r->count : 1) * sizeof *order);
-    if (!order)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t i = 0; i < r->count; i++)
-        order[i] = (sized){r->files[i].size, i};
-    qsort(order, r->count, sizeof *order, cmp_size_desc);
-    size_t next = 0, k = vf_parallel_ranges(r->count, 1);
-    hash_job jobs[VF_PARALLEL_MAX];
+    size_t k = vf_parallel_ranges(r->count, 1);
+    hash_all_ctx c = {r, {0}};
+    for (size_t i = 0; i < k; i++) /* page-aligned: the copy out of the page cache is 3.6x slower
+                                    * into a malloc'd block (vf_verify.c) */
+        c.buf[i] = aligned_alloc(4096, HUB_BLOCK);
+    int rc = vf_run_largest_first(r->count, k, file_size_of, hash_one, &c);
     for (size_t i = 0; i < k; i++)
-        jobs[i] = (hash_job){r, order, &next};
-    vf_parallel_run(hash_worker, jobs, sizeof *jobs, k);
-    free(order);
-    return VF_OK;
+        free(c.buf[i]);
+    return rc == VF_OK ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
 }
 
 /* ---- public ----------------------------------------------------------------------------------- */

@@ -854,49 +854,26 @@ static int hash_job(vf_hash_job *j, const hash_run *run, bool pipelined)
     return rc;
 }
 
-typedef struct sized {
-    uint64_t size;
-    size_t index;
-} sized;
-
-static int cmp_size_desc(const void *a, const void *b)
-{
-    const sized *x = a, *y = b;
-    return x->size < y->size ? 1 : x->size > y->size ? -1 : (x->index > y->index) - (x->index < y->index);
-}
-
-typedef struct job_worker {
+typedef struct shards_ctx {
     vf_hash_job *jobs;
-    const sized *order;  /* jobs, largest file first */
-    size_t n, *next;     /* shared cursor into order */
     const hash_run *run;
     bool pipelined;
-} job_worker;
+} shards_ctx;
 
-static void *job_worker_main(void *arg)
+static uint64_t shard_size_of(void *ctx, size_t i)
 {
-    job_worker *w = arg;
-    for (size_t k; (k = __atomic_fetch_add(w->next, 1, __ATOMIC_RELAXED)) < w->n;) {
-        vf_hash_job *j = &w->jobs[w->order[k].index];
-        j->status = hash_job(j, w->run, w->pipelined);
-    }
-    return NULL;
+    return vf_st_header_file_size(((shards_ctx *)ctx)->jobs[i].header);
+}
+
+static void hash_one_shard(void *ctx, size_t worker, size_t i)
+{
+    shards_ctx *c = ctx;
+    (void)worker;
+    c->jobs[i].status = hash_job(&c->jobs[i], c->run, c->pipelined);
 }
 
 int vf_hash_shards(vf_hash_job *jobs, size_t n, const vf_hash_options *o)
 {
-    sized *order = malloc((n ? n : 1) * sizeof *order);
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].status = order ? VF_OK : VF_ERR_NOMEM;
-        if (!order)
-            vf_error_set(&jobs[i].error, VF_ERR_NOMEM, jobs[i].display ? jobs[i].display : jobs[i].path,
-                         NULL, "out of memory");
-        else
-            order[i] = (sized){vf_st_header_file_size(jobs[i].header), i};
-    }
-    if (!order)
-        return n ? VF_ERR_NOMEM : VF_OK;
-    qsort(order, n, sizeof *order, cmp_size_desc); /* a large shard must not finish last, alone */
     /* one thread per CPU: whole shards each when there are enough of them, else a reader and a
      * hasher per shard */
     size_t cpus = vf_parallel_ranges(SIZE_MAX, 1), k = n < cpus ? (n ? n : 1) : cpus;
@@ -904,14 +881,18 @@ int vf_hash_shards(vf_hash_job *jobs, size_t n, const vf_hash_options *o)
     pthread_mutex_t mu;
     bool mu_ok = pthread_mutex_init(&mu, NULL) == 0;
     hash_run run = {o, mu_ok && (k > 1 || pipelined) ? &mu : NULL};
-    size_t next = 0;
-    job_worker ws[VF_PARALLEL_MAX];
-    for (size_t i = 0; i < k; i++)
-        ws[i] = (job_worker){jobs, order, n, &next, &run, pipelined};
-    vf_parallel_run(job_worker_main, ws, sizeof *ws, k);
+    for (size_t i = 0; i < n; i++)
+        jobs[i].status = VF_OK;
+    shards_ctx c = {jobs, &run, pipelined};
+    int rc = vf_run_largest_first(n, k, shard_size_of, hash_one_shard, &c);
     if (mu_ok)
         pthread_mutex_destroy(&mu);
-    free(order);
+    for (size_t i = 0; rc != VF_OK && i < n; i++) {
+        const char *name = jobs[i].display ? jobs[i].display : jobs[i].path;
+        jobs[i].status = vf_error_set(&jobs[i].error, VF_ERR_NOMEM, name, NULL, "out of memory");
+    }
+    if (rc != VF_OK)
+        return n ? VF_ERR_NOMEM : VF_OK;
     for (size_t i = 0; i < n; i++)
         if (jobs[i].status != VF_OK)
             return jobs[i].status; /* the lowest-index failure */
