@@ -9,55 +9,92 @@
 /* Bytes written as they are inside a JSON string. */
 static bool plain_ascii(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 
-/* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
- * control characters escaped, and each byte that is not part of valid UTF-8 written as U+FFFD, so
- * that the document is valid UTF-8 for any strict reader. */
-static void json_string(vf_buf *b, const char *s)
+/* The rest of a JSON string from s, which holds a byte that is not plain_ascii: escapes and
+ * U+FFFD as json_string promises, then the closing quote. */
+static void escape_rest(vf_buf *b, const unsigned char *p)
 {
-    vf_buf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    while (*p) {
         const unsigned char *run = p;
         while (plain_ascii(*p)) /* copied as they are, one run at a time */
             p++;
         if (p > run)
-            vf_buf_put(b, (const char *)run, (size_t)(p - run));
+            vf_buf_add(b, (const char *)run, (size_t)(p - run));
         if (!*p)
             break;
         uint32_t cp;
         size_t n = vf_utf8_char(p, &cp);
         if (cp == UINT32_MAX) {
-            vf_buf_put(b, "\\ufffd", 6);
+            vf_buf_add(b, "\\ufffd", 6);
         } else if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
-            vf_buf_put(b, esc, 2);
+            vf_buf_add(b, esc, 2);
         } else if (*p < 0x20) {
             vf_buf_printf(b, "\\u%04x", *p);
         } else {
-            vf_buf_put(b, (const char *)p, n);
+            vf_buf_add(b, (const char *)p, n);
         }
         p += n;
     }
-    vf_buf_put(b, "\"", 1);
+    vf_buf_add(b, "\"", 1);
 }
 
-/* Comma and key before a value. */
+/* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
+ * control characters escaped, and each byte that is not part of valid UTF-8 written as U+FFFD, so
+ * that the document is valid UTF-8 for any strict reader. A plain ASCII string is copied in one go. */
+static void json_string(vf_buf *b, const char *s)
+{
+    size_t n = strlen(s), i = 0;
+    char *d = vf_buf_room(b, n + 2);
+    if (!d)
+        return;
+    d[0] = '"';
+    for (; plain_ascii((unsigned char)s[i]); i++)
+        d[1 + i] = s[i];
+    if (s[i] == '\0') {
+        d[1 + n] = '"';
+        vf_buf_commit(b, n + 2);
+        return;
+    }
+    vf_buf_commit(b, 1 + i);
+    escape_rest(b, (const unsigned char *)s + i);
+}
+
+#define KEY_ROOM 64 /* a comma, "key": with a key of up to KEY_ROOM - 4 bytes */
+
+/* Comma and key before a value; a short plain ASCII key (every key of vramfit's documents) is
+ * written with its comma in one piece. */
 static void json_pre(vf_jw *j, const char *key)
 {
-    if (j->depth > 0) {
-        if (!j->first[j->depth])
-            vf_buf_put(j->b, ",", 1);
+    bool comma = j->depth > 0 && !j->first[j->depth];
+    if (j->depth > 0)
         j->first[j->depth] = false;
+    char *d = vf_buf_room(j->b, KEY_ROOM);
+    size_t o = comma, i = 0;
+    if (!d)
+        return;
+    d[0] = ',';
+    if (!key) {
+        vf_buf_commit(j->b, o);
+        return;
     }
-    if (key) {
-        json_string(j->b, key);
-        vf_buf_put(j->b, ":", 1);
+    d[o++] = '"';
+    for (; i < KEY_ROOM - 4 && plain_ascii((unsigned char)key[i]); i++)
+        d[o + i] = key[i];
+    if (key[i] == '\0') {
+        d[o + i] = '"';
+        d[o + i + 1] = ':';
+        vf_buf_commit(j->b, o + i + 2);
+        return;
     }
+    vf_buf_commit(j->b, comma);
+    json_string(j->b, key);
+    vf_buf_add(j->b, ":", 1);
 }
 
 static void json_open(vf_jw *j, const char *key, char c)
 {
     json_pre(j, key);
-    vf_buf_put(j->b, &c, 1);
+    vf_buf_add(j->b, &c, 1);
     if (j->depth + 1 < VF_JW_MAX_DEPTH)
         j->depth++;
     j->first[j->depth] = true;
@@ -65,11 +102,11 @@ static void json_open(vf_jw *j, const char *key, char c)
 
 static void json_close(vf_jw *j, char c)
 {
-    vf_buf_put(j->b, &c, 1);
+    vf_buf_add(j->b, &c, 1);
     if (j->depth > 0)
         j->depth--;
     if (j->depth == 0)
-        vf_buf_put(j->b, "\n", 1);
+        vf_buf_add(j->b, "\n", 1);
 }
 
 void vf_jw_obj(vf_jw *j, const char *key) { json_open(j, key, '{'); }
@@ -77,28 +114,38 @@ void vf_jw_obj_end(vf_jw *j) { json_close(j, '}'); }
 void vf_jw_arr(vf_jw *j, const char *key) { json_open(j, key, '['); }
 void vf_jw_arr_end(vf_jw *j) { json_close(j, ']'); }
 
+/* v in decimal at the end of b, written in place; `minus` puts a '-' before it. */
+static void put_decimal(vf_buf *b, uint64_t v, bool minus)
+{
+    size_t n = 1 + minus;
+    for (uint64_t x = v; x >= 10; x /= 10)
+        n++;
+    char *d = vf_buf_room(b, n);
+    if (!d)
+        return;
+    d[0] = '-';
+    for (char *p = d + n; p > d + minus; v /= 10)
+        *--p = (char)('0' + v % 10);
+    vf_buf_commit(b, n);
+}
+
 void vf_jw_u64(vf_jw *j, const char *key, uint64_t v)
 {
     json_pre(j, key);
-    char digits[20];
-    size_t n = 0;
-    do
-        digits[sizeof digits - ++n] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    vf_buf_put(j->b, digits + sizeof digits - n, n);
+    put_decimal(j->b, v, false);
 }
 
 void vf_jw_i64(vf_jw *j, const char *key, int64_t v)
 {
     json_pre(j, key);
-    vf_buf_printf(j->b, "%lld", (long long)v);
+    put_decimal(j->b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void vf_jw_double(vf_jw *j, const char *key, double v)
 {
     json_pre(j, key);
     if (!isfinite(v)) {
-        vf_buf_put(j->b, "null", 4);
+        vf_buf_add(j->b, "null", 4);
         return;
     }
     char tmp[40];
@@ -116,19 +163,19 @@ void vf_jw_str(vf_jw *j, const char *key, const char *s)
     if (s)
         json_string(j->b, s);
     else
-        vf_buf_put(j->b, "null", 4);
+        vf_buf_add(j->b, "null", 4);
 }
 
 void vf_jw_bool(vf_jw *j, const char *key, bool v)
 {
     json_pre(j, key);
-    vf_buf_printf(j->b, "%s", v ? "true" : "false");
+    vf_buf_add(j->b, v ? "true" : "false", v ? 4 : 5);
 }
 
 void vf_jw_null(vf_jw *j, const char *key)
 {
     json_pre(j, key);
-    vf_buf_put(j->b, "null", 4);
+    vf_buf_add(j->b, "null", 4);
 }
 
 void vf_jw_shape(vf_jw *j, const char *key, const uint64_t *dims, uint32_t ndim)

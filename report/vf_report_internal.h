@@ -2,7 +2,36 @@
 #ifndef VF_REPORT_INTERNAL_H
 #define VF_REPORT_INTERNAL_H
 
+#include <string.h>
+
 #include "vramfit/vf_report.h"
+
+/* Room for n more bytes (and the NUL) at the end of b: where to write them, followed by
+ * vf_buf_commit(b, k) for the k <= n bytes written. NULL when b cannot grow (b->failed is then set
+ * and every later write is dropped, as vf_buf_put does). The JSON writer's short pieces go straight
+ * into the buffer this way. */
+char *vf_buf_grow(vf_buf *b, size_t n);
+
+static inline char *vf_buf_room(vf_buf *b, size_t n)
+{
+    return !b->failed && n < b->cap - b->len ? b->data + b->len : vf_buf_grow(b, n);
+}
+
+static inline void vf_buf_commit(vf_buf *b, size_t k)
+{
+    b->len += k;
+    b->data[b->len] = '\0';
+}
+
+/* vf_buf_put with the copy inline while b has room. */
+static inline void vf_buf_add(vf_buf *b, const char *s, size_t n)
+{
+    char *d = vf_buf_room(b, n);
+    if (d) {
+        memcpy(d, s, n);
+        vf_buf_commit(b, n);
+    }
+}
 
 /* The end of a document function: hands b's text to the caller as *out (b is emptied), or frees b
  * and returns VF_ERR_NOMEM when it is incomplete. */

@@ -36,6 +36,11 @@ static bool buf_reserve(vf_buf *b, size_t extra)
     return true;
 }
 
+char *vf_buf_grow(vf_buf *b, size_t n)
+{
+    return buf_reserve(b, n) ? b->data + b->len : NULL;
+}
+
 void vf_buf_put(vf_buf *b, const char *s, size_t n)
 {
     if (!buf_reserve(b, n))
