@@ -175,9 +175,12 @@ static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan
     vf_error err = {0};
     if (vf_report_adapters_json(model, p, &opts->o, &doc, &err) != VF_OK)
         return vf_cli_fail(&err);
-    vf_buf_put(b, doc, strlen(doc));
+    /* The document (malloc'd, as a vf_buf's text is) becomes the output as it is: tens of MB for a
+     * large MoE model, not copied. */
+    vf_buf_free(b);
+    size_t n = strlen(doc);
+    *b = (vf_buf){.data = doc, .len = n, .cap = n + 1};
     vf_buf_put(b, "\n", 1); /* adapters --json has always ended with an empty line */
-    vf_report_free(doc);
     return VF_EXIT_OK;
 }
 
