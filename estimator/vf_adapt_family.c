@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vf_estimator_internal.h"
 #include "vramfit/vf_adapters.h"
 
 static const char *const llama_patterns[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
@@ -38,29 +39,71 @@ static const family_def families[] = {
     {"gpt-oss", gptoss_patterns}, {"qwen3.5", qwen35_patterns}, {"default", llama_patterns},
 };
 
-/* First occurrence of the dotted path `path` in `name` on component boundaries, or NULL. */
-static const char *find_path(const char *name, const char *path)
-{
-    size_t k = strlen(path);
-    for (const char *p = strstr(name, path); p; p = strstr(p + 1, path))
-        if ((p == name || p[-1] == '.') && (p[k] == '\0' || p[k] == '.'))
-            return p;
-    return NULL;
-}
-
 /* Families are decided by the language model alone (vf_tensor_in_language_model): a SigLIP
  * tower's out_proj/fc1 must not make a Gemma 3 look like OPT. */
 
-/* The first language-model tensor of m (with ndim == want_ndim, 0 for any) whose name holds
- * `path`, or NULL. */
-static const char *first_with(const vf_model *m, const char *path, uint32_t want_ndim)
+/* The dotted paths that decide a family (on component boundaries: "attn.q_proj" is not in
+ * "self_attn.q_proj"), each in a language-model tensor with ndim dims (0: any). */
+enum {
+    M_LINEAR_OUT, M_QKV, M_GATE_UP, M_SINKS, M_C_ATTN, M_NEO_Q, M_OPT_OUT, M_FC1, M_GPTJ_Q, M_FC_IN,
+    M_LLAMA_Q, M_COUNT
+};
+
+static const struct marker {
+    const char *path;
+    uint32_t ndim;
+} markers[M_COUNT] = {
+    {"linear_attn.out_proj", 2}, {"self_attn.qkv_proj", 2}, {"mlp.gate_up_proj", 2},
+    {"self_attn.sinks", 0},      {"attn.c_attn", 2},        {"attn.attention.q_proj", 2},
+    {"self_attn.out_proj", 2},   {"fc1", 2},                {"attn.q_proj", 2},
+    {"mlp.fc_in", 2},            {"self_attn.q_proj", 2},
+};
+
+#define FAMILY_COUNT (sizeof families / sizeof families[0])
+#define PATTERNS_MAX 16 /* patterns of one family */
+
+/* What one pass over the language model's names finds: per marker the first tensor (table order)
+ * holding it, and which family patterns occur in a 2-D tensor whose name holds "weight" (Training
+ * Hub's own test of a pattern). The markers, "weight" and every family's patterns fit one vf_scan
+ * (213 of its VF_SCAN_STATES_MAX states); one that did not would match nothing (bit 0). */
+typedef struct name_facts {
+    vf_scan scan;
+    uint64_t marker_bit[M_COUNT], weight_bit, pattern_bit[FAMILY_COUNT][PATTERNS_MAX];
+    const char *first[M_COUNT];
+    uint64_t weight_hits;
+} name_facts;
+
+static uint64_t bit_of(int id) { return id >= 0 ? 1ull << id : 0; }
+
+static void facts_scan_build(name_facts *f)
 {
+    vf_scan_init(&f->scan);
+    for (size_t k = 0; k < M_COUNT; k++)
+        f->marker_bit[k] = bit_of(vf_scan_add(&f->scan, markers[k].path));
+    f->weight_bit = bit_of(vf_scan_add(&f->scan, "weight"));
+    for (size_t i = 0; i < FAMILY_COUNT; i++)
+        for (size_t k = 0; k < PATTERNS_MAX && families[i].patterns[k]; k++)
+            f->pattern_bit[i][k] = bit_of(vf_scan_add(&f->scan, families[i].patterns[k]));
+    vf_scan_finish(&f->scan);
+}
+
+/* The pass: every language-model tensor's name read once. */
+static void collect_facts(const vf_model *m, name_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    facts_scan_build(f);
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
-        if (vf_tensor_in_language_model(t) && (want_ndim == 0 || t->ndim == want_ndim) && find_path(t->name, path))
-            return t->name;
+        uint64_t any, bounded;
+        if (!vf_tensor_in_language_model(t))
+            continue;
+        vf_scan_name(&f->scan, t->name, &any, &bounded);
+        for (size_t k = 0; bounded && k < M_COUNT; k++)
+            if (!f->first[k] && (bounded & f->marker_bit[k]) && (markers[k].ndim == 0 || t->ndim == markers[k].ndim))
+                f->first[k] = t->name;
+        if (t->ndim == 2 && (any & f->weight_bit))
+            f->weight_hits |= any;
     }
-    return NULL;
 }
 
 static void set_family(vf_family *out, const char *name)
@@ -101,63 +144,62 @@ bool vf_family_by_name(const char *name, vf_family *out)
     return false;
 }
 
-/* Training Hub's own test: a 2-D tensor whose name contains "weight" and the pattern. */
-static bool pattern_hits(const vf_model *m, const char *pattern)
+/* The index of family f in families[]. */
+static size_t family_index(const vf_family *out)
 {
-    for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
-        const vf_tensor *t = vf_model_tensor(m, i);
-        if (vf_tensor_in_language_model(t) && t->ndim == 2 && strstr(t->name, "weight") && strstr(t->name, pattern))
-            return true;
-    }
-    return false;
+    size_t i = 0;
+    while (i + 1 < FAMILY_COUNT && families[i].patterns != out->patterns)
+        i++;
+    return i;
 }
 
 /* Appends "; patterns matching no 2-D weight: a, b" to the reason when some do not match. */
-static void note_unmatched(const vf_model *m, vf_family *out)
+static void note_unmatched(const name_facts *f, vf_family *out)
 {
-    size_t len = strlen(out->reason);
+    size_t len = strlen(out->reason), fi = family_index(out);
     bool first = true;
-    for (const char *const *p = out->patterns; *p; p++) {
-        if (pattern_hits(m, *p))
+    for (size_t k = 0; out->patterns[k]; k++) {
+        if (f->weight_hits & f->pattern_bit[fi][k])
             continue;
         snprintf(out->reason + len, sizeof out->reason - len, "%s%s",
-                 first ? "; patterns matching no 2-D weight: " : ", ", *p);
+                 first ? "; patterns matching no 2-D weight: " : ", ", out->patterns[k]);
         len = strlen(out->reason);
         first = false;
     }
 }
 
 /* Decides by the markers in order; `why` names the tensor that decided. */
-static void decide(const vf_model *m, vf_family *out)
+static void decide(const name_facts *f, vf_family *out)
 {
-    const char *t, *u;
-    if ((t = first_with(m, "linear_attn.out_proj", 2)) != NULL) {
+    const char *const *m = f->first;
+    if (m[M_LINEAR_OUT]) {
         set_family(out, "qwen3.5");
-        snprintf(out->reason, sizeof out->reason, "'%s' is a Qwen3.5 linear-attention projection", t);
-    } else if ((t = first_with(m, "self_attn.qkv_proj", 2)) != NULL ||
-               (t = first_with(m, "mlp.gate_up_proj", 2)) != NULL) {
+        snprintf(out->reason, sizeof out->reason, "'%s' is a Qwen3.5 linear-attention projection", m[M_LINEAR_OUT]);
+    } else if (m[M_QKV] || m[M_GATE_UP]) {
         set_family(out, "phi3");
-        snprintf(out->reason, sizeof out->reason, "'%s' is a fused projection (Phi-3 style)", t);
-    } else if ((t = first_with(m, "self_attn.sinks", 0)) != NULL) {
+        snprintf(out->reason, sizeof out->reason, "'%s' is a fused projection (Phi-3 style)",
+                 m[M_QKV] ? m[M_QKV] : m[M_GATE_UP]);
+    } else if (m[M_SINKS]) {
         set_family(out, "gpt-oss");
         snprintf(out->reason, sizeof out->reason,
-                 "'%s' holds attention sinks (gpt-oss; experts left out on purpose)", t);
-    } else if ((t = first_with(m, "attn.c_attn", 2)) != NULL) {
+                 "'%s' holds attention sinks (gpt-oss; experts left out on purpose)", m[M_SINKS]);
+    } else if (m[M_C_ATTN]) {
         set_family(out, "gpt2");
-        snprintf(out->reason, sizeof out->reason, "'%s' is GPT-2's fused c_attn (Conv1D)", t);
-    } else if ((t = first_with(m, "attn.attention.q_proj", 2)) != NULL) {
+        snprintf(out->reason, sizeof out->reason, "'%s' is GPT-2's fused c_attn (Conv1D)", m[M_C_ATTN]);
+    } else if (m[M_NEO_Q]) {
         set_family(out, "gpt-neo");
-        snprintf(out->reason, sizeof out->reason, "'%s' is GPT-Neo's attn.attention.q_proj", t);
-    } else if ((t = first_with(m, "self_attn.out_proj", 2)) != NULL && (u = first_with(m, "fc1", 2))) {
+        snprintf(out->reason, sizeof out->reason, "'%s' is GPT-Neo's attn.attention.q_proj", m[M_NEO_Q]);
+    } else if (m[M_OPT_OUT] && m[M_FC1]) {
         set_family(out, "opt");
-        snprintf(out->reason, sizeof out->reason, "'%s' and '%s' are OPT's out_proj and fc1", t, u);
-    } else if ((t = first_with(m, "attn.q_proj", 2)) != NULL && (u = first_with(m, "mlp.fc_in", 2))) {
+        snprintf(out->reason, sizeof out->reason, "'%s' and '%s' are OPT's out_proj and fc1", m[M_OPT_OUT], m[M_FC1]);
+    } else if (m[M_GPTJ_Q] && m[M_FC_IN]) {
         set_family(out, "gpt-j");
-        snprintf(out->reason, sizeof out->reason, "'%s' and '%s' are GPT-J's attn.q_proj and fc_in", t, u);
-    } else if ((t = first_with(m, "self_attn.q_proj", 2)) != NULL) {
+        snprintf(out->reason, sizeof out->reason, "'%s' and '%s' are GPT-J's attn.q_proj and fc_in", m[M_GPTJ_Q],
+                 m[M_FC_IN]);
+    } else if (m[M_LLAMA_Q]) {
         set_family(out, "llama");
         snprintf(out->reason, sizeof out->reason,
-                 "'%s' is a Llama-style self_attn.q_proj (Llama, Mistral, Qwen, Gemma, Granite)", t);
+                 "'%s' is a Llama-style self_attn.q_proj (Llama, Mistral, Qwen, Gemma, Granite)", m[M_LLAMA_Q]);
     } else {
         set_family(out, "default");
         snprintf(out->reason, sizeof out->reason,
@@ -175,6 +217,8 @@ void vf_family_detect(const vf_model *m, vf_family *out)
         snprintf(out->reason, sizeof out->reason, "no model");
         return;
     }
-    decide(m, out);
-    note_unmatched(m, out);
+    name_facts f;
+    collect_facts(m, &f);
+    decide(&f, out);
+    note_unmatched(&f, out);
 }

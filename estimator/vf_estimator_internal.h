@@ -1,0 +1,36 @@
+/* vf_estimator_internal.h - what the estimator's files share (private to estimator/). */
+#ifndef VF_ESTIMATOR_INTERNAL_H
+#define VF_ESTIMATOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- substring patterns found in one pass over a name (vf_name_scan.c) -------------------------
+ * An Aho-Corasick automaton over a fixed set of patterns (the Training Hub families' and the
+ * family markers): vf_scan_name reads a name once, whatever the number of patterns, and reports
+ * which patterns occur in it as substrings (Training Hub's rule) and which occur on dotted component
+ * boundaries (find "a.b" as whole components of "x.a.b.y"). Built on the stack, no allocation. */
+#define VF_SCAN_PATTERNS_MAX 64
+#define VF_SCAN_STATES_MAX 256
+#define VF_SCAN_CLASSES_MAX 32
+
+typedef struct vf_scan {
+    uint8_t cls[256];                                    /* byte -> class; 0: in no pattern */
+    uint8_t next[VF_SCAN_STATES_MAX][VF_SCAN_CLASSES_MAX]; /* the trie, then the full automaton */
+    uint64_t out[VF_SCAN_STATES_MAX];                    /* patterns that end in this state */
+    uint8_t len[VF_SCAN_PATTERNS_MAX];
+    size_t patterns, states, classes;
+} vf_scan;
+
+void vf_scan_init(vf_scan *s);
+/* Adds pattern p (1..255 bytes); returns its index (the same index for a pattern already added),
+ * or -1 when a limit above is reached. Only before vf_scan_finish. */
+int vf_scan_add(vf_scan *s, const char *p);
+/* Completes the automaton; vf_scan_name may then be called any number of times. */
+void vf_scan_finish(vf_scan *s);
+/* Bit i of *any: pattern i occurs in name; of *bounded: it occurs with a '.' or the name's start
+ * before it and a '.' or the name's end after it. */
+void vf_scan_name(const vf_scan *s, const char *name, uint64_t *any, uint64_t *bounded);
+
+#endif
