@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "vf_estimator_internal.h"
 #include "vramfit/vf_adapters.h"
 #include "vramfit/vf_checked.h"
 
@@ -18,6 +19,7 @@ struct vf_adapter_plan {
     vf_family family;
     char **targets;
     size_t target_count;
+    struct text_block *modules; /* the matrices' module names */
     uint64_t *layer_params;
     size_t layer_slots;
     vf_findings *findings;
@@ -28,6 +30,7 @@ struct vf_adapter_plan {
 typedef struct strlist {
     char *buf;      /* the list with ',' replaced by NULs */
     char **v;       /* entries into buf */
+    size_t *len;    /* their lengths */
     bool *hit;      /* per entry: matched something */
     size_t n;
 } strlist;
@@ -36,6 +39,7 @@ static void strlist_free(strlist *l)
 {
     free(l->buf);
     free(l->v);
+    free(l->len);
     free(l->hit);
     memset(l, 0, sizeof *l);
 }
@@ -51,8 +55,9 @@ static int strlist_split(const char *s, const char *what, strlist *l, vf_error *
         n += s[i] == ',';
     l->buf = malloc(len + 1);
     l->v = calloc(n, sizeof *l->v);
+    l->len = calloc(n, sizeof *l->len);
     l->hit = calloc(n, sizeof *l->hit);
-    if (!l->buf || !l->v || !l->hit)
+    if (!l->buf || !l->v || !l->len || !l->hit)
         return strlist_free(l), vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     memcpy(l->buf, s, len + 1);
     for (char *p = l->buf;; p++) {
@@ -62,23 +67,35 @@ static int strlist_split(const char *s, const char *what, strlist *l, vf_error *
             break;
         *p = '\0';
     }
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
         if (!*l->v[i])
             return strlist_free(l),
                    vf_error_set(err, VF_ERR_USAGE, NULL, what, "empty entry in '%s'", s);
+        l->len[i] = strlen(l->v[i]);
+    }
     return VF_OK;
 }
 
-/* Index of the first entry of l matching module (marking it hit), or -1. */
-static long strlist_match(strlist *l, const char *module)
+/* A module name as matched: n bytes at s, NUL-terminated only when copied (vf_peft_match's rule
+ * needs no terminator; a regex does, and then the key is a copy). */
+typedef struct name_key {
+    const char *s;
+    size_t n;
+} name_key;
+
+/* Index of the first entry of l matching key by PEFT's rule (vf_peft_match), marking every matching
+ * entry hit; -1 when none does. */
+static long strlist_match(strlist *l, name_key key)
 {
     long found = -1;
-    for (size_t i = 0; i < l->n; i++)
-        if (vf_peft_match(module, l->v[i])) {
+    for (size_t i = 0; i < l->n; i++) {
+        size_t k = l->len[i];
+        if (k <= key.n && memcmp(key.s + key.n - k, l->v[i], k) == 0 && (k == key.n || key.s[key.n - k - 1] == '.')) {
             l->hit[i] = true;
             if (found < 0)
                 found = (long)i;
         }
+    }
     return found;
 }
 
@@ -102,8 +119,8 @@ typedef struct selector {
     sel_mode mode;
     strlist list, exclude;
     vf_name_regex *re, *exclude_re;
-    const char *prefix;
-    const vf_family *family;
+    vf_scan family_scan; /* SEL_FAMILY: "weight" and the family's patterns */
+    uint64_t weight_bit, pattern_bits;
     bool family_lm_only; /* a detected family targets the language model only */
     bool skip_fused;
     bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
@@ -118,11 +135,23 @@ static void selector_free(selector *s)
     vf_name_regex_free(s->exclude_re);
 }
 
+/* The patterns of family_match: a family's patterns fit one vf_scan (the family detection holds them
+ * all in one); one that did not would match nothing. */
+static void family_scan_build(selector *s, const vf_family *fam)
+{
+    int id;
+    vf_scan_init(&s->family_scan);
+    id = vf_scan_add(&s->family_scan, "weight");
+    s->weight_bit = id >= 0 ? 1ull << id : 0;
+    for (const char *const *p = fam->patterns; *p; p++)
+        if ((id = vf_scan_add(&s->family_scan, *p)) >= 0)
+            s->pattern_bits |= 1ull << id;
+    vf_scan_finish(&s->family_scan);
+}
+
 static int selector_init(selector *s, const vf_target_spec *t, const vf_family *fam, vf_error *err)
 {
     memset(s, 0, sizeof *s);
-    s->prefix = t->module_prefix ? t->module_prefix : "";
-    s->family = fam;
     s->family_lm_only = !t->family;
     if (t->modules && t->regex)
         return vf_error_set(err, VF_ERR_USAGE, NULL, "--target-regex",
@@ -136,6 +165,8 @@ static int selector_init(selector *s, const vf_target_spec *t, const vf_family *
     } else if (t->modules) {
         s->mode = SEL_LIST;
         rc = strlist_split(t->modules, "--target", &s->list, err);
+    } else {
+        family_scan_build(s, fam);
     }
     if (rc == VF_OK)
         rc = strlist_split(t->exclude, "--exclude", &s->exclude, err);
@@ -155,33 +186,29 @@ static size_t quant_module_len(const vf_tensor *t, size_t n)
     return dot ? (size_t)(dot - t->name) : n;
 }
 
-/* Module name of t (without prefix) into buf, or false when t can never be an adapter target:
- * a 2-D "<module>.weight" or a fused 3-D expert tensor (GraniteMoe's `input_linear.weight` is named
- * by its module `input_linear`, a bare parameter such as `experts.gate_up_proj` by itself), or a
- * quantized weight by its module. Tensors transformers does not load (MTP blocks) and quantization
- * metadata are never targets. */
-static bool target_module(const vf_tensor *t, char *buf, size_t size)
+/* The length of t's module name (without prefix; the first *len bytes of t->name), or false when
+ * t can never be an adapter target: a 2-D "<module>.weight" or a fused 3-D expert tensor
+ * (GraniteMoe's `input_linear.weight` is named by its module `input_linear`, a bare parameter such
+ * as `experts.gate_up_proj` by itself), or a quantized weight by its module. Tensors transformers
+ * does not load (MTP blocks), quantization metadata and names of MODULE_MAX bytes or more are never
+ * targets. */
+static bool target_module(const vf_tensor *t, size_t *len)
 {
-    size_t n = strlen(t->name);
-    bool leaf = n > 7 && strcmp(t->name + n - 7, ".weight") == 0;
-    if (t->buffer || t->ignored || t->quant == VF_QPART_META || n + 1 > size)
+    if (t->buffer || t->ignored || t->quant == VF_QPART_META)
         return false;
-    if (t->quant == VF_QPART_WEIGHT) {
-        size_t k = quant_module_len(t, n);
-        memcpy(buf, t->name, k);
-        buf[k] = '\0';
-        return true;
-    }
-    if ((t->ndim == 2 || (t->ndim == 3 && t->fused_experts)) && leaf) {
-        memcpy(buf, t->name, n - 7);
-        buf[n - 7] = '\0';
-        return true;
-    }
-    if (t->ndim == 3 && t->fused_experts) {
-        memcpy(buf, t->name, n + 1);
-        return true;
-    }
-    return false;
+    size_t n = strlen(t->name);
+    bool leaf = n > 7 && memcmp(t->name + n - 7, ".weight", 7) == 0;
+    if (n + 1 > MODULE_MAX)
+        return false;
+    if (t->quant == VF_QPART_WEIGHT)
+        *len = quant_module_len(t, n);
+    else if ((t->ndim == 2 || (t->ndim == 3 && t->fused_experts)) && leaf)
+        *len = n - 7;
+    else if (t->ndim == 3 && t->fused_experts)
+        *len = n;
+    else
+        return false;
+    return true;
 }
 
 /* A single matrix as the loaded model sees it (a quantized weight by its logical view). */
@@ -193,15 +220,13 @@ static bool is_matrix(const vf_tensor *t)
 /* Training Hub's substring rule. The family vramfit detects targets the language model only (towers
  * and projectors left out); a family named by target.family (--family, --compat training-hub)
  * applies as Training Hub applies it, to every 2-D weight. */
-static bool family_match(const vf_family *f, bool lm_only, const vf_tensor *t)
+static bool family_match(const selector *s, const vf_tensor *t)
 {
-    if (!is_matrix(t) || !strstr(t->name, "weight") ||
-        (lm_only && t->component != VF_COMPONENT_LANGUAGE_MODEL))
+    uint64_t any, bounded;
+    if (!is_matrix(t) || (s->family_lm_only && t->component != VF_COMPONENT_LANGUAGE_MODEL))
         return false;
-    for (const char *const *p = f->patterns; *p; p++)
-        if (strstr(t->name, *p))
-            return true;
-    return false;
+    vf_scan_name(&s->family_scan, t->name, &any, &bounded);
+    return (any & s->weight_bit) && (any & s->pattern_bits);
 }
 
 /* PEFT's all-linear (tuners_utils.py _maybe_include_all_linear_layers): every nn.Linear / Conv1D
@@ -222,20 +247,20 @@ static int regex_hit(const vf_name_regex *re, const char *key, const char *what,
     return rc;
 }
 
-/* 1 when tensor t (module `module`, prefixed `key`) is selected, 0 when not, or an error (a regex
- * over its budget). */
-static int selector_take(selector *s, const vf_tensor *t, const char *key, vf_error *err)
+/* 1 when tensor t (prefixed module name `key`) is selected, 0 when not, or an error (a regex over
+ * its budget). */
+static int selector_take(selector *s, const vf_tensor *t, name_key key, vf_error *err)
 {
     int take;
     switch (s->mode) {
     case SEL_FAMILY:
-        take = family_match(s->family, s->family_lm_only, t);
+        take = family_match(s, t);
         break;
     case SEL_LIST:
         take = strlist_match(&s->list, key) >= 0;
         break;
     case SEL_REGEX:
-        take = regex_hit(s->re, key, "--target-regex", err);
+        take = regex_hit(s->re, key.s, "--target-regex", err);
         break;
     default:
         take = all_linear_match(t);
@@ -246,7 +271,7 @@ static int selector_take(selector *s, const vf_tensor *t, const char *key, vf_er
         return take;
     if (take && s->exclude.n && strlist_match(&s->exclude, key) >= 0)
         take = false;
-    int out = take && s->exclude_re ? regex_hit(s->exclude_re, key, "exclude_modules", err) : 0;
+    int out = take && s->exclude_re ? regex_hit(s->exclude_re, key.s, "exclude_modules", err) : 0;
     if (out < 0)
         return out;
     if (out)
@@ -316,36 +341,47 @@ static void cand_offer(candidates *c, const char *name, size_t len, const char *
     memcpy(c->name[at], s, len + 1);
 }
 
-/* Module-ish name of any non-buffer tensor: the name without its last component. */
-static bool any_module(const vf_tensor *t, char *buf, size_t size)
+/* The length of the module-ish name of any non-buffer tensor: the name without its last
+ * component; false for a buffer or a module of MODULE_MAX bytes or more. */
+static bool any_module(const vf_tensor *t, size_t *len)
 {
     const char *dot = strrchr(t->name, '.');
     size_t n = dot ? (size_t)(dot - t->name) : strlen(t->name);
-    if (t->buffer || n + 1 > size)
+    if (t->buffer || n + 1 > MODULE_MAX)
         return false;
-    memcpy(buf, t->name, n);
-    buf[n] = '\0';
+    *len = n;
     return true;
 }
 
-/* Offers the last one and last two components of every module of m. */
-static void collect_candidates(const vf_model *m, const char *entry, candidates *c)
+/* Adds (s, n) to the distinct names unless it is there; false when out of memory. */
+static bool offer_once(vf_name_map *seen, const char *s, size_t n)
 {
-    char module[MODULE_MAX];
+    return vf_name_map_first(seen, s, n, 0) != VF_NAME_MAP_NONE || vf_name_map_add(seen, s, n, 0);
+}
+
+/* The last one and last two components of every module of m, each distinct name once in order of
+ * first appearance (offering a name again never changes the candidates). */
+static bool collect_offers(const vf_model *m, vf_name_map *seen)
+{
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
-        if (!target_module(t, module, sizeof module) && !any_module(t, module, sizeof module))
+        size_t k;
+        if (!target_module(t, &k) && !any_module(t, &k))
             continue;
-        const char *last = strrchr(module, '.');
-        last = last ? last + 1 : module;
-        cand_offer(c, last, strlen(last), entry);
+        const char *module = t->name, *end = module + k, *last = end;
+        while (last > module && last[-1] != '.')
+            last--;
+        if (!offer_once(seen, last, (size_t)(end - last)))
+            return false;
         if (last == module)
             continue;
         const char *two = last - 1; /* the '.' before last */
         while (two > module && two[-1] != '.')
             two--;
-        cand_offer(c, two, strlen(two), entry);
+        if (!offer_once(seen, two, (size_t)(end - two)))
+            return false;
     }
+    return true;
 }
 
 static void format_candidates(const candidates *c, char *buf, size_t size)
@@ -355,31 +391,71 @@ static void format_candidates(const candidates *c, char *buf, size_t size)
         o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", c->name[i]);
 }
 
+/* The close candidates of entry among the offered names, formatted into list. */
+static void candidates_of(const vf_name_map *seen, const char *entry, char *list, size_t size)
+{
+    candidates c = {0};
+    for (size_t i = 0; i < seen->n; i++)
+        cand_offer(&c, seen->e[i].s, seen->e[i].n, entry);
+    format_candidates(&c, list, size);
+}
+
 /* Every entry of l that matched nothing is an error (or a finding when allowed). */
 static int check_unmatched(const vf_model *m, const strlist *l, const char *what, bool allow,
                            vf_findings *f, vf_error *err)
 {
-    for (size_t i = 0; i < l->n; i++) {
+    vf_name_map seen = {0};
+    int rc = VF_OK;
+    for (size_t i = 0; i < l->n && rc == VF_OK; i++) {
+        char list[CAND_MAX * (CAND_LEN + 2) + 32];
         if (l->hit[i])
             continue;
-        candidates c = {0};
-        char list[CAND_MAX * (CAND_LEN + 2) + 32];
-        collect_candidates(m, l->v[i], &c);
-        format_candidates(&c, list, sizeof list);
-        if (allow) {
-            if (vf_findings_add(f, VF_SEV_WARNING, "%s entry '%s' matches nothing%s", what, l->v[i],
-                                list) != VF_OK)
-                return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-            continue;
+        if (!seen.n && !collect_offers(m, &seen)) {
+            rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+            break;
         }
-        return vf_error_set(err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(m)), NULL,
-                            "%s entry '%s' matches no weight module%s", what, l->v[i], list);
+        candidates_of(&seen, l->v[i], list, sizeof list);
+        if (!allow)
+            rc = vf_error_set(err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(m)), NULL,
+                              "%s entry '%s' matches no weight module%s", what, l->v[i], list);
+        else if (vf_findings_add(f, VF_SEV_WARNING, "%s entry '%s' matches nothing%s", what, l->v[i], list) != VF_OK)
+            rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     }
-    return VF_OK;
+    vf_name_map_free(&seen);
+    return rc;
 }
 
 /* ---- plan entries ------------------------------------------------------------------------------ */
 
+/* The plan's module names, one block after another (one allocation per TEXT_BLOCK bytes instead of
+ * one per matrix). */
+#define TEXT_BLOCK 65536
+
+typedef struct text_block {
+    struct text_block *next;
+    size_t used, cap;
+    char text[];
+} text_block;
+
+/* A NUL-terminated copy of s[0..n) kept by the plan, or NULL when out of memory. */
+static const char *keep_text(vf_adapter_plan *p, const char *s, size_t n)
+{
+    text_block *b = p->modules;
+    if (!b || b->cap - b->used < n + 1) {
+        size_t cap = n + 1 > TEXT_BLOCK ? n + 1 : TEXT_BLOCK;
+        if (!(b = malloc(sizeof *b + cap)))
+            return NULL;
+        *b = (text_block){.next = p->modules, .cap = cap};
+        p->modules = b;
+    }
+    char *out = b->text + b->used;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    b->used += n + 1;
+    return out;
+}
+
+/* Appends x with module (a name keep_text kept). */
 static int plan_push(vf_adapter_plan *p, const vf_adapter_matrix *x, const char *module, vf_error *err)
 {
     if (p->n == p->cap) {
@@ -390,12 +466,8 @@ static int plan_push(vf_adapter_plan *p, const vf_adapter_matrix *x, const char 
         p->v = v;
         p->cap = cap;
     }
-    char *copy = malloc(strlen(module) + 1);
-    if (!copy)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    strcpy(copy, module);
     p->v[p->n] = *x;
-    p->v[p->n++].module = copy;
+    p->v[p->n++].module = module;
     return VF_OK;
 }
 
@@ -490,14 +562,28 @@ typedef struct build_ctx {
     vf_name_regex **rules; /* compiled rank rules */
     size_t rules_compiled;
     const char *prefix;
+    size_t prefix_len;
+    bool copy_keys;        /* a prefix or a regex: keys are NUL-terminated copies */
+    bool *saved;           /* per tensor: taken by modules_to_save (NULL when none is) */
     vf_error *err;
 } build_ctx;
 
-/* Prefixed module name into buf; false when too long to match anything. */
-static bool make_key(const build_ctx *c, const char *module, char *buf, size_t size)
+/* The prefixed module name (the first k bytes of name) as matched: name itself when there is no
+ * prefix and no regex to match, else a NUL-terminated copy in buf (MODULE_MAX bytes); false when
+ * too long to match anything. */
+static bool make_key(const build_ctx *c, const char *name, size_t k, char *buf, name_key *key)
 {
-    int n = snprintf(buf, size, "%s%s", c->prefix, module);
-    return n >= 0 && (size_t)n < size;
+    if (!c->copy_keys) {
+        *key = (name_key){name, k};
+        return true;
+    }
+    if (c->prefix_len + k >= MODULE_MAX)
+        return false;
+    memcpy(buf, c->prefix, c->prefix_len);
+    memcpy(buf + c->prefix_len, name, k);
+    buf[c->prefix_len + k] = '\0';
+    *key = (name_key){buf, c->prefix_len + k};
+    return true;
 }
 
 /* The plan's layer of t: the language model's layers; tower blocks count outside any layer. */
@@ -506,15 +592,19 @@ static int32_t plan_layer(const vf_tensor *t)
     return t->component == VF_COMPONENT_LANGUAGE_MODEL ? t->layer : -1;
 }
 
-/* Adds the entries of one selected tensor: one matrix, or E for a fused expert tensor. */
-static int add_target(build_ctx *c, const vf_tensor *t, const char *module, const char *key)
+/* Adds the entries of one selected tensor (module: the first k bytes of its name): one matrix, or
+ * E for a fused expert tensor. */
+static int add_target(build_ctx *c, const vf_tensor *t, size_t k, name_key key)
 {
     const bool osft = c->o->method == VF_ADAPTER_OSFT;
     const bool embed = t->role == VF_ROLE_EMBED || t->role == VF_ROLE_POS_EMBED;
     uint64_t rank = 0;
-    int rrc = osft ? VF_OK : rule_rank(c->o, c->rules, key, &rank, c->err);
+    int rrc = osft ? VF_OK : rule_rank(c->o, c->rules, key.s, &rank, c->err);
     if (rrc != VF_OK)
         return rrc;
+    const char *module = keep_text(c->p, t->name, k);
+    if (!module)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (uint64_t e = 0; e < t->matrices; e++) {
         vf_adapter_matrix x = {.tensor = t, .layer = plan_layer(t), .expert = t->expert};
         x.rows = t->rows;
@@ -570,11 +660,13 @@ static int select_notes(build_ctx *c, const select_counts *n)
 
 static int select_targets(build_ctx *c)
 {
-    char module[MODULE_MAX], key[MODULE_MAX];
+    char buf[MODULE_MAX];
     select_counts n = {0};
     for (size_t i = 0; i < vf_model_tensor_count(c->m); i++) {
         const vf_tensor *t = vf_model_tensor(c->m, i);
-        if (!target_module(t, module, sizeof module) || !make_key(c, module, key, sizeof key))
+        size_t k;
+        name_key key;
+        if (!target_module(t, &k) || !make_key(c, t->name, k, buf, &key))
             continue;
         n.towers_left += c->sel.mode == SEL_FAMILY && c->sel.family_lm_only && t->ndim == 2 &&
                          t->module == VF_MODULE_LINEAR && t->component != VF_COMPONENT_LANGUAGE_MODEL;
@@ -584,17 +676,21 @@ static int select_targets(build_ctx *c)
         if (rc == 0)
             continue;
         n.fused += t->fused_experts && c->o->method == VF_ADAPTER_LORA;
-        rc = add_target(c, t, module, key);
+        rc = add_target(c, t, k, key);
         if (rc != VF_OK)
             return rc;
     }
     return select_notes(c, &n);
 }
 
-/* A full trainable copy of t (modules_to_save) or a trainable bias. */
-static int add_whole(build_ctx *c, const vf_tensor *t, const char *module, vf_adapter_kind kind)
+/* A full trainable copy of t (modules_to_save) or a trainable bias; its module: the first k bytes
+ * of its name. */
+static int add_whole(build_ctx *c, const vf_tensor *t, size_t k, vf_adapter_kind kind)
 {
     vf_adapter_matrix x = {.kind = kind, .tensor = t, .layer = plan_layer(t), .expert = t->expert};
+    const char *module = keep_text(c->p, t->name, k);
+    if (!module)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     x.rows = t->ndim > 0 ? t->shape[0] : 1;
     x.cols = t->ndim > 1 ? t->shape[1] : 1;
     x.params = x.trainable_params = t->numel;
@@ -602,24 +698,21 @@ static int add_whole(build_ctx *c, const vf_tensor *t, const char *module, vf_ad
     return plan_push(c->p, &x, module, c->err);
 }
 
-static bool is_saved(const vf_adapter_plan *p, const vf_tensor *t)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (p->v[i].kind == VF_ADAPTER_KIND_SAVED && p->v[i].tensor == t)
-            return true;
-    return false;
-}
-
 static int add_saved(build_ctx *c)
 {
     strlist l;
-    char module[MODULE_MAX], key[MODULE_MAX];
+    char buf[MODULE_MAX];
     int rc = strlist_split(c->o->modules_to_save, "--modules-to-save", &l, c->err);
+    if (rc == VF_OK && l.n && !(c->saved = calloc(vf_model_tensor_count(c->m) + 1, sizeof *c->saved)))
+        rc = vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (size_t i = 0; rc == VF_OK && l.n && i < vf_model_tensor_count(c->m); i++) {
         const vf_tensor *t = vf_model_tensor(c->m, i);
-        if (any_module(t, module, sizeof module) && make_key(c, module, key, sizeof key) &&
-            strlist_match(&l, key) >= 0)
-            rc = add_whole(c, t, module, VF_ADAPTER_KIND_SAVED);
+        size_t k;
+        name_key key;
+        if (any_module(t, &k) && make_key(c, t->name, k, buf, &key) && strlist_match(&l, key) >= 0) {
+            rc = add_whole(c, t, k, VF_ADAPTER_KIND_SAVED);
+            c->saved[i] = true;
+        }
     }
     if (rc == VF_OK)
         rc = check_unmatched(c->m, &l, "modules_to_save", c->o->target.allow_unmatched,
@@ -628,33 +721,37 @@ static int add_saved(build_ctx *c)
     return rc;
 }
 
-static bool is_lora_module(const vf_adapter_plan *p, const char *module)
+/* The modules of the plan's LoRA matrices, for lookups by name; false when out of memory. */
+static bool lora_modules(const vf_adapter_plan *p, vf_name_map *out)
 {
     for (size_t i = 0; i < p->n; i++)
         if ((p->v[i].kind == VF_ADAPTER_KIND_LORA || p->v[i].kind == VF_ADAPTER_KIND_LORA_EMBED) &&
-            strcmp(p->v[i].module, module) == 0)
-            return true;
-    return false;
+            !vf_name_map_add(out, p->v[i].module, strlen(p->v[i].module), 0))
+            return false;
+    return true;
 }
 
 /* PEFT bias="all": every parameter with "bias" in its name; "lora_only": biases of LoRA modules. */
 static int add_biases(build_ctx *c)
 {
-    char module[MODULE_MAX];
+    vf_name_map lora = {0};
+    int rc = VF_OK;
     if (c->o->method != VF_ADAPTER_LORA || c->o->bias == VF_LORA_BIAS_NONE)
         return VF_OK;
-    for (size_t i = 0; i < vf_model_tensor_count(c->m); i++) {
+    if (c->o->bias == VF_LORA_BIAS_LORA_ONLY && !lora_modules(c->p, &lora))
+        rc = vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    for (size_t i = 0; rc == VF_OK && i < vf_model_tensor_count(c->m); i++) {
         const vf_tensor *t = vf_model_tensor(c->m, i);
-        if (t->buffer || !any_module(t, module, sizeof module) || is_saved(c->p, t))
+        size_t k;
+        if (t->buffer || !any_module(t, &k) || (c->saved && c->saved[i]))
             continue;
         bool take = c->o->bias == VF_LORA_BIAS_ALL ? strstr(t->name, "bias") != NULL
-                                                   : strcmp(t->name + strlen(module), ".bias") == 0 &&
-                                                         is_lora_module(c->p, module);
-        int rc = take ? add_whole(c, t, module, VF_ADAPTER_KIND_BIAS) : VF_OK;
-        if (rc != VF_OK)
-            return rc;
+                                                   : strcmp(t->name + k, ".bias") == 0 &&
+                                                         vf_name_map_first(&lora, t->name, k, 0) != VF_NAME_MAP_NONE;
+        rc = take ? add_whole(c, t, k, VF_ADAPTER_KIND_BIAS) : VF_OK;
     }
-    return VF_OK;
+    vf_name_map_free(&lora);
+    return rc;
 }
 
 /* ---- totals ------------------------------------------------------------------------------------ */
@@ -876,11 +973,14 @@ int vf_adapter_plan_build(const vf_model *m, const vf_adapter_options *o, vf_ada
     }
     build_ctx c = {.m = m, .o = o, .p = p, .err = err};
     c.prefix = o->target.module_prefix ? o->target.module_prefix : "";
+    c.prefix_len = strlen(c.prefix);
+    c.copy_keys = c.prefix_len || o->target.regex || o->target.exclude_regex || o->rank_rule_count;
     rc = build(&c);
     selector_free(&c.sel);
     for (size_t i = 0; i < c.rules_compiled; i++)
         vf_name_regex_free(c.rules[i]);
     free(c.rules);
+    free(c.saved);
     if (rc != VF_OK) {
         vf_adapter_plan_free(p);
         return rc;
@@ -893,8 +993,10 @@ void vf_adapter_plan_free(vf_adapter_plan *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n; i++)
-        free((char *)p->v[i].module);
+    for (text_block *b = p->modules, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
     for (size_t i = 0; i < p->target_count; i++)
         free(p->targets[i]);
     free(p->targets);

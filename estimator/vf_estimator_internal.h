@@ -33,4 +33,34 @@ void vf_scan_finish(vf_scan *s);
  * before it and a '.' or the name's end after it. */
 void vf_scan_name(const vf_scan *s, const char *name, uint64_t *any, uint64_t *bounded);
 
+/* ---- names looked up by hash (vf_name_map.c) ----------------------------------------------------
+ * Entries (a borrowed name of n bytes, not necessarily NUL-terminated, and a tag) in the order they
+ * were added; vf_name_map_first finds the first entry of a (name, tag) and vf_name_map_next the next
+ * one of the same (name, tag), so a lookup costs one hash of the name instead of a scan. */
+#define VF_NAME_MAP_NONE SIZE_MAX
+
+typedef struct vf_name_entry {
+    const char *s;
+    size_t n;
+    uint32_t tag;
+    size_t next; /* the next entry with the same name and tag, VF_NAME_MAP_NONE at the end */
+    size_t last; /* (first entry of a name only) the last entry with its name and tag */
+} vf_name_entry;
+
+typedef struct vf_name_map {
+    vf_name_entry *e;
+    size_t n, cap;
+    size_t *slot; /* open addressing: index of the first entry of a (name, tag), or NONE */
+    size_t slots; /* 0, or a power of two at least twice the distinct (name, tag) pairs */
+    size_t keys;  /* distinct (name, tag) pairs */
+} vf_name_map;
+
+/* NULL-safe on a zeroed map. */
+void vf_name_map_free(vf_name_map *m);
+/* Adds entry (s, n, tag) at index m->n; false when out of memory (the map is unchanged). */
+bool vf_name_map_add(vf_name_map *m, const char *s, size_t n, uint32_t tag);
+/* The first entry index of (s, n, tag), or VF_NAME_MAP_NONE. */
+size_t vf_name_map_first(const vf_name_map *m, const char *s, size_t n, uint32_t tag);
+static inline size_t vf_name_map_next(const vf_name_map *m, size_t i) { return m->e[i].next; }
+
 #endif
