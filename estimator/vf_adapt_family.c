@@ -90,14 +90,16 @@ static void facts_scan_build(name_facts *f)
 /* The pass: every language-model tensor's name read once. */
 static void collect_facts(const vf_model *m, name_facts *f)
 {
+    vf_scan_cursor cur;
     memset(f, 0, sizeof *f);
     facts_scan_build(f);
+    vf_scan_cursor_init(&cur, &f->scan);
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
         uint64_t any, bounded;
         if (!vf_tensor_in_language_model(t))
             continue;
-        vf_scan_name(&f->scan, t->name, &any, &bounded);
+        vf_scan_next(&cur, t->name, &any, &bounded);
         for (size_t k = 0; bounded && k < M_COUNT; k++)
             if (!f->first[k] && (bounded & f->marker_bit[k]) && (markers[k].ndim == 0 || t->ndim == markers[k].ndim))
                 f->first[k] = t->name;

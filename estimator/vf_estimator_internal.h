@@ -6,6 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vramfit/vf_adapters.h"
+
+/* vf_adapter_plan_build for a caller that has already run vf_family_detect(m, detected): the same
+ * plan without detecting the family again (the audit names the family before it predicts). */
+int vf_adapter_plan_build_detected(const vf_model *m, const vf_adapter_options *o, const vf_family *detected,
+                                   vf_adapter_plan **out, vf_error *err);
+
 /* ---- substring patterns found in one pass over a name (vf_name_scan.c) -------------------------
  * An Aho-Corasick automaton over a fixed set of patterns (the Training Hub families' and the
  * family markers): vf_scan_name reads a name once, whatever the number of patterns, and reports
@@ -32,6 +39,26 @@ void vf_scan_finish(vf_scan *s);
 /* Bit i of *any: pattern i occurs in name; of *bounded: it occurs with a '.' or the name's start
  * before it and a '.' or the name's end after it. */
 void vf_scan_name(const vf_scan *s, const char *name, uint64_t *any, uint64_t *bounded);
+
+/* vf_scan_name over many names, each resumed where it stops sharing whole components with the
+ * previous one: the state and the masks before each '.' of the previous name are kept, so
+ * "model.layers.7.mlp.experts.12.up_proj.weight" after ".gate_proj.weight" reads "up_proj.weight"
+ * only. Same answers as vf_scan_name; the previous name must stay valid until the next call. */
+#define VF_SCAN_MARKS 64
+
+typedef struct vf_scan_cursor {
+    const vf_scan *s;
+    const char *prev; /* NULL before the first name */
+    size_t prev_len, marks;
+    struct vf_scan_mark {
+        size_t at; /* a '.' of prev: the state before it, the patterns ending before it */
+        size_t state;
+        uint64_t any, bounded;
+    } mark[VF_SCAN_MARKS];
+} vf_scan_cursor;
+
+void vf_scan_cursor_init(vf_scan_cursor *c, const vf_scan *s);
+void vf_scan_next(vf_scan_cursor *c, const char *name, uint64_t *any, uint64_t *bounded);
 
 /* ---- names looked up by hash (vf_name_map.c) ----------------------------------------------------
  * Entries (a borrowed name of n bytes, not necessarily NUL-terminated, and a tag) in the order they

@@ -69,24 +69,75 @@ void vf_scan_finish(vf_scan *s)
     }
 }
 
+/* One step: the state after byte i of name; the patterns ending there into *a and *b. */
+static size_t step(const vf_scan *s, const char *name, size_t i, size_t st, uint64_t *a, uint64_t *b)
+{
+    st = s->next[st][s->cls[(unsigned char)name[i]]];
+    uint64_t o = s->out[st];
+    if (!o)
+        return st;
+    *a |= o;
+    if (name[i + 1] != '\0' && name[i + 1] != '.')
+        return st;
+    for (; o; o &= o - 1) { /* the occurrences ending here: which start on a boundary */
+        size_t k = (size_t)__builtin_ctzll(o), start = i + 1 - s->len[k];
+        if (start == 0 || name[start - 1] == '.')
+            *b |= 1ull << k;
+    }
+    return st;
+}
+
 void vf_scan_name(const vf_scan *s, const char *name, uint64_t *any, uint64_t *bounded)
 {
     uint64_t a = 0, b = 0;
     size_t st = 0;
-    for (size_t i = 0; name[i]; i++) {
-        st = s->next[st][s->cls[(unsigned char)name[i]]];
-        uint64_t o = s->out[st];
-        if (!o)
-            continue;
-        a |= o;
-        if (name[i + 1] != '\0' && name[i + 1] != '.')
-            continue;
-        for (; o; o &= o - 1) { /* the occurrences ending here: which start on a boundary */
-            size_t k = (size_t)__builtin_ctzll(o), start = i + 1 - s->len[k];
-            if (start == 0 || name[start - 1] == '.')
-                b |= 1ull << k;
+    for (size_t i = 0; name[i]; i++)
+        st = step(s, name, i, st, &a, &b);
+    *any = a;
+    *bounded = b;
+}
+
+void vf_scan_cursor_init(vf_scan_cursor *c, const vf_scan *s)
+{
+    memset(c, 0, sizeof *c);
+    c->s = s;
+}
+
+/* The length of the common prefix of a (n bytes) and b (m bytes), eight bytes at a time. */
+static size_t common_prefix(const char *a, size_t n, const char *b, size_t m)
+{
+    size_t l = 0, end = n < m ? n : m;
+    for (uint64_t x, y; l + 8 <= end; l += 8) {
+        memcpy(&x, a + l, 8);
+        memcpy(&y, b + l, 8);
+        if (x != y)
+            break;
+    }
+    while (l < end && a[l] == b[l])
+        l++;
+    return l;
+}
+
+void vf_scan_next(vf_scan_cursor *c, const char *name, uint64_t *any, uint64_t *bounded)
+{
+    size_t n = strlen(name), from = 0, st = 0;
+    uint64_t a = 0, b = 0;
+    if (c->prev) { /* resume before the last '.' both names share (the byte after it too) */
+        size_t l = common_prefix(name, n, c->prev, c->prev_len);
+        while (c->marks && c->mark[c->marks - 1].at >= l)
+            c->marks--;
+        if (c->marks) { /* taken off: the scan below records it again */
+            const struct vf_scan_mark *k = &c->mark[--c->marks];
+            from = k->at, st = k->state, a = k->any, b = k->bounded;
         }
     }
+    for (size_t i = from; i < n; i++) {
+        if (name[i] == '.' && c->marks < VF_SCAN_MARKS)
+            c->mark[c->marks++] = (struct vf_scan_mark){i, st, a, b};
+        st = step(c->s, name, i, st, &a, &b);
+    }
+    c->prev = name;
+    c->prev_len = n;
     *any = a;
     *bounded = b;
 }
