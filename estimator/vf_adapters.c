@@ -90,7 +90,8 @@ static long strlist_match(strlist *l, name_key key)
     long found = -1;
     for (size_t i = 0; i < l->n; i++) {
         size_t k = l->len[i];
-        if (k <= key.n && memcmp(key.s + key.n - k, l->v[i], k) == 0 && (k == key.n || key.s[key.n - k - 1] == '.')) {
+        if (k <= key.n && key.s[key.n - 1] == l->v[i][k - 1] && memcmp(key.s + key.n - k, l->v[i], k) == 0 &&
+            (k == key.n || key.s[key.n - k - 1] == '.')) {
             l->hit[i] = true;
             if (found < 0)
                 found = (long)i;
@@ -120,6 +121,7 @@ typedef struct selector {
     strlist list, exclude;
     vf_name_regex *re, *exclude_re;
     vf_scan family_scan; /* SEL_FAMILY: "weight" and the family's patterns */
+    vf_scan_cursor family_cursor;
     uint64_t weight_bit, pattern_bits;
     bool family_lm_only; /* a detected family targets the language model only */
     bool skip_fused;
@@ -147,6 +149,7 @@ static void family_scan_build(selector *s, const vf_family *fam)
         if ((id = vf_scan_add(&s->family_scan, *p)) >= 0)
             s->pattern_bits |= 1ull << id;
     vf_scan_finish(&s->family_scan);
+    vf_scan_cursor_init(&s->family_cursor, &s->family_scan);
 }
 
 static int selector_init(selector *s, const vf_target_spec *t, const vf_family *fam, vf_error *err)
@@ -220,12 +223,12 @@ static bool is_matrix(const vf_tensor *t)
 /* Training Hub's substring rule. The family vramfit detects targets the language model only (towers
  * and projectors left out); a family named by target.family (--family, --compat training-hub)
  * applies as Training Hub applies it, to every 2-D weight. */
-static bool family_match(const selector *s, const vf_tensor *t)
+static bool family_match(selector *s, const vf_tensor *t)
 {
     uint64_t any, bounded;
     if (!is_matrix(t) || (s->family_lm_only && t->component != VF_COMPONENT_LANGUAGE_MODEL))
         return false;
-    vf_scan_name(&s->family_scan, t->name, &any, &bounded);
+    vf_scan_next(&s->family_cursor, t->name, &any, &bounded);
     return (any & s->weight_bit) && (any & s->pattern_bits);
 }
 
@@ -363,22 +366,25 @@ static bool offer_once(vf_name_map *seen, const char *s, size_t n)
  * first appearance (offering a name again never changes the candidates). */
 static bool collect_offers(const vf_model *m, vf_name_map *seen)
 {
+    const char *prev = NULL; /* the previous module (a weight and its scales share one) */
+    size_t prev_len = 0;
     for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
         const vf_tensor *t = vf_model_tensor(m, i);
         size_t k;
-        if (!target_module(t, &k) && !any_module(t, &k))
+        if ((!target_module(t, &k) && !any_module(t, &k)) || (k == prev_len && memcmp(t->name, prev, k) == 0))
             continue;
-        const char *module = t->name, *end = module + k, *last = end;
+        prev = t->name;
+        prev_len = k;
+        const char *module = t->name, *end = module + k, *last = end, *two;
         while (last > module && last[-1] != '.')
             last--;
-        if (!offer_once(seen, last, (size_t)(end - last)))
-            return false;
-        if (last == module)
-            continue;
-        const char *two = last - 1; /* the '.' before last */
-        while (two > module && two[-1] != '.')
+        for (two = last > module ? last - 1 : last; two > module && two[-1] != '.';)
             two--;
-        if (!offer_once(seen, two, (size_t)(end - two)))
+        /* a known `two` came with its `last` the first time */
+        if (two < last && vf_name_map_first(seen, two, (size_t)(end - two), 0) != VF_NAME_MAP_NONE)
+            continue;
+        if (!offer_once(seen, last, (size_t)(end - last)) ||
+            (two < last && !vf_name_map_add(seen, two, (size_t)(end - two), 0)))
             return false;
     }
     return true;
@@ -565,8 +571,20 @@ typedef struct build_ctx {
     size_t prefix_len;
     bool copy_keys;        /* a prefix or a regex: keys are NUL-terminated copies */
     bool *saved;           /* per tensor: taken by modules_to_save (NULL when none is) */
+    struct osft_twin *twin; /* NULL, or the OSFT sizing of the same selection */
+    const vf_family *detected; /* the caller's vf_family_detect of m, or NULL */
     vf_error *err;
 } build_ctx;
+
+/* vf_adapter_estimator_input needs the LoRA and the OSFT totals of one target selection: a LoRA
+ * build sizes each selected tensor for OSFT too (fused expert tensors, which OSFT never decomposes,
+ * left out) into a second plan, whose first error waits until the LoRA build has succeeded, so the
+ * result is that of two builds one after the other. The twin's module names are the LoRA plan's. */
+typedef struct osft_twin {
+    vf_adapter_plan *p;
+    int rc;
+    vf_error err;
+} osft_twin;
 
 /* The prefixed module name (the first k bytes of name) as matched: name itself when there is no
  * prefix and no regex to match, else a NUL-terminated copy in buf (MODULE_MAX bytes); false when
@@ -592,36 +610,47 @@ static int32_t plan_layer(const vf_tensor *t)
     return t->component == VF_COMPONENT_LANGUAGE_MODEL ? t->layer : -1;
 }
 
-/* Adds the entries of one selected tensor (module: the first k bytes of its name): one matrix, or
- * E for a fused expert tensor. */
-static int add_target(build_ctx *c, const vf_tensor *t, size_t k, name_key key)
+/* Adds the entries of selected tensor t to p, sized for OSFT or for LoRA with `rank`: one matrix,
+ * or E for a fused expert tensor. */
+static int add_matrices(const build_ctx *c, vf_adapter_plan *p, const vf_tensor *t, const char *module,
+                        bool osft, uint64_t rank, vf_error *err)
 {
-    const bool osft = c->o->method == VF_ADAPTER_OSFT;
     const bool embed = t->role == VF_ROLE_EMBED || t->role == VF_ROLE_POS_EMBED;
-    uint64_t rank = 0;
-    int rrc = osft ? VF_OK : rule_rank(c->o, c->rules, key.s, &rank, c->err);
-    if (rrc != VF_OK)
-        return rrc;
-    const char *module = keep_text(c->p, t->name, k);
-    if (!module)
-        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     for (uint64_t e = 0; e < t->matrices; e++) {
         vf_adapter_matrix x = {.tensor = t, .layer = plan_layer(t), .expert = t->expert};
         x.rows = t->rows;
         x.cols = t->cols;
         if (t->fused_experts)
             x.expert = (int32_t)(e > INT32_MAX ? INT32_MAX : e);
-        x.conv1d = !embed && is_conv1d(&c->p->family, module);
+        x.conv1d = !embed && is_conv1d(&p->family, module);
         x.in = embed || x.conv1d ? x.rows : x.cols;
         x.out = embed || x.conv1d ? x.cols : x.rows;
         x.kind = osft ? VF_ADAPTER_KIND_OSFT : embed ? VF_ADAPTER_KIND_LORA_EMBED : VF_ADAPTER_KIND_LORA;
-        int rc = osft ? size_osft(&x, c->o, c->err) : size_lora(&x, rank, c->o, c->err);
+        int rc = osft ? size_osft(&x, c->o, err) : size_lora(&x, rank, c->o, err);
         if (rc == VF_OK)
-            rc = plan_push(c->p, &x, module, c->err);
+            rc = plan_push(p, &x, module, err);
         if (rc != VF_OK)
             return rc;
     }
     return VF_OK;
+}
+
+/* Adds the entries of one selected tensor (module: the first k bytes of its name), and its OSFT
+ * entries to the twin when there is one. */
+static int add_target(build_ctx *c, const vf_tensor *t, size_t k, name_key key)
+{
+    const bool osft = c->o->method == VF_ADAPTER_OSFT;
+    uint64_t rank = 0;
+    int rc = osft ? VF_OK : rule_rank(c->o, c->rules, key.s, &rank, c->err);
+    if (rc != VF_OK)
+        return rc;
+    const char *module = keep_text(c->p, t->name, k);
+    if (!module)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    rc = add_matrices(c, c->p, t, module, osft, rank, c->err);
+    if (rc == VF_OK && c->twin && c->twin->rc == VF_OK && !t->fused_experts)
+        c->twin->rc = add_matrices(c, c->twin->p, t, module, true, 0, &c->twin->err);
+    return rc;
 }
 
 /* What the selection left out or sized in a way worth saying. */
@@ -885,29 +914,33 @@ static int copy_targets(vf_adapter_plan *p, const selector *s, const vf_target_s
     return VF_OK;
 }
 
-static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_spec *t, vf_error *err)
+/* The family by name, else `detected` (vf_family_detect's answer for m) or a detection. */
+static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_spec *t,
+                       const vf_family *detected, vf_error *err)
 {
     char names[160];
     if (t->family && !vf_family_by_name(t->family, &p->family))
         return vf_error_set(err, VF_ERR_USAGE, NULL, "--family", "unknown family '%s' (%s)", t->family,
                             vf_family_list(names, sizeof names));
-    if (!t->family)
+    if (!t->family && detected)
+        p->family = *detected;
+    else if (!t->family)
         vf_family_detect(m, &p->family);
     return VF_OK;
 }
 
 /* all-linear left quantized layers out: a finding, or the error when nothing else was taken. */
-static int quant_skip_note(build_ctx *c)
+static int quant_skip_note(build_ctx *c, vf_adapter_plan *p)
 {
     const char *scheme = vf_quant_scheme_name(vf_model_quant(c->m)->scheme);
     if (!c->sel.skipped_quant)
         return VF_OK;
-    if (c->p->n == 0)
+    if (p->n == 0)
         return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), "--target",
                             "all-linear takes nn.Linear modules only (PEFT _maybe_include_all_linear_layers) "
                             "and the %s layers are QuantLinear modules, not nn.Linear: PEFT finds no target; "
                             "name the modules instead (--target q_proj,v_proj,...)", scheme);
-    if (vf_findings_add(c->p->findings, VF_SEV_INFO,
+    if (vf_findings_add(p->findings, VF_SEV_INFO,
                         "all-linear leaves out the %s layers: they are QuantLinear modules, not nn.Linear "
                         "(PEFT _maybe_include_all_linear_layers); --target names them", scheme) != VF_OK)
         return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
@@ -916,11 +949,11 @@ static int quant_skip_note(build_ctx *c)
 
 /* Nothing selected. When the targets came from the detected family (a Mamba or other checkpoint
  * whose projections no family names), the error says how to choose them instead. */
-static int no_targets(build_ctx *c, const vf_target_spec *t)
+static int no_targets(build_ctx *c, const vf_target_spec *t, const vf_adapter_plan *p)
 {
     bool detected = !t->modules && !t->regex && !t->family;
     return vf_error_set(c->err, VF_ERR_USAGE, vf_checkpoint_dir(vf_model_checkpoint(c->m)), NULL,
-                        "no weight matrix matches the targets (family %s)%s", c->p->family.name,
+                        "no weight matrix matches the targets (family %s)%s", p->family.name,
                         detected ? "; none of its patterns is in this checkpoint: give --target all-linear "
                                    "(every linear weight, as PEFT) or --target LIST"
                                  : "");
@@ -929,7 +962,9 @@ static int no_targets(build_ctx *c, const vf_target_spec *t)
 static int build(build_ctx *c)
 {
     const vf_target_spec *t = &c->o->target;
-    int rc = pick_family(c->p, c->m, t, c->err);
+    int rc = pick_family(c->p, c->m, t, c->detected, c->err);
+    if (c->twin)
+        c->twin->p->family = c->p->family;
     if (rc == VF_OK)
         rc = selector_init(&c->sel, t, &c->p->family, c->err);
     c->sel.skip_fused = c->o->modules_only || c->o->method == VF_ADAPTER_OSFT;
@@ -945,9 +980,9 @@ static int build(build_ctx *c)
         rc = check_unmatched(c->m, &c->sel.exclude, "exclude", t->allow_unmatched, c->p->findings,
                              c->err);
     if (rc == VF_OK)
-        rc = quant_skip_note(c);
+        rc = quant_skip_note(c, c->p);
     if (rc == VF_OK && c->p->n == 0)
-        return no_targets(c, t);
+        return no_targets(c, t, c->p);
     if (rc == VF_OK && c->o->method == VF_ADAPTER_LORA)
         rc = add_saved(c);
     if (rc == VF_OK)
@@ -957,8 +992,37 @@ static int build(build_ctx *c)
     return rc;
 }
 
-int vf_adapter_plan_build(const vf_model *m, const vf_adapter_options *o, vf_adapter_plan **out,
-                          vf_error *err)
+/* The rest of the twin's build once the LoRA build has succeeded: its first error, the notes on what
+ * all-linear left out, no targets, its totals. */
+static int finish_twin(build_ctx *c)
+{
+    osft_twin *w = c->twin;
+    int rc = w->rc;
+    if (rc != VF_OK) {
+        if (c->err)
+            *c->err = w->err;
+        return rc;
+    }
+    rc = quant_skip_note(c, w->p);
+    if (rc == VF_OK && w->p->n == 0)
+        return no_targets(c, &c->o->target, w->p);
+    return rc == VF_OK ? compute_totals(w->p, c->m, true, c->err) : rc;
+}
+
+static vf_adapter_plan *plan_new(void)
+{
+    vf_adapter_plan *p = calloc(1, sizeof *p);
+    if (p && !(p->findings = vf_findings_new())) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* vf_adapter_plan_build, with the family detected (NULL: detect it) and the OSFT twin (twin->p
+ * allocated by the caller) when twin is not NULL. */
+static int plan_build(const vf_model *m, const vf_adapter_options *o, const vf_family *detected,
+                      osft_twin *twin, vf_adapter_plan **out, vf_error *err)
 {
     *out = NULL;
     if (!m || !o)
@@ -966,16 +1030,16 @@ int vf_adapter_plan_build(const vf_model *m, const vf_adapter_options *o, vf_ada
     int rc = check_options(o, err);
     if (rc != VF_OK)
         return rc;
-    vf_adapter_plan *p = calloc(1, sizeof *p);
-    if (!p || !(p->findings = vf_findings_new())) {
-        free(p);
+    vf_adapter_plan *p = plan_new();
+    if (!p)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    }
-    build_ctx c = {.m = m, .o = o, .p = p, .err = err};
+    build_ctx c = {.m = m, .o = o, .p = p, .twin = twin, .detected = detected, .err = err};
     c.prefix = o->target.module_prefix ? o->target.module_prefix : "";
     c.prefix_len = strlen(c.prefix);
     c.copy_keys = c.prefix_len || o->target.regex || o->target.exclude_regex || o->rank_rule_count;
     rc = build(&c);
+    if (rc == VF_OK && twin)
+        rc = finish_twin(&c);
     selector_free(&c.sel);
     for (size_t i = 0; i < c.rules_compiled; i++)
         vf_name_regex_free(c.rules[i]);
@@ -987,6 +1051,18 @@ int vf_adapter_plan_build(const vf_model *m, const vf_adapter_options *o, vf_ada
     }
     *out = p;
     return VF_OK;
+}
+
+int vf_adapter_plan_build(const vf_model *m, const vf_adapter_options *o, vf_adapter_plan **out,
+                          vf_error *err)
+{
+    return plan_build(m, o, NULL, NULL, out, err);
+}
+
+int vf_adapter_plan_build_detected(const vf_model *m, const vf_adapter_options *o, const vf_family *detected,
+                                   vf_adapter_plan **out, vf_error *err)
+{
+    return plan_build(m, o, detected, NULL, out, err);
 }
 
 void vf_adapter_plan_free(vf_adapter_plan *p)
@@ -1036,17 +1112,16 @@ int vf_adapter_estimator_input(const vf_model *m, const vf_target_spec *target, 
                                vf_adapter_input *out, vf_error *err)
 {
     vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
-    vf_adapter_plan *lora = NULL, *osft = NULL;
+    vf_adapter_plan *lora = NULL;
+    osft_twin twin = {.p = plan_new()};
     memset(out, 0, sizeof *out);
     if (target)
         o.target = *target;
     o.rank = rank;
-    int rc = vf_adapter_plan_build(m, &o, &lora, err);
-    o.method = VF_ADAPTER_OSFT;
-    if (rc == VF_OK)
-        rc = vf_adapter_plan_build(m, &o, &osft, err);
+    int rc = twin.p ? plan_build(m, &o, NULL, &twin, &lora, err)
+                    : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK) {
-        const vf_adapter_totals *l = vf_adapter_plan_totals(lora), *s = vf_adapter_plan_totals(osft);
+        const vf_adapter_totals *l = vf_adapter_plan_totals(lora), *s = vf_adapter_plan_totals(twin.p);
         out->lora_params = l->parameters;
         out->lora_dim_sum = l->lora_dim_sum;
         out->lora_matrices = l->matrices;
@@ -1055,7 +1130,7 @@ int vf_adapter_estimator_input(const vf_model *m, const vf_target_spec *target, 
         out->family = lora->family;
     }
     vf_adapter_plan_free(lora);
-    vf_adapter_plan_free(osft);
+    vf_adapter_plan_free(twin.p);
     return rc;
 }
 

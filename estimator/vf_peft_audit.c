@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_estimator_internal.h"
 #include "vramfit/vf_adapters.h"
 #include "vramfit/vf_checked.h"
 
@@ -566,7 +567,7 @@ static int predict(vf_audit *a, vf_adapter_plan **plan)
     if (rc != VF_OK)
         return rc;
     vf_error e2 = {0};
-    rc = vf_adapter_plan_build(a->base, &o, plan, &e2);
+    rc = vf_adapter_plan_build_detected(a->base, &o, &a->family, plan, &e2);
     if (rc == VF_ERR_UNSUPPORTED) /* a regex of the config over its budget: blame the config */
         return regex_option_error(a, &e2);
     if (rc == VF_ERR_USAGE)
