@@ -15,7 +15,7 @@ int vf_adapter_plan_build_detected(const vf_model *m, const vf_adapter_options *
 
 /* ---- substring patterns found in one pass over a name (vf_name_scan.c) -------------------------
  * An Aho-Corasick automaton over a fixed set of patterns (the Training Hub families' and the
- * family markers): vf_scan_name reads a name once, whatever the number of patterns, and reports
+ * family markers): vf_scan_next reads a name once, whatever the number of patterns, and reports
  * which patterns occur in it as substrings (Training Hub's rule) and which occur on dotted component
  * boundaries (find "a.b" as whole components of "x.a.b.y"). Built on the stack, no allocation. */
 #define VF_SCAN_PATTERNS_MAX 64
@@ -34,16 +34,15 @@ void vf_scan_init(vf_scan *s);
 /* Adds pattern p (1..255 bytes); returns its index (the same index for a pattern already added),
  * or -1 when a limit above is reached. Only before vf_scan_finish. */
 int vf_scan_add(vf_scan *s, const char *p);
-/* Completes the automaton; vf_scan_name may then be called any number of times. */
+/* Completes the automaton; names may then be scanned with a cursor. */
 void vf_scan_finish(vf_scan *s);
-/* Bit i of *any: pattern i occurs in name; of *bounded: it occurs with a '.' or the name's start
- * before it and a '.' or the name's end after it. */
-void vf_scan_name(const vf_scan *s, const char *name, uint64_t *any, uint64_t *bounded);
 
-/* vf_scan_name over many names, each resumed where it stops sharing whole components with the
- * previous one: the state and the masks before each '.' of the previous name are kept, so
- * "model.layers.7.mlp.experts.12.up_proj.weight" after ".gate_proj.weight" reads "up_proj.weight"
- * only. Same answers as vf_scan_name; the previous name must stay valid until the next call. */
+/* Names scanned one after another: vf_scan_next sets bit i of *any when pattern i occurs in name,
+ * of *bounded when it occurs with a '.' or the name's start before it and a '.' or the name's end
+ * after it. Each name is resumed where it stops sharing whole components with the previous one
+ * (the state and the masks before each '.' of the previous name are kept), so
+ * "model.layers.7.mlp.experts.12.up_proj.weight" after "...12.gate_proj.weight" reads
+ * ".up_proj.weight" only; the previous name must stay valid until the next call. */
 #define VF_SCAN_MARKS 64
 
 typedef struct vf_scan_cursor {

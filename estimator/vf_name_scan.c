@@ -87,16 +87,6 @@ static size_t step(const vf_scan *s, const char *name, size_t i, size_t st, uint
     return st;
 }
 
-void vf_scan_name(const vf_scan *s, const char *name, uint64_t *any, uint64_t *bounded)
-{
-    uint64_t a = 0, b = 0;
-    size_t st = 0;
-    for (size_t i = 0; name[i]; i++)
-        st = step(s, name, i, st, &a, &b);
-    *any = a;
-    *bounded = b;
-}
-
 void vf_scan_cursor_init(vf_scan_cursor *c, const vf_scan *s)
 {
     memset(c, 0, sizeof *c);

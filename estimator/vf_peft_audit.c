@@ -41,6 +41,8 @@ struct vf_audit {
     vf_audit_entry *e;
     bool *matched;
     size_t n;
+    vf_name_map by_module; /* entry i is map entry i: (module, kind) */
+    vf_name_map by_key;    /* entry i is map entry i: (name of a, 0), or ("", 1) without a */
     vf_audit_diff *d;
     size_t nd, capd;
     char **owned;
@@ -269,6 +271,19 @@ static int cmp_entry(const void *x, const void *y)
     return c == 0 ? strcmp(np, nq) : c;
 }
 
+/* The entries by module and kind, and by the name of their first tensor. */
+static int index_entries(vf_audit *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const vf_audit_entry *e = &a->e[i];
+        const char *key = e->a ? e->a->name : "";
+        if (!vf_name_map_add(&a->by_module, e->module, strlen(e->module), (uint32_t)e->kind) ||
+            !vf_name_map_add(&a->by_key, key, strlen(key), e->a ? 0 : 1))
+            return nomem(a);
+    }
+    return VF_OK;
+}
+
 /* Merges sorted raws into entries: A and B of one module become one pair. */
 static int build_entries(vf_audit *a, const raw *v, size_t n)
 {
@@ -294,7 +309,7 @@ static int build_entries(vf_audit *a, const raw *v, size_t n)
         a->n++;
     }
     qsort(a->e, a->n, sizeof *a->e, cmp_entry);
-    return VF_OK;
+    return index_entries(a);
 }
 
 /* ---- checks shared by both modes --------------------------------------------------------------- */
@@ -410,10 +425,7 @@ static int config_targets(vf_audit *a, const char *module, bool *known)
 
 static bool has_entry(const vf_audit *a, const char *module, vf_audit_kind kind)
 {
-    for (size_t i = 0; i < a->n; i++)
-        if (a->e[i].kind == kind && strcmp(a->e[i].module, module) == 0)
-            return true;
-    return false;
+    return vf_name_map_first(&a->by_module, module, strlen(module), (uint32_t)kind) != VF_NAME_MAP_NONE;
 }
 
 static int audit_pair_config(vf_audit *a, const vf_audit_entry *e)
@@ -578,21 +590,26 @@ static int predict(vf_audit *a, vf_adapter_plan **plan)
     return rc;
 }
 
-/* The unmatched stored entry of `kind` for module, or NULL. */
-static vf_audit_entry *find_module(vf_audit *a, const char *module, vf_audit_kind kind, size_t *idx)
+/* The first unmatched entry of map entry i's name and tag on (i: its first one), or NULL. */
+static vf_audit_entry *first_unmatched(vf_audit *a, const vf_name_map *m, size_t i, size_t *idx)
 {
-    for (size_t i = 0; i < a->n; i++)
-        if (!a->matched[i] && a->e[i].kind == kind && strcmp(a->e[i].module, module) == 0)
+    for (; i != VF_NAME_MAP_NONE; i = vf_name_map_next(m, i))
+        if (!a->matched[i])
             return *idx = i, &a->e[i];
     return NULL;
 }
 
+/* The unmatched stored entry of `kind` for module, or NULL. */
+static vf_audit_entry *find_module(vf_audit *a, const char *module, vf_audit_kind kind, size_t *idx)
+{
+    size_t i = vf_name_map_first(&a->by_module, module, strlen(module), (uint32_t)kind);
+    return first_unmatched(a, &a->by_module, i, idx);
+}
+
+/* The unmatched stored entry whose first tensor is named key, or NULL. */
 static vf_audit_entry *find_key(vf_audit *a, const char *key, size_t *idx)
 {
-    for (size_t i = 0; i < a->n; i++)
-        if (!a->matched[i] && a->e[i].a && strcmp(a->e[i].a->name, key) == 0)
-            return *idx = i, &a->e[i];
-    return NULL;
+    return first_unmatched(a, &a->by_key, vf_name_map_first(&a->by_key, key, strlen(key), 0), idx);
 }
 
 static int compare_magnitude(vf_audit *a, const char *module, uint64_t out)
@@ -878,6 +895,8 @@ void vf_audit_free(vf_audit *a)
     free(a->owned);
     free(a->e);
     free(a->matched);
+    vf_name_map_free(&a->by_module);
+    vf_name_map_free(&a->by_key);
     free(a->d);
     vf_findings_free(a->findings);
     free(a);
