@@ -6,8 +6,18 @@
 
 #include "vf_report_internal.h"
 
-/* Bytes written as they are inside a JSON string. */
-static bool plain_ascii(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+/* Bytes written as they are inside a JSON string: 0x20..0x7f except '"' and '\\' ('1' at c). */
+static const char plain_map[257] =
+    "00000000000000000000000000000000"
+    "11011111111111111111111111111111"
+    "11111111111111111111111111110111"
+    "11111111111111111111111111111111"
+    "00000000000000000000000000000000"
+    "00000000000000000000000000000000"
+    "00000000000000000000000000000000"
+    "00000000000000000000000000000000";
+
+static bool plain_ascii(unsigned char c) { return plain_map[c] == '1'; }
 
 /* The rest of a JSON string from s, which holds a byte that is not plain_ascii: escapes and
  * U+FFFD as json_string promises, then the closing quote. */
@@ -38,19 +48,37 @@ static void escape_rest(vf_buf *b, const unsigned char *p)
     vf_buf_add(b, "\"", 1);
 }
 
+/* The length of the plain_ascii prefix of s[0..n): eight bytes at a time while every byte of the
+ * word is plain (none >= 0x80, below 0x20, '"' or '\\'; each test exact for a whole word), then
+ * byte by byte. */
+static size_t plain_prefix(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (uint64_t w, q, bs; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        q = w ^ (ones * '"');
+        bs = w ^ (ones * '\\');
+        if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high)
+            break;
+    }
+    while (i < n && plain_ascii((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
 /* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
  * control characters escaped, and each byte that is not part of valid UTF-8 written as U+FFFD, so
  * that the document is valid UTF-8 for any strict reader. A plain ASCII string is copied in one go. */
 static void json_string(vf_buf *b, const char *s)
 {
-    size_t n = strlen(s), i = 0;
+    size_t n = strlen(s), i;
     char *d = vf_buf_room(b, n + 2);
     if (!d)
         return;
     d[0] = '"';
-    for (; plain_ascii((unsigned char)s[i]); i++)
-        d[1 + i] = s[i];
-    if (s[i] == '\0') {
+    memcpy(d + 1, s, n);
+    if ((i = plain_prefix(s, n)) == n) {
         d[1 + n] = '"';
         vf_buf_commit(b, n + 2);
         return;
@@ -114,18 +142,32 @@ void vf_jw_obj_end(vf_jw *j) { json_close(j, '}'); }
 void vf_jw_arr(vf_jw *j, const char *key) { json_open(j, key, '['); }
 void vf_jw_arr_end(vf_jw *j) { json_close(j, ']'); }
 
-/* v in decimal at the end of b, written in place; `minus` puts a '-' before it. */
+/* v in decimal at the end of b, written in place two digits at a time; `minus` puts a '-' before
+ * it. */
 static void put_decimal(vf_buf *b, uint64_t v, bool minus)
 {
-    size_t n = 1 + minus;
-    for (uint64_t x = v; x >= 10; x /= 10)
-        n++;
-    char *d = vf_buf_room(b, n);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    static const uint64_t pow10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+                                       10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+                                       100000000000ull, 1000000000000ull, 10000000000000ull,
+                                       100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+                                       100000000000000000ull, 1000000000000000000ull,
+                                       10000000000000000000ull};
+    /* digits from the bit length (log10(2) ~ 1233/4096), one compare to settle */
+    size_t bits = 64 - (size_t)__builtin_clzll(v | 1), digits = (bits * 1233) >> 12;
+    size_t n = minus + digits + (digits < 20 && (v | 1) >= pow10[digits]);
+    char *d = vf_buf_room(b, n), *p = d + n;
     if (!d)
         return;
     d[0] = '-';
-    for (char *p = d + n; p > d + minus; v /= 10)
-        *--p = (char)('0' + v % 10);
+    for (; v >= 100; v /= 100, p -= 2)
+        memcpy(p - 2, pairs + 2 * (v % 100), 2);
+    if (v >= 10)
+        memcpy(p - 2, pairs + 2 * v, 2);
+    else
+        p[-1] = (char)('0' + v);
     vf_buf_commit(b, n);
 }
 
