@@ -340,16 +340,17 @@ static void human_modules(vf_buf *b, const vf_adapter_plan *p)
         b->failed = true;
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, k = 0; i < n; i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
         char key[sizeof m->key];
         vf_adapter_module_key(x, key, sizeof key);
-        size_t k = 0;
-        while (k < used && strcmp(m[k].key, key) != 0)
-            k++;
-        if (k == used)
+        if (k == used || strcmp(m[k].key, key) != 0) /* else the previous matrix's module again */
+            for (k = 0; k < used && strcmp(m[k].key, key) != 0;)
+                k++;
+        if (k == used) {
             m[used++] = (module_row){.rows = x->rows, .cols = x->cols};
-        snprintf(m[k].key, sizeof m[k].key, "%s", key);
+            snprintf(m[k].key, sizeof m[k].key, "%s", key);
+        }
         m[k].mixed |= m[k].rows != x->rows || m[k].cols != x->cols;
         m[k].count++;
         vf_acc_u64(&m[k].params, x->params);
