@@ -4,6 +4,7 @@
  * OPT's patterns); vramfit looks at the tensor names in the headers instead and records the names
  * that decided, so the choice can be explained. Patterns: shared/reference/target-families.md. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vf_estimator_internal.h"
@@ -87,8 +88,9 @@ static void facts_scan_build(name_facts *f)
     vf_scan_finish(&f->scan);
 }
 
-/* The pass: every language-model tensor's name read once. */
-static void collect_facts(const vf_model *m, name_facts *f)
+/* The pass: every language-model tensor's name read once; what each holds into any[i] too when any
+ * is not NULL. */
+static void collect_facts(const vf_model *m, name_facts *f, uint64_t *any_of)
 {
     vf_scan_cursor cur;
     memset(f, 0, sizeof *f);
@@ -100,6 +102,8 @@ static void collect_facts(const vf_model *m, name_facts *f)
         if (!vf_tensor_in_language_model(t))
             continue;
         vf_scan_next(&cur, t->name, &any, &bounded);
+        if (any_of)
+            any_of[i] = any;
         for (size_t k = 0; bounded && k < M_COUNT; k++)
             if (!f->first[k] && (bounded & f->marker_bit[k]) && (markers[k].ndim == 0 || t->ndim == markers[k].ndim))
                 f->first[k] = t->name;
@@ -220,7 +224,23 @@ void vf_family_detect(const vf_model *m, vf_family *out)
         return;
     }
     name_facts f;
-    collect_facts(m, &f);
+    collect_facts(m, &f, NULL);
     decide(&f, out);
     note_unmatched(&f, out);
+}
+
+void vf_family_detect_keep(const vf_model *m, vf_family *out, vf_family_hits *hits)
+{
+    name_facts f;
+    memset(out, 0, sizeof *out);
+    memset(hits, 0, sizeof *hits);
+    set_family(out, "default");
+    hits->any = calloc(vf_model_tensor_count(m) + 1, sizeof *hits->any);
+    collect_facts(m, &f, hits->any);
+    decide(&f, out);
+    note_unmatched(&f, out);
+    size_t fi = family_index(out);
+    hits->weight_bit = f.weight_bit;
+    for (size_t k = 0; out->patterns[k]; k++)
+        hits->pattern_bits |= f.pattern_bit[fi][k];
 }

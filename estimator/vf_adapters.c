@@ -123,6 +123,7 @@ typedef struct selector {
     vf_scan family_scan; /* SEL_FAMILY: "weight" and the family's patterns */
     vf_scan_cursor family_cursor;
     uint64_t weight_bit, pattern_bits;
+    const vf_family_hits *hits; /* the detection's scan of every name, when it kept one */
     bool family_lm_only; /* a detected family targets the language model only */
     bool skip_fused;
     bool skipped_fused;  /* a fused 3-D tensor matched but was skipped */
@@ -223,11 +224,13 @@ static bool is_matrix(const vf_tensor *t)
 /* Training Hub's substring rule. The family vramfit detects targets the language model only (towers
  * and projectors left out); a family named by target.family (--family, --compat training-hub)
  * applies as Training Hub applies it, to every 2-D weight. */
-static bool family_match(selector *s, const vf_tensor *t)
+static bool family_match(selector *s, const vf_tensor *t, size_t i)
 {
     uint64_t any, bounded;
     if (!is_matrix(t) || (s->family_lm_only && t->component != VF_COMPONENT_LANGUAGE_MODEL))
         return false;
+    if (s->hits && s->hits->any) /* the detected family: language-model names, scanned already */
+        return (s->hits->any[i] & s->hits->weight_bit) && (s->hits->any[i] & s->hits->pattern_bits);
     vf_scan_next(&s->family_cursor, t->name, &any, &bounded);
     return (any & s->weight_bit) && (any & s->pattern_bits);
 }
@@ -250,14 +253,14 @@ static int regex_hit(const vf_name_regex *re, const char *key, const char *what,
     return rc;
 }
 
-/* 1 when tensor t (prefixed module name `key`) is selected, 0 when not, or an error (a regex over
- * its budget). */
-static int selector_take(selector *s, const vf_tensor *t, name_key key, vf_error *err)
+/* 1 when tensor t (tensor i of the model, prefixed module name `key`) is selected, 0 when not, or
+ * an error (a regex over its budget). */
+static int selector_take(selector *s, const vf_tensor *t, size_t i, name_key key, vf_error *err)
 {
     int take;
     switch (s->mode) {
     case SEL_FAMILY:
-        take = family_match(s, t);
+        take = family_match(s, t, i);
         break;
     case SEL_LIST:
         take = strlist_match(&s->list, key) >= 0;
@@ -573,6 +576,7 @@ typedef struct build_ctx {
     bool *saved;           /* per tensor: taken by modules_to_save (NULL when none is) */
     struct osft_twin *twin; /* NULL, or the OSFT sizing of the same selection */
     const vf_family *detected; /* the caller's vf_family_detect of m, or NULL */
+    vf_family_hits hits;       /* this build's detection, when it ran one */
     vf_error *err;
 } build_ctx;
 
@@ -699,7 +703,7 @@ static int select_targets(build_ctx *c)
             continue;
         n.towers_left += c->sel.mode == SEL_FAMILY && c->sel.family_lm_only && t->ndim == 2 &&
                          t->module == VF_MODULE_LINEAR && t->component != VF_COMPONENT_LANGUAGE_MODEL;
-        int rc = selector_take(&c->sel, t, key, c->err);
+        int rc = selector_take(&c->sel, t, i, key, c->err);
         if (rc < 0)
             return rc;
         if (rc == 0)
@@ -914,9 +918,10 @@ static int copy_targets(vf_adapter_plan *p, const selector *s, const vf_target_s
     return VF_OK;
 }
 
-/* The family by name, else `detected` (vf_family_detect's answer for m) or a detection. */
+/* The family by name, else `detected` (vf_family_detect's answer for m) or a detection (its scan
+ * kept in *hits for the family rule). */
 static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_spec *t,
-                       const vf_family *detected, vf_error *err)
+                       const vf_family *detected, vf_family_hits *hits, vf_error *err)
 {
     char names[160];
     if (t->family && !vf_family_by_name(t->family, &p->family))
@@ -925,7 +930,7 @@ static int pick_family(vf_adapter_plan *p, const vf_model *m, const vf_target_sp
     if (!t->family && detected)
         p->family = *detected;
     else if (!t->family)
-        vf_family_detect(m, &p->family);
+        vf_family_detect_keep(m, &p->family, hits);
     return VF_OK;
 }
 
@@ -962,11 +967,12 @@ static int no_targets(build_ctx *c, const vf_target_spec *t, const vf_adapter_pl
 static int build(build_ctx *c)
 {
     const vf_target_spec *t = &c->o->target;
-    int rc = pick_family(c->p, c->m, t, c->detected, c->err);
+    int rc = pick_family(c->p, c->m, t, c->detected, &c->hits, c->err);
     if (c->twin)
         c->twin->p->family = c->p->family;
     if (rc == VF_OK)
         rc = selector_init(&c->sel, t, &c->p->family, c->err);
+    c->sel.hits = &c->hits;
     c->sel.skip_fused = c->o->modules_only || c->o->method == VF_ADAPTER_OSFT;
     if (rc == VF_OK)
         rc = copy_targets(c->p, &c->sel, t, c->err);
@@ -1045,6 +1051,7 @@ static int plan_build(const vf_model *m, const vf_adapter_options *o, const vf_f
         vf_name_regex_free(c.rules[i]);
     free(c.rules);
     free(c.saved);
+    free(c.hits.any);
     if (rc != VF_OK) {
         vf_adapter_plan_free(p);
         return rc;

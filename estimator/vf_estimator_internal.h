@@ -13,6 +13,17 @@
 int vf_adapter_plan_build_detected(const vf_model *m, const vf_adapter_options *o, const vf_family *detected,
                                    vf_adapter_plan **out, vf_error *err);
 
+/* vf_family_detect(m, out) that keeps, per tensor i of m, the patterns the detection found in its
+ * name (any[i]; 0 outside the language model) and which of those bits are "weight" and the detected
+ * family's patterns: the family rule (a matrix whose name holds "weight" and a pattern) then needs
+ * no second scan. any is NULL when it could not be allocated; free(hits->any). */
+typedef struct vf_family_hits {
+    uint64_t *any;
+    uint64_t weight_bit, pattern_bits;
+} vf_family_hits;
+
+void vf_family_detect_keep(const vf_model *m, vf_family *out, vf_family_hits *hits);
+
 /* ---- substring patterns found in one pass over a name (vf_name_scan.c) -------------------------
  * An Aho-Corasick automaton over a fixed set of patterns (the Training Hub families' and the
  * family markers): vf_scan_next reads a name once, whatever the number of patterns, and reports
