@@ -8,11 +8,15 @@
 
 /* The i-th tensor of h in name order, or NULL when i >= its count. */
 const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
-/* Reads the headers of the n files DIR/names[i] (named names[i] in errors) on up to one thread per
- * CPU. On success out[i] holds file i's header. On failure every out[i] is NULL and err holds the
- * error of the lowest-index file that failed: the error a sequential loop would report. */
-int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
-                     vf_error *err);
+/* What one thread reuses from header to header: the buffer the header bytes are read into and the
+ * tables while they grow. Create, use on one thread at a time, free (NULL-safe). */
+typedef struct vf_st_scratch vf_st_scratch;
+vf_st_scratch *vf_st_scratch_new(void);
+void vf_st_scratch_free(vf_st_scratch *s);
+/* vf_st_read_file with the caller's scratch; the header keeps its bytes (vf_st_header_raw) only when
+ * keep_raw, else vf_st_header_raw gives NULL (and the length). */
+int vf_st_read_with(const char *path, const char *display, vf_st_scratch *s, bool keep_raw,
+                    vf_st_header **out, vf_error *err);
 /* vf_st_parse_header with every entry read by the general parser, never by the fast path for the
  * reference writer's canonical entry: the same result and the same error on every input (the
  * differential test in tests/fuzz/fuzz_safetensors.c holds the two to that). */

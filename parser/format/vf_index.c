@@ -30,7 +30,7 @@ typedef struct ix_ctx {
     vf_index *ix;
     const char *file;
     const char **entry_shard; /* per entry: its shard name (interned for runs of equal names) */
-    size_t cap, hint; /* hint: one ':' per member bounds the weight_map entries */
+    size_t cap, hint; /* hint: the first capacity of the entry tables */
     bool root_bad, seen_wm, wm_ok, seen_meta;
     vf_error dup_err, meta_err, entry_err; /* code VF_OK while none */
     int nomem;
@@ -287,16 +287,11 @@ static int sort_entries(ix_ctx *c)
 int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
 {
     memset(out, 0, sizeof *out);
-    bool has_nul;
-    size_t brackets, bad = vf_utf8_invalid_at(json, len, &has_nul, &brackets);
-    if (bad != len) /* the rule of every JSON input (vf_json.h) */
-        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "index is not valid UTF-8 (byte %zu of %zu)", bad, len);
     vf_arena_init(&out->strings, len / 8 + 4096); /* waste at most one small chunk */
-    size_t colons = 0;
-    for (const uint8_t *q = json, *e = json + len; (q = memchr(q, ':', (size_t)(e - q))) != NULL; q++)
-        colons++;
+    /* an entry of a real index takes ~80 bytes ("model.layers.N...weight": "model-0000K-of-0000M
+     * .safetensors",): a first table for len / 64 entries rarely grows */
     ix_ctx c = {.j = {json, json, json + len, file, "index", VF_ERR_INDEX, err, false}, .ix = out,
-                .file = file, .hint = colons + 1};
+                .file = file, .hint = len / 64 + 16};
     int rc = parse_doc(&c);
     if (rc == VF_OK && c.nomem)
         rc = c.nomem;
@@ -321,6 +316,8 @@ int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *
     free(c.entry_shard);
     if (rc != VF_OK)
         vf_index_free(out);
+    if (rc != VF_OK && rc != VF_ERR_NOMEM) /* the rule of every JSON input (vf_json.h) */
+        rc = vf_json_failed_input(json, len, file, "index", VF_ERR_INDEX, rc, err);
     return rc;
 }
 
