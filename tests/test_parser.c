@@ -104,6 +104,25 @@ Test(json, rejects_invalid_utf8)
     expect_reject("{\"\xed\xa0\x80\":1}", 0, VF_ERR_UTF8, NULL);    /* surrogate */
 }
 
+/* The scanner checks UTF-8 inside strings as it goes; the errors stay those of a check of the whole
+ * header before parsing: invalid UTF-8 anywhere wins over any other error, then a NUL byte. */
+Test(json, utf8_errors_keep_their_precedence)
+{
+    expect_reject("{\"a\":} \xff", 0, VF_ERR_UTF8, "byte 7 of 8");   /* after a syntax error */
+    expect_reject("{\"a\":{\"dtype\":\"Q9\",\"shape\":[],\"data_offsets\":[0,0]},\"\xe2\x82\":1}", 0,
+                  VF_ERR_UTF8, NULL);                               /* truncated, after a bad dtype */
+    expect_reject("{\"a\":{}}\xc3", 0, VF_ERR_UTF8, NULL);            /* in the trailing bytes */
+    expect_reject("{\"\xf4\x90\x80\x80\":1}", 0, VF_ERR_UTF8, NULL); /* above U+10FFFF */
+}
+
+Test(json, multibyte_names_are_read_exactly)
+{
+    vf_st_header *h = expect_accept("{\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80.w\":{\"dtype\":\"U8\","
+                                    "\"shape\":[1],\"data_offsets\":[0,1]}}", 1);
+    cr_expect_str_eq(vf_st_header_tensor(h, 0)->name, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80.w");
+    vf_st_header_free(h);
+}
+
 Test(json, rejects_non_json_and_trailing_garbage)
 {
     expect_reject("{\"a\":}", 0, VF_ERR_JSON, "JSON");
