@@ -387,10 +387,17 @@ static void expect_raw(const vf_open_options *o, bool kept)
     const uint8_t *raw = vf_st_header_raw(vf_checkpoint_shard(cp, 0)->header, &len);
     cr_expect_eq(len, strlen(SHARD1), "the length is always known");
     cr_expect_eq(vf_st_header_data_start(vf_checkpoint_shard(cp, 0)->header), 8 + strlen(SHARD1));
-    if (kept)
+    size_t ilen = 0;
+    const uint8_t *index = vf_checkpoint_aux(cp, "model.safetensors.index.json", &ilen);
+    if (kept) {
         cr_expect(raw && memcmp(raw, SHARD1, len) == 0, "the bytes as read");
-    else
+        cr_expect(index && ilen == strlen(INDEX_OK) && memcmp(index, INDEX_OK, ilen) == 0,
+                  "the index's bytes as read (names are not ended in them)");
+    } else {
         cr_expect_null(raw);
+        cr_expect_null(index);
+    }
+    cr_expect(vf_checkpoint_has_index(cp));
     uint8_t *snap = NULL;
     size_t snap_len = 0;
     int rc = vf_snapshot_write(cp, &snap, &snap_len, &err);

@@ -196,8 +196,9 @@ typedef struct vf_open_options {
     unsigned flags;         /* VF_OPEN_* */
 } vf_open_options;
 #define VF_OPEN_OPTIONS_INIT {VF_OPEN_OPTIONS_VERSION, NULL, NULL, 0}
-/* Keep every shard's header bytes (vf_st_header_raw): what snapshots and header fingerprints need.
- * Without it the bytes are read, parsed and dropped, and the checkpoint holds only its tables. */
+/* Keep every shard's header bytes (vf_st_header_raw) and the index's (vf_checkpoint_aux): what
+ * snapshots and header fingerprints need. Without it the bytes are read, parsed and dropped, and the
+ * checkpoint holds only its tables. */
 #define VF_OPEN_KEEP_HEADERS 1u
 
 /* ---- Hugging Face cache (offline): see parser/vf_hfcache.c for the rules and their sources ------ */
@@ -252,7 +253,8 @@ bool vf_checkpoint_index_total_size(const vf_checkpoint *cp, uint64_t *out);
 /* True when there is no index, or the index's total_size equals the sum of tensor bytes. */
 bool vf_checkpoint_index_consistent(const vf_checkpoint *cp);
 /* Raw bytes of an auxiliary JSON file ("config.json", "generation_config.json",
- * "adapter_config.json", "model.safetensors.index.json") or NULL when absent. */
+ * "adapter_config.json", "model.safetensors.index.json") or NULL when absent. The index's bytes are
+ * kept only with VF_OPEN_KEEP_HEADERS (vf_checkpoint_has_index and the total size stay known). */
 const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size_t *len);
 const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp);
 /* True for a PEFT adapter directory: adapter_config.json beside adapter_model.safetensors as its only

@@ -528,8 +528,9 @@ static int shard_job(void *ctx, size_t worker, size_t i, vf_error *err)
     shard_load *L = ctx;
     vf_checkpoint *cp = L->cp;
     if (L->indexed && i == 0) {
-        long slot = aux_slot(INDEX_NAME);
-        return vf_index_parse(cp->aux[slot].data, cp->aux[slot].len, INDEX_NAME, &cp->index, err);
+        aux_file *ix = &cp->aux[aux_slot(INDEX_NAME)]; /* its text is kept only with the headers */
+        return cp->keep_headers ? vf_index_parse(ix->data, ix->len, INDEX_NAME, &cp->index, err)
+                                : vf_index_parse_in_place(ix->data, ix->len, INDEX_NAME, &cp->index, err);
     }
     size_t k = i - L->indexed;
     shard_read *r = &L->reads[k];
@@ -664,6 +665,11 @@ static int open_directory(const char *dir, const char *single, unsigned flags, v
     }
     if (rc == VF_OK)
         rc = vf_checkpoint_finish(cp, err);
+    if (rc == VF_OK && !cp->keep_headers) { /* read in place (shard_job): its facts are in cp->index */
+        aux_file *ix = &cp->aux[aux_slot(INDEX_NAME)];
+        free(ix->data);
+        *ix = (aux_file){0};
+    }
     if (rc == VF_OK)
         rc = vf_data_store_read(cp->data, cp->dir, cp->shards, cp->count, err);
     if (rc != VF_OK) {

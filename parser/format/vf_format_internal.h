@@ -53,6 +53,9 @@ typedef struct vf_index {
     uint64_t total_size;
 } vf_index;
 int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err);
+/* vf_index_parse that ends plain tensor names in json itself (each one's closing quote becomes its
+ * NUL) instead of copying them: json is no longer the file's text afterwards and must outlive out. */
+int vf_index_parse_in_place(uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err);
 void vf_index_free(vf_index *ix);
 /* Entry index for a tensor name or -1. */
 long vf_index_find(const vf_index *ix, const char *tensor);
