@@ -11,8 +11,10 @@
 #include "vramfit/vf_error.h"
 #include "vramfit/vf_parser.h"
 
-/* Bump allocator for strings: chunks are never moved, so returned pointers stay valid until
- * vf_arena_free. */
+/* Bump allocator: chunks are never moved, so returned pointers stay valid until vf_arena_free.
+ * chunk_size is the size of each allocation (header included; a larger one when a request needs
+ * it); chunks of VF_ARENA_HUGE bytes or more come from vf_alloc_large (transparent huge pages). */
+#define VF_ARENA_HUGE ((size_t)2 << 20)
 typedef struct vf_arena_chunk vf_arena_chunk;
 typedef struct vf_arena {
     vf_arena_chunk *head;

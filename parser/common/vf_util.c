@@ -32,10 +32,13 @@ void *vf_arena_alloc_raw(vf_arena *a, size_t n)
     if (need < n)
         return NULL;
     if (!a->head || a->head->cap - a->head->used < need) {
-        size_t cap = need > a->chunk_size ? need : a->chunk_size;
-        if (cap > SIZE_MAX - sizeof(vf_arena_chunk))
+        if (need > SIZE_MAX - sizeof(vf_arena_chunk))
             return NULL;
-        vf_arena_chunk *c = malloc(sizeof *c + cap);
+        /* chunk_size is the whole allocation, header included: 2 MiB fills one huge page */
+        size_t bytes = sizeof(vf_arena_chunk) + need > a->chunk_size ? sizeof(vf_arena_chunk) + need
+                                                                     : a->chunk_size;
+        size_t cap = bytes - sizeof(vf_arena_chunk);
+        vf_arena_chunk *c = bytes >= VF_ARENA_HUGE ? vf_alloc_large(bytes) : malloc(bytes);
         if (!c)
             return NULL;
         c->next = a->head;

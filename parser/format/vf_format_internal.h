@@ -9,9 +9,12 @@
 /* The i-th tensor of h in name order, or NULL when i >= its count. */
 const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
 /* What one thread reuses from header to header: the buffer the header bytes are read into and the
- * tables while they grow. Create, use on one thread at a time, free (NULL-safe). */
+ * tables while they grow. Create, use on one thread at a time, free (NULL-safe). With an arena
+ * (borrowed; one thread at a time too) every header read through the scratch is built in it: its
+ * struct, tables and names, so vf_st_header_free frees only what it owns besides (kept bytes,
+ * metadata) and the arena's owner frees the rest with the arena, after the headers. */
 typedef struct vf_st_scratch vf_st_scratch;
-vf_st_scratch *vf_st_scratch_new(void);
+vf_st_scratch *vf_st_scratch_new(vf_arena *arena);
 void vf_st_scratch_free(vf_st_scratch *s);
 /* vf_st_read_file with the caller's scratch; the header keeps its bytes (vf_st_header_raw) only when
  * keep_raw, else vf_st_header_raw gives NULL (and the length). */

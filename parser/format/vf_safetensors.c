@@ -22,6 +22,7 @@
 
 
 struct vf_st_header {
+    bool in_arena; /* the struct, tables and names live in a scratch's arena (vf_st_scratch_new) */
     uint8_t *raw; /* the header text, owned; NULL unless kept */
     size_t raw_len;
     uint64_t file_size;
@@ -36,6 +37,7 @@ struct vf_st_header {
 
 /* The growable tables of one parse, and the buffer a header is read into. */
 struct vf_st_scratch {
+    vf_arena *arena; /* borrowed: where headers are built, NULL for their own memory */
     uint8_t *text;
     size_t text_cap;
     vf_st_tensor *tensors;
@@ -44,9 +46,12 @@ struct vf_st_scratch {
     size_t shape_cap;
 };
 
-vf_st_scratch *vf_st_scratch_new(void)
+vf_st_scratch *vf_st_scratch_new(vf_arena *arena)
 {
-    return calloc(1, sizeof(vf_st_scratch));
+    vf_st_scratch *s = calloc(1, sizeof *s);
+    if (s)
+        s->arena = arena;
+    return s;
 }
 
 void vf_st_scratch_free(vf_st_scratch *s)
@@ -128,6 +133,7 @@ typedef struct parse_ctx {
     int sem;                   /* first semantic error, VF_OK while none */
     bool general_only;         /* every entry through the general parser (the differential test) */
     vf_st_scratch *s;          /* the tables while they grow: s->tensors[0..count), s->shapes */
+    vf_arena *names;           /* where names and metadata strings go */
     size_t count, meta_cap, shape_used;
 } parse_ctx;
 
@@ -170,7 +176,7 @@ static int nomem(parse_ctx *c)
 static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, const char **out,
                       bool *has_nul)
 {
-    uint8_t *dst = vf_arena_alloc_raw(&c->h->names, n + 1);
+    uint8_t *dst = vf_arena_alloc_raw(c->names, n + 1);
     if (!dst)
         return nomem(c);
     *has_nul = false;
@@ -804,7 +810,8 @@ static int settle(parse_ctx *c)
     vf_st_header *h = c->h;
     size_t n = c->count, dims = c->shape_used; /* both < 10^8: each takes bytes of the header */
     size_t bytes = n * sizeof *h->tensors + dims * sizeof *h->shapes + n * sizeof *h->by_name;
-    unsigned char *block = malloc(bytes ? bytes : 1);
+    unsigned char *block = h->in_arena ? vf_arena_alloc_raw(c->s->arena, bytes ? bytes : 1)
+                                       : malloc(bytes ? bytes : 1);
     if (!block)
         return nomem(c);
     h->tensors = (vf_st_tensor *)block;
@@ -838,17 +845,19 @@ static int parse_text(const uint8_t *text, size_t len, uint64_t file_size, const
                             "header length %zu runs past the end of the %llu-byte file", len,
                             (unsigned long long)file_size);
     }
-    vf_st_header *h = calloc(1, sizeof *h);
+    vf_st_header *h = scratch->arena ? vf_arena_alloc(scratch->arena, sizeof *h) : calloc(1, sizeof *h);
     if (!h) {
         free(keep);
         return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
     }
+    h->in_arena = scratch->arena != NULL;
     h->raw = keep;
     h->raw_len = len;
     h->file_size = file_size;
     vf_arena_init(&h->names, len / 2 + 64); /* names and metadata strings: at most the text's bytes */
     parse_ctx c = {.j = {text, text, text + len, file, "header", VF_ERR_JSON, err, false},
-                   .file = file, .err = err, .h = h, .general_only = general_only, .s = scratch};
+                   .file = file, .err = err, .h = h, .general_only = general_only, .s = scratch,
+                   .names = h->in_arena ? scratch->arena : &h->names};
     int rc = parse_document(&c);
     if (rc != VF_OK && rc != VF_ERR_NOMEM) { /* what a check of the whole text first would report */
         bool has_nul;
@@ -879,7 +888,7 @@ static int parse_copy(const uint8_t *json, size_t len, uint64_t file_size, const
 {
     *out = NULL;
     uint8_t *raw = malloc(len ? len : 1);
-    vf_st_scratch *s = vf_st_scratch_new();
+    vf_st_scratch *s = vf_st_scratch_new(NULL);
     if (!raw || !s) {
         free(raw);
         vf_st_scratch_free(s);
@@ -966,7 +975,7 @@ int vf_st_read_with(const char *path, const char *display, vf_st_scratch *s, boo
 
 int vf_st_read_file(const char *path, const char *display, vf_st_header **out, vf_error *err)
 {
-    vf_st_scratch *s = vf_st_scratch_new();
+    vf_st_scratch *s = vf_st_scratch_new(NULL);
     if (!s) {
         *out = NULL;
         return vf_error_set(err, VF_ERR_NOMEM, display ? display : path, NULL, "out of memory");
@@ -983,8 +992,10 @@ void vf_st_header_free(vf_st_header *h)
     if (!h)
         return;
     free(h->raw);
-    free(h->tensors); /* with shapes and by_name */
     free(h->meta);
+    if (h->in_arena) /* the arena's owner frees the rest */
+        return;
+    free(h->tensors); /* with shapes and by_name */
     vf_arena_free(&h->names);
     free(h);
 }
