@@ -418,3 +418,18 @@ Test(checkpoint, header_bytes_are_kept_only_with_keep_headers)
     o.version = 1; /* a version-1 struct ends before `flags`: it is not read */
     expect_raw(&o, false);
 }
+
+Test(checkpoint, of_several_duplicates_the_smallest_name_is_reported)
+{
+    put_shard("m-1.safetensors",
+              "{\"b.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+              "\"z.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2);
+    put_shard("m-2.safetensors", "{\"z.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1);
+    put_shard("m-3.safetensors", "{\"b.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1);
+    vf_checkpoint *cp = NULL;
+    vf_error err = {0};
+    cr_assert_eq(open_at(dir, &cp, &err), VF_ERR_DUPLICATE);
+    cr_expect_str_eq(err.tensor, "b.weight");
+    cr_expect_str_eq(err.file, "m-3.safetensors");
+    cr_expect(strstr(err.message, "also stored in m-1.safetensors"), "%s", err.message);
+}

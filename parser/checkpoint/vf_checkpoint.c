@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 
@@ -290,34 +292,51 @@ static int cross_check_index(vf_checkpoint *cp, vf_error *err)
     return VF_OK;
 }
 
-/* Without an index: a tensor name may appear in one shard only. */
+/* Without an index: a tensor name may appear in one shard only. Every name goes into one open-
+ * addressing table in shard order (the first occurrence stays); of the names met again, the
+ * smallest is reported, at its second occurrence, naming the shard of its first (what a stable sort
+ * of all names would find first). Linear in the tensors. */
+typedef struct name_ref {
+    const char *name;
+    uint32_t shard;
+} name_ref;
+
 static int check_unique_across(vf_checkpoint *cp, vf_error *err)
 {
     if (cp->count < 2)
         return VF_OK;
-    typedef struct {
-        const char *name;
-        uint32_t shard;
-    } ref;
-    size_t n = 0;
+    size_t n = 0, slots = 2;
     for (size_t s = 0; s < cp->count; s++)
-        n += vf_st_header_count(cp->headers[s]);
-    ref *refs = malloc((n ? n : 1) * sizeof *refs);
-    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
-    int rc = refs && idx ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t s = 0, k = 0; rc == VF_OK && s < cp->count; s++)
+        n += vf_st_header_count(cp->headers[s]); /* < 2^32: vf_st_header limits */
+    while (slots < 2 * n)
+        slots *= 2;
+    name_ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    uint64_t *table = calloc(slots, sizeof *table); /* hash high half << 32 | ref + 1; 0 empty */
+    if (!refs || !table) {
+        free(refs), free(table);
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    long dup = -1, first = -1; /* the smallest name met again: its second and first refs */
+    for (size_t s = 0, k = 0; s < cp->count; s++)
         for (size_t i = 0; i < vf_st_header_count(cp->headers[s]); i++, k++) {
-            refs[k] = (ref){vf_st_header_tensor(cp->headers[s], i)->name, (uint32_t)s};
-            idx[k] = (uint32_t)k;
+            const char *name = vf_st_header_tensor(cp->headers[s], i)->name;
+            refs[k] = (name_ref){name, (uint32_t)s};
+            uint64_t h = XXH3_64bits(name, strlen(name)), tag = h & ~(uint64_t)UINT32_MAX;
+            size_t at = (size_t)h & (slots - 1);
+            for (; table[at]; at = (at + 1) & (slots - 1))
+                if ((table[at] & ~(uint64_t)UINT32_MAX) == tag &&
+                    strcmp(refs[(table[at] & UINT32_MAX) - 1].name, name) == 0)
+                    break;
+            if (!table[at])
+                table[at] = tag | (k + 1);
+            else if (dup < 0 || strcmp(name, refs[dup].name) < 0)
+                dup = (long)k, first = (long)(table[at] & UINT32_MAX) - 1;
         }
-    if (rc == VF_OK)
-        vf_sort_u32_by_name(idx, n, refs, sizeof *refs, offsetof(ref, name));
-    for (size_t i = 1; rc == VF_OK && i < n; i++)
-        if (strcmp(refs[idx[i - 1]].name, refs[idx[i]].name) == 0)
-            rc = vf_error_set(err, VF_ERR_DUPLICATE, cp->names[refs[idx[i]].shard], refs[idx[i]].name,
-                              "tensor is also stored in %s", cp->names[refs[idx[i - 1]].shard]);
+    int rc = dup < 0 ? VF_OK
+                     : vf_error_set(err, VF_ERR_DUPLICATE, cp->names[refs[dup].shard], refs[dup].name,
+                                    "tensor is also stored in %s", cp->names[refs[first].shard]);
     free(refs);
-    free(idx);
+    free(table);
     return rc;
 }
 
