@@ -391,25 +391,33 @@ static int load_one_shard(vf_checkpoint *cp, const char *name, vf_error *err)
 }
 
 /* Reads the auxiliary JSON files that exist in the directory. */
-static int load_aux(vf_checkpoint *cp, vf_error *err)
+/* Reads auxiliary file i when it exists; with only_find, marks it present without reading it. */
+static int load_aux_file(vf_checkpoint *cp, size_t i, bool only_find, vf_error *err)
 {
-    for (size_t i = 0; vf_aux_names[i]; i++) {
-        char *path = vf_path_join(cp->dir, vf_aux_names[i]);
-        if (!path)
-            return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-        struct stat st;
-        int rc = VF_OK;
-        /* a dangling or looping symlink is an error (a partial download), not a missing file */
-        if (stat(path, &st) == 0 || lstat(path, &st) == 0) {
-            rc = vf_read_small_file(path, vf_aux_names[i], VF_AUX_MAX_BYTES, &cp->aux[i].data,
-                                    &cp->aux[i].len, err);
-            cp->aux[i].present = rc == VF_OK;
-        }
-        free(path);
-        if (rc != VF_OK)
-            return rc;
+    char *path = vf_path_join(cp->dir, vf_aux_names[i]);
+    if (!path)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    struct stat st;
+    int rc = VF_OK;
+    /* a dangling or looping symlink is an error (a partial download), not a missing file */
+    if (stat(path, &st) == 0 || lstat(path, &st) == 0) {
+        rc = only_find ? VF_OK
+                       : vf_read_small_file(path, vf_aux_names[i], VF_AUX_MAX_BYTES, &cp->aux[i].data,
+                                            &cp->aux[i].len, err);
+        cp->aux[i].present = rc == VF_OK;
     }
-    return VF_OK;
+    free(path);
+    return rc;
+}
+
+/* Reads the auxiliary JSON files that exist in the directory; with defer_index the index (megabytes
+ * for the largest models) is only found, and read by its parse job (shard_job). */
+static int load_aux(vf_checkpoint *cp, bool defer_index, vf_error *err)
+{
+    int rc = VF_OK;
+    for (size_t i = 0; rc == VF_OK && vf_aux_names[i]; i++)
+        rc = load_aux_file(cp, i, defer_index && (long)i == aux_slot(INDEX_NAME), err);
+    return rc;
 }
 
 
@@ -528,8 +536,8 @@ static void free_names(char **names, size_t n)
 
 /* ---- a directory's shards, read in parallel with its index ------------------------------------ *
  *
- * With an index, the shards are the files it names; it takes a parse of the whole index (megabytes
- * for the largest models) to know them. So the index is parsed as job 0 of one job run while the
+ * With an index, the shards are the files it names; it takes a read and parse of the whole index
+ * (megabytes for the largest models) to know them. So the index is job 0 of one job run while the
  * other jobs read every *.safetensors file of the directory listing, which is the same set in every
  * published checkpoint. Each shard job keeps its header or its error with the file, and only then
  * are the index's files taken in its order: the first one that failed gives the error (as a loop
@@ -556,7 +564,11 @@ static int shard_job(void *ctx, size_t worker, size_t i, vf_error *err)
     shard_load *L = ctx;
     vf_checkpoint *cp = L->cp;
     if (L->indexed && i == 0) {
-        aux_file *ix = &cp->aux[aux_slot(INDEX_NAME)]; /* its text is kept only with the headers */
+        long slot = aux_slot(INDEX_NAME);
+        aux_file *ix = &cp->aux[slot]; /* its text is kept only with the headers */
+        int rc = load_aux_file(cp, (size_t)slot, false, err);
+        if (rc != VF_OK || !ix->present)
+            return rc != VF_OK ? rc : vf_error_set(err, VF_ERR_NOT_FOUND, INDEX_NAME, NULL, "no such file");
         return cp->keep_headers ? vf_index_parse(ix->data, ix->len, INDEX_NAME, &cp->index, err)
                                 : vf_index_parse_in_place(ix->data, ix->len, INDEX_NAME, &cp->index, err);
     }
@@ -682,7 +694,7 @@ static int open_directory(const char *dir, const char *single, unsigned flags, v
         return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
     }
     cp->keep_headers = flags & VF_OPEN_KEEP_HEADERS;
-    int rc = load_aux(cp, err);
+    int rc = load_aux(cp, !single, err);
     if (rc == VF_OK && single) {
         free(cp->aux[aux_slot(INDEX_NAME)].data); /* a single file named explicitly: no index */
         cp->aux[aux_slot(INDEX_NAME)] = (aux_file){0};
