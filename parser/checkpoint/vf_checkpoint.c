@@ -193,6 +193,36 @@ static void index_marks_free(index_marks *k)
     free(k->start), free(k->group), free(k->first), free(k->entry_ok), free(k->tensor_ok);
 }
 
+typedef struct merge_job {
+    const vf_checkpoint *cp;
+    index_marks *k;
+} merge_job;
+
+/* Merges shard s's tensors (name order) with its group of entries (name order), marking matches;
+ * shards touch disjoint marks, so they merge on separate threads. */
+static int merge_shard(void *ctx, size_t worker, size_t s, vf_error *err)
+{
+    const merge_job *m = ctx;
+    const vf_index *ix = &m->cp->index;
+    const vf_st_header *h = m->cp->headers[s];
+    index_marks *k = m->k;
+    size_t i = 0, g = k->start[s], count = vf_st_header_count(h), first = k->first[s];
+    (void)worker, (void)err;
+    while (i < count && g < k->start[s + 1]) {
+        const vf_st_tensor *t = vf_st_header_by_name(h, i);
+        int c = strcmp(t->name, ix->entries[k->group[g]].tensor);
+        if (c == 0) {
+            k->tensor_ok[first + (size_t)(t - vf_st_header_tensor(h, 0))] = true;
+            k->entry_ok[k->group[g]] = true;
+        }
+        i += c <= 0;
+        g += c >= 0;
+    }
+    return VF_OK;
+}
+
+#define VF_MERGE_SHARDS_PER_THREAD 16 /* fewer shards than this per thread: not worth a thread */
+
 /* Groups the entries by the checkpoint shard holding their shard name (entries of a shard name not
  * loaded stay unmarked) and merges each group with its shard's tensors. */
 static bool mark_index(const vf_checkpoint *cp, index_marks *k)
@@ -220,21 +250,10 @@ static bool mark_index(const vf_checkpoint *cp, index_marks *k)
         if (pos[ix->entries[e].shard] >= 0)
             k->group[k->start[pos[ix->entries[e].shard] + 1]++] = (uint32_t)e;
     free(pos);
-    for (size_t s = 0, first = 0; s < n; first += vf_st_header_count(cp->headers[s]), s++) {
-        const vf_st_header *h = cp->headers[s];
-        size_t i = 0, g = k->start[s], count = vf_st_header_count(h);
+    for (size_t s = 0, first = 0; s < n; first += vf_st_header_count(cp->headers[s]), s++)
         k->first[s] = first;
-        while (i < count && g < k->start[s + 1]) {
-            const vf_st_tensor *t = vf_st_header_by_name(h, i);
-            int c = strcmp(t->name, ix->entries[k->group[g]].tensor);
-            if (c == 0) {
-                k->tensor_ok[first + (size_t)(t - vf_st_header_tensor(h, 0))] = true;
-                k->entry_ok[k->group[g]] = true;
-            }
-            i += c <= 0;
-            g += c >= 0;
-        }
-    }
+    merge_job m = {cp, k};
+    (void)vf_jobs_run(n, vf_parallel_ranges(n, VF_MERGE_SHARDS_PER_THREAD), merge_shard, &m, NULL);
     return true;
 }
 
