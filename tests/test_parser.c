@@ -115,6 +115,25 @@ Test(json, utf8_errors_keep_their_precedence)
     expect_reject("{\"\xf4\x90\x80\x80\":1}", 0, VF_ERR_UTF8, NULL); /* above U+10FFFF */
 }
 
+/* The fast path takes an entry with the last dtype's text as that dtype: only text equal up to its
+ * closing quote. */
+Test(json, the_last_dtype_is_reused_only_for_the_same_text)
+{
+    vf_st_header *h = expect_accept("{\"a\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[0,2]},"
+                                    "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[2,4]},"
+                                    "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                                    "\"d\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[8,9]},"
+                                    "\"e\":{\"dtype\":\"F8_E5M2\",\"shape\":[1],\"data_offsets\":[9,10]}}", 10);
+    static const vf_dtype want[] = {VF_DTYPE_BF16, VF_DTYPE_BF16, VF_DTYPE_F32, VF_DTYPE_F8_E4M3, VF_DTYPE_F8_E5M2};
+    for (size_t i = 0; i < 5; i++)
+        cr_expect_eq(vf_st_header_tensor(h, i)->dtype, want[i], "tensor %zu", i);
+    vf_st_header_free(h);
+    expect_reject("{\"a\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[0,2]},"
+                  "\"b\":{\"dtype\":\"BF16X\",\"shape\":[1],\"data_offsets\":[2,4]}}", 4, VF_ERR_DTYPE, "BF16X");
+    expect_reject("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                  "\"b\":{\"dtype\":\"F8_E4M\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, VF_ERR_DTYPE, "F8_E4M");
+}
+
 Test(json, multibyte_names_are_read_exactly)
 {
     vf_st_header *h = expect_accept("{\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80.w\":{\"dtype\":\"U8\","

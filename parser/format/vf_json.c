@@ -61,9 +61,14 @@ int vf_json_string(vf_json *c, const uint8_t **s, size_t *n, bool *escaped)
         while (end - p >= 8) { /* eight ASCII bytes at a time while none is '"', '\\' or a control */
             uint64_t w;
             memcpy(&w, p, 8);
-            if (swar_has_zero(w ^ (SWAR_ONES * '"')) | swar_has_zero(w ^ (SWAR_ONES * '\\')) |
-                swar_has_less(w, 0x20) | (w & SWAR_HIGH))
+            uint64_t m = swar_has_zero(w ^ (SWAR_ONES * '"')) | swar_has_zero(w ^ (SWAR_ONES * '\\')) |
+                         swar_has_less(w, 0x20) | (w & SWAR_HIGH);
+            if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                p += (unsigned)__builtin_ctzll(m) >> 3; /* the lowest mark is exact: the first such byte */
+#endif
                 break;
+            }
             p += 8;
         }
         while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) {

@@ -134,6 +134,11 @@ typedef struct parse_ctx {
     bool general_only;         /* every entry through the general parser (the differential test) */
     vf_st_scratch *s;          /* the tables while they grow: s->tensors[0..count), s->shapes */
     vf_arena *names;           /* where names and metadata strings go */
+    /* The last dtype resolved through the table, when its text is at most 8 bytes: the fast path
+     * takes an entry with the same text (followed by its quote) as that dtype without the table. */
+    uint64_t dtype_word, dtype_mask;
+    size_t dtype_len;
+    vf_dtype dtype_value;
     size_t count, meta_cap, shape_used;
 } parse_ctx;
 
@@ -216,6 +221,8 @@ typedef struct entry_fields {
     int dtype;       /* 0 absent, 1 string, 2 other */
     char dtype_name[72];
     size_t dtype_len;
+    bool dtype_resolved; /* dtype_value is the dtype (the text was the last one resolved) */
+    vf_dtype dtype_value;
     int shape;       /* 0 absent, 1 array, 2 other */
     size_t shape_at; /* first dim in the shapes pool */
     uint32_t ndim;
@@ -365,6 +372,17 @@ static int check_span(parse_ctx *c, const char *name, vf_st_tensor *t)
     return VF_OK;
 }
 
+static void remember_dtype(parse_ctx *c, const char *name, size_t len, vf_dtype dt)
+{
+    if (len == 0 || len > 8)
+        return;
+    c->dtype_word = 0;
+    memcpy(&c->dtype_word, name, len);
+    c->dtype_mask = len == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * len)) - 1;
+    c->dtype_len = len;
+    c->dtype_value = dt;
+}
+
 /* The per-entry rules in the order of the reference: structure, dtype, shape, overflow, offsets,
  * span. */
 static void check_entry(parse_ctx *c, const entry_fields *f, const char *name, vf_st_tensor *t)
@@ -373,7 +391,11 @@ static void check_entry(parse_ctx *c, const entry_fields *f, const char *name, v
         entry_error(c, VF_ERR_HEADER, name, "entry has no \"dtype\" string");
         return;
     }
-    if (!vf_dtype_from_name(f->dtype_name, f->dtype_len, &t->dtype)) {
+    if (f->dtype_resolved) {
+        t->dtype = f->dtype_value;
+    } else if (vf_dtype_from_name(f->dtype_name, f->dtype_len, &t->dtype)) {
+        remember_dtype(c, f->dtype_name, f->dtype_len, t->dtype);
+    } else {
         entry_error(c, VF_ERR_DTYPE, name, "unknown dtype \"%.64s\"", f->dtype_name);
         return;
     }
@@ -479,9 +501,27 @@ static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uin
     return q;
 }
 
+/* True when the n bytes at p equal lit's (both readable). Whole words for n >= 8 (the last one
+ * overlapping): with n a constant the compiler makes these a few loads instead of a memcmp call. */
+static inline bool lit_eq(const uint8_t *p, const char *lit, size_t n)
+{
+    if (n < 8)
+        return memcmp(p, lit, n) == 0;
+    uint64_t a, b;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&a, p + i, 8);
+        memcpy(&b, lit + i, 8);
+        if (a != b)
+            return false;
+    }
+    memcpy(&a, p + n - 8, 8);
+    memcpy(&b, lit + n - 8, 8);
+    return a == b;
+}
+
 #define FAST_LIT(lit)                                                                               \
     do {                                                                                            \
-        if ((size_t)(end - p) < sizeof(lit) - 1 || memcmp(p, lit, sizeof(lit) - 1) != 0)            \
+        if ((size_t)(end - p) < sizeof(lit) - 1 || !lit_eq(p, lit, sizeof(lit) - 1))                \
             goto miss;                                                                              \
         p += sizeof(lit) - 1;                                                                       \
     } while (0)
@@ -522,8 +562,17 @@ static int fast_entry(parse_ctx *c, entry_fields *f, bool *hit)
     *hit = false;
     FAST_LIT("{\"dtype\":\"");
     const uint8_t *d0 = p;
-    while (p < end && ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-                       (*p >= 'a' && *p <= 'z')))
+    f->dtype_resolved = false;
+    uint64_t w;
+    if (FAST_UINT_WORDS && c->dtype_len && end - p > 8 &&
+        (memcpy(&w, p, 8), (w & c->dtype_mask) == c->dtype_word) && p[c->dtype_len] == '"') {
+        /* the last dtype again (little-endian words, as remember_dtype keeps it) */
+        p += c->dtype_len;
+        f->dtype_resolved = true;
+        f->dtype_value = c->dtype_value;
+    }
+    while (!f->dtype_resolved && p < end &&
+           ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || (*p >= 'a' && *p <= 'z')))
         p++;
     size_t dlen = (size_t)(p - d0);
     if (dlen == 0 || dlen >= sizeof f->dtype_name)
@@ -599,6 +648,7 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
     c->j.p++;
     f.dtype = f.shape = f.offsets = 0;
     f.dtype_len = f.shape_at = 0;
+    f.dtype_resolved = false;
     f.ndim = 0;
     f.bad_dim = -1;
     f.overflow = f.offsets_ok = false;
