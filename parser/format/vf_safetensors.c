@@ -501,27 +501,9 @@ static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uin
     return q;
 }
 
-/* True when the n bytes at p equal lit's (both readable). Whole words for n >= 8 (the last one
- * overlapping): with n a constant the compiler makes these a few loads instead of a memcmp call. */
-static inline bool lit_eq(const uint8_t *p, const char *lit, size_t n)
-{
-    if (n < 8)
-        return memcmp(p, lit, n) == 0;
-    uint64_t a, b;
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-        memcpy(&a, p + i, 8);
-        memcpy(&b, lit + i, 8);
-        if (a != b)
-            return false;
-    }
-    memcpy(&a, p + n - 8, 8);
-    memcpy(&b, lit + n - 8, 8);
-    return a == b;
-}
-
 #define FAST_LIT(lit)                                                                               \
     do {                                                                                            \
-        if ((size_t)(end - p) < sizeof(lit) - 1 || !lit_eq(p, lit, sizeof(lit) - 1))                \
+        if ((size_t)(end - p) < sizeof(lit) - 1 || memcmp(p, lit, sizeof(lit) - 1) != 0)            \
             goto miss;                                                                              \
         p += sizeof(lit) - 1;                                                                       \
     } while (0)
