@@ -211,6 +211,23 @@ static int fill_table(vf_model *m, vf_error *err)
     return VF_OK;
 }
 
+/* by_name holds one name-sorted run per shard. When each run's last name precedes the next run's
+ * first (shards holding consecutive stretches of the name order) it is sorted already, which
+ * shards - 1 comparisons show; otherwise vf_sort_u32_by_name merges the runs. */
+static void merge_name_runs(vf_model *m)
+{
+    size_t start = 0, shards = vf_checkpoint_shard_count(m->cp);
+    for (size_t s = 0; s + 1 < shards; s++) {
+        start += vf_st_header_count(vf_checkpoint_shard(m->cp, s)->header);
+        if (start > 0 && start < m->count &&
+            strcmp(m->tensors[m->by_name[start - 1]].name, m->tensors[m->by_name[start]].name) > 0) {
+            vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
+                                offsetof(vf_tensor, name));
+            return;
+        }
+    }
+}
+
 static int cmp_name(const void *key, const void *elem, const vf_model *m)
 {
     return strcmp(key, m->tensors[*(const uint32_t *)elem].name);
@@ -549,9 +566,8 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     int rc = m->findings && copy_findings(m) == VF_OK
                  ? fill_table(m, err)
                  : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    if (rc == VF_OK) { /* the shards' name-sorted runs merged (one run: nothing moves) */
-        vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
-                            offsetof(vf_tensor, name));
+    if (rc == VF_OK) {
+        merge_name_runs(m);
         rc = vf_quant_apply(m, m->families, m->longest, m->layouts, &m->quant, m->findings, err);
         free(m->families);
         m->families = NULL;
