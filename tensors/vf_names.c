@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vf_names.h"
+#include "vf_quant.h"
 #include "vramfit/vf_tensors.h"
 
 #define MAX_COMPONENTS 64
@@ -541,6 +542,7 @@ typedef struct shape {
     size_t len;
     int32_t index[MEMO_INDICES]; /* the values of the index components, in order */
     size_t indices;
+    size_t name_len;
 } shape;
 
 static bool is_digit(char ch)
@@ -589,7 +591,7 @@ static size_t count_components(const char *name)
  * the key, more than MEMO_INDICES indices, MAX_COMPONENTS components or more): then no memo. */
 static bool shape_of(const char *name, shape *sh)
 {
-    size_t len = strlen(name), o = 0;
+    size_t len = sh->name_len = strlen(name), o = 0;
     if (len >= VF_NAME_MEMO_KEY_MAX || (len + 1 >= MAX_COMPONENTS && count_components(name) >= MAX_COMPONENTS))
         return false;
     sh->indices = 0;
@@ -696,28 +698,30 @@ static void memo_miss(vf_name_memo *memo, vf_name_memo_slot *free_slot, const sh
     *free_slot = (vf_name_memo_slot){.used = true, .hash = h, .key_at = (uint32_t)memo->keys_used,
                                      .key_len = (uint32_t)sh->len, .ndim = ndim, .layouts = layouts,
                                      .layer_index = index_ordinal(&c, layer),
-                                     .expert_index = index_ordinal(&c, expert), .info = *out};
+                                     .expert_index = index_ordinal(&c, expert),
+                                     .family = (uint8_t)vf_quant_family(name, sh->name_len), .info = *out};
     memo->keys_used += sh->len;
 }
 
-void vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
-                           vf_name_info *out)
+unsigned vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
+                               vf_name_info *out)
 {
     shape sh;
     if (!memo || !shape_of(name, &sh)) {
         vf_name_classify_in(name, ndim, layouts, out);
-        return;
+        return vf_quant_family(name, strlen(name));
     }
     uint64_t h = key_hash(sh.key, sh.len, ndim, layouts);
     vf_name_memo_slot *free_slot;
     const vf_name_memo_slot *s = memo_find(memo, &sh, h, ndim, layouts, &free_slot);
     if (!s) {
         memo_miss(memo, free_slot, &sh, h, name, ndim, layouts, out);
-        return;
+        return vf_quant_family(name, sh.name_len);
     }
     *out = s->info;
     out->layer = s->layer_index >= 0 ? sh.index[s->layer_index] : -1;
     out->expert = s->expert_index >= 0 ? sh.index[s->expert_index] : -1;
+    return s->family;
 }
 
 void vf_name_classify(const char *name, uint32_t ndim, vf_name_info *out)

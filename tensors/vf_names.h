@@ -27,6 +27,7 @@ typedef struct vf_name_memo_slot {
     unsigned layouts;
     int8_t layer_index, expert_index; /* the ordinals of the shape's index components the layer and
                                          expert are, or -1 */
+    uint8_t family;           /* vf_quant_family of the shape's names */
     vf_name_info info;        /* its classification (layer and expert: not used) */
 } vf_name_memo_slot;
 
@@ -38,8 +39,10 @@ typedef struct vf_name_memo {
 
 void vf_name_memo_init(vf_name_memo *m);
 /* vf_name_classify_in(name, ndim, layouts, out), answered from the memo when it has the name's
- * shape (and recorded there when not, while it has room). memo NULL: no memo. */
-void vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
-                           vf_name_info *out);
+ * shape (and recorded there when not, while it has room). memo NULL: no memo. Returns the name's
+ * vf_quant_family (tensors/vf_quant.h), a function of its shape too (its suffixes are in no index
+ * component), memoised with the rest. */
+unsigned vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
+                               vf_name_info *out);
 
 #endif

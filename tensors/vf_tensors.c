@@ -62,13 +62,13 @@ static void set_matrix_view(vf_tensor *t)
 }
 
 /* Classifies t as in a checkpoint with `layouts`; adds the name's VF_LAYOUT_* marks to *marks,
- * sets *sensitive when other layouts could classify it otherwise, and returns its VF_HINT_* when t
- * is in the language model. */
+ * sets *sensitive when other layouts could classify it otherwise and *family to its
+ * vf_quant_family, and returns its VF_HINT_* when t is in the language model. */
 static unsigned classify(vf_name_memo *memo, vf_tensor *t, unsigned layouts, unsigned *marks,
-                         bool *sensitive)
+                         bool *sensitive, uint8_t *family)
 {
     vf_name_info ni;
-    vf_name_classify_memo(memo, t->name, t->ndim, layouts, &ni);
+    *family = (uint8_t)vf_name_classify_memo(memo, t->name, t->ndim, layouts, &ni);
     *sensitive = ni.layout_sensitive;
     t->layer = ni.layer;
     t->expert = ni.expert;
@@ -129,13 +129,12 @@ static void *fill_run(void *arg)
             const vf_st_tensor *st = vf_st_header_tensor(sh->header, i);
             vf_tensor *t = &r->m->tensors[row + i];
             *t = header_row(st, sh->name, (uint32_t)s);
-            size_t len = strlen(st->name); /* the name is in cache: its quantization family now */
-            r->m->families[row + i] = (uint8_t)vf_quant_family(st->name, len);
+            size_t len = strlen(st->name);
             r->longest = len > r->longest ? len : r->longest;
             const vf_st_tensor *ith_by_name = vf_st_header_by_name(sh->header, i);
             r->m->by_name[row + i] = (uint32_t)(row + (size_t)(ith_by_name - vf_st_header_tensor(sh->header, 0)));
             bool *sens = &r->sensitive[row + i];
-            unsigned hints = classify(memo, t, 0, &r->marks, sens); /* first pass: no layouts yet */
+            unsigned hints = classify(memo, t, 0, &r->marks, sens, &r->m->families[row + i]); /* no layouts yet */
             *(*sens ? &r->sensitive_hints : &r->hints) |= hints;
         }
         if (i < n)
@@ -163,7 +162,8 @@ static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
                                  .numel = t->numel, .nbytes = t->bytes};
         *t = header_row(&st, t->file, t->shard);
         bool again;
-        hints |= classify(memo, t, m->layouts, &marks, &again);
+        uint8_t family;
+        hints |= classify(memo, t, m->layouts, &marks, &again, &family);
     }
     free(memo);
     return hints;

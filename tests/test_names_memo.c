@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vf_names.h"
+#include "vf_quant.h"
 #include "vf_test_names.h"
 #include "vf_test_support.h"
 #include "vramfit/vf_tensors.h"
@@ -29,9 +30,10 @@ static size_t check_model(const char *path)
                 const vf_tensor *t = vf_model_tensor(m, i);
                 vf_name_info direct, memoised;
                 vf_name_classify_in(t->name, t->ndim, layouts, &direct);
-                vf_name_classify_memo(&memo, t->name, t->ndim, layouts, &memoised);
+                unsigned family = vf_name_classify_memo(&memo, t->name, t->ndim, layouts, &memoised);
                 cr_assert(vft_same_name_info(&direct, &memoised), "%s: %s (layouts %u, pass %d)", path, t->name,
                           layouts, pass);
+                cr_assert_eq(family, vf_quant_family(t->name, strlen(t->name)), "%s: %s", path, t->name);
                 compared++;
             }
     }
@@ -86,7 +88,8 @@ Test(names_memo, digits_are_one_placeholder_but_indices_are_read_each_time)
 }
 
 /* Names whose numbers are not all indices: the shape keeps what is not one (7 digits, above
- * 100000, a '#', digits inside a word), and which index is the layer or expert follows the shape. */
+ * 100000, a '#', digits inside a word), and which index is the layer or expert follows the shape;
+ * so does the quantization family. */
 Test(names_memo, index_components_and_their_ordinals)
 {
     static const char *const names[] = {
@@ -96,6 +99,9 @@ Test(names_memo, index_components_and_their_ordinals)
         "model.experts.5.layers.2.w3.weight",                "model.experts.5.experts.6.layers.2.h.8.w2.weight",
         "layers.1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.weight", "a..b.3.weight", ".layers.3.weight",
         "layers.3.", "3", "", "h.12x.fc1.weight", "blocks.x12.fc2.weight", "decoder_layers.12.fc2.weight",
+        "model.layers.3.mlp.experts.7.down_proj.weight_scale_inv", "layers.5.weight.quant_state.bitsandbytes__nf4",
+        "5.quant_state.bitsandbytes__fp4", "model.layers.1.mlp.experts.gate_up_proj_blocks", "x_blocks", "3.SCB",
+        "layers.2.q_proj.qweight", "layers.2.qweight", "layers.12.weight_packed", "h.0.weight_scale",
     };
     vf_name_memo_init(&memo);
     for (int pass = 0; pass < 2; pass++)
@@ -103,9 +109,10 @@ Test(names_memo, index_components_and_their_ordinals)
             for (uint32_t ndim = 1; ndim <= 3; ndim++) {
                 vf_name_info direct, memoised;
                 vf_name_classify_in(names[i], ndim, 0, &direct);
-                vf_name_classify_memo(&memo, names[i], ndim, 0, &memoised);
+                unsigned family = vf_name_classify_memo(&memo, names[i], ndim, 0, &memoised);
                 cr_assert(vft_same_name_info(&direct, &memoised), "%s (ndim %u, pass %d): layer %d/%d expert %d/%d",
                           names[i], ndim, pass, direct.layer, memoised.layer, direct.expert, memoised.expert);
+                cr_assert_eq(family, vf_quant_family(names[i], strlen(names[i])), "%s", names[i]);
             }
 }
 
