@@ -55,6 +55,7 @@ typedef struct qctx {
     size_t cap;
     const uint32_t *order; /* tensor indices in name order (vf_model_name_order) */
     size_t anchor;         /* rank in `order` of the tensor being handled: its siblings are near */
+    bool relabelled;       /* classify_logical gave a tensor another role */
     struct {               /* the last module_block answer: name, base and anchor it was for */
         const char *name;
         size_t base, anchor;
@@ -208,6 +209,7 @@ static void classify_logical(qctx *c, vf_tensor *t, size_t base, bool fused)
     memcpy(c->name + base, leaf, k + 1);
     vf_name_info ni;
     vf_name_classify_in(c->name, fused ? 3 : 2, c->layouts, &ni);
+    c->relabelled |= t->role != ni.role;
     t->role = ni.role;
     t->module = ni.module;
     if (fused)
@@ -719,7 +721,7 @@ static int apply_families(qctx *c, const uint8_t *fam)
 }
 
 int vf_quant_apply(vf_model *m, const uint8_t *families, size_t longest, unsigned layouts, vf_quant *q,
-                   vf_findings *f, vf_error *err)
+                   vf_findings *f, bool *relabelled, vf_error *err)
 {
     memset(q, 0, sizeof *q);
     size_t n = vf_model_tensor_count(m);
@@ -732,6 +734,7 @@ int vf_quant_apply(vf_model *m, const uint8_t *families, size_t longest, unsigne
              : (c.name = malloc(c.cap)) ? apply_families(&c, families)
                                         : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     free(c.name);
+    *relabelled = c.relabelled;
     if (rc == VF_OK && any && *c.cfg.method)
         memcpy(q->config_method, c.cfg.method, sizeof q->config_method);
     return rc == VF_OK ? config_findings(&c) : rc;

@@ -18,13 +18,14 @@ unsigned vf_quant_family(const char *name, size_t n);
  * VF_LAYOUT_*; families[i] is vf_quant_family of tensor i's name, longest the longest name's
  * length): marks every quantized weight (VF_QPART_WEIGHT, logical rows/cols/matrices and
  * logical_numel; a weight stored under another name than its module's, such as `qweight`, gets the
- * role, module kind and expert layout of that logical name) and every metadata tensor
+ * role, module kind and expert layout of that logical name, and *relabelled is set when that
+ * changed a role) and every metadata tensor
  * (VF_QPART_META, logical_numel 0), fills the scheme of *q and adds findings for config.json
  * disagreements to f. A checkpoint without quantized tensor families is left untouched (*q
  * zeroed). Errors: VF_ERR_QUANT naming the shard and tensor for metadata that is malformed or
  * contradicts the packed weights; errors of vf_checkpoint_tensor_data; VF_ERR_NOMEM. */
 int vf_quant_apply(vf_model *m, const uint8_t *families, size_t longest, unsigned layouts, vf_quant *q,
-                   vf_findings *f, vf_error *err);
+                   vf_findings *f, bool *relabelled, vf_error *err);
 /* Adds tensor t to the counts of *q (quantized tensors, logical, stored and metadata totals; nothing
  * when the checkpoint is not quantized), once the table's ignored tensors (MTP blocks) are known:
  * those are neither stored parameters nor quantized weights, their metadata still counts in bytes.

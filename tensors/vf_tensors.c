@@ -9,6 +9,67 @@
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_tensors.h"
 
+static inline bool in_lm(const vf_tensor *t)
+{
+    return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
+}
+
+bool vf_tensor_in_language_model(const vf_tensor *t)
+{
+    return in_lm(t);
+}
+
+/* What the architecture needs to know before its pass: layer bounds and DeepSeek's MTP layers.
+ * DeepSeek-V3 stores its multi-token-prediction block as one more decoder layer
+ * (model.layers.61 with num_hidden_layers 61) holding eh_proj, enorm, hnorm and shared_head;
+ * DeepseekV3Model drops it on load (_keys_to_ignore_on_load_unexpected = [r"model\.layers\.61.*"]).
+ * Every language-model tensor of a layer holding an eh_proj becomes MTP and ignored (arch_pass).
+ * Qwen3-Next's `mtp.*` (ignored on load: r"^mtp.*") is classified by name. */
+typedef struct layer_scan {
+    int32_t lm_max;  /* highest layer index of a language-model tensor, -1 */
+    int32_t any_max; /* highest layer index of any tensor, -1 */
+    uint8_t *mtp;    /* a bit per layer index (0 .. VF_NAME_INDEX_MAX) holding an eh_proj; NULL: none */
+    bool nomem;      /* the bits could not be allocated */
+} layer_scan;
+
+#define LAYER_SCAN_INIT {.lm_max = -1, .any_max = -1}
+#define MTP_BITMAP (VF_NAME_INDEX_MAX / 8 + 1)
+
+static void note_layers(layer_scan *s, const vf_tensor *t)
+{
+    s->any_max = t->layer > s->any_max ? t->layer : s->any_max;
+    if (!in_lm(t) || t->layer < 0)
+        return;
+    s->lm_max = t->layer > s->lm_max ? t->layer : s->lm_max;
+    if (t->role != VF_ROLE_MTP_PROJ || s->nomem)
+        return;
+    if (!s->mtp && !(s->mtp = calloc(MTP_BITMAP, 1)))
+        s->nomem = true;
+    else
+        s->mtp[t->layer / 8] |= (uint8_t)(1u << (t->layer % 8));
+}
+
+/* Adds scan b to a (b's bits are freed). */
+static void merge_scans(layer_scan *a, layer_scan *b)
+{
+    a->lm_max = b->lm_max > a->lm_max ? b->lm_max : a->lm_max;
+    a->any_max = b->any_max > a->any_max ? b->any_max : a->any_max;
+    a->nomem |= b->nomem;
+    if (b->mtp && !a->mtp) {
+        a->mtp = b->mtp;
+        b->mtp = NULL;
+    }
+    for (size_t i = 0; b->mtp && i < MTP_BITMAP; i++)
+        a->mtp[i] |= b->mtp[i];
+    free(b->mtp);
+    b->mtp = NULL;
+}
+
+static bool is_mtp_layer(const layer_scan *s, int32_t layer)
+{
+    return s->mtp && layer >= 0 && (s->mtp[layer / 8] >> (layer % 8) & 1u);
+}
+
 struct vf_model {
     vf_checkpoint *cp;
     vf_tensor *tensors;
@@ -27,6 +88,9 @@ struct vf_model {
     size_t component_count;
     uint32_t *layer_kinds;  /* VF_LAYER_* by language-model layer index, layer_slots - 1 entries */
     vf_quant quant;         /* tensors/vf_quant.c */
+    layer_scan scan;        /* the fill's, for infer_arch; stale once a role changes from or to
+                               MTP_PROJ after it (then infer_arch scans again) */
+    bool scan_stale;
 };
 
 void vf_model_free(vf_model *m)
@@ -39,6 +103,7 @@ void vf_model_free(vf_model *m)
     free(m->families);
     free(m->layer_params);
     free(m->layer_kinds);
+    free(m->scan.mtp);
     vf_findings_free(m->findings);
     free(m);
 }
@@ -98,6 +163,7 @@ typedef struct fill_range {
     unsigned sensitive_hints; /* VF_HINT_* of the layout-sensitive rows */
     unsigned marks; /* VF_LAYOUT_* the rows' names switch on */
     size_t longest; /* the rows' longest name */
+    layer_scan scan; /* the rows' layers */
     bool *sensitive; /* per row of the table: its classification depends on the layouts */
 } fill_range;
 
@@ -135,6 +201,7 @@ static void *fill_run(void *arg)
             r->m->by_name[row + i] = (uint32_t)(row + (size_t)(ith_by_name - vf_st_header_tensor(sh->header, 0)));
             bool *sens = &r->sensitive[row + i];
             unsigned hints = classify(memo, t, 0, &r->marks, sens, &r->m->families[row + i]); /* no layouts yet */
+            note_layers(&r->scan, t);
             *(*sens ? &r->sensitive_hints : &r->hints) |= hints;
         }
         if (i < n)
@@ -147,7 +214,8 @@ static void *fill_run(void *arg)
 #define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
 
 /* Classifies the rows marked sensitive again with the checkpoint's layouts, from their header
- * fields; returns their VF_HINT_*. */
+ * fields; returns their VF_HINT_*. Marks the fill's layer scan stale when a row's layer, language
+ * model membership or MTP_PROJ role changes (no rule makes them depend on layouts today). */
 static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
 {
     unsigned hints = 0, marks = 0;
@@ -160,10 +228,13 @@ static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
         vf_tensor *t = &m->tensors[i];
         const vf_st_tensor st = {.name = t->name, .dtype = t->dtype, .ndim = t->ndim, .shape = t->shape,
                                  .numel = t->numel, .nbytes = t->bytes};
+        const vf_tensor was = *t;
         *t = header_row(&st, t->file, t->shard);
         bool again;
         uint8_t family;
         hints |= classify(memo, t, m->layouts, &marks, &again, &family);
+        m->scan_stale |= (was.role == VF_ROLE_MTP_PROJ) != (t->role == VF_ROLE_MTP_PROJ) ||
+                         was.layer != t->layer || in_lm(&was) != in_lm(t);
     }
     free(memo);
     return hints;
@@ -194,13 +265,16 @@ static int fill_table(vf_model *m, vf_error *err)
      * a layout rule could change are classified again, with it. */
     unsigned marks = 0, sensitive_hints = 0;
     for (size_t i = 0; i < k; i++)
-        r[i] = (fill_range){.m = m, .begin = n * i / k, .end = n * (i + 1) / k, .sensitive = sensitive};
+        r[i] = (fill_range){.m = m, .begin = n * i / k, .end = n * (i + 1) / k, .sensitive = sensitive,
+                            .scan = LAYER_SCAN_INIT};
+    m->scan = (layer_scan)LAYER_SCAN_INIT;
     vf_parallel_run(fill_run, r, sizeof *r, k);
     for (size_t i = 0; i < k; i++) {
         m->longest = r[i].longest > m->longest ? r[i].longest : m->longest;
         marks |= r[i].marks;
         m->hints |= r[i].hints;
         sensitive_hints |= r[i].sensitive_hints;
+        merge_scans(&m->scan, &r[i].scan);
     }
     m->layouts = marks;
     if (marks)
@@ -251,53 +325,9 @@ long vf_model_find(const vf_model *m, const char *name)
 
 /* ---- totals and architecture -------------------------------------------------------------------
  *
- * Two passes over the table: scan_layers finds the layer bounds and DeepSeek's MTP layers;
+ * One pass over the table (the fill found the layer bounds and DeepSeek's MTP layers, note_layers):
  * arch_pass marks those MTP layers and gathers everything else (embedding and head, per-layer
  * parameters and kinds, experts, components, totals, the quantization counts) in table order. */
-
-static inline bool in_lm(const vf_tensor *t)
-{
-    return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
-}
-
-bool vf_tensor_in_language_model(const vf_tensor *t)
-{
-    return in_lm(t);
-}
-
-typedef struct layer_scan {
-    int32_t lm_max;  /* highest layer index of a language-model tensor, -1 */
-    int32_t any_max; /* highest layer index of any tensor, -1 */
-    uint8_t *mtp;    /* a bit per layer index (0 .. VF_NAME_INDEX_MAX) holding an eh_proj; NULL: none */
-} layer_scan;
-
-/* DeepSeek-V3 stores its multi-token-prediction block as one more decoder layer
- * (model.layers.61 with num_hidden_layers 61) holding eh_proj, enorm, hnorm and shared_head;
- * DeepseekV3Model drops it on load (_keys_to_ignore_on_load_unexpected = [r"model\.layers\.61.*"]).
- * Every language-model tensor of a layer holding an eh_proj becomes MTP and ignored (arch_pass).
- * Qwen3-Next's `mtp.*` (ignored on load: r"^mtp.*") is classified by name. */
-static int scan_layers(const vf_model *m, layer_scan *s, vf_error *err)
-{
-    *s = (layer_scan){.lm_max = -1, .any_max = -1};
-    for (size_t i = 0; i < m->count; i++) {
-        const vf_tensor *t = &m->tensors[i];
-        s->any_max = t->layer > s->any_max ? t->layer : s->any_max;
-        if (!in_lm(t) || t->layer < 0)
-            continue;
-        s->lm_max = t->layer > s->lm_max ? t->layer : s->lm_max;
-        if (t->role != VF_ROLE_MTP_PROJ)
-            continue;
-        if (!s->mtp && !(s->mtp = calloc(VF_NAME_INDEX_MAX / 8 + 1, 1)))
-            return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-        s->mtp[t->layer / 8] |= (uint8_t)(1u << (t->layer % 8));
-    }
-    return VF_OK;
-}
-
-static bool is_mtp_layer(const layer_scan *s, int32_t layer)
-{
-    return s->mtp && layer >= 0 && (s->mtp[layer / 8] >> (layer % 8) & 1u);
-}
 
 /* VF_LAYER_* a tensor contributes to its layer. */
 static uint32_t layer_kind_of(const vf_tensor *t)
@@ -444,9 +474,15 @@ static void arch_finish(vf_model *m, const arch_acc *acc)
 /* Everything below the table: architecture, layers, components, totals and quantization counts. */
 static int infer_arch(vf_model *m, vf_error *err)
 {
-    layer_scan s;
-    int rc = scan_layers(m, &s, err);
-    size_t slots = (size_t)s.lm_max + 2, comp_slots = (size_t)s.any_max + 1;
+    layer_scan *s = &m->scan;
+    if (m->scan_stale) { /* a role changed from or to MTP_PROJ since the fill: scanned again */
+        free(s->mtp);
+        *s = (layer_scan)LAYER_SCAN_INIT;
+        for (size_t i = 0; i < m->count; i++)
+            note_layers(s, &m->tensors[i]);
+    }
+    int rc = s->nomem ? vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory") : VF_OK;
+    size_t slots = (size_t)s->lm_max + 2, comp_slots = (size_t)s->any_max + 1;
     arch_acc acc = {.lm_max = -1, .comp_slots = comp_slots};
     m->layer_params = calloc(slots, sizeof *m->layer_params);
     m->layer_kinds = calloc(slots, sizeof *m->layer_kinds);
@@ -456,10 +492,11 @@ static int infer_arch(vf_model *m, vf_error *err)
         rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK) {
         acc.shared = acc.seen + slots;
-        arch_pass(m, &s, &acc);
+        arch_pass(m, s, &acc);
         arch_finish(m, &acc);
     }
-    free(s.mtp);
+    free(s->mtp);
+    s->mtp = NULL;
     free(acc.seen);
     free(acc.comp_seen);
     return rc;
@@ -568,7 +605,9 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
                  : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc == VF_OK) {
         merge_name_runs(m);
-        rc = vf_quant_apply(m, m->families, m->longest, m->layouts, &m->quant, m->findings, err);
+        bool relabelled = false;
+        rc = vf_quant_apply(m, m->families, m->longest, m->layouts, &m->quant, m->findings, &relabelled, err);
+        m->scan_stale |= relabelled;
         free(m->families);
         m->families = NULL;
     }
