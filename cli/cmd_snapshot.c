@@ -144,6 +144,7 @@ static int snapshot_run(int argc, char **argv)
                               out);
     vf_checkpoint *cp = NULL;
     vf_error err = {0};
+    line.open.flags |= VF_OPEN_KEEP_HEADERS; /* a snapshot holds the header bytes */
     if (vf_checkpoint_open(path, &line.open, &cp, &err) != VF_OK)
         return vf_cli_fail(&err);
     size_t written = 0;

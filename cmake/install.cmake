@@ -18,7 +18,9 @@ function(vf_public_library target kind)
             ${PROJECT_SOURCE_DIR}/parser/checkpoint ${PROJECT_SOURCE_DIR}/parser/integrity ${PROJECT_SOURCE_DIR}/tensors ${PROJECT_SOURCE_DIR}/estimator
             ${PROJECT_SOURCE_DIR}/report)
   target_compile_options(${target} PRIVATE ${VF_WARNINGS})
-  target_link_libraries(${target} PRIVATE PkgConfig::CJSON PkgConfig::XXHASH PkgConfig::ZLIB PkgConfig::CRYPTO PkgConfig::PCRE2 Threads::Threads m)
+  target_link_libraries(${target} PRIVATE PkgConfig::CJSON PkgConfig::XXHASH PkgConfig::ZLIB PkgConfig::PCRE2 Threads::Threads m
+                        ${CMAKE_DL_LIBS}) # libcrypto: dlopen'd on first use (parser/integrity/vf_evp.h)
+  target_include_directories(${target} PRIVATE $<TARGET_PROPERTY:PkgConfig::CRYPTO,INTERFACE_INCLUDE_DIRECTORIES>)
   set_target_properties(${target} PROPERTIES OUTPUT_NAME vramfit POSITION_INDEPENDENT_CODE ON
                         C_VISIBILITY_PRESET default)
 endfunction()

@@ -8,6 +8,7 @@
 
 #include "vf_test_support.h"
 #include "vramfit/vf_parser.h"
+#include "vramfit/vf_snapshot.h"
 
 #define SHARD1 "{\"a.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}"
 #define SHARD2 "{\"b.weight\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[0,8]}}"
@@ -326,4 +327,109 @@ Test(checkpoint, hf_errors_are_clear)
     cr_expect(strstr(err.message, "dangling"), "%s", err.message);
     free(blob);
     free(repo);
+}
+
+/* ---- shards read while the index is parsed; header bytes kept on request ----------------------- */
+
+Test(checkpoint, listed_file_the_index_does_not_name_is_never_an_error)
+{
+    two_shards();
+    put("model.safetensors.index.json", INDEX_OK);
+    put("zz-broken.safetensors", "not a safetensors file"); /* read ahead with the listing, dropped */
+    vf_checkpoint *cp = NULL;
+    vf_error err = {0};
+    cr_assert_eq(open_at(dir, &cp, &err), VF_OK, "%s: %s", err.file, err.message);
+    cr_expect_eq(vf_checkpoint_shard_count(cp), 2);
+    vf_checkpoint_free(cp);
+}
+
+Test(checkpoint, indexed_file_outside_the_listing_is_read_too)
+{
+    /* a hidden name is not listed, so it is not read ahead: it must be read once the index names it */
+    put_shard(".m-1.safetensors", SHARD1, 16);
+    put_shard("m-2.safetensors", SHARD2, 8);
+    put("model.safetensors.index.json",
+        "{\"weight_map\":{\"a.weight\":\".m-1.safetensors\",\"b.weight\":\"m-2.safetensors\"}}");
+    vf_checkpoint *cp = NULL;
+    vf_error err = {0};
+    cr_assert_eq(open_at(dir, &cp, &err), VF_OK, "%s: %s", err.file, err.message);
+    cr_expect_eq(vf_checkpoint_shard_count(cp), 2);
+    cr_expect_str_eq(vf_checkpoint_shard(cp, 0)->name, ".m-1.safetensors");
+    vf_checkpoint_free(cp);
+}
+
+Test(checkpoint, a_bad_index_is_reported_before_bad_shards)
+{
+    put_shard("m-1.safetensors", SHARD1, 15); /* truncated */
+    put_shard("m-2.safetensors", SHARD2, 7);
+    put("model.safetensors.index.json", "{\"weight_map\":{\"a.weight\":\"m-1.safetensors\",}}");
+    expect_open_fails(VF_ERR_INDEX, NULL);
+}
+
+Test(checkpoint, the_first_bad_shard_in_index_order_is_reported)
+{
+    put_shard("m-1.safetensors", SHARD1, 16);
+    put_shard("m-2.safetensors", SHARD2, 7); /* truncated */
+    put_shard("m-3.safetensors", SHARD2, 9); /* too long: also bad, but named later */
+    put("model.safetensors.index.json",
+        "{\"weight_map\":{\"a.weight\":\"m-1.safetensors\",\"b.weight\":\"m-2.safetensors\","
+        "\"c.weight\":\"m-3.safetensors\"}}");
+    for (int k = 0; k < 20; k++) /* the order the threads finish in must not matter */
+        expect_open_fails(VF_ERR_INCOMPLETE, "m-2.safetensors");
+}
+
+static void expect_raw(const vf_open_options *o, bool kept)
+{
+    vf_checkpoint *cp = NULL;
+    vf_error err = {0};
+    cr_assert_eq(vf_checkpoint_open(dir, o, &cp, &err), VF_OK, "%s", err.message);
+    size_t len = 0;
+    const uint8_t *raw = vf_st_header_raw(vf_checkpoint_shard(cp, 0)->header, &len);
+    cr_expect_eq(len, strlen(SHARD1), "the length is always known");
+    cr_expect_eq(vf_st_header_data_start(vf_checkpoint_shard(cp, 0)->header), 8 + strlen(SHARD1));
+    size_t ilen = 0;
+    const uint8_t *index = vf_checkpoint_aux(cp, "model.safetensors.index.json", &ilen);
+    if (kept) {
+        cr_expect(raw && memcmp(raw, SHARD1, len) == 0, "the bytes as read");
+        cr_expect(index && ilen == strlen(INDEX_OK) && memcmp(index, INDEX_OK, ilen) == 0,
+                  "the index's bytes as read (names are not ended in them)");
+    } else {
+        cr_expect_null(raw);
+        cr_expect_null(index);
+    }
+    cr_expect(vf_checkpoint_has_index(cp));
+    uint8_t *snap = NULL;
+    size_t snap_len = 0;
+    int rc = vf_snapshot_write(cp, &snap, &snap_len, &err);
+    cr_expect_eq(rc, kept ? VF_OK : VF_ERR_USAGE, "%s", err.message);
+    free(snap);
+    vf_checkpoint_free(cp);
+}
+
+Test(checkpoint, header_bytes_are_kept_only_with_keep_headers)
+{
+    two_shards();
+    put("model.safetensors.index.json", INDEX_OK);
+    expect_raw(NULL, false);
+    vf_open_options o = VF_OPEN_OPTIONS_INIT;
+    expect_raw(&o, false);
+    o.flags = VF_OPEN_KEEP_HEADERS;
+    expect_raw(&o, true);
+    o.version = 1; /* a version-1 struct ends before `flags`: it is not read */
+    expect_raw(&o, false);
+}
+
+Test(checkpoint, of_several_duplicates_the_smallest_name_is_reported)
+{
+    put_shard("m-1.safetensors",
+              "{\"b.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+              "\"z.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2);
+    put_shard("m-2.safetensors", "{\"z.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1);
+    put_shard("m-3.safetensors", "{\"b.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1);
+    vf_checkpoint *cp = NULL;
+    vf_error err = {0};
+    cr_assert_eq(open_at(dir, &cp, &err), VF_ERR_DUPLICATE);
+    cr_expect_str_eq(err.tensor, "b.weight");
+    cr_expect_str_eq(err.file, "m-3.safetensors");
+    cr_expect(strstr(err.message, "also stored in m-1.safetensors"), "%s", err.message);
 }

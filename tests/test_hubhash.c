@@ -211,3 +211,24 @@ Test(hubhash, a_snapshot_has_no_files_to_hash)
     cr_expect(strstr(r.err, "holds no tensor data"), "%s", r.err);
     vft_run_free(&r);
 }
+
+/* libcrypto is opened on first use: without a usable one only SHA-256 fails, with one clear line. */
+Test(hubhash, without_libcrypto_only_sha256_fails_and_says_why)
+{
+    free(make_cache());
+    char *hub = vft_path(tmp, "hub");
+    const char *env[] = {"LD_LIBRARY_PATH=" VF_FAKE_LIBCRYPTO_DIR, NULL};
+    vft_opts o = {.env = env};
+    const char *sha[] = {"verify", "acme/tiny", "--hf-cache", hub, "--sha256", NULL};
+    vft_run r = vft_cli_opts(&o, sha);
+    cr_expect_neq(r.status, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "libcrypto.so.3") || strstr(r.err, "libcrypto.so.3"), "out %s err %s", r.out, r.err);
+    cr_expect(strstr(r.out, "lacks the EVP digest functions") || strstr(r.err, "lacks the EVP digest functions"),
+              "out %s err %s", r.out, r.err);
+    vft_run_free(&r);
+    const char *inspect[] = {"inspect", "acme/tiny", "--hf-cache", hub, "--json", NULL};
+    r = vft_cli_opts(&o, inspect);
+    cr_expect_eq(r.status, 0, "inspect needs no libcrypto: %s", r.err);
+    vft_run_free(&r);
+    free(hub);
+}

@@ -104,6 +104,44 @@ Test(json, rejects_invalid_utf8)
     expect_reject("{\"\xed\xa0\x80\":1}", 0, VF_ERR_UTF8, NULL);    /* surrogate */
 }
 
+/* The scanner checks UTF-8 inside strings as it goes; the errors stay those of a check of the whole
+ * header before parsing: invalid UTF-8 anywhere wins over any other error, then a NUL byte. */
+Test(json, utf8_errors_keep_their_precedence)
+{
+    expect_reject("{\"a\":} \xff", 0, VF_ERR_UTF8, "byte 7 of 8");   /* after a syntax error */
+    expect_reject("{\"a\":{\"dtype\":\"Q9\",\"shape\":[],\"data_offsets\":[0,0]},\"\xe2\x82\":1}", 0,
+                  VF_ERR_UTF8, NULL);                               /* truncated, after a bad dtype */
+    expect_reject("{\"a\":{}}\xc3", 0, VF_ERR_UTF8, NULL);            /* in the trailing bytes */
+    expect_reject("{\"\xf4\x90\x80\x80\":1}", 0, VF_ERR_UTF8, NULL); /* above U+10FFFF */
+}
+
+/* The fast path takes an entry with the last dtype's text as that dtype: only text equal up to its
+ * closing quote. */
+Test(json, the_last_dtype_is_reused_only_for_the_same_text)
+{
+    vf_st_header *h = expect_accept("{\"a\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[0,2]},"
+                                    "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[2,4]},"
+                                    "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                                    "\"d\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[8,9]},"
+                                    "\"e\":{\"dtype\":\"F8_E5M2\",\"shape\":[1],\"data_offsets\":[9,10]}}", 10);
+    static const vf_dtype want[] = {VF_DTYPE_BF16, VF_DTYPE_BF16, VF_DTYPE_F32, VF_DTYPE_F8_E4M3, VF_DTYPE_F8_E5M2};
+    for (size_t i = 0; i < 5; i++)
+        cr_expect_eq(vf_st_header_tensor(h, i)->dtype, want[i], "tensor %zu", i);
+    vf_st_header_free(h);
+    expect_reject("{\"a\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[0,2]},"
+                  "\"b\":{\"dtype\":\"BF16X\",\"shape\":[1],\"data_offsets\":[2,4]}}", 4, VF_ERR_DTYPE, "BF16X");
+    expect_reject("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                  "\"b\":{\"dtype\":\"F8_E4M\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, VF_ERR_DTYPE, "F8_E4M");
+}
+
+Test(json, multibyte_names_are_read_exactly)
+{
+    vf_st_header *h = expect_accept("{\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80.w\":{\"dtype\":\"U8\","
+                                    "\"shape\":[1],\"data_offsets\":[0,1]}}", 1);
+    cr_expect_str_eq(vf_st_header_tensor(h, 0)->name, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80.w");
+    vf_st_header_free(h);
+}
+
 Test(json, rejects_non_json_and_trailing_garbage)
 {
     expect_reject("{\"a\":}", 0, VF_ERR_JSON, "JSON");

@@ -493,7 +493,9 @@ Test(quant, format_1_snapshot_of_a_bnb_checkpoint_names_the_missing_data)
     char *d = make(VFT_BNB_NF4, NULL, 0), *out = vft_path(d, "old.vfsnap");
     vf_checkpoint *cp = NULL;
     vf_error err = {0};
-    cr_assert_eq(vf_checkpoint_open(d, NULL, &cp, &err), VF_OK, "%s", err.message);
+    vf_open_options keep = VF_OPEN_OPTIONS_INIT;
+    keep.flags = VF_OPEN_KEEP_HEADERS;
+    cr_assert_eq(vf_checkpoint_open(d, &keep, &cp, &err), VF_OK, "%s", err.message);
     size_t hl, cl, len;
     const uint8_t *h = vf_st_header_raw(vf_checkpoint_shard(cp, 0)->header, &hl);
     const uint8_t *cfg = vf_checkpoint_aux(cp, "config.json", &cl);
@@ -521,7 +523,9 @@ Test(quant, format_2_data_records_are_validated)
     char *d = make(VFT_BNB_FP4, NULL, 0), *out = vft_path(d, "bad.vfsnap");
     vf_checkpoint *cp = NULL;
     vf_error err = {0};
-    cr_assert_eq(vf_checkpoint_open(d, NULL, &cp, &err), VF_OK, "%s", err.message);
+    vf_open_options keep = VF_OPEN_OPTIONS_INIT;
+    keep.flags = VF_OPEN_KEEP_HEADERS;
+    cr_assert_eq(vf_checkpoint_open(d, &keep, &cp, &err), VF_OK, "%s", err.message);
     size_t hl, len;
     const uint8_t *h = vf_st_header_raw(vf_checkpoint_shard(cp, 0)->header, &hl);
     vf_snapshot_file shard = {"model.safetensors", vf_st_header_file_size(vf_checkpoint_shard(cp, 0)->header), h, hl};

@@ -92,7 +92,9 @@ long vf_st_header_find(const vf_st_header *h, const char *name);
 size_t vf_st_header_meta_count(const vf_st_header *h);
 const vf_st_meta *vf_st_header_meta(const vf_st_header *h, size_t i);
 uint64_t vf_st_header_file_size(const vf_st_header *h);
-/* The verbatim N header bytes as read (for snapshots and fingerprints). */
+/* The verbatim N header bytes as read (for snapshots and fingerprints); *len is N. The bytes are
+ * kept by headers parsed from memory, read by vf_st_read_file, or read by vf_checkpoint_open with
+ * VF_OPEN_KEEP_HEADERS; otherwise the result is NULL (the tables hold everything else). */
 const uint8_t *vf_st_header_raw(const vf_st_header *h, size_t *len);
 /* Offset of the data region in the file: 8 + N. */
 uint64_t vf_st_header_data_start(const vf_st_header *h);
@@ -185,13 +187,19 @@ typedef struct vf_shard {
 
 typedef struct vf_checkpoint vf_checkpoint;
 
-#define VF_OPEN_OPTIONS_VERSION 1
+/* Version 2 added `flags`; a version-1 struct (without it) is read as flags 0. */
+#define VF_OPEN_OPTIONS_VERSION 2
 typedef struct vf_open_options {
     unsigned version;       /* VF_OPEN_OPTIONS_VERSION */
     const char *revision;   /* HF cache: snapshot to use instead of refs/main (branch, tag or hash) */
     const char *hf_cache;   /* HF cache root overriding $HF_HUB_CACHE / $HF_HOME/hub / ~/.cache/... */
+    unsigned flags;         /* VF_OPEN_* */
 } vf_open_options;
-#define VF_OPEN_OPTIONS_INIT {VF_OPEN_OPTIONS_VERSION, NULL, NULL}
+#define VF_OPEN_OPTIONS_INIT {VF_OPEN_OPTIONS_VERSION, NULL, NULL, 0}
+/* Keep every shard's header bytes (vf_st_header_raw) and the index's (vf_checkpoint_aux): what
+ * snapshots and header fingerprints need. Without it the bytes are read, parsed and dropped, and the
+ * checkpoint holds only its tables. */
+#define VF_OPEN_KEEP_HEADERS 1u
 
 /* ---- Hugging Face cache (offline): see parser/vf_hfcache.c for the rules and their sources ------ */
 
@@ -245,7 +253,8 @@ bool vf_checkpoint_index_total_size(const vf_checkpoint *cp, uint64_t *out);
 /* True when there is no index, or the index's total_size equals the sum of tensor bytes. */
 bool vf_checkpoint_index_consistent(const vf_checkpoint *cp);
 /* Raw bytes of an auxiliary JSON file ("config.json", "generation_config.json",
- * "adapter_config.json", "model.safetensors.index.json") or NULL when absent. */
+ * "adapter_config.json", "model.safetensors.index.json") or NULL when absent. The index's bytes are
+ * kept only with VF_OPEN_KEEP_HEADERS (vf_checkpoint_has_index and the total size stay known). */
 const uint8_t *vf_checkpoint_aux(const vf_checkpoint *cp, const char *name, size_t *len);
 const vf_findings *vf_checkpoint_findings(const vf_checkpoint *cp);
 /* True for a PEFT adapter directory: adapter_config.json beside adapter_model.safetensors as its only

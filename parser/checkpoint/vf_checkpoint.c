@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "vf_checkpoint_internal.h"
 #include "vramfit/vf_checked.h"
 
@@ -37,6 +39,11 @@ struct vf_checkpoint {
     vf_index index;
     bool has_index, consistent;
     bool one_file; /* opened as one named .safetensors file, not as a directory */
+    bool keep_headers; /* VF_OPEN_KEEP_HEADERS: shard headers keep their bytes */
+    /* Where a directory's shard headers are built: one arena per reading thread (worker w uses
+     * arenas[w] only), in 2 MiB huge-page chunks, so that tens of thousands of tensors' tables and
+     * names take a few page faults instead of one per 4 KiB; freed after the headers. */
+    vf_arena arenas[VF_PARALLEL_MAX];
     vf_findings *findings;
     char *snapshot_file; /* the .vfsnap file it was read from, or NULL for a directory's files */
     vf_data_store *data; /* small tensor data (vf_tensor_data.c) */
@@ -50,6 +57,8 @@ vf_checkpoint *vf_checkpoint_new(const char *dir)
     if (!cp)
         return NULL;
     cp->dir = strdup(dir ? dir : ".");
+    for (size_t w = 0; w < VF_PARALLEL_MAX; w++)
+        vf_arena_init(&cp->arenas[w], VF_ARENA_HUGE);
     cp->findings = vf_findings_new();
     cp->data = vf_data_store_new();
     cp->consistent = true;
@@ -69,6 +78,8 @@ void vf_checkpoint_free(vf_checkpoint *cp)
         vf_st_header_free(cp->headers[i]);
         free(cp->names[i]);
     }
+    for (size_t w = 0; w < VF_PARALLEL_MAX; w++) /* after the headers built in them */
+        vf_arena_free(&cp->arenas[w]);
     for (size_t i = 0; vf_aux_names[i]; i++)
         free(cp->aux[i].data);
     free(cp->shards);
@@ -182,6 +193,36 @@ static void index_marks_free(index_marks *k)
     free(k->start), free(k->group), free(k->first), free(k->entry_ok), free(k->tensor_ok);
 }
 
+typedef struct merge_job {
+    const vf_checkpoint *cp;
+    index_marks *k;
+} merge_job;
+
+/* Merges shard s's tensors (name order) with its group of entries (name order), marking matches;
+ * shards touch disjoint marks, so they merge on separate threads. */
+static int merge_shard(void *ctx, size_t worker, size_t s, vf_error *err)
+{
+    const merge_job *m = ctx;
+    const vf_index *ix = &m->cp->index;
+    const vf_st_header *h = m->cp->headers[s];
+    index_marks *k = m->k;
+    size_t i = 0, g = k->start[s], count = vf_st_header_count(h), first = k->first[s];
+    (void)worker, (void)err;
+    while (i < count && g < k->start[s + 1]) {
+        const vf_st_tensor *t = vf_st_header_by_name(h, i);
+        int c = strcmp(t->name, ix->entries[k->group[g]].tensor);
+        if (c == 0) {
+            k->tensor_ok[first + (size_t)(t - vf_st_header_tensor(h, 0))] = true;
+            k->entry_ok[k->group[g]] = true;
+        }
+        i += c <= 0;
+        g += c >= 0;
+    }
+    return VF_OK;
+}
+
+#define VF_MERGE_SHARDS_PER_THREAD 16 /* fewer shards than this per thread: not worth a thread */
+
 /* Groups the entries by the checkpoint shard holding their shard name (entries of a shard name not
  * loaded stay unmarked) and merges each group with its shard's tensors. */
 static bool mark_index(const vf_checkpoint *cp, index_marks *k)
@@ -209,21 +250,10 @@ static bool mark_index(const vf_checkpoint *cp, index_marks *k)
         if (pos[ix->entries[e].shard] >= 0)
             k->group[k->start[pos[ix->entries[e].shard] + 1]++] = (uint32_t)e;
     free(pos);
-    for (size_t s = 0, first = 0; s < n; first += vf_st_header_count(cp->headers[s]), s++) {
-        const vf_st_header *h = cp->headers[s];
-        size_t i = 0, g = k->start[s], count = vf_st_header_count(h);
+    for (size_t s = 0, first = 0; s < n; first += vf_st_header_count(cp->headers[s]), s++)
         k->first[s] = first;
-        while (i < count && g < k->start[s + 1]) {
-            const vf_st_tensor *t = vf_st_header_by_name(h, i);
-            int c = strcmp(t->name, ix->entries[k->group[g]].tensor);
-            if (c == 0) {
-                k->tensor_ok[first + (size_t)(t - vf_st_header_tensor(h, 0))] = true;
-                k->entry_ok[k->group[g]] = true;
-            }
-            i += c <= 0;
-            g += c >= 0;
-        }
-    }
+    merge_job m = {cp, k};
+    (void)vf_jobs_run(n, vf_parallel_ranges(n, VF_MERGE_SHARDS_PER_THREAD), merge_shard, &m, NULL);
     return true;
 }
 
@@ -281,34 +311,51 @@ static int cross_check_index(vf_checkpoint *cp, vf_error *err)
     return VF_OK;
 }
 
-/* Without an index: a tensor name may appear in one shard only. */
+/* Without an index: a tensor name may appear in one shard only. Every name goes into one open-
+ * addressing table in shard order (the first occurrence stays); of the names met again, the
+ * smallest is reported, at its second occurrence, naming the shard of its first (what a stable sort
+ * of all names would find first). Linear in the tensors. */
+typedef struct name_ref {
+    const char *name;
+    uint32_t shard;
+} name_ref;
+
 static int check_unique_across(vf_checkpoint *cp, vf_error *err)
 {
     if (cp->count < 2)
         return VF_OK;
-    typedef struct {
-        const char *name;
-        uint32_t shard;
-    } ref;
-    size_t n = 0;
+    size_t n = 0, slots = 2;
     for (size_t s = 0; s < cp->count; s++)
-        n += vf_st_header_count(cp->headers[s]);
-    ref *refs = malloc((n ? n : 1) * sizeof *refs);
-    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
-    int rc = refs && idx ? VF_OK : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t s = 0, k = 0; rc == VF_OK && s < cp->count; s++)
+        n += vf_st_header_count(cp->headers[s]); /* < 2^32: vf_st_header limits */
+    while (slots < 2 * n)
+        slots *= 2;
+    name_ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    uint64_t *table = calloc(slots, sizeof *table); /* hash high half << 32 | ref + 1; 0 empty */
+    if (!refs || !table) {
+        free(refs), free(table);
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
+    long dup = -1, first = -1; /* the smallest name met again: its second and first refs */
+    for (size_t s = 0, k = 0; s < cp->count; s++)
         for (size_t i = 0; i < vf_st_header_count(cp->headers[s]); i++, k++) {
-            refs[k] = (ref){vf_st_header_tensor(cp->headers[s], i)->name, (uint32_t)s};
-            idx[k] = (uint32_t)k;
+            const char *name = vf_st_header_tensor(cp->headers[s], i)->name;
+            refs[k] = (name_ref){name, (uint32_t)s};
+            uint64_t h = XXH3_64bits(name, strlen(name)), tag = h & ~(uint64_t)UINT32_MAX;
+            size_t at = (size_t)h & (slots - 1);
+            for (; table[at]; at = (at + 1) & (slots - 1))
+                if ((table[at] & ~(uint64_t)UINT32_MAX) == tag &&
+                    strcmp(refs[(table[at] & UINT32_MAX) - 1].name, name) == 0)
+                    break;
+            if (!table[at])
+                table[at] = tag | (k + 1);
+            else if (dup < 0 || strcmp(name, refs[dup].name) < 0)
+                dup = (long)k, first = (long)(table[at] & UINT32_MAX) - 1;
         }
-    if (rc == VF_OK)
-        vf_sort_u32_by_name(idx, n, refs, sizeof *refs, offsetof(ref, name));
-    for (size_t i = 1; rc == VF_OK && i < n; i++)
-        if (strcmp(refs[idx[i - 1]].name, refs[idx[i]].name) == 0)
-            rc = vf_error_set(err, VF_ERR_DUPLICATE, cp->names[refs[idx[i]].shard], refs[idx[i]].name,
-                              "tensor is also stored in %s", cp->names[refs[idx[i - 1]].shard]);
+    int rc = dup < 0 ? VF_OK
+                     : vf_error_set(err, VF_ERR_DUPLICATE, cp->names[refs[dup].shard], refs[dup].name,
+                                    "tensor is also stored in %s", cp->names[refs[first].shard]);
     free(refs);
-    free(idx);
+    free(table);
     return rc;
 }
 
@@ -342,53 +389,54 @@ int vf_checkpoint_finish(vf_checkpoint *cp, vf_error *err)
 /* ---- directory loading ------------------------------------------------------------------------- */
 
 
-static int load_shard(vf_checkpoint *cp, const char *name, vf_error *err)
+static int load_shard(vf_checkpoint *cp, vf_st_scratch *scratch, const char *name, vf_error *err)
 {
     char *path = vf_path_join(cp->dir, name);
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
     vf_st_header *h = NULL;
-    int rc = vf_st_read_file(path, name, &h, err);
+    int rc = vf_st_read_with(path, name, scratch, cp->keep_headers, &h, err);
     free(path);
     return rc == VF_OK ? vf_checkpoint_add_shard(cp, name, h, err) : rc;
 }
 
-/* Reads the shards names[0..n) in parallel and adds them in that order. */
-static int load_shards(vf_checkpoint *cp, const char *const *names, size_t n, vf_error *err)
+/* Reads one shard on this thread, into worker 0's arena (no job run is under way). */
+static int load_one_shard(vf_checkpoint *cp, const char *name, vf_error *err)
 {
-    vf_st_header **hs = calloc(n ? n : 1, sizeof *hs);
-    if (!hs)
-        return vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
-    int rc = vf_st_read_files(cp->dir, names, n, hs, err);
-    for (size_t i = 0; i < n; i++) /* vf_checkpoint_add_shard owns hs[i] from here, also on failure */
-        if (rc == VF_OK)
-            rc = vf_checkpoint_add_shard(cp, names[i], hs[i], err);
-        else
-            vf_st_header_free(hs[i]);
-    free(hs);
+    vf_st_scratch *s = vf_st_scratch_new(&cp->arenas[0]);
+    int rc = s ? load_shard(cp, s, name, err) : vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
+    vf_st_scratch_free(s);
     return rc;
 }
 
 /* Reads the auxiliary JSON files that exist in the directory. */
-static int load_aux(vf_checkpoint *cp, vf_error *err)
+/* Reads auxiliary file i when it exists; with only_find, marks it present without reading it. */
+static int load_aux_file(vf_checkpoint *cp, size_t i, bool only_find, vf_error *err)
 {
-    for (size_t i = 0; vf_aux_names[i]; i++) {
-        char *path = vf_path_join(cp->dir, vf_aux_names[i]);
-        if (!path)
-            return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-        struct stat st;
-        int rc = VF_OK;
-        /* a dangling or looping symlink is an error (a partial download), not a missing file */
-        if (stat(path, &st) == 0 || lstat(path, &st) == 0) {
-            rc = vf_read_small_file(path, vf_aux_names[i], VF_AUX_MAX_BYTES, &cp->aux[i].data,
-                                    &cp->aux[i].len, err);
-            cp->aux[i].present = rc == VF_OK;
-        }
-        free(path);
-        if (rc != VF_OK)
-            return rc;
+    char *path = vf_path_join(cp->dir, vf_aux_names[i]);
+    if (!path)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    struct stat st;
+    int rc = VF_OK;
+    /* a dangling or looping symlink is an error (a partial download), not a missing file */
+    if (stat(path, &st) == 0 || lstat(path, &st) == 0) {
+        rc = only_find ? VF_OK
+                       : vf_read_small_file(path, vf_aux_names[i], VF_AUX_MAX_BYTES, &cp->aux[i].data,
+                                            &cp->aux[i].len, err);
+        cp->aux[i].present = rc == VF_OK;
     }
-    return VF_OK;
+    free(path);
+    return rc;
+}
+
+/* Reads the auxiliary JSON files that exist in the directory; with defer_index the index (megabytes
+ * for the largest models) is only found, and read by its parse job (shard_job). */
+static int load_aux(vf_checkpoint *cp, bool defer_index, vf_error *err)
+{
+    int rc = VF_OK;
+    for (size_t i = 0; rc == VF_OK && vf_aux_names[i]; i++)
+        rc = load_aux_file(cp, i, defer_index && (long)i == aux_slot(INDEX_NAME), err);
+    return rc;
 }
 
 
@@ -505,24 +553,126 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
+/* ---- a directory's shards, read in parallel with its index ------------------------------------ *
+ *
+ * With an index, the shards are the files it names; it takes a read and parse of the whole index
+ * (megabytes for the largest models) to know them. So the index is job 0 of one job run while the
+ * other jobs read every *.safetensors file of the directory listing, which is the same set in every
+ * published checkpoint. Each shard job keeps its header or its error with the file, and only then
+ * are the index's files taken in its order: the first one that failed gives the error (as a loop
+ * over the index's files would), a file the listing lacked is read then, and a listed file the index
+ * does not name is dropped unseen. An index that fails stops the shard jobs not yet started. */
+
+typedef struct shard_read {
+    vf_st_header *header;
+    int rc;
+    vf_error *err; /* malloc'd when rc != VF_OK; NULL when that allocation failed */
+} shard_read;
+
+typedef struct shard_load {
+    vf_checkpoint *cp;
+    char **names;      /* the listing, sorted */
+    size_t n;
+    bool indexed;      /* job 0 parses the index */
+    shard_read *reads; /* per listed file */
+    vf_st_scratch *scratch[VF_PARALLEL_MAX]; /* per worker, made on its first shard */
+} shard_load;
+
+static int shard_job(void *ctx, size_t worker, size_t i, vf_error *err)
+{
+    shard_load *L = ctx;
+    vf_checkpoint *cp = L->cp;
+    if (L->indexed && i == 0) {
+        long slot = aux_slot(INDEX_NAME);
+        aux_file *ix = &cp->aux[slot]; /* its text is kept only with the headers */
+        int rc = load_aux_file(cp, (size_t)slot, false, err);
+        if (rc != VF_OK || !ix->present)
+            return rc != VF_OK ? rc : vf_error_set(err, VF_ERR_NOT_FOUND, INDEX_NAME, NULL, "no such file");
+        return cp->keep_headers ? vf_index_parse(ix->data, ix->len, INDEX_NAME, &cp->index, err)
+                                : vf_index_parse_in_place(ix->data, ix->len, INDEX_NAME, &cp->index, err);
+    }
+    size_t k = i - L->indexed;
+    shard_read *r = &L->reads[k];
+    vf_error e = {0};
+    char *path = vf_path_join(cp->dir, L->names[k]);
+    if (!L->scratch[worker])
+        L->scratch[worker] = vf_st_scratch_new(&cp->arenas[worker]);
+    r->rc = !path || !L->scratch[worker]
+                ? vf_error_set(&e, VF_ERR_NOMEM, L->names[k], NULL, "out of memory")
+                : vf_st_read_with(path, L->names[k], L->scratch[worker], cp->keep_headers, &r->header, &e);
+    free(path);
+    if (r->rc != VF_OK && (r->err = malloc(sizeof *r->err)) != NULL)
+        *r->err = e;
+    return VF_OK;
+}
+
+/* Adds the listed file k: its header, or its error as the result. */
+static int take_read(shard_load *L, size_t k, vf_error *err)
+{
+    shard_read *r = &L->reads[k];
+    if (r->rc != VF_OK) {
+        if (!r->err)
+            return vf_error_set(err, VF_ERR_NOMEM, L->names[k], NULL, "out of memory");
+        if (err)
+            *err = *r->err;
+        return r->rc;
+    }
+    vf_st_header *h = r->header;
+    r->header = NULL; /* vf_checkpoint_add_shard owns it from here, also on failure */
+    return vf_checkpoint_add_shard(L->cp, L->names[k], h, err);
+}
+
+/* The index's shards in its order, from the listing's reads where it had them. */
+static int take_indexed(shard_load *L, vf_error *err)
+{
+    vf_checkpoint *cp = L->cp;
+    cp->has_index = true;
+    int rc = VF_OK;
+    for (size_t i = 0; rc == VF_OK && i < cp->index.shard_count; i++) {
+        const char *name = cp->index.shards[i];
+        char **hit = bsearch(&name, L->names, L->n, sizeof *L->names, cmp_cstr);
+        rc = hit ? take_read(L, (size_t)(hit - L->names), err) : load_one_shard(cp, name, err);
+    }
+    return rc;
+}
+
+static void shard_load_free(shard_load *L)
+{
+    for (size_t k = 0; L->reads && k < L->n; k++) {
+        vf_st_header_free(L->reads[k].header);
+        free(L->reads[k].err);
+    }
+    free(L->reads);
+    for (size_t w = 0; w < VF_PARALLEL_MAX; w++)
+        vf_st_scratch_free(L->scratch[w]);
+    free_names(L->names, L->n);
+}
+
+#define VF_FILES_PER_THREAD 4 /* fewer files than this per thread: threads cost more than they save */
+
 static int load_directory_shards(vf_checkpoint *cp, vf_error *err)
 {
-    long slot = aux_slot(INDEX_NAME);
-    if (cp->aux[slot].present) {
-        int rc = vf_index_parse(cp->aux[slot].data, cp->aux[slot].len, INDEX_NAME, &cp->index, err);
-        if (rc != VF_OK)
-            return rc;
-        cp->has_index = true;
-        return load_shards(cp, cp->index.shards, cp->index.shard_count, err);
+    shard_load L = {.cp = cp, .indexed = cp->aux[aux_slot(INDEX_NAME)].present};
+    /* with an index the listing is only a guess (a failed one reads nothing ahead) */
+    vf_error list_err = {0};
+    int rc = L.indexed ? list_all_shards(cp->dir, &L.names, &L.n, &list_err)
+                       : list_shards(cp->dir, &L.names, &L.n, err);
+    if (L.indexed && rc != VF_OK) {
+        free_names(L.names, L.n);
+        L.names = NULL, L.n = 0, rc = VF_OK;
     }
-    char **names = NULL;
-    size_t n = 0;
-    int rc = list_shards(cp->dir, &names, &n, err);
-    if (rc == VF_OK && n == 0)
+    if (rc == VF_OK && !L.indexed && L.n == 0)
         rc = name_foreign_weights(cp->dir, err);
+    if (rc == VF_OK && !(L.reads = calloc(L.n ? L.n : 1, sizeof *L.reads)))
+        rc = vf_error_set(err, VF_ERR_NOMEM, cp->dir, NULL, "out of memory");
+    size_t jobs = L.n + L.indexed;
     if (rc == VF_OK)
-        rc = load_shards(cp, (const char *const *)names, n, err);
-    free_names(names, n);
+        rc = vf_jobs_run(jobs, vf_parallel_ranges(jobs, VF_FILES_PER_THREAD), shard_job, &L, err);
+    if (rc == VF_OK && L.indexed)
+        rc = take_indexed(&L, err);
+    for (size_t k = 0; rc == VF_OK && !L.indexed && k < L.n; k++)
+        rc = take_read(&L, k, err);
+    shard_load_free(&L);
     return rc;
 }
 
@@ -548,24 +698,37 @@ static char *dir_base_name(const char *dir)
     return base;
 }
 
-static int open_directory(const char *dir, const char *single, vf_checkpoint **out, vf_error *err)
+/* The flags of opts (none for NULL or a version-1 struct, which ends before them). */
+static unsigned open_flags(const vf_open_options *opts)
+{
+    return opts && opts->version >= 2 ? opts->flags : 0;
+}
+
+static int open_directory(const char *dir, const char *single, unsigned flags, vf_checkpoint **out,
+                          vf_error *err)
 {
     vf_checkpoint *cp = vf_checkpoint_new(dir);
     if (!cp || !(cp->name = dir_base_name(dir))) {
         vf_checkpoint_free(cp);
         return vf_error_set(err, VF_ERR_NOMEM, dir, NULL, "out of memory");
     }
-    int rc = load_aux(cp, err);
+    cp->keep_headers = flags & VF_OPEN_KEEP_HEADERS;
+    int rc = load_aux(cp, !single, err);
     if (rc == VF_OK && single) {
         free(cp->aux[aux_slot(INDEX_NAME)].data); /* a single file named explicitly: no index */
         cp->aux[aux_slot(INDEX_NAME)] = (aux_file){0};
         cp->one_file = true;
-        rc = load_shard(cp, single, err);
+        rc = load_one_shard(cp, single, err);
     } else if (rc == VF_OK) {
         rc = load_directory_shards(cp, err);
     }
     if (rc == VF_OK)
         rc = vf_checkpoint_finish(cp, err);
+    if (rc == VF_OK && !cp->keep_headers) { /* read in place (shard_job): its facts are in cp->index */
+        aux_file *ix = &cp->aux[aux_slot(INDEX_NAME)];
+        free(ix->data);
+        *ix = (aux_file){0};
+    }
     if (rc == VF_OK)
         rc = vf_data_store_read(cp->data, cp->dir, cp->shards, cp->count, err);
     if (rc != VF_OK) {
@@ -578,7 +741,7 @@ static int open_directory(const char *dir, const char *single, vf_checkpoint **o
 
 /* ---- entry point ------------------------------------------------------------------------------- */
 
-static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
+static int open_file(const char *path, unsigned flags, vf_checkpoint **out, vf_error *err)
 {
     char *dir, *single;
     if (vf_cp_locate(path, false, &dir, &single) != VF_OK)
@@ -588,7 +751,7 @@ static int open_file(const char *path, vf_checkpoint **out, vf_error *err)
     if (rc == VF_OK && vf_format_is_foreign(f))
         rc = vf_format_error(f, single, err);
     else if (rc == VF_OK)
-        rc = open_directory(dir, single, out, err);
+        rc = open_directory(dir, single, flags, out, err);
     free(dir);
     free(single);
     return rc;
@@ -640,7 +803,7 @@ static int open_cached(const char *id, const vf_open_options *opts, vf_checkpoin
     int rc = vf_hf_resolve_path(id, opts, &loc, err);
     if (rc != VF_OK)
         return rc;
-    rc = vf_hf_download_hint(&loc, open_directory(loc.snapshot_dir, NULL, out, err), err);
+    rc = vf_hf_download_hint(&loc, open_directory(loc.snapshot_dir, NULL, open_flags(opts), out, err), err);
     if (rc == VF_OK && vf_checkpoint_set_source(*out, loc.repo_id, loc.revision) != VF_OK)
         rc = vf_error_set(err, VF_ERR_NOMEM, id, NULL, "out of memory");
     else if (rc == VF_OK)
@@ -673,10 +836,10 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
     struct stat st;
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode))
-            return open_directory(path, NULL, out, err);
+            return open_directory(path, NULL, open_flags(opts), out, err);
         if (vf_snapshot_sniff(path)) /* a .vfsnap header snapshot: read from its bytes alone */
             return open_snapshot(path, out, err);
-        return open_file(path, out, err);
+        return open_file(path, open_flags(opts), out, err);
     }
     if (errno == ENOENT && vf_hf_is_model_id(path))
         return open_cached(path, opts, out, err);
@@ -686,7 +849,7 @@ int vf_checkpoint_open(const char *path, const vf_open_options *opts, vf_checkpo
     int rc = vf_open_regular(path, path, &fd, &size, err);
     if (rc == VF_OK) { /* appeared in between: treat as a file */
         close(fd);
-        return open_file(path, out, err);
+        return open_file(path, open_flags(opts), out, err);
     }
     return rc;
 }

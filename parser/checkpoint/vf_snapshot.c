@@ -268,6 +268,11 @@ int vf_snapshot_write(const vf_checkpoint *cp, uint8_t **out, size_t *out_len, v
         const vf_shard *s = vf_checkpoint_shard(cp, i);
         size_t len;
         const uint8_t *raw = vf_st_header_raw(s->header, &len);
+        if (!raw) {
+            free(shards);
+            return vf_error_set(err, VF_ERR_USAGE, s->name, NULL,
+                                "header bytes not kept: open the checkpoint with VF_OPEN_KEEP_HEADERS");
+        }
         shards[i] = (vf_snapshot_file){s->name, vf_st_header_file_size(s->header), raw, len};
     }
     for (size_t i = 0; vf_aux_names[i] && naux < sizeof aux / sizeof aux[0]; i++) {

@@ -11,8 +11,10 @@
 #include "vramfit/vf_error.h"
 #include "vramfit/vf_parser.h"
 
-/* Bump allocator for strings: chunks are never moved, so returned pointers stay valid until
- * vf_arena_free. */
+/* Bump allocator: chunks are never moved, so returned pointers stay valid until vf_arena_free.
+ * chunk_size is the size of each allocation (header included; a larger one when a request needs
+ * it); chunks of VF_ARENA_HUGE bytes or more come from vf_alloc_large (transparent huge pages). */
+#define VF_ARENA_HUGE ((size_t)2 << 20)
 typedef struct vf_arena_chunk vf_arena_chunk;
 typedef struct vf_arena {
     vf_arena_chunk *head;
@@ -44,13 +46,14 @@ void *vf_alloc_large(size_t n);
 #define VF_PARALLEL_MAX 8
 size_t vf_parallel_ranges(size_t n, size_t min_per_range);
 void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k);
-/* The one job runner: job(ctx, i, err) for i in [0, n) on `threads` threads (this one included;
- * at most VF_PARALLEL_MAX), taking jobs in index order. Once a job fails no job above it starts, and
+/* The one job runner: job(ctx, worker, i, err) for i in [0, n) on `threads` threads (this one
+ * included; at most VF_PARALLEL_MAX; worker < threads numbers the thread running the job, 0 for this
+ * one, so per-worker state needs no lock), taking jobs in index order. Once a job fails no job above it starts, and
  * the result is that of a sequential loop that stops at the first failure: VF_OK, or the status and
  * error of the lowest-index job that failed. A job's side effects must be undone by the caller on
  * failure (jobs below the failed one, and some above it, may have run). */
-int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t i, vf_error *err), void *ctx,
-                vf_error *err);
+int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t worker, size_t i, vf_error *err),
+                void *ctx, vf_error *err);
 
 /* Runs job(ctx, worker, i) for every i in [0, n), every one whatever the others return (results
  * stay with the item), on `threads` workers (worker < threads <= VF_PARALLEL_MAX; 0 counts as 1),

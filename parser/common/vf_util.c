@@ -32,10 +32,13 @@ void *vf_arena_alloc_raw(vf_arena *a, size_t n)
     if (need < n)
         return NULL;
     if (!a->head || a->head->cap - a->head->used < need) {
-        size_t cap = need > a->chunk_size ? need : a->chunk_size;
-        if (cap > SIZE_MAX - sizeof(vf_arena_chunk))
+        if (need > SIZE_MAX - sizeof(vf_arena_chunk))
             return NULL;
-        vf_arena_chunk *c = malloc(sizeof *c + cap);
+        /* chunk_size is the whole allocation, header included: 2 MiB fills one huge page */
+        size_t bytes = sizeof(vf_arena_chunk) + need > a->chunk_size ? sizeof(vf_arena_chunk) + need
+                                                                     : a->chunk_size;
+        size_t cap = bytes - sizeof(vf_arena_chunk);
+        vf_arena_chunk *c = bytes >= VF_ARENA_HUGE ? vf_alloc_large(bytes) : malloc(bytes);
         if (!c)
             return NULL;
         c->next = a->head;
@@ -232,7 +235,9 @@ const char *vf_file_kind(unsigned mode)
 
 /* O_NONBLOCK makes open() return at once on a FIFO without a writer (and on devices that would wait
  * for a carrier); O_NOCTTY keeps a terminal from becoming ours. Once fstat() has shown a regular file
- * the flag is cleared: it means nothing for regular files, but nothing should depend on that. */
+ * the flag is cleared: it means nothing for regular files, but nothing should depend on that. It is
+ * the only status flag set at open (O_NOCTTY and O_CLOEXEC are not status flags), so one F_SETFL of 0
+ * clears it without an F_GETFL first. */
 int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err)
 {
     int f = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -247,7 +252,6 @@ int vf_open_input(const char *path, const char *display, int *fd, struct stat *s
         return vf_error_set(err, VF_ERR_IO, display, NULL, "cannot open: %s%s", strerror(e),
                             e == ELOOP ? " (symlink loop)" : "");
     }
-    int flags;
     if (fstat(f, st) != 0) {
         int e = errno;
         close(f);
@@ -258,7 +262,7 @@ int vf_open_input(const char *path, const char *display, int *fd, struct stat *s
         return vf_error_set(err, VF_ERR_IO, display, NULL, "is %s, not a regular file",
                             vf_file_kind((unsigned)st->st_mode));
     }
-    if ((flags = fcntl(f, F_GETFL)) < 0 || fcntl(f, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    if (fcntl(f, F_SETFL, 0) != 0) {
         int e = errno;
         close(f);
         return vf_error_set(err, VF_ERR_IO, display, NULL, "cannot set up reading: %s", strerror(e));
@@ -392,7 +396,7 @@ size_t vf_parallel_ranges(size_t n, size_t min_per_range)
 /* ---- the job runner ---------------------------------------------------------------------------- */
 
 typedef struct jobs {
-    int (*job)(void *ctx, size_t i, vf_error *err);
+    int (*job)(void *ctx, size_t worker, size_t i, vf_error *err);
     void *ctx;
     size_t n;
     atomic_size_t next;   /* the next job to take */
@@ -401,6 +405,7 @@ typedef struct jobs {
 
 typedef struct jobs_worker {
     jobs *j;
+    size_t index;  /* the worker's number, 0 for the calling thread */
     size_t failed; /* the lowest job this worker saw fail, j->n when none */
     int rc;        /* its status */
     vf_error err;  /* its error */
@@ -414,7 +419,7 @@ static void *jobs_work(void *arg)
     jobs *j = w->j;
     for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n && i < atomic_load(&j->failed);) {
         vf_error e = {0};
-        int rc = j->job(j->ctx, i, &e);
+        int rc = j->job(j->ctx, w->index, i, &e);
         if (rc == VF_OK || i >= w->failed)
             continue;
         w->failed = i;
@@ -427,8 +432,8 @@ static void *jobs_work(void *arg)
     return NULL;
 }
 
-int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t i, vf_error *err), void *ctx,
-                vf_error *err)
+int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t worker, size_t i, vf_error *err),
+                void *ctx, vf_error *err)
 {
     jobs j = {.job = job, .ctx = ctx, .n = n};
     atomic_init(&j.next, 0);
@@ -441,7 +446,7 @@ int vf_jobs_run(size_t n, size_t threads, int (*job)(void *ctx, size_t i, vf_err
     if (threads > VF_PARALLEL_MAX)
         threads = VF_PARALLEL_MAX;
     for (size_t t = 0; t < threads; t++)
-        w[t] = (jobs_worker){.j = &j, .failed = n};
+        w[t] = (jobs_worker){.j = &j, .index = t, .failed = n};
     for (; started < threads; started++) /* worker 0 is this thread; one that cannot start is not needed */
         if (pthread_create(&tid[started], NULL, jobs_work, &w[started]) != 0)
             break;
@@ -465,10 +470,10 @@ typedef struct ranges {
     size_t arg_size;
 } ranges;
 
-static int range_job(void *ctx, size_t i, vf_error *err)
+static int range_job(void *ctx, size_t worker, size_t i, vf_error *err)
 {
     const ranges *r = ctx;
-    (void)err;
+    (void)worker, (void)err;
     r->run(r->args + i * r->arg_size);
     return VF_OK;
 }

@@ -8,11 +8,18 @@
 
 /* The i-th tensor of h in name order, or NULL when i >= its count. */
 const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
-/* Reads the headers of the n files DIR/names[i] (named names[i] in errors) on up to one thread per
- * CPU. On success out[i] holds file i's header. On failure every out[i] is NULL and err holds the
- * error of the lowest-index file that failed: the error a sequential loop would report. */
-int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
-                     vf_error *err);
+/* What one thread reuses from header to header: the buffer the header bytes are read into and the
+ * tables while they grow. Create, use on one thread at a time, free (NULL-safe). With an arena
+ * (borrowed; one thread at a time too) every header read through the scratch is built in it: its
+ * struct, tables and names, so vf_st_header_free frees only what it owns besides (kept bytes,
+ * metadata) and the arena's owner frees the rest with the arena, after the headers. */
+typedef struct vf_st_scratch vf_st_scratch;
+vf_st_scratch *vf_st_scratch_new(vf_arena *arena);
+void vf_st_scratch_free(vf_st_scratch *s);
+/* vf_st_read_file with the caller's scratch; the header keeps its bytes (vf_st_header_raw) only when
+ * keep_raw, else vf_st_header_raw gives NULL (and the length). */
+int vf_st_read_with(const char *path, const char *display, vf_st_scratch *s, bool keep_raw,
+                    vf_st_header **out, vf_error *err);
 /* vf_st_parse_header with every entry read by the general parser, never by the fast path for the
  * reference writer's canonical entry: the same result and the same error on every input (the
  * differential test in tests/fuzz/fuzz_safetensors.c holds the two to that). */
@@ -49,6 +56,9 @@ typedef struct vf_index {
     uint64_t total_size;
 } vf_index;
 int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err);
+/* vf_index_parse that ends plain tensor names in json itself (each one's closing quote becomes its
+ * NUL) instead of copying them: json is no longer the file's text afterwards and must outlive out. */
+int vf_index_parse_in_place(uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err);
 void vf_index_free(vf_index *ix);
 /* Entry index for a tensor name or -1. */
 long vf_index_find(const vf_index *ix, const char *tensor);

@@ -29,8 +29,9 @@ typedef struct ix_ctx {
     vf_json j;
     vf_index *ix;
     const char *file;
+    uint8_t *in_place;        /* the document, writable: plain tensor names are ended in it */
     const char **entry_shard; /* per entry: its shard name (interned for runs of equal names) */
-    size_t cap, hint; /* hint: one ':' per member bounds the weight_map entries */
+    size_t cap, hint; /* hint: the first capacity of the entry tables */
     bool root_bad, seen_wm, wm_ok, seen_meta;
     vf_error dup_err, meta_err, entry_err; /* code VF_OK while none */
     int nomem;
@@ -53,6 +54,18 @@ static char *ix_string(ix_ctx *c, const uint8_t *raw, size_t n, bool esc, bool *
         dst[n] = '\0';
     }
     return dst;
+}
+
+/* A tensor name: in the document itself when it may be written and the name has no escapes (its
+ * closing quote, already passed, becomes its NUL), else decoded into the strings arena. */
+static const char *tensor_name(ix_ctx *c, const vf_json_iter *it, bool *nul)
+{
+    if (!c->in_place || it->escaped)
+        return ix_string(c, it->raw, it->raw_len, it->escaped, nul);
+    uint8_t *w = c->in_place + (it->raw - c->j.base);
+    w[it->raw_len] = '\0';
+    *nul = false;
+    return (const char *)w;
 }
 
 static int parse_total(ix_ctx *c, unsigned depth)
@@ -131,7 +144,7 @@ static int parse_weight_map(ix_ctx *c, unsigned depth)
         int rc;
         vf_json_ws(j);
         bool record = !c->entry_err.code;
-        const char *tensor = record ? ix_string(c, it.raw, it.raw_len, it.escaped, &nul) : NULL;
+        const char *tensor = record ? tensor_name(c, &it, &nul) : NULL;
         if (record && !tensor)
             return ix_nomem(c);
         if (j->p >= j->end || *j->p != '"') {
@@ -284,19 +297,15 @@ static int sort_entries(ix_ctx *c)
     return VF_OK;
 }
 
-int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
+static int parse_index(const uint8_t *json, uint8_t *in_place, size_t len, const char *file, vf_index *out,
+                       vf_error *err)
 {
     memset(out, 0, sizeof *out);
-    bool has_nul;
-    size_t brackets, bad = vf_utf8_invalid_at(json, len, &has_nul, &brackets);
-    if (bad != len) /* the rule of every JSON input (vf_json.h) */
-        return vf_error_set(err, VF_ERR_INDEX, file, NULL, "index is not valid UTF-8 (byte %zu of %zu)", bad, len);
     vf_arena_init(&out->strings, len / 8 + 4096); /* waste at most one small chunk */
-    size_t colons = 0;
-    for (const uint8_t *q = json, *e = json + len; (q = memchr(q, ':', (size_t)(e - q))) != NULL; q++)
-        colons++;
+    /* an entry of a real index takes ~80 bytes ("model.layers.N...weight": "model-0000K-of-0000M
+     * .safetensors",): a first table for len / 64 entries rarely grows */
     ix_ctx c = {.j = {json, json, json + len, file, "index", VF_ERR_INDEX, err, false}, .ix = out,
-                .file = file, .hint = colons + 1};
+                .file = file, .in_place = in_place, .hint = len / 64 + 16};
     int rc = parse_doc(&c);
     if (rc == VF_OK && c.nomem)
         rc = c.nomem;
@@ -321,7 +330,19 @@ int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *
     free(c.entry_shard);
     if (rc != VF_OK)
         vf_index_free(out);
+    if (rc != VF_OK && rc != VF_ERR_NOMEM) /* the rule of every JSON input (vf_json.h) */
+        rc = vf_json_failed_input(json, len, file, "index", VF_ERR_INDEX, rc, err);
     return rc;
+}
+
+int vf_index_parse(const uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
+{
+    return parse_index(json, NULL, len, file, out, err);
+}
+
+int vf_index_parse_in_place(uint8_t *json, size_t len, const char *file, vf_index *out, vf_error *err)
+{
+    return parse_index(json, json, len, file, out, err);
 }
 
 long vf_index_find(const vf_index *ix, const char *tensor)

@@ -4,7 +4,8 @@
  * tables directly, so memory is the input plus what they keep. It validates everything it passes
  * over: string escapes (UTF-16 surrogate escapes must pair; raw control characters are rejected), the
  * number grammar (no leading zeros, no bare '.', no '+'), literals, nesting up to
- * VF_JSON_MAX_DEPTH. The input must already be valid UTF-8 without NUL bytes. */
+ * VF_JSON_MAX_DEPTH, and strict UTF-8 inside strings (outside them every byte must be ASCII
+ * grammar, so a document the scanner accepts whole is valid UTF-8 without NUL bytes). */
 #include <string.h>
 
 #include "vf_json.h"
@@ -50,23 +51,39 @@ static int hex4(const uint8_t *s, uint32_t *out)
 
 /* A JSON string; c->p is on the opening quote. On success *s and *n give the raw bytes between the
  * quotes, *escaped tells whether they hold escapes, and c->p is past the closing quote. Escapes are
- * validated here (\uXXXX surrogates must pair); the bytes are already known to be valid UTF-8. */
+ * validated here (\uXXXX surrogates must pair), and so is UTF-8 (vf_utf8_decode's strict rules). */
 int vf_json_string(vf_json *c, const uint8_t **s, size_t *n, bool *escaped)
 {
     const uint8_t *p = c->p + 1, *end = c->end;
     bool esc = false;
     *s = p;
     for (;;) {
-        while (end - p >= 8) { /* eight bytes at a time while none is '"', '\\' or a control */
+        while (end - p >= 8) { /* eight ASCII bytes at a time while none is '"', '\\' or a control */
             uint64_t w;
             memcpy(&w, p, 8);
-            if (swar_has_zero(w ^ (SWAR_ONES * '"')) | swar_has_zero(w ^ (SWAR_ONES * '\\')) |
-                swar_has_less(w, 0x20))
+            uint64_t m = swar_has_zero(w ^ (SWAR_ONES * '"')) | swar_has_zero(w ^ (SWAR_ONES * '\\')) |
+                         swar_has_less(w, 0x20) | (w & SWAR_HIGH);
+            if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                p += (unsigned)__builtin_ctzll(m) >> 3; /* the lowest mark is exact: the first such byte */
+#endif
                 break;
+            }
             p += 8;
         }
-        while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
-            p++;
+        while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) {
+            if (*p < 0x80) {
+                p++;
+                continue;
+            }
+            uint32_t cp;
+            size_t k = vf_utf8_decode(p, (size_t)(end - p), &cp);
+            if (cp == UINT32_MAX) { /* the first bad byte is p + k - 1 or p + k; near it */
+                c->p = p;
+                return vf_json_fail(c);
+            }
+            p += k;
+        }
         if (p >= end || *p < 0x20) {
             c->p = p;
             return vf_json_fail(c);

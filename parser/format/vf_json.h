@@ -5,7 +5,9 @@
  *   - a thin tree built by the same scanner (vf_jdoc, vf_json_tree.c): config.json,
  *     adapter_config.json, verify manifests.
  * One set of rules for all of them:
- *   - UTF-8: strict (vf_utf8_invalid_at: no overlongs, no surrogates, <= U+10FFFF);
+ *   - UTF-8: strict (vf_utf8_decode: no overlongs, no surrogates, <= U+10FFFF), checked by the
+ *     scanner inside strings; a failed parse reports invalid UTF-8 anywhere first
+ *     (vf_json_failed_input);
  *   - syntax: RFC 8259 exactly (no comments, no trailing commas, no NaN, no leading zeros, nothing
  *     after the value), nesting at most VF_JSON_MAX_DEPTH containers;
  *   - integers: a count is an exact integer in [0, 2^53] decided on the decimal text, never through
@@ -14,7 +16,7 @@
  *     file and key named;
  *   - duplicate keys: refused in every object a reader interprets (the tree refuses them in every
  *     object of the document).
- * A vf_json cursor walks bytes that are valid UTF-8; every function validates what it consumes and,
+ * Every function validates what it consumes (UTF-8 included) and,
  * on a syntax error, records it in err (code `code`, message "WHAT is not valid JSON (near byte N)"),
  * sets failed and returns `code`. */
 #ifndef VRAMFIT_VF_JSON_H
@@ -75,9 +77,15 @@ int vf_json_key(vf_json *c, const uint8_t **raw, size_t *raw_len, bool *escaped,
 /* ---- UTF-8 and member iteration (vf_json_read.c) ----------------------------------------------- */
 
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
- * or len when valid. In the same pass: *has_nul tells whether a NUL byte occurs (before the first bad
- * byte, or anywhere when valid) and *brackets counts the '[' bytes (a sizing hint). */
-size_t vf_utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul, size_t *brackets);
+ * or len when valid; *has_nul tells whether a NUL byte occurs (before the first bad byte, or anywhere
+ * when valid). */
+size_t vf_utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul);
+/* The scanner validates UTF-8 as it goes (only strings may hold non-ASCII bytes), so a reader parses
+ * first and, only when that failed with status rc, calls this to report what a check of the whole
+ * input before parsing would have: "WHAT is not valid UTF-8 (byte N of LEN)" with `code` when
+ * s[0..len) is not valid UTF-8 (the first bad byte anywhere), else rc and err unchanged. */
+int vf_json_failed_input(const uint8_t *s, size_t len, const char *file, const char *what, int code,
+                         int rc, vf_error *err);
 /* Decodes one character of s[0..n) (n >= 1) into *cp, UINT32_MAX when the bytes are not valid
  * UTF-8; returns the bytes consumed (>= 1: a bad lead byte, or a lead byte with the continuation
  * bytes that fit, counts as one replacement). The public vf_utf8_char (vf_report.h) is this. */

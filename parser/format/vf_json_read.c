@@ -17,58 +17,43 @@ static uint64_t zero_bytes(uint64_t x)
 }
 
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first bad byte
- * or len when valid. In the same pass: *has_nul tells whether a NUL byte occurs (before the first bad
- * byte, or anywhere when valid) and *brackets counts the '[' bytes (a sizing hint). */
-size_t vf_utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul, size_t *brackets)
+ * or len when valid; *has_nul tells whether a NUL byte occurs (before the first bad byte, or anywhere
+ * when valid). */
+size_t vf_utf8_invalid_at(const uint8_t *s, size_t len, bool *has_nul)
 {
-    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-    size_t i = 0, br = 0;
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    size_t i = 0;
     uint64_t nul = 0;
     while (i < len) {
         uint64_t w;
-        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & high) == 0)) {
-            /* eight ASCII bytes */
+        if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & high) == 0)) { /* eight ASCII bytes */
             nul |= zero_bytes(w);
-            br += (size_t)(((zero_bytes(w ^ (ones * '[')) >> 7) * ones) >> 56); /* bytes that are '[' */
             i += 8;
             continue;
         }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            nul |= c == 0;
-            br += c == '[';
+        if (s[i] < 0x80) {
+            nul |= s[i] == 0;
             i++;
             continue;
         }
-        size_t need;
-        uint32_t min, cp;
-        if ((c & 0xE0) == 0xC0) {
-            need = 1, min = 0x80, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            need = 2, min = 0x800, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            need = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            goto bad;
-        }
-        if (len - i <= need)
-            goto bad;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        uint32_t cp;
+        size_t k = vf_utf8_decode(s + i, len - i, &cp);
+        if (cp == UINT32_MAX)
             break;
-        i += need + 1;
+        i += k;
     }
     *has_nul = nul != 0;
-    *brackets = br;
-    return i < len ? i : len;
-bad:
-    *has_nul = nul != 0;
-    *brackets = br;
     return i;
+}
+
+int vf_json_failed_input(const uint8_t *s, size_t len, const char *file, const char *what, int code,
+                         int rc, vf_error *err)
+{
+    bool has_nul;
+    size_t bad = vf_utf8_invalid_at(s, len, &has_nul);
+    if (bad != len)
+        return vf_error_set(err, code, file, NULL, "%s is not valid UTF-8 (byte %zu of %zu)", what, bad, len);
+    return rc;
 }
 
 int vf_json_iter_next(vf_json_iter *it)

@@ -225,10 +225,6 @@ int vf_jdoc_parse(const uint8_t *s, size_t len, const char *file, const char *wh
     *out = NULL;
     if (!s)
         s = (const uint8_t *)"";
-    bool has_nul;
-    size_t brackets, bad = vf_utf8_invalid_at(s, len, &has_nul, &brackets);
-    if (bad != len)
-        return vf_error_set(err, code, file, NULL, "%s is not valid UTF-8 (byte %zu of %zu)", what, bad, len);
     vf_jdoc *d = calloc(1, sizeof *d);
     if (!d)
         return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
@@ -243,7 +239,7 @@ int vf_jdoc_parse(const uint8_t *s, size_t len, const char *file, const char *wh
     }
     if (rc != VF_OK) {
         vf_jdoc_free(d);
-        return rc;
+        return rc == VF_ERR_NOMEM ? rc : vf_json_failed_input(s, len, file, what, code, rc, err);
     }
     *out = d;
     return VF_OK;

@@ -6,8 +6,10 @@
  * 0 in offset order -> data region covered exactly to the end of the file -> unique names.
  *
  * The JSON is read by a purpose-built single-pass parser on the strict scanner of vf_json.c: no
- * tree, one read of the header bytes, which the header then keeps (vf_st_header_raw). Reentrant:
- * vf_st_read_files parses the shards of a checkpoint on one thread per CPU. */
+ * tree, one read of the header bytes. The tables grow in a scratch (vf_st_scratch) that a thread
+ * reuses from header to header and are then copied into one block of their exact size; the header
+ * bytes themselves are kept only on request (vf_st_header_raw). Reentrant: the shards of a
+ * checkpoint are parsed on one thread per CPU, each with its own scratch. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +22,59 @@
 
 
 struct vf_st_header {
-    uint8_t *raw; /* the header text, owned */
+    bool in_arena; /* the struct, tables and names live in a scratch's arena (vf_st_scratch_new) */
+    uint8_t *raw; /* the header text, owned; NULL unless kept */
     size_t raw_len;
     uint64_t file_size;
     size_t count;
-    vf_st_tensor *tensors; /* sorted by begin offset */
+    vf_st_tensor *tensors; /* sorted by begin offset; one block with shapes and by_name */
     uint32_t *by_name;     /* tensor indices sorted by name */
     uint64_t *shapes;      /* pool of all shape entries */
     vf_arena names;        /* tensor names and metadata strings */
     size_t meta_count;
     vf_st_meta *meta;
 };
+
+/* The growable tables of one parse, and the buffer a header is read into. */
+struct vf_st_scratch {
+    vf_arena *arena; /* borrowed: where headers are built, NULL for their own memory */
+    uint8_t *text;
+    size_t text_cap;
+    vf_st_tensor *tensors;
+    size_t tensor_cap;
+    uint64_t *shapes;
+    size_t shape_cap;
+};
+
+vf_st_scratch *vf_st_scratch_new(vf_arena *arena)
+{
+    vf_st_scratch *s = calloc(1, sizeof *s);
+    if (s)
+        s->arena = arena;
+    return s;
+}
+
+void vf_st_scratch_free(vf_st_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->text);
+    free(s->tensors);
+    free(s->shapes);
+    free(s);
+}
+
+/* Room for n bytes of header text (the old text is not kept). */
+static uint8_t *scratch_text(vf_st_scratch *s, size_t n)
+{
+    if (n > s->text_cap || !s->text) {
+        free(s->text);
+        s->text_cap = n > 4096 ? n : 4096;
+        if (!(s->text = malloc(s->text_cap)))
+            s->text_cap = 0;
+    }
+    return s->text;
+}
 
 /* ---- prefix ------------------------------------------------------------------------------------ */
 
@@ -88,8 +132,14 @@ typedef struct parse_ctx {
     vf_st_header *h;
     int sem;                   /* first semantic error, VF_OK while none */
     bool general_only;         /* every entry through the general parser (the differential test) */
-    size_t tensor_cap, tensor_hint, meta_cap;
-    size_t shape_used, shape_cap, shape_hint;
+    vf_st_scratch *s;          /* the tables while they grow: s->tensors[0..count), s->shapes */
+    vf_arena *names;           /* where names and metadata strings go */
+    /* The last dtype resolved through the table, when its text is at most 8 bytes: the fast path
+     * takes an entry with the same text (followed by its quote) as that dtype without the table. */
+    uint64_t dtype_word, dtype_mask;
+    size_t dtype_len;
+    vf_dtype dtype_value;
+    size_t count, meta_cap, shape_used;
 } parse_ctx;
 
 static int entry_error(parse_ctx *c, int code, const char *name, const char *fmt, ...)
@@ -131,7 +181,7 @@ static int nomem(parse_ctx *c)
 static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, const char **out,
                       bool *has_nul)
 {
-    uint8_t *dst = vf_arena_alloc_raw(&c->h->names, n + 1);
+    uint8_t *dst = vf_arena_alloc_raw(c->names, n + 1);
     if (!dst)
         return nomem(c);
     *has_nul = false;
@@ -145,18 +195,24 @@ static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, co
     return VF_OK;
 }
 
+/* Doubles a scratch table of `size`-byte elements (from 256); false when out of memory. */
+static bool grow(void **table, size_t *cap, size_t size)
+{
+    size_t n = *cap ? 2 * *cap : 256;
+    void *t = n <= SIZE_MAX / size ? realloc(*table, n * size) : NULL;
+    if (!t)
+        return false;
+    *table = t;
+    *cap = n;
+    return true;
+}
+
 static int push_dim(parse_ctx *c, uint64_t d)
 {
-    vf_st_header *h = c->h;
-    if (c->shape_used == c->shape_cap) {
-        size_t cap = c->shape_cap ? 2 * c->shape_cap : c->shape_hint;
-        uint64_t *s = realloc(h->shapes, cap * sizeof *s);
-        if (!s)
-            return nomem(c);
-        h->shapes = s;
-        c->shape_cap = cap;
-    }
-    h->shapes[c->shape_used++] = d;
+    vf_st_scratch *s = c->s;
+    if (c->shape_used == s->shape_cap && !grow((void **)&s->shapes, &s->shape_cap, sizeof *s->shapes))
+        return nomem(c);
+    s->shapes[c->shape_used++] = d;
     return VF_OK;
 }
 
@@ -165,6 +221,8 @@ typedef struct entry_fields {
     int dtype;       /* 0 absent, 1 string, 2 other */
     char dtype_name[72];
     size_t dtype_len;
+    bool dtype_resolved; /* dtype_value is the dtype (the text was the last one resolved) */
+    vf_dtype dtype_value;
     int shape;       /* 0 absent, 1 array, 2 other */
     size_t shape_at; /* first dim in the shapes pool */
     uint32_t ndim;
@@ -314,6 +372,17 @@ static int check_span(parse_ctx *c, const char *name, vf_st_tensor *t)
     return VF_OK;
 }
 
+static void remember_dtype(parse_ctx *c, const char *name, size_t len, vf_dtype dt)
+{
+    if (len == 0 || len > 8)
+        return;
+    c->dtype_word = 0;
+    memcpy(&c->dtype_word, name, len);
+    c->dtype_mask = len == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * len)) - 1;
+    c->dtype_len = len;
+    c->dtype_value = dt;
+}
+
 /* The per-entry rules in the order of the reference: structure, dtype, shape, overflow, offsets,
  * span. */
 static void check_entry(parse_ctx *c, const entry_fields *f, const char *name, vf_st_tensor *t)
@@ -322,7 +391,11 @@ static void check_entry(parse_ctx *c, const entry_fields *f, const char *name, v
         entry_error(c, VF_ERR_HEADER, name, "entry has no \"dtype\" string");
         return;
     }
-    if (!vf_dtype_from_name(f->dtype_name, f->dtype_len, &t->dtype)) {
+    if (f->dtype_resolved) {
+        t->dtype = f->dtype_value;
+    } else if (vf_dtype_from_name(f->dtype_name, f->dtype_len, &t->dtype)) {
+        remember_dtype(c, f->dtype_name, f->dtype_len, t->dtype);
+    } else {
         entry_error(c, VF_ERR_DTYPE, name, "unknown dtype \"%.64s\"", f->dtype_name);
         return;
     }
@@ -336,14 +409,14 @@ static void check_entry(parse_ctx *c, const entry_fields *f, const char *name, v
         return;
     }
     t->ndim = f->ndim;
-    t->shape = f->ndim ? c->h->shapes + f->shape_at : NULL; /* fixed up again once the pool is final */
+    t->shape = f->ndim ? c->s->shapes + f->shape_at : NULL; /* pointed into the header by settle */
     if (f->overflow) {
         entry_error(c, VF_ERR_OVERFLOW, name, "element count of the shape overflows 64 bits");
         return;
     }
     t->numel = 1;
     for (uint32_t i = 0; i < f->ndim; i++)
-        t->numel *= c->h->shapes[f->shape_at + i];
+        t->numel *= c->s->shapes[f->shape_at + i];
     if (!f->offsets) {
         entry_error(c, VF_ERR_HEADER, name, "entry has no \"data_offsets\" pair");
         return;
@@ -359,18 +432,12 @@ static void check_entry(parse_ctx *c, const entry_fields *f, const char *name, v
 
 static vf_st_tensor *new_tensor(parse_ctx *c)
 {
-    vf_st_header *h = c->h;
-    if (h->count == c->tensor_cap) {
-        size_t cap = c->tensor_cap ? 2 * c->tensor_cap : c->tensor_hint;
-        vf_st_tensor *t = realloc(h->tensors, cap * sizeof *t);
-        if (!t) {
-            nomem(c);
-            return NULL;
-        }
-        h->tensors = t;
-        c->tensor_cap = cap;
+    vf_st_scratch *s = c->s;
+    if (c->count == s->tensor_cap && !grow((void **)&s->tensors, &s->tensor_cap, sizeof *s->tensors)) {
+        nomem(c);
+        return NULL;
     }
-    vf_st_tensor *t = &h->tensors[h->count++];
+    vf_st_tensor *t = &s->tensors[c->count++];
     memset(t, 0, sizeof *t);
     return t;
 }
@@ -477,8 +544,17 @@ static int fast_entry(parse_ctx *c, entry_fields *f, bool *hit)
     *hit = false;
     FAST_LIT("{\"dtype\":\"");
     const uint8_t *d0 = p;
-    while (p < end && ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-                       (*p >= 'a' && *p <= 'z')))
+    f->dtype_resolved = false;
+    uint64_t w;
+    if (FAST_UINT_WORDS && c->dtype_len && end - p > 8 &&
+        (memcpy(&w, p, 8), (w & c->dtype_mask) == c->dtype_word) && p[c->dtype_len] == '"') {
+        /* the last dtype again (little-endian words, as remember_dtype keeps it) */
+        p += c->dtype_len;
+        f->dtype_resolved = true;
+        f->dtype_value = c->dtype_value;
+    }
+    while (!f->dtype_resolved && p < end &&
+           ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || (*p >= 'a' && *p <= 'z')))
         p++;
     size_t dlen = (size_t)(p - d0);
     if (dlen == 0 || dlen >= sizeof f->dtype_name)
@@ -554,6 +630,7 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
     c->j.p++;
     f.dtype = f.shape = f.offsets = 0;
     f.dtype_len = f.shape_at = 0;
+    f.dtype_resolved = false;
     f.ndim = 0;
     f.bad_dim = -1;
     f.overflow = f.offsets_ok = false;
@@ -741,9 +818,6 @@ static int check_coverage(parse_ctx *c, uint64_t data_len)
 static int index_names(parse_ctx *c)
 {
     vf_st_header *h = c->h;
-    h->by_name = malloc((h->count ? h->count : 1) * sizeof *h->by_name);
-    if (!h->by_name)
-        return nomem(c);
     bool sorted = true; /* writers usually order tensors by name: then one pass proves uniqueness */
     for (size_t i = 0; i < h->count; i++) {
         h->by_name[i] = (uint32_t)i;
@@ -761,61 +835,75 @@ static int index_names(parse_ctx *c)
     return VF_OK;
 }
 
-/* Points every tensor's shape into the final shapes pool (the pool may have moved while growing). */
-static void fix_shapes(vf_st_header *h)
+/* Copies the scratch tables into one block of their exact size (tensors, shapes, by_name) and
+ * points every tensor's shape into it. */
+static int settle(parse_ctx *c)
 {
+    vf_st_header *h = c->h;
+    size_t n = c->count, dims = c->shape_used; /* both < 10^8: each takes bytes of the header */
+    size_t bytes = n * sizeof *h->tensors + dims * sizeof *h->shapes + n * sizeof *h->by_name;
+    unsigned char *block = h->in_arena ? vf_arena_alloc_raw(c->s->arena, bytes ? bytes : 1)
+                                       : malloc(bytes ? bytes : 1);
+    if (!block)
+        return nomem(c);
+    h->tensors = (vf_st_tensor *)block;
+    h->shapes = (uint64_t *)(block + n * sizeof *h->tensors); /* 8-aligned: sizeof(vf_st_tensor) is */
+    h->by_name = (uint32_t *)(h->shapes + dims);
+    h->count = n;
+    if (n)
+        memcpy(h->tensors, c->s->tensors, n * sizeof *h->tensors);
+    if (dims)
+        memcpy(h->shapes, c->s->shapes, dims * sizeof *h->shapes);
     size_t at = 0;
-    for (size_t i = 0; i < h->count; i++) {
+    for (size_t i = 0; i < n; i++) {
         vf_st_tensor *t = &h->tensors[i];
         t->shape = t->ndim ? h->shapes + at : NULL;
         at += t->ndim;
     }
+    return VF_OK;
 }
 
-/* Parses `raw` (len bytes, malloc'd and owned: freed on failure, kept by the header on success). */
-static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char *file, bool general_only,
-                       vf_st_header **out, vf_error *err)
+/* Parses the len header bytes at text (the scratch's, or the caller's) with the tables in scratch;
+ * `keep`, when not NULL, is a malloc'd copy of the text the header then owns (freed on failure). */
+static int parse_text(const uint8_t *text, size_t len, uint64_t file_size, const char *file,
+                      bool general_only, vf_st_scratch *scratch, uint8_t *keep, vf_st_header **out,
+                      vf_error *err)
 {
     *out = NULL;
     uint64_t data_start;
     if (vf_add_u64_overflow(&data_start, len, VF_ST_PREFIX_BYTES) || data_start > file_size) {
-        free(raw);
+        free(keep);
         return vf_error_set(err, VF_ERR_HEADER_LENGTH, file, NULL,
                             "header length %zu runs past the end of the %llu-byte file", len,
                             (unsigned long long)file_size);
     }
-    vf_st_header *h = calloc(1, sizeof *h);
+    vf_st_header *h = scratch->arena ? vf_arena_alloc(scratch->arena, sizeof *h) : calloc(1, sizeof *h);
     if (!h) {
-        free(raw);
+        free(keep);
         return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
     }
-    h->raw = raw;
+    h->in_arena = scratch->arena != NULL;
+    h->raw = keep;
     h->raw_len = len;
     h->file_size = file_size;
-    /* names and metadata strings never outgrow the header text that holds them */
-    vf_arena_init(&h->names, len / 3 + 64);
-    /* Every valid entry holds two arrays (shape, data_offsets): half the '[' count sizes the tables
-     * exactly for a valid header (they grow if it is outgrown). Fewer than 2^32 tensors fit in 10^8
-     * bytes. */
-    size_t brackets = 0;
-    bool has_nul = false;
-    size_t bad = vf_utf8_invalid_at(raw, len, &has_nul, &brackets);
-    parse_ctx c = {.j = {raw, raw, raw + len, file, "header", VF_ERR_JSON, err, false},
-                   .file = file, .err = err, .h = h, .general_only = general_only,
-                   .tensor_hint = brackets / 2 + 1,
-                   .shape_hint = brackets + 1};
-    int rc;
-    if (bad != len)
-        rc = vf_error_set(err, VF_ERR_UTF8, file, NULL, "header is not valid UTF-8 (byte %zu of %zu)", bad,
-                          len);
-    else if (has_nul)
-        rc = vf_error_set(err, VF_ERR_JSON, file, NULL, "header contains a NUL byte");
-    else
-        rc = parse_document(&c);
-    if (rc == VF_OK) {
-        fix_shapes(h);
-        rc = check_coverage(&c, file_size - data_start);
+    vf_arena_init(&h->names, len / 2 + 64); /* names and metadata strings: at most the text's bytes */
+    parse_ctx c = {.j = {text, text, text + len, file, "header", VF_ERR_JSON, err, false},
+                   .file = file, .err = err, .h = h, .general_only = general_only, .s = scratch,
+                   .names = h->in_arena ? scratch->arena : &h->names};
+    int rc = parse_document(&c);
+    if (rc != VF_OK && rc != VF_ERR_NOMEM) { /* what a check of the whole text first would report */
+        bool has_nul;
+        size_t bad = vf_utf8_invalid_at(text, len, &has_nul);
+        if (bad != len)
+            rc = vf_error_set(err, VF_ERR_UTF8, file, NULL, "header is not valid UTF-8 (byte %zu of %zu)",
+                              bad, len);
+        else if (has_nul)
+            rc = vf_error_set(err, VF_ERR_JSON, file, NULL, "header contains a NUL byte");
     }
+    if (rc == VF_OK)
+        rc = settle(&c);
+    if (rc == VF_OK)
+        rc = check_coverage(&c, file_size - data_start);
     if (rc == VF_OK)
         rc = index_names(&c);
     if (rc != VF_OK) {
@@ -826,15 +914,22 @@ static int parse_owned(uint8_t *raw, size_t len, uint64_t file_size, const char 
     return VF_OK;
 }
 
+/* Parses a copy of json (kept by the header) with a scratch of its own. */
 static int parse_copy(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
                       bool general_only, vf_st_header **out, vf_error *err)
 {
     *out = NULL;
     uint8_t *raw = malloc(len ? len : 1);
-    if (!raw)
+    vf_st_scratch *s = vf_st_scratch_new(NULL);
+    if (!raw || !s) {
+        free(raw);
+        vf_st_scratch_free(s);
         return vf_error_set(err, VF_ERR_NOMEM, file, NULL, "out of memory");
+    }
     memcpy(raw, json, len);
-    return parse_owned(raw, len, file_size, file, general_only, out, err);
+    int rc = parse_text(raw, len, file_size, file, general_only, s, raw, out, err);
+    vf_st_scratch_free(s);
+    return rc;
 }
 
 int vf_st_parse_header(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
@@ -862,7 +957,34 @@ int vf_st_parse_buffer(const uint8_t *buf, size_t len, const char *file, vf_st_h
 
 /* ---- files ------------------------------------------------------------------------------------- */
 
-int vf_st_read_file(const char *path, const char *display, vf_st_header **out, vf_error *err)
+/* Reads the header bytes of the open file fd (size file_size) into the scratch's text buffer, or
+ * into a malloc'd buffer of their size for the header to keep (*text owned by the caller then, also
+ * on failure). */
+static int read_text(int fd, uint64_t file_size, const char *name, vf_st_scratch *s, bool keep,
+                     uint8_t **text, size_t *len, vf_error *err)
+{
+    uint8_t prefix[VF_ST_PREFIX_BYTES];
+    size_t got = 0;
+    uint64_t n = 0;
+    int rc = vf_read_at(fd, prefix, sizeof prefix, 0, &got, name, err);
+    if (rc == VF_OK)
+        rc = vf_st_check_prefix(prefix, got, file_size, name, &n, err);
+    if (rc != VF_OK)
+        return rc;
+    *text = keep ? malloc(n ? (size_t)n : 1) : scratch_text(s, (size_t)n); /* n <= 10^8, <= file size */
+    if (!*text)
+        return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
+    rc = vf_read_at(fd, *text, (size_t)n, VF_ST_PREFIX_BYTES, &got, name, err);
+    if (rc == VF_OK && got != n)
+        rc = vf_error_set(err, VF_ERR_IO, name, NULL,
+                          "file shrank while being read (header needs %llu bytes, got %zu)",
+                          (unsigned long long)n, got);
+    *len = (size_t)n;
+    return rc;
+}
+
+int vf_st_read_with(const char *path, const char *display, vf_st_scratch *s, bool keep_raw,
+                    vf_st_header **out, vf_error *err)
 {
     const char *name = display ? display : path;
     *out = NULL;
@@ -871,61 +993,27 @@ int vf_st_read_file(const char *path, const char *display, vf_st_header **out, v
     int rc = vf_open_regular(path, name, &fd, &file_size, err);
     if (rc != VF_OK)
         return rc;
-    uint8_t prefix[VF_ST_PREFIX_BYTES];
-    size_t got = 0;
-    uint64_t n = 0;
-    rc = vf_read_at(fd, prefix, sizeof prefix, 0, &got, name, err);
-    if (rc == VF_OK)
-        rc = vf_st_check_prefix(prefix, got, file_size, name, &n, err);
-    uint8_t *json = NULL;
-    if (rc == VF_OK && !(json = malloc(n ? (size_t)n : 1))) /* n <= 100,000,000 and <= file size */
-        rc = vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
-    if (rc == VF_OK)
-        rc = vf_read_at(fd, json, (size_t)n, VF_ST_PREFIX_BYTES, &got, name, err);
-    if (rc == VF_OK && got != n)
-        rc = vf_error_set(err, VF_ERR_IO, name, NULL,
-                          "file shrank while being read (header needs %llu bytes, got %zu)",
-                          (unsigned long long)n, got);
+    uint8_t *text = NULL;
+    size_t len = 0;
+    rc = read_text(fd, file_size, name, s, keep_raw, &text, &len, err);
     close(fd);
     if (rc != VF_OK) {
-        free(json);
+        if (keep_raw)
+            free(text);
         return rc;
     }
-    return parse_owned(json, (size_t)n, file_size, name, false, out, err); /* takes the buffer */
+    return parse_text(text, len, file_size, name, false, s, keep_raw ? text : NULL, out, err);
 }
 
-/* ---- many files in parallel -------------------------------------------------------------------- */
-
-typedef struct read_job {
-    const char *dir;
-    const char *const *names;
-    vf_st_header **out;
-} read_job;
-
-static int read_one(void *ctx, size_t i, vf_error *err)
+int vf_st_read_file(const char *path, const char *display, vf_st_header **out, vf_error *err)
 {
-    const read_job *j = ctx;
-    char *path = vf_path_join(j->dir, j->names[i]);
-    if (!path)
-        return vf_error_set(err, VF_ERR_NOMEM, j->names[i], NULL, "out of memory");
-    int rc = vf_st_read_file(path, j->names[i], &j->out[i], err);
-    free(path);
-    return rc;
-}
-
-#define VF_FILES_PER_THREAD 4 /* fewer files than this per thread: threads cost more than they save */
-
-int vf_st_read_files(const char *dir, const char *const *names, size_t n, vf_st_header **out,
-                     vf_error *err)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = NULL;
-    read_job job = {dir, names, out};
-    int rc = vf_jobs_run(n, vf_parallel_ranges(n, VF_FILES_PER_THREAD), read_one, &job, err);
-    for (size_t i = 0; rc != VF_OK && i < n; i++) {
-        vf_st_header_free(out[i]);
-        out[i] = NULL;
+    vf_st_scratch *s = vf_st_scratch_new(NULL);
+    if (!s) {
+        *out = NULL;
+        return vf_error_set(err, VF_ERR_NOMEM, display ? display : path, NULL, "out of memory");
     }
+    int rc = vf_st_read_with(path, display, s, true, out, err);
+    vf_st_scratch_free(s);
     return rc;
 }
 
@@ -936,10 +1024,10 @@ void vf_st_header_free(vf_st_header *h)
     if (!h)
         return;
     free(h->raw);
-    free(h->tensors);
-    free(h->by_name);
-    free(h->shapes);
     free(h->meta);
+    if (h->in_arena) /* the arena's owner frees the rest */
+        return;
+    free(h->tensors); /* with shapes and by_name */
     vf_arena_free(&h->names);
     free(h);
 }

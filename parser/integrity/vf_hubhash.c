@@ -4,11 +4,10 @@
  * symlinks to them), the etag of an LFS file is the SHA-256 of its content (64 hex digits) and the
  * etag of a file kept in git is its git blob id: SHA-1 of "blob <size>\0" + content (40 hex digits).
  * Both are computed here in one read of each file, with OpenSSL's EVP digests (SHA-NI where the CPU
- * has it), files hashed in parallel, largest first. */
+ * has it; libcrypto loaded on first use, vf_evp.h), files hashed in parallel, largest first. */
 #define _DEFAULT_SOURCE /* realpath */
 #include <dirent.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "vf_checkpoint_internal.h"
+#include "vf_evp.h"
 #include "vramfit/vf_verify.h"
 
 #define HUB_BLOCK (4u << 20)    /* read size */
@@ -32,41 +32,43 @@ struct vf_hub_report {
 /* ---- hashing one file ------------------------------------------------------------------------- */
 
 typedef struct digests {
+    const vf_evp *e;
     EVP_MD_CTX *sha256, *git; /* git: NULL unless the file is a git blob */
 } digests;
 
-static int digests_init(digests *d, bool git, uint64_t size)
+static int digests_init(digests *d, const vf_evp *e, bool git, uint64_t size)
 {
-    d->sha256 = EVP_MD_CTX_new();
-    d->git = git ? EVP_MD_CTX_new() : NULL;
-    if (!d->sha256 || (git && !d->git) || !EVP_DigestInit_ex(d->sha256, EVP_sha256(), NULL))
+    d->e = e;
+    d->sha256 = e->ctx_new();
+    d->git = git ? e->ctx_new() : NULL;
+    if (!d->sha256 || (git && !d->git) || !e->init(d->sha256, e->sha256(), NULL))
         return VF_ERR_NOMEM;
     if (!git)
         return VF_OK;
     char prefix[32];
     int n = snprintf(prefix, sizeof prefix, "blob %llu", (unsigned long long)size);
     /* the NUL that ends the git object header is part of what is hashed */
-    return EVP_DigestInit_ex(d->git, EVP_sha1(), NULL) && EVP_DigestUpdate(d->git, prefix, (size_t)n + 1)
+    return e->init(d->git, e->sha1(), NULL) && e->update(d->git, prefix, (size_t)n + 1)
                ? VF_OK
                : VF_ERR_NOMEM;
 }
 
 static void digests_free(digests *d)
 {
-    EVP_MD_CTX_free(d->sha256);
-    EVP_MD_CTX_free(d->git);
+    d->e->ctx_free(d->sha256);
+    d->e->ctx_free(d->git);
 }
 
 static bool digests_update(digests *d, const void *p, size_t n)
 {
-    return EVP_DigestUpdate(d->sha256, p, n) && (!d->git || EVP_DigestUpdate(d->git, p, n));
+    return d->e->update(d->sha256, p, n) && (!d->git || d->e->update(d->git, p, n));
 }
 
-static void final_hex(EVP_MD_CTX *ctx, char *out)
+static void final_hex(const digests *d, EVP_MD_CTX *ctx, char *out)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
-    if (EVP_DigestFinal_ex(ctx, md, &len))
+    if (d->e->final(ctx, md, &len))
         vf_hex_encode(md, len, out);
 }
 
@@ -79,8 +81,13 @@ static int hash_file(vf_hub_file *f, const char *path, uint8_t *buf, vf_error *e
     if (rc != VF_OK)
         return rc;
     f->size = size;
-    digests d;
-    rc = digests_init(&d, f->kind == VF_HUB_GIT, size);
+    digests d = {0};
+    const vf_evp *e = vf_evp_get(err);
+    if (!e) {
+        close(fd);
+        return VF_ERR_UNSUPPORTED;
+    }
+    rc = digests_init(&d, e, f->kind == VF_HUB_GIT, size);
     if (rc != VF_OK)
         rc = vf_error_set(err, rc, f->name, NULL, "out of memory");
     uint64_t off = 0;
@@ -100,9 +107,9 @@ static int hash_file(vf_hub_file *f, const char *path, uint8_t *buf, vf_error *e
                           (unsigned long long)off, (unsigned long long)size);
     close(fd);
     if (rc == VF_OK) {
-        final_hex(d.sha256, f->sha256);
+        final_hex(&d, d.sha256, f->sha256);
         if (d.git)
-            final_hex(d.git, f->git_sha1);
+            final_hex(&d, d.git, f->git_sha1);
         const char *actual = f->kind == VF_HUB_GIT ? f->git_sha1 : f->sha256;
         f->match = f->kind != VF_HUB_UNNAMED && strcmp(actual, f->expected) == 0;
     }

@@ -244,7 +244,11 @@ static int verify_checkpoint(vf_verify_report *r, const char *path, const vf_ope
                              vf_error *err)
 {
     vf_error e = {0};
-    int rc = vf_checkpoint_open(path, opts, &r->cp, &e);
+    vf_open_options keep = VF_OPEN_OPTIONS_INIT; /* the header bytes: fingerprints, --data's hash */
+    if (opts)
+        keep.revision = opts->revision, keep.hf_cache = opts->hf_cache;
+    keep.flags = VF_OPEN_KEEP_HEADERS;
+    int rc = vf_checkpoint_open(path, &keep, &r->cp, &e);
     if (rc == VF_OK)
         return items_from_checkpoint(r, r->cp, err);
     struct stat st;

@@ -4,7 +4,7 @@ import ctypes
 from . import _native
 
 _lib = _native.load()
-_VF_OPEN_OPTIONS_VERSION = 1
+_VF_OPEN_OPTIONS_VERSION = 2
 VF_ERR_USAGE = -1
 
 
@@ -34,7 +34,7 @@ def _b(s):
 
 
 def _open_options(revision, hf_cache):
-    return _native.VfOpenOptions(_VF_OPEN_OPTIONS_VERSION, _b(revision), _b(hf_cache))
+    return _native.VfOpenOptions(_VF_OPEN_OPTIONS_VERSION, _b(revision), _b(hf_cache), 0)
 
 
 class _Model:

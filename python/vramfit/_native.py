@@ -69,7 +69,8 @@ class VfFinding(ctypes.Structure):
 
 
 class VfOpenOptions(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint), ("revision", c_char_p), ("hf_cache", c_char_p)]
+    _fields_ = [("version", ctypes.c_uint), ("revision", c_char_p), ("hf_cache", c_char_p),
+                ("flags", ctypes.c_uint)]
 
 
 class VfEstSetup(ctypes.Structure):
