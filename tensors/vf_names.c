@@ -128,19 +128,28 @@ static int32_t index_after(const comps *c, const word *words)
 
 static const word expert_words[] = {W("experts"), {NULL, 0}};
 
-/* index_after(c, layer_words) and index_after(c, expert_words) in one scan. */
-static void layer_and_expert(const comps *c, int32_t *layer, int32_t *expert)
+/* The components index_after(c, layer_words) and index_after(c, expert_words) read, in one scan;
+ * -1 when none. */
+static void layer_and_expert_at(const comps *c, long *layer, long *expert)
 {
     *layer = *expert = -1;
     for (size_t i = 0; i + 1 < c->n && (*layer < 0 || *expert < 0); i++) {
-        int32_t v = number_at(c, i + 1);
-        if (v < 0)
+        if (number_at(c, i + 1) < 0)
             continue;
         if (*layer < 0 && is_any(c, i, layer_words))
-            *layer = v;
+            *layer = (long)i + 1;
         if (*expert < 0 && is_w(c, i, expert_words[0]))
-            *expert = v;
+            *expert = (long)i + 1;
     }
+}
+
+/* index_after(c, layer_words) and index_after(c, expert_words). */
+static void layer_and_expert(const comps *c, int32_t *layer, int32_t *expert)
+{
+    long l, e;
+    layer_and_expert_at(c, &l, &e);
+    *layer = l < 0 ? -1 : number_at(c, (size_t)l);
+    *expert = e < 0 ? -1 : number_at(c, (size_t)e);
 }
 
 static bool is_buffer(const comps *c)
@@ -626,20 +635,6 @@ static int8_t index_ordinal(const comps *c, long at)
     for (long i = 0; i < at; i++)
         k += number_at(c, (size_t)i) >= 0;
     return k;
-}
-
-/* The components layer_and_expert reads its layer and expert from, or -1. */
-static void layer_and_expert_at(const comps *c, long *layer, long *expert)
-{
-    *layer = *expert = -1;
-    for (size_t i = 0; i + 1 < c->n && (*layer < 0 || *expert < 0); i++) {
-        if (number_at(c, i + 1) < 0)
-            continue;
-        if (*layer < 0 && is_any(c, i, layer_words))
-            *layer = (long)i + 1;
-        if (*expert < 0 && is_w(c, i, expert_words[0]))
-            *expert = (long)i + 1;
-    }
 }
 
 static uint64_t key_hash(const char *key, size_t len, uint32_t ndim, unsigned layouts)
