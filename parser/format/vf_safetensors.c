@@ -33,6 +33,7 @@ struct vf_st_header {
     vf_arena names;        /* tensor names and metadata strings */
     size_t meta_count;
     vf_st_meta *meta;
+    size_t data_names; /* tensors vf_st_data_name names */
 };
 
 /* The growable tables of one parse, and the buffer a header is read into. */
@@ -593,6 +594,12 @@ miss_or_fail:
 }
 #undef FAST_LIT
 
+static void name_tensor(parse_ctx *c, vf_st_tensor *t, const char *name, size_t len)
+{
+    t->name = name;
+    c->h->data_names += vf_st_data_name(name, len);
+}
+
 /* A tensor entry: the member value of `name` (raw bytes), c->j.p on its first byte. */
 static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool esc, unsigned depth)
 {
@@ -614,7 +621,7 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
             return rc;
         if (hit) {
             if ((t = new_tensor(c)) != NULL) {
-                t->name = name;
+                name_tensor(c, t, name, esc ? strlen(name) : raw_len);
                 check_entry(c, &f, name, t);
             }
             return VF_OK;
@@ -647,7 +654,7 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
             return vf_json_fail(&c->j);
     }
     if (c->sem == VF_OK && (t = new_tensor(c)) != NULL) {
-        t->name = name;
+        name_tensor(c, t, name, esc ? strlen(name) : raw_len);
         check_entry(c, &f, name, t);
     }
     return VF_OK;
@@ -1102,6 +1109,11 @@ const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i)
 size_t vf_st_header_meta_count(const vf_st_header *h)
 {
     return h->meta_count;
+}
+
+size_t vf_st_header_data_names(const vf_st_header *h)
+{
+    return h->data_names;
 }
 
 const vf_st_meta *vf_st_header_meta(const vf_st_header *h, size_t i)
