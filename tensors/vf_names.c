@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "vf_names.h"
+#include "vf_quant.h"
 #include "vramfit/vf_tensors.h"
 
 #define MAX_COMPONENTS 64
-#define MAX_INDEX 100000 /* larger numbers are not taken as layer/expert indices */
 
 typedef struct comps {
     const char *p[MAX_COMPONENTS];
@@ -91,19 +91,24 @@ static bool is_any(const comps *c, size_t i, const word *words)
     return false;
 }
 
+/* [s, s + n) as a decimal index (1 to 6 digits, at most VF_NAME_INDEX_MAX), or -1. */
+static int32_t index_value(const char *s, size_t n)
+{
+    if (n == 0 || n > 6)
+        return -1;
+    int32_t v = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] < '0' || s[k] > '9')
+            return -1;
+        v = v * 10 + (s[k] - '0');
+    }
+    return v <= VF_NAME_INDEX_MAX ? v : -1;
+}
+
 /* Component i as a decimal index, or -1. */
 static int32_t number_at(const comps *c, size_t i)
 {
-    if (i >= c->n || c->len[i] == 0 || c->len[i] > 6)
-        return -1;
-    int32_t v = 0;
-    for (size_t k = 0; k < c->len[i]; k++) {
-        char ch = c->p[i][k];
-        if (ch < '0' || ch > '9')
-            return -1;
-        v = v * 10 + (ch - '0');
-    }
-    return v <= MAX_INDEX ? v : -1;
+    return i < c->n ? index_value(c->p[i], c->len[i]) : -1;
 }
 
 static const word layer_words[] = {W("layers"), W("h"), W("blocks"), W("layer"), W("block"),
@@ -123,19 +128,28 @@ static int32_t index_after(const comps *c, const word *words)
 
 static const word expert_words[] = {W("experts"), {NULL, 0}};
 
-/* index_after(c, layer_words) and index_after(c, expert_words) in one scan. */
-static void layer_and_expert(const comps *c, int32_t *layer, int32_t *expert)
+/* The components index_after(c, layer_words) and index_after(c, expert_words) read, in one scan;
+ * -1 when none. */
+static void layer_and_expert_at(const comps *c, long *layer, long *expert)
 {
     *layer = *expert = -1;
     for (size_t i = 0; i + 1 < c->n && (*layer < 0 || *expert < 0); i++) {
-        int32_t v = number_at(c, i + 1);
-        if (v < 0)
+        if (number_at(c, i + 1) < 0)
             continue;
         if (*layer < 0 && is_any(c, i, layer_words))
-            *layer = v;
+            *layer = (long)i + 1;
         if (*expert < 0 && is_w(c, i, expert_words[0]))
-            *expert = v;
+            *expert = (long)i + 1;
     }
+}
+
+/* index_after(c, layer_words) and index_after(c, expert_words). */
+static void layer_and_expert(const comps *c, int32_t *layer, int32_t *expert)
+{
+    long l, e;
+    layer_and_expert_at(c, &l, &e);
+    *layer = l < 0 ? -1 : number_at(c, (size_t)l);
+    *expert = e < 0 ? -1 : number_at(c, (size_t)e);
 }
 
 static bool is_buffer(const comps *c)
@@ -521,27 +535,106 @@ void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_n
     classify_split(&c, ndim, layouts, out);
 }
 
-/* ---- the memo ---------------------------------------------------------------------------------- */
+/* ---- the memo ----------------------------------------------------------------------------------
+ *
+ * A name's shape is the name with every index component (what number_at reads as a number: 1 to 6
+ * digits, at most VF_NAME_INDEX_MAX) replaced by one '\0' byte, which no name holds. Whether a component
+ * is an index, and every non-index component, are in the shape, so classify_split's answer is a
+ * function of it (no rule, marker or word is all digits), and so is which index components
+ * layer_and_expert takes: the memo keeps their ordinals among the shape's indices, and a hit reads
+ * only their values from the name. */
 
-/* The name's shape: its components joined by '.', each all-digit one as "#". False when it does not
- * fit in cap bytes (the name is then classified without the memo). */
-static bool shape_key(const comps *c, char *key, size_t cap, size_t *len)
+#define MEMO_INDICES 16 /* names with more index components are classified without the memo */
+
+typedef struct shape {
+    char key[VF_NAME_MEMO_KEY_MAX + 8]; /* 8 bytes of slack for copy_run */
+    size_t len;
+    int32_t index[MEMO_INDICES]; /* the values of the index components, in order */
+    size_t indices;
+    size_t name_len;
+} shape;
+
+static bool is_digit(char ch)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        bool digits = c->len[i] > 0;
-        for (size_t k = 0; digits && k < c->len[i]; k++)
-            digits = c->p[i][k] >= '0' && c->p[i][k] <= '9';
-        size_t n = digits ? 1 : c->len[i];
-        if (n + 1 > cap - o)
-            return false;
-        if (i)
-            key[o++] = '.';
-        memcpy(key + o, digits ? "#" : c->p[i], n);
-        o += n;
+    return ch >= '0' && ch <= '9';
+}
+
+/* The first position from i on (below len) holding a digit, or len: eight bytes at a time over the
+ * words that hold none (a byte below 10 after xor with '0' is a digit; the test is exact for "any"). */
+static size_t next_digit(const char *name, size_t i, size_t len)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, name + i, 8);
+        w ^= ones * '0';
+        if ((w - ones * 10) & ~w & high)
+            break;
     }
-    *len = o;
+    while (i < len && !is_digit(name[i]))
+        i++;
+    return i;
+}
+
+/* dst[0..n) = src[0..n), eight bytes at a time while src has them (src[0..avail) is readable), so
+ * up to 7 bytes past dst + n may be written. (A memcpy of unknown size into the small key becomes
+ * a slow `rep movs` under GCC -O3.) */
+static void copy_run(char *dst, const char *src, size_t n, size_t avail)
+{
+    size_t k = 0;
+    for (; k < n && k + 8 <= avail; k += 8)
+        memcpy(dst + k, src + k, 8);
+    for (; k < n; k++)
+        dst[k] = src[k];
+}
+
+static size_t count_components(const char *name)
+{
+    size_t n = 1;
+    for (; *name; name++)
+        n += *name == '.';
+    return n;
+}
+
+/* The name's shape: copied run by run between its digits. False when it does not fit (longer than
+ * the key, more than MEMO_INDICES indices, MAX_COMPONENTS components or more): then no memo. */
+static bool shape_of(const char *name, shape *sh)
+{
+    size_t len = sh->name_len = strlen(name), o = 0;
+    if (len >= VF_NAME_MEMO_KEY_MAX || (len + 1 >= MAX_COMPONENTS && count_components(name) >= MAX_COMPONENTS))
+        return false;
+    sh->indices = 0;
+    for (size_t i = 0, j, k; i < len; i = k) {
+        j = next_digit(name, i, len);
+        copy_run(sh->key + o, name + i, j - i, len - i);
+        o += j - i;
+        for (k = j; k < len && is_digit(name[k]); k++)
+            ;
+        bool whole = j < len && (j == 0 || name[j - 1] == '.') && (k == len || name[k] == '.');
+        int32_t v = whole ? index_value(name + j, k - j) : -1;
+        if (v >= 0 && sh->indices == MEMO_INDICES)
+            return false;
+        if (v >= 0) {
+            sh->index[sh->indices++] = v;
+            sh->key[o++] = '\0';
+        } else {
+            copy_run(sh->key + o, name + j, k - j, len - j);
+            o += k - j;
+        }
+    }
+    sh->len = o;
     return true;
+}
+
+/* The ordinal among the index components of the one at component `at`, or -1 when at is -1. */
+static int8_t index_ordinal(const comps *c, long at)
+{
+    int8_t k = 0;
+    if (at < 0)
+        return -1;
+    for (long i = 0; i < at; i++)
+        k += number_at(c, (size_t)i) >= 0;
+    return k;
 }
 
 static uint64_t key_hash(const char *key, size_t len, uint32_t ndim, unsigned layouts)
@@ -566,43 +659,64 @@ void vf_name_memo_init(vf_name_memo *m)
     m->keys_used = 0;
 }
 
-void vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
-                           vf_name_info *out)
+/* The memo's slot for the shape, or NULL; *free_slot is where a miss may be recorded (or NULL). */
+static const vf_name_memo_slot *memo_find(vf_name_memo *memo, const shape *sh, uint64_t h, uint32_t ndim,
+                                          unsigned layouts, vf_name_memo_slot **free_slot)
 {
-    comps c;
-    char key[VF_NAME_MEMO_KEY_MAX];
-    size_t len = 0;
-    split(name, &c);
-    layer_and_expert(&c, &out->layer, &out->expert);
-    if (!memo || !shape_key(&c, key, sizeof key, &len)) {
-        classify_split(&c, ndim, layouts, out);
-        return;
-    }
-    uint64_t h = key_hash(key, len, ndim, layouts);
-    vf_name_memo_slot *free_slot = NULL;
+    *free_slot = NULL;
     for (size_t k = 0; k < MEMO_PROBES; k++) {
         vf_name_memo_slot *s = &memo->slot[(h + k) % VF_NAME_MEMO_SLOTS];
         if (!s->used) {
-            free_slot = s;
-            break;
+            *free_slot = s;
+            return NULL;
         }
-        if (s->hash == h && s->key_len == len && s->ndim == ndim && s->layouts == layouts &&
-            memcmp(memo->keys + s->key_at, key, len) == 0) {
-            int32_t layer = out->layer, expert = out->expert;
-            *out = s->info;
-            out->layer = layer;
-            out->expert = expert;
-            return;
-        }
+        if (s->hash == h && s->key_len == sh->len && s->ndim == ndim && s->layouts == layouts &&
+            memcmp(memo->keys + s->key_at, sh->key, sh->len) == 0)
+            return s;
     }
+    return NULL;
+}
+
+/* Classifies a name the memo does not have, recording it in free_slot when there is room. */
+static void memo_miss(vf_name_memo *memo, vf_name_memo_slot *free_slot, const shape *sh, uint64_t h,
+                      const char *name, uint32_t ndim, unsigned layouts, vf_name_info *out)
+{
+    comps c;
+    long layer, expert;
+    split(name, &c);
+    layer_and_expert(&c, &out->layer, &out->expert);
     classify_split(&c, ndim, layouts, out);
-    if (free_slot && len <= sizeof memo->keys - memo->keys_used) {
-        memcpy(memo->keys + memo->keys_used, key, len);
-        *free_slot = (vf_name_memo_slot){.used = true, .hash = h, .key_at = (uint32_t)memo->keys_used,
-                                         .key_len = (uint32_t)len, .ndim = ndim, .layouts = layouts,
-                                         .info = *out};
-        memo->keys_used += len;
+    if (!free_slot || sh->len > sizeof memo->keys - memo->keys_used)
+        return;
+    layer_and_expert_at(&c, &layer, &expert);
+    memcpy(memo->keys + memo->keys_used, sh->key, sh->len);
+    *free_slot = (vf_name_memo_slot){.used = true, .hash = h, .key_at = (uint32_t)memo->keys_used,
+                                     .key_len = (uint32_t)sh->len, .ndim = ndim, .layouts = layouts,
+                                     .layer_index = index_ordinal(&c, layer),
+                                     .expert_index = index_ordinal(&c, expert),
+                                     .family = (uint8_t)vf_quant_family(name, sh->name_len), .info = *out};
+    memo->keys_used += sh->len;
+}
+
+unsigned vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
+                               vf_name_info *out)
+{
+    shape sh;
+    if (!memo || !shape_of(name, &sh)) {
+        vf_name_classify_in(name, ndim, layouts, out);
+        return vf_quant_family(name, strlen(name));
     }
+    uint64_t h = key_hash(sh.key, sh.len, ndim, layouts);
+    vf_name_memo_slot *free_slot;
+    const vf_name_memo_slot *s = memo_find(memo, &sh, h, ndim, layouts, &free_slot);
+    if (!s) {
+        memo_miss(memo, free_slot, &sh, h, name, ndim, layouts, out);
+        return vf_quant_family(name, sh.name_len);
+    }
+    *out = s->info;
+    out->layer = s->layer_index >= 0 ? sh.index[s->layer_index] : -1;
+    out->expert = s->expert_index >= 0 ? sh.index[s->expert_index] : -1;
+    return s->family;
 }
 
 void vf_name_classify(const char *name, uint32_t ndim, vf_name_info *out)

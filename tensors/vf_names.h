@@ -2,11 +2,11 @@
  *
  * Checkpoints repeat a few dozen name shapes tens of thousands of times
  * (model.layers.N.mlp.experts.E.down_proj.weight). A name's classification is a function of its
- * shape (the name with every all-digit component read as one placeholder), ndim and the layouts,
- * except for the layer and expert indices, which are read from the name itself each time. The memo
- * keeps the classification per shape; it is exactly vf_name_classify_in's answer (tests/test_names.c
- * compares both on every name of the generated models). Not shared between threads: one per
- * classifying thread. */
+ * shape (the name with every index component, 1 to 6 digits up to 100000, read as one placeholder),
+ * ndim and the layouts; so is which of the index components hold the layer and expert, whose values
+ * are read from the name each time. The memo keeps the classification per shape; it is exactly
+ * vf_name_classify_in's answer (tests/test_names_memo.c compares both on every name of the generated
+ * models). Not shared between threads: one per classifying thread. */
 #ifndef VRAMFIT_TENSORS_VF_NAMES_H
 #define VRAMFIT_TENSORS_VF_NAMES_H
 
@@ -15,6 +15,7 @@
 
 #include "vramfit/vf_tensors.h"
 
+#define VF_NAME_INDEX_MAX 100000 /* larger numbers are not taken as layer/expert indices */
 #define VF_NAME_MEMO_SLOTS 512
 #define VF_NAME_MEMO_KEY_MAX 256 /* longer shapes are not memoised */
 
@@ -24,6 +25,9 @@ typedef struct vf_name_memo_slot {
     uint32_t key_at, key_len; /* the shape: keys[key_at .. key_at + key_len) */
     uint32_t ndim;
     unsigned layouts;
+    int8_t layer_index, expert_index; /* the ordinals of the shape's index components the layer and
+                                         expert are, or -1 */
+    uint8_t family;           /* vf_quant_family of the shape's names */
     vf_name_info info;        /* its classification (layer and expert: not used) */
 } vf_name_memo_slot;
 
@@ -35,8 +39,10 @@ typedef struct vf_name_memo {
 
 void vf_name_memo_init(vf_name_memo *m);
 /* vf_name_classify_in(name, ndim, layouts, out), answered from the memo when it has the name's
- * shape (and recorded there when not, while it has room). memo NULL: no memo. */
-void vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
-                           vf_name_info *out);
+ * shape (and recorded there when not, while it has room). memo NULL: no memo. Returns the name's
+ * vf_quant_family (tensors/vf_quant.h), a function of its shape too (its suffixes are in no index
+ * component), memoised with the rest. */
+unsigned vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
+                               vf_name_info *out);
 
 #endif

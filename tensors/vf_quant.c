@@ -51,8 +51,17 @@ typedef struct qctx {
     vf_findings *f;
     vf_error *err;
     qconfig cfg;
-    char *name;    /* sibling names are built here */
+    char *name;    /* logical names are built here */
     size_t cap;
+    const uint32_t *order; /* tensor indices in name order (vf_model_name_order) */
+    size_t anchor;         /* rank in `order` of the tensor being handled: its siblings are near */
+    bool relabelled;       /* classify_logical gave a tensor another role */
+    struct {               /* the last module_block answer: name, base and anchor it was for */
+        const char *name;
+        size_t base, anchor;
+        long lo, hi;
+        bool found;
+    } block;
 } qctx;
 
 const char *vf_quant_scheme_name(vf_quant_scheme scheme)
@@ -78,8 +87,47 @@ static bool ends_with(const char *s, size_t n, const char *suffix)
     return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-/* The tensor named name[0..base) + suffix, or NULL. */
-static vf_tensor *sibling(qctx *c, const char *name, size_t base, const char *suffix)
+static const char *name_at(const qctx *c, long r)
+{
+    return vf_model_tensor(c->m, c->order[r])->name;
+}
+
+#define BLOCK_WALK 64 /* names walked at most each way from the anchor before searching by name */
+
+/* The last rank from `from` on in direction `step` whose name starts with name[0..base); -2 when
+ * the walk meets BLOCK_WALK. */
+static long block_end(const qctx *c, long from, long step, const char *name, size_t base)
+{
+    long n = (long)vf_model_tensor_count(c->m);
+    for (long k = 0; k < BLOCK_WALK; k++, from += step)
+        if (from + step < 0 || from + step >= n || strncmp(name_at(c, from + step), name, base) != 0)
+            return from;
+    return -2;
+}
+
+/* Ranks [*lo, *hi) of the names starting with name[0..base), a module's tensors, which are the
+ * anchor's neighbours in name order. False when the anchor's name does not start so or the module
+ * holds more than BLOCK_WALK names on a side (the caller then searches by name). */
+static bool module_block(qctx *c, const char *name, size_t base, long *lo, long *hi)
+{
+    long a = (long)c->anchor;
+    if (c->block.name != name || c->block.base != base || c->block.anchor != c->anchor) {
+        const char *own = name_at(c, a);
+        c->block.name = name;
+        c->block.base = base;
+        c->block.anchor = c->anchor;
+        c->block.found = own == name || strncmp(own, name, base) == 0;
+        c->block.lo = c->block.found ? block_end(c, a, -1, name, base) : -1;
+        c->block.hi = c->block.found ? block_end(c, a, 1, name, base) + 1 : -1;
+        c->block.found &= c->block.lo >= 0 && c->block.hi >= 0;
+    }
+    *lo = c->block.lo;
+    *hi = c->block.hi;
+    return c->block.found;
+}
+
+/* The tensor named name[0..base) + suffix, or NULL, found by name. */
+static vf_tensor *find_sibling(qctx *c, const char *name, size_t base, const char *suffix)
 {
     size_t k = strlen(suffix);
     if (base + k + 1 > c->cap)
@@ -88,6 +136,19 @@ static vf_tensor *sibling(qctx *c, const char *name, size_t base, const char *su
     memcpy(c->name + base, suffix, k + 1);
     long i = vf_model_find(c->m, c->name);
     return i < 0 ? NULL : vf_model_tensor_mut(c->m, (size_t)i);
+}
+
+/* The tensor named name[0..base) + suffix, or NULL: looked for among the anchor's module, where
+ * every caller's sibling lives (name[0..base) starts the anchor's name). */
+static vf_tensor *sibling(qctx *c, const char *name, size_t base, const char *suffix)
+{
+    long lo, hi;
+    if (!module_block(c, name, base, &lo, &hi))
+        return find_sibling(c, name, base, suffix);
+    for (long r = lo; r < hi; r++)
+        if (strcmp(name_at(c, r) + base, suffix) == 0)
+            return vf_model_tensor_mut(c->m, c->order[r]);
+    return NULL;
 }
 
 static int bad(qctx *c, const vf_tensor *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -109,11 +170,30 @@ static void mark_meta(vf_tensor *t)
     }
 }
 
-/* Marks the siblings name[0..base) + each of `suffixes` as metadata. */
-static void mark_siblings(qctx *c, const char *name, size_t base, const char *const *suffixes)
+/* A sibling's name after its module's: a suffix and its length. */
+typedef struct suffix {
+    const char *s;
+    size_t len;
+} suffix;
+#define SUF(lit) {lit, sizeof lit - 1}
+
+/* Marks the siblings name[0..base) + each of `list` (ended by a NULL suffix) as metadata: one walk
+ * over the anchor's module, lengths compared first. */
+static void mark_siblings(qctx *c, const char *name, size_t base, const suffix *list)
 {
-    for (; *suffixes; suffixes++)
-        mark_meta(sibling(c, name, base, *suffixes));
+    long lo, hi;
+    if (!module_block(c, name, base, &lo, &hi)) {
+        for (; list->s; list++)
+            mark_meta(find_sibling(c, name, base, list->s));
+        return;
+    }
+    for (long r = lo; r < hi; r++) {
+        const char *tail = name_at(c, r) + base;
+        size_t n = strlen(tail);
+        for (const suffix *x = list; x->s; x++)
+            if (x->len == n && memcmp(tail, x->s, n) == 0)
+                mark_meta(vf_model_tensor_mut(c->m, c->order[r]));
+    }
 }
 
 /* A weight stored under another name than its module's (`<module>.qweight`, `.weight_packed`,
@@ -129,6 +209,7 @@ static void classify_logical(qctx *c, vf_tensor *t, size_t base, bool fused)
     memcpy(c->name + base, leaf, k + 1);
     vf_name_info ni;
     vf_name_classify_in(c->name, fused ? 3 : 2, c->layouts, &ni);
+    c->relabelled |= t->role != ni.role;
     t->role = ni.role;
     t->module = ni.module;
     if (fused)
@@ -194,8 +275,8 @@ static int set_weight(qctx *c, vf_tensor *t, uint64_t rows, uint64_t cols, uint6
 
 /* ---- bitsandbytes ------------------------------------------------------------------------------ */
 
-static const char *const bnb4_meta[] = {".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map",
-                                        NULL};
+static const suffix bnb4_meta[] = {SUF(".absmax"), SUF(".quant_map"), SUF(".nested_absmax"),
+                                   SUF(".nested_quant_map"), {NULL, 0}};
 
 static uint64_t ceil_div(uint64_t a, uint64_t b)
 {
@@ -298,7 +379,7 @@ static int bnb8(qctx *c, vf_tensor *scb)
     if (scb->numel != w->shape[0])
         return bad(c, scb, "%llu row scales for the %llu rows of '%s'", (unsigned long long)scb->numel,
                    (unsigned long long)w->shape[0], w->name);
-    static const char *const meta[] = {".SCB", ".weight_format", NULL};
+    static const suffix meta[] = {SUF(".SCB"), SUF(".weight_format"), {NULL, 0}};
     mark_siblings(c, scb->name, base, meta);
     int rc = note_scheme(c, w, VF_QUANT_BNB_INT8, 8, 0);
     return rc == VF_OK ? set_weight(c, w, w->shape[0], w->shape[1], 1, base, false) : rc;
@@ -306,7 +387,7 @@ static int bnb8(qctx *c, vf_tensor *scb)
 
 /* ---- GPTQ and AWQ ------------------------------------------------------------------------------ */
 
-static const char *const gptq_meta[] = {".qzeros", ".scales", ".g_idx", NULL};
+static const suffix gptq_meta[] = {SUF(".qzeros"), SUF(".scales"), SUF(".g_idx"), {NULL, 0}};
 
 /* Which of the two a qweight is: the config says, else g_idx (GPTQ only) or the scales' columns
  * (out for both: GPTQ's qweight has out columns, AWQ's out * bits / 32). */
@@ -381,9 +462,10 @@ static int gptq_awq(qctx *c, vf_tensor *qw)
 
 /* ---- compressed-tensors and FP8 ---------------------------------------------------------------- */
 
-static const char *const ct_meta[] = {".weight_scale", ".weight_zero_point", ".weight_shape",
-                                      ".weight_global_scale", ".input_scale", ".input_global_scale",
-                                      ".input_zero_point", ".weight_g_idx", ".weight_scale_inv", NULL};
+static const suffix ct_meta[] = {SUF(".weight_scale"), SUF(".weight_zero_point"), SUF(".weight_shape"),
+                                 SUF(".weight_global_scale"), SUF(".input_scale"), SUF(".input_global_scale"),
+                                 SUF(".input_zero_point"), SUF(".weight_g_idx"), SUF(".weight_scale_inv"),
+                                 {NULL, 0}};
 
 /* The logical [out, in] stored in "<module>.weight_shape" (I32 or I64, 2 values), when present. */
 static int read_weight_shape(qctx *c, const vf_tensor *ws, uint64_t dims[2])
@@ -568,9 +650,15 @@ static int config_findings(qctx *c)
 
 typedef enum family { F_NONE, F_BNB4, F_BNB8, F_QWEIGHT, F_PACKED, F_SCALE, F_SCALE_INV, F_BLOCKS } family;
 
-static family family_of(const char *name, size_t n)
+/* The family (bnb4 is vf_tensor_data_wanted's quant_state: a last component starting
+ * "bitsandbytes__", tested first because nearly no name has one). */
+unsigned vf_quant_family(const char *name, size_t n)
 {
-    if (vf_tensor_data_wanted(name) && !ends_with(name, n, ".weight_shape"))
+    size_t last = n, tag = sizeof "bitsandbytes__" - 1;
+    while (last > 0 && name[last - 1] != '.')
+        last--;
+    if (last > 0 && n - last >= tag && memcmp(name + last, "bitsandbytes__", tag) == 0 &&
+        vf_tensor_data_wanted(name))
         return F_BNB4;
     return ends_with(name, n, ".qweight")        ? F_QWEIGHT
            : ends_with(name, n, ".weight_packed") ? F_PACKED
@@ -595,49 +683,59 @@ static int apply_family(qctx *c, vf_tensor *t, family f)
     }
 }
 
-void vf_quant_summarise(const vf_model *m, vf_quant *q)
+void vf_quant_count(vf_quant *q, const vf_tensor *t)
 {
     if (q->scheme == VF_QUANT_NONE)
         return;
-    for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
-        const vf_tensor *t = vf_model_tensor(m, i);
-        vf_acc_u64(&q->stored_elements, t->numel);
-        if (t->quant == VF_QPART_META) {
-            q->metadata_tensors++;
-            vf_acc_u64(&q->metadata_bytes, t->bytes);
-        }
-        if (t->quant == VF_QPART_WEIGHT && !t->ignored) {
-            q->quantized_tensors++;
-            vf_acc_u64(&q->logical_elements, t->logical_numel);
-        }
+    vf_acc_u64(&q->stored_elements, t->numel);
+    if (t->quant == VF_QPART_META) {
+        q->metadata_tensors++;
+        vf_acc_u64(&q->metadata_bytes, t->bytes);
+    }
+    if (t->quant == VF_QPART_WEIGHT && !t->ignored) {
+        q->quantized_tensors++;
+        vf_acc_u64(&q->logical_elements, t->logical_numel);
     }
 }
 
-int vf_quant_apply(vf_model *m, unsigned layouts, vf_quant *q, vf_findings *f, vf_error *err)
+/* Runs each tensor's family (fam[i], in table order) with the rank of tensor i in name order as
+ * the anchor of its sibling searches. */
+static int apply_families(qctx *c, const uint8_t *fam)
 {
-    memset(q, 0, sizeof *q);
-    size_t n = vf_model_tensor_count(m), longest = 0;
-    bool any = false;
-    for (size_t i = 0; i < n; i++) {
-        const char *name = vf_model_tensor(m, i)->name;
-        size_t len = strlen(name);
-        longest = len > longest ? len : longest;
-        any |= family_of(name, len) != F_NONE;
-    }
-    qctx c = {.m = m, .layouts = layouts, .q = q, .f = f, .err = err, .cap = longest + 1};
-    read_config(&c);
-    if (!any)
-        return config_findings(&c);
-    if (!(c.name = malloc(c.cap)))
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    size_t n = vf_model_tensor_count(c->m);
+    uint32_t *rank = malloc(n * sizeof *rank); /* n > 0: a name has a family */
+    if (!rank)
+        return vf_error_set(c->err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    c->order = vf_model_name_order(c->m);
+    for (size_t r = 0; r < n; r++)
+        rank[c->order[r]] = (uint32_t)r;
     int rc = VF_OK;
     for (size_t i = 0; rc == VF_OK && i < n; i++) {
-        vf_tensor *t = vf_model_tensor_mut(m, i);
-        if (t->quant == VF_QPART_NONE)
-            rc = apply_family(&c, t, family_of(t->name, strlen(t->name)));
+        vf_tensor *t = vf_model_tensor_mut(c->m, i);
+        c->anchor = rank[i];
+        if (fam[i] != F_NONE && t->quant == VF_QPART_NONE)
+            rc = apply_family(c, t, (family)fam[i]);
     }
+    free(rank);
+    return rc;
+}
+
+int vf_quant_apply(vf_model *m, const uint8_t *families, size_t longest, unsigned layouts, vf_quant *q,
+                   vf_findings *f, bool *relabelled, vf_error *err)
+{
+    memset(q, 0, sizeof *q);
+    size_t n = vf_model_tensor_count(m);
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        any = families[i] != F_NONE;
+    qctx c = {.m = m, .layouts = layouts, .q = q, .f = f, .err = err, .cap = longest + 1};
+    read_config(&c);
+    int rc = !any ? VF_OK
+             : (c.name = malloc(c.cap)) ? apply_families(&c, families)
+                                        : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     free(c.name);
-    if (rc == VF_OK && *c.cfg.method)
+    *relabelled = c.relabelled;
+    if (rc == VF_OK && any && *c.cfg.method)
         memcpy(q->config_method, c.cfg.method, sizeof q->config_method);
     return rc == VF_OK ? config_findings(&c) : rc;
 }

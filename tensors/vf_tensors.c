@@ -9,11 +9,74 @@
 #include "vramfit/vf_checked.h"
 #include "vramfit/vf_tensors.h"
 
+static inline bool in_lm(const vf_tensor *t)
+{
+    return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
+}
+
+bool vf_tensor_in_language_model(const vf_tensor *t)
+{
+    return in_lm(t);
+}
+
+/* What the architecture needs to know before its pass: layer bounds and DeepSeek's MTP layers.
+ * DeepSeek-V3 stores its multi-token-prediction block as one more decoder layer
+ * (model.layers.61 with num_hidden_layers 61) holding eh_proj, enorm, hnorm and shared_head;
+ * DeepseekV3Model drops it on load (_keys_to_ignore_on_load_unexpected = [r"model\.layers\.61.*"]).
+ * Every language-model tensor of a layer holding an eh_proj becomes MTP and ignored (arch_pass).
+ * Qwen3-Next's `mtp.*` (ignored on load: r"^mtp.*") is classified by name. */
+typedef struct layer_scan {
+    int32_t lm_max;  /* highest layer index of a language-model tensor, -1 */
+    int32_t any_max; /* highest layer index of any tensor, -1 */
+    uint8_t *mtp;    /* a bit per layer index (0 .. VF_NAME_INDEX_MAX) holding an eh_proj; NULL: none */
+    bool nomem;      /* the bits could not be allocated */
+} layer_scan;
+
+#define LAYER_SCAN_INIT {.lm_max = -1, .any_max = -1}
+#define MTP_BITMAP (VF_NAME_INDEX_MAX / 8 + 1)
+
+static void note_layers(layer_scan *s, const vf_tensor *t)
+{
+    s->any_max = t->layer > s->any_max ? t->layer : s->any_max;
+    if (!in_lm(t) || t->layer < 0)
+        return;
+    s->lm_max = t->layer > s->lm_max ? t->layer : s->lm_max;
+    if (t->role != VF_ROLE_MTP_PROJ || s->nomem)
+        return;
+    if (!s->mtp && !(s->mtp = calloc(MTP_BITMAP, 1)))
+        s->nomem = true;
+    else
+        s->mtp[t->layer / 8] |= (uint8_t)(1u << (t->layer % 8));
+}
+
+/* Adds scan b to a (b's bits are freed). */
+static void merge_scans(layer_scan *a, layer_scan *b)
+{
+    a->lm_max = b->lm_max > a->lm_max ? b->lm_max : a->lm_max;
+    a->any_max = b->any_max > a->any_max ? b->any_max : a->any_max;
+    a->nomem |= b->nomem;
+    if (b->mtp && !a->mtp) {
+        a->mtp = b->mtp;
+        b->mtp = NULL;
+    }
+    for (size_t i = 0; b->mtp && i < MTP_BITMAP; i++)
+        a->mtp[i] |= b->mtp[i];
+    free(b->mtp);
+    b->mtp = NULL;
+}
+
+static bool is_mtp_layer(const layer_scan *s, int32_t layer)
+{
+    return s->mtp && layer >= 0 && (s->mtp[layer / 8] >> (layer % 8) & 1u);
+}
+
 struct vf_model {
     vf_checkpoint *cp;
     vf_tensor *tensors;
     size_t count;
     uint32_t *by_name; /* tensor indices sorted by name */
+    uint8_t *families; /* vf_quant_family of each name, until vf_quant_apply has run */
+    size_t longest;    /* the longest name's length */
     vf_arch arch;
     vf_totals totals;
     uint64_t *layer_params; /* by layer index; the last slot holds tensors outside any layer */
@@ -25,6 +88,9 @@ struct vf_model {
     size_t component_count;
     uint32_t *layer_kinds;  /* VF_LAYER_* by language-model layer index, layer_slots - 1 entries */
     vf_quant quant;         /* tensors/vf_quant.c */
+    layer_scan scan;        /* the fill's, for infer_arch; stale once a role changes from or to
+                               MTP_PROJ after it (then infer_arch scans again) */
+    bool scan_stale;
 };
 
 void vf_model_free(vf_model *m)
@@ -34,8 +100,10 @@ void vf_model_free(vf_model *m)
     vf_checkpoint_free(m->cp);
     free(m->tensors);
     free(m->by_name);
+    free(m->families);
     free(m->layer_params);
     free(m->layer_kinds);
+    free(m->scan.mtp);
     vf_findings_free(m->findings);
     free(m);
 }
@@ -59,13 +127,13 @@ static void set_matrix_view(vf_tensor *t)
 }
 
 /* Classifies t as in a checkpoint with `layouts`; adds the name's VF_LAYOUT_* marks to *marks,
- * sets *sensitive when other layouts could classify it otherwise, and returns its VF_HINT_* when t
- * is in the language model. */
+ * sets *sensitive when other layouts could classify it otherwise and *family to its
+ * vf_quant_family, and returns its VF_HINT_* when t is in the language model. */
 static unsigned classify(vf_name_memo *memo, vf_tensor *t, unsigned layouts, unsigned *marks,
-                         bool *sensitive)
+                         bool *sensitive, uint8_t *family)
 {
     vf_name_info ni;
-    vf_name_classify_memo(memo, t->name, t->ndim, layouts, &ni);
+    *family = (uint8_t)vf_name_classify_memo(memo, t->name, t->ndim, layouts, &ni);
     *sensitive = ni.layout_sensitive;
     t->layer = ni.layer;
     t->expert = ni.expert;
@@ -94,6 +162,8 @@ typedef struct fill_range {
     unsigned hints; /* VF_HINT_* of the language-model rows that no layout can change */
     unsigned sensitive_hints; /* VF_HINT_* of the layout-sensitive rows */
     unsigned marks; /* VF_LAYOUT_* the rows' names switch on */
+    size_t longest; /* the rows' longest name */
+    layer_scan scan; /* the rows' layers */
     bool *sensitive; /* per row of the table: its classification depends on the layouts */
 } fill_range;
 
@@ -125,10 +195,13 @@ static void *fill_run(void *arg)
             const vf_st_tensor *st = vf_st_header_tensor(sh->header, i);
             vf_tensor *t = &r->m->tensors[row + i];
             *t = header_row(st, sh->name, (uint32_t)s);
+            size_t len = strlen(st->name);
+            r->longest = len > r->longest ? len : r->longest;
             const vf_st_tensor *ith_by_name = vf_st_header_by_name(sh->header, i);
             r->m->by_name[row + i] = (uint32_t)(row + (size_t)(ith_by_name - vf_st_header_tensor(sh->header, 0)));
             bool *sens = &r->sensitive[row + i];
-            unsigned hints = classify(memo, t, 0, &r->marks, sens); /* first pass: no layouts yet */
+            unsigned hints = classify(memo, t, 0, &r->marks, sens, &r->m->families[row + i]); /* no layouts yet */
+            note_layers(&r->scan, t);
             *(*sens ? &r->sensitive_hints : &r->hints) |= hints;
         }
         if (i < n)
@@ -141,7 +214,8 @@ static void *fill_run(void *arg)
 #define VF_CLASSIFY_PER_THREAD 4096 /* fewer tensors than this per thread: not worth a thread */
 
 /* Classifies the rows marked sensitive again with the checkpoint's layouts, from their header
- * fields; returns their VF_HINT_*. */
+ * fields; returns their VF_HINT_*. Marks the fill's layer scan stale when a row's layer, language
+ * model membership or MTP_PROJ role changes (no rule makes them depend on layouts today). */
 static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
 {
     unsigned hints = 0, marks = 0;
@@ -154,9 +228,13 @@ static unsigned reclassify(vf_model *m, size_t n, const bool *sensitive)
         vf_tensor *t = &m->tensors[i];
         const vf_st_tensor st = {.name = t->name, .dtype = t->dtype, .ndim = t->ndim, .shape = t->shape,
                                  .numel = t->numel, .nbytes = t->bytes};
+        const vf_tensor was = *t;
         *t = header_row(&st, t->file, t->shard);
         bool again;
-        hints |= classify(memo, t, m->layouts, &marks, &again);
+        uint8_t family;
+        hints |= classify(memo, t, m->layouts, &marks, &again, &family);
+        m->scan_stale |= (was.role == VF_ROLE_MTP_PROJ) != (t->role == VF_ROLE_MTP_PROJ) ||
+                         was.layer != t->layer || in_lm(&was) != in_lm(t);
     }
     free(memo);
     return hints;
@@ -174,7 +252,8 @@ static int fill_table(vf_model *m, vf_error *err)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     m->tensors = vf_alloc_large(n * sizeof *m->tensors); /* every row is written below */
     m->by_name = malloc((n ? n : 1) * sizeof *m->by_name);
-    if (!m->tensors || !m->by_name)
+    m->families = malloc(n ? n : 1);
+    if (!m->tensors || !m->by_name || !m->families)
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     bool *sensitive = calloc(n ? n : 1, sizeof *sensitive);
     if (!sensitive)
@@ -186,12 +265,16 @@ static int fill_table(vf_model *m, vf_error *err)
      * a layout rule could change are classified again, with it. */
     unsigned marks = 0, sensitive_hints = 0;
     for (size_t i = 0; i < k; i++)
-        r[i] = (fill_range){.m = m, .begin = n * i / k, .end = n * (i + 1) / k, .sensitive = sensitive};
+        r[i] = (fill_range){.m = m, .begin = n * i / k, .end = n * (i + 1) / k, .sensitive = sensitive,
+                            .scan = LAYER_SCAN_INIT};
+    m->scan = (layer_scan)LAYER_SCAN_INIT;
     vf_parallel_run(fill_run, r, sizeof *r, k);
     for (size_t i = 0; i < k; i++) {
+        m->longest = r[i].longest > m->longest ? r[i].longest : m->longest;
         marks |= r[i].marks;
         m->hints |= r[i].hints;
         sensitive_hints |= r[i].sensitive_hints;
+        merge_scans(&m->scan, &r[i].scan);
     }
     m->layouts = marks;
     if (marks)
@@ -200,6 +283,23 @@ static int fill_table(vf_model *m, vf_error *err)
     free(sensitive);
     m->count = n;
     return VF_OK;
+}
+
+/* by_name holds one name-sorted run per shard. When each run's last name precedes the next run's
+ * first (shards holding consecutive stretches of the name order) it is sorted already, which
+ * shards - 1 comparisons show; otherwise vf_sort_u32_by_name merges the runs. */
+static void merge_name_runs(vf_model *m)
+{
+    size_t start = 0, shards = vf_checkpoint_shard_count(m->cp);
+    for (size_t s = 0; s + 1 < shards; s++) {
+        start += vf_st_header_count(vf_checkpoint_shard(m->cp, s)->header);
+        if (start > 0 && start < m->count &&
+            strcmp(m->tensors[m->by_name[start - 1]].name, m->tensors[m->by_name[start]].name) > 0) {
+            vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
+                                offsetof(vf_tensor, name));
+            return;
+        }
+    }
 }
 
 static int cmp_name(const void *key, const void *elem, const vf_model *m)
@@ -223,87 +323,11 @@ long vf_model_find(const vf_model *m, const char *name)
     return -1;
 }
 
-/* ---- totals and architecture ------------------------------------------------------------------- */
-
-static void compute_totals(vf_model *m)
-{
-    vf_totals *t = &m->totals;
-    t->files = vf_checkpoint_shard_count(m->cp);
-    t->tensors = m->count;
-    for (size_t i = 0; i < m->count; i++) {
-        const vf_tensor *x = &m->tensors[i];
-        if (!x->ignored) {
-            vf_acc_u64(x->buffer ? &t->buffers : &t->parameters, x->buffer ? x->numel : x->logical_numel);
-            t->buffer_tensors += x->buffer;
-        }
-        vf_acc_u64(&t->bytes, x->bytes);
-        vf_dtype_stats *d = &t->by_dtype[x->dtype];
-        d->tensors++;
-        vf_acc_u64(&d->elements, x->numel);
-        vf_acc_u64(&d->bytes, x->bytes);
-    }
-}
-
-bool vf_tensor_in_language_model(const vf_tensor *t)
-{
-    return t->component == VF_COMPONENT_LANGUAGE_MODEL && !t->ignored;
-}
-
-
-/* The language model's 2-D tensor of `role`, preferring one outside any layer. */
-static const vf_tensor *find_role(const vf_model *m, vf_role role)
-{
-    const vf_tensor *best = NULL;
-    for (size_t i = 0; i < m->count; i++) {
-        const vf_tensor *t = &m->tensors[i];
-        if (vf_tensor_in_language_model(t) && t->role == role && t->ndim == 2 && (!best || (best->layer >= 0 && t->layer < 0)))
-            best = t;
-    }
-    return best;
-}
-
-/* Highest layer index over the tensors `keep` accepts, or -1. */
-static int32_t max_layer(const vf_model *m, bool (*keep)(const vf_tensor *))
-{
-    int32_t mx = -1;
-    for (size_t i = 0; i < m->count; i++)
-        if (m->tensors[i].layer > mx && keep(&m->tensors[i]))
-            mx = m->tensors[i].layer;
-    return mx;
-}
-
-static bool any_tensor(const vf_tensor *t)
-{
-    (void)t;
-    return true;
-}
-
-/* DeepSeek-V3 stores its multi-token-prediction block as one more decoder layer
- * (model.layers.61 with num_hidden_layers 61) holding eh_proj, enorm, hnorm and shared_head;
- * DeepseekV3Model drops it on load (_keys_to_ignore_on_load_unexpected = [r"model\.layers\.61.*"]).
- * Every language-model tensor of a layer holding an eh_proj becomes MTP and ignored. Qwen3-Next's
- * `mtp.*` (ignored on load: r"^mtp.*") is classified by name. */
-static int mark_mtp_layers(vf_model *m, vf_error *err)
-{
-    int32_t mx = max_layer(m, vf_tensor_in_language_model);
-    bool any = false, *mtp = calloc((size_t)mx + 2, sizeof *mtp);
-    if (!mtp)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t i = 0; i < m->count; i++) {
-        const vf_tensor *t = &m->tensors[i];
-        if (vf_tensor_in_language_model(t) && t->role == VF_ROLE_MTP_PROJ && t->layer >= 0)
-            any = mtp[t->layer] = true;
-    }
-    for (size_t i = 0; any && i < m->count; i++) {
-        vf_tensor *t = &m->tensors[i];
-        if (vf_tensor_in_language_model(t) && t->layer >= 0 && mtp[t->layer]) {
-            t->component = VF_COMPONENT_MTP;
-            t->ignored = true;
-        }
-    }
-    free(mtp);
-    return VF_OK;
-}
+/* ---- totals and architecture -------------------------------------------------------------------
+ *
+ * One pass over the table (the fill found the layer bounds and DeepSeek's MTP layers, note_layers):
+ * arch_pass marks those MTP layers and gathers everything else (embedding and head, per-layer
+ * parameters and kinds, experts, components, totals, the quantization counts) in table order. */
 
 /* VF_LAYER_* a tensor contributes to its layer. */
 static uint32_t layer_kind_of(const vf_tensor *t)
@@ -332,95 +356,150 @@ static vf_model_kind model_kind(unsigned hints)
                                        : VF_MODEL_DECODER;
 }
 
+/* What arch_pass gathers besides the model's own fields. */
+typedef struct arch_acc {
+    const vf_tensor *emb, *head; /* the language model's 2-D embedding / output head, preferring
+                                    one outside any layer */
+    int32_t lm_max;              /* highest language-model layer once the MTP layers are marked */
+    uint64_t outside;            /* parameters outside any language-model layer */
+    bool *seen, *shared;         /* by layer: holds language-model tensors / shared experts */
+    bool *comp_seen;             /* by component, then layer: holds non-ignored tensors */
+    size_t comp_slots;           /* layers per component in comp_seen */
+    vf_component_stats all[VF_COMPONENT_COUNT];
+} arch_acc;
+
+static void prefer(const vf_tensor **best, const vf_tensor *t)
+{
+    if (!*best || ((*best)->layer >= 0 && t->layer < 0))
+        *best = t;
+}
+
 /* Per-layer parameters, kinds, the layer count, experts and shared-expert layers of the language
  * model; tower tensors count outside any layer, ignored ones nowhere. */
-static int layer_tables(vf_model *m, vf_error *err)
+static void add_to_layers(vf_model *m, arch_acc *acc, const vf_tensor *t)
 {
     vf_arch *a = &m->arch;
-    int32_t mx = max_layer(m, vf_tensor_in_language_model);
-    m->layer_slots = (size_t)mx + 2; /* layers 0..mx plus one slot for "outside any layer" */
-    m->layer_params = calloc(m->layer_slots, sizeof *m->layer_params);
-    m->layer_kinds = calloc(m->layer_slots, sizeof *m->layer_kinds);
-    bool *seen = calloc(m->layer_slots, 2 * sizeof *seen), *shared = seen + m->layer_slots;
-    if (!m->layer_params || !m->layer_kinds || !seen) {
-        free(seen);
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (t->ignored)
+        return;
+    bool lm = in_lm(t) && t->layer >= 0;
+    uint64_t *params = lm ? &m->layer_params[t->layer] : &acc->outside;
+    if (lm) {
+        acc->lm_max = t->layer > acc->lm_max ? t->layer : acc->lm_max;
+        a->layers += !acc->seen[t->layer];
+        acc->seen[t->layer] = true;
+        a->shared_experts_layers += t->shared_expert && !acc->shared[t->layer];
+        acc->shared[t->layer] |= t->shared_expert;
+        m->layer_kinds[t->layer] |= layer_kind_of(t);
     }
-    for (size_t i = 0; i < m->count; i++) {
-        const vf_tensor *t = &m->tensors[i];
-        if (t->ignored)
-            continue;
-        bool lm = vf_tensor_in_language_model(t) && t->layer >= 0;
-        size_t slot = lm ? (size_t)t->layer : m->layer_slots - 1;
-        if (lm && !seen[slot]) {
-            seen[slot] = true;
-            a->layers++;
-        }
-        if (lm && t->shared_expert && !shared[slot]) {
-            shared[slot] = true;
-            a->shared_experts_layers++;
-        }
-        if (lm)
-            m->layer_kinds[slot] |= layer_kind_of(t);
-        if (!t->buffer)
-            vf_acc_u64(&m->layer_params[slot], t->logical_numel);
-        /* fused experts, 3-D or packed (gpt-oss MXFP4 *_blocks [E, out, in/32, 16]): E = shape[0] */
-        uint64_t experts = t->experts_layout != VF_EXPERTS_NONE ? t->shape[0] : (uint64_t)(t->expert + 1);
-        if (vf_tensor_in_language_model(t) && t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
-            a->experts = (uint32_t)experts;
-    }
-    free(seen);
-    return VF_OK;
+    if (!t->buffer)
+        vf_acc_u64(params, t->logical_numel);
+    /* fused experts, 3-D or packed (gpt-oss MXFP4 *_blocks [E, out, in/32, 16]): E = shape[0] */
+    uint64_t experts = t->experts_layout != VF_EXPERTS_NONE ? t->shape[0] : (uint64_t)(t->expert + 1);
+    if (in_lm(t) && t->role != VF_ROLE_OTHER && experts > a->experts && experts <= UINT32_MAX)
+        a->experts = (uint32_t)experts;
 }
 
 /* The components table: per sub-model tensors, parameters, bytes and distinct layer indices. */
-static int component_table(vf_model *m, vf_error *err)
+static void add_to_component(arch_acc *acc, const vf_tensor *t)
 {
-    int32_t mx = max_layer(m, any_tensor);
-    size_t slots = (size_t)mx + 1;
-    bool *seen = calloc(slots ? slots * VF_COMPONENT_COUNT : 1, sizeof *seen);
-    vf_component_stats all[VF_COMPONENT_COUNT] = {{0}};
-    if (!seen)
-        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    for (size_t i = 0; i < m->count; i++) {
-        const vf_tensor *t = &m->tensors[i];
-        vf_component_stats *c = &all[t->component];
-        c->tensors++;
-        vf_acc_u64(&c->bytes, t->bytes);
-        if (!t->buffer && !t->ignored)
-            vf_acc_u64(&c->parameters, t->logical_numel);
-        if (t->layer >= 0 && !t->ignored && !seen[(size_t)t->component * slots + (size_t)t->layer]) {
-            seen[(size_t)t->component * slots + (size_t)t->layer] = true;
-            c->layers++;
-        }
-    }
-    free(seen);
-    for (int k = 0; k < VF_COMPONENT_COUNT; k++)
-        if (all[k].tensors) {
-            all[k].component = (vf_component)k;
-            all[k].loaded = k != VF_COMPONENT_MTP;
-            m->components[m->component_count++] = all[k];
-        }
-    return VF_OK;
+    vf_component_stats *c = &acc->all[t->component];
+    c->tensors++;
+    vf_acc_u64(&c->bytes, t->bytes);
+    if (!t->buffer && !t->ignored)
+        vf_acc_u64(&c->parameters, t->logical_numel);
+    if (t->layer < 0 || t->ignored)
+        return;
+    bool *seen = &acc->comp_seen[(size_t)t->component * acc->comp_slots + (size_t)t->layer];
+    c->layers += !*seen;
+    *seen = true;
 }
 
-static int infer_arch(vf_model *m, vf_error *err)
+static void add_to_totals(vf_totals *tt, const vf_tensor *x)
+{
+    if (!x->ignored) {
+        vf_acc_u64(x->buffer ? &tt->buffers : &tt->parameters, x->buffer ? x->numel : x->logical_numel);
+        tt->buffer_tensors += x->buffer;
+    }
+    vf_acc_u64(&tt->bytes, x->bytes);
+    vf_dtype_stats *d = &tt->by_dtype[x->dtype];
+    d->tensors++;
+    vf_acc_u64(&d->elements, x->numel);
+    vf_acc_u64(&d->bytes, x->bytes);
+}
+
+/* Marks the MTP layers' tensors and gathers every per-tensor sum in one pass. */
+static void arch_pass(vf_model *m, const layer_scan *s, arch_acc *acc)
+{
+    m->totals.files = vf_checkpoint_shard_count(m->cp);
+    m->totals.tensors = m->count;
+    for (size_t i = 0; i < m->count; i++) {
+        vf_tensor *t = &m->tensors[i];
+        if (in_lm(t) && is_mtp_layer(s, t->layer)) {
+            t->component = VF_COMPONENT_MTP;
+            t->ignored = true;
+        }
+        if (in_lm(t) && t->ndim == 2 && t->role == VF_ROLE_EMBED)
+            prefer(&acc->emb, t);
+        if (in_lm(t) && t->ndim == 2 && t->role == VF_ROLE_LM_HEAD)
+            prefer(&acc->head, t);
+        add_to_layers(m, acc, t);
+        add_to_component(acc, t);
+        add_to_totals(&m->totals, t);
+        vf_quant_count(&m->quant, t);
+    }
+}
+
+/* The architecture and the tables arch_pass gathered. */
+static void arch_finish(vf_model *m, const arch_acc *acc)
 {
     vf_arch *a = &m->arch;
-    int rc = mark_mtp_layers(m, err);
-    if (rc != VF_OK)
-        return rc;
-    const vf_tensor *emb = find_role(m, VF_ROLE_EMBED), *head = find_role(m, VF_ROLE_LM_HEAD);
-    if (emb) {
-        a->embedding = emb->name;
-        a->vocab_size = emb->shape[0];
-        a->hidden_size = emb->shape[1];
+    if (acc->emb) {
+        a->embedding = acc->emb->name;
+        a->vocab_size = acc->emb->shape[0];
+        a->hidden_size = acc->emb->shape[1];
     }
-    a->lm_head = head ? head->name : NULL;
-    a->tied_embeddings = emb && !head;
+    a->lm_head = acc->head ? acc->head->name : NULL;
+    a->tied_embeddings = acc->emb && !acc->head;
     a->kind = model_kind(m->hints);
-    rc = layer_tables(m, err);
-    return rc == VF_OK ? component_table(m, err) : rc;
+    m->layer_slots = (size_t)acc->lm_max + 2; /* layers 0..lm_max plus "outside any layer" */
+    m->layer_params[m->layer_slots - 1] = acc->outside;
+    for (int k = 0; k < VF_COMPONENT_COUNT; k++)
+        if (acc->all[k].tensors) {
+            m->components[m->component_count] = acc->all[k];
+            m->components[m->component_count].component = (vf_component)k;
+            m->components[m->component_count++].loaded = k != VF_COMPONENT_MTP;
+        }
+}
+
+/* Everything below the table: architecture, layers, components, totals and quantization counts. */
+static int infer_arch(vf_model *m, vf_error *err)
+{
+    layer_scan *s = &m->scan;
+    if (m->scan_stale) { /* a role changed from or to MTP_PROJ since the fill: scanned again */
+        free(s->mtp);
+        *s = (layer_scan)LAYER_SCAN_INIT;
+        for (size_t i = 0; i < m->count; i++)
+            note_layers(s, &m->tensors[i]);
+    }
+    int rc = s->nomem ? vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory") : VF_OK;
+    size_t slots = (size_t)s->lm_max + 2, comp_slots = (size_t)s->any_max + 1;
+    arch_acc acc = {.lm_max = -1, .comp_slots = comp_slots};
+    m->layer_params = calloc(slots, sizeof *m->layer_params);
+    m->layer_kinds = calloc(slots, sizeof *m->layer_kinds);
+    acc.seen = calloc(slots, 2 * sizeof *acc.seen);
+    acc.comp_seen = calloc(comp_slots ? comp_slots * VF_COMPONENT_COUNT : 1, sizeof *acc.comp_seen);
+    if (rc == VF_OK && (!m->layer_params || !m->layer_kinds || !acc.seen || !acc.comp_seen))
+        rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    if (rc == VF_OK) {
+        acc.shared = acc.seen + slots;
+        arch_pass(m, s, &acc);
+        arch_finish(m, &acc);
+    }
+    free(s->mtp);
+    s->mtp = NULL;
+    free(acc.seen);
+    free(acc.comp_seen);
+    return rc;
 }
 
 /* ---- config.json comparison -------------------------------------------------------------------- */
@@ -524,18 +603,16 @@ int vf_model_from_checkpoint(vf_checkpoint *cp, vf_model **out, vf_error *err)
     int rc = m->findings && copy_findings(m) == VF_OK
                  ? fill_table(m, err)
                  : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
-    if (rc == VF_OK) { /* the shards' name-sorted runs merged (one run: nothing moves) */
-        vf_sort_u32_by_name(m->by_name, m->count, m->tensors, sizeof *m->tensors,
-                            offsetof(vf_tensor, name));
-        rc = vf_quant_apply(m, m->layouts, &m->quant, m->findings, err);
-    }
     if (rc == VF_OK) {
-        rc = infer_arch(m, err);
-        if (rc == VF_OK) {
-            vf_quant_summarise(m, &m->quant);
-            compute_totals(m);
-        }
+        merge_name_runs(m);
+        bool relabelled = false;
+        rc = vf_quant_apply(m, m->families, m->longest, m->layouts, &m->quant, m->findings, &relabelled, err);
+        m->scan_stale |= relabelled;
+        free(m->families);
+        m->families = NULL;
     }
+    if (rc == VF_OK)
+        rc = infer_arch(m, err);
     if (rc == VF_OK && compare_config(m) != VF_OK)
         rc = vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
     if (rc != VF_OK) {
@@ -594,6 +671,11 @@ const vf_quant *vf_model_quant(const vf_model *m)
 vf_tensor *vf_model_tensor_mut(vf_model *m, size_t i)
 {
     return i < m->count ? &m->tensors[i] : NULL;
+}
+
+const uint32_t *vf_model_name_order(const vf_model *m)
+{
+    return m->by_name;
 }
 
 size_t vf_model_component_count(const vf_model *m)

@@ -3,10 +3,12 @@
  * test checkpoints, under every combination of layouts, twice through one memo (a miss, then a hit). */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vf_names.h"
+#include "vf_quant.h"
 #include "vf_test_names.h"
 #include "vf_test_support.h"
 #include "vramfit/vf_tensors.h"
@@ -28,9 +30,10 @@ static size_t check_model(const char *path)
                 const vf_tensor *t = vf_model_tensor(m, i);
                 vf_name_info direct, memoised;
                 vf_name_classify_in(t->name, t->ndim, layouts, &direct);
-                vf_name_classify_memo(&memo, t->name, t->ndim, layouts, &memoised);
+                unsigned family = vf_name_classify_memo(&memo, t->name, t->ndim, layouts, &memoised);
                 cr_assert(vft_same_name_info(&direct, &memoised), "%s: %s (layouts %u, pass %d)", path, t->name,
                           layouts, pass);
+                cr_assert_eq(family, vf_quant_family(t->name, strlen(t->name)), "%s: %s", path, t->name);
                 compared++;
             }
     }
@@ -82,4 +85,57 @@ Test(names_memo, digits_are_one_placeholder_but_indices_are_read_each_time)
     cr_assert_eq(a.role, VF_ROLE_BIAS);
     vf_name_classify_memo(&memo, "model.layers.1.mlp.experts.2.down_proj.bias", 2, 0, &b);
     cr_assert_eq(b.role, VF_ROLE_MLP_DOWN);
+}
+
+/* Names whose numbers are not all indices: the shape keeps what is not one (7 digits, above
+ * 100000, a '#', digits inside a word), and which index is the layer or expert follows the shape;
+ * so does the quantization family. */
+Test(names_memo, index_components_and_their_ordinals)
+{
+    static const char *const names[] = {
+        "model.layers.9999999.layers.3.mlp.down_proj.weight", "model.layers.100001.layers.4.mlp.down_proj.weight",
+        "model.layers.100000.mlp.down_proj.weight",          "model.layers.#.mlp.down_proj.weight",
+        "model.layers.0007.mlp.experts.00.w1.weight",        "model.7.layers.2.experts.5.w3.weight",
+        "model.experts.5.layers.2.w3.weight",                "model.experts.5.experts.6.layers.2.h.8.w2.weight",
+        "layers.1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.weight", "a..b.3.weight", ".layers.3.weight",
+        "layers.3.", "3", "", "h.12x.fc1.weight", "blocks.x12.fc2.weight", "decoder_layers.12.fc2.weight",
+        "model.layers.3.mlp.experts.7.down_proj.weight_scale_inv", "layers.5.weight.quant_state.bitsandbytes__nf4",
+        "5.quant_state.bitsandbytes__fp4", "model.layers.1.mlp.experts.gate_up_proj_blocks", "x_blocks", "3.SCB",
+        "layers.2.q_proj.qweight", "layers.2.qweight", "layers.12.weight_packed", "h.0.weight_scale",
+    };
+    vf_name_memo_init(&memo);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            for (uint32_t ndim = 1; ndim <= 3; ndim++) {
+                vf_name_info direct, memoised;
+                vf_name_classify_in(names[i], ndim, 0, &direct);
+                unsigned family = vf_name_classify_memo(&memo, names[i], ndim, 0, &memoised);
+                cr_assert(vft_same_name_info(&direct, &memoised), "%s (ndim %u, pass %d): layer %d/%d expert %d/%d",
+                          names[i], ndim, pass, direct.layer, memoised.layer, direct.expert, memoised.expert);
+                cr_assert_eq(family, vf_quant_family(names[i], strlen(names[i])), "%s", names[i]);
+            }
+}
+
+/* Names of 62 to 66 components, as they are and padded to 250 .. 260 bytes: the memo's limits. */
+Test(names_memo, long_names)
+{
+    static const size_t padded[] = {0, 250, 254, 255, 256, 257, 260};
+    char name[400];
+    vf_name_memo_init(&memo);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t parts = 62; parts <= 66; parts++)
+            for (size_t p = 0; p < sizeof padded / sizeof padded[0]; p++) {
+                size_t o = 0;
+                for (size_t k = 0; k < parts; k++)
+                    o += (size_t)snprintf(name + o, sizeof name - o, k ? ".%s" : "%s",
+                                          k == 1 ? "layers" : k % 2 ? "x" : "5");
+                if (padded[p] > o)
+                    memset(name + o, 'a', padded[p] - o);
+                name[padded[p] > o ? padded[p] : o] = '\0';
+                vf_name_info direct, memoised;
+                vf_name_classify_in(name, 2, 0, &direct);
+                vf_name_classify_memo(&memo, name, 2, 0, &memoised);
+                cr_assert(vft_same_name_info(&direct, &memoised), "%zu components, %zu bytes (pass %d)", parts,
+                          strlen(name), pass);
+            }
 }

@@ -450,3 +450,20 @@ Test(files, header_claiming_more_than_the_file_is_rejected_before_reading)
     free(dir);
     free(p);
 }
+
+/* The names whose small data is read (counted per header while parsing, vf_st_data_name). */
+Test(parser, tensor_data_wanted_names)
+{
+    cr_expect(vf_tensor_data_wanted("model.layers.0.mlp.down_proj.weight_shape"));
+    cr_expect(vf_tensor_data_wanted(".weight_shape"));
+    cr_expect_not(vf_tensor_data_wanted("weight_shape"));
+    cr_expect_not(vf_tensor_data_wanted("a.weight_shapes"));
+    cr_expect(vf_tensor_data_wanted("m.weight.quant_state.bitsandbytes__nf4"));
+    cr_expect(vf_tensor_data_wanted(".quant_state.bitsandbytes__"));
+    cr_expect_not(vf_tensor_data_wanted("quant_state.bitsandbytes__nf4"));
+    cr_expect_not(vf_tensor_data_wanted("a.xquant_state.bitsandbytes__fp4"));
+    cr_expect_not(vf_tensor_data_wanted("m.weight.quant_state.bitsandbytes_nf4"));
+    cr_expect_not(vf_tensor_data_wanted("m.weight.absmax"));
+    cr_expect_not(vf_tensor_data_wanted(""));
+    cr_expect_not(vf_tensor_data_wanted(NULL));
+}

@@ -736,3 +736,36 @@ Test(quant, absurd_bits_in_the_config_are_refused)
         free(d);
     }
 }
+
+/* A module's siblings are found beside it in name order; when more than vf_quant.c's walk bound of
+ * names share the module's prefix (q_proj_x00 ... after q_proj.*, q_proj!... before), by name. */
+Test(quant, siblings_among_many_names_sharing_the_module_prefix)
+{
+    for (int many = 0; many < 2; many++) {
+        char *d = vft_tempdir(), *p = vft_path(d, "model.safetensors"), name[96];
+        vft_tb b = {0};
+        VFT_T(&b, "model.embed_tokens.weight", "BF16", 256, 64);
+        for (int k = 0; k < (many ? 70 : 3); k++) {
+            snprintf(name, sizeof name, M0 "_x%02d.weight", k);
+            VFT_T(&b, name, "BF16", 8, 8);
+            snprintf(name, sizeof name, M0 "!%02d.weight", k);
+            VFT_T(&b, name, "BF16", 8, 8);
+        }
+        VFT_T(&b, M0 ".weight", "F8_E4M3", 256, 256);
+        VFT_T(&b, M0 ".weight_scale_inv", "F32", 2, 2);
+        VFT_T(&b, M0 ".input_scale", "F32", 1);
+        vft_tb_write(&b, p);
+        vf_model *m = open_model(d);
+        cr_expect_eq(vf_model_quant(m)->scheme, VF_QUANT_FP8_BLOCK, "many %d", many);
+        cr_expect_eq(vf_model_quant(m)->group_size, 128);
+        cr_expect_eq(tensor(m, M0 ".weight")->quant, VF_QPART_WEIGHT, "many %d", many);
+        cr_expect_eq(tensor(m, M0 ".weight_scale_inv")->quant, VF_QPART_META, "many %d", many);
+        cr_expect_eq(tensor(m, M0 ".input_scale")->quant, VF_QPART_META, "many %d", many);
+        cr_expect_eq(tensor(m, M0 "_x00.weight")->quant, VF_QPART_NONE);
+        cr_expect_eq(vf_model_quant(m)->metadata_tensors, 2);
+        vf_model_free(m);
+        free(p);
+        vft_rmtree(d);
+        free(d);
+    }
+}

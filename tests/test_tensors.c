@@ -1,9 +1,11 @@
 /* test_tensors.c - name parsing, roles, buffers and architecture inference on header-faithful
  * checkpoints of real public architectures (written by vfgen before the tests). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_test_quant.h"
 #include "vf_test_support.h"
 #include "vramfit/vf_tensors.h"
 
@@ -223,4 +225,44 @@ Test(model, free_accepts_null)
     vf_checkpoint_free(NULL);
     vf_st_header_free(NULL);
     vf_findings_free(NULL);
+}
+
+/* Every tensor of m is found by its name; an absent name is not. */
+static void expect_found(vf_model *m, const char *what)
+{
+    for (size_t i = 0; i < vf_model_tensor_count(m); i++)
+        cr_assert_eq(vf_model_find(m, vf_model_tensor(m, i)->name), (long)i, "%s: %s", what, vf_model_tensor(m, i)->name);
+    cr_expect_eq(vf_model_find(m, "model.layers.0.no_such_tensor"), -1, "%s", what);
+}
+
+/* vf_model_find finds every tensor whether the shards hold consecutive stretches of the name order
+ * (vfgen's) or not (here: the first file holds layers 1 and 10, the second layers 0 and 2; the runs
+ * are merged). */
+Test(model, find_names_every_tensor)
+{
+    char *gen = vft_gen("qwen3-next-80b-a3b"), *d = vft_tempdir();
+    vf_model *m = open_gen("qwen3-next-80b-a3b");
+    expect_found(m, gen);
+    vf_model_free(m);
+    static const char *const layers[2][2] = {{"1", "10"}, {"0", "2"}};
+    for (int f = 0; f < 2; f++) {
+        vft_tb b = {0};
+        char name[96], *p = vft_path(d, f ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors");
+        for (int k = 0; k < 2; k++)
+            for (int w = 0; w < 3; w++) {
+                snprintf(name, sizeof name, "model.layers.%s.mlp.%s.weight", layers[f][k],
+                         (const char *[]){"down_proj", "gate_proj", "up_proj"}[w]);
+                VFT_T(&b, name, "BF16", 8, 8);
+            }
+        vft_tb_write(&b, p);
+        free(p);
+    }
+    vf_error err = {0};
+    cr_assert_eq(vf_model_open(d, NULL, &m, &err), VF_OK, "%s: %s", d, err.message);
+    cr_assert_eq(vf_checkpoint_shard_count(vf_model_checkpoint(m)), 2);
+    expect_found(m, d);
+    vf_model_free(m);
+    vft_rmtree(d);
+    free(d);
+    free(gen);
 }

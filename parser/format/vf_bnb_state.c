@@ -147,6 +147,23 @@ static int check_ascii(bnb_ctx *c, const uint8_t *s, size_t n)
     return VF_OK;
 }
 
+bool vf_st_data_name(const char *name, size_t len)
+{
+    static const char shape[] = ".weight_shape", state[] = ".quant_state", bnb[] = "bitsandbytes__";
+    if (len >= sizeof shape - 1 && memcmp(name + len - (sizeof shape - 1), shape, sizeof shape - 1) == 0)
+        return true;
+    /* "<module>.weight.quant_state.bitsandbytes__nf4": QuantState.as_dict(packed=True) */
+    const char *dot = NULL; /* the last '.': the last component is short */
+    for (size_t i = len; i > 0 && !dot; i--)
+        if (name[i - 1] == '.')
+            dot = name + i - 1;
+    if (!dot)
+        return false;
+    size_t before = (size_t)(dot - name), last = len - before - 1;
+    return last >= sizeof bnb - 1 && memcmp(dot + 1, bnb, sizeof bnb - 1) == 0 &&
+           before >= sizeof state - 1 && memcmp(dot - (sizeof state - 1), state, sizeof state - 1) == 0;
+}
+
 int vf_bnb_state_parse(const uint8_t *data, size_t len, const char *file, const char *tensor,
                        vf_bnb_state *out, vf_error *err)
 {

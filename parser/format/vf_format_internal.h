@@ -25,6 +25,12 @@ int vf_st_read_with(const char *path, const char *display, vf_st_scratch *s, boo
  * differential test in tests/fuzz/fuzz_safetensors.c holds the two to that). */
 int vf_st_parse_header_general(const uint8_t *json, size_t len, uint64_t file_size, const char *file,
                                vf_st_header **out, vf_error *err);
+/* vf_tensor_data_wanted for a name of len bytes: its last component is "weight_shape", or starts
+ * with "bitsandbytes__" after a "quant_state" component. */
+bool vf_st_data_name(const char *name, size_t len);
+/* How many of h's tensors vf_st_data_name names (counted while parsing). */
+size_t vf_st_header_data_names(const vf_st_header *h);
+
 /* ---- bitsandbytes' packed 4-bit quant state (vf_bnb_state.c) ----------------------------------- */
 
 #define VF_BNB_MAX_DIMS 4

@@ -33,6 +33,7 @@ struct vf_st_header {
     vf_arena names;        /* tensor names and metadata strings */
     size_t meta_count;
     vf_st_meta *meta;
+    size_t data_names; /* tensors vf_st_data_name names */
 };
 
 /* The growable tables of one parse, and the buffer a header is read into. */
@@ -593,6 +594,12 @@ miss_or_fail:
 }
 #undef FAST_LIT
 
+static void name_tensor(parse_ctx *c, vf_st_tensor *t, const char *name, size_t len)
+{
+    t->name = name;
+    c->h->data_names += vf_st_data_name(name, len);
+}
+
 /* A tensor entry: the member value of `name` (raw bytes), c->j.p on its first byte. */
 static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool esc, unsigned depth)
 {
@@ -614,7 +621,7 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
             return rc;
         if (hit) {
             if ((t = new_tensor(c)) != NULL) {
-                t->name = name;
+                name_tensor(c, t, name, esc ? strlen(name) : raw_len);
                 check_entry(c, &f, name, t);
             }
             return VF_OK;
@@ -647,7 +654,7 @@ static int parse_entry(parse_ctx *c, const uint8_t *raw, size_t raw_len, bool es
             return vf_json_fail(&c->j);
     }
     if (c->sem == VF_OK && (t = new_tensor(c)) != NULL) {
-        t->name = name;
+        name_tensor(c, t, name, esc ? strlen(name) : raw_len);
         check_entry(c, &f, name, t);
     }
     return VF_OK;
@@ -835,25 +842,59 @@ static int index_names(parse_ctx *c)
     return VF_OK;
 }
 
-/* Copies the scratch tables into one block of their exact size (tensors, shapes, by_name) and
- * points every tensor's shape into it. */
+/* Room for a valid header's tables before parsing, so that they do not grow by copies: an entry
+ * takes at least 50 bytes ("":{"dtype":"U8","shape":[],"data_offsets":[0,0]},), so len / 48 + 16
+ * tensors are never outgrown, and three dimensions each are reserved (more grow); pages beyond what
+ * is used are never touched. False when out of memory. */
+static bool reserve_tables(vf_st_scratch *s, size_t len)
+{
+    size_t tensors = len / 48 + 16, dims = 3 * tensors;
+    if (s->tensor_cap < tensors) {
+        vf_st_tensor *t = realloc(s->tensors, tensors * sizeof *t);
+        if (!t)
+            return false;
+        s->tensors = t;
+        s->tensor_cap = tensors;
+    }
+    if (s->shape_cap < dims) {
+        uint64_t *d = realloc(s->shapes, dims * sizeof *d);
+        if (!d)
+            return false;
+        s->shapes = d;
+        s->shape_cap = dims;
+    }
+    return true;
+}
+
+/* Gives the header its tables and points every tensor's shape into them. In an arena the scratch's
+ * tables are copied into one block of their exact size (the scratch is reused for the next header);
+ * otherwise the header takes the scratch's tables themselves (no second copy of a large table; the
+ * reserve beyond them is never touched) and the scratch starts empty again. */
 static int settle(parse_ctx *c)
 {
     vf_st_header *h = c->h;
+    vf_st_scratch *s = c->s;
     size_t n = c->count, dims = c->shape_used; /* both < 10^8: each takes bytes of the header */
-    size_t bytes = n * sizeof *h->tensors + dims * sizeof *h->shapes + n * sizeof *h->by_name;
-    unsigned char *block = h->in_arena ? vf_arena_alloc_raw(c->s->arena, bytes ? bytes : 1)
-                                       : malloc(bytes ? bytes : 1);
-    if (!block)
-        return nomem(c);
-    h->tensors = (vf_st_tensor *)block;
-    h->shapes = (uint64_t *)(block + n * sizeof *h->tensors); /* 8-aligned: sizeof(vf_st_tensor) is */
-    h->by_name = (uint32_t *)(h->shapes + dims);
+    if (h->in_arena) {
+        size_t bytes = n * sizeof *h->tensors + dims * sizeof *h->shapes + n * sizeof *h->by_name;
+        unsigned char *block = vf_arena_alloc_raw(s->arena, bytes ? bytes : 1);
+        if (!block)
+            return nomem(c);
+        h->tensors = (vf_st_tensor *)block;
+        h->shapes = (uint64_t *)(block + n * sizeof *h->tensors); /* 8-aligned: sizeof(vf_st_tensor) is */
+        h->by_name = (uint32_t *)(h->shapes + dims);
+        if (n)
+            memcpy(h->tensors, s->tensors, n * sizeof *h->tensors);
+        if (dims)
+            memcpy(h->shapes, s->shapes, dims * sizeof *h->shapes);
+    } else {
+        if (!(h->by_name = malloc((n ? n : 1) * sizeof *h->by_name)))
+            return nomem(c);
+        h->tensors = s->tensors;
+        h->shapes = s->shapes;
+        s->tensors = NULL, s->shapes = NULL, s->tensor_cap = s->shape_cap = 0;
+    }
     h->count = n;
-    if (n)
-        memcpy(h->tensors, c->s->tensors, n * sizeof *h->tensors);
-    if (dims)
-        memcpy(h->shapes, c->s->shapes, dims * sizeof *h->shapes);
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         vf_st_tensor *t = &h->tensors[i];
@@ -890,7 +931,7 @@ static int parse_text(const uint8_t *text, size_t len, uint64_t file_size, const
     parse_ctx c = {.j = {text, text, text + len, file, "header", VF_ERR_JSON, err, false},
                    .file = file, .err = err, .h = h, .general_only = general_only, .s = scratch,
                    .names = h->in_arena ? scratch->arena : &h->names};
-    int rc = parse_document(&c);
+    int rc = reserve_tables(scratch, len) ? parse_document(&c) : nomem(&c);
     if (rc != VF_OK && rc != VF_ERR_NOMEM) { /* what a check of the whole text first would report */
         bool has_nul;
         size_t bad = vf_utf8_invalid_at(text, len, &has_nul);
@@ -1027,7 +1068,9 @@ void vf_st_header_free(vf_st_header *h)
     free(h->meta);
     if (h->in_arena) /* the arena's owner frees the rest */
         return;
-    free(h->tensors); /* with shapes and by_name */
+    free(h->tensors);
+    free(h->shapes);
+    free(h->by_name);
     vf_arena_free(&h->names);
     free(h);
 }
@@ -1066,6 +1109,11 @@ const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i)
 size_t vf_st_header_meta_count(const vf_st_header *h)
 {
     return h->meta_count;
+}
+
+size_t vf_st_header_data_names(const vf_st_header *h)
+{
+    return h->data_names;
 }
 
 const vf_st_meta *vf_st_header_meta(const vf_st_header *h, size_t i)
