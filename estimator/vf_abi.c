@@ -13,7 +13,7 @@ size_t vf_abi_sizeof(const char *type)
         const char *name;
         size_t size;
     } rows[] = {
-        VF_ABI_ROW(vf_error) VF_ABI_ROW(vf_totals) VF_ABI_ROW(vf_arch) VF_ABI_ROW(vf_tensor) VF_ABI_ROW(vf_quant)
+        VF_ABI_ROW(vf_error) VF_ABI_ROW(vf_open_options) VF_ABI_ROW(vf_totals) VF_ABI_ROW(vf_arch) VF_ABI_ROW(vf_tensor) VF_ABI_ROW(vf_quant)
         VF_ABI_ROW(vf_finding) VF_ABI_ROW(vf_est_setup) VF_ABI_ROW(vf_est_result) VF_ABI_ROW(vf_est_model)
         VF_ABI_ROW(vf_target_spec) VF_ABI_ROW(vf_adapter_options) VF_ABI_ROW(vf_adapter_matrix)
         VF_ABI_ROW(vf_adapter_totals) VF_ABI_ROW(vf_family) VF_ABI_ROW(vf_name_info)

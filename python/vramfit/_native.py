@@ -200,7 +200,8 @@ _SIGNATURES = {
     "vf_report_free": (None, [c_void_p]),
 }
 
-_MIRRORED = {"vf_error": VfError, "vf_arch": VfArch, "vf_tensor": VfTensor, "vf_quant": VfQuant,
+_MIRRORED = {"vf_error": VfError, "vf_open_options": VfOpenOptions, "vf_arch": VfArch,
+             "vf_tensor": VfTensor, "vf_quant": VfQuant,
              "vf_finding": VfFinding, "vf_component_stats": VfComponentStats,
              "vf_est_setup": VfEstSetup, "vf_est_result": VfEstResult, "vf_est_model": VfEstModel,
              "vf_target_spec": VfTargetSpec,
