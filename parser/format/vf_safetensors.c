@@ -196,16 +196,23 @@ static int own_string(parse_ctx *c, const uint8_t *s, size_t n, bool escaped, co
     return VF_OK;
 }
 
-/* Doubles a scratch table of `size`-byte elements (from 256); false when out of memory. */
-static bool grow(void **table, size_t *cap, size_t size)
+/* Makes a table of `size`-byte elements hold at least want of them; false when out of memory. */
+static bool reserve(void **table, size_t *cap, size_t want, size_t size)
 {
-    size_t n = *cap ? 2 * *cap : 256;
-    void *t = n <= SIZE_MAX / size ? realloc(*table, n * size) : NULL;
+    if (*cap >= want)
+        return true;
+    void *t = want <= SIZE_MAX / size ? realloc(*table, want * size) : NULL;
     if (!t)
         return false;
     *table = t;
-    *cap = n;
+    *cap = want;
     return true;
+}
+
+/* Doubles a scratch table of `size`-byte elements (from 256); false when out of memory. */
+static bool grow(void **table, size_t *cap, size_t size)
+{
+    return reserve(table, cap, *cap ? 2 * *cap : 256, size);
 }
 
 static int push_dim(parse_ctx *c, uint64_t d)
@@ -848,22 +855,9 @@ static int index_names(parse_ctx *c)
  * is used are never touched. False when out of memory. */
 static bool reserve_tables(vf_st_scratch *s, size_t len)
 {
-    size_t tensors = len / 48 + 16, dims = 3 * tensors;
-    if (s->tensor_cap < tensors) {
-        vf_st_tensor *t = realloc(s->tensors, tensors * sizeof *t);
-        if (!t)
-            return false;
-        s->tensors = t;
-        s->tensor_cap = tensors;
-    }
-    if (s->shape_cap < dims) {
-        uint64_t *d = realloc(s->shapes, dims * sizeof *d);
-        if (!d)
-            return false;
-        s->shapes = d;
-        s->shape_cap = dims;
-    }
-    return true;
+    size_t tensors = len / 48 + 16;
+    return reserve((void **)&s->tensors, &s->tensor_cap, tensors, sizeof *s->tensors) &&
+           reserve((void **)&s->shapes, &s->shape_cap, 3 * tensors, sizeof *s->shapes);
 }
 
 /* Gives the header its tables and points every tensor's shape into them. In an arena the scratch's
