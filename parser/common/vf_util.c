@@ -305,7 +305,7 @@ void *vf_alloc_large(size_t n)
 #if defined(MADV_HUGEPAGE)
     if (n >= VF_HUGE_PAGE && n <= SIZE_MAX - VF_HUGE_PAGE) {
         size_t whole = n & ~(VF_HUGE_PAGE - 1), rest = n - whole;
-        if (rest >= VF_HUGE_PAGE - VF_HUGE_PAGE / 8) /* a nearly full last page: take all of it */
+        if (rest >= VF_HUGE_PAGE / 4) /* a last quarter page or more: take all of it */
             n = whole += VF_HUGE_PAGE;
         void *p = NULL;
         if (posix_memalign(&p, VF_HUGE_PAGE, n) != 0)
