@@ -3,6 +3,7 @@
 #   - the I/O floor of the same job (bench/floor.c: open every shard, read its 8-byte length and
 #     header, close it, read the index; no parsing; 2 threads),
 #   - bench/baseline.py (standard-library Python doing the same job),
+#   - what fresh memory costs on the machine (bench/faults.c: a page fault per 4 KiB or 2 MiB),
 #   - the Rust `safetensors` crate's read_metadata, when the crate is available offline (it is not
 #     on a machine without a crates registry: the script says so),
 # with vramfit's peak RSS against the bound 2 x header bytes + 8 MiB; then the other commands that
@@ -27,6 +28,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVF_BUILD_TESTS=OFF >/d
 cmake --build "$build" --target vramfit vfgen -j"$(nproc)" >/dev/null
 cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
 "${cc:-cc}" -O2 -std=c11 -pthread -o "$build/vf_floor" "$root/bench/floor.c"
+"${cc:-cc}" -O2 -std=c11 -o "$build/vf_faults" "$root/bench/faults.c"
 gen() { # gen NAME: the generated checkpoint, written once
   [ -f "$data/$1/.complete" ] || { rm -rf "${data:?}/$1"; "$build/vfgen" model "$1" "$data/$1" >/dev/null && touch "$data/$1/.complete"; }
 }
@@ -107,6 +109,10 @@ print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform
       f"python {platform.python_version()}; {runs} alternating runs, medians; load average "
       f"{os.getloadavg()[0]:.1f} at the start; peak RSS floor of /usr/bin/time itself: "
       f"{peak_rss_kib(['/bin/true']) / 1024:.1f} MiB")
+faults = subprocess.run([os.path.join(os.path.dirname(floor), "vf_faults")], capture_output=True,
+                        text=True, check=True).stdout.split()
+print(f"fresh memory (bench/faults.c, first write per page, median of 7): {faults[1]} ms/MiB in 4 KiB "
+      f"pages, {faults[3]} ms/MiB in transparent huge pages")
 print(rust_note + "\n")
 print("| checkpoint | shards | tensors | header bytes | floor (ms) | inspect (ms) | inspect / floor | "
       "Python (ms) | Python / inspect | inspect peak RSS | bound 2xH+8MiB |")
