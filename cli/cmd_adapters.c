@@ -184,6 +184,17 @@ static int adapters_json(vf_buf *b, const vf_model *model, const vf_adapter_plan
     return VF_EXIT_OK;
 }
 
+/* The same document streamed to stdout as it is built (never whole in memory), then its empty line. */
+static int adapters_json_stream(const vf_model *model, const vf_adapter_plan *p, const adapters_opts *opts)
+{
+    int e = 0;
+    vf_error err = {0};
+    int rc = vf_report_adapters_json_write(model, p, &opts->o, vf_stdout_write, &e, &err);
+    if (rc == VF_OK)
+        (void)vf_stdout_write(&e, "\n", 1);
+    return rc == VF_OK || rc == VF_ERR_IO ? vf_stdout_streamed(e) : vf_cli_fail(&err);
+}
+
 /* ---- CSV --------------------------------------------------------------------------------------- */
 
 /* A CSV field, quoted (with "" for ") when it holds a separator, a quote or a line break. */
@@ -468,16 +479,21 @@ static int adapters_run(int argc, char **argv)
         return vf_cli_fail(&err);
     }
     vf_buf b = {0};
-    rc = render(&b, m, p, &opts);
+    const bool stream = opts.json && vf_stdout_streams(); /* tens of MB for a large MoE model */
+    rc = stream ? VF_EXIT_OK : render(&b, m, p, &opts);
     vf_output *svg = NULL;
     const vf_checkpoint *cp = vf_model_checkpoint(m);
-    if (rc == VF_EXIT_OK && opts.svg && !b.failed)
+    if (rc == VF_EXIT_OK && opts.svg && !b.failed) /* before any output: a refused path prints nothing */
         rc = vf_svg_adapters_prepare(opts.svg, p, vf_checkpoint_name(cp), &opts.o, cp, line.operand, &svg);
+    if (rc == VF_EXIT_OK && stream)
+        rc = adapters_json_stream(m, p, &opts);
     vf_adapter_plan_free(p);
     vf_model_free(m);
     free(rules);
     if (rc == VF_EXIT_OK)
         rc = vf_cli_flush_commit(&b, svg);
+    else
+        vf_output_free(svg);
     vf_buf_free(&b);
     return rc;
 }

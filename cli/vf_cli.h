@@ -29,6 +29,14 @@ enum {
 /* Writes the buffer to stdout; returns VF_EXIT_OK (also when the reader has gone: EPIPE), or
  * VF_EXIT_INTERNAL when it is incomplete, VF_EXIT_IO when the write fails (one line on stderr). */
 int vf_buf_flush(vf_buf *b);
+/* Stdout for a document written in pieces (vf_report_write_fn): true when it is not a terminal (a
+ * terminal gets the whole buffer, made safe to show, through vf_buf_flush). */
+bool vf_stdout_streams(void);
+/* vf_report_write_fn onto stdout: 0, or non-zero with the write's errno kept in *(int *)ctx. */
+int vf_stdout_write(void *ctx, const char *data, size_t len);
+/* The end of a streamed document: flushes stdout; VF_EXIT_OK (also when the reader has gone) or
+ * VF_EXIT_IO with one line on stderr. e: the errno vf_stdout_write kept (0: none). */
+int vf_stdout_streamed(int e);
 /* Once at start: SIGPIPE ignored (a closed pipe is EPIPE, a quiet end); fds 0-2 that are closed are
  * held by /dev/null opened read-only, so output files never take stdout's slot and writes to a
  * closed stdout fail. */

@@ -76,6 +76,28 @@ int vf_buf_flush(vf_buf *b)
     return VF_EXIT_OK;
 }
 
+bool vf_stdout_streams(void)
+{
+    return !isatty(STDOUT_FILENO);
+}
+
+int vf_stdout_write(void *ctx, const char *data, size_t len)
+{
+    errno = 0;
+    if (fwrite(data, 1, len, stdout) == len)
+        return 0;
+    *(int *)ctx = errno ? errno : EIO;
+    return 1;
+}
+
+int vf_stdout_streamed(int e)
+{
+    errno = 0;
+    if (e == 0 && fflush(stdout) != 0)
+        e = errno ? errno : EIO;
+    return e ? stdout_failed(e) : VF_EXIT_OK;
+}
+
 void vf_stdio_init(void)
 {
     signal(SIGPIPE, SIG_IGN);

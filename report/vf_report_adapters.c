@@ -138,27 +138,47 @@ static void json_copy(vf_jw *j, const vf_adapter_matrix *x)
     vf_jw_obj_end(j);
 }
 
-int vf_report_adapters_json(const vf_model *m, const vf_adapter_plan *p, const vf_adapter_options *o,
-                            char **out, vf_error *err)
+/* Where the document goes: into b whole (write NULL), or to write in pieces of about VF_SPILL bytes
+ * as it is built (b is then reused for each piece). */
+#define VF_SPILL ((size_t)256 << 10)
+typedef struct doc_sink {
+    vf_report_write_fn write;
+    void *ctx;
+    int rc; /* the first non-zero return of write; the document stops there */
+} doc_sink;
+
+/* Hands b's text to the sink once it holds `at_least` bytes (0: whatever it holds); false when the
+ * sink has failed (now or before) or b could not grow. */
+static bool spill(vf_buf *b, doc_sink *s, size_t at_least)
 {
-    if (!m || !p || !o || !out)
-        return vf_report_null_arg("vf_report_adapters_json", out, err);
+    if (b->failed || s->rc)
+        return false;
+    if (!s->write || b->len < at_least || b->len == 0)
+        return true;
+    s->rc = s->write(s->ctx, b->data, b->len);
+    b->len = 0;
+    b->data[0] = '\0';
+    return s->rc == 0;
+}
+
+static void write_doc(const vf_model *m, const vf_adapter_plan *p, const vf_adapter_options *o, vf_buf *b,
+                      doc_sink *s)
+{
     const bool lora = o->method == VF_ADAPTER_LORA;
-    vf_buf b = {0};
-    vf_jw j = {.b = &b};
+    vf_jw j = {.b = b};
     vf_jw_doc(&j);
     vf_jw_origin(&j, vf_model_checkpoint(m));
     json_head(&j, p, o);
     json_totals(&j, vf_adapter_plan_totals(p), lora);
     vf_jw_arr(&j, "matrices");
-    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+    for (size_t i = 0; i < vf_adapter_plan_count(p) && spill(b, s, VF_SPILL); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
         if (vf_adapter_kind_is_target(x->kind))
             (lora ? json_lora_matrix : json_osft_matrix)(&j, x);
     }
     vf_jw_arr_end(&j);
     vf_jw_arr(&j, "trainable_copies");
-    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+    for (size_t i = 0; i < vf_adapter_plan_count(p) && spill(b, s, VF_SPILL); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
         if (!vf_adapter_kind_is_target(x->kind))
             json_copy(&j, x);
@@ -167,5 +187,33 @@ int vf_report_adapters_json(const vf_model *m, const vf_adapter_plan *p, const v
     json_layers(&j, p);
     vf_jw_findings(&j, "findings", vf_adapter_plan_findings(p));
     vf_jw_obj_end(&j);
+}
+
+int vf_report_adapters_json(const vf_model *m, const vf_adapter_plan *p, const vf_adapter_options *o,
+                            char **out, vf_error *err)
+{
+    if (!m || !p || !o || !out)
+        return vf_report_null_arg("vf_report_adapters_json", out, err);
+    vf_buf b = {0};
+    doc_sink whole = {0};
+    write_doc(m, p, o, &b, &whole);
     return vf_report_finish(&b, out, err);
+}
+
+int vf_report_adapters_json_write(const vf_model *m, const vf_adapter_plan *p, const vf_adapter_options *o,
+                                  vf_report_write_fn write, void *ctx, vf_error *err)
+{
+    if (!m || !p || !o || !write)
+        return vf_report_null_arg("vf_report_adapters_json_write", NULL, err);
+    vf_buf b = {0};
+    doc_sink s = {write, ctx, 0};
+    write_doc(m, p, o, &b, &s);
+    (void)spill(&b, &s, 0);
+    bool nomem = b.failed;
+    vf_buf_free(&b);
+    if (s.rc)
+        return vf_error_set(err, VF_ERR_IO, NULL, NULL, "the report could not be written (%d)", s.rc);
+    if (nomem)
+        return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory while writing the report");
+    return VF_OK;
 }

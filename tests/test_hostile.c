@@ -419,6 +419,10 @@ Test(hostile, a_failed_stdout_leaves_no_output_file)
     cr_expect_eq(r.status, 3, "%s", r.err);
     cr_expect(strstr(r.err, "cannot write to stdout"), "%s", r.err);
     vft_run_free(&r);
+    r = RUN(VFT_OUT_FULL, NULL, "adapters", TINY, "--json", "--svg", svg); /* the streamed document */
+    cr_expect_eq(r.status, 3, "%s", r.err);
+    cr_expect(strstr(r.err, "cannot write to stdout: No space left on device"), "%s", r.err);
+    vft_run_free(&r);
     r = RUN(VFT_OUT_FULL, NULL, "verify", TINY, "--manifest", man);
     cr_expect_eq(r.status, 3, "%s", r.err);
     vft_run_free(&r);
@@ -456,7 +460,9 @@ Test(hostile, an_output_name_at_name_max_works)
 
 Test(hostile, help_version_and_commands_check_stdout)
 {
-    const char *const cmds[][4] = {{"--help"}, {"--version"}, {"inspect", "--help"}, {"inspect", TINY}};
+    /* adapters --json streams its document as it is built (cmd_adapters.c) */
+    const char *const cmds[][4] = {{"--help"}, {"--version"}, {"inspect", "--help"}, {"inspect", TINY},
+                                   {"adapters", TINY, "--json"}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *const *c = cmds[i];
         vft_run r = run_args(VFT_OUT_CLOSED, NULL, c);

@@ -104,6 +104,76 @@ Test(report, adapters_is_the_cli_document)
     expect_adapters_like_cli(GPT2, &osft, os);
 }
 
+/* A vf_report_write_fn that keeps the pieces it is given and fails at piece `fail_at` (0: never). */
+typedef struct pieces {
+    vf_buf text;
+    size_t count, fail_at;
+} pieces;
+
+static int keep_piece(void *ctx, const char *data, size_t len)
+{
+    pieces *p = ctx;
+    cr_expect_gt(len, 0, "no empty piece");
+    if (++p->count == p->fail_at)
+        return 1;
+    vf_buf_put(&p->text, data, len);
+    return 0;
+}
+
+/* The streamed document of `path` (all-linear LoRA) next to the whole one: the same bytes. */
+static size_t expect_streamed_like_whole(const char *path)
+{
+    vf_model *m = open_model(path);
+    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
+    o.target.modules = "all-linear";
+    vf_adapter_plan *p = NULL;
+    vf_error err = {0};
+    cr_assert_eq(vf_adapter_plan_build(m, &o, &p, &err), VF_OK, "%s", err.message);
+    char *doc = NULL;
+    cr_assert_eq(vf_report_adapters_json(m, p, &o, &doc, &err), VF_OK, "%s", err.message);
+    pieces got = {0};
+    cr_assert_eq(vf_report_adapters_json_write(m, p, &o, keep_piece, &got, &err), VF_OK, "%s", err.message);
+    cr_expect_eq(got.text.len, strlen(doc), "%s", path);
+    cr_expect(got.text.data && strcmp(got.text.data, doc) == 0, "%s: the pieces joined are the document", path);
+    size_t n = got.count;
+    vf_buf_free(&got.text);
+    vf_report_free(doc);
+    vf_adapter_plan_free(p);
+    vf_model_free(m);
+    return n;
+}
+
+Test(report, adapters_streamed_in_pieces_is_the_whole_document)
+{
+    cr_expect_eq(expect_streamed_like_whole(LLAMA), 1, "a small document is one piece");
+    /* 48 layers x 128 experts: ~19k matrices, a document of several MB */
+    char *qwen = vft_gen("qwen3-30b-a3b");
+    size_t n = expect_streamed_like_whole(qwen);
+    cr_expect_gt(n, 4, "a large document comes in pieces (%zu)", n);
+    free(qwen);
+}
+
+Test(report, adapters_stream_stops_at_a_failed_write)
+{
+    char *qwen = vft_gen("qwen3-30b-a3b");
+    vf_model *m = open_model(qwen);
+    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
+    o.target.modules = "all-linear";
+    vf_adapter_plan *p = NULL;
+    vf_error err = {0};
+    cr_assert_eq(vf_adapter_plan_build(m, &o, &p, &err), VF_OK, "%s", err.message);
+    pieces got = {.fail_at = 2};
+    cr_expect_eq(vf_report_adapters_json_write(m, p, &o, keep_piece, &got, &err), VF_ERR_IO);
+    cr_expect_eq(got.count, 2, "no piece after the failed one (%zu)", got.count);
+    cr_expect(strstr(err.message, "could not be written"), "%s", err.message);
+    cr_expect_eq(vf_report_adapters_json_write(m, p, &o, NULL, &got, &err), VF_ERR_USAGE);
+    cr_expect(strstr(err.message, "vf_report_adapters_json_write"), "%s", err.message);
+    vf_buf_free(&got.text);
+    vf_adapter_plan_free(p);
+    vf_model_free(m);
+    free(qwen);
+}
+
 Test(report, null_arguments_are_a_usage_error)
 {
     vf_model *m = open_model(LLAMA);

@@ -90,6 +90,14 @@ int vf_report_inspect_json(const vf_model *m, unsigned flags, char **out, vf_err
  * rank or unfreeze ratio, targets given, adapter dtype, DoRA and bias are reported from o). */
 int vf_report_adapters_json(const vf_model *m, const vf_adapter_plan *p, const vf_adapter_options *o,
                             char **out, vf_error *err);
+/* The same document handed to write(ctx, data, len) in pieces of about 256 KiB as it is built, so
+ * that it is never whole in memory (tens of MB for a large MoE model); the pieces, joined, are the
+ * text vf_report_adapters_json gives. write returns 0, or non-zero to stop: the document then ends
+ * where it stopped and VF_ERR_IO is returned (a caller keeps its own errno in ctx). VF_ERR_NOMEM
+ * may come after pieces were written. */
+typedef int (*vf_report_write_fn)(void *ctx, const char *data, size_t len);
+int vf_report_adapters_json_write(const vf_model *m, const vf_adapter_plan *p, const vf_adapter_options *o,
+                                  vf_report_write_fn write, void *ctx, vf_error *err);
 
 /* Releases a document of vf_report_*_json; NULL is a no-op. */
 void vf_report_free(char *text);
