@@ -171,6 +171,33 @@ static void put_decimal(vf_buf *b, uint64_t v, bool minus)
     vf_buf_commit(b, n);
 }
 
+void vf_jw_put_u64(vf_buf *b, uint64_t v)
+{
+    put_decimal(b, v, false);
+}
+
+void vf_jw_put_i64(vf_buf *b, int64_t v)
+{
+    put_decimal(b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+}
+
+void vf_jw_put_str(vf_buf *b, const char *s)
+{
+    if (s)
+        json_string(b, s);
+    else
+        vf_buf_add(b, "null", 4);
+}
+
+void vf_jw_put_pair(vf_buf *b, uint64_t x, uint64_t y)
+{
+    vf_buf_add(b, "[", 1);
+    put_decimal(b, x, false);
+    vf_buf_add(b, ",", 1);
+    put_decimal(b, y, false);
+    vf_buf_add(b, "]", 1);
+}
+
 void vf_jw_u64(vf_jw *j, const char *key, uint64_t v)
 {
     json_pre(j, key);

@@ -3,55 +3,62 @@
  * totals and findings. */
 #include "vf_report_internal.h"
 
-static void json_pair(vf_jw *j, const char *key, uint64_t a, uint64_t b)
-{
-    uint64_t v[2] = {a, b};
-    vf_jw_shape(j, key, v, 2);
-}
+/* The members of the per-matrix objects (tens of thousands in a large MoE model's document), with
+ * their names as literals (vf_jw_KEY). */
+#define PAIR(j, key, x, y) (vf_jw_KEY(j, key), vf_jw_put_pair((j)->b, x, y))
+#define U64(j, key, v) (vf_jw_KEY(j, key), vf_jw_put_u64((j)->b, v))
+#define STR(j, key, s) (vf_jw_KEY(j, key), vf_jw_put_str((j)->b, s))
 
-static void json_int_or_null(vf_jw *j, const char *key, int32_t v)
+/* A layer or expert index, null when there is none. */
+static void put_index(vf_buf *b, int32_t v)
 {
     if (v >= 0)
-        vf_jw_i64(j, key, v);
+        vf_jw_put_i64(b, v);
     else
-        vf_jw_null(j, key);
+        vf_buf_add(b, "null", 4);
 }
 
 static void json_matrix_common(vf_jw *j, const vf_adapter_matrix *x)
 {
-    vf_jw_str(j, "name", x->tensor->name);
-    vf_jw_str(j, "module", x->module);
-    vf_jw_str(j, "kind", vf_adapter_kind_name(x->kind));
-    json_int_or_null(j, "layer", x->layer);
-    json_int_or_null(j, "expert", x->expert);
-    json_pair(j, "shape", x->rows, x->cols);
+    STR(j, "name", x->tensor->name);
+    STR(j, "module", x->module);
+    STR(j, "kind", vf_adapter_kind_name(x->kind));
+    vf_jw_KEY(j, "layer");
+    put_index(j->b, x->layer);
+    vf_jw_KEY(j, "expert");
+    put_index(j->b, x->expert);
+    PAIR(j, "shape", x->rows, x->cols);
 }
 
 static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x)
 {
     vf_jw_obj(j, NULL);
     json_matrix_common(j, x);
-    vf_jw_bool(j, "conv1d", x->conv1d);
-    vf_jw_u64(j, "in", x->in);
-    vf_jw_u64(j, "out", x->out);
-    vf_jw_u64(j, "rank", x->rank);
-    json_pair(j, "a", x->rank, x->in);
-    json_pair(j, "b", x->out, x->rank);
-    vf_jw_u64(j, "magnitude", x->magnitude);
-    vf_jw_u64(j, "params", x->params);
-    vf_jw_u64(j, "bytes", x->bytes);
+    vf_jw_KEY(j, "conv1d");
+    vf_buf_add(j->b, x->conv1d ? "true" : "false", x->conv1d ? 4 : 5);
+    U64(j, "in", x->in);
+    U64(j, "out", x->out);
+    U64(j, "rank", x->rank);
+    PAIR(j, "a", x->rank, x->in);
+    PAIR(j, "b", x->out, x->rank);
+    U64(j, "magnitude", x->magnitude);
+    U64(j, "params", x->params);
+    U64(j, "bytes", x->bytes);
     vf_jw_obj_end(j);
 }
 
 static void json_usv(vf_jw *j, const char *key, const vf_adapter_matrix *x, uint64_t k)
 {
-    uint64_t s[1] = {k}, p = x->rows * k + k + k * x->cols; /* <= params: sized without overflow */
+    uint64_t p = x->rows * k + k + k * x->cols; /* <= params: sized without overflow */
     if (key)
         vf_jw_obj(j, key);
-    json_pair(j, "u", x->rows, k);
-    vf_jw_shape(j, "s", s, 1);
-    json_pair(j, "v", k, x->cols);
-    vf_jw_u64(j, "params", p);
+    PAIR(j, "u", x->rows, k);
+    vf_jw_KEY(j, "s");
+    vf_buf_add(j->b, "[", 1);
+    vf_jw_put_u64(j->b, k);
+    vf_buf_add(j->b, "]", 1);
+    PAIR(j, "v", k, x->cols);
+    U64(j, "params", p);
     if (key)
         vf_jw_obj_end(j);
 }
@@ -61,10 +68,10 @@ static void json_osft_matrix(vf_jw *j, const vf_adapter_matrix *x)
     vf_jw_obj(j, NULL);
     json_matrix_common(j, x);
     json_usv(j, NULL, x, x->rank);
-    vf_jw_u64(j, "bytes", x->bytes);
-    vf_jw_u64(j, "frozen_rank", x->frozen_rank);
-    vf_jw_u64(j, "trainable_rank", x->trainable_rank);
-    vf_jw_u64(j, "trainable_params", x->trainable_params);
+    U64(j, "bytes", x->bytes);
+    U64(j, "frozen_rank", x->frozen_rank);
+    U64(j, "trainable_rank", x->trainable_rank);
+    U64(j, "trainable_params", x->trainable_params);
     json_usv(j, "frozen", x, x->frozen_rank);
     json_usv(j, "trainable", x, x->trainable_rank);
     vf_jw_obj_end(j);

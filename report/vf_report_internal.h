@@ -33,6 +33,29 @@ static inline void vf_buf_add(vf_buf *b, const char *s, size_t n)
     }
 }
 
+/* ---- members with literal names (the per-matrix objects of the large documents) ----------------
+ * vf_jw_KEY(j, "rows") writes what vf_jw_u64(j, "rows", ...) writes before its value (the comma
+ * when one is due, then "rows":), the name's length known at compile time; lit must be a string
+ * literal of plain ASCII needing no escape. The value then follows with vf_jw_put_*. The same bytes
+ * as the vf_jw_* call with that key (tests/test_report.c compares whole documents). */
+static inline void vf_jw_key_quoted(vf_jw *j, const char *quoted, size_t n)
+{
+    bool comma = j->depth > 0 && !j->first[j->depth];
+    if (j->depth > 0)
+        j->first[j->depth] = false;
+    char *d = vf_buf_room(j->b, n + 1);
+    if (d) {
+        d[0] = ',';
+        memcpy(d + comma, quoted, n);
+        vf_buf_commit(j->b, n + comma);
+    }
+}
+#define vf_jw_KEY(j, lit) vf_jw_key_quoted((j), "\"" lit "\":", sizeof(lit) + 2)
+void vf_jw_put_u64(vf_buf *b, uint64_t v);       /* v in decimal */
+void vf_jw_put_i64(vf_buf *b, int64_t v);        /* v in decimal, '-' first when negative */
+void vf_jw_put_str(vf_buf *b, const char *s);    /* s as a JSON string (escaped); NULL: null */
+void vf_jw_put_pair(vf_buf *b, uint64_t x, uint64_t y); /* [x,y] */
+
 /* The end of a document function: hands b's text to the caller as *out (b is emptied), or frees b
  * and returns VF_ERR_NOMEM when it is incomplete. */
 int vf_report_finish(vf_buf *b, char **out, vf_error *err);
