@@ -5,7 +5,7 @@
  * changes while hashed; signs and overflow in integer options), output stays what it says (valid
  * UTF-8 JSON from non-UTF-8 names, escaped diagnostics, names at NAME_MAX) and a Hugging Face cache
  * does not lead elsewhere unnoticed. Every CLI run has a timeout: a regression fails, never hangs. */
-#define _DEFAULT_SOURCE /* mkfifo, symlink, link */
+#define _GNU_SOURCE /* mkfifo, symlink, link; F_GETPIPE_SZ */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vf_test_support.h"
@@ -474,6 +475,44 @@ Test(hostile, help_version_and_commands_check_stdout)
         cr_expect_eq(r.err_len, 0, "no message: %s", r.err);
         vft_run_free(&r);
     }
+}
+
+/* adapters --json streams its document; into a pipe it first widens the pipe to 1 MiB (or the
+ * system's pipe-max-size), so that writer and reader wait for each other 16 times less. */
+Test(hostile, a_streamed_document_widens_its_pipe)
+{
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], STDOUT_FILENO);
+        close(fd[0]);
+        close(fd[1]);
+        execl(VF_CLI, VF_CLI, "adapters", TINY, "--json", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char buf[1 << 16];
+    size_t total = 0;
+    for (ssize_t n; (n = read(fd[0], buf, sizeof buf)) > 0;)
+        total += (size_t)n;
+    int size = fcntl(fd[0], F_GETPIPE_SZ), status = 0;
+    close(fd[0]);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    long max = 1 << 20;
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 1 << 20;
+        fclose(f);
+    }
+    cr_expect_eq(size, max < (1 << 20) ? 65536 : 1 << 20, "pipe size %d (pipe-max-size %ld)", size, max);
+    vft_run r = RUN(VFT_OUT_CAPTURE, NULL, "adapters", TINY, "--json");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_eq(total, r.out_len, "the same document through the pipe");
+    vft_run_free(&r);
 }
 
 static void append_once(void *user, uint64_t bytes)
