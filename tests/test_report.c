@@ -120,15 +120,24 @@ static int keep_piece(void *ctx, const char *data, size_t len)
     return 0;
 }
 
+/* The all-linear LoRA plan of m, with its options in *o. */
+static vf_adapter_plan *all_linear_plan(const vf_model *m, vf_adapter_options *o)
+{
+    *o = (vf_adapter_options)VF_ADAPTER_OPTIONS_INIT;
+    o->target.modules = "all-linear";
+    vf_adapter_plan *p = NULL;
+    vf_error err = {0};
+    cr_assert_eq(vf_adapter_plan_build(m, o, &p, &err), VF_OK, "%s", err.message);
+    return p;
+}
+
 /* The streamed document of `path` (all-linear LoRA) next to the whole one: the same bytes. */
 static size_t expect_streamed_like_whole(const char *path)
 {
     vf_model *m = open_model(path);
-    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
-    o.target.modules = "all-linear";
-    vf_adapter_plan *p = NULL;
+    vf_adapter_options o;
+    vf_adapter_plan *p = all_linear_plan(m, &o);
     vf_error err = {0};
-    cr_assert_eq(vf_adapter_plan_build(m, &o, &p, &err), VF_OK, "%s", err.message);
     char *doc = NULL;
     cr_assert_eq(vf_report_adapters_json(m, p, &o, &doc, &err), VF_OK, "%s", err.message);
     pieces got = {0};
@@ -157,11 +166,9 @@ Test(report, adapters_stream_stops_at_a_failed_write)
 {
     char *qwen = vft_gen("qwen3-30b-a3b");
     vf_model *m = open_model(qwen);
-    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
-    o.target.modules = "all-linear";
-    vf_adapter_plan *p = NULL;
+    vf_adapter_options o;
+    vf_adapter_plan *p = all_linear_plan(m, &o);
     vf_error err = {0};
-    cr_assert_eq(vf_adapter_plan_build(m, &o, &p, &err), VF_OK, "%s", err.message);
     pieces got = {.fail_at = 2};
     cr_expect_eq(vf_report_adapters_json_write(m, p, &o, keep_piece, &got, &err), VF_ERR_IO);
     cr_expect_eq(got.count, 2, "no piece after the failed one (%zu)", got.count);
