@@ -479,7 +479,7 @@ static int adapters_run(int argc, char **argv)
         return vf_cli_fail(&err);
     }
     vf_buf b = {0};
-    const bool stream = opts.json && vf_stdout_streams(); /* tens of MB for a large MoE model */
+    const bool stream = opts.json && vf_stdout_stream_begin(); /* tens of MB for a large MoE model */
     rc = stream ? VF_EXIT_OK : render(&b, m, p, &opts);
     vf_output *svg = NULL;
     const vf_checkpoint *cp = vf_model_checkpoint(m);

@@ -29,9 +29,10 @@ enum {
 /* Writes the buffer to stdout; returns VF_EXIT_OK (also when the reader has gone: EPIPE), or
  * VF_EXIT_INTERNAL when it is incomplete, VF_EXIT_IO when the write fails (one line on stderr). */
 int vf_buf_flush(vf_buf *b);
-/* Stdout for a document written in pieces (vf_report_write_fn): true when it is not a terminal (a
- * terminal gets the whole buffer, made safe to show, through vf_buf_flush). */
-bool vf_stdout_streams(void);
+/* Readies stdout for a document written in pieces (vf_report_write_fn): false for a terminal (it
+ * gets the whole buffer, made safe to show, through vf_buf_flush); else true, after widening stdout
+ * to 1 MiB when it is a pipe (F_SETPIPE_SZ; refused above pipe-max-size, then it stays as it is). */
+bool vf_stdout_stream_begin(void);
 /* vf_report_write_fn onto stdout: 0, or non-zero with the write's errno kept in *(int *)ctx. */
 int vf_stdout_write(void *ctx, const char *data, size_t len);
 /* The end of a streamed document: flushes stdout; VF_EXIT_OK (also when the reader has gone) or

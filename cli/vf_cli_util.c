@@ -78,7 +78,7 @@ int vf_buf_flush(vf_buf *b)
     return VF_EXIT_OK;
 }
 
-bool vf_stdout_streams(void)
+bool vf_stdout_stream_begin(void)
 {
     if (isatty(STDOUT_FILENO))
         return false;
