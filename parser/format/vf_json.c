@@ -7,9 +7,6 @@
  * VF_JSON_MAX_DEPTH, and strict UTF-8 inside strings (outside them every byte must be ASCII
  * grammar, so a document the scanner accepts whole is valid UTF-8 without NUL bytes). */
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "vf_json.h"
 
@@ -52,30 +49,6 @@ static int hex4(const uint8_t *s, uint32_t *out)
     return 0;
 }
 
-#if defined(__SSE2__)
-/* Past the plain bytes at p (ASCII, not '"', '\\' or a control), sixteen at a time while sixteen
- * remain: a signed byte below 0x20 is a control or a byte >= 0x80. The rest is the caller's. */
-static inline const uint8_t *plain_run(const uint8_t *p, const uint8_t *end)
-{
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                   _mm_cmplt_epi8(v, space));
-        unsigned m = (unsigned)_mm_movemask_epi8(hit);
-        if (m)
-            return p + __builtin_ctz(m);
-        p += 16;
-    }
-    return p;
-}
-#else
-static inline const uint8_t *plain_run(const uint8_t *p, const uint8_t *end)
-{
-    (void)end;
-    return p;
-}
-#endif
 
 /* A JSON string; c->p is on the opening quote. On success *s and *n give the raw bytes between the
  * quotes, *escaped tells whether they hold escapes, and c->p is past the closing quote. Escapes are
@@ -86,7 +59,7 @@ int vf_json_string(vf_json *c, const uint8_t **s, size_t *n, bool *escaped)
     bool esc = false;
     *s = p;
     for (;;) {
-        p = plain_run(p, end);
+        p = vf_json_plain_run(p, end);
         while (end - p >= 8) { /* eight ASCII bytes at a time while none is '"', '\\' or a control */
             uint64_t w;
             memcpy(&w, p, 8);

@@ -28,7 +28,37 @@
 
 #include "vramfit/vf_error.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define VF_JSON_MAX_DEPTH 1000 /* as cJSON's CJSON_NESTING_LIMIT */
+
+/* Shared by the scanner and the writer (report/vf_jw.c). */
+#if defined(__SSE2__)
+/* Past the plain bytes at p (ASCII, not '"', '\\' or a control), sixteen at a time while sixteen
+ * remain: a signed byte below 0x20 is a control or a byte >= 0x80. The rest is the caller's. */
+static inline const uint8_t *vf_json_plain_run(const uint8_t *p, const uint8_t *end)
+{
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                   _mm_cmplt_epi8(v, space));
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
+        if (m)
+            return p + __builtin_ctz(m);
+        p += 16;
+    }
+    return p;
+}
+#else
+static inline const uint8_t *vf_json_plain_run(const uint8_t *p, const uint8_t *end)
+{
+    (void)end;
+    return p;
+}
+#endif
 
 typedef struct vf_json {
     const uint8_t *base, *p, *end;
