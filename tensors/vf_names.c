@@ -559,8 +559,9 @@ static bool is_digit(char ch)
     return ch >= '0' && ch <= '9';
 }
 
-/* The first position from i on (below len) holding a digit, or len: eight bytes at a time over the
- * words that hold none (a byte below 10 after xor with '0' is a digit; the test is exact for "any"). */
+/* The first position from i on (below len) holding a digit, or len: eight bytes at a time (a byte
+ * below 10 after xor with '0' is a digit; borrows reach only bytes above a digit, so the lowest
+ * flagged byte is the first digit), the rest one by one. */
 static size_t next_digit(const char *name, size_t i, size_t len)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
@@ -568,7 +569,10 @@ static size_t next_digit(const char *name, size_t i, size_t len)
         uint64_t w;
         memcpy(&w, name + i, 8);
         w ^= ones * '0';
-        if ((w - ones * 10) & ~w & high)
+        uint64_t m = (w - ones * 10) & ~w & high;
+        if (m && SPLIT_WORDS) /* little-endian GCC or clang: the lowest byte is the first */
+            return i + ((size_t)__builtin_ctzll(m) >> 3);
+        if (m)
             break;
     }
     while (i < len && !is_digit(name[i]))
@@ -637,17 +641,17 @@ static int8_t index_ordinal(const comps *c, long at)
     return k;
 }
 
-static uint64_t key_hash(const char *key, size_t len, uint32_t ndim, unsigned layouts)
+/* FNV-1a's step on 64-bit words over key[0..len), the last word zero-padded (key has 8 bytes of
+ * room past len: shape.key). */
+static uint64_t key_hash(char *key, size_t len, uint32_t ndim, unsigned layouts)
 {
     uint64_t h = UINT64_C(14695981039346656037) ^ ((uint64_t)ndim << 8 | layouts) ^ len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) { /* a word at a time: FNV-1a's step on 64-bit words */
+    memset(key + len, 0, 8);
+    for (size_t i = 0; i < len; i += 8) {
         uint64_t w;
         memcpy(&w, key + i, 8);
         h = (h ^ w) * UINT64_C(1099511628211);
     }
-    for (; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * UINT64_C(1099511628211);
     return h ^ (h >> 29);
 }
 
