@@ -115,8 +115,8 @@ Test(json, utf8_errors_keep_their_precedence)
     expect_reject("{\"\xf4\x90\x80\x80\":1}", 0, VF_ERR_UTF8, NULL); /* above U+10FFFF */
 }
 
-/* The fast path takes an entry with the last dtype's text as that dtype: only text equal up to its
- * closing quote. */
+/* The fast path takes an entry with one of the last two dtypes' text as that dtype: only text equal
+ * up to its closing quote. */
 Test(json, the_last_dtype_is_reused_only_for_the_same_text)
 {
     vf_st_header *h = expect_accept("{\"a\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[0,2]},"
@@ -132,6 +132,28 @@ Test(json, the_last_dtype_is_reused_only_for_the_same_text)
                   "\"b\":{\"dtype\":\"BF16X\",\"shape\":[1],\"data_offsets\":[2,4]}}", 4, VF_ERR_DTYPE, "BF16X");
     expect_reject("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]},"
                   "\"b\":{\"dtype\":\"F8_E4M\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, VF_ERR_DTYPE, "F8_E4M");
+}
+
+/* Quantized checkpoints alternate a weight's dtype and its scales': both stay known, the older of
+ * the two is the one a third dtype replaces, and a text longer than a known one is not taken. */
+Test(json, two_alternating_dtypes_are_both_reused)
+{
+    vf_st_header *h = expect_accept("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]},"
+                                    "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                                    "\"c\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[8,12]},"
+                                    "\"d\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]},"
+                                    "\"e\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[16,18]},"
+                                    "\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[18,22]},"
+                                    "\"g\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[22,24]}}", 24);
+    static const vf_dtype want[] = {VF_DTYPE_F8_E4M3, VF_DTYPE_F32, VF_DTYPE_F8_E4M3, VF_DTYPE_F32,
+                                    VF_DTYPE_BF16, VF_DTYPE_F32, VF_DTYPE_F8_E4M3};
+    for (size_t i = 0; i < 7; i++)
+        cr_expect_eq(vf_st_header_tensor(h, i)->dtype, want[i], "tensor %zu", i);
+    vf_st_header_free(h);
+    expect_reject("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                  "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1,5]},"
+                  "\"c\":{\"dtype\":\"F8_E4M3X\",\"shape\":[1],\"data_offsets\":[5,6]}}", 6, VF_ERR_DTYPE,
+                  "F8_E4M3X");
 }
 
 Test(json, multibyte_names_are_read_exactly)

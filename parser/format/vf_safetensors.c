@@ -126,6 +126,12 @@ static const char *shape_text(const uint64_t *shape, uint32_t ndim, char *buf, s
  * it and only checks syntax for the rest of the document. Semantic checks run per entry in a fixed
  * order whatever the order of its members. Duplicate members inside an entry are rejected. */
 
+typedef struct dtype_memo {
+    uint64_t word, mask; /* the text's bytes as a little-endian word, and the mask of its length */
+    size_t len;          /* 0: empty */
+    vf_dtype value;
+} dtype_memo;
+
 typedef struct parse_ctx {
     vf_json j; /* the cursor */
     const char *file;
@@ -135,11 +141,10 @@ typedef struct parse_ctx {
     bool general_only;         /* every entry through the general parser (the differential test) */
     vf_st_scratch *s;          /* the tables while they grow: s->tensors[0..count), s->shapes */
     vf_arena *names;           /* where names and metadata strings go */
-    /* The last dtype resolved through the table, when its text is at most 8 bytes: the fast path
-     * takes an entry with the same text (followed by its quote) as that dtype without the table. */
-    uint64_t dtype_word, dtype_mask;
-    size_t dtype_len;
-    vf_dtype dtype_value;
+    /* The last two dtypes resolved through the table whose text is at most 8 bytes, the latest
+     * first (quantized checkpoints alternate a weight's dtype and its scales'): the fast path takes
+     * an entry with the same text (followed by its quote) as that dtype without the table. */
+    dtype_memo dtypes[2];
     size_t count, meta_cap, shape_used;
 } parse_ctx;
 
@@ -384,11 +389,23 @@ static void remember_dtype(parse_ctx *c, const char *name, size_t len, vf_dtype 
 {
     if (len == 0 || len > 8)
         return;
-    c->dtype_word = 0;
-    memcpy(&c->dtype_word, name, len);
-    c->dtype_mask = len == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * len)) - 1;
-    c->dtype_len = len;
-    c->dtype_value = dt;
+    dtype_memo m = {.len = len, .value = dt, .mask = len == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * len)) - 1};
+    memcpy(&m.word, name, len);
+    c->dtypes[1] = c->dtypes[0];
+    c->dtypes[0] = m;
+}
+
+/* The memo slot whose text starts p (followed by its quote), or NULL; p has more than 8 bytes. */
+static const dtype_memo *known_dtype(const parse_ctx *c, const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    for (size_t i = 0; i < 2; i++) {
+        const dtype_memo *m = &c->dtypes[i];
+        if (m->len && (w & m->mask) == m->word && p[m->len] == '"')
+            return m;
+    }
+    return NULL;
 }
 
 /* The per-entry rules in the order of the reference: structure, dtype, shape, overflow, offsets,
@@ -553,13 +570,11 @@ static int fast_entry(parse_ctx *c, entry_fields *f, bool *hit)
     FAST_LIT("{\"dtype\":\"");
     const uint8_t *d0 = p;
     f->dtype_resolved = false;
-    uint64_t w;
-    if (FAST_UINT_WORDS && c->dtype_len && end - p > 8 &&
-        (memcpy(&w, p, 8), (w & c->dtype_mask) == c->dtype_word) && p[c->dtype_len] == '"') {
-        /* the last dtype again (little-endian words, as remember_dtype keeps it) */
-        p += c->dtype_len;
+    const dtype_memo *known = FAST_UINT_WORDS && end - p > 8 ? known_dtype(c, p) : NULL;
+    if (known) { /* one of the last two dtypes again (little-endian words, as remember_dtype keeps them) */
+        p += known->len;
         f->dtype_resolved = true;
-        f->dtype_value = c->dtype_value;
+        f->dtype_value = known->value;
     }
     while (!f->dtype_resolved && p < end &&
            ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || (*p >= 'a' && *p <= 'z')))
