@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "vf_common_internal.h"
 #include "vf_estimator_internal.h"
 #include "vramfit/vf_adapters.h"
 #include "vramfit/vf_checked.h"
@@ -1025,6 +1026,25 @@ static vf_adapter_plan *plan_new(void)
     return p;
 }
 
+/* Room for as many entries as m's tensors hold matrices, plus one per tensor (copies and biases):
+ * more than any plan of m takes, in one vf_alloc_large buffer, so that a large plan fills huge
+ * pages instead of growing 4 KiB page by page (plan_push still grows it should the count be
+ * exceeded). False when out of memory. */
+static bool reserve_matrices(vf_adapter_plan *p, const vf_model *m)
+{
+    uint64_t bound = 0;
+    for (size_t i = 0; i < vf_model_tensor_count(m); i++)
+        if (vf_add_u64_overflow(&bound, bound, vf_model_tensor(m, i)->matrices) ||
+            vf_add_u64_overflow(&bound, bound, 1))
+            return true; /* no bound: grow as needed */
+    if (bound < 64 || bound > SIZE_MAX / sizeof *p->v)
+        return true;
+    if (!(p->v = vf_alloc_large((size_t)bound * sizeof *p->v)))
+        return false;
+    p->cap = (size_t)bound;
+    return true;
+}
+
 /* vf_adapter_plan_build, with the family detected (NULL: detect it) and the OSFT twin (twin->p
  * allocated by the caller) when twin is not NULL. */
 static int plan_build(const vf_model *m, const vf_adapter_options *o, const vf_family *detected,
@@ -1037,8 +1057,10 @@ static int plan_build(const vf_model *m, const vf_adapter_options *o, const vf_f
     if (rc != VF_OK)
         return rc;
     vf_adapter_plan *p = plan_new();
-    if (!p)
+    if (!p || !reserve_matrices(p, m)) {
+        vf_adapter_plan_free(p);
         return vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    }
     build_ctx c = {.m = m, .o = o, .p = p, .twin = twin, .detected = detected, .err = err};
     c.prefix = o->target.module_prefix ? o->target.module_prefix : "";
     c.prefix_len = strlen(c.prefix);
