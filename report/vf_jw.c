@@ -144,9 +144,11 @@ void vf_jw_obj_end(vf_jw *j) { json_close(j, '}'); }
 void vf_jw_arr(vf_jw *j, const char *key) { json_open(j, key, '['); }
 void vf_jw_arr_end(vf_jw *j) { json_close(j, ']'); }
 
-/* v in decimal at the end of b, written in place two digits at a time; `minus` puts a '-' before
- * it. */
-static void put_decimal(vf_buf *b, uint64_t v, bool minus)
+#define DECIMAL_MAX 21 /* '-' and the 20 digits of UINT64_MAX */
+
+/* v in decimal at d (room for DECIMAL_MAX bytes), two digits at a time; `minus` puts a '-' before
+ * it. Returns the bytes written. */
+static size_t decimal_at(char *d, uint64_t v, bool minus)
 {
     static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -158,22 +160,17 @@ static void put_decimal(vf_buf *b, uint64_t v, bool minus)
                                        100000000000000000ull, 1000000000000000000ull,
                                        10000000000000000000ull};
     if (v < 100 && !minus) { /* layers, experts, ranks, zero: most numbers of the large documents */
-        char *d = vf_buf_room(b, 2);
-        if (!d)
-            return;
-        if (v < 10)
+        if (v < 10) {
             d[0] = (char)('0' + v);
-        else
-            memcpy(d, pairs + 2 * v, 2);
-        vf_buf_commit(b, v < 10 ? 1 : 2);
-        return;
+            return 1;
+        }
+        memcpy(d, pairs + 2 * v, 2);
+        return 2;
     }
     /* digits from the bit length (log10(2) ~ 1233/4096), one compare to settle */
     size_t bits = 64 - (size_t)__builtin_clzll(v | 1), digits = (bits * 1233) >> 12;
     size_t n = minus + digits + (digits < 20 && (v | 1) >= pow10[digits]);
-    char *d = vf_buf_room(b, n), *p = d + n;
-    if (!d)
-        return;
+    char *p = d + n;
     d[0] = '-';
     for (; v >= 100; v /= 100, p -= 2)
         memcpy(p - 2, pairs + 2 * (v % 100), 2);
@@ -181,7 +178,15 @@ static void put_decimal(vf_buf *b, uint64_t v, bool minus)
         memcpy(p - 2, pairs + 2 * v, 2);
     else
         p[-1] = (char)('0' + v);
-    vf_buf_commit(b, n);
+    return n;
+}
+
+/* v in decimal at the end of b. */
+static void put_decimal(vf_buf *b, uint64_t v, bool minus)
+{
+    char *d = vf_buf_room(b, DECIMAL_MAX);
+    if (d)
+        vf_buf_commit(b, decimal_at(d, v, minus));
 }
 
 void vf_jw_put_u64(vf_buf *b, uint64_t v)
@@ -204,11 +209,16 @@ void vf_jw_put_str(vf_buf *b, const char *s)
 
 void vf_jw_put_pair(vf_buf *b, uint64_t x, uint64_t y)
 {
-    vf_buf_add(b, "[", 1);
-    put_decimal(b, x, false);
-    vf_buf_add(b, ",", 1);
-    put_decimal(b, y, false);
-    vf_buf_add(b, "]", 1);
+    char *d = vf_buf_room(b, 2 * DECIMAL_MAX + 3);
+    if (!d)
+        return;
+    size_t n = 0;
+    d[n++] = '[';
+    n += decimal_at(d + n, x, false);
+    d[n++] = ',';
+    n += decimal_at(d + n, y, false);
+    d[n++] = ']';
+    vf_buf_commit(b, n);
 }
 
 void vf_jw_u64(vf_jw *j, const char *key, uint64_t v)
