@@ -8,11 +8,12 @@
 #     on a machine without a crates registry: the script says so),
 # with vramfit's peak RSS against the bound 2 x header bytes + 8 MiB; then the other commands that
 # read a whole checkpoint (adapters, estimate, plan, audit) against inspect on a ~100k-tensor one
-# (target: each within 2x of inspect). Runs alternate; figures are medians; ratios come from the
-# same run.
+# (target: each within 2x of inspect); then bench/hash.sh (verify --data against cat, verify --sha256
+# against sha256sum). Runs alternate; figures are medians; ratios come from the same run.
 #   usage: bench/run.sh [RUNS (default 15)] [MODEL...]   (default: deepseek-v3 llama-3.1-8b)
 #   env:   VF_BENCH_BUILD (default /tmp/build-bench), VF_BENCH_DATA (default /tmp/vramfit-bench),
-#          VF_BENCH_BIG (the ~100k-tensor model, default deepseek-v3-fp8; empty: skip that part)
+#          VF_BENCH_BIG (the ~100k-tensor model, default deepseek-v3-fp8; empty: skip that part),
+#          VF_BENCH_HASH ("RUNS FILES SIZE_MIB" for bench/hash.sh, default "5 2 512"; empty: skip it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-15}
@@ -160,3 +161,12 @@ if big:
         rss = peak_rss_kib(argv)
         print(f"| `{k}` | {ms(t)} | {t / ti:.2f}x | {rss / 1024:.1f} MiB | {'yes' if t <= 2 * ti else 'NO'} |")
 PY
+
+# The integrity reads in the same run: verify --data against cat, verify --sha256 against sha256sum
+# (bench/hash.sh; VF_BENCH_HASH="RUNS FILES SIZE_MIB", default "5 2 512"; empty: skip).
+hash_args=${VF_BENCH_HASH-5 2 512}
+if [ -n "$hash_args" ]; then
+  echo
+  # shellcheck disable=SC2086 # three numbers, split on purpose
+  VF_BENCH_BUILD="$build" VF_BENCH_DATA="$data" bash "$root/bench/hash.sh" $hash_args
+fi
