@@ -13,7 +13,7 @@
 #   usage: bench/run.sh [RUNS (default 15)] [MODEL...]   (default: deepseek-v3 llama-3.1-8b)
 #   env:   VF_BENCH_BUILD (default /tmp/build-bench), VF_BENCH_DATA (default /tmp/vramfit-bench),
 #          VF_BENCH_BIG (the ~100k-tensor model, default deepseek-v3-fp8; empty: skip that part),
-#          VF_BENCH_HASH ("RUNS FILES SIZE_MIB" for bench/hash.sh, default "5 2 512"; empty: skip it)
+#          VF_BENCH_HASH ("RUNS FILES SIZE_MIB" for bench/hash.sh, default "5 2 1024"; empty: skip it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-15}
@@ -163,8 +163,9 @@ if big:
 PY
 
 # The integrity reads in the same run: verify --data against cat, verify --sha256 against sha256sum
-# (bench/hash.sh; VF_BENCH_HASH="RUNS FILES SIZE_MIB", default "5 2 512"; empty: skip).
-hash_args=${VF_BENCH_HASH-5 2 512}
+# (bench/hash.sh; VF_BENCH_HASH="RUNS FILES SIZE_MIB", default "5 2 1024": with 512 MiB files the
+# 10 ms resolution of the timings is 10-15 % of a one-shard run; empty: skip).
+hash_args=${VF_BENCH_HASH-5 2 1024}
 if [ -n "$hash_args" ]; then
   echo
   # shellcheck disable=SC2086 # three numbers, split on purpose
