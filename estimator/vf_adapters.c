@@ -20,7 +20,7 @@ struct vf_adapter_plan {
     vf_family family;
     char **targets;
     size_t target_count;
-    struct text_block *modules; /* the matrices' module names */
+    vf_arena modules;           /* the matrices' module names */
     uint64_t *layer_params;
     size_t layer_slots;
     vf_findings *findings;
@@ -437,32 +437,13 @@ static int check_unmatched(const vf_model *m, const strlist *l, const char *what
 
 /* ---- plan entries ------------------------------------------------------------------------------ */
 
-/* The plan's module names, one block after another (one allocation per TEXT_BLOCK bytes instead of
- * one per matrix). */
+/* The plan's module names go to its arena: one allocation per TEXT_BLOCK bytes, not one per matrix. */
 #define TEXT_BLOCK 65536
-
-typedef struct text_block {
-    struct text_block *next;
-    size_t used, cap;
-    char text[];
-} text_block;
 
 /* A NUL-terminated copy of s[0..n) kept by the plan, or NULL when out of memory. */
 static const char *keep_text(vf_adapter_plan *p, const char *s, size_t n)
 {
-    text_block *b = p->modules;
-    if (!b || b->cap - b->used < n + 1) {
-        size_t cap = n + 1 > TEXT_BLOCK ? n + 1 : TEXT_BLOCK;
-        if (!(b = malloc(sizeof *b + cap)))
-            return NULL;
-        *b = (text_block){.next = p->modules, .cap = cap};
-        p->modules = b;
-    }
-    char *out = b->text + b->used;
-    memcpy(out, s, n);
-    out[n] = '\0';
-    b->used += n + 1;
-    return out;
+    return vf_arena_strndup(&p->modules, s, n);
 }
 
 /* Appends x with module (a name keep_text kept). */
@@ -1023,6 +1004,8 @@ static vf_adapter_plan *plan_new(void)
         free(p);
         return NULL;
     }
+    if (p)
+        vf_arena_init(&p->modules, TEXT_BLOCK);
     return p;
 }
 
@@ -1098,10 +1081,7 @@ void vf_adapter_plan_free(vf_adapter_plan *p)
 {
     if (!p)
         return;
-    for (text_block *b = p->modules, *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
+    vf_arena_free(&p->modules);
     for (size_t i = 0; i < p->target_count; i++)
         free(p->targets[i]);
     free(p->targets);

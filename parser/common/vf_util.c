@@ -63,9 +63,11 @@ char *vf_arena_strndup(vf_arena *a, const char *s, size_t n)
 {
     if (n == SIZE_MAX)
         return NULL;
-    char *p = vf_arena_alloc(a, n + 1);
-    if (p)
+    char *p = vf_arena_alloc_raw(a, n + 1); /* every byte of the copy is written: no zeroing */
+    if (p) {
         memcpy(p, s, n);
+        p[n] = '\0';
+    }
     return p;
 }
 
