@@ -95,9 +95,7 @@ static void json_string(vf_buf *b, const char *s)
  * written with its comma in one piece. */
 static void json_pre(vf_jw *j, const char *key)
 {
-    bool comma = j->depth > 0 && !j->first[j->depth];
-    if (j->depth > 0)
-        j->first[j->depth] = false;
+    bool comma = vf_jw_comma_due(j);
     char *d = vf_buf_room(j->b, KEY_ROOM);
     size_t o = comma, i = 0;
     if (!d)
@@ -207,6 +205,11 @@ void vf_jw_put_str(vf_buf *b, const char *s)
         vf_buf_add(b, "null", 4);
 }
 
+void vf_jw_put_bool(vf_buf *b, bool v)
+{
+    vf_buf_add(b, v ? "true" : "false", v ? 4 : 5);
+}
+
 void vf_jw_put_pair(vf_buf *b, uint64_t x, uint64_t y)
 {
     char *d = vf_buf_room(b, 2 * DECIMAL_MAX + 3);
@@ -224,13 +227,13 @@ void vf_jw_put_pair(vf_buf *b, uint64_t x, uint64_t y)
 void vf_jw_u64(vf_jw *j, const char *key, uint64_t v)
 {
     json_pre(j, key);
-    put_decimal(j->b, v, false);
+    vf_jw_put_u64(j->b, v);
 }
 
 void vf_jw_i64(vf_jw *j, const char *key, int64_t v)
 {
     json_pre(j, key);
-    put_decimal(j->b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+    vf_jw_put_i64(j->b, v);
 }
 
 void vf_jw_double(vf_jw *j, const char *key, double v)
@@ -252,16 +255,13 @@ void vf_jw_double(vf_jw *j, const char *key, double v)
 void vf_jw_str(vf_jw *j, const char *key, const char *s)
 {
     json_pre(j, key);
-    if (s)
-        json_string(j->b, s);
-    else
-        vf_buf_add(j->b, "null", 4);
+    vf_jw_put_str(j->b, s);
 }
 
 void vf_jw_bool(vf_jw *j, const char *key, bool v)
 {
     json_pre(j, key);
-    vf_buf_add(j->b, v ? "true" : "false", v ? 4 : 5);
+    vf_jw_put_bool(j->b, v);
 }
 
 void vf_jw_null(vf_jw *j, const char *key)

@@ -35,7 +35,7 @@ static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x)
     vf_jw_obj(j, NULL);
     json_matrix_common(j, x);
     vf_jw_KEY(j, "conv1d");
-    vf_buf_add(j->b, x->conv1d ? "true" : "false", x->conv1d ? 4 : 5);
+    vf_jw_put_bool(j->b, x->conv1d);
     U64(j, "in", x->in);
     U64(j, "out", x->out);
     U64(j, "rank", x->rank);

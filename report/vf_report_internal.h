@@ -38,11 +38,19 @@ static inline void vf_buf_add(vf_buf *b, const char *s, size_t n)
  * when one is due, then "rows":), the name's length known at compile time; lit must be a string
  * literal of plain ASCII needing no escape. The value then follows with vf_jw_put_*. The same bytes
  * as the vf_jw_* call with that key (tests/test_report.c compares whole documents). */
-static inline void vf_jw_key_quoted(vf_jw *j, const char *quoted, size_t n)
+/* Whether a comma is due before the next value of j's current object or array (not before its
+ * first); the value is then no longer the first. */
+static inline bool vf_jw_comma_due(vf_jw *j)
 {
     bool comma = j->depth > 0 && !j->first[j->depth];
     if (j->depth > 0)
         j->first[j->depth] = false;
+    return comma;
+}
+
+static inline void vf_jw_key_quoted(vf_jw *j, const char *quoted, size_t n)
+{
+    bool comma = vf_jw_comma_due(j);
     char *d = vf_buf_room(j->b, n + 1);
     if (d) {
         d[0] = ',';
@@ -54,6 +62,7 @@ static inline void vf_jw_key_quoted(vf_jw *j, const char *quoted, size_t n)
 void vf_jw_put_u64(vf_buf *b, uint64_t v);       /* v in decimal */
 void vf_jw_put_i64(vf_buf *b, int64_t v);        /* v in decimal, '-' first when negative */
 void vf_jw_put_str(vf_buf *b, const char *s);    /* s as a JSON string (escaped); NULL: null */
+void vf_jw_put_bool(vf_buf *b, bool v);          /* true or false */
 void vf_jw_put_pair(vf_buf *b, uint64_t x, uint64_t y); /* [x,y] */
 
 /* The end of a document function: hands b's text to the caller as *out (b is emptied), or frees b

@@ -49,7 +49,6 @@ static int hex4(const uint8_t *s, uint32_t *out)
     return 0;
 }
 
-
 /* A JSON string; c->p is on the opening quote. On success *s and *n give the raw bytes between the
  * quotes, *escaped tells whether they hold escapes, and c->p is past the closing quote. Escapes are
  * validated here (\uXXXX surrogates must pair), and so is UTF-8 (vf_utf8_decode's strict rules). */
