@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_common_internal.h"
 #include "vf_estimator_internal.h"
 #include "vramfit/vf_adapters.h"
 
@@ -88,27 +89,59 @@ static void facts_scan_build(name_facts *f)
     vf_scan_finish(&f->scan);
 }
 
-/* The pass: every language-model tensor's name read once; what each holds into any[i] too when any
- * is not NULL. */
-static void collect_facts(const vf_model *m, name_facts *f, uint64_t *any_of)
+/* One range [begin, end) of the table read by its own cursor: the first name per marker and the
+ * weight hits within it, and what each tensor holds into any[i] when any is not NULL. */
+typedef struct facts_range {
+    const vf_model *m;
+    const name_facts *f;
+    uint64_t *any_of;
+    size_t begin, end;
+    const char *first[M_COUNT];
+    uint64_t weight_hits;
+} facts_range;
+
+static void *scan_range(void *arg)
 {
+    facts_range *r = arg;
+    const name_facts *f = r->f;
     vf_scan_cursor cur;
-    memset(f, 0, sizeof *f);
-    facts_scan_build(f);
     vf_scan_cursor_init(&cur, &f->scan);
-    for (size_t i = 0; i < vf_model_tensor_count(m); i++) {
-        const vf_tensor *t = vf_model_tensor(m, i);
+    for (size_t i = r->begin; i < r->end; i++) {
+        const vf_tensor *t = vf_model_tensor(r->m, i);
         uint64_t any, bounded;
         if (!vf_tensor_in_language_model(t))
             continue;
         vf_scan_next(&cur, t->name, &any, &bounded);
-        if (any_of)
-            any_of[i] = any;
+        if (r->any_of)
+            r->any_of[i] = any;
         for (size_t k = 0; bounded && k < M_COUNT; k++)
-            if (!f->first[k] && (bounded & f->marker_bit[k]) && (markers[k].ndim == 0 || t->ndim == markers[k].ndim))
-                f->first[k] = t->name;
+            if (!r->first[k] && (bounded & f->marker_bit[k]) && (markers[k].ndim == 0 || t->ndim == markers[k].ndim))
+                r->first[k] = t->name;
         if (t->ndim == 2 && (any & f->weight_bit))
-            f->weight_hits |= any;
+            r->weight_hits |= any;
+    }
+    return NULL;
+}
+
+#define VF_FACTS_PER_THREAD 8192 /* fewer names than this per thread: not worth a thread */
+
+/* The pass: every language-model tensor's name read once, in ranges on the job runner's threads
+ * (the first name per marker is the first range's that has one: table order); what each holds into
+ * any[i] too when any is not NULL. */
+static void collect_facts(const vf_model *m, name_facts *f, uint64_t *any_of)
+{
+    memset(f, 0, sizeof *f);
+    facts_scan_build(f);
+    size_t n = vf_model_tensor_count(m), k = vf_parallel_ranges(n, VF_FACTS_PER_THREAD);
+    facts_range r[VF_PARALLEL_MAX];
+    for (size_t i = 0; i < k; i++)
+        r[i] = (facts_range){.m = m, .f = f, .any_of = any_of, .begin = n * i / k, .end = n * (i + 1) / k};
+    vf_parallel_run(scan_range, r, sizeof *r, k);
+    for (size_t i = 0; i < k; i++) {
+        for (size_t c = 0; c < M_COUNT; c++)
+            if (!f->first[c])
+                f->first[c] = r[i].first[c];
+        f->weight_hits |= r[i].weight_hits;
     }
 }
 

@@ -1012,7 +1012,8 @@ static vf_adapter_plan *plan_new(void)
 /* Room for as many entries as m's tensors hold matrices, plus one per tensor (copies and biases):
  * more than any plan of m takes, in one vf_alloc_large buffer, so that a large plan fills huge
  * pages instead of growing 4 KiB page by page (plan_push still grows it should the count be
- * exceeded). False when out of memory. */
+ * exceeded). The module names of so large a plan (tens of bytes each) go to huge-page chunks too.
+ * False when out of memory. */
 static bool reserve_matrices(vf_adapter_plan *p, const vf_model *m)
 {
     uint64_t bound = 0;
@@ -1025,6 +1026,8 @@ static bool reserve_matrices(vf_adapter_plan *p, const vf_model *m)
     if (!(p->v = vf_alloc_large((size_t)bound * sizeof *p->v)))
         return false;
     p->cap = (size_t)bound;
+    if (bound * 32 >= VF_ARENA_HUGE) /* nothing is in the arena yet */
+        vf_arena_init(&p->modules, VF_ARENA_HUGE);
     return true;
 }
 

@@ -27,13 +27,52 @@ static void json_matrix_common(vf_jw *j, const vf_adapter_matrix *x)
     put_index(j->b, x->layer);
     vf_jw_KEY(j, "expert");
     put_index(j->b, x->expert);
-    PAIR(j, "shape", x->rows, x->cols);
 }
 
-static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x)
+/* The members after "expert" are the same text for every matrix of the same numbers (a MoE model's
+ * experts share their shapes): the texts of the last TAIL_SLOTS distinct tails are kept with the
+ * numbers they were written from and copied while those numbers repeat (down, gate and up of each
+ * expert in turn: three slots in use). */
+#define TAIL_KEYS 10
+#define TAIL_MAX 480
+#define TAIL_SLOTS 4
+typedef struct tail_memo {
+    struct tail_slot {
+        uint64_t key[TAIL_KEYS];
+        size_t len; /* 0: nothing kept */
+        char text[TAIL_MAX];
+    } slot[TAIL_SLOTS];
+    size_t next; /* the slot the next new tail takes */
+} tail_memo;
+
+/* True (the kept text written) when key is a kept one; otherwise *start is where the tail starts
+ * in j's buffer, for tail_keep once it is written. */
+static bool tail_replay(vf_jw *j, const tail_memo *t, const uint64_t key[TAIL_KEYS], size_t *start)
 {
-    vf_jw_obj(j, NULL);
-    json_matrix_common(j, x);
+    for (size_t i = 0; i < TAIL_SLOTS; i++)
+        if (t->slot[i].len && memcmp(t->slot[i].key, key, sizeof t->slot[i].key) == 0) {
+            vf_buf_add(j->b, t->slot[i].text, t->slot[i].len);
+            return true;
+        }
+    *start = j->b->len;
+    return false;
+}
+
+static void tail_keep(vf_jw *j, tail_memo *t, const uint64_t key[TAIL_KEYS], size_t start)
+{
+    struct tail_slot *s = &t->slot[t->next];
+    size_t len = j->b->len - start;
+    if (j->b->failed || len == 0 || len > TAIL_MAX)
+        return;
+    memcpy(s->key, key, sizeof s->key);
+    memcpy(s->text, j->b->data + start, len);
+    s->len = len;
+    t->next = (t->next + 1) % TAIL_SLOTS;
+}
+
+static void json_lora_tail(vf_jw *j, const vf_adapter_matrix *x)
+{
+    PAIR(j, "shape", x->rows, x->cols);
     vf_jw_KEY(j, "conv1d");
     vf_jw_put_bool(j->b, x->conv1d);
     U64(j, "in", x->in);
@@ -44,6 +83,19 @@ static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x)
     U64(j, "magnitude", x->magnitude);
     U64(j, "params", x->params);
     U64(j, "bytes", x->bytes);
+}
+
+static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x, tail_memo *t)
+{
+    const uint64_t key[TAIL_KEYS] = {x->rows, x->cols, x->conv1d, x->in, x->out, x->rank, x->magnitude,
+                                     x->params, x->bytes};
+    size_t start;
+    vf_jw_obj(j, NULL);
+    json_matrix_common(j, x);
+    if (!tail_replay(j, t, key, &start)) {
+        json_lora_tail(j, x);
+        tail_keep(j, t, key, start);
+    }
     vf_jw_obj_end(j);
 }
 
@@ -63,10 +115,9 @@ static void json_usv(vf_jw *j, const char *key, const vf_adapter_matrix *x, uint
         vf_jw_obj_end(j);
 }
 
-static void json_osft_matrix(vf_jw *j, const vf_adapter_matrix *x)
+static void json_osft_tail(vf_jw *j, const vf_adapter_matrix *x)
 {
-    vf_jw_obj(j, NULL);
-    json_matrix_common(j, x);
+    PAIR(j, "shape", x->rows, x->cols);
     json_usv(j, NULL, x, x->rank);
     U64(j, "bytes", x->bytes);
     U64(j, "frozen_rank", x->frozen_rank);
@@ -74,6 +125,19 @@ static void json_osft_matrix(vf_jw *j, const vf_adapter_matrix *x)
     U64(j, "trainable_params", x->trainable_params);
     json_usv(j, "frozen", x, x->frozen_rank);
     json_usv(j, "trainable", x, x->trainable_rank);
+}
+
+static void json_osft_matrix(vf_jw *j, const vf_adapter_matrix *x, tail_memo *t)
+{
+    const uint64_t key[TAIL_KEYS] = {x->rows, x->cols, x->rank, x->bytes, x->frozen_rank, x->trainable_rank,
+                                     x->trainable_params};
+    size_t start;
+    vf_jw_obj(j, NULL);
+    json_matrix_common(j, x);
+    if (!tail_replay(j, t, key, &start)) {
+        json_osft_tail(j, x);
+        tail_keep(j, t, key, start);
+    }
     vf_jw_obj_end(j);
 }
 
@@ -178,10 +242,11 @@ static void write_doc(const vf_model *m, const vf_adapter_plan *p, const vf_adap
     json_head(&j, p, o);
     json_totals(&j, vf_adapter_plan_totals(p), lora);
     vf_jw_arr(&j, "matrices");
+    tail_memo tail = {.next = 0};
     for (size_t i = 0; i < vf_adapter_plan_count(p) && spill(b, s, VF_SPILL); i++) {
         const vf_adapter_matrix *x = vf_adapter_plan_matrix(p, i);
         if (vf_adapter_kind_is_target(x->kind))
-            (lora ? json_lora_matrix : json_osft_matrix)(&j, x);
+            (lora ? json_lora_matrix : json_osft_matrix)(&j, x, &tail);
     }
     vf_jw_arr_end(&j);
     vf_jw_arr(&j, "trainable_copies");

@@ -162,6 +162,90 @@ Test(report, adapters_streamed_in_pieces_is_the_whole_document)
     free(qwen);
 }
 
+/* Member `key` of object o as an exact integer; pair members [x, y] through pair_at. */
+static uint64_t member_u64(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsNumber(v), "member %s is a number", key);
+    return (uint64_t)v->valuedouble; /* the values here are far below 2^53 */
+}
+
+static void expect_pair(const cJSON *o, const char *key, uint64_t x, uint64_t y, size_t i)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2, "matrix %zu: %s is a pair", i, key);
+    cr_expect_eq((uint64_t)cJSON_GetArrayItem(v, 0)->valuedouble, x, "matrix %zu: %s[0]", i, key);
+    cr_expect_eq((uint64_t)cJSON_GetArrayItem(v, 1)->valuedouble, y, "matrix %zu: %s[1]", i, key);
+}
+
+/* Every object of "matrices" says what its plan entry holds (the repeated per-expert text is
+ * copied, not rewritten: a number it missed would show here), for LoRA and OSFT on a MoE model. */
+static void expect_matrices_are_the_plan(const vf_model *m, const vf_adapter_options *o)
+{
+    vf_adapter_plan *p = NULL;
+    vf_error err = {0};
+    cr_assert_eq(vf_adapter_plan_build(m, o, &p, &err), VF_OK, "%s", err.message);
+    char *doc = NULL;
+    cr_assert_eq(vf_report_adapters_json(m, p, o, &doc, &err), VF_OK, "%s", err.message);
+    cJSON *root = cJSON_Parse(doc);
+    cr_assert_not_null(root);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "matrices"), *x = arr ? arr->child : NULL;
+    size_t seen = 0;
+    bool osft = o->method == VF_ADAPTER_OSFT;
+    for (size_t i = 0; i < vf_adapter_plan_count(p); i++) {
+        const vf_adapter_matrix *e = vf_adapter_plan_matrix(p, i);
+        if (!vf_adapter_kind_is_target(e->kind))
+            continue;
+        cr_assert_not_null(x, "matrix %zu is in the document", i);
+        cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(x, "name")->valuestring, e->tensor->name);
+        expect_pair(x, "shape", e->rows, e->cols, i);
+        cr_expect_eq(member_u64(x, "bytes"), e->bytes, "matrix %zu: bytes", i);
+        if (osft) {
+            cr_expect_eq(member_u64(x, "frozen_rank"), e->frozen_rank, "matrix %zu", i);
+            cr_expect_eq(member_u64(x, "trainable_rank"), e->trainable_rank, "matrix %zu", i);
+            cr_expect_eq(member_u64(x, "trainable_params"), e->trainable_params, "matrix %zu", i);
+            expect_pair(x, "u", e->rows, e->rank, i);
+        } else {
+            cr_expect_eq(member_u64(x, "in"), e->in, "matrix %zu: in", i);
+            cr_expect_eq(member_u64(x, "out"), e->out, "matrix %zu: out", i);
+            cr_expect_eq(member_u64(x, "rank"), e->rank, "matrix %zu: rank", i);
+            cr_expect_eq(member_u64(x, "params"), e->params, "matrix %zu: params", i);
+            cr_expect_eq(member_u64(x, "magnitude"), e->magnitude, "matrix %zu: magnitude", i);
+            expect_pair(x, "a", e->rank, e->in, i);
+            expect_pair(x, "b", e->out, e->rank, i);
+        }
+        x = x->next;
+        seen++;
+    }
+    cr_expect_null(x, "no object beyond the plan's entries");
+    cr_expect_gt(seen, 1000, "a MoE plan (%zu matrices)", seen);
+    cJSON_Delete(root);
+    vf_report_free(doc);
+    vf_adapter_plan_free(p);
+}
+
+Test(report, adapters_matrices_are_the_plan_entries)
+{
+    char *qwen = vft_gen("qwen3-30b-a3b");
+    vf_model *m = open_model(qwen);
+    vf_adapter_options o = VF_ADAPTER_OPTIONS_INIT;
+    o.target.modules = "all-linear";
+    expect_matrices_are_the_plan(m, &o);
+    /* odd experts' up_proj at another rank: the same shapes as their neighbours, other numbers */
+    const vf_rank_rule rules[] = {{"experts\\.[0-9]*[13579]\\.up_proj", 4}};
+    o.rank_rules = rules;
+    o.rank_rule_count = 1;
+    o.use_dora = true;
+    expect_matrices_are_the_plan(m, &o);
+    vf_adapter_options osft = VF_ADAPTER_OPTIONS_INIT;
+    osft.method = VF_ADAPTER_OSFT;
+    osft.unfreeze_rank_ratio = 0.25;
+    osft.target.modules = "all-linear";
+    expect_matrices_are_the_plan(m, &osft);
+    vf_model_free(m);
+    free(qwen);
+}
+
 Test(report, adapters_stream_stops_at_a_failed_write)
 {
     char *qwen = vft_gen("qwen3-30b-a3b");
