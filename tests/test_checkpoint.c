@@ -155,6 +155,19 @@ Test(checkpoint, tensor_missing_from_index_is_a_mismatch)
     expect_open_fails(VF_ERR_INDEX_MISMATCH, "x.weight");
 }
 
+Test(checkpoint, the_first_unlisted_tensor_in_offset_order_is_reported)
+{
+    two_shards();
+    put("model.safetensors.index.json", "{\"weight_map\":{\"a.weight\":\"m-1.safetensors\"}}");
+    /* z.weight comes first in the data region, y.weight first by name: offset order decides */
+    put_shard("m-1.safetensors",
+              "{\"a.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[2,18]},"
+              "\"y.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]},"
+              "\"z.weight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+              18);
+    expect_open_fails(VF_ERR_INDEX_MISMATCH, "z.weight");
+}
+
 Test(checkpoint, index_entry_missing_from_its_shard_is_a_mismatch)
 {
     two_shards();

@@ -176,21 +176,21 @@ static long shard_by_name(const vf_checkpoint *cp, const char *name)
 }
 
 /* The index against the shards in one merge per shard: the index entries placed in a shard (in name
- * order, as the entries are sorted) are merged with its tensors in name order, marking each entry and
- * tensor that has its counterpart. All marked is the usual case; otherwise the first tensor unmarked
- * (shards in name order, tensors in offset order), then the first entry unmarked (in name order), is
- * reported. */
+ * order, as the entries are sorted) are merged with its tensors in name order, marking each entry that
+ * has its counterpart and counting the tensors that have one, and the shard's tensor bytes are summed
+ * on the way. All matched is the usual case; otherwise the first tensor unmatched (shards in name
+ * order, tensors in offset order), then the first entry unmarked (in name order), is reported. */
 typedef struct index_marks {
     size_t *start;      /* per checkpoint shard: its entries are group[start[s] .. start[s + 1]) */
     uint32_t *group;    /* entry indices grouped by checkpoint shard, name order within a group */
-    size_t *first;      /* per checkpoint shard: the table position of its tensor 0 */
     bool *entry_ok;     /* per entry: its shard stores it */
-    bool *tensor_ok;    /* per tensor (first[s] + offset-order index): the index places it here */
+    size_t *matched;    /* per checkpoint shard: its tensors the index places there */
+    uint64_t *bytes;    /* per checkpoint shard: its tensors' bytes (saturating) */
 } index_marks;
 
 static void index_marks_free(index_marks *k)
 {
-    free(k->start), free(k->group), free(k->first), free(k->entry_ok), free(k->tensor_ok);
+    free(k->start), free(k->group), free(k->entry_ok), free(k->matched), free(k->bytes);
 }
 
 typedef struct merge_job {
@@ -198,26 +198,31 @@ typedef struct merge_job {
     index_marks *k;
 } merge_job;
 
-/* Merges shard s's tensors (name order) with its group of entries (name order), marking matches;
- * shards touch disjoint marks, so they merge on separate threads. */
+/* Merges shard s's tensors (name order) with its group of entries (name order), marking matches,
+ * and sums its bytes; shards touch disjoint marks, so they merge on separate threads. */
 static int merge_shard(void *ctx, size_t worker, size_t s, vf_error *err)
 {
     const merge_job *m = ctx;
     const vf_index *ix = &m->cp->index;
     const vf_st_header *h = m->cp->headers[s];
     index_marks *k = m->k;
-    size_t i = 0, g = k->start[s], count = vf_st_header_count(h), first = k->first[s];
+    size_t i = 0, g = k->start[s], count = vf_st_header_count(h), matched = 0;
     (void)worker, (void)err;
     while (i < count && g < k->start[s + 1]) {
         const vf_st_tensor *t = vf_st_header_by_name(h, i);
         int c = strcmp(t->name, ix->entries[k->group[g]].tensor);
         if (c == 0) {
-            k->tensor_ok[first + (size_t)(t - vf_st_header_tensor(h, 0))] = true;
+            matched++;
             k->entry_ok[k->group[g]] = true;
         }
         i += c <= 0;
         g += c >= 0;
     }
+    uint64_t bytes = 0;
+    for (size_t t = 0; t < count; t++)
+        vf_acc_u64(&bytes, vf_st_header_tensor(h, t)->nbytes);
+    k->matched[s] = matched;
+    k->bytes[s] = bytes;
     return VF_OK;
 }
 
@@ -228,14 +233,12 @@ static int merge_shard(void *ctx, size_t worker, size_t s, vf_error *err)
 static bool mark_index(const vf_checkpoint *cp, index_marks *k)
 {
     const vf_index *ix = &cp->index;
-    size_t total = 0, n = cp->count;
-    for (size_t s = 0; s < n; s++)
-        total += vf_st_header_count(cp->headers[s]);
+    size_t n = cp->count;
     long *pos = malloc((ix->shard_count ? ix->shard_count : 1) * sizeof *pos);
     *k = (index_marks){calloc(n + 2, sizeof *k->start), malloc((ix->count ? ix->count : 1) * sizeof *k->group),
-                       malloc((n ? n : 1) * sizeof *k->first), calloc(ix->count ? ix->count : 1, sizeof *k->entry_ok),
-                       calloc(total ? total : 1, sizeof *k->tensor_ok)};
-    if (!pos || !k->start || !k->group || !k->first || !k->entry_ok || !k->tensor_ok) {
+                       calloc(ix->count ? ix->count : 1, sizeof *k->entry_ok),
+                       malloc((n ? n : 1) * sizeof *k->matched), malloc((n ? n : 1) * sizeof *k->bytes)};
+    if (!pos || !k->start || !k->group || !k->entry_ok || !k->matched || !k->bytes) {
         free(pos);
         return false;
     }
@@ -250,33 +253,39 @@ static bool mark_index(const vf_checkpoint *cp, index_marks *k)
         if (pos[ix->entries[e].shard] >= 0)
             k->group[k->start[pos[ix->entries[e].shard] + 1]++] = (uint32_t)e;
     free(pos);
-    for (size_t s = 0, first = 0; s < n; first += vf_st_header_count(cp->headers[s]), s++)
-        k->first[s] = first;
     merge_job m = {cp, k};
     (void)vf_jobs_run(n, vf_parallel_ranges(n, VF_MERGE_SHARDS_PER_THREAD), merge_shard, &m, NULL);
     return true;
 }
 
-/* The first tensor the index does not place in its shard, then the first entry its shard does not
- * store; VF_OK when every one is marked. */
-static int index_mismatch(const vf_checkpoint *cp, const index_marks *k, vf_error *err)
+/* The first tensor of shard s (offset order) the index does not place there: in the index under
+ * another shard, or not at all. */
+static int unplaced_tensor(const vf_checkpoint *cp, size_t s, vf_error *err)
 {
     const vf_index *ix = &cp->index;
-    for (size_t s = 0; s < cp->count; s++) {
-        const vf_st_header *h = cp->headers[s];
-        for (size_t i = 0; i < vf_st_header_count(h); i++) {
-            if (k->tensor_ok[k->first[s] + i])
-                continue;
-            const vf_st_tensor *t = vf_st_header_tensor(h, i);
-            long e = vf_index_find(ix, t->name);
-            if (e < 0)
-                return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
-                                    "tensor is not listed in " INDEX_NAME);
+    const vf_st_header *h = cp->headers[s];
+    for (size_t i = 0; i < vf_st_header_count(h); i++) {
+        const vf_st_tensor *t = vf_st_header_tensor(h, i);
+        long e = vf_index_find(ix, t->name);
+        if (e < 0)
+            return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
+                                "tensor is not listed in " INDEX_NAME);
+        if (strcmp(ix->shards[ix->entries[e].shard], cp->names[s]) != 0)
             return vf_error_set(err, VF_ERR_INDEX_MISMATCH, cp->names[s], t->name,
                                 "tensor is stored here but " INDEX_NAME " places it in %s",
                                 ix->shards[ix->entries[e].shard]);
-        }
     }
+    return VF_OK; /* not reached: the shard has fewer matches than tensors */
+}
+
+/* The first tensor the index does not place in its shard, then the first entry its shard does not
+ * store; VF_OK when every one is matched. */
+static int index_mismatch(const vf_checkpoint *cp, const index_marks *k, vf_error *err)
+{
+    const vf_index *ix = &cp->index;
+    for (size_t s = 0; s < cp->count; s++)
+        if (k->matched[s] != vf_st_header_count(cp->headers[s]))
+            return unplaced_tensor(cp, s, err);
     for (size_t e = 0; e < ix->count; e++)
         if (!k->entry_ok[e])
             return vf_error_set(err, VF_ERR_INDEX_MISMATCH, ix->shards[ix->entries[e].shard],
@@ -293,13 +302,12 @@ static int cross_check_index(vf_checkpoint *cp, vf_error *err)
     index_marks k;
     int rc = mark_index(cp, &k) ? index_mismatch(cp, &k, err)
                                 : vf_error_set(err, VF_ERR_NOMEM, NULL, NULL, "out of memory");
+    uint64_t sum = 0;
+    for (size_t s = 0; rc == VF_OK && s < cp->count; s++)
+        vf_acc_u64(&sum, k.bytes[s]);
     index_marks_free(&k);
     if (rc != VF_OK)
         return rc;
-    uint64_t sum = 0;
-    for (size_t s = 0; s < cp->count; s++)
-        for (size_t i = 0; i < vf_st_header_count(cp->headers[s]); i++)
-            vf_acc_u64(&sum, vf_st_header_tensor(cp->headers[s], i)->nbytes);
     if (ix->has_total && ix->total_size != sum) {
         cp->consistent = false;
         if (vf_findings_add(cp->findings, VF_SEV_WARNING,
