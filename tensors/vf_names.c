@@ -544,38 +544,30 @@ void vf_name_classify_in(const char *name, uint32_t ndim, unsigned layouts, vf_n
  * layer_and_expert takes: the memo keeps their ordinals among the shape's indices, and a hit reads
  * only their values from the name. */
 
-#define MEMO_INDICES 16 /* names with more index components are classified without the memo */
-
-typedef struct shape {
-    char key[VF_NAME_MEMO_KEY_MAX + 8]; /* 8 bytes of slack for copy_run */
-    size_t len;
-    int32_t index[MEMO_INDICES]; /* the values of the index components, in order */
-    size_t indices;
-    size_t name_len;
-} shape;
+typedef vf_name_shape shape;
 
 static bool is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';
 }
 
-/* The first position from i on (below len) holding a digit, or len: eight bytes at a time (a byte
- * below 10 after xor with '0' is a digit; borrows reach only bytes above a digit, so the lowest
- * flagged byte is the first digit), the rest one by one. */
-static size_t next_digit(const char *name, size_t i, size_t len)
+/* The first position from i on (below len) holding a '.', or len: eight bytes at a time (a zero
+ * byte after xor with '.'; borrows reach only bytes above a zero, so the lowest flagged byte is the
+ * first '.'), the rest one by one. */
+static size_t next_dot(const char *name, size_t i, size_t len)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
         memcpy(&w, name + i, 8);
-        w ^= ones * '0';
-        uint64_t m = (w - ones * 10) & ~w & high;
+        w ^= ones * '.';
+        uint64_t m = (w - ones) & ~w & high;
         if (m && SPLIT_WORDS) /* little-endian GCC or clang: the lowest byte is the first */
             return i + ((size_t)__builtin_ctzll(m) >> 3);
         if (m)
             break;
     }
-    while (i < len && !is_digit(name[i]))
+    while (i < len && name[i] != '.')
         i++;
     return i;
 }
@@ -592,41 +584,112 @@ static void copy_run(char *dst, const char *src, size_t n, size_t avail)
         dst[k] = src[k];
 }
 
-static size_t count_components(const char *name)
+/* The length of the common prefix of a[0..n) and b[0..n). */
+static size_t common_prefix(const char *a, const char *b, size_t n)
 {
-    size_t n = 1;
-    for (; *name; name++)
-        n += *name == '.';
-    return n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y && SPLIT_WORDS)
+            return i + ((size_t)__builtin_ctzll(x ^ y) >> 3);
+        if (x != y)
+            break;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
 }
 
-/* The name's shape: copied run by run between its digits. False when it does not fit (longer than
- * the key, more than MEMO_INDICES indices, MAX_COMPONENTS components or more): then no memo. */
-static bool shape_of(const char *name, shape *sh)
+#define FNV_BASIS UINT64_C(14695981039346656037)
+#define FNV_PRIME UINT64_C(1099511628211)
+
+/* FNV-1a's step on 64-bit words over key[w * 8 .. len), the last word zero-padded (key has 8 bytes
+ * of room past len), from the state after w words; the state after each word is kept for the next
+ * name. Returns the state after the last word. */
+static uint64_t hash_from(shape *sh, size_t w)
 {
-    size_t len = sh->name_len = strlen(name), o = 0;
-    if (len >= VF_NAME_MEMO_KEY_MAX || (len + 1 >= MAX_COMPONENTS && count_components(name) >= MAX_COMPONENTS))
-        return false;
-    sh->indices = 0;
-    for (size_t i = 0, j, k; i < len; i = k) {
-        j = next_digit(name, i, len);
-        copy_run(sh->key + o, name + i, j - i, len - i);
-        o += j - i;
-        for (k = j; k < len && is_digit(name[k]); k++)
-            ;
-        bool whole = j < len && (j == 0 || name[j - 1] == '.') && (k == len || name[k] == '.');
-        int32_t v = whole ? index_value(name + j, k - j) : -1;
-        if (v >= 0 && sh->indices == MEMO_INDICES)
+    memset(sh->key + sh->len, 0, 8);
+    uint64_t h = sh->hash_at[w];
+    for (size_t i = w * 8; i < sh->len; i += 8, w++) {
+        uint64_t x;
+        memcpy(&x, sh->key + i, 8);
+        h = (h ^ x) * FNV_PRIME;
+        sh->hash_at[w + 1] = h;
+    }
+    return h;
+}
+
+/* The memo's key hash: the state over the shape's words, then its length, ndim and layouts. */
+static uint64_t key_hash(uint64_t words, size_t len, uint32_t ndim, unsigned layouts)
+{
+    uint64_t h = (words ^ ((uint64_t)len << 40 | (uint64_t)ndim << 8 | layouts)) * FNV_PRIME;
+    return h ^ (h >> 29);
+}
+
+/* Reads name[.. len) into the shape from its mark `from_mark` on, component by component: an index
+ * component (what number_at reads as a number) becomes one '\0', any other is copied, the '.'
+ * between them kept; marks where each component starts. False when the shape does not fit (more
+ * than VF_NAME_MEMO_INDICES indices, VF_NAME_MEMO_COMPONENTS components or more). */
+static bool read_components(shape *sh, const char *name, size_t len, size_t from_mark)
+{
+    const struct vf_name_mark *m = &sh->mark[from_mark];
+    size_t i = m->name_at, o = m->key_at;
+    sh->indices = m->indices;
+    sh->marks = from_mark + 1;
+    for (;;) {
+        size_t k = next_dot(name, i, len);
+        int32_t v = i < k && is_digit(name[i]) ? index_value(name + i, k - i) : -1;
+        if (v >= 0 && sh->indices == VF_NAME_MEMO_INDICES)
             return false;
         if (v >= 0) {
             sh->index[sh->indices++] = v;
             sh->key[o++] = '\0';
         } else {
-            copy_run(sh->key + o, name + j, k - j, len - j);
-            o += k - j;
+            copy_run(sh->key + o, name + i, k - i, len - i);
+            o += k - i;
         }
+        if (k == len)
+            break;
+        sh->key[o++] = '.';
+        i = k + 1;
+        if (sh->marks == VF_NAME_MEMO_COMPONENTS - 1) /* as split() reads them: fewer than MAX_COMPONENTS */
+            return false;
+        sh->mark[sh->marks++] = (struct vf_name_mark){(uint16_t)i, (uint16_t)o, (uint16_t)sh->indices};
     }
     sh->len = o;
+    return true;
+}
+
+/* The name's shape, into sh (the memo's last shape), read from the last component start it shares
+ * with the last name read; *words is the hash state over the shape's words. False when it does not
+ * fit (as long as the key or longer, or read_components' limits): then no memo, and the next name
+ * is read whole. */
+static bool shape_of(shape *sh, const char *name, uint64_t *words)
+{
+    size_t len = strlen(name), from = 0;
+    if (len >= VF_NAME_MEMO_KEY_MAX) {
+        sh->marks = 0;
+        return false;
+    }
+    if (sh->marks) { /* the bytes before a shared component start read the same */
+        size_t same = common_prefix(sh->name, name, len < sh->name_len ? len : sh->name_len);
+        from = sh->marks - 1;
+        while (from > 0 && sh->mark[from].name_at > same)
+            from--;
+    } else {
+        sh->mark[0] = (struct vf_name_mark){0, 0, 0};
+        sh->hash_at[0] = FNV_BASIS;
+    }
+    size_t key_from = sh->mark[from].key_at, name_from = sh->mark[from].name_at;
+    if (!read_components(sh, name, len, from)) {
+        sh->marks = 0;
+        return false;
+    }
+    copy_run(sh->name + name_from, name + name_from, len - name_from, len - name_from); /* the rest is the same */
+    sh->name_len = len;
+    *words = hash_from(sh, key_from / 8);
     return true;
 }
 
@@ -641,26 +704,13 @@ static int8_t index_ordinal(const comps *c, long at)
     return k;
 }
 
-/* FNV-1a's step on 64-bit words over key[0..len), the last word zero-padded (key has 8 bytes of
- * room past len: shape.key). */
-static uint64_t key_hash(char *key, size_t len, uint32_t ndim, unsigned layouts)
-{
-    uint64_t h = UINT64_C(14695981039346656037) ^ ((uint64_t)ndim << 8 | layouts) ^ len;
-    memset(key + len, 0, 8);
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t w;
-        memcpy(&w, key + i, 8);
-        h = (h ^ w) * UINT64_C(1099511628211);
-    }
-    return h ^ (h >> 29);
-}
-
 #define MEMO_PROBES 8 /* slots tried per lookup: past them a name is classified without the memo */
 
 void vf_name_memo_init(vf_name_memo *m)
 {
     memset(m->slot, 0, sizeof m->slot);
     m->keys_used = 0;
+    m->last.marks = 0;
 }
 
 /* The memo's slot for the shape, or NULL; *free_slot is where a miss may be recorded (or NULL). */
@@ -705,21 +755,22 @@ static void memo_miss(vf_name_memo *memo, vf_name_memo_slot *free_slot, const sh
 unsigned vf_name_classify_memo(vf_name_memo *memo, const char *name, uint32_t ndim, unsigned layouts,
                                vf_name_info *out)
 {
-    shape sh;
-    if (!memo || !shape_of(name, &sh)) {
+    uint64_t words;
+    if (!memo || !shape_of(&memo->last, name, &words)) {
         vf_name_classify_in(name, ndim, layouts, out);
         return vf_quant_family(name, strlen(name));
     }
-    uint64_t h = key_hash(sh.key, sh.len, ndim, layouts);
+    const shape *sh = &memo->last;
+    uint64_t h = key_hash(words, sh->len, ndim, layouts);
     vf_name_memo_slot *free_slot;
-    const vf_name_memo_slot *s = memo_find(memo, &sh, h, ndim, layouts, &free_slot);
+    const vf_name_memo_slot *s = memo_find(memo, sh, h, ndim, layouts, &free_slot);
     if (!s) {
-        memo_miss(memo, free_slot, &sh, h, name, ndim, layouts, out);
-        return vf_quant_family(name, sh.name_len);
+        memo_miss(memo, free_slot, sh, h, name, ndim, layouts, out);
+        return vf_quant_family(name, sh->name_len);
     }
     *out = s->info;
-    out->layer = s->layer_index >= 0 ? sh.index[s->layer_index] : -1;
-    out->expert = s->expert_index >= 0 ? sh.index[s->expert_index] : -1;
+    out->layer = s->layer_index >= 0 ? sh->index[s->layer_index] : -1;
+    out->expert = s->expert_index >= 0 ? sh->index[s->expert_index] : -1;
     return s->family;
 }
 

@@ -31,10 +31,32 @@ typedef struct vf_name_memo_slot {
     vf_name_info info;        /* its classification (layer and expert: not used) */
 } vf_name_memo_slot;
 
+#define VF_NAME_MEMO_INDICES 16 /* names with more index components are classified without the memo */
+#define VF_NAME_MEMO_COMPONENTS 64 /* nor are names of this many components or more */
+
+/* The shape of the last name read, with where each of its components starts in the name and in the
+ * shape and the hash state after each 8-byte word of the shape, so that the next name is read only
+ * from its first component that differs (a table's names share long prefixes). */
+typedef struct vf_name_shape {
+    char name[VF_NAME_MEMO_KEY_MAX + 8]; /* a copy of the name (8 bytes of slack for word copies) */
+    size_t name_len;
+    char key[VF_NAME_MEMO_KEY_MAX + 8];  /* the shape, zero-padded to a word */
+    size_t len;
+    int32_t index[VF_NAME_MEMO_INDICES]; /* the values of the index components, in order */
+    size_t indices;
+    struct vf_name_mark {
+        uint16_t name_at, key_at; /* component k starts at name[name_at] and key[key_at] */
+        uint16_t indices;         /* index components before it */
+    } mark[VF_NAME_MEMO_COMPONENTS];
+    size_t marks;                 /* 0: no last name to resume from */
+    uint64_t hash_at[VF_NAME_MEMO_KEY_MAX / 8 + 2]; /* the hash state after w words of key */
+} vf_name_shape;
+
 typedef struct vf_name_memo {
     vf_name_memo_slot slot[VF_NAME_MEMO_SLOTS];
     char keys[16384];
     size_t keys_used;
+    vf_name_shape last;
 } vf_name_memo;
 
 void vf_name_memo_init(vf_name_memo *m);

@@ -116,6 +116,43 @@ Test(names_memo, index_components_and_their_ordinals)
             }
 }
 
+/* Names read one after another resume from the last component start they share with the name
+ * before: a shared prefix that ends inside a number (layers.1 / layers.12), inside a word, at a
+ * '.', names that are prefixes of each other, an index that becomes a word (3 / 3x) and back, a
+ * name the memo cannot hold between two it can. Each is classified as vf_name_classify_in does. */
+Test(names_memo, names_resume_where_they_stop_sharing_a_prefix)
+{
+    static const char *const names[] = {
+        "model.layers.1.mlp.experts.2.down_proj.weight", "model.layers.12.mlp.experts.2.down_proj.weight",
+        "model.layers.1.mlp.experts.2.down_proj.weight", "model.layers.1.mlp.experts.23.down_proj.weight",
+        "model.layers.1.mlp.experts.2x.down_proj.weight", "model.layers.1.mlp.experts.2.down_proj.weight",
+        "model.layers.1.mlp.experts.2.down_proj", "model.layers.1.mlp.experts.2.down_proj.weight",
+        "model.layers.1.mlp.experts.2.down_proj.weight_scale_inv", "model.layers.1.mlp.experts.2.down",
+        "model.layers.1.mlp.experts.2.up_proj.weight", "model.layers.1.mlp.experts", "model.layers.1",
+        "model.layers.1.", "model.layers.1..weight", "model.layers.100001.mlp.down_proj.weight",
+        "model.layers.100000.mlp.down_proj.weight", "model.layers.1000000.mlp.down_proj.weight",
+        "model.layers.7.self_attn.q_proj.weight", "model.layers.7.self_attn.q_proj.bias",
+        "model.layers.7.self_attn.q_proj.weight", "layers.7.self_attn.q_proj.weight", "", "3", "33", "3.3",
+        "model.embed_tokens.weight", "lm_head.weight",
+    };
+    char longest[300];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    memcpy(longest, "model.layers.1.", 15); /* too long for the memo, and shares a prefix */
+    vf_name_memo_init(&memo);
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            const char *name = pass == 1 && i % 5 == 4 ? longest : names[i];
+            vf_name_info direct, memoised;
+            vf_name_classify_in(name, 2, 0, &direct);
+            unsigned family = vf_name_classify_memo(&memo, name, 2, 0, &memoised);
+            cr_assert(vft_same_name_info(&direct, &memoised), "%s (pass %d): role %d/%d layer %d/%d expert %d/%d",
+                      names[i], pass, direct.role, memoised.role, direct.layer, memoised.layer, direct.expert,
+                      memoised.expert);
+            cr_assert_eq(family, vf_quant_family(name, strlen(name)), "%s", name);
+        }
+}
+
 /* Names of 62 to 66 components, as they are and padded to 250 .. 260 bytes: the memo's limits. */
 Test(names_memo, long_names)
 {
