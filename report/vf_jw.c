@@ -49,24 +49,53 @@ static void escape_rest(vf_buf *b, const unsigned char *p)
     vf_buf_add(b, "\"", 1);
 }
 
-/* The length of the plain_ascii prefix of s[0..n): sixteen bytes at a time where SSE2 is there
- * (vf_json_plain_run, the scanner's own test), then eight while every byte of the word is plain
- * (none >= 0x80, below 0x20, '"' or '\\'; each test exact for a whole word), then byte by byte. */
-static size_t plain_prefix(const char *s, size_t n)
+/* Whether every byte of the word is plain (none >= 0x80, below 0x20, '"' or '\\'; each test exact
+ * for a whole word). */
+static bool plain_word(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    return !((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high);
+}
+
+/* Copies s[0..n) to d and returns the length of its plain_ascii prefix (n when all of it is):
+ * sixteen bytes at a time where SSE2 is there (the scanner's own test, vf_json_plain_run), the
+ * last sixteen overlapping the ones before; eight at a time for the rest, the same way; then byte
+ * by byte. Past a byte that is not plain, d holds copied bytes the caller writes over. */
+static size_t copy_plain(char *d, const char *s, size_t n)
+{
     const uint8_t *u = (const uint8_t *)s;
-    size_t i = (size_t)(vf_json_plain_run(u, u + n) - u);
-    for (uint64_t w, q, bs; i + 8 <= n; i += 8) {
-        memcpy(&w, s + i, 8);
-        q = w ^ (ones * '"');
-        bs = w ^ (ones * '\\');
-        if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high)
-            break;
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; n >= 16; i += 16) {
+        size_t at = i + 16 <= n ? i : n - 16; /* [at, i) was found plain already */
+        _mm_storeu_si128((__m128i *)(void *)(d + at), _mm_loadu_si128((const __m128i *)(const void *)(u + at)));
+        const uint8_t *stop = vf_json_plain_run(u + at, u + at + 16);
+        if (stop != u + at + 16)
+            return (size_t)(stop - u);
+        if (at + 16 == n)
+            return n;
     }
-    while (i < n && plain_ascii((unsigned char)s[i]))
-        i++;
-    return i;
+#endif
+    for (; n >= 8; i += 8) {
+        size_t at = i + 8 <= n ? i : n - 8;
+        uint64_t w;
+        memcpy(&w, s + at, 8);
+        memcpy(d + at, &w, 8);
+        if (!plain_word(w)) { /* its plain bytes from i on, then the first that is not */
+            while (plain_ascii(u[i]))
+                i++;
+            return i;
+        }
+        if (at + 8 == n)
+            return n;
+    }
+    for (; i < n; i++) {
+        d[i] = s[i];
+        if (!plain_ascii(u[i]))
+            return i;
+    }
+    return n;
 }
 
 /* Every string of every JSON document (stdout and manifests) goes through here: '"', '\\' and
@@ -79,8 +108,7 @@ static void json_string(vf_buf *b, const char *s)
     if (!d)
         return;
     d[0] = '"';
-    memcpy(d + 1, s, n);
-    if ((i = plain_prefix(s, n)) == n) {
+    if ((i = copy_plain(d + 1, s, n)) == n) {
         d[1 + n] = '"';
         vf_buf_commit(b, n + 2);
         return;

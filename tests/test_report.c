@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -302,4 +303,48 @@ Test(report, writer_escapes_and_keeps_exact_integers)
                              "\"none\":null,\"e\":[]}\n");
     vf_buf_free(&b);
     cr_expect_null(b.data);
+}
+
+/* The test's own escaper for the strings below (ASCII, one special byte): what vf_jw writes. */
+static void reference_string(const char *s, vf_buf *out)
+{
+    vf_buf_put(out, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\')
+            snprintf(esc, sizeof esc, "\\%c", *p);
+        else if (*p < 0x20)
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+        else if (*p >= 0x80)
+            snprintf(esc, sizeof esc, "\\ufffd"); /* a lone byte >= 0x80 is not UTF-8 */
+        else
+            snprintf(esc, sizeof esc, "%c", *p);
+        vf_buf_put(out, esc, strlen(esc));
+    }
+    vf_buf_put(out, "\"", 1);
+}
+
+/* Strings of every length up to 70 with one byte to escape at every position (the writer copies
+ * 16 and 8 bytes at a time, the last block overlapping), and plain ones: the reference's bytes. */
+Test(report, writer_strings_of_every_length_and_escape_position)
+{
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', (char)0x80, (char)0xff};
+    char text[80];
+    for (size_t n = 0; n <= 70; n++)
+        for (size_t at = 0; at <= n; at++) /* at == n: no special byte */
+            for (size_t k = 0; k < (at < n ? sizeof specials : 1); k++) {
+                for (size_t i = 0; i < n; i++)
+                    text[i] = (char)('a' + (i * 7 + n) % 26);
+                if (at < n)
+                    text[at] = specials[k];
+                text[n] = '\0';
+                vf_buf got = {0}, want = {0};
+                vf_jw j = {.b = &got};
+                vf_jw_str(&j, NULL, text);
+                reference_string(text, &want);
+                cr_assert(!got.failed && got.data && want.data);
+                cr_assert_str_eq(got.data, want.data, "length %zu, special %zu at %zu", n, k, at);
+                vf_buf_free(&got);
+                vf_buf_free(&want);
+            }
 }
