@@ -33,12 +33,13 @@ void vf_arena_free(vf_arena *a);
 void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_size, size_t name_off);
 
 /* The one large-buffer allocator: malloc(n) (freed with free()) for large buffers that are written
- * in full soon (the tensor table, the index). One spanning whole 2 MiB pages is aligned to them and
- * those pages are marked for transparent huge pages, so filling it takes one page fault per 2 MiB
- * instead of one per 4 KiB (BENCHMARKS.md, third and fifth rounds). A last part of a quarter page
- * or more is taken as a whole page too (wasting at most 1.5 MiB): on the benchmark machine a 4 KiB
- * fault costs ~2.3 us and a 2 MiB one 0.2-0.5 ms, so 128 small faults cost about one huge one.
- * Where THP is off or unavailable the madvise fails harmlessly. */
+ * in full soon (the tensor table, the index and its entry tables). One of a quarter of a 2 MiB page
+ * or more is aligned to 2 MiB pages and those are marked for transparent huge pages, its last part
+ * of a quarter page or more (all of it below 2 MiB) taken as a whole page (wasting at most
+ * 1.5 MiB): filling it takes one page fault per 2 MiB instead of one per 4 KiB (BENCHMARKS.md,
+ * third and fifth rounds); on the benchmark machine a 4 KiB fault costs ~2.3 us and a 2 MiB one
+ * 0.2-0.5 ms, so 128 small faults cost about one huge one. Where THP is off or unavailable the
+ * madvise fails harmlessly. */
 void *vf_alloc_large(size_t n);
 
 /* Data-parallel loops over [0, n). VF_PARALLEL_MAX bounds the threads. vf_parallel_ranges gives the

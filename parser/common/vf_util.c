@@ -303,7 +303,7 @@ int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const c
 void *vf_alloc_large(size_t n)
 {
 #if defined(MADV_HUGEPAGE)
-    if (n >= VF_HUGE_PAGE && n <= SIZE_MAX - VF_HUGE_PAGE) {
+    if (n >= VF_HUGE_PAGE / 4 && n <= SIZE_MAX - VF_HUGE_PAGE) {
         size_t whole = n & ~(VF_HUGE_PAGE - 1), rest = n - whole;
         if (rest >= VF_HUGE_PAGE / 4) /* a last quarter page or more: take all of it */
             n = whole += VF_HUGE_PAGE;

@@ -112,12 +112,12 @@ static int parse_total(ix_ctx *c, unsigned depth)
 static int add_entry(ix_ctx *c, const char *tensor, const char *shard)
 {
     vf_index *ix = c->ix;
-    if (ix->count == c->cap) {
+    if (ix->count == c->cap) { /* the first tables in huge pages: a large index fills them */
         size_t cap = c->cap ? 2 * c->cap : c->hint;
-        vf_index_entry *e = realloc(ix->entries, cap * sizeof *e);
+        vf_index_entry *e = c->cap ? realloc(ix->entries, cap * sizeof *e) : vf_alloc_large(cap * sizeof *e);
         if (e)
             ix->entries = e;
-        const char **s = e ? realloc(c->entry_shard, cap * sizeof *s) : NULL;
+        const char **s = !e ? NULL : c->cap ? realloc(c->entry_shard, cap * sizeof *s) : vf_alloc_large(cap * sizeof *s);
         if (!s)
             return ix_nomem(c);
         c->entry_shard = s;
