@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,7 +404,7 @@ static int load_shard(vf_checkpoint *cp, vf_st_scratch *scratch, const char *nam
     if (!path)
         return vf_error_set(err, VF_ERR_NOMEM, name, NULL, "out of memory");
     vf_st_header *h = NULL;
-    int rc = vf_st_read_with(path, name, scratch, cp->keep_headers, &h, err);
+    int rc = vf_st_read_with(AT_FDCWD, path, name, scratch, cp->keep_headers, &h, err);
     free(path);
     return rc == VF_OK ? vf_checkpoint_add_shard(cp, name, h, err) : rc;
 }
@@ -453,12 +454,18 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Lists the *.safetensors files of the directory (not hidden ones), sorted. */
-static int list_all_shards(const char *dir, char ***out, size_t *count, vf_error *err)
+/* Lists the *.safetensors files of the directory (not hidden ones), sorted: the one open as dfd
+ * when dfd >= 0 (the files are then opened relative to the directory listed), else dir. */
+static int list_all_shards(int dfd, const char *dir, char ***out, size_t *count, vf_error *err)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return vf_error_set(err, VF_ERR_IO, dir, NULL, "cannot list directory: %s", strerror(errno));
+    int own = dfd >= 0 ? dup(dfd) : -1; /* fdopendir takes its descriptor; dfd stays open */
+    DIR *d = own >= 0 ? fdopendir(own) : dfd >= 0 ? NULL : opendir(dir);
+    if (!d) {
+        int e = errno;
+        if (own >= 0)
+            close(own);
+        return vf_error_set(err, VF_ERR_IO, dir, NULL, "cannot list directory: %s", strerror(e));
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = VF_OK;
@@ -488,11 +495,11 @@ static int list_all_shards(const char *dir, char ***out, size_t *count, vf_error
 }
 
 /* Lists the *.safetensors files of the directory, sorted; model.safetensors alone wins when present. */
-static int list_shards(const char *dir, char ***out, size_t *count, vf_error *err)
+static int list_shards(int dfd, const char *dir, char ***out, size_t *count, vf_error *err)
 {
     char **names = NULL;
     size_t n = 0;
-    int rc = list_all_shards(dir, &names, &n, err);
+    int rc = list_all_shards(dfd, dir, &names, &n, err);
     for (size_t i = 0; rc == VF_OK && i < n; i++)
         if (strcmp(names[i], "model.safetensors") == 0) {
             char *keep = names[i];
@@ -579,6 +586,7 @@ typedef struct shard_read {
 
 typedef struct shard_load {
     vf_checkpoint *cp;
+    int dir;           /* the directory, open (its files are opened relative to it), or -1 */
     char **names;      /* the listing, sorted */
     size_t n;
     bool indexed;      /* job 0 parses the index */
@@ -602,13 +610,15 @@ static int shard_job(void *ctx, size_t worker, size_t i, vf_error *err)
     size_t k = i - L->indexed;
     shard_read *r = &L->reads[k];
     vf_error e = {0};
-    char *path = vf_path_join(cp->dir, L->names[k]);
+    char *path = L->dir >= 0 ? L->names[k] : vf_path_join(cp->dir, L->names[k]); /* a plain name */
     if (!L->scratch[worker])
         L->scratch[worker] = vf_st_scratch_new(&cp->arenas[worker]);
     r->rc = !path || !L->scratch[worker]
                 ? vf_error_set(&e, VF_ERR_NOMEM, L->names[k], NULL, "out of memory")
-                : vf_st_read_with(path, L->names[k], L->scratch[worker], cp->keep_headers, &r->header, &e);
-    free(path);
+                : vf_st_read_with(L->dir >= 0 ? L->dir : AT_FDCWD, path, L->names[k], L->scratch[worker],
+                                  cp->keep_headers, &r->header, &e);
+    if (L->dir < 0)
+        free(path);
     if (r->rc != VF_OK && (r->err = malloc(sizeof *r->err)) != NULL)
         *r->err = e;
     return VF_OK;
@@ -646,6 +656,8 @@ static int take_indexed(shard_load *L, vf_error *err)
 
 static void shard_load_free(shard_load *L)
 {
+    if (L->dir >= 0)
+        close(L->dir);
     for (size_t k = 0; L->reads && k < L->n; k++) {
         vf_st_header_free(L->reads[k].header);
         free(L->reads[k].err);
@@ -660,11 +672,14 @@ static void shard_load_free(shard_load *L)
 
 static int load_directory_shards(vf_checkpoint *cp, vf_error *err)
 {
-    shard_load L = {.cp = cp, .indexed = cp->aux[aux_slot(INDEX_NAME)].present};
+    /* the listing's files opened relative to the directory opened once (no path walk per file);
+     * without it (it cannot be opened: the listing then fails too), by their joined paths */
+    shard_load L = {.cp = cp, .indexed = cp->aux[aux_slot(INDEX_NAME)].present,
+                    .dir = open(cp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     /* with an index the listing is only a guess (a failed one reads nothing ahead) */
     vf_error list_err = {0};
-    int rc = L.indexed ? list_all_shards(cp->dir, &L.names, &L.n, &list_err)
-                       : list_shards(cp->dir, &L.names, &L.n, err);
+    int rc = L.indexed ? list_all_shards(L.dir, cp->dir, &L.names, &L.n, &list_err)
+                       : list_shards(L.dir, cp->dir, &L.names, &L.n, err);
     if (L.indexed && rc != VF_OK) {
         free_names(L.names, L.n);
         L.names = NULL, L.n = 0, rc = VF_OK;
@@ -1027,7 +1042,7 @@ int vf_cp_locate(const char *path, bool is_dir, char **dir, char **single)
 
 int vf_cp_list_shards(const char *dir, char ***names, size_t *count, vf_error *err)
 {
-    int rc = list_shards(dir, names, count, err);
+    int rc = list_shards(-1, dir, names, count, err);
     if (rc != VF_OK) {
         free_names(*names, *count);
         *names = NULL;

@@ -81,8 +81,11 @@ long vf_find_sorted_name(const void *base, size_t n, size_t size, size_t name_of
  * otherwise (symlink loop, permission, not a regular file). */
 struct stat;
 int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err);
-/* vf_open_input with the size only. */
+/* vf_open_input of path relative to the open directory dir (AT_FDCWD: as vf_open_input). */
+int vf_open_input_at(int dir, const char *path, const char *display, int *fd, struct stat *st, vf_error *err);
+/* vf_open_input with the size only; _at: relative to the open directory dir. */
 int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err);
+int vf_open_regular_at(int dir, const char *path, const char *display, int *fd, uint64_t *size, vf_error *err);
 /* Same device and inode: the same file, whatever the names. */
 bool vf_same_file(const struct stat *a, const struct stat *b);
 /* "a FIFO", "a socket", "a character device", "a directory", ... for an st_mode. */

@@ -238,13 +238,13 @@ const char *vf_file_kind(unsigned mode)
  * the flag is cleared: it means nothing for regular files, but nothing should depend on that. It is
  * the only status flag set at open (O_NOCTTY and O_CLOEXEC are not status flags), so one F_SETFL of 0
  * clears it without an F_GETFL first. */
-int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err)
+int vf_open_input_at(int dir, const char *path, const char *display, int *fd, struct stat *st, vf_error *err)
 {
-    int f = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int f = openat(dir, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (f < 0) {
         int e = errno;
         struct stat lst;
-        bool dangling = e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
+        bool dangling = e == ENOENT && fstatat(dir, path, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode);
         if (e == ENOENT)
             return vf_error_set(err, VF_ERR_NOT_FOUND, display, NULL, "%s",
                                 dangling ? "dangling symlink: its target does not exist"
@@ -271,13 +271,23 @@ int vf_open_input(const char *path, const char *display, int *fd, struct stat *s
     return VF_OK;
 }
 
-int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err)
+int vf_open_input(const char *path, const char *display, int *fd, struct stat *st, vf_error *err)
+{
+    return vf_open_input_at(AT_FDCWD, path, display, fd, st, err);
+}
+
+int vf_open_regular_at(int dir, const char *path, const char *display, int *fd, uint64_t *size, vf_error *err)
 {
     struct stat st;
-    int rc = vf_open_input(path, display, fd, &st, err);
+    int rc = vf_open_input_at(dir, path, display, fd, &st, err);
     if (rc == VF_OK)
         *size = (uint64_t)st.st_size;
     return rc;
+}
+
+int vf_open_regular(const char *path, const char *display, int *fd, uint64_t *size, vf_error *err)
+{
+    return vf_open_regular_at(AT_FDCWD, path, display, fd, size, err);
 }
 
 int vf_read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got, const char *display,

@@ -16,9 +16,10 @@ const vf_st_tensor *vf_st_header_by_name(const vf_st_header *h, size_t i);
 typedef struct vf_st_scratch vf_st_scratch;
 vf_st_scratch *vf_st_scratch_new(vf_arena *arena);
 void vf_st_scratch_free(vf_st_scratch *s);
-/* vf_st_read_file with the caller's scratch; the header keeps its bytes (vf_st_header_raw) only when
- * keep_raw, else vf_st_header_raw gives NULL (and the length). */
-int vf_st_read_with(const char *path, const char *display, vf_st_scratch *s, bool keep_raw,
+/* vf_st_read_file of path relative to the open directory dir (AT_FDCWD: as vf_st_read_file) with
+ * the caller's scratch; the header keeps its bytes (vf_st_header_raw) only when keep_raw, else
+ * vf_st_header_raw gives NULL (and the length). */
+int vf_st_read_with(int dir, const char *path, const char *display, vf_st_scratch *s, bool keep_raw,
                     vf_st_header **out, vf_error *err);
 /* vf_st_parse_header with every entry read by the general parser, never by the fast path for the
  * reference writer's canonical entry: the same result and the same error on every input (the

@@ -10,6 +10,7 @@
  * reuses from header to header and are then copied into one block of their exact size; the header
  * bytes themselves are kept only on request (vf_st_header_raw). Reentrant: the shards of a
  * checkpoint are parsed on one thread per CPU, each with its own scratch. */
+#include <fcntl.h> /* AT_FDCWD */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1033,14 +1034,14 @@ static int read_text(int fd, uint64_t file_size, const char *name, vf_st_scratch
     return rc;
 }
 
-int vf_st_read_with(const char *path, const char *display, vf_st_scratch *s, bool keep_raw,
+int vf_st_read_with(int dir, const char *path, const char *display, vf_st_scratch *s, bool keep_raw,
                     vf_st_header **out, vf_error *err)
 {
     const char *name = display ? display : path;
     *out = NULL;
     uint64_t file_size;
     int fd;
-    int rc = vf_open_regular(path, name, &fd, &file_size, err);
+    int rc = vf_open_regular_at(dir, path, name, &fd, &file_size, err);
     if (rc != VF_OK)
         return rc;
     uint8_t *text = NULL;
@@ -1062,7 +1063,7 @@ int vf_st_read_file(const char *path, const char *display, vf_st_header **out, v
         *out = NULL;
         return vf_error_set(err, VF_ERR_NOMEM, display ? display : path, NULL, "out of memory");
     }
-    int rc = vf_st_read_with(path, display, s, true, out, err);
+    int rc = vf_st_read_with(AT_FDCWD, path, display, s, true, out, err);
     vf_st_scratch_free(s);
     return rc;
 }
