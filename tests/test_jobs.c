@@ -164,3 +164,35 @@ Test(jobs, the_thread_count_follows_the_affinity_mask)
         cr_assert_eq(atomic_load(&t->runs[i]), 1);
     free(t);
 }
+
+typedef struct masks {
+    cpu_set_t seen[VF_PARALLEL_MAX];
+    atomic_bool got[VF_PARALLEL_MAX];
+} masks;
+
+static int record_mask(void *ctx, size_t worker, size_t i, vf_error *err)
+{
+    masks *m = ctx;
+    (void)i, (void)err;
+    if (!atomic_exchange(&m->got[worker], true))
+        (void)sched_getaffinity(0, sizeof m->seen[worker], &m->seen[worker]);
+    for (volatile int spin = 0; spin < 20000; spin++) /* long enough for every thread to take one */
+        ;
+    return VF_OK;
+}
+
+/* A loop's threads start away from their creator's CPU but run with the process's whole mask: the
+ * placement is a start, not a pin. */
+Test(jobs, loop_threads_run_with_the_whole_affinity_mask)
+{
+    cpu_set_t all;
+    cr_assert_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    masks *m = calloc(1, sizeof *m);
+    cr_assert_not_null(m);
+    cr_assert_eq(vf_jobs_run(64, 2, record_mask, m, NULL), VF_OK);
+    for (size_t w = 0; w < 2; w++)
+        if (atomic_load(&m->got[w]))
+            cr_expect(CPU_EQUAL(&m->seen[w], &all), "worker %zu runs with %d of the %d CPUs", w,
+                      CPU_COUNT(&m->seen[w]), CPU_COUNT(&all));
+    free(m);
+}

@@ -86,12 +86,13 @@ static void place_away(placement *p, pthread_attr_t *attr)
 typedef struct thread_start {
     jobs_worker *w;
     const placement *p;
+    bool placed; /* started with p->away: widens its mask to p->all */
 } thread_start;
 
 static void *jobs_thread(void *arg)
 {
     const thread_start *s = arg;
-    if (s->p->placed)
+    if (s->placed)
         (void)pthread_setaffinity_np(pthread_self(), sizeof s->p->all, &s->p->all);
     jobs_work(s->w);
     return NULL;
@@ -109,9 +110,13 @@ static void threads_run(jobs_worker *w, size_t threads)
     if (has_attr)
         place_away(&p, &attr);
     size_t started = 1;
+    bool place = has_attr && p.placed;
     for (; started < threads; started++) {
-        start[started] = (thread_start){&w[started], &p};
-        if (pthread_create(&tid[started], has_attr ? &attr : NULL, jobs_thread, &start[started]) != 0)
+        start[started] = (thread_start){&w[started], &p, place};
+        if (place && pthread_create(&tid[started], &attr, jobs_thread, &start[started]) == 0)
+            continue;
+        start[started].placed = place = false; /* the placement refused: this one and the rest anywhere */
+        if (pthread_create(&tid[started], NULL, jobs_thread, &start[started]) != 0)
             break;
     }
     if (has_attr)
