@@ -168,22 +168,13 @@ static int sort_shards(vf_checkpoint *cp, vf_error *err)
     return VF_OK;
 }
 
-/* Binary search over the sorted shards; -1 when absent. */
-static long shard_by_name(const vf_checkpoint *cp, const char *name)
-{
-    vf_shard key = {name, NULL};
-    const vf_shard *hit = bsearch(&key, cp->shards, cp->count, sizeof *cp->shards, cmp_shard);
-    return hit ? (long)(hit - cp->shards) : -1;
-}
-
 /* The index against the shards in one merge per shard: the index entries placed in a shard (in name
  * order, as the entries are sorted) are merged with its tensors in name order, marking each entry that
  * has its counterpart and counting the tensors that have one, and the shard's tensor bytes are summed
  * on the way. All matched is the usual case; otherwise the first tensor unmatched (shards in name
  * order, tensors in offset order), then the first entry unmarked (in name order), is reported. */
 typedef struct index_marks {
-    size_t *start;      /* per checkpoint shard: its entries are group[start[s] .. start[s + 1]) */
-    uint32_t *group;    /* entry indices grouped by checkpoint shard, name order within a group */
+    long *group;        /* per checkpoint shard: the index shard whose entries (ix->by_shard) are its, or -1 */
     bool *entry_ok;     /* per entry: its shard stores it */
     size_t *matched;    /* per checkpoint shard: its tensors the index places there */
     uint64_t *bytes;    /* per checkpoint shard: its tensors' bytes (saturating) */
@@ -191,7 +182,7 @@ typedef struct index_marks {
 
 static void index_marks_free(index_marks *k)
 {
-    free(k->start), free(k->group), free(k->entry_ok), free(k->matched), free(k->bytes);
+    free(k->group), free(k->entry_ok), free(k->matched), free(k->bytes);
 }
 
 typedef struct merge_job {
@@ -207,14 +198,16 @@ static int merge_shard(void *ctx, size_t worker, size_t s, vf_error *err)
     const vf_index *ix = &m->cp->index;
     const vf_st_header *h = m->cp->headers[s];
     index_marks *k = m->k;
-    size_t i = 0, g = k->start[s], count = vf_st_header_count(h), matched = 0;
+    long grp = k->group[s];
+    size_t i = 0, count = vf_st_header_count(h), matched = 0;
+    size_t g = grp >= 0 ? ix->shard_start[grp] : 0, g_end = grp >= 0 ? ix->shard_start[grp + 1] : 0;
     (void)worker, (void)err;
-    while (i < count && g < k->start[s + 1]) {
+    while (i < count && g < g_end) {
         const vf_st_tensor *t = vf_st_header_by_name(h, i);
-        int c = strcmp(t->name, ix->entries[k->group[g]].tensor);
+        int c = strcmp(t->name, ix->entries[ix->by_shard[g]].tensor);
         if (c == 0) {
             matched++;
-            k->entry_ok[k->group[g]] = true;
+            k->entry_ok[ix->by_shard[g]] = true;
         }
         i += c <= 0;
         g += c >= 0;
@@ -229,31 +222,18 @@ static int merge_shard(void *ctx, size_t worker, size_t s, vf_error *err)
 
 #define VF_MERGE_SHARDS_PER_THREAD 16 /* fewer shards than this per thread: not worth a thread */
 
-/* Groups the entries by the checkpoint shard holding their shard name (entries of a shard name not
- * loaded stay unmarked) and merges each group with its shard's tensors. */
+/* Finds each checkpoint shard's group of entries (the index grouped them by shard name as it was
+ * parsed; entries of a shard name not loaded stay unmarked) and merges each shard with its group. */
 static bool mark_index(const vf_checkpoint *cp, index_marks *k)
 {
     const vf_index *ix = &cp->index;
     size_t n = cp->count;
-    long *pos = malloc((ix->shard_count ? ix->shard_count : 1) * sizeof *pos);
-    *k = (index_marks){calloc(n + 2, sizeof *k->start), malloc((ix->count ? ix->count : 1) * sizeof *k->group),
-                       calloc(ix->count ? ix->count : 1, sizeof *k->entry_ok),
+    *k = (index_marks){malloc((n ? n : 1) * sizeof *k->group), calloc(ix->count ? ix->count : 1, sizeof *k->entry_ok),
                        malloc((n ? n : 1) * sizeof *k->matched), malloc((n ? n : 1) * sizeof *k->bytes)};
-    if (!pos || !k->start || !k->group || !k->entry_ok || !k->matched || !k->bytes) {
-        free(pos);
+    if (!k->group || !k->entry_ok || !k->matched || !k->bytes)
         return false;
-    }
-    for (size_t i = 0; i < ix->shard_count; i++)
-        pos[i] = shard_by_name(cp, ix->shards[i]);
-    for (size_t e = 0; e < ix->count; e++) /* counting sort by shard, stable */
-        if (pos[ix->entries[e].shard] >= 0)
-            k->start[pos[ix->entries[e].shard] + 2]++;
     for (size_t s = 0; s < n; s++)
-        k->start[s + 2] += k->start[s + 1];
-    for (size_t e = 0; e < ix->count; e++)
-        if (pos[ix->entries[e].shard] >= 0)
-            k->group[k->start[pos[ix->entries[e].shard] + 1]++] = (uint32_t)e;
-    free(pos);
+        k->group[s] = vf_find_sorted_name(ix->shards, ix->shard_count, sizeof *ix->shards, 0, cp->names[s]);
     merge_job m = {cp, k};
     (void)vf_jobs_run(n, vf_parallel_ranges(n, VF_MERGE_SHARDS_PER_THREAD), merge_shard, &m, NULL);
     return true;

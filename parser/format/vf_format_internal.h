@@ -59,6 +59,8 @@ typedef struct vf_index {
     size_t count;
     const char **shards;     /* unique shard names, sorted */
     size_t shard_count;
+    uint32_t *by_shard;      /* entry indices grouped by shard, name order within a group: shard k's */
+    size_t *shard_start;     /* are by_shard[shard_start[k] .. shard_start[k + 1]) */
     bool has_total;
     uint64_t total_size;
 } vf_index;

@@ -14,6 +14,8 @@ void vf_index_free(vf_index *ix)
     vf_arena_free(&ix->strings);
     free(ix->entries);
     free(ix->shards);
+    free(ix->by_shard);
+    free(ix->shard_start);
     memset(ix, 0, sizeof *ix);
 }
 
@@ -297,6 +299,25 @@ static int sort_entries(ix_ctx *c)
     return VF_OK;
 }
 
+/* The entries grouped by shard (a stable counting sort of the name-sorted entries), for the
+ * checkpoint's merge of each shard with its entries. */
+static int group_by_shard(ix_ctx *c)
+{
+    vf_index *ix = c->ix;
+    ix->shard_start = calloc(ix->shard_count + 2, sizeof *ix->shard_start);
+    ix->by_shard = malloc((ix->count ? ix->count : 1) * sizeof *ix->by_shard);
+    if (!ix->shard_start || !ix->by_shard)
+        return ix_nomem(c);
+    size_t *at = ix->shard_start + 1; /* at[k]: the next slot of shard k, once counted */
+    for (size_t e = 0; e < ix->count; e++)
+        at[ix->entries[e].shard + 1]++;
+    for (size_t k = 0; k < ix->shard_count; k++)
+        at[k + 1] += at[k];
+    for (size_t e = 0; e < ix->count; e++)
+        ix->by_shard[at[ix->entries[e].shard]++] = (uint32_t)e;
+    return VF_OK;
+}
+
 static int parse_index(const uint8_t *json, uint8_t *in_place, size_t len, const char *file, vf_index *out,
                        vf_error *err)
 {
@@ -327,6 +348,8 @@ static int parse_index(const uint8_t *json, uint8_t *in_place, size_t len, const
         rc = collect_shards(&c);
     if (rc == VF_OK)
         rc = sort_entries(&c);
+    if (rc == VF_OK)
+        rc = group_by_shard(&c);
     free(c.entry_shard);
     if (rc != VF_OK)
         vf_index_free(out);
