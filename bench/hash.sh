@@ -42,15 +42,19 @@ if [ ! -f "$data/.complete" ]; then
 fi
 
 # "WALL CPU": the median wall seconds and the median CPU seconds (user + system, all threads) of RUNS
-# runs of a command (stdout discarded). CPU seconds hardly move with the load of a shared machine;
+# runs of a command (stdout discarded); wall from the clock around it (time's own start included,
+# the same for every row), CPU from time (10 ms steps). CPU seconds hardly move with the load of a shared machine;
 # wall seconds do, hence the load average in the machine line.
 median() {
   local w=() c=() tf
   tf=$(mktemp)
   for ((r = 0; r < runs; r++)); do
+    local t0 t1
+    t0=$(date +%s%N) # wall to the nanosecond (time's %e has 10 ms steps: 10 % of a one-shard run)
     /usr/bin/time -f '%e %U %S' -o "$tf" "$@" >/dev/null
+    t1=$(date +%s%N)
     read -r e u s <"$tf"
-    w+=("$e")
+    w+=("$(echo "scale=6; ($t1 - $t0) / 1000000000" | bc)")
     c+=("$(echo "$u + $s" | bc)")
   done
   rm -f "$tf"
