@@ -85,18 +85,26 @@ static void json_lora_tail(vf_jw *j, const vf_adapter_matrix *x)
     U64(j, "bytes", x->bytes);
 }
 
-static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x, tail_memo *t)
+/* One matrix object: the members up to "expert", then the rest written by tail from the numbers
+ * in key, or copied from the memo when those numbers were written before. */
+static void json_matrix(vf_jw *j, const vf_adapter_matrix *x, tail_memo *t, const uint64_t key[TAIL_KEYS],
+                        void (*tail)(vf_jw *j, const vf_adapter_matrix *x))
 {
-    const uint64_t key[TAIL_KEYS] = {x->rows, x->cols, x->conv1d, x->in, x->out, x->rank, x->magnitude,
-                                     x->params, x->bytes};
     size_t start;
     vf_jw_obj(j, NULL);
     json_matrix_common(j, x);
     if (!tail_replay(j, t, key, &start)) {
-        json_lora_tail(j, x);
+        tail(j, x);
         tail_keep(j, t, key, start);
     }
     vf_jw_obj_end(j);
+}
+
+static void json_lora_matrix(vf_jw *j, const vf_adapter_matrix *x, tail_memo *t)
+{
+    const uint64_t key[TAIL_KEYS] = {x->rows, x->cols, x->conv1d, x->in, x->out, x->rank, x->magnitude,
+                                     x->params, x->bytes};
+    json_matrix(j, x, t, key, json_lora_tail);
 }
 
 static void json_usv(vf_jw *j, const char *key, const vf_adapter_matrix *x, uint64_t k)
@@ -131,14 +139,7 @@ static void json_osft_matrix(vf_jw *j, const vf_adapter_matrix *x, tail_memo *t)
 {
     const uint64_t key[TAIL_KEYS] = {x->rows, x->cols, x->rank, x->bytes, x->frozen_rank, x->trainable_rank,
                                      x->trainable_params};
-    size_t start;
-    vf_jw_obj(j, NULL);
-    json_matrix_common(j, x);
-    if (!tail_replay(j, t, key, &start)) {
-        json_osft_tail(j, x);
-        tail_keep(j, t, key, start);
-    }
-    vf_jw_obj_end(j);
+    json_matrix(j, x, t, key, json_osft_tail);
 }
 
 static void json_head(vf_jw *j, const vf_adapter_plan *p, const vf_adapter_options *o)
