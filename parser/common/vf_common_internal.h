@@ -42,16 +42,18 @@ void vf_sort_u32_by_name(uint32_t *idx, size_t n, const void *base, size_t elem_
  * madvise fails harmlessly. */
 void *vf_alloc_large(size_t n);
 
-/* Data-parallel loops over [0, n). VF_PARALLEL_MAX bounds the threads. vf_parallel_ranges gives the
- * number of ranges k worth running: one per online CPU, at most VF_PARALLEL_MAX, none smaller than
- * min_per_range items, at least 1. vf_parallel_run calls run(&args[i]) for i < k (args: k elements of
- * arg_size bytes), range 0 on this thread; a range whose thread cannot start runs here too. */
+/* Data-parallel loops over [0, n) (parser/common/vf_jobs.c). VF_PARALLEL_MAX bounds the threads.
+ * vf_parallel_ranges gives the number of ranges k worth running: one per CPU of this process's
+ * affinity mask, at most VF_PARALLEL_MAX, none smaller than min_per_range items, at least 1.
+ * vf_parallel_run calls run(&args[i]) once for each i < k (args: k elements of arg_size bytes), each
+ * on this thread or on one started for the loop (a range whose thread cannot start runs on another);
+ * the loop's threads start on CPUs other than this thread's and then run on any of the process's. */
 #define VF_PARALLEL_MAX 8
 size_t vf_parallel_ranges(size_t n, size_t min_per_range);
 void vf_parallel_run(void *(*run)(void *), void *args, size_t arg_size, size_t k);
 /* The one job runner: job(ctx, worker, i, err) for i in [0, n) on `threads` threads (this one
- * included; at most VF_PARALLEL_MAX; worker < threads numbers the thread running the job, 0 for this
- * one, so per-worker state needs no lock), taking jobs in index order. Once a job fails no job above it starts, and
+ * included; at most VF_PARALLEL_MAX and at most n; worker < threads numbers the thread running the
+ * job, 0 for this one, so per-worker state needs no lock), taking jobs in index order. Once a job fails no job above it starts, and
  * the result is that of a sequential loop that stops at the first failure: VF_OK, or the status and
  * error of the lowest-index job that failed. A job's side effects must be undone by the caller on
  * failure (jobs below the failed one, and some above it, may have run). */
