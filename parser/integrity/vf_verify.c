@@ -9,12 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
-/* XXH3 with the widest vector unit the CPU has (AVX2, AVX-512), chosen at run time by libxxhash's
- * dispatcher, where the library has one (the build checks: VF_HAVE_XXH_DISPATCH); the same digests.
- * Debian's library is built for the x86-64 baseline (SSE2) otherwise. */
-#if defined(VF_HAVE_XXH_DISPATCH)
-#include <xxh_x86dispatch.h>
-#endif
 #if defined(__x86_64__) && defined(__has_include)
 #if __has_include(<xxh_x86dispatch.h>)
 #include <xxh_x86dispatch.h> /* the same libxxhash, AVX2/AVX-512 chosen at run time: ~2x SSE2 */
