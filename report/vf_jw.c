@@ -49,15 +49,6 @@ static void escape_rest(vf_buf *b, const unsigned char *p)
     vf_buf_add(b, "\"", 1);
 }
 
-/* Whether every byte of the word is plain (none >= 0x80, below 0x20, '"' or '\\'; each test exact
- * for a whole word). */
-static bool plain_word(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-    return !((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high);
-}
-
 /* Copies s[0..n) to d and returns the length of its plain_ascii prefix (n when all of it is):
  * sixteen bytes at a time where SSE2 is there (the scanner's own test, vf_json_plain_run), the
  * last sixteen overlapping the ones before; eight at a time for the rest, the same way; then byte
@@ -82,7 +73,7 @@ static size_t copy_plain(char *d, const char *s, size_t n)
         uint64_t w;
         memcpy(&w, s + at, 8);
         memcpy(d + at, &w, 8);
-        if (!plain_word(w)) { /* its plain bytes from i on, then the first that is not */
+        if (vf_json_word_stops(w)) { /* its plain bytes from i on, then the first that is not */
             while (plain_ascii(u[i]))
                 i++;
             return i;

@@ -10,20 +10,6 @@
 
 #include "vf_json.h"
 
-/* Byte tests on 8 bytes at once (no false negatives; a false positive only sends the caller to
- * its byte loop). */
-#define SWAR_ONES UINT64_C(0x0101010101010101)
-#define SWAR_HIGH UINT64_C(0x8080808080808080)
-static uint64_t swar_has_zero(uint64_t x)
-{
-    return (x - SWAR_ONES) & ~x & SWAR_HIGH;
-}
-
-static uint64_t swar_has_less(uint64_t x, uint8_t n) /* some byte < n, for n <= 128 */
-{
-    return (x - SWAR_ONES * n) & ~x & SWAR_HIGH;
-}
-
 int vf_json_fail(vf_json *c)
 {
     size_t at = (size_t)(c->p - c->base);
@@ -62,8 +48,7 @@ int vf_json_string(vf_json *c, const uint8_t **s, size_t *n, bool *escaped)
         while (end - p >= 8) { /* eight ASCII bytes at a time while none is '"', '\\' or a control */
             uint64_t w;
             memcpy(&w, p, 8);
-            uint64_t m = swar_has_zero(w ^ (SWAR_ONES * '"')) | swar_has_zero(w ^ (SWAR_ONES * '\\')) |
-                         swar_has_less(w, 0x20) | (w & SWAR_HIGH);
+            uint64_t m = vf_json_word_stops(w);
             if (m) {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
                 p += (unsigned)__builtin_ctzll(m) >> 3; /* the lowest mark is exact: the first such byte */

@@ -60,6 +60,16 @@ static inline const uint8_t *vf_json_plain_run(const uint8_t *p, const uint8_t *
 }
 #endif
 
+/* The bytes of the little-endian 8-byte word w that end a plain run ('"', '\\', a control or a
+ * byte >= 0x80), as the high bit of each: 0 exactly when all eight are plain, and the lowest set
+ * bit marks the first that is not (borrows reach only bytes above it). */
+static inline uint64_t vf_json_word_stops(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((bs - ones) & ~bs) | ((w - ones * 0x20) & ~w) | w) & high;
+}
+
 typedef struct vf_json {
     const uint8_t *base, *p, *end;
     const char *file; /* names the file in errors */
