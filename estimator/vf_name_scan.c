@@ -3,6 +3,7 @@
  * up to ~30 patterns of every tensor name; this reads each name once instead of once per pattern. */
 #include <string.h>
 
+#include "vf_common_internal.h"
 #include "vf_estimator_internal.h"
 
 void vf_scan_init(vf_scan *s)
@@ -93,27 +94,12 @@ void vf_scan_cursor_init(vf_scan_cursor *c, const vf_scan *s)
     c->s = s;
 }
 
-/* The length of the common prefix of a (n bytes) and b (m bytes), eight bytes at a time. */
-static size_t common_prefix(const char *a, size_t n, const char *b, size_t m)
-{
-    size_t l = 0, end = n < m ? n : m;
-    for (uint64_t x, y; l + 8 <= end; l += 8) {
-        memcpy(&x, a + l, 8);
-        memcpy(&y, b + l, 8);
-        if (x != y)
-            break;
-    }
-    while (l < end && a[l] == b[l])
-        l++;
-    return l;
-}
-
 void vf_scan_next(vf_scan_cursor *c, const char *name, uint64_t *any, uint64_t *bounded)
 {
     size_t n = strlen(name), from = 0, st = 0;
     uint64_t a = 0, b = 0;
     if (c->prev) { /* resume before the last '.' both names share (the byte after it too) */
-        size_t l = common_prefix(name, n, c->prev, c->prev_len);
+        size_t l = vf_common_prefix(name, c->prev, n < c->prev_len ? n : c->prev_len);
         while (c->marks && c->mark[c->marks - 1].at >= l)
             c->marks--;
         if (c->marks) { /* taken off: the scan below records it again */

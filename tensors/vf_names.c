@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vf_common_internal.h"
 #include "vf_names.h"
 #include "vf_quant.h"
 #include "vramfit/vf_tensors.h"
@@ -584,24 +585,6 @@ static void copy_run(char *dst, const char *src, size_t n, size_t avail)
         dst[k] = src[k];
 }
 
-/* The length of the common prefix of a[0..n) and b[0..n). */
-static size_t common_prefix(const char *a, const char *b, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y && SPLIT_WORDS)
-            return i + ((size_t)__builtin_ctzll(x ^ y) >> 3);
-        if (x != y)
-            break;
-    }
-    while (i < n && a[i] == b[i])
-        i++;
-    return i;
-}
-
 #define FNV_BASIS UINT64_C(14695981039346656037)
 #define FNV_PRIME UINT64_C(1099511628211)
 
@@ -674,7 +657,7 @@ static bool shape_of(shape *sh, const char *name, uint64_t *words)
         return false;
     }
     if (sh->marks) { /* the bytes before a shared component start read the same */
-        size_t same = common_prefix(sh->name, name, len < sh->name_len ? len : sh->name_len);
+        size_t same = vf_common_prefix(sh->name, name, len < sh->name_len ? len : sh->name_len);
         from = sh->marks - 1;
         while (from > 0 && sh->mark[from].name_at > same)
             from--;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vramfit/vf_error.h"
 #include "vramfit/vf_parser.h"
@@ -71,6 +72,28 @@ int vf_run_largest_first(size_t n, size_t threads, uint64_t (*size_of)(void *ctx
 bool vf_has_suffix(const char *s, const char *suffix);
 /* malloc'd "a/b"; NULL when out of memory. */
 char *vf_path_join(const char *a, const char *b);
+
+/* The length of the common prefix of a[0..n) and b[0..n), eight bytes at a time (the names of a
+ * table, read one after another, share long prefixes). */
+static inline size_t vf_common_prefix(const char *a, const char *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (x != y) /* the lowest differing byte is the first */
+            return i + ((size_t)__builtin_ctzll(x ^ y) >> 3);
+#else
+        if (x != y)
+            break;
+#endif
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
 
 /* Binary search of `name` in base[0..n), elements of `size` bytes sorted by the char* at byte
  * name_off (strcmp order); the index or -1. */
