@@ -43,8 +43,8 @@ fi
 
 # "WALL CPU": the median wall seconds and the median CPU seconds (user + system, all threads) of RUNS
 # runs of a command (stdout discarded); wall from the clock around it (time's own start included,
-# the same for every row), CPU from time (10 ms steps). CPU seconds hardly move with the load of a shared machine;
-# wall seconds do, hence the load average in the machine line.
+# the same for every row), CPU from time (10 ms steps). CPU seconds hardly move with the load of a
+# shared machine; wall seconds do, hence the load average in the machine line.
 median() {
   local w=() c=() tf
   tf=$(mktemp)

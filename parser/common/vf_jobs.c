@@ -110,7 +110,7 @@ static void threads_run(jobs_worker *w, size_t threads)
     if (has_attr)
         place_away(&p, &attr);
     size_t started = 1;
-    bool place = has_attr && p.placed;
+    bool place = p.placed; /* only with attr */
     for (; started < threads; started++) {
         start[started] = (thread_start){&w[started], &p, place};
         if (place && pthread_create(&tid[started], &attr, jobs_thread, &start[started]) == 0)
